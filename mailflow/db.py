@@ -1,0 +1,145 @@
+"""Database engine and versioned schema upgrades.
+
+SQLite (WAL, full fsync, `BEGIN IMMEDIATE` so that concurrent writers wait instead
+of failing) is the embedded default; PostgreSQL is used by URL. The schema is
+upgraded by numbered steps recorded in `schema_version`; each step is idempotent,
+so a fresh database and an old one converge on the same schema and keep their data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+from mailflow import models
+
+log = logging.getLogger("mailflow.db")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for `url`; SQLite files get WAL and serialised writers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" below decide when transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A deferred transaction that reads and then writes fails at once with
+        # SQLITE_BUSY when another writer went first; IMMEDIATE waits its turn.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# ---------------------------------------------------------------- schema upgrades
+
+
+def _create_tables(*names: str) -> Callable[[Connection], None]:
+    def step(connection: Connection) -> None:
+        tables = [SQLModel.metadata.tables[name] for name in names]
+        SQLModel.metadata.create_all(connection, tables=tables, checkfirst=True)
+
+    return step
+
+
+def add_column(table: str, column: str, ddl_type: str) -> Callable[[Connection], None]:
+    """A step that adds a column unless the table already has it."""
+
+    def step(connection: Connection) -> None:
+        existing = {c["name"] for c in inspect(connection).get_columns(table)}
+        if column not in existing:
+            connection.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {ddl_type}'))
+
+    return step
+
+
+# Append only. Each step must be safe on a database that already has its effect,
+# because a fresh database gets today's tables from the first step.
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    (
+        "mail path: mail, outbox, attempts, IMAP checkpoints",
+        _create_tables("mail", "outbox", "outbox_attempt", "imap_checkpoint"),
+    ),
+]
+
+
+def schema_version(connection: Connection) -> int:
+    if not inspect(connection).has_table("schema_version"):
+        return 0
+    return connection.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the schema to the newest version; returns the version reached."""
+    # Importing the models registers their tables in the shared metadata.
+    assert models.StoredMail.__tablename__
+    with engine.begin() as connection:
+        if is_postgres(engine):
+            # Two processes starting at once must not both run the same step.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7420001)"))
+        connection.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+                " applied_at VARCHAR(40) NOT NULL)"
+            )
+        )
+        current = schema_version(connection)
+        for number, (description, step) in enumerate(MIGRATIONS, start=1):
+            if number <= current:
+                continue
+            log.info("schema upgrade %d: %s", number, description)
+            step(connection)
+            connection.execute(
+                text("INSERT INTO schema_version VALUES (:v, :d, :t)"),
+                {"v": number, "d": description, "t": utcnow().isoformat()},
+            )
+        return max(current, len(MIGRATIONS))
+
+
+def open_database(url: str) -> Engine:
+    """Engine for `url` with the schema upgraded: what every command starts with."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine

@@ -1,0 +1,222 @@
+"""Store first, then say yes: every intake commits the raw mail here before it acknowledges.
+
+`store()` writes a batch of arrivals in one transaction. `Spool` puts a single writer
+thread in front of it so that concurrent SMTP sessions share commits (group commit):
+each session waits for the commit that holds its mail, and one fsync serves many.
+
+The same mail arriving twice (by SMTP and IMAP, or resent by a client) is recognised
+by its fingerprint and stored once; the later arrival is counted, its envelope
+recipients merged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import queue
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from mailflow.db import session_scope, utcnow
+from mailflow.models import StoredMail
+
+log = logging.getLogger("mailflow.spool")
+
+DERIVED_ID_DOMAIN = "derived.siegel.invalid"
+_MAX_BATCH = 200
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_TRAILING_SPACE = re.compile(rb"[ \t\r]+\n")
+
+
+class SpoolError(Exception):
+    """The mail could not be committed; the sender must be told to try again."""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    raw: bytes
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    mail_id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Identity:
+    message_id: str
+    derived: bool
+    fingerprint: str
+
+
+def identify(raw: bytes) -> Identity:
+    """The Message-ID (ours where the mail has none) and the duplicate fingerprint.
+
+    The fingerprint covers the Message-ID and the body with line endings and trailing
+    blanks normalised, so trace headers added on the way (Received, Return-Path,
+    Delivered-To) do not make the same mail look new, while a sender that reuses a
+    Message-ID for a different text still gets both mails stored.
+    """
+    match = _HEADER_END.search(raw)
+    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+    message_id = " ".join(str(headers.get("Message-ID") or "").split())[:900]
+    digest = hashlib.sha256()
+    if message_id:
+        digest.update(b"message-id:" + message_id.encode("utf-8", "replace"))
+    else:
+        for name in ("From", "To", "Subject", "Date"):
+            digest.update(f"{name}:{headers.get(name, '')}\n".encode("utf-8", "replace"))
+    normalised = _TRAILING_SPACE.sub(b"\n", body.replace(b"\r\n", b"\n")).rstrip(b"\n")
+    digest.update(b"\nbody:" + normalised)
+    fingerprint = digest.hexdigest()
+    if message_id:
+        return Identity(message_id, False, fingerprint)
+    return Identity(f"<{fingerprint[:32]}@{DERIVED_ID_DOMAIN}>", True, fingerprint)
+
+
+def store(engine: Engine, arrivals: list[Arrival], now: datetime | None = None) -> list[Stored]:
+    """Commit a batch of arrivals in one transaction; returns one `Stored` per arrival."""
+    now = now or utcnow()
+    identities = [identify(a.raw) for a in arrivals]
+    for attempt in range(2):
+        try:
+            return _store_once(engine, arrivals, identities, now)
+        except IntegrityError:
+            # Another process stored one of these fingerprints concurrently; the
+            # second try finds it and records a duplicate arrival instead.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _store_once(
+    engine: Engine, arrivals: list[Arrival], identities: list[Identity], now: datetime
+) -> list[Stored]:
+    results: list[Stored] = []
+    with session_scope(engine) as session:
+        fingerprints = {i.fingerprint for i in identities}
+        known = {
+            mail.fingerprint: mail
+            for mail in session.scalars(
+                select(StoredMail).where(StoredMail.fingerprint.in_(fingerprints))
+            )
+        }
+        new_rows: list[tuple[int, StoredMail]] = []
+        for index, (arrival, identity) in enumerate(zip(arrivals, identities, strict=True)):
+            existing = known.get(identity.fingerprint)
+            if existing is not None:
+                existing.arrivals += 1
+                merged = list(dict.fromkeys([*existing.envelope_to, *arrival.envelope_to]))
+                if merged != existing.envelope_to:
+                    existing.envelope_to = merged
+                session.add(existing)
+                results.append(Stored(existing.id or -1, True))
+                continue
+            mail = StoredMail(
+                message_id=identity.message_id,
+                message_id_derived=identity.derived,
+                sha256=hashlib.sha256(arrival.raw).hexdigest(),
+                fingerprint=identity.fingerprint,
+                size=len(arrival.raw),
+                raw=arrival.raw,
+                envelope_from=arrival.envelope_from,
+                envelope_to=list(arrival.envelope_to),
+                source=arrival.source,
+                received_at=now,
+            )
+            session.add(mail)
+            known[identity.fingerprint] = mail
+            new_rows.append((index, mail))
+            results.append(Stored(-1, False))
+        session.flush()
+        for index, mail in new_rows:
+            results[index] = Stored(mail.id, False)  # type: ignore[arg-type]
+        # Duplicates within this batch point at the row flushed just now.
+        for index, identity in enumerate(identities):
+            if results[index].mail_id == -1:
+                results[index] = Stored(known[identity.fingerprint].id, True)  # type: ignore[arg-type]
+    return results
+
+
+class Spool:
+    """Group commit in front of `store()`, for threads and asyncio alike."""
+
+    def __init__(self, engine: Engine, on_stored: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self.on_stored = on_stored
+        self._queue: queue.Queue[tuple[Arrival, Future[Stored]] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Spool:
+        self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, arrival: Arrival) -> Future[Stored]:
+        future: Future[Stored] = Future()
+        if self._thread is None:
+            future.set_exception(SpoolError("spool is not running"))
+        else:
+            self._queue.put((arrival, future))
+        return future
+
+    def put_sync(self, arrival: Arrival, timeout: float = 60) -> Stored:
+        return self.submit(arrival).result(timeout)
+
+    async def put(self, arrival: Arrival) -> Stored:
+        return await asyncio.wrap_future(self.submit(arrival))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[Arrival, Future[Stored]]]) -> None:
+        try:
+            results = store(self.engine, [arrival for arrival, _ in batch])
+        except Exception:
+            if len(batch) > 1:
+                # Find the one that fails; the others still get their commit.
+                for item in batch:
+                    self._write([item])
+                return
+            log.exception("spool write failed")
+            batch[0][1].set_exception(SpoolError("could not store the mail"))
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+        if self.on_stored:
+            self.on_stored()

@@ -1,0 +1,137 @@
+"""The address scheme: the whole user interface of Service-Siegel.
+
+Under the operator's domain these local parts exist:
+
+- ``beschwerde`` / ``complaints``: a new complaint; ``beschwerde+SLUG``: about merchant SLUG.
+- ``fall+REF.ROLE.TOKEN``: the case address of one party (ROLE) of one case (REF).
+- ``bounce+ID.TOKEN``: the VERP envelope sender of outbox row ID; bounces come back here.
+- ``postmaster`` and ``abuse`` (RFC 5321 §4.5.1, RFC 2142): held for the operator.
+
+TOKEN is an HMAC-SHA256 over what the address names, truncated to 80 bits and
+written in lower-case base32, so that case-folding MTAs keep it valid. ``+`` and
+``.`` are both accepted as separators, since some providers refuse ``+``. Tokens are
+compared in constant time and never logged: use `redact()`.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+COMPLAINT_LOCALS = ("beschwerde", "complaints")
+OPERATOR_LOCALS = ("postmaster", "abuse")
+CASE_LOCAL = "fall"
+BOUNCE_LOCAL = "bounce"
+TOKEN_LENGTH = 16
+
+_SEP = r"[+.]"
+_TOKEN = rf"(?P<token>[a-z2-7]{{{TOKEN_LENGTH}}})"
+_CASE_RE = re.compile(
+    rf"^{CASE_LOCAL}{_SEP}(?P<ref>ssg-\d{{4}}-\d{{6}}){_SEP}(?P<role>customer|merchant|mediator)"
+    rf"{_SEP}{_TOKEN}$"
+)
+_BOUNCE_RE = re.compile(rf"^{BOUNCE_LOCAL}{_SEP}(?P<outbox_id>\d{{1,18}}){_SEP}{_TOKEN}$")
+_COMPLAINT_RE = re.compile(
+    rf"^(?:{'|'.join(COMPLAINT_LOCALS)})(?:{_SEP}(?P<slug>[a-z0-9](?:[a-z0-9-]{{0,62}}[a-z0-9])?))?$"
+)
+_REDACT_RE = re.compile(rf"({_SEP})[a-z2-7]{{{TOKEN_LENGTH}}}(@|$)", re.IGNORECASE)
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    MERCHANT = "merchant"
+    MEDIATOR = "mediator"
+
+
+class Kind(enum.StrEnum):
+    COMPLAINT = "complaint"
+    CASE = "case"
+    BOUNCE = "bounce"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What one of our addresses names."""
+
+    kind: Kind
+    address: str
+    merchant_slug: str | None = None
+    case_ref: str | None = None
+    role: Role | None = None
+    outbox_id: int | None = None
+
+
+class AddressError(ValueError):
+    """Not one of our addresses: foreign domain, unknown local part or a bad token."""
+
+    def __init__(self, reason: str, foreign: bool = False) -> None:
+        super().__init__(reason)
+        self.foreign = foreign
+
+
+def _key(secret: bytes) -> bytes:
+    # A key of its own, so that the secret's other uses never share MACs with addresses.
+    return hmac.new(secret, b"service-siegel address v1", hashlib.sha256).digest()
+
+
+def _token(secret: bytes, message: str) -> str:
+    digest = hmac.new(_key(secret), message.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode().lower()
+
+
+def split_address(address: str) -> tuple[str, str]:
+    local, at, domain = address.strip().strip("<>").rpartition("@")
+    if not at or not local:
+        raise AddressError(f"not a mail address: {redact(address)!r}")
+    return local.lower(), domain.lower().rstrip(".")
+
+
+def case_address(secret: bytes, domain: str, case_ref: str, role: Role) -> str:
+    ref = case_ref.lower()
+    return f"{CASE_LOCAL}+{ref}.{role.value}.{_token(secret, f'case:{ref}:{role.value}')}@{domain}"
+
+
+def bounce_address(secret: bytes, domain: str, outbox_id: int) -> str:
+    return f"{BOUNCE_LOCAL}+{outbox_id}.{_token(secret, f'bounce:{outbox_id}')}@{domain}"
+
+
+def complaint_address(domain: str, merchant_slug: str | None = None) -> str:
+    local = COMPLAINT_LOCALS[0] if merchant_slug is None else f"beschwerde+{merchant_slug}"
+    return f"{local}@{domain}"
+
+
+def _verify(secret: bytes, message: str, token: str) -> bool:
+    return hmac.compare_digest(_token(secret, message), token)
+
+
+def parse_recipient(secret: bytes, domain: str, address: str) -> Recipient:
+    """Decode one of our addresses, or raise `AddressError` saying why it is not one."""
+    local, address_domain = split_address(address)
+    if address_domain != domain.lower():
+        raise AddressError(f"not our domain: {address_domain}", foreign=True)
+    normalised = f"{local}@{address_domain}"
+    if local in OPERATOR_LOCALS:
+        return Recipient(Kind.OPERATOR, normalised)
+    if match := _COMPLAINT_RE.match(local):
+        return Recipient(Kind.COMPLAINT, normalised, merchant_slug=match["slug"])
+    if match := _CASE_RE.match(local):
+        ref, role = match["ref"], match["role"]
+        if not _verify(secret, f"case:{ref}:{role}", match["token"]):
+            raise AddressError("case address with an invalid token")
+        return Recipient(Kind.CASE, normalised, case_ref=ref.upper(), role=Role(role))
+    if match := _BOUNCE_RE.match(local):
+        outbox_id = int(match["outbox_id"])
+        if not _verify(secret, f"bounce:{outbox_id}", match["token"]):
+            raise AddressError("bounce address with an invalid token")
+        return Recipient(Kind.BOUNCE, normalised, outbox_id=outbox_id)
+    raise AddressError("no such address")
+
+
+def redact(text: str) -> str:
+    """Hide address tokens, for logs and error messages."""
+    return _REDACT_RE.sub(r"\1<token>\2", text)
