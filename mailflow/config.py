@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_CONFIG = "SIEGEL_CONFIG"
-ENV_SECRET = "SIEGEL_SECRET"
+ENV_SECRET = "SIEGEL_SECRET"  # noqa: S105 - the variable name, not a secret
 MIN_SECRET_LENGTH = 16
 
 
