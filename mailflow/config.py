@@ -267,8 +267,18 @@ def ensure_secret(config: Config) -> Config:
     path = config.data_dir / "secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temporary = path.with_name(f".secret.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            # link() fails if another process got there first: its secret wins.
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     secret = path.read_text().strip()
     return dataclasses.replace(config, siegel=dataclasses.replace(config.siegel, secret=secret))

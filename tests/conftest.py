@@ -9,6 +9,10 @@ import pytest
 from sqlalchemy import Engine
 
 from mailflow import db
+from mailflow.config import Config, parse
+
+TEST_DOMAIN = "siegel.test"
+TEST_SECRET = "test-secret-0123456789abcdef"
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPORA = SHARED / "corpora"
@@ -25,3 +29,16 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 def engine(sqlite_engine: Engine) -> Engine:
     """The database under test; see tests/servers.py for PostgreSQL."""
     return sqlite_engine
+
+
+def make_config(tmp_path: Path, **sections: dict) -> Config:
+    """A checked Config for tests: test domain and secret, data in tmp_path."""
+    raw: dict = {"siegel": {"domain": TEST_DOMAIN, "secret": TEST_SECRET, "data_dir": "data"}}
+    for name, values in sections.items():
+        raw[name] = raw.get(name, {}) | values if isinstance(values, dict) else values
+    return parse(raw, tmp_path, {})
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)

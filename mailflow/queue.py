@@ -1,0 +1,149 @@
+"""The work queue over stored mails: new → processing → done, or quarantined.
+
+A worker claims a mail by a conditional update, so two workers never hold the same
+one. A claim names its holder (`host:pid:thread`); a holder that died leaves its claim
+behind, and `recover()` gives such mails back to the queue at the next start. Each
+claim counts as an attempt: a mail that failed, or whose worker died, `max_attempts`
+times is quarantined with the reason instead of being tried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+
+from mailflow.db import is_postgres, session_scope
+from mailflow.models import MailStatus, StoredMail
+
+log = logging.getLogger("mailflow.queue")
+
+_ERROR_LIMIT = 2000
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def claim_next(engine: Engine, now: datetime, holder: str | None = None) -> StoredMail | None:
+    """Claim the oldest new mail for `holder`, or return None when there is none."""
+    holder = holder or worker_id()
+    with session_scope(engine) as session:
+        query = (
+            select(StoredMail.id)
+            .where(StoredMail.status == MailStatus.NEW)
+            .order_by(StoredMail.id)
+            .limit(1)
+        )
+        if is_postgres(engine):
+            query = query.with_for_update(skip_locked=True)
+        mail_id = session.scalar(query)
+        if mail_id is None:
+            return None
+        claimed = session.execute(
+            update(StoredMail)
+            .where(StoredMail.id == mail_id, StoredMail.status == MailStatus.NEW)
+            .values(
+                status=MailStatus.PROCESSING,
+                claimed_by=holder,
+                claimed_at=now,
+                attempts=StoredMail.attempts + 1,
+            )
+        ).rowcount
+        if not claimed:
+            return None
+        return session.get(StoredMail, mail_id)
+
+
+def fail(engine: Engine, mail_id: int, error: str, max_attempts: int) -> str:
+    """Record a failed attempt; quarantine after `max_attempts`. Returns the new status."""
+    with session_scope(engine) as session:
+        mail = session.get(StoredMail, mail_id)
+        if mail is None:
+            return "missing"
+        mail.last_error = error[-_ERROR_LIMIT:]
+        mail.claimed_by = None
+        mail.claimed_at = None
+        if mail.attempts >= max_attempts:
+            mail.status = MailStatus.QUARANTINED
+            mail.quarantine_reason = f"failed {mail.attempts} times; last error: {mail.last_error}"
+            log.error("mail %s quarantined: %s", mail_id, mail.last_error)
+        else:
+            mail.status = MailStatus.NEW
+            log.warning("mail %s failed (attempt %s): %s", mail_id, mail.attempts, error)
+        session.add(mail)
+        return mail.status
+
+
+def quarantine(engine: Engine, mail_id: int, reason: str) -> None:
+    with session_scope(engine) as session:
+        mail = session.get(StoredMail, mail_id)
+        if mail is not None:
+            mail.status = MailStatus.QUARANTINED
+            mail.quarantine_reason = reason[:_ERROR_LIMIT]
+            mail.claimed_by = mail.claimed_at = None
+            session.add(mail)
+
+
+def _holder_is_gone(holder: str | None, this_host: str) -> bool:
+    if not holder:
+        return True
+    host, _, rest = holder.partition(":")
+    if host != this_host:
+        return False
+    pid = int(rest.partition(":")[0] or 0)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover(engine: Engine, now: datetime, lease_seconds: float, max_attempts: int) -> int:
+    """Give back claims of workers that died: on this host by pid, elsewhere by lease."""
+    this_host = socket.gethostname()
+    expired = now - timedelta(seconds=lease_seconds)
+    recovered = 0
+    with session_scope(engine) as session:
+        claimed = session.scalars(
+            select(StoredMail).where(StoredMail.status == MailStatus.PROCESSING)
+        ).all()
+        for mail in claimed:
+            lease_over = mail.claimed_at is None or mail.claimed_at < expired
+            if not (lease_over or _holder_is_gone(mail.claimed_by, this_host)):
+                continue
+            note = f"interrupted while held by {mail.claimed_by}"
+            mail.last_error = note
+            mail.claimed_by = mail.claimed_at = None
+            if mail.attempts >= max_attempts:
+                mail.status = MailStatus.QUARANTINED
+                mail.quarantine_reason = f"interrupted {mail.attempts} times; {note}"
+            else:
+                mail.status = MailStatus.NEW
+            session.add(mail)
+            recovered += 1
+    if recovered:
+        log.warning("recovered %d interrupted mails", recovered)
+    return recovered
+
+
+def requeue(engine: Engine, mail_id: int) -> StoredMail | None:
+    """Put a quarantined (or done) mail back into the queue with a fresh attempt count."""
+    with session_scope(engine) as session:
+        mail = session.get(StoredMail, mail_id)
+        if mail is None:
+            return None
+        mail.status = MailStatus.NEW
+        mail.attempts = 0
+        mail.quarantine_reason = None
+        mail.claimed_by = mail.claimed_at = None
+        session.add(mail)
+        return mail

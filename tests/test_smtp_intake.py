@@ -1,0 +1,220 @@
+"""SMTP and LMTP intake through real sockets: store first, then say yes."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from mailflow import smtp
+from mailflow.config import Config
+from mailflow.models import StoredMail
+from mailflow.spool import Spool
+from mediation import addresses
+from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
+from tests.net import free_port
+
+COMPLAINT = b"""From: Kunde <kunde@example.org>\r
+To: beschwerde@siegel.test\r
+Subject: Paket fehlt\r
+Message-ID: <%s@example.org>\r
+\r
+Mein Paket ist nicht angekommen.\r
+.leading dot survives dot-stuffing\r
+"""
+
+
+def complaint(n: int | str) -> bytes:
+    return COMPLAINT % str(n).encode()
+
+
+class Intake:
+    def __init__(self, engine: Engine, config: Config) -> None:
+        self.engine = engine
+        self.config = config
+        self.port = free_port()
+        self.spool = Spool(engine).start()
+        self.controller = smtp.make_controller(self.spool, config, port=self.port)
+        self.controller.start()
+
+    def client(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.port, timeout=10)
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.spool.stop()
+
+    def mails(self) -> list[StoredMail]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(StoredMail).order_by(StoredMail.id)))
+
+
+def start_intake(engine: Engine, tmp_path: Path, **smtp_options: object) -> Intake:
+    return Intake(engine, make_config(tmp_path, smtp=dict(smtp_options)))
+
+
+@pytest.fixture
+def intake(engine: Engine, tmp_path: Path) -> Iterator[Intake]:
+    running = start_intake(engine, tmp_path, max_message_bytes=100_000)
+    yield running
+    running.stop()
+
+
+def test_accepted_mail_is_committed_byte_for_byte(intake: Intake) -> None:
+    """A 250 means the raw bytes, envelope and hash are in the database, unchanged."""
+    with intake.client() as client:
+        refused = client.sendmail("kunde@example.org", ["beschwerde@siegel.test"], complaint(1))
+        assert refused == {}
+    [mail] = intake.mails()
+    assert mail.raw == complaint(1)
+    assert mail.envelope_from == "kunde@example.org"
+    assert mail.envelope_to == ["beschwerde@siegel.test"]
+    assert mail.message_id == "<1@example.org>"
+    assert mail.status == "new"
+    assert mail.received_at.tzinfo is not None
+    assert mail.source.startswith("smtp from 127.0.0.1")
+
+
+def test_data_reply_names_the_stored_mail(intake: Intake) -> None:
+    """The 250 after DATA names the mail id; a resend is answered as already stored."""
+    with intake.client() as client:
+        client.ehlo()
+        client.mail("kunde@example.org")
+        client.rcpt("complaints@siegel.test")
+        code, text = client.data(complaint(2))
+        assert code == 250 and b"stored as mail" in text
+        client.mail("kunde@example.org")
+        client.rcpt("complaints@siegel.test")
+        code, text = client.data(complaint(2))
+        assert code == 250 and b"already stored" in text
+    [mail] = intake.mails()
+    assert mail.arrivals == 2
+
+
+def test_foreign_and_unknown_recipients_are_refused_at_rcpt(intake: Intake) -> None:
+    """Foreign domains get 550 5.7.1, unknown or forged local parts 550 5.1.1."""
+    forged = addresses.case_address(
+        b"another-secret-xxxxxxxx", TEST_DOMAIN, "SSG-2026-000001", addresses.Role.MERCHANT
+    )
+    genuine = addresses.case_address(
+        TEST_SECRET.encode(), TEST_DOMAIN, "SSG-2026-000001", addresses.Role.MERCHANT
+    )
+    with intake.client() as client:
+        client.ehlo()
+        client.mail("x@example.org")
+        code, text = client.rcpt("someone@example.com")
+        assert (code, text[:5]) == (550, b"5.7.1")
+        code, text = client.rcpt("nobody@siegel.test")
+        assert (code, text[:5]) == (550, b"5.1.1")
+        code, text = client.rcpt(forged)
+        assert (code, text[:5]) == (550, b"5.1.1")
+        assert client.rcpt(genuine)[0] == 250
+        assert client.rcpt("postmaster@siegel.test")[0] == 250
+        assert client.rcpt("beschwerde+moebel-fuchs@siegel.test")[0] == 250
+    assert intake.mails() == []
+
+
+def test_mail_to_refused_recipients_only_is_not_stored(intake: Intake) -> None:
+    """When every recipient was refused, smtplib gives up and nothing is stored."""
+    with intake.client() as client, pytest.raises(smtplib.SMTPRecipientsRefused):
+        client.sendmail("x@example.org", ["a@example.com"], complaint(3))
+    assert intake.mails() == []
+
+
+def test_oversize_mail_gets_552_and_is_not_stored(intake: Intake) -> None:
+    """A mail over max_message_bytes is refused with 552 and nothing is stored."""
+    big = complaint(4) + (b"x" * 76 + b"\r\n") * 1600
+    with intake.client() as client:
+        # A client that declares SIZE is refused at MAIL FROM ...
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail("kunde@example.org", ["beschwerde@siegel.test"], big)
+        assert refused.value.smtp_code == 552
+        # ... one that does not is refused after DATA.
+        client.ehlo()
+        client.mail("kunde@example.org")
+        client.rcpt("beschwerde@siegel.test")
+        code, _ = client.data(big)
+        assert code == 552
+    assert intake.mails() == []
+
+
+def test_storage_failure_answers_451(engine: Engine, tmp_path: Path) -> None:
+    """When the database cannot commit, DATA answers 451 so that the sender retries."""
+    running = start_intake(engine, tmp_path)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE mail")
+        with running.client() as client:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                client.sendmail("kunde@example.org", ["beschwerde@siegel.test"], complaint(5))
+            assert refused.value.smtp_code == 451
+    finally:
+        running.stop()
+
+
+def test_concurrent_sessions_each_stored_once(intake: Intake) -> None:
+    """Many clients at once: every 250 is exactly one committed row."""
+    errors: list[BaseException] = []
+
+    def send(start: int) -> None:
+        try:
+            with intake.client() as client:
+                for n in range(start, start + 10):
+                    client.sendmail("k@example.org", ["beschwerde@siegel.test"], complaint(n))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(100 * i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Session(intake.engine) as session:
+        assert session.scalar(select(func.count()).select_from(StoredMail)) == 80
+        assert session.scalar(select(func.count(func.distinct(StoredMail.message_id)))) == 80
+
+
+def test_lmtp_answers_once_per_recipient(engine: Engine, tmp_path: Path) -> None:
+    """In LMTP mode (behind an MTA) DATA gets one reply line per accepted recipient."""
+    running = start_intake(engine, tmp_path, mode="lmtp")
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+            stream = sock.makefile("rwb")
+
+            def say(line: bytes) -> None:
+                stream.write(line + b"\r\n")
+                stream.flush()
+
+            def read_reply() -> list[bytes]:
+                lines = [stream.readline()]
+                while lines[-1][3:4] == b"-":
+                    lines.append(stream.readline())
+                return lines
+
+            assert read_reply()[0].startswith(b"220")
+            say(b"LHLO mta.example.org")
+            assert read_reply()[-1].startswith(b"250")
+            say(b"MAIL FROM:<kunde@example.org>")
+            assert read_reply()[0].startswith(b"250")
+            for rcpt in (b"beschwerde@siegel.test", b"complaints@siegel.test"):
+                say(b"RCPT TO:<" + rcpt + b">")
+                assert read_reply()[0].startswith(b"250")
+            say(b"DATA")
+            assert read_reply()[0].startswith(b"354")
+            stream.write(complaint(6) + b".\r\n")
+            stream.flush()
+            replies = [stream.readline(), stream.readline()]
+            assert all(reply.startswith(b"250 2.0.0") for reply in replies)
+            say(b"QUIT")
+        [mail] = running.mails()
+        assert mail.envelope_to == ["beschwerde@siegel.test", "complaints@siegel.test"]
+        assert mail.source.startswith("lmtp")
+    finally:
+        running.stop()
