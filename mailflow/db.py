@@ -101,6 +101,10 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         "mail path: mail, outbox, attempts, IMAP checkpoints",
         _create_tables("mail", "outbox", "outbox_attempt", "imap_checkpoint"),
     ),
+    (
+        "outbox: why a row was suppressed",
+        add_column("outbox", "suppressed_reason", "VARCHAR(400)"),
+    ),
 ]
 
 

@@ -114,6 +114,8 @@ class OutboxMail(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     bounce_mail: int | None = Field(default=None, foreign_key="mail.id")
+    # Which loop-safety rule kept this row from being sent (status `suppressed`).
+    suppressed_reason: str | None = Field(default=None, max_length=400)
 
 
 class OutboxAttempt(SQLModel, table=True):
