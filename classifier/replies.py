@@ -1,0 +1,288 @@
+"""Reply extraction: which part of a mail its sender wrote now, and which part is quoted.
+
+Owns `extract_reply`. It is conservative by design: mediator commands are read only from
+`Reply.new_text`, so anything that might be quoted is cut. A line can be quoted because a
+client prefixed it with '>', because it sits below an "On ... wrote:" / "Am ... schrieb ...:"
+header, an Outlook "Von:/Gesendet:/An:/Betreff:" block, an "-----Original Message-----" or
+forwarded-message line, or an HTML quote container. Text written between or below '>'
+blocks (inline and bottom-posted answers) is new text; text below an unmarked header is not.
+Signatures ("-- " and mobile footers) are kept apart from the new text.
+
+Each line is examined once, against patterns of bounded length (see `quote_markers`), so
+the time is linear in the size of the mail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from classifier import quote_markers as qm
+from classifier.html_text import html_to_text
+
+# What one line turned out to be.
+_AUTHORED = "t"
+_QUOTED = "q"
+# Every "On ... wrote:" header has a digit (date) or an address on its first line.
+_MAYBE_HEADER = re.compile(r"[\d@]")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A mail body split into what the sender wrote now and what they quoted."""
+
+    full: str
+    new_text: str
+    quoted: str
+    signature: str
+    # Text the sender wrote, signature included (new text plus signature, in mail order).
+    authored: str
+    # Dashed ids of what was found: "quote-marks", "quote-header", "outlook-header",
+    # "original-message", "forwarded-message", "html-quote-container", "signature-dashes",
+    # "mobile-footer".
+    markers: tuple[str, ...]
+    source: str  # "text" or "html"
+
+
+def extract_reply(text: str, html: str | None = None) -> Reply:
+    """Split a mail body into new text, quoted text and signature.
+
+    `text` is the decoded text/plain part, `html` the decoded text/html part if any. The
+    HTML is used when the text is empty or when the HTML marks its quote with an explicit
+    container (more reliable than guessing from text); otherwise the text part is used.
+    """
+    source = "text"
+    body = _normalise(text or "")
+    if html:
+        html_body, has_container = html_to_text(html)
+        if has_container or not body.strip():
+            body, source = _normalise(html_body), "html"
+    lines = body.split("\n")
+    kinds, markers = _mark_quotes(lines)
+    authored_lines, signature_lines = _split_signatures(lines, kinds, markers)
+    new_lines = [
+        line if kind == _AUTHORED and not is_sig else None
+        for line, kind, is_sig in zip(lines, kinds, signature_lines, strict=True)
+    ]
+    full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
+    return Reply(
+        full=full,
+        new_text=_join_runs(new_lines),
+        quoted=_join_runs(
+            [
+                line if kind == _QUOTED and line.strip() != qm.HTML_CUT_MARK else None
+                for line, kind in zip(lines, kinds, strict=True)
+            ]
+        ),
+        signature=_join_runs(
+            [line if is_sig else None for line, is_sig in zip(lines, signature_lines, strict=True)]
+        ),
+        authored=_join_runs(authored_lines),
+        markers=tuple(dict.fromkeys(markers)),
+        source=source,
+    )
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+
+
+def _mark_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Mark every line authored or quoted; return the marks and what fired."""
+    count = len(lines)
+    kinds = [_AUTHORED] * count
+    markers: list[str] = []
+    index = 0
+    while index < count:
+        line = lines[index]
+        if qm.is_blank(line):
+            index += 1
+        elif qm.is_quoted(line):
+            start = _attribution_start(lines, kinds, index)
+            kinds[start : index + 1] = [_QUOTED] * (index + 1 - start)
+            markers.append("quote-marks" if start == index else "quote-header")
+            index += 1
+        elif splitter := qm.splitter_kind(line):
+            markers.append(splitter)
+            break
+        elif _is_header_block(lines, index):
+            markers.append("outlook-header")
+            index = _include_separator_above(lines, index)
+            break
+        elif (end := _wrote_header_end(lines, index)) is not None:
+            markers.append("quote-header")
+            index = _wrapped_start(lines, kinds, index)
+            following = _next_nonblank(lines, end + 1)
+            if following is None or not qm.is_quoted(lines[following]):
+                # Nothing marks the quoted text below this header: all of it is quoted.
+                index = _include_separator_above(lines, index)
+                break
+            # The header only introduces '>' lines; answers below them stay new text.
+            kinds[index:following] = [_QUOTED] * (following - index)
+            index = following
+        else:
+            index += 1
+    kinds[index:] = [_QUOTED] * (count - index)
+    _mark_wrapped_quote_lines(lines, kinds)
+    return kinds, markers
+
+
+def _is_header_block(lines: list[str], index: int) -> bool:
+    """Two or more "Key: value" header lines with different keys, starting at `index`."""
+    first = qm.header_key(lines[index])
+    if first is None:
+        return False
+    keys = {first}
+    # Values wrap ("*From:* bob@example.com [mailto:\n  bob@example.com]"): allow one
+    # continuation line between header lines.
+    position, continuation = index + 1, 0
+    while position < len(lines) and position <= index + 8 and not qm.is_blank(lines[position]):
+        key = qm.header_key(lines[position])
+        if key is None:
+            continuation += 1
+            if continuation > 1:
+                break
+        else:
+            keys.add(key)
+            continuation = 0
+        position += 1
+    return len(keys) >= 2
+
+
+def _wrote_header_end(lines: list[str], index: int) -> int | None:
+    """If an "On ... wrote:" header (possibly wrapped) starts at `index`, its last line."""
+    if not _MAYBE_HEADER.search(lines[index]):
+        return None
+    # Only a line that opens like a header may continue on the next lines; otherwise the
+    # window would swallow new text above a header ("TAKE 3" + "On ... wrote:").
+    window = qm.MAX_HEADER_LINES if qm.opens_header(lines[index]) else 1
+    joined = ""
+    end = index
+    seen = 0
+    while end < len(lines) and seen < window:
+        part = lines[end].strip()
+        if part.startswith(">") and end > index:
+            part = part.lstrip("> ")
+        joined = f"{joined} {part}".strip() if part else joined
+        if len(joined) > qm.MAX_HEADER_CHARS:
+            return None
+        if part and qm.is_wrote_header(joined):
+            return end
+        seen += 1
+        end += 1
+    return None
+
+
+def _attribution_start(lines: list[str], kinds: list[str], index: int) -> int:
+    """The first line of an attribution ("2011/4/7 Nathan <a@b.c>:") above the '>' line at
+    `index`, or `index` itself when there is none."""
+    above = index - 1
+    if above >= 0 and qm.is_blank(lines[above]):
+        above -= 1
+    if above < 0 or kinds[above] != _AUTHORED or qm.is_quoted(lines[above]):
+        return index
+    if not qm.is_attribution(lines[above]) and _wrote_header_end(lines, above) != above:
+        return index
+    start = _wrapped_start(lines, kinds, above)
+    # A wrapped "On ... wrote:" whose first line starts higher up.
+    for back in range(1, qm.MAX_HEADER_LINES):
+        candidate = above - back
+        if candidate < 0 or kinds[candidate] != _AUTHORED or qm.is_blank(lines[candidate]):
+            break
+        if _wrote_header_end(lines, candidate) == above:
+            start = min(start, candidate)
+    return start
+
+
+def _wrapped_start(lines: list[str], kinds: list[str], start: int) -> int:
+    """Move a header's first line up over a wrapped address: "... <" above "x@y> wrote:"."""
+    for _ in range(qm.MAX_HEADER_LINES - 1):
+        previous = start - 1
+        if previous < 0 or qm.is_blank(lines[previous]) or kinds[previous] != _AUTHORED:
+            break
+        wrapped = lines[previous].rstrip().endswith(("<", "(")) or lines[start].lstrip().startswith(
+            ("<", "(")
+        )
+        if not wrapped:
+            break
+        start = previous
+    return start
+
+
+def _mark_wrapped_quote_lines(lines: list[str], kinds: list[str]) -> None:
+    """A single unmarked line squeezed between two '>' lines is a quoted line that a client
+    wrapped without repeating the mark (long links do this); it stays quoted."""
+    for index in range(1, len(lines) - 1):
+        if (
+            kinds[index] == _AUTHORED
+            and not qm.is_blank(lines[index])
+            and qm.is_quoted(lines[index - 1])
+            and qm.is_quoted(lines[index + 1])
+        ):
+            kinds[index] = _QUOTED
+
+
+def _include_separator_above(lines: list[str], index: int) -> int:
+    """Start the cut at a rule of dashes/underscores just above a header block."""
+    above = index - 1
+    while above >= 0 and index - above <= 3 and qm.is_blank(lines[above]):
+        above -= 1
+    if above >= 0 and qm.is_separator(lines[above]):
+        return above
+    return index
+
+
+def _next_nonblank(lines: list[str], index: int) -> int | None:
+    for position in range(index, min(len(lines), index + 6)):
+        if not qm.is_blank(lines[position]):
+            return position
+    return None
+
+
+def _split_signatures(
+    lines: list[str], kinds: list[str], markers: list[str]
+) -> tuple[list[str | None], list[bool]]:
+    """Authored lines (None where quoted) and which of them belong to a signature.
+
+    A signature starts at a "-- " line or a mobile footer and runs to the end of that run of
+    authored lines (the next quote ends it).
+    """
+    authored: list[str | None] = []
+    signature = [False] * len(lines)
+    in_signature = False
+    for index, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
+        if kind != _AUTHORED:
+            authored.append(None)
+            in_signature = False
+            continue
+        authored.append(line)
+        if not in_signature and qm.is_signature_dashes(line):
+            in_signature = True
+            markers.append("signature-dashes")
+        elif not in_signature and qm.is_mobile_footer(line):
+            in_signature = True
+            markers.append("mobile-footer")
+        signature[index] = in_signature
+    return authored, signature
+
+
+def _join_runs(lines: list[str | None]) -> str:
+    """Join the kept lines (None = dropped); runs separated by a dropped stretch are joined
+    with a blank line if the earlier run ended with one, else with a line break."""
+    out: list[str] = []
+    gap = False
+    for line in lines:
+        if line is None:
+            gap = bool(out)
+            continue
+        if gap:
+            if not line.strip():
+                continue
+            ended_blank = bool(out) and not out[-1].strip()
+            while out and not out[-1].strip():
+                out.pop()
+            if out and ended_blank:
+                out.append("")
+            gap = False
+        out.append(line)
+    return "\n".join(out).strip()
