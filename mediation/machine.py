@@ -1,0 +1,673 @@
+"""The case state machine: a transition table (data) and a pure decision function.
+
+`TRANSITIONS` maps (state, event type) to a `Rule`: the target state, the deadlines
+to start, stop or extend, and the notifications to send, as data. Where one event
+leads to different places, a `Choice` names the guard. `decide()` applies the rule
+to a `CaseSnapshot` and returns a `Decision`; it does no I/O, reads no clock and
+touches no database. An event that fits no transition raises `UnexpectedEvent`: the
+caller holds the mail for the operator, so nothing is dropped and a closed case is
+never silently reopened.
+
+When a case enters ``in_mediation`` without a mediator, the service picks one and
+feeds `MediatorAssigned`. The sweep fires `DUE_EVENTS[kind]` for each due deadline.
+
+``python -m mediation.machine --diagram > docs/states.md`` regenerates the docs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mediation.addresses import Role
+from mediation.business_time import BusinessCalendar
+from mediation.events import (
+    ComplaintReceived,
+    CustomerConfirmedSolved,
+    CustomerRated,
+    CustomerReportedUnsolved,
+    CustomerSilenceExpired,
+    CustomerWithdrew,
+    CustomerWrote,
+    DeadlineExtended,
+    Event,
+    FirstReplyMeasured,
+    MediationClosed,
+    MediationOverdue,
+    MediatorAssigned,
+    MediatorMessaged,
+    MediatorNoted,
+    MerchantDeadlinePassed,
+    MerchantIdentified,
+    MerchantReplied,
+    ProposalAccepted,
+    ProposalExpired,
+    ProposalMade,
+    ProposalRejected,
+    ReminderDue,
+)
+from mediation.policy import Policy
+
+
+class State(enum.StrEnum):
+    NEEDS_MERCHANT = "needs_merchant"
+    AWAITING_MERCHANT = "awaiting_merchant"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    IN_MEDIATION = "in_mediation"
+    PROPOSAL_PENDING = "proposal_pending"
+    CLOSED_RESOLVED = "closed_resolved"
+    CLOSED_SETTLED = "closed_settled"
+    CLOSED_UNRESOLVED = "closed_unresolved"
+    CLOSED_NO_RESPONSE = "closed_no_response"
+    CLOSED_WITHDRAWN = "closed_withdrawn"
+
+
+CLOSED = frozenset(state for state in State if state.startswith("closed_"))
+NEW_CASE = None
+"""The pseudo-state of a case that does not exist yet (``[*]`` in the diagram)."""
+
+
+class Deadline(enum.StrEnum):
+    MERCHANT_REMINDER = "merchant_reminder"
+    MERCHANT_REPLY = "merchant_reply"
+    CUSTOMER_ANSWER = "customer_answer"
+    PROPOSAL_ANSWER = "proposal_answer"
+    MEDIATION_END = "mediation_end"
+
+
+DUE_EVENTS: Mapping[Deadline, type[Event]] = {
+    Deadline.MERCHANT_REMINDER: ReminderDue,
+    Deadline.MERCHANT_REPLY: MerchantDeadlinePassed,
+    Deadline.CUSTOMER_ANSWER: CustomerSilenceExpired,
+    Deadline.PROPOSAL_ANSWER: ProposalExpired,
+    Deadline.MEDIATION_END: MediationOverdue,
+}
+"""The event the sweep fires when a deadline is due."""
+
+
+class Party(enum.StrEnum):
+    """Who a notification goes to: the roles of a case (`Role`) and the operator."""
+
+    CUSTOMER = "customer"
+    MERCHANT = "merchant"
+    MEDIATOR = "mediator"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Send template `template` to `to` (the rule's part; `decide` adds the parameters)."""
+
+    to: Party
+    template: str
+
+
+def customer(template: str) -> Notify:
+    return Notify(Party.CUSTOMER, template)
+
+
+def merchant(template: str) -> Notify:
+    return Notify(Party.MERCHANT, template)
+
+
+def mediator(template: str) -> Notify:
+    return Notify(Party.MEDIATOR, template)
+
+
+def operator(template: str) -> Notify:
+    return Notify(Party.OPERATOR, template)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one transition does. Entering a closed state stops every deadline."""
+
+    target: State
+    start: tuple[Deadline, ...] = ()
+    stop: tuple[Deadline, ...] = ()
+    extend: Deadline | None = None
+    notify: tuple[Notify, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """What the machine needs to know about a case."""
+
+    ref: str
+    calendar: BusinessCalendar
+    """The calendar its business deadlines count in (the merchant's or the default)."""
+    state: State | None = NEW_CASE
+    merchant: str | None = None
+    mediator: str | None = None
+    deadlines: Mapping[Deadline, datetime] = field(default_factory=dict)
+    merchant_given_at: datetime | None = None
+    """When the merchant was given the complaint: the start of the first-reply clock."""
+    first_reply_at: datetime | None = None
+    merchant_missed_deadline: bool = False
+    proposal_accepted_by: frozenset[Role] = frozenset()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named condition that splits one (state, event type) pair in two."""
+
+    yes: str
+    no: str
+    test: Callable[[CaseSnapshot, Event], bool]
+
+
+@dataclass(frozen=True)
+class Choice:
+    guard: Guard
+    then: Rule
+    otherwise: Rule
+
+    def pick(self, case: CaseSnapshot, event: Event) -> Rule:
+        return self.then if self.guard.test(case, event) else self.otherwise
+
+
+MERCHANT_KNOWN = Guard("merchant known", "merchant unknown", lambda _, e: e.merchant is not None)
+SUBSTANTIVE = Guard("substantive", "automatic", lambda _, e: e.substantive)
+RESOLVED = Guard("resolved", "unresolved", lambda _, e: e.resolved)
+BOTH_ACCEPTED = Guard(
+    "both accepted",
+    "one accepted",
+    lambda case, e: case.proposal_accepted_by | {e.role} >= {Role.CUSTOMER, Role.MERCHANT},
+)
+
+MERCHANT_CLOCK = (Deadline.MERCHANT_REPLY, Deadline.MERCHANT_REMINDER)
+RATING = customer("rating_request")
+
+TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
+    # A complaint arrives; the shop is named, found, or asked for.
+    (NEW_CASE, ComplaintReceived): Choice(
+        MERCHANT_KNOWN,
+        then=Rule(
+            State.AWAITING_MERCHANT,
+            start=MERCHANT_CLOCK,
+            notify=(customer("complaint_acknowledged"), merchant("complaint_forwarded")),
+        ),
+        otherwise=Rule(
+            State.NEEDS_MERCHANT,
+            start=(Deadline.CUSTOMER_ANSWER,),
+            notify=(customer("merchant_requested"),),
+        ),
+    ),
+    (State.NEEDS_MERCHANT, MerchantIdentified): Rule(
+        State.AWAITING_MERCHANT,
+        start=MERCHANT_CLOCK,
+        stop=(Deadline.CUSTOMER_ANSWER,),
+        notify=(customer("complaint_acknowledged"), merchant("complaint_forwarded")),
+    ),
+    # The customer answered but routing still found no shop: the operator decides.
+    (State.NEEDS_MERCHANT, CustomerWrote): Rule(
+        State.NEEDS_MERCHANT,
+        stop=(Deadline.CUSTOMER_ANSWER,),
+        notify=(operator("merchant_not_found"),),
+    ),
+    (State.NEEDS_MERCHANT, CustomerSilenceExpired): Rule(
+        State.CLOSED_NO_RESPONSE, notify=(customer("case_closed_no_response"),)
+    ),
+    (State.NEEDS_MERCHANT, CustomerWithdrew): Rule(
+        State.CLOSED_WITHDRAWN, notify=(customer("withdrawal_confirmed"),)
+    ),
+    # The merchant's turn: a deadline in business days, a reminder before it.
+    (State.AWAITING_MERCHANT, MerchantReplied): Choice(
+        SUBSTANTIVE,
+        then=Rule(
+            State.AWAITING_CUSTOMER,
+            start=(Deadline.CUSTOMER_ANSWER,),
+            stop=MERCHANT_CLOCK,
+            notify=(customer("merchant_reply_forwarded"),),
+        ),
+        otherwise=Rule(State.AWAITING_MERCHANT),
+    ),
+    (State.AWAITING_MERCHANT, ReminderDue): Rule(
+        State.AWAITING_MERCHANT,
+        stop=(Deadline.MERCHANT_REMINDER,),
+        notify=(merchant("merchant_reminder"),),
+    ),
+    (State.AWAITING_MERCHANT, MerchantDeadlinePassed): Rule(
+        State.IN_MEDIATION,
+        start=(Deadline.MEDIATION_END,),
+        stop=MERCHANT_CLOCK,
+        notify=(customer("mediation_started"), merchant("deadline_missed")),
+    ),
+    (State.AWAITING_MERCHANT, CustomerWrote): Rule(
+        State.AWAITING_MERCHANT, notify=(merchant("customer_message"),)
+    ),
+    # Solved without a written reply (by phone, by a refund): nothing left to wait for.
+    (State.AWAITING_MERCHANT, CustomerConfirmedSolved): Rule(
+        State.CLOSED_RESOLVED, notify=(merchant("case_resolved"), RATING)
+    ),
+    (State.AWAITING_MERCHANT, CustomerWithdrew): Rule(
+        State.CLOSED_WITHDRAWN,
+        notify=(customer("withdrawal_confirmed"), merchant("case_withdrawn"), RATING),
+    ),
+    # The customer's turn: solved, not solved, or silence.
+    (State.AWAITING_CUSTOMER, CustomerConfirmedSolved): Rule(
+        State.CLOSED_RESOLVED, notify=(merchant("case_resolved"), RATING)
+    ),
+    (State.AWAITING_CUSTOMER, CustomerReportedUnsolved): Rule(
+        State.IN_MEDIATION,
+        start=(Deadline.MEDIATION_END,),
+        stop=(Deadline.CUSTOMER_ANSWER,),
+        notify=(customer("mediation_started"), merchant("mediation_started")),
+    ),
+    # An answer the classifier is unsure of: ask again, and the customer gets new time.
+    (State.AWAITING_CUSTOMER, CustomerWrote): Rule(
+        State.AWAITING_CUSTOMER,
+        start=(Deadline.CUSTOMER_ANSWER,),
+        notify=(customer("solved_question"), merchant("customer_message")),
+    ),
+    (State.AWAITING_CUSTOMER, CustomerSilenceExpired): Rule(
+        State.CLOSED_NO_RESPONSE,
+        notify=(customer("case_closed_no_response"), merchant("case_closed_no_response"), RATING),
+    ),
+    (State.AWAITING_CUSTOMER, MerchantReplied): Choice(
+        SUBSTANTIVE,
+        then=Rule(State.AWAITING_CUSTOMER, notify=(customer("merchant_message"),)),
+        otherwise=Rule(State.AWAITING_CUSTOMER),
+    ),
+    (State.AWAITING_CUSTOMER, CustomerWithdrew): Rule(
+        State.CLOSED_WITHDRAWN,
+        notify=(customer("withdrawal_confirmed"), merchant("case_withdrawn"), RATING),
+    ),
+    # Mediation: the mediator works the case by replying.
+    (State.IN_MEDIATION, MediatorAssigned): Rule(
+        State.IN_MEDIATION,
+        notify=(
+            mediator("case_file"),
+            customer("mediator_assigned"),
+            merchant("mediator_assigned"),
+        ),
+    ),
+    (State.IN_MEDIATION, MediatorMessaged): Rule(
+        State.IN_MEDIATION, notify=(customer("mediator_message"), merchant("mediator_message"))
+    ),
+    (State.IN_MEDIATION, MediatorNoted): Rule(State.IN_MEDIATION),
+    (State.IN_MEDIATION, CustomerWrote): Rule(
+        State.IN_MEDIATION, notify=(mediator("customer_message"),)
+    ),
+    (State.IN_MEDIATION, MerchantReplied): Choice(
+        SUBSTANTIVE,
+        then=Rule(State.IN_MEDIATION, notify=(mediator("merchant_message"),)),
+        otherwise=Rule(State.IN_MEDIATION),
+    ),
+    (State.IN_MEDIATION, ProposalMade): Rule(
+        State.PROPOSAL_PENDING,
+        start=(Deadline.PROPOSAL_ANSWER,),
+        notify=(customer("proposal"), merchant("proposal")),
+    ),
+    (State.IN_MEDIATION, DeadlineExtended): Rule(
+        State.IN_MEDIATION,
+        extend=Deadline.MEDIATION_END,
+        notify=(customer("deadline_extended"), merchant("deadline_extended")),
+    ),
+    (State.IN_MEDIATION, MediationOverdue): Rule(
+        State.IN_MEDIATION,
+        stop=(Deadline.MEDIATION_END,),
+        notify=(operator("mediation_overdue"), mediator("mediation_overdue")),
+    ),
+    (State.IN_MEDIATION, MediationClosed): Choice(
+        RESOLVED,
+        then=Rule(
+            State.CLOSED_RESOLVED,
+            notify=(customer("case_resolved"), merchant("case_resolved"), RATING),
+        ),
+        otherwise=Rule(
+            State.CLOSED_UNRESOLVED,
+            notify=(customer("case_unresolved"), merchant("case_unresolved"), RATING),
+        ),
+    ),
+    (State.IN_MEDIATION, CustomerWithdrew): Rule(
+        State.CLOSED_WITHDRAWN,
+        notify=(
+            customer("withdrawal_confirmed"),
+            merchant("case_withdrawn"),
+            mediator("case_withdrawn"),
+            RATING,
+        ),
+    ),
+    # A proposal stands: both parties must accept it; one rejection ends it.
+    (State.PROPOSAL_PENDING, ProposalAccepted): Choice(
+        BOTH_ACCEPTED,
+        then=Rule(
+            State.CLOSED_SETTLED,
+            notify=(customer("settled"), merchant("settled"), mediator("settled"), RATING),
+        ),
+        otherwise=Rule(State.PROPOSAL_PENDING, notify=(mediator("proposal_accepted"),)),
+    ),
+    (State.PROPOSAL_PENDING, ProposalRejected): Rule(
+        State.IN_MEDIATION,
+        stop=(Deadline.PROPOSAL_ANSWER,),
+        notify=(
+            customer("proposal_rejected"),
+            merchant("proposal_rejected"),
+            mediator("proposal_rejected"),
+        ),
+    ),
+    (State.PROPOSAL_PENDING, ProposalExpired): Rule(
+        State.IN_MEDIATION,
+        stop=(Deadline.PROPOSAL_ANSWER,),
+        notify=(
+            customer("proposal_expired"),
+            merchant("proposal_expired"),
+            mediator("proposal_expired"),
+        ),
+    ),
+    (State.PROPOSAL_PENDING, ProposalMade): Rule(
+        State.PROPOSAL_PENDING,
+        start=(Deadline.PROPOSAL_ANSWER,),
+        notify=(customer("proposal"), merchant("proposal")),
+    ),
+    (State.PROPOSAL_PENDING, MediatorAssigned): Rule(
+        State.PROPOSAL_PENDING,
+        notify=(
+            mediator("case_file"),
+            customer("mediator_assigned"),
+            merchant("mediator_assigned"),
+        ),
+    ),
+    (State.PROPOSAL_PENDING, MediatorMessaged): Rule(
+        State.PROPOSAL_PENDING, notify=(customer("mediator_message"), merchant("mediator_message"))
+    ),
+    (State.PROPOSAL_PENDING, MediatorNoted): Rule(State.PROPOSAL_PENDING),
+    (State.PROPOSAL_PENDING, CustomerWrote): Rule(
+        State.PROPOSAL_PENDING, notify=(mediator("customer_message"),)
+    ),
+    (State.PROPOSAL_PENDING, MerchantReplied): Choice(
+        SUBSTANTIVE,
+        then=Rule(State.PROPOSAL_PENDING, notify=(mediator("merchant_message"),)),
+        otherwise=Rule(State.PROPOSAL_PENDING),
+    ),
+    (State.PROPOSAL_PENDING, DeadlineExtended): Rule(
+        State.PROPOSAL_PENDING,
+        extend=Deadline.PROPOSAL_ANSWER,
+        notify=(customer("deadline_extended"), merchant("deadline_extended")),
+    ),
+    (State.PROPOSAL_PENDING, MediationOverdue): Rule(
+        State.PROPOSAL_PENDING,
+        stop=(Deadline.MEDIATION_END,),
+        notify=(operator("mediation_overdue"), mediator("mediation_overdue")),
+    ),
+    (State.PROPOSAL_PENDING, MediationClosed): Choice(
+        RESOLVED,
+        then=Rule(
+            State.CLOSED_RESOLVED,
+            notify=(customer("case_resolved"), merchant("case_resolved"), RATING),
+        ),
+        otherwise=Rule(
+            State.CLOSED_UNRESOLVED,
+            notify=(customer("case_unresolved"), merchant("case_unresolved"), RATING),
+        ),
+    ),
+    (State.PROPOSAL_PENDING, CustomerWithdrew): Rule(
+        State.CLOSED_WITHDRAWN,
+        notify=(
+            customer("withdrawal_confirmed"),
+            merchant("case_withdrawn"),
+            mediator("case_withdrawn"),
+            RATING,
+        ),
+    ),
+    # After closing only the customer's rating is taken; anything else is held.
+    **{
+        (state, CustomerRated): Rule(state, notify=(customer("rating_thanks"),))
+        for state in State
+        if state in CLOSED
+    },
+}
+
+
+class UnexpectedEvent(Exception):
+    """No transition fits: the caller holds the mail (or the deadline) for the operator."""
+
+    def __init__(self, state: State | None, event: Event, reason: str = "") -> None:
+        super().__init__(
+            f"{type(event).__name__} is not expected in state {state or 'new case'}"
+            + (f": {reason}" if reason else "")
+        )
+        self.state = state
+        self.event = event
+
+
+class DeadlineNotDue(UnexpectedEvent):
+    """A deadline event for a deadline that is not set or not yet due (a stale sweep)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    to: Party
+    template: str
+    params: Mapping[str, object]
+    """The case reference, state, parties, deadlines (aware UTC) and the event's fields."""
+
+
+Record = Event | FirstReplyMeasured
+
+
+@dataclass(frozen=True)
+class Decision:
+    case: CaseSnapshot
+    """The case after the event: what to store."""
+    notifications: tuple[Notification, ...]
+    records: tuple[Record, ...]
+    """What to append to the event log, in order: the event, then derived facts."""
+
+    @property
+    def state(self) -> State:
+        return self.case.state  # type: ignore[return-value]
+
+    @property
+    def deadlines(self) -> Mapping[Deadline, datetime]:
+        return self.case.deadlines
+
+    @property
+    def first_reply(self) -> FirstReplyMeasured | None:
+        """The reply latency to store, when this event stopped the first-reply clock."""
+        found = [record for record in self.records if isinstance(record, FirstReplyMeasured)]
+        return found[0] if found else None
+
+
+def rule_for(case: CaseSnapshot, event: Event) -> Rule:
+    """The rule that applies to `event` in `case`, or `UnexpectedEvent`."""
+    entry = TRANSITIONS.get((case.state, type(event)))
+    if entry is None:
+        raise UnexpectedEvent(case.state, event)
+    return entry.pick(case, event) if isinstance(entry, Choice) else entry
+
+
+def accepts(state: State | None, event_type: type[Event]) -> bool:
+    """Whether `event_type` has a transition in `state` (for routing a mail's intent)."""
+    return (state, event_type) in TRANSITIONS
+
+
+def decide(case: CaseSnapshot, event: Event, policy: Policy, now: datetime) -> Decision:
+    """Apply `event` to `case` at `now` (aware): the new case, what to send, what to record."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    rule = rule_for(case, event)
+    _check_due(case, event, now)
+    updated, derived = _apply(case, event, now)
+    updated = dataclasses.replace(
+        updated, state=rule.target, deadlines=_deadlines(case, event, rule, policy, now)
+    )
+    params = _params(updated, event)
+    notifications = tuple(
+        Notification(notice.to, notice.template, params)
+        for notice in rule.notify
+        if _reachable(updated, notice.to)
+    )
+    return Decision(updated, notifications, (event, *derived))
+
+
+def _check_due(case: CaseSnapshot, event: Event, now: datetime) -> None:
+    for kind, event_type in DUE_EVENTS.items():
+        if isinstance(event, event_type):
+            due = case.deadlines.get(kind)
+            if due is None or due > now:
+                raise DeadlineNotDue(case.state, event, f"{kind} is {due or 'not set'}")
+
+
+def _apply(
+    case: CaseSnapshot, event: Event, now: datetime
+) -> tuple[CaseSnapshot, tuple[FirstReplyMeasured, ...]]:
+    """The case facts an event changes, whatever the transition."""
+    replace = dataclasses.replace
+    match event:
+        case ComplaintReceived(merchant=str(slug)) | MerchantIdentified(merchant=slug):
+            return replace(case, merchant=slug, merchant_given_at=now), ()
+        case MerchantReplied(substantive=True) if (
+            case.first_reply_at is None and case.merchant_given_at is not None
+        ):
+            return replace(case, first_reply_at=now), (_measure_first_reply(case, now),)
+        case MerchantDeadlinePassed():
+            return replace(case, merchant_missed_deadline=True), ()
+        case MediatorAssigned(mediator=address):
+            return replace(case, mediator=address), ()
+        case ProposalAccepted(role=role):
+            return replace(case, proposal_accepted_by=case.proposal_accepted_by | {role}), ()
+        case ProposalMade() | ProposalRejected() | ProposalExpired():
+            return replace(case, proposal_accepted_by=frozenset()), ()
+    return case, ()
+
+
+def _measure_first_reply(case: CaseSnapshot, now: datetime) -> FirstReplyMeasured:
+    given_at = case.merchant_given_at
+    assert given_at is not None
+    deadline = case.deadlines.get(Deadline.MERCHANT_REPLY)
+    return FirstReplyMeasured(
+        seconds=(now - given_at).total_seconds(),
+        business_hours=case.calendar.business_hours_between(given_at, now),
+        within_deadline=not case.merchant_missed_deadline and (deadline is None or now <= deadline),
+    )
+
+
+def _deadlines(
+    case: CaseSnapshot, event: Event, rule: Rule, policy: Policy, now: datetime
+) -> dict[Deadline, datetime]:
+    if rule.target in CLOSED:
+        return {}
+    deadlines = {kind: at for kind, at in case.deadlines.items() if kind not in rule.stop}
+    for kind in rule.start:
+        deadlines[kind] = _deadline(kind, policy, case.calendar, now)
+    if rule.extend is not None:
+        assert isinstance(event, DeadlineExtended)
+        base = deadlines.get(rule.extend, now)
+        deadlines[rule.extend] = case.calendar.add_business_days(base, event.days)
+    return deadlines
+
+
+def _deadline(
+    kind: Deadline, policy: Policy, calendar: BusinessCalendar, now: datetime
+) -> datetime:
+    match kind:
+        case Deadline.MERCHANT_REPLY:
+            return calendar.add_business_days(now, policy.merchant_reply_business_days)
+        case Deadline.MERCHANT_REMINDER:
+            reply_due = _deadline(Deadline.MERCHANT_REPLY, policy, calendar, now)
+            span = calendar.business_hours_between(now, reply_due)
+            return calendar.add_business_hours(now, span * policy.reminder_fraction)
+        case Deadline.CUSTOMER_ANSWER:
+            return calendar.add_calendar_days(now, policy.customer_answer_days)
+        case Deadline.PROPOSAL_ANSWER:
+            return calendar.add_calendar_days(now, policy.proposal_answer_days)
+        case Deadline.MEDIATION_END:
+            return calendar.add_calendar_days(now, policy.mediation_days)
+
+
+def _reachable(case: CaseSnapshot, party: Party) -> bool:
+    # Before assignment a mediator notice has no recipient; the case file sent on
+    # assignment carries the whole timeline, so nothing is lost.
+    if party is Party.MEDIATOR:
+        return case.mediator is not None
+    if party is Party.MERCHANT:
+        return case.merchant is not None
+    return True
+
+
+def _params(case: CaseSnapshot, event: Event) -> dict[str, object]:
+    return {
+        "ref": case.ref,
+        "state": case.state,
+        "merchant": case.merchant,
+        "mediator": case.mediator,
+        **{str(kind): at for kind, at in case.deadlines.items()},
+        **dataclasses.asdict(event),
+    }
+
+
+# --- the table, walked: for tests, templates and the docs ---------------------------
+
+
+def transitions() -> Iterator[tuple[State | None, type[Event], str, Rule]]:
+    """Every edge of the table: (state, event type, guard label or "", rule)."""
+    for (state, event_type), entry in TRANSITIONS.items():
+        if isinstance(entry, Choice):
+            yield state, event_type, entry.guard.yes, entry.then
+            yield state, event_type, entry.guard.no, entry.otherwise
+        else:
+            yield state, event_type, "", entry
+
+
+def template_names() -> dict[Party, frozenset[str]]:
+    """The templates each party may be sent (each must exist in German and English)."""
+    names: dict[Party, set[str]] = {party: set() for party in Party}
+    for _, _, _, rule in transitions():
+        for notice in rule.notify:
+            names[notice.to].add(notice.template)
+    return {party: frozenset(found) for party, found in names.items()}
+
+
+def diagram() -> str:
+    """docs/states.md: a Mermaid state diagram and a transition table, from `TRANSITIONS`."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    rows = []
+    for state, event_type, guard, rule in transitions():
+        source = "[*]" if state is None else str(state)
+        trigger = event_type.__name__ + (f" [{guard}]" if guard else "")
+        edges.setdefault((source, str(rule.target)), []).append(trigger)
+        changes = [f"start {d}" for d in rule.start] + [f"stop {d}" for d in rule.stop]
+        changes += [f"extend {rule.extend}"] if rule.extend else []
+        notices = ", ".join(f"{n.to}: {n.template}" for n in rule.notify)
+        rows.append(f"| {source} | {trigger} | {rule.target} | {', '.join(changes)} | {notices} |")
+    lines = [
+        "# Case states",
+        "",
+        "Generated from `mediation.machine.TRANSITIONS` by",
+        "`python -m mediation.machine --diagram > docs/states.md`; do not edit by hand.",
+        "Events not listed for a state are held for the operator (`UnexpectedEvent`).",
+        "Entering a closed state stops every deadline.",
+        "",
+        "```mermaid",
+        "stateDiagram-v2",
+        *(
+            f"    {source} --> {target}: {'<br/>'.join(labels)}"
+            for (source, target), labels in edges.items()
+        ),
+        *(f"    {state} --> [*]" for state in State if state in CLOSED),
+        "```",
+        "",
+        "| state | event [guard] | target | deadlines | notifications |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["--diagram"]:
+        print("usage: python -m mediation.machine --diagram", file=sys.stderr)
+        return 2
+    sys.stdout.write(diagram())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
