@@ -110,10 +110,12 @@ def _store_once(
     results: list[Stored] = []
     with session_scope(engine) as session:
         fingerprints = {i.fingerprint for i in identities}
+        # FOR UPDATE: two writers counting the same duplicate on PostgreSQL (READ
+        # COMMITTED) would otherwise both add 1 to the same old count.
         known = {
             mail.fingerprint: mail
             for mail in session.scalars(
-                select(StoredMail).where(StoredMail.fingerprint.in_(fingerprints))
+                select(StoredMail).where(StoredMail.fingerprint.in_(fingerprints)).with_for_update()
             )
         }
         new_rows: list[tuple[int, StoredMail]] = []
