@@ -1,21 +1,49 @@
-"""Shared fixtures: databases (SQLite always, PostgreSQL when its server can be started)."""
+"""Shared fixtures: test config, databases (SQLite and PostgreSQL), a real Dovecot.
+
+The PostgreSQL and Dovecot servers are started once per session by tests/servers.py.
+Where they cannot run, the tests that need them are skipped with the reason, except
+under CI (`CI=true`), where a missing server is a failure: CI never skips silently.
+Every test that takes `engine` runs twice, ids `[sqlite]` and `[postgresql]`; select
+one backend with `-m sqlite` or `-m postgres`; the summary counts each backend.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import Engine
 
 from mailflow import db
 from mailflow.config import Config, parse
+from tests import servers
+from tests.servers import DovecotServer, PostgresServer, ServerUnavailable
+from tests.sink import Sink
 
 TEST_DOMAIN = "siegel.test"
 TEST_SECRET = "test-secret-0123456789abcdef"
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPORA = SHARED / "corpora"
+
+# A CAPABILITY answer without IDLE and MOVE, as older or smaller servers give.
+BASIC_IMAP_CAPABILITIES = "IMAP4rev1 LITERAL+ UIDPLUS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite: runs on the embedded SQLite database")
+
+
+def _server_unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and a test server cannot start: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ databases
 
 
 @pytest.fixture
@@ -25,10 +53,42 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = servers.start_postgres()
+    except ServerUnavailable as unavailable:
+        _server_unavailable(str(unavailable))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def engine(sqlite_engine: Engine) -> Engine:
-    """The database under test; see tests/servers.py for PostgreSQL."""
-    return sqlite_engine
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new, empty PostgreSQL database for this test (no schema yet)."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = db.open_database(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite", marks=pytest.mark.sqlite),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The database under test, schema upgraded: once on SQLite, once on PostgreSQL."""
+    fixture = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(fixture)
+
+
+# --------------------------------------------------------------------- config
 
 
 def make_config(tmp_path: Path, **sections: dict) -> Config:
@@ -42,3 +102,62 @@ def make_config(tmp_path: Path, **sections: dict) -> Config:
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return make_config(tmp_path)
+
+
+# --------------------------------------------------------------------- Dovecot
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """A real Dovecot with IDLE, MOVE and UIDPLUS; add users with `dovecot.add_user()`."""
+    try:
+        server = servers.start_dovecot()
+    except ServerUnavailable as unavailable:
+        _server_unavailable(str(unavailable))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_basic() -> Iterator[DovecotServer]:
+    """A second Dovecot that offers neither IDLE nor MOVE (polling, COPY + EXPUNGE)."""
+    try:
+        server = servers.start_dovecot(capabilities=BASIC_IMAP_CAPABILITIES)
+    except ServerUnavailable as unavailable:
+        _server_unavailable(str(unavailable))
+    yield server
+    server.stop()
+
+
+# ------------------------------------------------------------------- SMTP sink
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """An SMTP sink on a real socket in place of the outgoing relay (tests/sink.py)."""
+    server = Sink().start()
+    yield server
+    server.stop()
+
+
+# --------------------------------------------------------------------- summary
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Say which database backends ran and how long the test servers took to start."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            keywords = getattr(report, "keywords", {})
+            for backend in ("sqlite", "postgres"):
+                if backend in keywords and (report.when == "call" or outcome != "passed"):
+                    per_backend = counts.setdefault(backend, {})
+                    per_backend[outcome] = per_backend.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.write_sep("-", "database backends")
+        for backend, outcomes in sorted(counts.items()):
+            line = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+            terminalreporter.write_line(f"{backend}: {line}")
+    if servers.STARTUP_SECONDS:
+        started = ", ".join(f"{name} {s:.2f} s" for name, s in servers.STARTUP_SECONDS.items())
+        terminalreporter.write_line(f"test servers started: {started}")

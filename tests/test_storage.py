@@ -1,0 +1,360 @@
+"""Storage on SQLite and PostgreSQL: store-first commits, dedupe, concurrency, upgrades."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, event, func, inspect, select, text
+
+from mailflow import db, spool
+from mailflow.models import StoredMail
+from mailflow.spool import Arrival, Spool
+from tests.conftest import CORPORA
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def mail(message_id: str, body: str = "Guten Tag,\nmeine Bestellung fehlt.\n") -> bytes:
+    return (
+        f"From: Kundin <kundin@example.org>\r\nTo: beschwerde@siegel.localhost\r\n"
+        f"Subject: Bestellung 4711\r\nMessage-ID: <{message_id}>\r\n"
+        f"Date: Tue, 24 Nov 2026 10:00:00 +0100\r\n\r\n{body.replace(chr(10), chr(13) + chr(10))}"
+    ).encode()
+
+
+def arrival(raw: bytes, to: str = "beschwerde@siegel.localhost", source: str = "smtp") -> Arrival:
+    return Arrival(raw, "kundin@example.org", (to,), source)
+
+
+def url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def read_all(url: str) -> list[StoredMail]:
+    """Every stored mail, read through a new engine: only committed data is seen."""
+    reader = db.make_engine(url)
+    try:
+        with db.session_scope(reader) as session:
+            return list(session.scalars(select(StoredMail).order_by(StoredMail.id)))
+    finally:
+        reader.dispose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite", marks=pytest.mark.sqlite),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without any schema, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'blank.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+# ------------------------------------------------------------- what is stored
+
+
+def test_store_commits_raw_bytes_hash_envelope_and_utc_time(engine: Engine) -> None:
+    """A stored mail reads back byte for byte with its sha256, envelope and aware UTC time."""
+    raw = (
+        b"From: =?iso-8859-1?q?J=FCrgen?= <j@example.org>\r\nSubject: \xe4rger \r\n"
+        b"Message-ID: <bytes@example.org>\r\n\r\nLatin-1 \xfc\xdf\r\nNUL \x00 and CR\rend\r\n"
+    )
+    received = datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN)  # just after the DST change
+
+    [stored] = spool.store(
+        engine, [Arrival(raw, "j@example.org", ("a@x", "b@x"), "smtp")], now=received
+    )
+
+    [row] = read_all(url_of(engine))
+    assert row.id == stored.mail_id and not stored.duplicate
+    assert row.raw == raw
+    assert row.sha256 == hashlib.sha256(raw).hexdigest()
+    assert row.size == len(raw)
+    assert (row.envelope_from, row.envelope_to, row.source) == (
+        "j@example.org",
+        ["a@x", "b@x"],
+        "smtp",
+    )
+    assert row.received_at == received
+    assert row.received_at.utcoffset() == timedelta(0)
+    assert row.status == "new" and row.message_id == "<bytes@example.org>"
+
+
+def test_corpus_mails_read_back_byte_for_byte(engine: Engine) -> None:
+    """Every real mail of the flanker and mail-parser corpora is stored and read back unchanged."""
+    files = sorted(
+        path
+        for folder in ("flanker", "mail-parser")
+        for path in (CORPORA / folder).rglob("*")
+        if path.is_file() and path.suffix not in {".md", ".txt", ".json", ".py"}
+    )
+    if not files:
+        pytest.skip(f"corpora not found under {CORPORA}")
+    raws = [path.read_bytes() for path in files]
+
+    results = spool.store(engine, [arrival(raw) for raw in raws])
+
+    rows = {row.id: row for row in read_all(url_of(engine))}
+    for path, raw, result in zip(files, raws, results, strict=True):
+        row = rows[result.mail_id]
+        if result.duplicate:  # a corpus holds some mails twice: the first copy is kept
+            assert row.fingerprint == spool.identify(raw).fingerprint, path
+        else:
+            assert (row.raw, row.sha256) == (raw, hashlib.sha256(raw).hexdigest()), path
+    assert len(rows) == len({spool.identify(raw).fingerprint for raw in raws}) > 50
+
+
+# ---------------------------------------------------------------------- dedupe
+
+
+def test_same_mail_by_smtp_and_imap_is_one_mail(engine: Engine) -> None:
+    """The same mail by SMTP (CRLF) and by IMAP (LF, trace headers) is one mail, arrived twice."""
+    by_smtp = mail("twice@example.org")
+    by_imap = (
+        b"Return-Path: <kundin@example.org>\n"
+        b"Delivered-To: complaints@siegel.localhost\n"
+        b"Received: from mx.example.org by imap.siegel.localhost; Tue, 24 Nov 2026 10:00:02 +0100\n"
+    ) + by_smtp.replace(b"\r\n", b"\n")
+
+    first = spool.store(engine, [arrival(by_smtp)])
+    second = spool.store(engine, [arrival(by_imap, "complaints@siegel.localhost", "imap:x@y/IN")])
+
+    [row] = read_all(url_of(engine))
+    assert first[0].mail_id == second[0].mail_id == row.id
+    assert second[0].duplicate and not first[0].duplicate
+    assert row.arrivals == 2
+    assert row.envelope_to == ["beschwerde@siegel.localhost", "complaints@siegel.localhost"]
+    assert row.raw == by_smtp  # the first copy is the one kept
+
+
+def test_same_message_id_with_another_body_is_two_mails(engine: Engine) -> None:
+    """A sender that reuses a Message-ID for a different text gets both mails stored."""
+    spool.store(engine, [arrival(mail("reused@example.org", "Erste Nachricht\n"))])
+    spool.store(engine, [arrival(mail("reused@example.org", "Ganz andere Nachricht\n"))])
+
+    rows = read_all(url_of(engine))
+    assert [row.message_id for row in rows] == ["<reused@example.org>"] * 2
+    assert {row.arrivals for row in rows} == {1}
+
+
+def test_mail_without_message_id_gets_a_derived_one_and_dedupes(engine: Engine) -> None:
+    """Two copies of a mail without Message-ID are one mail with an id derived from its content."""
+    raw = b"From: a@example.org\r\nTo: b@siegel.localhost\r\nSubject: ohne ID\r\n\r\nText\r\n"
+
+    spool.store(engine, [arrival(raw), arrival(raw.replace(b"\r\n", b"\n"))])
+
+    [row] = read_all(url_of(engine))
+    assert row.message_id_derived and row.message_id.endswith(f"@{spool.DERIVED_ID_DOMAIN}>")
+    assert row.arrivals == 2
+
+
+# ----------------------------------------------------------------- concurrency
+
+
+def test_concurrent_stores_from_threads_store_each_mail_once(engine: Engine) -> None:
+    """Eight threads storing their own mails and the same shared mails end with one row each."""
+    threads, own_per_thread = 8, 15
+    shared = [mail(f"shared-{n}@example.org") for n in range(5)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def worker(number: int) -> None:
+        try:
+            start.wait()
+            for index in range(own_per_thread):
+                spool.store(engine, [arrival(mail(f"t{number}-{index}@example.org"))])
+                if index < len(shared):
+                    spool.store(engine, [arrival(shared[index], f"r{number}@siegel.localhost")])
+        except BaseException as error:
+            errors.append(error)
+
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(60)
+
+    assert errors == []
+    rows = read_all(url_of(engine))
+    assert len(rows) == threads * own_per_thread + len(shared)
+    assert len({row.fingerprint for row in rows}) == len(rows)
+    for row in rows:
+        if row.message_id.startswith("<shared-"):
+            assert row.arrivals == threads
+            assert len(row.envelope_to) == threads
+
+
+def test_spool_group_commit_from_many_threads(engine: Engine) -> None:
+    """Mails put through one Spool from many threads are all committed and each gets its row id."""
+    writer = Spool(engine).start()
+    results: dict[int, int] = {}
+    try:
+
+        def put(number: int) -> None:
+            results[number] = writer.put_sync(arrival(mail(f"group-{number}@example.org"))).mail_id
+
+        workers = [threading.Thread(target=put, args=(n,)) for n in range(40)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(60)
+    finally:
+        writer.stop()
+
+    rows = {row.id: row.message_id for row in read_all(url_of(engine))}
+    assert len(rows) == 40
+    assert {rows[mail_id] for mail_id in results.values()} == {
+        f"<group-{n}@example.org>" for n in range(40)
+    }
+
+
+@pytest.mark.postgres
+def test_postgres_unique_race_between_two_engines_ends_with_one_row(postgres_url: str) -> None:
+    """Two processes inserting one mail at once on PostgreSQL end with one row, counted twice."""
+    first, second = db.open_database(postgres_url), db.make_engine(postgres_url)
+    raw = mail("race@example.org")
+    observer = db.make_engine(postgres_url)
+    second_waited_on_lock = threading.Event()
+
+    # Hold the first engine's transaction open after its INSERT until the second
+    # engine's INSERT is blocked on the unique index: the race, made certain.
+    @event.listens_for(first, "commit")
+    def wait_for_the_second_insert(_connection) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with observer.connect() as probe:
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                ).scalar()
+            if waiting:
+                second_waited_on_lock.set()
+                return
+            time.sleep(0.02)
+
+    results: dict[str, spool.Stored] = {}
+    in_first = threading.Thread(
+        target=lambda: results.update(first=spool.store(first, [arrival(raw)])[0])
+    )
+    in_first.start()
+    time.sleep(0.2)  # the first transaction has flushed its row and waits in "commit"
+    results["second"] = spool.store(second, [arrival(raw, "other@siegel.localhost")])[0]
+    in_first.join(20)
+
+    assert second_waited_on_lock.is_set()
+    [row] = read_all(postgres_url)
+    assert results["first"].mail_id == results["second"].mail_id == row.id
+    assert results["second"].duplicate
+    assert row.arrivals == 2
+    for engine in (first, second, observer):
+        engine.dispose()
+
+
+# -------------------------------------------------------------------- upgrades
+
+
+def _schema_rows(url: str) -> list[int]:
+    reader = db.make_engine(url)
+    try:
+        with reader.connect() as connection:
+            return list(
+                connection.execute(text("SELECT version FROM schema_version ORDER BY version"))
+                .scalars()
+                .all()
+            )
+    finally:
+        reader.dispose()
+
+
+@pytest.fixture
+def version_one_database(blank_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database created by schema version 1 only, holding one stored mail."""
+    with monkeypatch.context() as at_version_one:
+        at_version_one.setattr(db, "MIGRATIONS", db.MIGRATIONS[:1])
+        engine = db.make_engine(blank_database_url)
+        assert db.upgrade(engine) == 1
+        spool.store(
+            engine, [arrival(mail("old@example.org"))], now=datetime(2026, 1, 5, tzinfo=UTC)
+        )
+        engine.dispose()
+    yield blank_database_url
+
+
+def test_upgrade_is_idempotent_and_keeps_data(version_one_database: str) -> None:
+    """Upgrading an old database, and upgrading it again, keeps every stored mail."""
+    before = read_all(version_one_database)
+    engine = db.make_engine(version_one_database)
+
+    reached = db.upgrade(engine)
+    again = db.upgrade(engine)
+    engine.dispose()
+
+    assert reached == again == len(db.MIGRATIONS)
+    assert _schema_rows(version_one_database) == list(range(1, reached + 1))
+    after = read_all(version_one_database)
+    assert [(m.id, m.raw, m.received_at) for m in after] == [
+        (m.id, m.raw, m.received_at) for m in before
+    ]
+
+
+def test_a_new_upgrade_step_runs_once_and_keeps_data(
+    version_one_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A future step that adds a column runs once, moves the version and keeps the data."""
+    future = [*db.MIGRATIONS, ("test: a note on every mail", db.add_column("mail", "note", "TEXT"))]
+    monkeypatch.setattr(db, "MIGRATIONS", future)
+    engine = db.make_engine(version_one_database)
+
+    reached = db.upgrade(engine)
+    assert db.upgrade(engine) == reached == len(future)
+
+    with engine.connect() as connection:
+        columns = {column["name"] for column in inspect(connection).get_columns("mail")}
+        old = connection.execute(text("SELECT message_id, note FROM mail")).all()
+    engine.dispose()
+    assert "note" in columns
+    assert [tuple(row) for row in old] == [("<old@example.org>", None)]
+    assert _schema_rows(version_one_database) == list(range(1, len(future) + 1))
+
+
+def test_concurrent_upgrades_of_a_blank_database(blank_database_url: str) -> None:
+    """Two processes upgrading the same blank database at once both succeed, each step runs once."""
+    engines = [db.make_engine(blank_database_url) for _ in range(2)]
+    reached: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def upgrade(engine: Engine) -> None:
+        try:
+            start.wait()
+            reached.append(db.upgrade(engine))
+        except BaseException as error:
+            errors.append(error)
+
+    workers = [threading.Thread(target=upgrade, args=(engine,)) for engine in engines]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(60)
+    for engine in engines:
+        engine.dispose()
+
+    assert errors == []
+    assert reached == [len(db.MIGRATIONS)] * 2
+    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+    engine = db.make_engine(blank_database_url)
+    with db.session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(StoredMail)) == 0
+    engine.dispose()
