@@ -1,0 +1,340 @@
+"""The relay worker: the only code that speaks SMTP outwards.
+
+It claims due outbox rows one at a time (a conditional UPDATE to `sending`, so two
+relays never hold the same row), hands the stored bytes with the row's VERP
+envelope sender to the configured relay unchanged, and records every answer as an
+`OutboxAttempt`:
+
+- 2xx: `sent`.
+- 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1).
+- 4xx, no connection, or a relay that refuses us (greeting, STARTTLS, AUTH): tried
+  again after `retry_base_seconds * 2**(attempts-1)`, capped at
+  `max_backoff_seconds`, up to 10 % later at random so that rows deferred together
+  spread out; `failed` after `max_attempts`.
+
+Delivery is at-least-once. A relay that dies between the relay's 250 and our commit
+leaves the row `sending`; after the lease (`[queue] lease_seconds`) `recover()`
+queues it again and it is sent a second time, with the same Message-ID, because the
+message was rendered once and stored. Receivers can recognise the duplicate by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+
+from mailflow.config import Config, RelaySection
+from mailflow.db import is_postgres, session_scope, utcnow
+from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
+from mailflow.outbox import AttemptOutcome
+from mediation.addresses import redact
+
+log = logging.getLogger("mailflow.relay")
+
+BATCH_SIZE = 50
+JITTER = 0.1
+_RESPONSE_LIMIT = 2000
+_MAX_EXPONENT = 40  # 2**40 base intervals is far past any cap; avoids float overflow
+
+
+def backoff_seconds(attempts: int, base: float, cap: float, jitter: float) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt; `jitter` is in [0, 1)."""
+    delay = min(base * 2.0 ** min(attempts - 1, _MAX_EXPONENT), cap)
+    return delay * (1 + JITTER * jitter)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What the relay needs of a claimed row, read in the claiming transaction."""
+
+    id: int
+    recipient: str
+    envelope_from: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The relay's answer to one message; `code` is None when there was no answer."""
+
+    code: int | None
+    response: str
+    relay_problem: bool = False  # the relay, not this message, is the trouble
+
+    @property
+    def outcome(self) -> AttemptOutcome:
+        if self.code is not None and 200 <= self.code < 300:
+            return AttemptOutcome.SENT
+        if self.code is not None and 500 <= self.code < 600 and not self.relay_problem:
+            return AttemptOutcome.FAILED
+        return AttemptOutcome.DEFERRED
+
+
+class RelayConnection:
+    """One SMTP session to the relay, reused for the messages of one pass."""
+
+    def __init__(self, settings: RelaySection, helo_name: str) -> None:
+        self.settings = settings
+        self.helo_name = helo_name
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> RelayConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def _open(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                self._smtp.rset()  # still alive after the last message?
+                return self._smtp
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+                self._smtp = None
+        s = self.settings
+        # An explicit HELO name: the default, socket.getfqdn(), can stall on DNS.
+        smtp = smtplib.SMTP(
+            s.host, s.port, local_hostname=self.helo_name, timeout=s.timeout_seconds
+        )
+        try:
+            smtp.ehlo()
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.username:
+                smtp.login(s.username, s.password)
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
+
+    def deliver(self, envelope_from: str, recipient: str, raw: bytes) -> Answer:
+        """Send one message to one recipient; never raises."""
+        try:
+            smtp = self._open()
+        except smtplib.SMTPResponseException as error:
+            # A refusal of our session (greeting, STARTTLS, AUTH) is about the relay
+            # and our settings, not this message: retry, whatever the code.
+            return Answer(error.smtp_code, _text(error.smtp_error), relay_problem=True)
+        except (smtplib.SMTPException, OSError) as error:
+            return Answer(None, f"relay unreachable: {error!r}", relay_problem=True)
+        try:
+            code, response = smtp.mail(envelope_from)
+            if 200 <= code < 300:
+                code, response = smtp.rcpt(recipient)
+            if 200 <= code < 300:
+                code, response = smtp.data(raw)
+        except smtplib.SMTPResponseException as error:  # DATA refused before the content
+            code, response = error.smtp_code, error.smtp_error
+        except Exception as error:
+            # A broken connection mid-message; anything else must not stop the relay.
+            self._drop()
+            return Answer(None, f"delivery interrupted: {error!r}", relay_problem=True)
+        if code == 421:  # RFC 5321 §3.8: the server is closing the channel
+            self._drop()
+        return Answer(code, _text(response))
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+
+def _text(response: bytes | str) -> str:
+    text = response.decode("utf-8", "replace") if isinstance(response, bytes) else response
+    return " ".join(text.split())[:_RESPONSE_LIMIT]
+
+
+class Relay:
+    """Delivers outbox rows through the configured SMTP relay; safe to run twice."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self._random = rng or random.Random()
+        self._wake = threading.Event()
+        self.lease = timedelta(seconds=config.queue.lease_seconds)
+
+    def wake(self) -> None:
+        """Look for due rows now rather than after the next pause (call after enqueueing)."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until `stop` is set; call `wake()` after setting it to stop at once."""
+        self.recover(self.clock())
+        next_recovery = self.clock() + self.lease
+        while not stop.is_set():
+            self._wake.clear()  # before the pass, so that a wake() during it counts
+            try:
+                attempted = self.run_once()
+            except Exception:
+                log.exception("relay pass failed; trying again shortly")
+                attempted = 0
+            if self.clock() >= next_recovery:
+                self.recover(self.clock())
+                next_recovery = self.clock() + self.lease
+            if attempted < BATCH_SIZE and not stop.is_set():
+                self._wake.wait(self.config.queue.poll_seconds)
+
+    def run_once(self) -> int:
+        """One pass over the due rows; returns how many delivery attempts it made.
+
+        The pass ends early when the relay itself is the problem (unreachable, or
+        refusing our session): the next row would only meet the same answer.
+        """
+        attempted = 0
+        with RelayConnection(self.config.relay, self.config.siegel.domain) as connection:
+            while attempted < BATCH_SIZE:
+                claimed = self._claim(self.clock())
+                if claimed is None:
+                    break
+                answer = connection.deliver(claimed.envelope_from, claimed.recipient, claimed.raw)
+                self._record(claimed, answer, self.clock())
+                attempted += 1
+                if answer.relay_problem:
+                    break
+        return attempted
+
+    def recover(self, now: datetime) -> int:
+        """Queue again the rows a relay left `sending` longer than the lease ago."""
+        recovered = 0
+        with session_scope(self.engine) as session:
+            stuck = session.scalars(
+                select(OutboxMail)
+                .where(
+                    OutboxMail.status == OutboxStatus.SENDING,
+                    OutboxMail.claimed_at < now - self.lease,  # type: ignore[operator]
+                )
+                .with_for_update()
+            ).all()
+            for row in stuck:
+                session.add(
+                    OutboxAttempt(
+                        outbox_id=row.id,  # type: ignore[arg-type]
+                        at=now,
+                        response=(
+                            f"interrupted: left sending since {row.claimed_at:%Y-%m-%d %H:%M:%S}"
+                            " UTC; it may have been delivered, and is sent again with the"
+                            " same Message-ID"
+                        ),
+                        outcome=AttemptOutcome.INTERRUPTED,
+                    )
+                )
+                row.status = OutboxStatus.QUEUED
+                row.claimed_at = None
+                row.next_attempt_at = now
+                session.add(row)
+                recovered += 1
+        if recovered:
+            log.warning("requeued %d outbox rows left sending by a stopped relay", recovered)
+        return recovered
+
+    def _claim(self, now: datetime) -> Claimed | None:
+        with session_scope(self.engine) as session:
+            while True:
+                query = (
+                    select(OutboxMail.id)
+                    .where(
+                        OutboxMail.status == OutboxStatus.QUEUED,
+                        OutboxMail.next_attempt_at <= now,  # type: ignore[operator]
+                    )
+                    .order_by(OutboxMail.next_attempt_at, OutboxMail.id)  # type: ignore[arg-type]
+                    .limit(1)
+                )
+                if is_postgres(self.engine):
+                    query = query.with_for_update(skip_locked=True)
+                row_id = session.scalar(query)
+                if row_id is None:
+                    return None
+                claimed = session.execute(
+                    update(OutboxMail)
+                    .where(OutboxMail.id == row_id, OutboxMail.status == OutboxStatus.QUEUED)
+                    .values(status=OutboxStatus.SENDING, claimed_at=now)
+                ).rowcount
+                if claimed:
+                    row = session.get(OutboxMail, row_id)
+                    assert row is not None
+                    return Claimed(row_id, row.recipient, row.envelope_from, row.raw)
+                # Another relay claimed it between our SELECT and UPDATE: next one.
+
+    def _record(self, claimed: Claimed, answer: Answer, now: datetime) -> None:
+        settings = self.config.relay
+        with session_scope(self.engine) as session:
+            row = session.get(OutboxMail, claimed.id, with_for_update=True)
+            assert row is not None
+            row.attempts += 1
+            outcome = answer.outcome
+            if outcome is AttemptOutcome.DEFERRED and row.attempts >= settings.max_attempts:
+                outcome = AttemptOutcome.FAILED
+            session.add(
+                OutboxAttempt(
+                    outbox_id=claimed.id,
+                    at=now,
+                    code=answer.code,
+                    response=answer.response,
+                    outcome=outcome,
+                )
+            )
+            # A bounce recorded meanwhile (or a recovery by another relay after our
+            # lease ran out) has the last word on the status; the attempt is kept.
+            if row.status == OutboxStatus.SENDING:
+                row.claimed_at = None
+                if outcome is AttemptOutcome.SENT:
+                    row.status = OutboxStatus.SENT
+                    row.sent_at = now
+                    row.last_error = None
+                elif outcome is AttemptOutcome.FAILED:
+                    row.status = OutboxStatus.FAILED
+                    row.last_error = _error(answer)
+                else:
+                    row.status = OutboxStatus.QUEUED
+                    row.last_error = _error(answer)
+                    delay = backoff_seconds(
+                        row.attempts,
+                        settings.retry_base_seconds,
+                        settings.max_backoff_seconds,
+                        self._random.random(),
+                    )
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+            session.add(row)
+        recipient = redact(claimed.recipient)
+        if outcome is AttemptOutcome.SENT:
+            log.info("outbox %s sent to %s: %s", claimed.id, recipient, redact(answer.response))
+        else:
+            log.warning(
+                "outbox %s to %s %s (attempt %s): %s",
+                claimed.id,
+                recipient,
+                outcome,
+                row.attempts,
+                redact(_error(answer)),
+            )
+
+
+def _error(answer: Answer) -> str:
+    return f"{answer.code} {answer.response}" if answer.code is not None else answer.response

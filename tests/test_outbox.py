@@ -1,0 +1,285 @@
+"""The outbox: rendering, one transaction with the cause, loop safety, bounce records."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from mailflow import outbox
+from mailflow.config import Config
+from mailflow.db import session_scope
+from mailflow.models import OutboxMail, OutboxStatus
+from mailflow.spool import Arrival, store
+from mediation import addresses
+from mediation.outgoing import OutgoingMail
+from tests.conftest import TEST_DOMAIN, make_config
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+MESSAGE_ID = re.compile(rf"^<siegel\.[0-9a-f]{{32}}@{re.escape(TEST_DOMAIN)}>$")
+
+
+def mail(**changes: object) -> OutgoingMail:
+    base = OutgoingMail(
+        to="kunde@example.org",
+        subject="[SSG-2026-000123] Eingangsbestätigung Ihrer Beschwerde",
+        text="Guten Tag,\n\nwir haben Ihre Beschwerde erhalten.\n",
+        kind="ack-customer",
+        language="de",
+        case_ref="SSG-2026-000123",
+        auto_reply=True,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def parsed(raw: bytes):  # type: ignore[no-untyped-def]
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def enqueue(engine: Engine, config: Config, outgoing: OutgoingMail, now: datetime = NOW):
+    with session_scope(engine) as session:
+        return outbox.enqueue(session, outgoing, config, now)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path, outbox={"max_autoreplies_per_day": 3})
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def test_render_sets_loop_safety_and_threading_headers() -> None:
+    """A rendered reply carries RFC 3834, loop, threading and language headers."""
+    outgoing = mail(
+        reply_to="fall+ssg-2026-000123.customer.abcdefghijklmnop@siegel.test",
+        in_reply_to="<original@example.org>",
+        references=("<root@example.org>",),
+    )
+    raw = outbox.render(outgoing, "<siegel.x@siegel.test>", TEST_DOMAIN, NOW)
+    message = parsed(raw)
+    assert message["From"] == "Service-Siegel <service@siegel.test>"
+    assert message["To"] == "kunde@example.org"
+    assert message["Reply-To"] == outgoing.reply_to
+    assert message["Message-ID"] == "<siegel.x@siegel.test>"
+    assert message["In-Reply-To"] == "<original@example.org>"
+    assert message["References"].split() == ["<root@example.org>", "<original@example.org>"]
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert message[outbox.LOOP_HEADER] == TEST_DOMAIN
+    assert "NDR" not in message["X-Auto-Response-Suppress"].split(", ")
+    assert "OOF" in message["X-Auto-Response-Suppress"].split(", ")
+    assert message["Precedence"] is None
+    assert message["Content-Language"] == "de"
+    assert message["Date"].datetime == NOW
+    assert message.get_content_type() == "text/plain"
+
+
+def test_render_marks_mail_that_answers_nobody_as_auto_generated() -> None:
+    """A notice that answers no incoming mail says `Auto-Submitted: auto-generated`."""
+    raw = outbox.render(mail(auto_reply=False), "<siegel.x@siegel.test>", TEST_DOMAIN, NOW)
+    assert parsed(raw)["Auto-Submitted"] == "auto-generated"
+    assert parsed(raw)["In-Reply-To"] is None
+    assert parsed(raw)["References"] is None
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "text"),
+    [
+        (
+            "de",
+            "Ihre Beschwerde über „Müller & Söhne“ – Größe/Maße falsch, Rückerstattung fällig",
+            "Sehr geehrte Frau Öztürk,\n\ndie Frist läuft am Dienstag ab. Grüße, Ihr Büro\n",
+        ),
+        (
+            "en",
+            "Your complaint about Zoë's Café – naïve délivery to Düsseldorf",
+            "Dear Mr Brontë,\n\nthe shop “Bäckerei Müller” has 2 business days to reply.\n",
+        ),
+    ],
+    ids=["de", "en"],
+)
+def test_render_keeps_umlauts_and_stays_seven_bit(language: str, subject: str, text: str) -> None:
+    """Non-ASCII subjects and bodies survive encoding; the wire bytes are 7-bit CRLF."""
+    html = f"<p>{text.strip()}</p>"
+    outgoing = mail(language=language, subject=subject, text=text, html=html)
+    raw = outbox.render(outgoing, "<siegel.x@siegel.test>", TEST_DOMAIN, NOW)
+    assert raw.isascii()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))  # RFC 5322 §2.1.1
+    message = parsed(raw)
+    assert message["Subject"] == subject
+    assert message.get_content_type() == "multipart/alternative"
+    # Lines end in CRLF on the wire (RFC 5322 §2.1), so compare with LF restored.
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n").strip() == html
+    assert message["Content-Language"] == language
+
+
+def test_outgoing_mail_rejects_an_unknown_language() -> None:
+    """Only German and English mail can be produced."""
+    with pytest.raises(ValueError, match="language"):
+        mail(language="fr")
+
+
+def test_render_refuses_a_subject_with_a_line_break() -> None:
+    """A line break in a subject cannot inject headers (the email package refuses it)."""
+    with pytest.raises(ValueError, match="linefeed"):
+        outbox.render(mail(subject="Hallo\r\nBcc: x@example.org"), "<a@b>", TEST_DOMAIN, NOW)
+
+
+# ------------------------------------------------------------------ enqueue
+
+
+def test_enqueue_stores_a_due_row_whose_verp_sender_names_it(
+    engine: Engine, config: Config
+) -> None:
+    """A queued row is due now, its Message-ID is in its bytes, its VERP sender decodes to it."""
+    row = enqueue(engine, config, mail())
+    assert row.status == OutboxStatus.QUEUED
+    assert row.next_attempt_at == NOW
+    assert MESSAGE_ID.match(row.message_id)
+    assert parsed(row.raw)["Message-ID"] == row.message_id
+    decoded = addresses.parse_recipient(config.secret_bytes, TEST_DOMAIN, row.envelope_from)
+    assert decoded.kind is addresses.Kind.BOUNCE
+    assert decoded.outbox_id == row.id
+    with Session(engine) as session:
+        stored = session.get(OutboxMail, row.id)
+        assert stored is not None
+        assert stored.envelope_from == row.envelope_from
+        assert stored.raw == row.raw
+
+
+def test_enqueue_commits_with_the_change_that_caused_it(engine: Engine, config: Config) -> None:
+    """A rolled-back cause leaves no outbox row behind: one transaction, one door out."""
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
+        outbox.enqueue(session, mail(), config, NOW)
+        raise RuntimeError("the case change failed after the mail was enqueued")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
+def test_every_row_gets_its_own_message_id(engine: Engine, config: Config) -> None:
+    """Message-IDs are unique per row, even for the same mail enqueued twice."""
+    rows = [enqueue(engine, config, mail(auto_reply=False)) for _ in range(5)]
+    assert len({row.message_id for row in rows}) == 5
+
+
+# ------------------------------------------------------------------ loop safety
+
+
+def test_an_auto_reply_to_machine_mail_is_suppressed(engine: Engine, config: Config) -> None:
+    """Nothing automatic is answered automatically: the row is kept but never due to send."""
+    row = enqueue(engine, config, mail(answers_machine_mail=True))
+    assert row.status == OutboxStatus.SUPPRESSED
+    assert row.suppressed_reason is not None
+    assert row.suppressed_reason.startswith(outbox.Suppression.ANSWERS_MACHINE_MAIL)
+
+
+def test_a_forward_of_machine_mail_is_not_suppressed(engine: Engine, config: Config) -> None:
+    """Only answers to the machine's sender are suppressed; other notices still go out."""
+    row = enqueue(engine, config, mail(auto_reply=False, answers_machine_mail=True))
+    assert row.status == OutboxStatus.QUEUED
+
+
+def test_auto_replies_to_one_address_are_capped_per_day(engine: Engine, config: Config) -> None:
+    """The cap counts sent auto-replies per address in 24 h, case-insensitively."""
+    for minute in range(3):
+        row = enqueue(engine, config, mail(), NOW + timedelta(minutes=minute))
+        assert row.status == OutboxStatus.QUEUED
+    over = enqueue(engine, config, mail(to="Kunde@Example.org"), NOW + timedelta(hours=1))
+    assert over.status == OutboxStatus.SUPPRESSED
+    assert over.suppressed_reason is not None
+    assert over.suppressed_reason.startswith(outbox.Suppression.AUTOREPLY_DAILY_CAP)
+    assert enqueue(engine, config, mail(), NOW + timedelta(hours=2)).status == "suppressed"
+    other = enqueue(engine, config, mail(to="andere@example.org"), NOW + timedelta(hours=2))
+    assert other.status == OutboxStatus.QUEUED
+    notice = enqueue(engine, config, mail(auto_reply=False), NOW + timedelta(hours=2))
+    assert notice.status == OutboxStatus.QUEUED
+    # Only the three queued ones have left the window; the suppressed ones (hours 1
+    # and 2, never sent) do not count.
+    next_day = enqueue(engine, config, mail(), NOW + timedelta(hours=24, minutes=1))
+    assert next_day.status == OutboxStatus.QUEUED
+
+
+def test_mail_to_our_own_case_address_is_suppressed(engine: Engine, config: Config) -> None:
+    """Mail to one of our service addresses would loop into our intake: never sent."""
+    own = addresses.case_address(
+        config.secret_bytes, TEST_DOMAIN, "SSG-2026-000123", addresses.Role.MERCHANT
+    )
+    row = enqueue(engine, config, mail(to=own, auto_reply=False))
+    assert row.status == OutboxStatus.SUPPRESSED
+    assert row.suppressed_reason is not None
+    assert row.suppressed_reason.startswith(outbox.Suppression.OWN_SERVICE_ADDRESS)
+    postmaster = enqueue(engine, config, mail(to=f"postmaster@{TEST_DOMAIN}", auto_reply=False))
+    assert postmaster.status == OutboxStatus.QUEUED
+
+
+# ------------------------------------------------------------------ bounces and listing
+
+
+def stored_bounce(engine: Engine, n: int) -> int:
+    raw = (
+        f"From: MAILER-DAEMON@mx.example.org\r\nTo: bounce@siegel.test\r\n"
+        f"Message-ID: <dsn-{n}@mx.example.org>\r\nSubject: Undelivered Mail\r\n\r\nfailed\r\n"
+    ).encode()
+    return store(engine, [Arrival(raw, "", (f"bounce@{TEST_DOMAIN}",), "test")], NOW)[0].mail_id
+
+
+def test_a_permanent_failure_report_marks_the_row_bounced(engine: Engine, config: Config) -> None:
+    """A DSN with action=failed marks the row bounced and is recorded with its code."""
+    row = enqueue(engine, config, mail())
+    bounce_id = stored_bounce(engine, 1)
+    detail = {"action": "failed", "status": "5.1.1", "diagnostic_code": "smtp; 550 5.1.1 unknown"}
+    with session_scope(engine) as session:
+        bounced = outbox.record_bounce(session, row.id, bounce_id, detail, NOW)  # type: ignore[arg-type]
+    assert bounced is not None
+    with Session(engine) as session:
+        stored = session.get(OutboxMail, row.id)
+        assert stored is not None
+        assert stored.status == OutboxStatus.BOUNCED
+        assert stored.bounce_mail == bounce_id
+        assert stored.last_error is not None and "5.1.1" in stored.last_error
+        [report] = outbox.list_attempts(session, row.id)  # type: ignore[arg-type]
+        assert (report.outcome, report.code) == (outbox.AttemptOutcome.BOUNCED, 550)
+        assert '"status": "5.1.1"' in report.response
+
+
+def test_a_delay_notice_is_recorded_but_changes_nothing(engine: Engine, config: Config) -> None:
+    """A DSN with action=delayed is recorded; the row keeps its status."""
+    row = enqueue(engine, config, mail())
+    bounce_id = stored_bounce(engine, 2)
+    with session_scope(engine) as session:
+        outbox.record_bounce(
+            session, row.id, bounce_id, {"action": "delayed", "status": "4.4.7"}, NOW
+        )  # type: ignore[arg-type]
+    with Session(engine) as session:
+        stored = session.get(OutboxMail, row.id)
+        assert stored is not None
+        assert stored.status == OutboxStatus.QUEUED
+        assert stored.bounce_mail is None
+        [report] = outbox.list_attempts(session, row.id)  # type: ignore[arg-type]
+        assert report.outcome == outbox.AttemptOutcome.DELAYED
+
+
+def test_a_report_for_an_unknown_row_is_ignored(engine: Engine, config: Config) -> None:
+    """A bounce naming a row that does not exist returns None and stores nothing."""
+    bounce_id = stored_bounce(engine, 3)
+    with session_scope(engine) as session:
+        assert outbox.record_bounce(session, 999, bounce_id, {"action": "failed"}, NOW) is None
+
+
+def test_list_rows_filters_by_status_newest_first(engine: Engine, config: Config) -> None:
+    """The CLI listing shows the newest rows first and can filter by status."""
+    first = enqueue(engine, config, mail(auto_reply=False))
+    suppressed = enqueue(engine, config, mail(answers_machine_mail=True))
+    last = enqueue(engine, config, mail(auto_reply=False))
+    with Session(engine) as session:
+        assert [r.id for r in outbox.list_rows(session)] == [last.id, suppressed.id, first.id]
+        assert [r.id for r in outbox.list_rows(session, status="suppressed")] == [suppressed.id]
+        assert [r.id for r in outbox.list_rows(session, limit=1)] == [last.id]
