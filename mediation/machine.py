@@ -162,6 +162,8 @@ class Guard:
 
 @dataclass(frozen=True)
 class Choice:
+    """One (state, event type) pair whose rule depends on a guard."""
+
     guard: Guard
     then: Rule
     otherwise: Rule
