@@ -3,9 +3,9 @@
 It records every message it accepts (envelope and raw bytes) and can be told to
 refuse: with any reply (``451 ...``, ``550 ...``), at DATA for every message or at
 RCPT for one recipient, forever or a number of times. It can be stopped and started
-again on the same port, which a relay sees as "down for a while", and it can hold a
-message after its content arrived and before the reply, so that a test can kill or
-race the client exactly there.
+again on the same port, which a relay sees as "down for a while", and it can hold
+the reply to a message it has accepted, so that a test can kill or race the client
+exactly between "the relay has it" and "the client knows".
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Sink:
         self._controller: Controller | None = None
         self._released = threading.Event()
         self._released.set()
-        self.data_held = threading.Event()  # set when a message waits in hold()
+        self.data_held = threading.Event()  # set when an accepted message awaits its reply
 
     # ------------------------------------------------------------ life cycle
 
@@ -91,7 +91,7 @@ class Sink:
         return {"host": self.host, "port": self.port, "timeout_seconds": 10}
 
     def hold(self) -> None:
-        """Keep each message, once received, waiting for its reply until `release()`."""
+        """Accept messages but hold back their 250 until `release()`."""
         self.data_held.clear()
         self._released.clear()
 
@@ -138,9 +138,6 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if not self._released.is_set():
-            self.data_held.set()
-            await asyncio.to_thread(self._released.wait, 60)
         reply = self._take_refusal(None)
         if reply:
             return reply
@@ -150,6 +147,10 @@ class Sink:
             )
             number = len(self._received)
             self._changed.notify_all()
+        if not self._released.is_set():
+            # Accepted, like a real relay that queued it, but the client has no 250 yet.
+            self.data_held.set()
+            await asyncio.to_thread(self._released.wait, 60)
         return f"250 2.0.0 Ok: queued as SINK{number}"
 
     def _authenticate(
