@@ -1,0 +1,181 @@
+"""Text rules that recognise automatic replies: out-of-office notes, ticket
+acknowledgements and delivery-failure texts, in German and English.
+
+Owns `AUTO_REPLY_RULES`, an ordered table of small named rules, and `match_auto_reply`.
+They complement the header rules in `classifier.machine` (RFC 3834 `Auto-Submitted`,
+RFC 3464 DSNs) for the many systems that send such mail without those headers, and the
+model in `classifier.model`, which learns the wording that no rule names. A rule is
+`decisive` when its wording does not occur in a substantive human reply; the others are
+reported as evidence only. A human who mentions a past vacation ("I was on vacation, your
+refund was sent today") matches no decisive rule: the phrases are in the present or
+future tense and name the absence itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OUT_OF_OFFICE = "out_of_office"
+TICKET_ACK = "ticket_ack"
+DELIVERY_FAILURE = "delivery_failure"
+HUMAN = "human"
+AUTO_REPLY_KINDS = (OUT_OF_OFFICE, TICKET_ACK, DELIVERY_FAILURE)
+
+# Up to 80 characters of the same sentence: a dot counts as a sentence end only when a
+# capital letter follows ("bis 14.08. nicht im Büro" is one sentence).
+_SAME_SENTENCE = r"(?:[^.!?\n]|\.(?!\s+(?-i:[A-ZÄÖÜ]))){0,80}?"
+# Automatic replies say what they are near the top; reading more only costs time.
+_BODY_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class AutoReplyRule:
+    id: str
+    kind: str
+    field: str  # "subject" or "body"
+    pattern: re.Pattern[str]
+    decisive: bool
+
+
+@dataclass(frozen=True)
+class AutoReplyHit:
+    rule: str
+    kind: str
+    decisive: bool
+    detail: str  # the matched words, for operators asking "why?"
+
+
+def _rule(rule_id: str, kind: str, field: str, pattern: str, decisive: bool = True):
+    return AutoReplyRule(rule_id, kind, field, re.compile(pattern, re.IGNORECASE), decisive)
+
+
+AUTO_REPLY_RULES: tuple[AutoReplyRule, ...] = (
+    _rule(
+        "ooo-subject",
+        OUT_OF_OFFICE,
+        "subject",
+        r"\b(?:abwesenheits(?:notiz|nachricht|meldung)|out of (?:the )?office|automatische"
+        r" antwort|automatic reply|auto[- ]?reply|autoreply|urlaubs(?:abwesenheit|notiz)"
+        r"|nicht im büro|away from the office)\b",
+    ),
+    _rule(
+        "ooo-phrase",
+        OUT_OF_OFFICE,
+        "body",
+        r"\b(?:ich bin|bin ich|ich befinde mich|wir sind|sind wir)\b"
+        + _SAME_SENTENCE
+        + r"(?:nicht im büro|nicht im hause?|außer haus|ausser haus|abwesend|im urlaub"
+        r"|nicht erreichbar|in elternzeit|auf (?:dienst)?reise|nicht am arbeitsplatz)"
+        r"|\b(?:i am|i'm|i will be|we are)\b" + _SAME_SENTENCE + r"(?:out of (?:the )?office"
+        r"|on (?:annual |parental |sick )?(?:leave|vacation|holiday)|away from (?:the |my )?"
+        r"(?:office|desk)|out of town|limited access to (?:e-?mail|my e-?mail))",
+    ),
+    _rule(
+        "ooo-return",
+        OUT_OF_OFFICE,
+        "body",
+        r"\b(?:nach meiner rückkehr|nach meiner rueckkehr|ab dem [^.\n]{0,20} wieder"
+        r"|upon my return|when i return|after my return|on my return|i will be back)\b",
+        decisive=False,
+    ),
+    _rule(
+        "ooo-urgent-contact",
+        OUT_OF_OFFICE,
+        "body",
+        r"\b(?:in dringenden fällen|in dringenden faellen|bei dringenden anliegen"
+        r"|ihre (?:e-mail|nachricht) wird nicht weitergeleitet|for urgent (?:matters|issues|"
+        r"requests|enquiries|inquiries)|in urgent cases|if your (?:matter|request) is urgent"
+        r"|your (?:e-?mail|message) will not be forwarded)",
+        decisive=False,
+    ),
+    _rule(
+        "automated-message",
+        TICKET_ACK,
+        "body",
+        r"\b(?:this is an? (?:automated|automatic|auto-generated|automatically generated)"
+        r"|dies ist eine (?:automatische|automatisch (?:generierte|erstellte|erzeugte)))"
+        r" (?:response|reply|message|notification|confirmation|e-?mail|antwort|nachricht"
+        r"|benachrichtigung|bestätigung|eingangsbestätigung)",
+    ),
+    _rule(
+        "do-not-reply",
+        TICKET_ACK,
+        "body",
+        r"\b(?:please do not reply (?:to|directly to) this (?:e-?mail|message)"
+        r"|bitte antworten sie nicht (?:direkt )?auf diese (?:e-mail|nachricht|mail)"
+        r"|diese (?:e-mail|nachricht) wurde automatisch"
+        r" (?:erstellt|generiert|versendet|verschickt))",
+    ),
+    _rule(
+        "ticket-created",
+        TICKET_ACK,
+        "body",
+        r"\b(?:ihr(?:e)? (?:ticket|anfrage|vorgang|support-?anfrage)[^.\n]{0,40}?"
+        r"(?:wurde|ist) (?:unter [^.\n]{0,30})?(?:erstellt|eröffnet|angelegt|erfasst|registriert)"
+        r"|(?:your|a) (?:support )?(?:ticket|request|case)[^.\n]{0,40}?(?:has been|was|is)"
+        r" (?:created|opened|logged|registered))",
+    ),
+    _rule(
+        "ticket-received",
+        TICKET_ACK,
+        "body",
+        r"\b(?:wir haben ihre (?:anfrage|nachricht|e-mail|mail) erhalten"
+        r"|ihre (?:anfrage|nachricht) ist bei uns eingegangen"
+        r"|we have received your (?:request|message|e-?mail|enquiry|inquiry)"
+        r"|we(?:'ve| have) received your|thank you for contacting [^.\n]{0,40}support)",
+        decisive=False,
+    ),
+    _rule(
+        "ticket-subject",
+        TICKET_ACK,
+        "subject",
+        r"(?:\[?(?:ticket|request|case|anfrage|vorgang)\s*(?:#|nr\.?|id:?)\s*\d+\]?"
+        r"|request received|anfrage erhalten|eingangsbestätigung|we received your)",
+        decisive=False,
+    ),
+    _rule(
+        "dsn-subject",
+        DELIVERY_FAILURE,
+        "subject",
+        r"\b(?:undeliverable|unzustellbar|nicht zustellbar|delivery status notification"
+        r"|mail delivery (?:failed|failure|subsystem)|returned mail|undelivered mail"
+        r"|delivery failure|zustellung fehlgeschlagen|failure notice|unzustellbare nachricht)",
+    ),
+    _rule(
+        "dsn-phrase",
+        DELIVERY_FAILURE,
+        "body",
+        r"(?:this is the mail system at host|could not be delivered to one or more recipients"
+        r"|delivery has failed to these recipients|your message (?:could not|wasn't|was not)"
+        r" (?:be )?delivered|message not delivered|the following (?:message|address(?:es)?)"
+        r"[^.\n]{0,60}(?:undeliverable|failed)|mailbox (?:unavailable|full|not found|is full)"
+        r"|user unknown|recipient address rejected|die nachricht konnte nicht (?:an [^.\n]{0,60})?"
+        r"zugestellt werden|(?:e-mail|nachricht|mail) (?:an [^.\n]{0,60})?konnte nicht zugestellt"
+        r"|zustellung an [^.\n]{0,60}fehlgeschlagen|empfängeradresse (?:wurde )?abgelehnt"
+        r"|postfach (?:ist )?(?:voll|nicht verfügbar))",
+    ),
+    _rule(
+        "dsn-status-code",
+        DELIVERY_FAILURE,
+        "body",
+        r"\b(?:5[0-9]{2}[ -]5\.\d\.\d{1,3}|4[0-9]{2}[ -]4\.\d\.\d{1,3}"
+        r"|status: [45]\.\d\.\d{1,3})\b",
+    ),
+)
+
+
+def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
+    """All rules that match, in table order."""
+    fields = {"subject": subject or "", "body": (body or "")[:_BODY_LIMIT]}
+    hits = []
+    for rule in AUTO_REPLY_RULES:
+        match = rule.pattern.search(fields[rule.field])
+        if match:
+            hits.append(AutoReplyHit(rule.id, rule.kind, rule.decisive, match.group(0)[:120]))
+    return hits
+
+
+def decisive_kind(hits: list[AutoReplyHit]) -> str | None:
+    """The kind named by the first decisive hit, if any."""
+    return next((hit.kind for hit in hits if hit.decisive), None)
