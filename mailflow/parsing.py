@@ -1,0 +1,636 @@
+"""Parsing: the stored raw bytes of a mail turned into one normalised `ParsedMail`.
+
+Owns `parse(raw) -> ParsedMail` and the size limits that keep it bounded. mail-parser
+reads the addresses (display names with encoded words and commas) and collects the
+defects; the stdlib `email` package supplies what mail-parser loses: raw 8-bit header
+bytes (decoded as UTF-8, else Windows-1252), the `Date` zone (`CET` is +01:00, not UTC), a
+missing Message-ID (None, not ''), the choice of the text body and the attachment list.
+
+`parse` never raises. A mail that mail-parser cannot handle is read with the stdlib
+alone, and one the stdlib cannot handle is kept as decoded raw text; each step down is
+recorded in `defects`. Attachments are described, never written anywhere or opened.
+The time is bounded for hostile input: the stdlib parser costs O(lines x nesting depth)
+and recurses once per level, so nesting declarations beyond `MAX_NESTED_TYPES` are
+neutralised before parsing, and the parsed tree is cut to `MAX_PARTS` parts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.policy
+import email.utils
+import logging
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import Message
+from typing import Any
+
+import mailparser
+import nh3
+
+from mailflow.html_text import html_to_text
+
+log = logging.getLogger("mailflow.parsing")
+
+MAX_PARSE_BYTES = 32 * 1024 * 1024
+MAX_TEXT_CHARS = 1024 * 1024
+MAX_HTML_CHARS = 1024 * 1024
+MAX_HEADER_CHARS = 8 * 1024
+MAX_SUBJECT_CHARS = 998  # RFC 5322 2.1.1: the longest line a header may have
+MAX_MESSAGE_ID_CHARS = 900  # as spool.identify() cuts it, so both name a mail alike
+MAX_HEADER_FIELDS = 500
+MAX_ADDRESSES = 200
+MAX_REFERENCES = 100
+MAX_ATTACHMENTS = 200
+MAX_FILENAME_CHARS = 255
+MAX_DEFECTS = 100
+MAX_DEFECT_CHARS = 300
+MAX_PARTS = 300
+MAX_DEPTH = 20
+MAX_NESTED_TYPES = 100
+
+# A multipart or message/* declaration (folded or not) and a boundary parameter, both
+# searched in a lower-cased copy of the mail.
+_NESTED_TYPE = re.compile(rb"(content-type:\s*)(multipart|message)/")
+_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^"\s;]{1,200})')
+_MESSAGE_ID = re.compile(r"<[^<>]{1,998}>")
+_LANGUAGE_TAG = re.compile(r"[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
+# Zone names outside RFC 5322's list that German and European mailers still write.
+# RFC 5322 4.3 reads any other alphabetic zone as -0000, i.e. UTC.
+_ZONE_HOURS = {"CET": 1, "MEZ": 1, "CEST": 2, "MESZ": 2, "WET": 0, "WEST": 1, "EET": 2,
+               "EEST": 3, "BST": 1}  # fmt: skip
+_ADDRESS_HEADERS = {"from": "from_", "to": "to", "cc": "cc", "reply-to": "reply_to"}
+_BODY_TYPES = ("text/plain", "text/html")
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """One mail, normalised: what the classifier, router and operators read."""
+
+    message_id: str | None
+    from_address: str | None
+    from_name: str
+    to: list[str]
+    cc: list[str]
+    reply_to: list[str]
+    subject: str
+    date: datetime | None
+    in_reply_to: str | None
+    references: list[str]
+    text: str
+    html: str | None
+    attachments: list[dict[str, Any]]
+    defects: list[str]
+    headers: dict[str, list[str]]
+    language_hint: str | None
+    message: Message = field(repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but `message`, as JSON-ready values (the date in ISO 8601)."""
+        return {
+            "message_id": self.message_id,
+            "from_address": self.from_address,
+            "from_name": self.from_name,
+            "to": list(self.to),
+            "cc": list(self.cc),
+            "reply_to": list(self.reply_to),
+            "subject": self.subject,
+            "date": self.date.isoformat() if self.date else None,
+            "in_reply_to": self.in_reply_to,
+            "references": list(self.references),
+            "text": self.text,
+            "html": self.html,
+            "attachments": [dict(a) for a in self.attachments],
+            "defects": list(self.defects),
+            "headers": {name: list(values) for name, values in self.headers.items()},
+            "language_hint": self.language_hint,
+        }
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """The normalised mail of `raw`; never raises, records every problem in `defects`."""
+    defects: list[str] = []
+    if len(raw) > MAX_PARSE_BYTES:
+        defects.append(f"input-truncated: only the first {MAX_PARSE_BYTES} bytes were parsed")
+        raw = raw[:MAX_PARSE_BYTES]
+    try:
+        message = _read_tree(raw, defects)
+    except Exception as exc:  # the stdlib parser gave up: keep the bytes as text
+        defects.append(_describe("stdlib-parser-failed", exc))
+        return _raw_text_mail(raw, defects)
+    try:
+        reader = mailparser.MailParser(message)
+    except Exception as exc:  # mail-parser gave up: the stdlib tree is still good
+        defects.append(_describe("mail-parser-failed", exc))
+        reader = None
+    try:
+        return _assemble(message, reader, defects)
+    except Exception as exc:
+        if reader is None:
+            defects.append(_describe("assembly-failed", exc))
+            return _raw_text_mail(raw, defects)
+        defects.append(_describe("assembly-with-mail-parser-failed", exc))
+    try:
+        return _assemble(message, None, defects)
+    except Exception as exc:
+        defects.append(_describe("assembly-failed", exc))
+        return _raw_text_mail(raw, defects)
+
+
+def _read_tree(raw: bytes, defects: list[str]) -> Message:
+    """The stdlib message tree, with nesting and part count bounded."""
+    message = email.message_from_bytes(_bounded_input(raw, defects))
+    _prune(message, defects)
+    return message
+
+
+def _bounded_input(raw: bytes, defects: list[str]) -> bytes:
+    """`raw` with nesting past MAX_NESTED_TYPES made opaque and cut after MAX_PARTS parts.
+
+    Both scans run on a lower-cased copy (bytes.lower keeps every offset) at C speed,
+    so a mail without excess pays a few milliseconds per megabyte.
+    """
+    lowered = raw.lower()
+    declarations = [m.span(2) for m in _NESTED_TYPE.finditer(lowered)]
+    if len(declarations) > MAX_NESTED_TYPES:
+        defects.append(
+            f"structure-truncated: {len(declarations)} multipart/message declarations, "
+            f"those past the first {MAX_NESTED_TYPES} read as opaque parts"
+        )
+        pieces, previous = [], 0
+        for start, end in declarations[MAX_NESTED_TYPES:]:
+            pieces += [raw[previous:start], b"x-capped"]  # "x-capped/mixed": one opaque leaf
+            previous = end
+        raw = b"".join([*pieces, raw[previous:]])
+    if lowered.count(b"\n--") <= MAX_PARTS:
+        return raw
+    delimiters: list[int] = []
+    for boundary in {raw[m.start(1) : m.end(1)] for m in _BOUNDARY.finditer(lowered)}:
+        delimiter, position = b"\n--" + boundary, 0
+        while len(delimiters) <= 2 * MAX_PARTS:
+            position = raw.find(delimiter, position) + 1
+            if not position:
+                break
+            delimiters.append(position)
+    delimiters.sort()
+    if len(delimiters) > MAX_PARTS:
+        defects.append(f"structure-truncated: more than {MAX_PARTS} MIME parts, the rest dropped")
+        raw = raw[: delimiters[MAX_PARTS]]
+    return raw
+
+
+def _prune(message: Message, defects: list[str]) -> None:
+    """Cut the tree breadth-first to MAX_PARTS parts and MAX_DEPTH levels, and every
+    part's header to MAX_HEADER_FIELDS fields of at most MAX_HEADER_CHARS each (mail-parser
+    decodes each header whole, at about a second per megabyte)."""
+    budget = MAX_PARTS - 1
+    queue: deque[tuple[Message, int]] = deque([(message, 0)])
+    cut_depth = cut_count = False
+    while queue:
+        part, depth = queue.popleft()
+        _cap_header(part, defects)
+        children = part.get_payload()
+        if not isinstance(children, list):
+            continue
+        if depth >= MAX_DEPTH:
+            part.set_payload([])
+            cut_depth = True
+            continue
+        if len(children) > budget:
+            children = children[:budget]
+            part.set_payload(children)
+            cut_count = True
+        budget -= len(children)
+        queue.extend((child, depth + 1) for child in children if isinstance(child, Message))
+    if cut_depth:
+        defects.append(f"structure-truncated: parts nested deeper than {MAX_DEPTH} dropped")
+    if cut_count:
+        defects.append(f"structure-truncated: parts beyond the first {MAX_PARTS} dropped")
+
+
+def _cap_header(part: Message, defects: list[str]) -> None:
+    fields = list(part.raw_items())
+    if len(fields) <= MAX_HEADER_FIELDS and all(len(v) <= MAX_HEADER_CHARS for _, v in fields):
+        return
+    if len(fields) > MAX_HEADER_FIELDS:
+        defects.append(f"header-truncated: {len(fields)} fields, kept {MAX_HEADER_FIELDS}")
+    kept = fields[:MAX_HEADER_FIELDS]
+    for name, value in kept:
+        if len(value) > MAX_HEADER_CHARS:
+            defects.append(f"header-truncated: {name.lower()} longer than {MAX_HEADER_CHARS}")
+    for name in {name for name, _ in fields}:
+        del part[name]
+    for name, value in kept:
+        part[name] = value[:MAX_HEADER_CHARS]
+
+
+def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
+    defects = list(defects)
+    headers = _decoded_headers(message, defects)
+    body = _Body.of(message, defects)
+    if reader is not None:
+        defects.extend(_mail_parser_defects(reader))
+    else:
+        defects.extend(_stdlib_defects(message))
+    from_pairs = _address_pairs(message, "from", reader)
+    from_name, from_address = from_pairs[0] if from_pairs else ("", None)
+    return ParsedMail(
+        message_id=_message_id(_first(headers, "message-id")),
+        from_address=from_address,
+        from_name=from_name,
+        to=[address for _, address in _address_pairs(message, "to", reader)],
+        cc=[address for _, address in _address_pairs(message, "cc", reader)],
+        reply_to=[address for _, address in _address_pairs(message, "reply-to", reader)],
+        subject=_clean(" ".join(_first(headers, "subject").split()))[:MAX_SUBJECT_CHARS],
+        date=_parse_date(_first(headers, "date"), defects),
+        in_reply_to=_in_reply_to(_first(headers, "in-reply-to")),
+        references=_references(_first(headers, "references")),
+        text=body.text,
+        html=body.html,
+        attachments=body.attachments,
+        defects=_bounded_defects(defects),
+        headers=headers,
+        language_hint=_language(_first(headers, "content-language")),
+        message=message,
+    )
+
+
+def _raw_text_mail(raw: bytes, defects: list[str]) -> ParsedMail:
+    text, _ = _decode_bytes(raw[: MAX_TEXT_CHARS * 4], None)
+    return ParsedMail(
+        message_id=None,
+        from_address=None,
+        from_name="",
+        to=[],
+        cc=[],
+        reply_to=[],
+        subject="",
+        date=None,
+        in_reply_to=None,
+        references=[],
+        text=_clean(text)[:MAX_TEXT_CHARS],
+        html=None,
+        attachments=[],
+        defects=_bounded_defects(defects),
+        headers={},
+        language_hint=None,
+        message=Message(),
+    )
+
+
+# -- headers ---------------------------------------------------------------------------
+
+
+def _decoded_headers(message: Message, defects: list[str]) -> dict[str, list[str]]:
+    """Every header field as text (encoded words and 8-bit bytes decoded)."""
+    headers: dict[str, list[str]] = {}
+    eight_bit: set[str] = set()
+    for name, value in message.raw_items():
+        key = _clean(str(name)).strip().lower()[:200]
+        text, charset = _unfold_and_decode_8bit(str(value))
+        if charset:
+            eight_bit.add(f"{key} ({charset})")
+        headers.setdefault(key, []).append(_clean(decode_words(text)))
+    if eight_bit:
+        defects.append("header-8bit: raw bytes decoded in " + ", ".join(sorted(eight_bit)))
+    return headers
+
+
+def _unfold_and_decode_8bit(value: str) -> tuple[str, str | None]:
+    """RFC 5322 2.2.3 unfolding, then raw 8-bit bytes (kept by the stdlib as surrogate
+    escapes) decoded; returns the text and the charset used for 8-bit bytes, if any."""
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
+    if not _has_surrogates(unfolded):
+        return unfolded, None
+    data = unfolded.encode("utf-8", "surrogateescape")
+    text, charset = _decode_bytes(data, None)
+    return text, charset
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded leniently (unknown charsets become U+FFFD)."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.policy.default.header_factory("x-unstructured", value))
+    except Exception:  # a header the modern parser chokes on stays as it was written
+        return value
+
+
+def _first(headers: dict[str, list[str]], name: str) -> str:
+    values = headers.get(name)
+    return values[0] if values else ""
+
+
+def _message_id(value: str) -> str | None:
+    normalised = " ".join(value.split())[:MAX_MESSAGE_ID_CHARS]
+    return normalised or None
+
+
+def _in_reply_to(value: str) -> str | None:
+    match = _MESSAGE_ID.search(value)
+    if match:
+        return "".join(match.group(0).split())
+    return _message_id(value)
+
+
+def _references(value: str) -> list[str]:
+    ids = ["".join(m.split()) for m in _MESSAGE_ID.findall(value)]
+    if len(ids) > MAX_REFERENCES:
+        # RFC 5322 3.6.4: the first names the thread's start, the last ones its parents.
+        ids = ids[:1] + ids[-(MAX_REFERENCES - 1) :]
+    return ids
+
+
+def _language(value: str) -> str | None:
+    tag = value.split(",")[0].strip().lower()
+    return tag if _LANGUAGE_TAG.fullmatch(tag) else None
+
+
+def _parse_date(value: str, defects: list[str]) -> datetime | None:
+    if not value.strip():
+        return None
+    try:
+        fields = email.utils.parsedate_tz(value)
+    except Exception:
+        fields = None
+    if fields is None:
+        defects.append(f"date-unreadable: {value[:80]!r}")
+        return None
+    offset = fields[9]
+    if offset is None:
+        zone = _zone_name(value)
+        if zone in _ZONE_HOURS:
+            offset = _ZONE_HOURS[zone] * 3600
+        else:
+            defects.append(f"date-zone-unknown: {zone or 'none'!r} read as UTC (RFC 5322 4.3)")
+            offset = 0
+    try:
+        return datetime(*fields[:6], tzinfo=timezone(timedelta(seconds=offset)))
+    except (ValueError, OverflowError):
+        defects.append(f"date-invalid: {value[:80]!r}")
+        return None
+
+
+def _zone_name(value: str) -> str:
+    """The alphabetic token after the time of day, e.g. 'CET' in '... 10:00:00 CET'."""
+    tokens = value.replace("(", " ").replace(")", " ").split()
+    for index, token in enumerate(tokens):
+        if ":" in token:
+            following = tokens[index + 1 : index + 2]
+            return following[0].upper() if following and following[0].isalpha() else ""
+    return ""
+
+
+# -- addresses -------------------------------------------------------------------------
+
+
+def _address_pairs(message: Message, header: str, reader: Any) -> list[tuple[str, str]]:
+    """(display name, address) pairs of the first `header` field, addresses normalised."""
+    raw_value = message.get_all(header, [])
+    if not raw_value:
+        return []
+    raw_text = str(raw_value[0])[:MAX_HEADER_CHARS]
+    if reader is not None and not _has_surrogates(raw_text):
+        pairs = list(getattr(reader, _ADDRESS_HEADERS[header]) or [])
+    else:
+        # mail-parser drops raw 8-bit bytes; decode them first, then split.
+        text, _ = _unfold_and_decode_8bit(raw_text)
+        pairs = [(decode_words(name), address) for name, address in _getaddresses(text)]
+    result: list[tuple[str, str]] = []
+    for name, address in pairs[:MAX_ADDRESSES]:
+        normalised = normalise_address(str(address))
+        if normalised:
+            result.append((_clean(" ".join(str(name).split()))[:200], normalised))
+    return result
+
+
+def _getaddresses(text: str) -> list[tuple[str, str]]:
+    try:
+        return email.utils.getaddresses([text])
+    except Exception:
+        return []
+
+
+def normalise_address(address: str) -> str | None:
+    """`local@domain` with the domain lower-cased (RFC 5321 2.4: only the local part
+    may be case-sensitive); None for an empty or malformed address."""
+    address = _clean(address).strip().strip("<>").strip()
+    if not address or len(address) > 320 or any(c.isspace() for c in address):
+        return None
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    if not local or not domain:
+        return None
+    return f"{local}@{domain.lower()}"
+
+
+# -- body and attachments --------------------------------------------------------------
+
+
+@dataclass
+class _Body:
+    text: str
+    html: str | None
+    attachments: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, message: Message, defects: list[str]) -> _Body:
+        """Walk the tree: body text outside attached messages, everything else listed."""
+        plain: list[str] = []
+        html: list[str] = []
+        nested_plain: list[str] = []
+        nested_html: list[str] = []
+        attachments: list[dict[str, Any]] = []
+        dropped = 0
+        # Each entry: part, and the attachment entry of the message/* part it is inside.
+        stack: list[tuple[Message, dict[str, Any] | None]] = [(message, None)]
+        while stack:
+            part, owner = stack.pop()
+            content_type = part.get_content_type()
+            children = part.get_payload()
+            is_container = isinstance(children, list)
+            if owner is None and _is_attachment(part, content_type, is_root=part is message):
+                entry = _attachment_entry(part, content_type, is_container)
+                if len(attachments) < MAX_ATTACHMENTS:
+                    attachments.append(entry)
+                else:
+                    dropped += 1
+                if not is_container:
+                    continue
+                owner = entry
+            if is_container:
+                stack.extend((child, owner) for child in reversed(children))
+                continue
+            if owner is not None:
+                owner["size"] += len(_payload_bytes(part))
+            nested_attachment = owner is not None and _is_attachment(part, content_type, False)
+            if content_type in _BODY_TYPES and not nested_attachment:
+                target = (plain, html) if owner is None else (nested_plain, nested_html)
+                text = _part_text(part, defects)
+                target[content_type == "text/html"].append(text)
+        if dropped:
+            defects.append(f"attachments-truncated: {dropped} more than {MAX_ATTACHMENTS}")
+        if not any(t.strip() for t in plain + html):
+            # Only an attached message carries text (a forward as attachment, a bounce).
+            plain, html = nested_plain, nested_html
+        return cls(_body_text(plain, html, defects), _sanitised_html(html), attachments)
+
+
+def _is_attachment(part: Message, content_type: str, is_root: bool) -> bool:
+    if content_type.startswith("multipart/"):
+        return False
+    if content_type not in _BODY_TYPES:
+        return True
+    if is_root:
+        return False
+    return part.get_content_disposition() == "attachment" or _filename(part) is not None
+
+
+def _filename(part: Message) -> str | None:
+    """The decoded filename (RFC 2231 parameter, RFC 2047 words or raw 8-bit bytes)."""
+    view = part
+    mime_fields = [
+        (name, value)
+        for name, value in part.raw_items()
+        if name.lower() in ("content-type", "content-disposition")
+    ]
+    if any(_has_surrogates(value) for _, value in mime_fields):
+        # The stdlib turns raw 8-bit parameter bytes into U+FFFD; decode them first.
+        view = Message()
+        for name, value in mime_fields:
+            view[name] = _unfold_and_decode_8bit(value)[0]
+    try:
+        filename: Any = view.get_filename() or view.get_param("name") or None
+        if isinstance(filename, tuple):  # an RFC 2231 value get_param left undecoded
+            filename = email.utils.collapse_rfc2231_value(filename)
+    except Exception:
+        return None
+    if not filename:
+        return None
+    return _clean(" ".join(decode_words(str(filename)).split()))[:MAX_FILENAME_CHARS] or None
+
+
+def _attachment_entry(part: Message, content_type: str, is_container: bool) -> dict[str, Any]:
+    filename = _filename(part)
+    size = 0 if is_container else len(_payload_bytes(part))
+    return {"filename": filename, "content_type": content_type, "size": size}
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        return b""
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _part_text(part: Message, defects: list[str]) -> str:
+    data = _payload_bytes(part)
+    declared = part.get_content_charset()
+    text, used = _decode_bytes(data, declared)
+    if declared and used and used != _canonical_charset(declared):
+        defects.append(f"charset-fallback: {declared!r} could not decode the text, used {used}")
+    return text
+
+
+def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Text of `data` in the declared charset, else UTF-8, else Windows-1252, else
+    Latin-1 (which decodes any byte); returns the text and the charset used."""
+    candidates = [c for c in (_canonical_charset(declared), "utf-8", "cp1252") if c]
+    for charset in dict.fromkeys(candidates):
+        try:
+            return data.decode(charset), charset
+        except (LookupError, UnicodeError, ValueError):
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def _canonical_charset(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().strip('"').lower()).name
+    except (LookupError, ValueError, TypeError):
+        return None
+
+
+def _body_text(plain: list[str], html: list[str], defects: list[str]) -> str:
+    if any(t.strip() for t in plain):
+        text = "\n\n".join(t.strip("\r\n") for t in plain if t.strip())
+    elif html:
+        markup = "\n".join(html)
+        if len(markup) > 2 * MAX_HTML_CHARS:
+            markup = markup[: 2 * MAX_HTML_CHARS]
+            defects.append("html-truncated: only the first 2 MiB were converted to text")
+        text = html_to_text(markup)
+    else:
+        text = ""
+    text = _clean(text.replace("\r\n", "\n"))
+    if len(text) > MAX_TEXT_CHARS:
+        defects.append(f"text-truncated: longer than {MAX_TEXT_CHARS} characters")
+        text = text[:MAX_TEXT_CHARS]
+    return text
+
+
+def _sanitised_html(html: list[str]) -> str | None:
+    if not html:
+        return None
+    markup = "\n".join(html)[:MAX_HTML_CHARS]
+    return _clean(nh3.clean(markup))
+
+
+# -- defects and hygiene ---------------------------------------------------------------
+
+
+def _mail_parser_defects(reader: Any) -> list[str]:
+    found: list[str] = []
+    for entry in reader.defects or []:
+        for where, items in dict(entry).items():
+            found.extend(f"{where}: {item}" for item in items)
+    return found
+
+
+def _stdlib_defects(message: Message) -> list[str]:
+    found: list[str] = []
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        found.extend(
+            f"{part.get_content_type()}: {type(defect).__name__}" for defect in part.defects
+        )
+        children = part.get_payload()
+        if isinstance(children, list):
+            stack.extend(child for child in children if isinstance(child, Message))
+    return found
+
+
+def _bounded_defects(defects: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(_clean(d)[:MAX_DEFECT_CHARS] for d in defects))
+    if len(unique) > MAX_DEFECTS:
+        unique = [*unique[: MAX_DEFECTS - 1], f"defects-truncated: {len(unique)} in all"]
+    return unique
+
+
+def _describe(stage: str, exc: BaseException) -> str:
+    log.warning("parsing: %s: %s", stage, type(exc).__name__)
+    return f"{stage}: {type(exc).__name__}: {exc}"[:MAX_DEFECT_CHARS]
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _clean(text: str) -> str:
+    """Text storable everywhere: no NUL (PostgreSQL rejects it), no lone surrogates."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
