@@ -12,10 +12,13 @@ envelope sender to the configured relay unchanged, and records every answer as a
   `max_backoff_seconds`, up to 10 % later at random so that rows deferred together
   spread out; `failed` after `max_attempts`.
 
-Delivery is at-least-once. A relay that dies between the relay's 250 and our commit
-leaves the row `sending`; after the lease (`[queue] lease_seconds`) `recover()`
-queues it again and it is sent a second time, with the same Message-ID, because the
-message was rendered once and stored. Receivers can recognise the duplicate by it.
+Delivery is at-least-once. A worker that dies after the SMTP relay accepted a
+message but before it committed `sent` leaves the row `sending`; once the lease
+(`[queue] lease_seconds`) has run out, `recover()` queues it again and it is sent a
+second time, with the same Message-ID, because the message was rendered once and
+stored. Receivers can recognise the duplicate by it. (A send that outlasts the lease
+can be recovered by another process too: keep the lease well above the relay's
+`timeout_seconds`.)
 """
 
 from __future__ import annotations
@@ -185,19 +188,18 @@ class Relay:
         self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until `stop` is set; call `wake()` after setting it to stop at once."""
-        self.recover(self.clock())
-        next_recovery = self.clock() + self.lease
+        """Deliver until `stop` is set; call `wake()` after setting it to stop at once.
+
+        Run `recover()` before (and now and then beside) it: the service does both.
+        """
         while not stop.is_set():
             self._wake.clear()  # before the pass, so that a wake() during it counts
+            attempted = 0
             try:
                 attempted = self.run_once()
             except Exception:
+                # The database may be away for a moment; the relay must outlive that.
                 log.exception("relay pass failed; trying again shortly")
-                attempted = 0
-            if self.clock() >= next_recovery:
-                self.recover(self.clock())
-                next_recovery = self.clock() + self.lease
             if attempted < BATCH_SIZE and not stop.is_set():
                 self._wake.wait(self.config.queue.poll_seconds)
 
