@@ -60,23 +60,14 @@ def _wait_for_port(port: int, process_alive, log: Path) -> None:  # type: ignore
     raise RuntimeError(f"server on port {port} did not come up; log:\n{tail}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _stop_pid(pid: int, timeout: float = 10.0) -> None:
+def _stop_child(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM, wait, then SIGKILL: a server that hangs must not hang the tests."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # ------------------------------------------------------------------ PostgreSQL
@@ -115,9 +106,9 @@ class PostgresServer:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
             if pid_file.exists():
-                _stop_pid(int(pid_file.read_text().split()[0]), timeout=0)
-            self.process.kill()
-            self.process.wait()
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+            _stop_child(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -248,15 +239,22 @@ mail_location = maildir:~/Maildir
 {capability_line}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/users
+  args = scheme=PLAIN username_format=%u {root}/users/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {root}/users
+  args = username_format=%u {root}/users/%u
   default_fields = uid={uid} gid={gid} home={root}/home/%u
 }}
 namespace inbox {{
   inbox = yes
+}}
+# Tests log in with wrong passwords on purpose: no brute-force delays.
+auth_failure_delay = 0
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -286,10 +284,15 @@ class DovecotServer:
         return self.root / "dovecot.conf"
 
     def add_user(self, name: str = "user") -> ImapUser:
-        """A new user with an empty INBOX; Dovecot re-reads the passwd-file on change."""
+        """A new user with an empty INBOX.
+
+        One passwd-file per user: Dovecot checks a changed passwd-file at most once a
+        second, so users added to one shared file would be unknown for a moment.
+        """
         user = ImapUser(f"{name}-{next(self._users)}@imap.siegel.test", f"pw-{os.urandom(6).hex()}")
-        with (self.root / "users").open("a") as users:
-            users.write(f"{user.username}:{{PLAIN}}{user.password}::::::\n")
+        entry = self.root / "users" / user.username
+        entry.write_text(f"{user.username}:{{PLAIN}}{user.password}::::::\n")
+        entry.chmod(0o644)
         return user
 
     def connect(self, user: ImapUser) -> IMAPClient:
@@ -343,8 +346,7 @@ class DovecotServer:
         )
 
     def stop(self) -> None:
-        _stop_pid(self.process.pid)
-        self.process.wait()
+        _stop_child(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -386,10 +388,9 @@ def start_dovecot(capabilities: str | None = None) -> DovecotServer:
     mail_user = _mail_user()
     root = Path(tempfile.mkdtemp(prefix="siegel-dovecot-"))
     root.chmod(0o755)  # the imap processes run as vmail and must reach home/
-    for folder in ("run", "state", "home"):
+    for folder in ("run", "state", "home", "users"):
         (root / folder).mkdir()
     os.chown(root / "home", mail_user.pw_uid, mail_user.pw_gid)
-    (root / "users").touch(0o644)
     port = free_port()
     capability_line = f"imap_capability = {capabilities}" if capabilities else ""
     (root / "dovecot.conf").write_text(
