@@ -62,6 +62,9 @@ _LANGUAGE_TAG = re.compile(r"[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
 # RFC 5322 4.3 reads any other alphabetic zone as -0000, i.e. UTC.
 _ZONE_HOURS = {"CET": 1, "MEZ": 1, "CEST": 2, "MESZ": 2, "WET": 0, "WEST": 1, "EET": 2,
                "EEST": 3, "BST": 1}  # fmt: skip
+# RFC 5322 4.3 obsolete zones that parsedate_tz knows.
+_RFC5322_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT",
+                            "PST", "PDT"})  # fmt: skip
 _ADDRESS_HEADERS = {"from": "from_", "to": "to", "cc": "cc", "reply-to": "reply_to"}
 _BODY_TYPES = ("text/plain", "text/html")
 
@@ -360,14 +363,13 @@ def _parse_date(value: str, defects: list[str]) -> datetime | None:
     if fields is None:
         defects.append(f"date-unreadable: {value[:80]!r}")
         return None
-    offset = fields[9]
-    if offset is None:
-        zone = _zone_name(value)
-        if zone in _ZONE_HOURS:
-            offset = _ZONE_HOURS[zone] * 3600
-        else:
-            defects.append(f"date-zone-unknown: {zone or 'none'!r} read as UTC (RFC 5322 4.3)")
-            offset = 0
+    offset = fields[9] or 0
+    zone = _zone_name(value)
+    if zone in _ZONE_HOURS:
+        offset = _ZONE_HOURS[zone] * 3600
+    elif zone not in _RFC5322_ZONES and not zone.lstrip("+-").isdigit():
+        # parsedate_tz reads an unknown zone as +0000 without saying so.
+        defects.append(f"date-zone-unknown: {zone or 'none'!r} read as UTC (RFC 5322 4.3)")
     try:
         return datetime(*fields[:6], tzinfo=timezone(timedelta(seconds=offset)))
     except (ValueError, OverflowError):
@@ -376,12 +378,12 @@ def _parse_date(value: str, defects: list[str]) -> datetime | None:
 
 
 def _zone_name(value: str) -> str:
-    """The alphabetic token after the time of day, e.g. 'CET' in '... 10:00:00 CET'."""
+    """The token after the time of day: '+0100' or 'CET' in '... 10:00:00 CET'."""
     tokens = value.replace("(", " ").replace(")", " ").split()
     for index, token in enumerate(tokens):
         if ":" in token:
             following = tokens[index + 1 : index + 2]
-            return following[0].upper() if following and following[0].isalpha() else ""
+            return following[0].upper() if following else ""
     return ""
 
 
@@ -390,10 +392,9 @@ def _zone_name(value: str) -> str:
 
 def _address_pairs(message: Message, header: str, reader: Any) -> list[tuple[str, str]]:
     """(display name, address) pairs of the first `header` field, addresses normalised."""
-    raw_value = message.get_all(header, [])
-    if not raw_value:
+    raw_text = next((v for n, v in message.raw_items() if n.lower() == header), None)
+    if raw_text is None:
         return []
-    raw_text = str(raw_value[0])[:MAX_HEADER_CHARS]
     if reader is not None and not _has_surrogates(raw_text):
         pairs = list(getattr(reader, _ADDRESS_HEADERS[header]) or [])
     else:
@@ -448,7 +449,9 @@ class _Body:
         attachments: list[dict[str, Any]] = []
         dropped = 0
         # Each entry: part, and the attachment entry of the message/* part it is inside.
+        recovered = _epilogue_parts(message, defects)
         stack: list[tuple[Message, dict[str, Any] | None]] = [(message, None)]
+        stack[:0] = [(part, None) for part in reversed(recovered)]
         while stack:
             part, owner = stack.pop()
             content_type = part.get_content_type()
@@ -479,6 +482,23 @@ class _Body:
             # Only an attached message carries text (a forward as attachment, a bounce).
             plain, html = nested_plain, nested_html
         return cls(_body_text(plain, html, defects), _sanitised_html(html), attachments)
+
+
+def _epilogue_parts(message: Message, defects: list[str]) -> list[Message]:
+    """Parts written after the closing boundary. A sender that reuses one boundary for
+    nested multiparts closes the outer part early; what follows (often the attachment)
+    lands in the epilogue, where mail-parser looks for it too."""
+    epilogue, boundary = message.epilogue, message.get_boundary()
+    if not epilogue or not boundary or f"--{boundary}" not in epilogue:
+        return []
+    chunks = epilogue.split(f"--{boundary}")[1 : MAX_PARTS // 2]
+    parts = []
+    for chunk in chunks:
+        if not chunk.startswith("--") and chunk.strip():
+            parts.append(email.message_from_string(chunk.lstrip("\r\n")))
+    if parts:
+        defects.append(f"epilogue-parts: {len(parts)} parts recovered after the close boundary")
+    return parts
 
 
 def _is_attachment(part: Message, content_type: str, is_root: bool) -> bool:
