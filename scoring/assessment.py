@@ -1,0 +1,142 @@
+"""A merchant's assessment: tier, figures, one explanation entry per threshold, reasons.
+
+`assess` is the whole of scoring for one merchant: measure the figures, judge every
+threshold of every tier (with hysteresis from the previous tier), then apply the
+seal's lifecycle (pre-check, trial, certification). `score_all` does it for many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from scoring.aggregates import MerchantAggregate
+from scoring.figures import Figure, measure
+from scoring.lifecycle import SealPhase, SealRecord, SealStatus, seal_status
+from scoring.policy import SEAL_TIERS, ScoringPolicy, Tier
+from scoring.reasons import Reason, render
+from scoring.tiers import Check, judge
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The tier a merchant holds on a day, and everything needed to recompute it."""
+
+    merchant: str
+    tier: Tier
+    """The tier shown: the earned tier while the seal is active, else none."""
+    earned_tier: Tier
+    """The tier the figures earn, whatever the lifecycle says."""
+    previous_tier: Tier
+    figures: dict[str, Figure]
+    explanation: tuple[Check, ...]
+    seal: SealStatus
+    notes: tuple[Reason, ...]
+
+    def reasons(self, language: str) -> list[str]:
+        """The reasons for the tier as sentences in `language` ("de" or "en")."""
+        cases_due = int(self.figures["cases_due"] or 0)
+        return [render(note, language, cases_due) for note in self.notes]
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for JSON: merchant, tier, figures, explanation, seal."""
+        return {
+            "merchant": self.merchant,
+            "tier": self.tier.value,
+            "earned_tier": self.earned_tier.value,
+            "previous_tier": self.previous_tier.value,
+            "seal": {
+                "phase": self.seal.phase.value,
+                "trial_ends_on": _iso(self.seal.trial_ends_on),
+                "valid_from": _iso(self.seal.valid_from),
+                "valid_until": _iso(self.seal.valid_until),
+            },
+            "figures": dict(self.figures),
+            "explanation": [check.as_dict() for check in self.explanation],
+        }
+
+
+def assess(
+    aggregate: MerchantAggregate,
+    policy: ScoringPolicy,
+    *,
+    seal: SealRecord,
+    on: date,
+    previous_tier: Tier = Tier.NONE,
+) -> Assessment:
+    """Assess one merchant on the day `on`, given the tier it held before."""
+    figures = measure(aggregate, policy)
+    earned, checks = judge(figures, policy, previous_tier)
+    status = seal_status(seal, on, policy)
+    tier = earned if status.shows_seal else Tier.NONE
+    return Assessment(
+        merchant=aggregate.merchant,
+        tier=tier,
+        earned_tier=earned,
+        previous_tier=previous_tier,
+        figures=figures,
+        explanation=checks,
+        seal=status,
+        notes=_notes(earned, tier, checks, status),
+    )
+
+
+def score_all(
+    aggregates: Iterable[MerchantAggregate],
+    policy: ScoringPolicy,
+    *,
+    seals: Mapping[str, SealRecord],
+    on: date,
+    previous_tiers: Mapping[str, Tier],
+) -> list[Assessment]:
+    """Assess every merchant; one without a seal record has no pre-check, one without a
+    previous tier held none."""
+    no_record = SealRecord()
+    return [
+        assess(
+            aggregate,
+            policy,
+            seal=seals.get(aggregate.merchant, no_record),
+            on=on,
+            previous_tier=previous_tiers.get(aggregate.merchant, Tier.NONE),
+        )
+        for aggregate in aggregates
+    ]
+
+
+def _notes(
+    earned: Tier, tier: Tier, checks: tuple[Check, ...], status: SealStatus
+) -> tuple[Reason, ...]:
+    """Headline, lifecycle, then the thresholds that keep the merchant from the next
+    tier up, and any threshold of its tier met only within the hysteresis tolerance."""
+    notes = [Reason("tier", tier=tier) if tier is not Tier.NONE else Reason("no-tier")]
+    if status.phase is SealPhase.PRECHECK_MISSING:
+        notes.append(Reason("precheck-missing"))
+    elif status.phase is SealPhase.TRIAL:
+        notes.append(Reason("trial", day=status.trial_ends_on))
+    elif status.phase is SealPhase.RECHECK_DUE:
+        notes.append(Reason("recheck-due", day=status.valid_until))
+    elif status.valid_until is not None:
+        notes.append(Reason("valid-until", day=status.valid_until - timedelta(days=1)))
+    if not status.shows_seal and earned is not Tier.NONE:
+        notes.append(Reason("earned-hidden", tier=earned))
+    notes += [
+        Reason("tier-held", check=check)
+        for check in checks
+        if check.tier is earned and check.margin is not None and check.margin < 0
+    ]
+    if earned is Tier.GOLD:
+        notes.append(Reason("all-met", tier=earned))
+    else:
+        target = SEAL_TIERS[earned.rank]
+        notes += [
+            Reason("threshold-missed", check=check)
+            for check in checks
+            if check.tier is target and not check.met
+        ]
+    return tuple(notes)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None

@@ -1,0 +1,81 @@
+"""The statistics behind a tier: Wilson score bounds, shrunk means, histogram quantiles.
+
+Plain functions of counts, so that SQL can aggregate and Python only does arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cache
+from statistics import NormalDist
+
+
+@cache
+def z_score(confidence: float) -> float:
+    """The two-sided standard normal quantile for `confidence` (0.95 gives 1.959964)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson_interval(successes: int, trials: int, confidence: float) -> tuple[float, float]:
+    """The Wilson score interval (lower, upper) for `successes` out of `trials`.
+
+    Wilson (1927), "Probable inference, the law of succession, and statistical
+    inference": unlike the normal approximation it stays inside [0, 1] and is honest
+    for small samples (10 out of 10 gives a lower bound of 0.72 at 95 %, not 1.0).
+    With no trials nothing is known: (0, 1).
+    """
+    if trials < 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    if trials == 0:
+        return 0.0, 1.0
+    z = z_score(confidence)
+    share = successes / trials
+    z2_over_n = z * z / trials
+    centre = share + z2_over_n / 2
+    spread = z * math.sqrt(share * (1 - share) / trials + z2_over_n / (4 * trials))
+    denominator = 1 + z2_over_n
+    lower = (centre - spread) / denominator
+    upper = (centre + spread) / denominator
+    # At 0 or all successes the exact bound is 0 or 1; keep rounding noise out.
+    return (0.0 if successes == 0 else lower), (1.0 if successes == trials else upper)
+
+
+def shrunk_mean(total: float, count: int, prior_mean: float, prior_weight: float) -> float:
+    """The Bayesian average: `prior_weight` imaginary ratings of `prior_mean` added to the
+    real ones, so a few ratings move the mean only a little and many move it a lot."""
+    if count < 0 or prior_weight < 0 or count + prior_weight == 0:
+        raise ValueError("need a non-negative count and prior weight, not both zero")
+    return (total + prior_mean * prior_weight) / (count + prior_weight)
+
+
+def histogram_quantile(
+    counts: Sequence[int], upper_edges: Sequence[float], quantile: float
+) -> float | None:
+    """The nearest-rank `quantile` of a histogram, as the upper edge of its bucket.
+
+    `counts[i]` counts the values in bucket i, whose upper edge is `upper_edges[i]`;
+    `counts` may hold one more bucket than there are edges: the overflow bucket, whose
+    values are beyond the last edge (None is returned when the quantile falls there or
+    the histogram is empty). The nearest rank is ceil(quantile * n): the value at or
+    below which at least that share of the values lies. Answering with the bucket's
+    upper edge means "at most this": when a threshold is itself an edge, comparing this
+    answer with it decides exactly as the unbucketed values would.
+    """
+    if not 0 < quantile <= 1:
+        raise ValueError(f"quantile must lie in (0, 1], got {quantile!r}")
+    if len(counts) not in (len(upper_edges), len(upper_edges) + 1):
+        raise ValueError("need one count per edge, plus at most one overflow bucket")
+    total = sum(counts)
+    if total == 0:
+        return None
+    # Rounded first: 0.9 * 70 is 63.00000000000001 in binary floating point, not 63.
+    rank = math.ceil(round(quantile * total, 9))
+    cumulative = 0
+    for count, edge in zip(counts, upper_edges, strict=False):
+        cumulative += count
+        if cumulative >= rank:
+            return edge
+    return None
