@@ -26,6 +26,9 @@ from classifier.model import Model, train
 from classifier.replies import Reply, extract_reply
 
 DEFAULT_TRIAGE_THRESHOLD = 0.6
+# Mails vectorised together: large enough to amortise the per-call costs, small enough
+# that the n-gram arrays of one batch stay a few megabytes.
+BATCH_SIZE = 256
 # The automatic-reply model must be this sure before it overrides "human"; a missed
 # auto-reply only delays a clock stop, a false one stops a merchant's clock unfairly.
 AUTO_REPLY_MODEL_THRESHOLD = 0.5
@@ -70,8 +73,17 @@ def classify_many(
     triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
 ) -> list[Classification]:
     """Classify many mails (mappings with "subject", "body" and optional "html",
-    "context"), vectorising all their texts at once."""
+    "context"), vectorising the texts of up to `BATCH_SIZE` mails in one call."""
     model = model or default_model()
+    results: list[Classification] = []
+    for start in range(0, len(mails), BATCH_SIZE):
+        results.extend(_classify_batch(mails[start : start + BATCH_SIZE], model, triage_threshold))
+    return results
+
+
+def _classify_batch(
+    mails: Sequence[Mapping[str, Any]], model: Model, triage_threshold: float
+) -> list[Classification]:
     replies = [extract_reply(mail.get("body") or "", mail.get("html")) for mail in mails]
     subjects = [mail.get("subject") or "" for mail in mails]
     texts: dict[str, int] = {}
@@ -79,16 +91,18 @@ def classify_many(
     def row_of(text: str) -> int:
         return texts.setdefault(text, len(texts))
 
-    category_rows = [
-        row_of(rec.model_text(s, r, rec.COMPLAINT)) for s, r in zip(subjects, replies, strict=True)
-    ]
-    auto_rows = [
-        row_of(rec.model_text(s, r, rec.AUTO_REPLY)) for s, r in zip(subjects, replies, strict=True)
-    ]
-    intent_rows = [
-        row_of(rec.model_text(s, r, rec.INTENT)) for s, r in zip(subjects, replies, strict=True)
-    ]
-    features = model.fast_featuriser.transform(list(texts))
+    category_rows, auto_rows, intent_rows = [], [], []
+    for subject, reply, mail in zip(subjects, replies, mails, strict=True):
+        category_text = rec.model_text(subject, reply, rec.COMPLAINT)
+        category_rows.append(row_of(category_text))
+        # Same text unless the category had to read the quote.
+        if rec.category_reads_quote(reply):
+            auto_rows.append(row_of(rec.model_text(subject, reply, rec.AUTO_REPLY)))
+        else:
+            auto_rows.append(category_rows[-1])
+        context = mail.get("context")
+        intent_rows.append(row_of(rec.model_text(subject, reply, rec.INTENT)) if context else -1)
+    features = model.featuriser.transform(list(texts))
     category = _predict(model.fast_category, features, category_rows)
     auto_kind = _predict(model.fast_auto_reply, features, auto_rows)
     intent_by_mail: dict[int, Prediction] = {}

@@ -3,10 +3,9 @@
 Owns `FastFeaturiser` and `FastCalibrated`. scikit-learn validates its input on every call,
 which costs milliseconds per call and would make one mail take over 5 ms; these classes
 do the same arithmetic directly on the fitted arrays (shared with the estimators, not
-copied): hashing through the fitted `HashingVectorizer`, then sublinear tf, idf and L2
-normalisation as `TfidfTransformer` does; then the SVM's decision function and the
-sigmoid calibrators, normalised as `CalibratedClassifierCV` does. Tests check both give the
-same numbers.
+copied): sublinear tf, idf and L2 normalisation as `TfidfTransformer` does, then the SVM's
+decision function and the sigmoid calibrators, normalised as `CalibratedClassifierCV`
+does. Tests check both give the same numbers.
 """
 
 from __future__ import annotations
@@ -16,26 +15,34 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.pipeline import FeatureUnion
+from sklearn.feature_extraction.text import TfidfTransformer
+
+from classifier.features import NgramConfig, ngram_counts
 
 
 class FastFeaturiser:
-    def __init__(self, union: FeatureUnion) -> None:
-        self._branches = []
-        for _, pipeline in union.transformer_list:
-            tfidf = pipeline.named_steps["tfidf"]
-            self._branches.append((pipeline.named_steps["hash"], tfidf.idf_, tfidf.sublinear_tf))
+    """Texts to tf-idf features: hashed n-gram counts, then per block (words, characters)
+    sublinear tf, idf weights and L2 normalisation, as the fitted `TfidfTransformer`s do."""
+
+    def __init__(
+        self, config: NgramConfig, word_tfidf: TfidfTransformer, char_tfidf: TfidfTransformer
+    ) -> None:
+        self.config = config
+        self._blocks = [(t.idf_, t.sublinear_tf) for t in (word_tfidf, char_tfidf)]
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.from_counts(ngram_counts(texts, self.config))
+
+    def from_counts(self, counts: tuple[sp.csr_matrix, sp.csr_matrix]) -> sp.csr_matrix:
         blocks = []
-        for hasher, idf, sublinear in self._branches:
-            counts = hasher.transform(texts).tocsr()
+        for block, (idf, sublinear) in zip(counts, self._blocks, strict=True):
+            weighted = block.astype(np.float64, copy=True)
             if sublinear:
-                np.log(counts.data, out=counts.data)
-                counts.data += 1.0
-            counts.data *= idf[counts.indices]
-            _normalise_rows(counts)
-            blocks.append(counts)
+                np.log(weighted.data, out=weighted.data)
+                weighted.data += 1.0
+            weighted.data *= idf[weighted.indices]
+            _normalise_rows(weighted)
+            blocks.append(weighted)
         return sp.hstack(blocks, format="csr")
 
 

@@ -1,16 +1,18 @@
 """The trained classifier: what it is made of, how it is trained, saved and loaded.
 
-Owns `Model`, `train`, `save` and `load`. One featuriser turns a text into hashed word
-1–2-grams and `char_wb` 2–5-grams (character n-grams cope with German compounds, missing
-umlauts and typos), each weighted by tf-idf; it is shared by three sets of linear models
-with calibrated probabilities: the complaint category, the reply intent (one model per
-context, since the labels depend on what was asked) and the kind of automatic reply.
-Hashing keeps the model small and fast to load: there is no vocabulary to store.
+Owns `Model`, `train`, `save` and `load`. Texts become hashed word 1–2-grams and `char_wb`
+2–5-grams (`classifier.features`; character n-grams cope with German compounds, missing
+umlauts and typos), weighted by two scikit-learn `TfidfTransformer`s (words, characters).
+These features are shared by three sets of linear models with calibrated probabilities
+(`CalibratedClassifierCV` over a `LinearSVC`, sigmoid): the complaint category, the reply
+intent (one model per context, since the labels depend on what was asked) and the kind of
+automatic reply. Hashing keeps the model small and quick to load: no vocabulary is stored.
 
 Models are saved with skops, never pickle: the `.skops` file holds only scikit-learn types
-from an allowlist, and a JSON file beside it holds the metadata (model version,
-scikit-learn version, sha256 of the training data, training date) and the sha256 of the
-`.skops` file. `load` refuses a file whose digest, versions or types do not match.
+from an allowlist plus plain numbers and strings, and a JSON file beside it holds the
+metadata (model version, scikit-learn version, sha256 of the training data, training date)
+and the sha256 of the `.skops` file. `load` refuses a file whose digest, versions or
+types do not match.
 """
 
 from __future__ import annotations
@@ -19,19 +21,20 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sklearn
+import skops
 import skops.io
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.svm import LinearSVC
 
 from classifier import records as rec
+from classifier.features import NgramConfig, ngram_counts
 from classifier.inference import FastCalibrated, FastFeaturiser
 
 # Bump when the saved layout or the meaning of the features changes.
@@ -42,18 +45,14 @@ TRUSTED_TYPES = frozenset(
     {
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
-        "sklearn.feature_extraction.text.HashingVectorizer",
         "sklearn.feature_extraction.text.TfidfTransformer",
-        "sklearn.pipeline.FeatureUnion",
-        "sklearn.pipeline.Pipeline",
         "sklearn.svm._classes.LinearSVC",
         "sklearn.calibration.CalibratedClassifierCV",
         "builtins.NoneType",
     }
 )
-_WORD_FEATURES = 2**16
-_CHAR_FEATURES = 2**17
 _MAX_FOLDS = 5
+_C = 0.5  # SVM regularisation, chosen by cross-validation
 
 
 class ModelError(Exception):
@@ -64,12 +63,14 @@ class ModelError(Exception):
 class Model:
     """The fitted scikit-learn objects (what is saved) and their fast prediction paths."""
 
-    featuriser: FeatureUnion
+    config: NgramConfig
+    word_tfidf: TfidfTransformer
+    char_tfidf: TfidfTransformer
     category: CalibratedClassifierCV | None
     intent: dict[str, CalibratedClassifierCV] = field(default_factory=dict)
     auto_reply: CalibratedClassifierCV | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    fast_featuriser: FastFeaturiser = field(init=False, repr=False, compare=False)
+    featuriser: FastFeaturiser = field(init=False, repr=False, compare=False)
     fast_category: FastCalibrated | None = field(init=False, repr=False, compare=False)
     fast_intent: dict[str, FastCalibrated] = field(init=False, repr=False, compare=False)
     fast_auto_reply: FastCalibrated | None = field(init=False, repr=False, compare=False)
@@ -79,34 +80,13 @@ class Model:
             return FastCalibrated(classifier) if classifier is not None else None
 
         # Frozen: the derived fields are set once, here.
-        object.__setattr__(self, "fast_featuriser", FastFeaturiser(self.featuriser))
+        featuriser = FastFeaturiser(self.config, self.word_tfidf, self.char_tfidf)
+        object.__setattr__(self, "featuriser", featuriser)
         object.__setattr__(self, "fast_category", fast(self.category))
         object.__setattr__(
             self, "fast_intent", {context: fast(c) for context, c in self.intent.items()}
         )
         object.__setattr__(self, "fast_auto_reply", fast(self.auto_reply))
-
-
-def new_featuriser() -> FeatureUnion:
-    def hashed(analyzer: str, ngrams: tuple[int, int], size: int) -> Pipeline:
-        # Single-letter words count too ("0" after numbers are normalised, "x", "ok").
-        pattern = r"(?u)\b\w+\b" if analyzer == "word" else None
-        vectoriser = HashingVectorizer(
-            analyzer=analyzer,
-            ngram_range=ngrams,
-            n_features=size,
-            alternate_sign=False,
-            norm=None,
-            token_pattern=pattern,
-        )
-        return Pipeline([("hash", vectoriser), ("tfidf", TfidfTransformer(sublinear_tf=True))])
-
-    return FeatureUnion(
-        [
-            ("words", hashed("word", (1, 2), _WORD_FEATURES)),
-            ("chars", hashed("char_wb", (2, 5), _CHAR_FEATURES)),
-        ]
-    )
 
 
 def new_classifier(labels: Sequence[str]) -> CalibratedClassifierCV:
@@ -115,7 +95,7 @@ def new_classifier(labels: Sequence[str]) -> CalibratedClassifierCV:
     smallest = min(Counter(labels).values())
     if smallest < 2:
         raise rec.RecordError("every label needs at least two training records")
-    svm = LinearSVC(C=0.5, class_weight="balanced")
+    svm = LinearSVC(C=_C, class_weight="balanced")
     # An int (stratified folds) rather than a splitter object keeps the saved file free of
     # types outside the allowlist.
     return CalibratedClassifierCV(
@@ -128,26 +108,34 @@ def train(
     corrections: Iterable[Mapping[str, Any]] = (),
     *,
     trained_at: datetime | None = None,
+    config: NgramConfig | None = None,
 ) -> Model:
     """Train all models on the records (any mix of the three formats) and corrections.
 
-    A task without records gets no model; `classify` then reports that it was not run.
+    A task without records, or with a single label, gets no model; `classify` then
+    reports that it was not run.
     """
     records = list(records)
     corrections = list(corrections)
-    merged = rec.merge_corrections(records, corrections)
-    tasks = rec.by_task(merged)
+    config = config or NgramConfig()
+    tasks = rec.by_task(rec.merge_corrections(records, corrections))
     texts = {task: [rec.record_text(r, task) for r in items] for task, items in tasks.items()}
-    featuriser = new_featuriser()
-    featuriser.fit([text for task_texts in texts.values() for text in task_texts])
+    unique = list(dict.fromkeys(text for task_texts in texts.values() for text in task_texts))
+    row_of = {text: row for row, text in enumerate(unique)}
+    word_counts, char_counts = ngram_counts(unique, config)
+    word_tfidf = TfidfTransformer(sublinear_tf=True).fit(word_counts)
+    char_tfidf = TfidfTransformer(sublinear_tf=True).fit(char_counts)
+    features = FastFeaturiser(config, word_tfidf, char_tfidf).from_counts(
+        (word_counts, char_counts)
+    )
 
     def fitted(task_texts: list[str], labels: list[str]) -> CalibratedClassifierCV | None:
         if not task_texts or len(set(labels)) < 2:
             return None
-        return new_classifier(labels).fit(featuriser.transform(task_texts), labels)
+        rows = [row_of[text] for text in task_texts]
+        return new_classifier(labels).fit(features[rows], labels)
 
-    complaints = tasks[rec.COMPLAINT]
-    category = fitted(texts[rec.COMPLAINT], [r["category"] for r in complaints])
+    category = fitted(texts[rec.COMPLAINT], [r["category"] for r in tasks[rec.COMPLAINT]])
     intent = {}
     for context in rec.INTENT_LABELS:
         chosen = [i for i, r in enumerate(tasks[rec.INTENT]) if r["context"] == context]
@@ -157,8 +145,7 @@ def train(
         )
         if model is not None:
             intent[context] = model
-    auto_texts, auto_labels = auto_reply_training_set(tasks, texts)
-    auto_reply = fitted(auto_texts, auto_labels)
+    auto_reply = fitted(*auto_reply_training_set(tasks, texts))
     metadata = {
         "model_version": MODEL_VERSION,
         "sklearn_version": sklearn.__version__,
@@ -168,8 +155,9 @@ def train(
         "trained_at": trained_at.isoformat() if trained_at else None,
         "counts": {task: len(items) for task, items in tasks.items()},
         "corrections": len(corrections),
+        "features": asdict(config),
     }
-    return Model(featuriser, category, intent, auto_reply, metadata)
+    return Model(config, word_tfidf, char_tfidf, category, intent, auto_reply, metadata)
 
 
 def auto_reply_training_set(
@@ -193,7 +181,8 @@ def save(model: Model, path: Path) -> None:
     """Write `path` (skops) and `path` + ".json" (metadata and the file's sha256)."""
     path = Path(path)
     payload = {
-        "featuriser": model.featuriser,
+        "word_tfidf": model.word_tfidf,
+        "char_tfidf": model.char_tfidf,
         "category": model.category,
         "intent": dict(model.intent),
         "auto_reply": model.auto_reply,
@@ -232,7 +221,9 @@ def load(path: Path) -> Model:
     if json.loads(payload["metadata_json"]) != sidecar:
         raise ModelError(f"metadata inside {path} differs from the metadata beside it")
     return Model(
-        payload["featuriser"],
+        NgramConfig(**sidecar["features"]),
+        payload["word_tfidf"],
+        payload["char_tfidf"],
         payload["category"],
         dict(payload["intent"]),
         payload["auto_reply"],

@@ -45,7 +45,7 @@ COMPLAINT, INTENT, AUTO_REPLY = "complaint", "intent", "auto_reply"
 # A new part shorter than this ("siehe unten", "FYI") says nothing about the category of a
 # complaint: the quoted or forwarded mail below it is what the customer complains about.
 _MIN_NEW_TEXT_FOR_CATEGORY = 25
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"))
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
@@ -119,7 +119,10 @@ def records_sha256(records: Iterable[Mapping[str, Any]]) -> str:
 def normalise(text: str) -> str:
     """Lower case, umlauts spelt out ("Rückerstattung" = "Rueckerstattung"), numbers alike
     (order numbers and amounts are noise to the model), whitespace collapsed."""
-    text = text.lower().translate(_UMLAUTS)
+    text = text.lower()
+    # str.replace is far faster than str.translate with a mapping of strings.
+    for umlaut, spelt_out in _UMLAUTS:
+        text = text.replace(umlaut, spelt_out)
     return _SPACES.sub(" ", _DIGITS.sub("0", text)).strip()
 
 
