@@ -40,7 +40,8 @@ class _TextBuilder(HTMLParser):
         self._links: list[tuple[str, int]] = []  # (href, length of the line when it opened)
 
     def _break(self, tag: str) -> None:
-        text = "".join(self._line).strip()
+        line = "".join(self._line)
+        text = line.rstrip() if self._pre_depth else line.strip()
         if text:
             self._lines.append(text)
         if tag in _PARAGRAPH_TAGS and self._lines and self._lines[-1]:
@@ -82,10 +83,10 @@ class _TextBuilder(HTMLParser):
             label = "".join(self._line)[start:].strip()
             if href.lower().startswith(_LINK_SCHEMES) and _bare(href) != _bare(label):
                 self._line.append(f" ({href})" if label else href)
-        elif tag == "pre":
-            self._pre_depth = max(0, self._pre_depth - 1)
         if tag in _BLOCK_TAGS:
             self._break(tag)
+        if tag == "pre":
+            self._pre_depth = max(0, self._pre_depth - 1)
 
     def handle_data(self, data: str) -> None:
         if self._hidden_depth:

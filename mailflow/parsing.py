@@ -224,10 +224,9 @@ def _cap_header(part: Message, defects: list[str]) -> None:
     for name, value in kept:
         if len(value) > MAX_HEADER_CHARS:
             defects.append(f"header-truncated: {name.lower()} longer than {MAX_HEADER_CHARS}")
-    for name in {name for name, _ in fields}:
-        del part[name]
-    for name, value in kept:
-        part[name] = value[:MAX_HEADER_CHARS]
+    # Rebuilt in place: deleting field by field through the public API costs
+    # O(fields x names), over a minute for 10,000 distinct names.
+    part._headers = [(name, value[:MAX_HEADER_CHARS]) for name, value in kept]
 
 
 def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:

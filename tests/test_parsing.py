@@ -1,0 +1,367 @@
+"""The normalised mail: decoding, addresses, dates, body text, attachments, limits, defects."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from mailflow import parsing
+from mailflow.html_text import html_to_text
+from mailflow.parsing import ParsedMail, parse
+
+MAILS = Path(__file__).parent / "mails"
+
+
+def fixture(name: str) -> ParsedMail:
+    return parse((MAILS / name).read_bytes())
+
+
+def mail(headers: str, body: str = "Hallo\n") -> bytes:
+    return (headers.strip("\n") + "\n\n" + body).encode("utf-8")
+
+
+def test_encoded_words_in_from_and_subject_are_decoded() -> None:
+    """RFC 2047 words (ISO-8859-1 Q and UTF-8 Q) come out as text."""
+    ooo = fixture("outlook-ooo-de.eml")
+    assert ooo.from_name == "Jürgen Krämer"
+    assert ooo.subject == "Automatische Antwort: Neue Beschwerde [SSG-2026-000123]"
+    assert fixture("html-only.eml").subject == "Bestellung 4711 kam beschädigt an"
+
+
+def test_raw_eight_bit_headers_and_an_unknown_charset_are_decoded() -> None:
+    """Latin-1 bytes in headers and an unknown body charset still give readable German."""
+    parsed = fixture("unknown-charset-8bit-headers.eml")
+    assert parsed.from_name == "Jürgen Müller"
+    assert parsed.from_address == "Juergen.Mueller@beispiel.example"
+    assert parsed.subject == "Reklamation: Größe falsch, Ware zurück"
+    assert "zu groß. Ich möchte mein Geld zurück." in parsed.text
+    assert any(d.startswith("header-8bit:") for d in parsed.defects)
+    assert any("x-mac-german-old" in d for d in parsed.defects)
+
+
+def test_addresses_keep_the_local_part_and_lower_case_the_domain() -> None:
+    """RFC 5321 2.4: domains are case-insensitive, local parts are not."""
+    parsed = fixture("outlook-human-de.eml")
+    assert parsed.from_address == "j.kraemer@shop.example"
+    assert parsed.to == ["fall+ssg-2026-000123.merchant.abcdefghijklmnop@siegel.example"]
+    assert parsed.cc == ["Support@shop.example"]
+    assert parsed.reply_to == []
+
+
+def test_a_display_name_with_an_encoded_comma_stays_one_address() -> None:
+    """An encoded display name containing a comma does not split the address list."""
+    raw = mail(
+        "From: =?utf-8?q?M=C3=BCller=2C_Hans?= <hans@X.example>\n"
+        "To: a@b.example, =?utf-8?b?w4RybWVs?= <c@D.example>\n"
+        "Reply-To: <Antwort@Shop.Example>"
+    )
+    parsed = parse(raw)
+    assert (parsed.from_name, parsed.from_address) == ("Müller, Hans", "hans@x.example")
+    assert parsed.to == ["a@b.example", "c@d.example"]
+    assert parsed.reply_to == ["Antwort@shop.example"]
+
+
+def test_cet_and_mez_dates_are_one_hour_east_of_utc() -> None:
+    """`CET`/`MEZ` are +01:00 (mail-parser reads them as UTC)."""
+    assert fixture("html-only.eml").date == datetime(2026, 3, 7, 17, 22, 31, tzinfo=UTC)
+    assert fixture("unknown-charset-8bit-headers.eml").date == datetime(
+        2026, 3, 8, 19, 5, tzinfo=UTC
+    )
+    summer = parse(mail("Date: Mon, 6 Jul 2026 10:00:00 CEST"))
+    assert summer.date == datetime(2026, 7, 6, 8, 0, tzinfo=UTC)
+
+
+def test_an_unknown_zone_is_read_as_utc_and_recorded() -> None:
+    """RFC 5322 4.3: an unknown alphabetic zone means UTC; the guess is a defect."""
+    parsed = parse(mail("Date: Sun, 8 Mar 2026 20:05:00 XYZ"))
+    assert parsed.date == datetime(2026, 3, 8, 20, 5, tzinfo=UTC)
+    assert any(d.startswith("date-zone-unknown") for d in parsed.defects)
+
+
+def test_dates_are_aware_or_none() -> None:
+    """Every date is timezone-aware; an unreadable or impossible one is None plus a defect."""
+    assert parse(mail("Date: Tue, 3 Mar 2026 10:02:11 +0100")).date.utcoffset() is not None
+    unreadable = parse(mail("Date: gestern nachmittag"))
+    assert unreadable.date is None and any("date-unreadable" in d for d in unreadable.defects)
+    impossible = parse(mail("Date: Mon, 31 Feb 2026 10:00:00 +0100"))
+    assert impossible.date is None and any("date-invalid" in d for d in impossible.defects)
+    assert parse(mail("Subject: ohne Datum")).date is None
+
+
+def test_a_missing_or_blank_message_id_is_none() -> None:
+    """No Message-ID gives None, never '' (mail-parser's answer)."""
+    assert parse(mail("Subject: x")).message_id is None
+    assert parse(mail("Message-ID:   \nSubject: x")).message_id is None
+    assert parse(mail("Message-ID: <a@b.example>")).message_id == "<a@b.example>"
+
+
+def test_threading_headers_are_read_as_ids() -> None:
+    """In-Reply-To gives one id, References the list of ids in order, folding removed."""
+    parsed = fixture("outlook-human-de.eml")
+    assert parsed.in_reply_to == "<outbox-17.3f9a@siegel.example>"
+    assert parsed.references == [
+        "<case-ssg-2026-000123@siegel.example>",
+        "<outbox-17.3f9a@siegel.example>",
+    ]
+
+
+def test_a_long_references_header_keeps_the_thread_start_and_the_latest_ids() -> None:
+    """RFC 5322 3.6.4: the first id starts the thread, the last ones are the parents."""
+    ids = [f"<{n}@x.example>" for n in range(150)]
+    parsed = parse(mail("References: " + "\n ".join(ids)))
+    assert len(parsed.references) == parsing.MAX_REFERENCES
+    assert parsed.references[0] == ids[0] and parsed.references[-1] == ids[-1]
+
+
+def test_language_hint_comes_from_content_language() -> None:
+    """Content-Language gives a lower-case tag; garbage gives None."""
+    assert fixture("outlook-human-de.eml").language_hint == "de-de"
+    assert parse(mail("Content-Language: <script>")).language_hint is None
+    assert fixture("exim-bounce-de.eml").language_hint is None
+
+
+def test_an_html_only_mail_becomes_readable_text() -> None:
+    """Blocks become lines, links stay as text (url), script/style/comments vanish."""
+    parsed = fixture("html-only.eml")
+    assert parsed.text == (
+        "Sehr geehrte Damen & Herren,\n\n"
+        "meine Bestellung 4711 bei Beispiel-Shop (https://shop.example/order/4711) kam "
+        "beschädigt an.\n\n"
+        "- Karton eingedrückt\n"
+        "- Vase zerbrochen\n\n"
+        "Mit freundlichen Grüßen\n"
+        "Maria Schmidt"
+    )
+    assert "alert" not in parsed.text and "Kommentar" not in parsed.text
+
+
+def test_the_stored_html_is_sanitised() -> None:
+    """The kept HTML has no script, no event handlers; the visible text survives."""
+    html = fixture("html-only.eml").html
+    assert html is not None
+    assert "<script" not in html and "onerror" not in html and "alert" not in html
+    assert "Vase zerbrochen" in html
+    assert fixture("exim-bounce-de.eml").html is None
+
+
+def test_plain_text_wins_over_html_in_an_alternative() -> None:
+    """multipart/alternative: the text/plain part is the text, the HTML is kept aside."""
+    parsed = fixture("outlook-ooo-de.eml")
+    assert parsed.text.startswith("Vielen Dank für Ihre Nachricht.\n\nIch bin bis")
+    assert "<p>" not in parsed.text
+    assert parsed.html is not None and "Vielen Dank" in parsed.html
+
+
+def test_html_to_text_handles_preformatted_text_and_repeated_links() -> None:
+    """<pre> keeps its line breaks; a link whose text is its URL is not written twice."""
+    text = html_to_text('<pre>a\n  b</pre><p><a href="https://x.example/">x.example</a></p>')
+    assert text == "a\n  b\n\nx.example"
+    assert html_to_text("<p>eins<br>zwei</p><!-- <p>drei</p> -->") == "eins\nzwei"
+
+
+def test_attachments_are_described_not_kept() -> None:
+    """Attachment metadata: decoded filename, content type, decoded size; no payload."""
+    parsed = fixture("outlook-human-de.eml")
+    pdf = base64.b64decode(
+        "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCg=="
+    )
+    assert parsed.attachments == [
+        {
+            "filename": "Sendungsverfolgung 4711.pdf",
+            "content_type": "application/pdf",
+            "size": len(pdf),
+        }
+    ]
+    assert "JVBERi0" not in json.dumps(parsed.to_json())
+
+
+def test_rfc2231_and_encoded_word_filenames_are_decoded() -> None:
+    """filename*=utf-8''... (RFC 2231) and name="=?utf-8?...?=" both give text."""
+    raw = mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        "--b\n"
+        "Content-Type: text/plain\n\nsiehe Anhang\n"
+        "--b\n"
+        "Content-Type: application/pdf\n"
+        "Content-Disposition: attachment; filename*=utf-8''Rechnung%20M%C3%A4rz.pdf\n\n"
+        "%PDF\n"
+        "--b\n"
+        'Content-Type: image/jpeg; name="=?utf-8?q?Schaden_Vase_gro=C3=9F.jpg?="\n'
+        "Content-Transfer-Encoding: base64\n\n/9j/4AAQ\n"
+        "--b--\n",
+    )
+    parsed = parse(raw)
+    assert [a["filename"] for a in parsed.attachments] == [
+        "Rechnung März.pdf",
+        "Schaden Vase groß.jpg",
+    ]
+    assert parsed.attachments[1]["size"] == len(base64.b64decode("/9j/4AAQ"))
+    assert parsed.text == "siehe Anhang"
+
+
+def test_parsing_writes_nothing_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsing a mail with attachments creates no file, neither in cwd nor in TMPDIR."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    fixture("outlook-human-de.eml")
+    parse((MAILS / "outlook-human-de.eml").read_bytes().replace(b"pdf", b"exe"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forwarded_message_is_an_attachment_and_its_text_a_fallback() -> None:
+    """A message/rfc822 part is listed as an attachment; its text is used only when the
+    outer mail has none."""
+    inner = "From: shop@x.example\nSubject: Ihre Bestellung\n\nVersandbestätigung\n"
+    with_note = mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        f"--b\nContent-Type: text/plain\n\nSiehe unten.\n--b\n"
+        f"Content-Type: message/rfc822\n\n{inner}--b--\n",
+    )
+    parsed = parse(with_note)
+    assert parsed.text == "Siehe unten."
+    assert [a["content_type"] for a in parsed.attachments] == ["message/rfc822"]
+    # The line break before a boundary belongs to the boundary (RFC 2046 5.1.1).
+    assert parsed.attachments[0]["size"] == len("Versandbestätigung".encode())
+    only_inner = mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        f"--b\nContent-Type: message/rfc822\n\n{inner}--b--\n",
+    )
+    assert parse(only_inner).text == "Versandbestätigung"
+
+
+def test_broken_mime_gets_a_best_effort_and_defects() -> None:
+    """A missing close boundary and a bad base64 part are recorded; text is recovered."""
+    raw = mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        "--b\nContent-Type: text/plain; charset=utf-8\n\nDer Artikel fehlt.\n"
+        "--b\nContent-Type: application/pdf; name=a.pdf\n"
+        "Content-Transfer-Encoding: base64\n\n@@@not base64@@@\n",
+    )
+    parsed = parse(raw)
+    assert parsed.text == "Der Artikel fehlt."
+    assert any("CloseBoundaryNotFoundDefect" in d for d in parsed.defects)
+    assert parsed.attachments[0]["filename"] == "a.pdf"
+
+
+def test_a_reused_boundary_does_not_hide_the_attachment() -> None:
+    """Parts after an early close boundary (same boundary nested) are recovered."""
+    raw = mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        '--b\nContent-Type: multipart/alternative; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nHallo\n--b--\n\n"
+        "--b\nContent-Type: application/zip; name=rechnung.zip\n"
+        "Content-Transfer-Encoding: base64\n\nUEsFBgAAAAA=\n--b--\n",
+    )
+    parsed = parse(raw)
+    assert [a["filename"] for a in parsed.attachments] == ["rechnung.zip"]
+    assert any(d.startswith("epilogue-parts") for d in parsed.defects)
+
+
+def test_text_and_header_values_are_capped() -> None:
+    """A 2 MiB body and a 100 KiB subject are cut to their limits, with defects."""
+    parsed = parse(mail("Subject: " + "x" * 100_000, "y" * (2 * 1024 * 1024)))
+    assert len(parsed.text) == parsing.MAX_TEXT_CHARS
+    assert len(parsed.subject) == parsing.MAX_SUBJECT_CHARS
+    assert all(len(v) <= parsing.MAX_HEADER_CHARS for vs in parsed.headers.values() for v in vs)
+    assert any(d.startswith("text-truncated") for d in parsed.defects)
+    assert any(d.startswith("header-truncated: subject") for d in parsed.defects)
+
+
+def test_the_attachment_list_is_capped() -> None:
+    """More than MAX_ATTACHMENTS attachments: the list stops there, with a defect."""
+    parts = "".join(f"--b\nContent-Type: image/png; name=bild{n}.png\n\nx\n" for n in range(250))
+    parsed = parse(mail('Content-Type: multipart/mixed; boundary="b"', parts + "--b--\n"))
+    assert len(parsed.attachments) == parsing.MAX_ATTACHMENTS
+    assert any(d.startswith("attachments-truncated") for d in parsed.defects)
+
+
+def _nested_multipart(depth: int) -> bytes:
+    head = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{n}"\n\n--b{n}\n' for n in range(depth)
+    )
+    tail = "".join(f"--b{n}--\n" for n in reversed(range(depth)))
+    return f"From: a@b.example\n{head}Content-Type: text/plain\n\ntief\n{tail}".encode()
+
+
+HOSTILE_INPUTS = {
+    "empty": b"",
+    "nul bytes": b"\x00" * 1000,
+    "only a header name": b"From:",
+    "no header at all": b"\n\njust a body\n",
+    "binary noise": random.Random(7).randbytes(200_000),
+    "utf-16 bom": "\ufeffFrom: a@b\n\nx".encode("utf-16"),
+    "unterminated encoded word": b"Subject: =?utf-8?q?abc\n\nx",
+    "bogus charsets": mail("Subject: =?x-nope?b?AAAA?= =?utf-8?b?@@@?=", "x").replace(
+        b"\n\n", b"\nContent-Type: text/plain; charset=base64\n\n"
+    ),
+    "multipart without boundary": mail("Content-Type: multipart/mixed", "--x\n\nbody"),
+    "5000 header fields": b"".join(b"X-H%d: v\n" % n for n in range(5000)) + b"\nbody",
+    "1 MiB header": b"Subject: " + b"a" * (1024 * 1024) + b"\n\nbody",
+    "1000 nested multiparts": _nested_multipart(1000),
+    "5000 nested messages": b"Content-Type: message/rfc822\n\n" * 5000 + b"Subject: x\n\nb",
+    "5000 sibling parts": mail(
+        'Content-Type: multipart/mixed; boundary="b"',
+        "".join("--b\nContent-Type: text/plain\n\nx\n" for _ in range(5000)) + "--b--\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("raw", HOSTILE_INPUTS.values(), ids=HOSTILE_INPUTS.keys())
+def test_parse_never_raises_and_stays_within_a_second(raw: bytes) -> None:
+    """Any byte string parses, quickly, into a JSON-storable mail."""
+    started = time.perf_counter()
+    parsed = parse(raw)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0
+    assert isinstance(parsed.message, Message)
+    json.dumps(parsed.to_json(), ensure_ascii=False).encode("utf-8")
+
+
+def test_deep_nesting_is_cut_and_recorded() -> None:
+    """Nesting beyond the limits is neutralised before the stdlib parser sees it."""
+    parsed = parse(_nested_multipart(1000))
+    assert any(d.startswith("structure-truncated") for d in parsed.defects)
+    depth, part = 0, parsed.message
+    while isinstance(part.get_payload(), list) and part.get_payload():
+        part, depth = part.get_payload()[0], depth + 1
+    assert depth <= parsing.MAX_DEPTH
+
+
+def test_the_stdlib_fallback_reads_the_same_mail() -> None:
+    """Without mail-parser the stdlib alone gives the same addresses, subject and text."""
+    for path in sorted(MAILS.glob("*.eml")):
+        full = parse(path.read_bytes())
+        alone = parsing._assemble(full.message, None, [])
+        assert (alone.from_address, alone.to, alone.cc) == (full.from_address, full.to, full.cc)
+        assert (alone.subject, alone.text, alone.attachments) == (
+            full.subject,
+            full.text,
+            full.attachments,
+        ), path.name
+
+
+def test_to_json_is_storable_and_leaves_out_the_message_object() -> None:
+    """to_json() survives json.dumps; the date is ISO 8601; `message` is not in it."""
+    data = fixture("outlook-human-de.eml").to_json()
+    restored = json.loads(json.dumps(data))
+    assert "message" not in restored
+    assert restored["date"] == "2026-03-04T13:31:52+00:00"
+    assert restored["headers"]["x-mailer"] == ["Microsoft Outlook 16.0"]
+    assert set(restored) == {f for f in ParsedMail.__dataclass_fields__ if f != "message"}
+
+
+def test_headers_are_decoded_and_keyed_in_lower_case() -> None:
+    """`headers` maps lower-case names to every decoded value, in order."""
+    parsed = parse(
+        mail("Received: a\nReceived: b\nX-Note: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\nSubject: s")
+    )
+    assert parsed.headers["received"] == ["a", "b"]
+    assert parsed.headers["x-note"] == ["Grüße"]
