@@ -11,14 +11,9 @@ Mails are the shipped training and evaluation texts, repeated up to N.
 
 from __future__ import annotations
 
-import os
-
-# One core: numerical libraries must not start thread pools (set before numpy loads).
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
-
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -112,6 +107,10 @@ def report(figures: dict[str, float]) -> bool:
 
 
 def main() -> int:
+    # One core: numerical libraries must not start thread pools. Set before numpy loads
+    # (it loads with `classifier`, imported only below) and inherited by the child.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model file to load (trained if missing)")
     parser.add_argument("--mails", type=int, default=5000, help="mails in the batch")

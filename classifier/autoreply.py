@@ -192,10 +192,10 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule, ...] = (
         r"(?:this is the mail system at host|could not be delivered to one or more recipients"
         r"|delivery has failed to these recipients|your message (?:could not|wasn't|was not)"
         r" (?:be )?delivered|message not delivered|the following (?:message|address(?:es)?)"
-        r"[^.\n]{0,60}(?:undeliverable|failed)|mailbox (?:unavailable|full|not found|is full)"
-        r"|user unknown|recipient address rejected|die nachricht konnte nicht (?:an [^.\n]{0,60})?"
-        r"zugestellt werden|(?:e-mail|nachricht|mail) (?:an [^.\n]{0,60})?konnte nicht zugestellt"
-        r"|zustellung an [^.\n]{0,60}fehlgeschlagen|empfängeradresse (?:wurde )?abgelehnt"
+        r"[^\n]{0,60}?(?:undeliverable|failed)|mailbox (?:unavailable|full|not found|is full)"
+        r"|user unknown|recipient address rejected|die nachricht konnte nicht (?:an [^\n]{0,60}?)?"
+        r"zugestellt werden|(?:e-mail|nachricht|mail) (?:an [^\n]{0,60}?)?konnte nicht zugestellt"
+        r"|zustellung an [^\n]{0,60}?fehlgeschlagen|empfängeradresse (?:wurde )?abgelehnt"
         r"|postfach (?:ist )?(?:voll|nicht verfügbar))",
     ),
     _rule(
