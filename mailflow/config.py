@@ -14,7 +14,11 @@ import tomllib
 import typing
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
+
+from mediation.business_time import BusinessCalendar, opening_hours
+from mediation.policy import Policy
 
 ENV_CONFIG = "SIEGEL_CONFIG"
 ENV_SECRET = "SIEGEL_SECRET"  # noqa: S105 - the variable name, not a secret
@@ -94,6 +98,59 @@ class ImapAccount:
 @dataclass(frozen=True)
 class MediationSection:
     mediators: tuple[str, ...] = ()
+    operator: str = ""
+
+
+_POLICY = Policy()
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class DeadlinesSection:
+    """The case workflow's deadlines (defaults: `mediation.policy.Policy`) and the sweep."""
+
+    merchant_reply_business_days: int = _POLICY.merchant_reply_business_days
+    reminder_fraction: float = _POLICY.reminder_fraction
+    customer_answer_days: int = _POLICY.customer_answer_days
+    proposal_answer_days: int = _POLICY.proposal_answer_days
+    mediation_days: int = _POLICY.mediation_days
+    sweep_seconds: float = 60.0
+
+    def policy(self, calendar: CalendarSection) -> Policy:
+        """The deadline policy; raises ValueError for a value out of range."""
+        return Policy(
+            merchant_reply_business_days=self.merchant_reply_business_days,
+            reminder_fraction=self.reminder_fraction,
+            customer_answer_days=self.customer_answer_days,
+            proposal_answer_days=self.proposal_answer_days,
+            mediation_days=self.mediation_days,
+            business_calendar=calendar.region,
+        )
+
+
+@dataclass(frozen=True)
+class CalendarSection:
+    """The default business calendar of deadlines; a merchant may have its own."""
+
+    region: str = _POLICY.business_calendar
+    timezone: str = "Europe/Berlin"
+    opens: str = "09:00"
+    closes: str = "17:00"
+    weekdays: tuple[str, ...] = WEEKDAYS[:5]
+    closed_dates: tuple[str, ...] = ()
+
+    def business_calendar(self) -> BusinessCalendar:
+        """The calendar; raises ValueError for an unknown region, zone, time or date."""
+        unknown = [day for day in self.weekdays if day not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown weekdays {unknown}; use {', '.join(WEEKDAYS)}")
+        hours = opening_hours(
+            time.fromisoformat(self.opens),
+            time.fromisoformat(self.closes),
+            [WEEKDAYS.index(day) for day in self.weekdays],
+        )
+        closed = frozenset(date.fromisoformat(day) for day in self.closed_dates)
+        return BusinessCalendar.from_region(self.region, self.timezone, hours, closed)
 
 
 @dataclass(frozen=True)
@@ -106,6 +163,8 @@ class Config:
     queue: QueueSection = field(default_factory=QueueSection)
     imap: tuple[ImapAccount, ...] = ()
     mediation: MediationSection = field(default_factory=MediationSection)
+    deadlines: DeadlinesSection = field(default_factory=DeadlinesSection)
+    calendar: CalendarSection = field(default_factory=CalendarSection)
     base_dir: Path = Path(".")
 
     @property
@@ -199,6 +258,23 @@ def _check(config: Config) -> None:
             raise ConfigError(f"[[imap]] #{i}", "host and username are required")
     if config.secret_bytes and len(config.secret_bytes) < MIN_SECRET_LENGTH:
         raise ConfigError("[siegel] secret", f"must be at least {MIN_SECRET_LENGTH} characters")
+    _check_cases(config)
+
+
+def _check_cases(config: Config) -> None:
+    try:
+        config.calendar.business_calendar()
+    except ValueError as error:
+        raise ConfigError("[calendar]", str(error)) from None
+    try:
+        config.deadlines.policy(config.calendar)
+    except ValueError as error:
+        raise ConfigError("[deadlines]", str(error)) from None
+    if config.deadlines.sweep_seconds <= 0:
+        raise ConfigError("[deadlines] sweep_seconds", "must be greater than 0")
+    for address in (*config.mediation.mediators, config.mediation.operator):
+        if address and "@" not in address:
+            raise ConfigError("[mediation]", f"not a mail address: {address!r}")
 
 
 def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Config:

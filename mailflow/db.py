@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
+from mediation import storage as case_storage
 
 log = logging.getLogger("mailflow.db")
 
@@ -105,6 +106,10 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         "outbox: why a row was suppressed",
         add_column("outbox", "suppressed_reason", "VARCHAR(400)"),
     ),
+    (
+        "cases: merchants, customers, cases, deadlines, event log, held mails, corrections",
+        _create_tables(*case_storage.TABLES),
+    ),
 ]
 
 
@@ -117,7 +122,7 @@ def schema_version(connection: Connection) -> int:
 def upgrade(engine: Engine) -> int:
     """Bring the schema to the newest version; returns the version reached."""
     # Importing the models registers their tables in the shared metadata.
-    assert models.StoredMail.__tablename__
+    assert models.StoredMail.__tablename__ and case_storage.Case.__tablename__
     with engine.begin() as connection:
         if is_postgres(engine):
             # Two processes starting at once must not both run the same step.

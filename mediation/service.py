@@ -1,0 +1,909 @@
+"""The case service: handlers that turn a mail or a due deadline into a stored decision.
+
+- `handle_mail` routes one received mail (a new complaint, or a reply to a case by case
+  address, threading headers or subject reference), checks that the sender belongs to
+  the role it acts for, reads what the mail means (classifier intent, mediator
+  commands), applies the state machine, saves the case, appends the event log and
+  returns the mails to send. A mail that cannot act is held with the reason.
+- `fire_deadline` fires one due deadline for the sweep.
+- `assign_merchant` and `correct_category` are the operator's corrections.
+
+Every handler works in the caller's session and commits nothing: the shell commits the
+case, its events and the outbox rows of the returned `OutgoingMail`s together. No
+clock is read: mail events happen at our receive time, deadline events at their due
+time. The meaning of a text comes from the classifier, called through the `Classify`
+function the shell passes, with the context the case is in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session
+
+from mediation import commands, routing, storage, templates
+from mediation.addresses import AddressError, Kind, Recipient, Role, case_address, parse_recipient
+from mediation.business_time import BusinessCalendar, opening_hours
+from mediation.events import (
+    ComplaintReceived,
+    CustomerConfirmedSolved,
+    CustomerReportedUnsolved,
+    CustomerWrote,
+    Event,
+    MediatorAssigned,
+    MerchantIdentified,
+    MerchantReplied,
+    ProposalAccepted,
+    ProposalRejected,
+)
+from mediation.machine import (
+    CLOSED,
+    DUE_EVENTS,
+    NEW_CASE,
+    CaseSnapshot,
+    Deadline,
+    Decision,
+    Party,
+    State,
+    UnexpectedEvent,
+    decide,
+)
+from mediation.outgoing import LANGUAGES, OutgoingMail
+from mediation.policy import Policy
+from mediation.storage import Case, CaseEvent, Customer, HeldMail, HeldReason, Merchant
+
+if TYPE_CHECKING:
+    from classifier import Classification
+
+log = logging.getLogger("mediation.service")
+
+MAX_QUOTED_CHARS = 20_000
+"""A forwarded text is cut here; the whole mail stays stored."""
+
+Classify = Callable[[str | None], "Classification"]
+"""Classifies the mail being handled; the argument is the reply context the case is in
+(``solved_question``, ``proposal`` or None)."""
+
+# The deadline a template states, by template key: the first of these the case has.
+DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
+    "customer.complaint_acknowledged": (Deadline.MERCHANT_REPLY,),
+    "customer.merchant_requested": (Deadline.CUSTOMER_ANSWER,),
+    "customer.merchant_reply_forwarded": (Deadline.CUSTOMER_ANSWER,),
+    "customer.solved_question": (Deadline.CUSTOMER_ANSWER,),
+    "customer.merchant_message": (Deadline.CUSTOMER_ANSWER,),
+    "customer.proposal": (Deadline.PROPOSAL_ANSWER,),
+    "merchant.proposal": (Deadline.PROPOSAL_ANSWER,),
+    "customer.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
+    "merchant.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
+    "merchant.complaint_forwarded": (Deadline.MERCHANT_REPLY,),
+    "merchant.merchant_reminder": (Deadline.MERCHANT_REPLY,),
+}
+_MEDIATION_END = (Deadline.MEDIATION_END,)
+
+_UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
+_NO_SUBJECT = {"de": "(ohne Betreff)", "en": "(no subject)"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the case service needs from the configuration."""
+
+    domain: str
+    secret: bytes
+    policy: Policy = dataclasses.field(default_factory=Policy)
+    calendar: BusinessCalendar = dataclasses.field(default_factory=BusinessCalendar)
+    """The default business calendar (merchants without their own)."""
+    mediators: tuple[str, ...] = ()
+    operator_address: str | None = None
+    default_language: str = "de"
+    timezone: str = "Europe/Berlin"
+    """The operator's time zone: deadlines are shown to customers and mediators in it."""
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """A received mail as the case service reads it (from the shell's stored, parsed mail)."""
+
+    id: int
+    received_at: datetime
+    envelope_to: tuple[str, ...]
+    sender: str | None
+    sender_name: str = ""
+    subject: str = ""
+    text: str = ""
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+    """The message ids it answers: References, then In-Reply-To (RFC 5322 §3.6.4)."""
+    thread_refs: tuple[str, ...] = ()
+    """Case references of our own mails that `references` names (found in the outbox)."""
+    machine: str | None = None
+    """The kind of machine mail, when the header rules recognised one."""
+    machine_rule: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one mail did: the case it acted on, a hold, and what to send."""
+
+    outgoing: tuple[OutgoingMail, ...] = ()
+    case_ref: str | None = None
+    held: HeldReason | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One deadline the sweep fired (or held, when no transition fitted)."""
+
+    case_ref: str
+    kind: Deadline
+    outgoing: tuple[OutgoingMail, ...] = ()
+    held: str | None = None
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One event applied to a case, with who caused it and why."""
+
+    event: Event
+    actor: str
+    reason: str
+    before: State | None
+    decision: Decision
+
+
+# ====================================================================== mails
+
+
+def handle_mail(
+    session: Session, mail: IncomingMail, classify: Classify, settings: Settings
+) -> Outcome:
+    """Route and apply one received mail; returns what to send (the caller enqueues)."""
+    recipients = _our_recipients(mail, settings)
+    kinds = {recipient.kind for recipient in recipients}
+    if kinds == {Kind.BOUNCE}:
+        return Outcome()  # a delivery report: the outbox records it, no case acts
+    at_case = next((r for r in recipients if r.kind is Kind.CASE), None)
+    at_complaint = next((r for r in recipients if r.kind is Kind.COMPLAINT), None)
+    if at_case is None and at_complaint is None:
+        reason = HeldReason.OPERATOR_ADDRESS if Kind.OPERATOR in kinds else HeldReason.NO_RECIPIENT
+        return _hold(session, mail, reason, f"delivered to {', '.join(mail.envelope_to)}", settings)
+    if not mail.sender:
+        return _hold(session, mail, HeldReason.NO_SENDER, "no From address", settings)
+    by_address = (at_case.case_ref, at_case.role) if at_case else None
+    for candidate in routing.case_candidates(by_address, mail.thread_refs, mail.subject):  # type: ignore[arg-type]
+        case = storage.load_case(session, candidate.ref)
+        if case is None:
+            if candidate.via == "case-address":
+                detail = f"case address of {candidate.ref}, which does not exist"
+                return _hold(
+                    session, mail, HeldReason.UNKNOWN_CASE, detail, settings,
+                    tell=classify, ref=candidate.ref,
+                )  # fmt: skip
+            continue
+        parties = _parties(session, case, settings)
+        role = candidate.role or routing.role_of(mail.sender, parties)
+        if role is None or not routing.belongs(mail.sender, role, parties):
+            detail = f"{mail.sender} is not the {role or 'party'} of {case.ref} ({candidate.via})"
+            return _hold(
+                session, mail, HeldReason.SENDER_NOT_PARTY, detail, settings,
+                tell=classify, ref=case.ref, case=case,
+            )  # fmt: skip
+        return _reply(session, case, role, candidate.via, mail, classify, settings)
+    assert at_complaint is not None  # a case address always yields a candidate
+    return _open_case(session, mail, at_complaint.merchant_slug, classify, settings)
+
+
+def _our_recipients(mail: IncomingMail, settings: Settings) -> list[Recipient]:
+    found = []
+    for address in mail.envelope_to:
+        try:
+            found.append(parse_recipient(settings.secret, settings.domain, address))
+        except AddressError:
+            continue
+    return found
+
+
+def _open_case(
+    session: Session,
+    mail: IncomingMail,
+    named_slug: str | None,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    if mail.machine:
+        detail = f"{mail.machine} mail ({mail.machine_rule}) to a complaint address"
+        return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
+    assert mail.sender is not None
+    reading = classify(None)
+    all_merchants = storage.merchants(session)
+    profiles = [_profile(m) for m in all_merchants]
+    match = routing.find_merchant(mail.subject, mail.text, profiles, named_slug)
+    merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
+    language = reading.language if reading.language in LANGUAGES else settings.default_language
+    customer = storage.ensure_customer(
+        session, mail.sender, mail.sender_name, language, mail.received_at
+    )
+    ref = storage.next_ref(session, mail.received_at.year)
+    snapshot = CaseSnapshot(ref=ref, calendar=_calendar_of(merchant, settings))
+    event = ComplaintReceived(merchant=match.slug if match else None)
+    found = f"merchant by {match.rule}: {match.detail}" if match else "merchant not found"
+    reason = f"complaint mail {mail.id}; {found}; {_reading_summary(reading)}"
+    steps = _steps(snapshot, [(event, "customer", reason)], mail.received_at, settings, session)
+    final = steps[-1].decision.case
+    case = Case(
+        ref=ref,
+        state=final.state or State.NEEDS_MERCHANT,
+        merchant_id=merchant.id if merchant else None,
+        customer_id=customer.id,  # type: ignore[arg-type]
+        mediator=final.mediator,
+        category=reading.category,
+        category_confidence=reading.confidence,
+        needs_triage=reading.needs_triage,
+        language=language,
+        subject=mail.subject[:998],
+        complaint_mail_id=mail.id,
+        opened_at=mail.received_at,
+        updated_at=mail.received_at,
+        merchant_given_at=final.merchant_given_at,
+    )
+    session.add(case)
+    session.flush()
+    storage.sync_deadlines(session, case.id, final.deadlines)  # type: ignore[arg-type]
+    _append_events(
+        session, case, steps, mail.received_at, mail, {"text": mail.text[:MAX_QUOTED_CHARS]}
+    )
+    outgoing = _notify(session, case, steps, mail, Role.CUSTOMER, settings)
+    log.info("case %s opened (%s), %s", ref, final.state, found)
+    return Outcome(tuple(outgoing), ref)
+
+
+def _reply(
+    session: Session,
+    case: Case,
+    role: Role,
+    via: str,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    state = State(case.state)
+    if state in CLOSED:
+        # A closed case is never reopened by mail; the operator sees it.
+        # (The customer's rating reply is taken here once ratings exist.)
+        detail = f"{role} wrote to {case.ref}, closed as {state}"
+        return _hold(
+            session, mail, HeldReason.CLOSED_CASE, detail, settings,
+            tell=classify, ref=case.ref, case=case,
+        )  # fmt: skip
+    if mail.machine and role is not Role.MERCHANT:
+        return _ignore_automatic(session, case, role, mail)
+    context = _reply_context(state, role)
+    reading = classify(context)
+    why = f"mail {mail.id} from the {role} via {via}; {_reading_summary(reading)}"
+    if role is Role.MEDIATOR:
+        instructions = commands.parse(reading.new_text)
+        if instructions.problems:
+            return _command_problem(session, case, mail, instructions.problems, settings)
+        events: list[Event] = list(instructions.events)
+        if not events:
+            return _ignore_automatic(session, case, role, mail, kind="MailWithoutEffect")
+    elif role is Role.MERCHANT:
+        automatic = mail.machine is not None or reading.auto_reply
+        if automatic:
+            why += f"; automatic ({mail.machine_rule or reading.auto_reply_kind}): clock runs on"
+        events = [_merchant_event(state, reading, automatic)]
+    else:
+        events = [_customer_event(session, state, reading, mail)]
+    snapshot = _snapshot(session, case, settings)
+    try:
+        steps = _steps(
+            snapshot, [(e, str(role), why) for e in events], mail.received_at, settings, session
+        )
+    except UnexpectedEvent as error:
+        if role is Role.MEDIATOR:
+            problem = commands.Problem(commands.ProblemCode.NOT_POSSIBLE, str(error))
+            return _command_problem(session, case, mail, (problem,), settings)
+        return _hold(
+            session, mail, HeldReason.UNEXPECTED_EVENT, str(error), settings,
+            tell=classify, ref=case.ref, case=case,
+        )  # fmt: skip
+    _save(session, case, steps, mail.received_at)
+    _append_events(session, case, steps, mail.received_at, mail)
+    outgoing = _notify(session, case, steps, mail, role, settings)
+    return Outcome(tuple(outgoing), case.ref)
+
+
+def _reply_context(state: State, role: Role) -> str | None:
+    if state is State.PROPOSAL_PENDING and role in (Role.CUSTOMER, Role.MERCHANT):
+        return "proposal"
+    if role is Role.CUSTOMER and state in (State.AWAITING_MERCHANT, State.AWAITING_CUSTOMER):
+        return "solved_question"
+    return None
+
+
+def _merchant_event(state: State, reading: Classification, automatic: bool) -> Event:
+    if state is State.PROPOSAL_PENDING and not automatic:
+        if reading.intent == "accept":
+            return ProposalAccepted(Role.MERCHANT)
+        if reading.intent == "reject":
+            return ProposalRejected(Role.MERCHANT)
+    return MerchantReplied(substantive=not automatic, text=reading.new_text)
+
+
+def _customer_event(
+    session: Session, state: State, reading: Classification, mail: IncomingMail
+) -> Event:
+    match state:
+        case State.NEEDS_MERCHANT:
+            profiles = [_profile(m) for m in storage.merchants(session)]
+            found = routing.find_merchant(mail.subject, reading.new_text or mail.text, profiles)
+            if found is not None:
+                return MerchantIdentified(found.slug)
+        case State.AWAITING_MERCHANT if reading.intent == "resolved":
+            return CustomerConfirmedSolved()
+        case State.AWAITING_CUSTOMER if reading.intent == "resolved":
+            return CustomerConfirmedSolved()
+        case State.AWAITING_CUSTOMER if reading.intent == "not_resolved":
+            return CustomerReportedUnsolved()
+        case State.PROPOSAL_PENDING if reading.intent == "accept":
+            return ProposalAccepted(Role.CUSTOMER)
+        case State.PROPOSAL_PENDING if reading.intent == "reject":
+            return ProposalRejected(Role.CUSTOMER)
+    # Unsure, or no answer the workflow waits for: forwarded, and asked again where
+    # the case waits for the customer's answer (the machine's `solved_question`).
+    return CustomerWrote(text=reading.new_text)
+
+
+def _reading_summary(reading: Classification) -> str:
+    rules = ", ".join(rule["rule"] for rule in reading.rules)
+    intent = f", intent {reading.intent}" if reading.intent else ""
+    return (
+        f"classifier: {reading.category} {reading.confidence:.2f}{intent}, "
+        f"{reading.auto_reply_kind}, {reading.language} [{rules}]"
+    )
+
+
+def _ignore_automatic(
+    session: Session, case: Case, role: Role, mail: IncomingMail, kind: str = "AutomaticMailIgnored"
+) -> Outcome:
+    """Automatic mail from a customer or mediator, or an empty one: logged, no effect."""
+    why = f"mail {mail.id}: {mail.machine} ({mail.machine_rule})" if mail.machine else "no text"
+    _log(session, case, kind, str(role), why, mail.received_at, mail)
+    return Outcome(case_ref=case.ref)
+
+
+def _command_problem(
+    session: Session,
+    case: Case,
+    mail: IncomingMail,
+    problems: Sequence[commands.Problem],
+    settings: Settings,
+) -> Outcome:
+    """A mediator's reply that cannot be carried out: nothing of it acts; they are told."""
+    detail = "; ".join(f"{p.code}: {p.line}" for p in problems)
+    outcome = _hold(
+        session, mail, HeldReason.COMMAND_PROBLEM, detail, settings, ref=case.ref, case=case
+    )
+    language = settings.default_language
+    values = _Values.load(session, case, settings).build(language, settings.timezone, {})
+    values["problems"] = "\n".join(
+        f"- {problem.line}: {templates.problem_text(problem.code, language)}"
+        for problem in problems
+    )
+    key = "mediator.command_problem"
+    notice = _mail(key, mail.sender or "", language, values, case, Role.MEDIATOR, mail, settings)
+    return dataclasses.replace(outcome, outgoing=(notice,))
+
+
+# ====================================================================== deadlines
+
+
+def fire_deadline(
+    session: Session, deadline_id: int, now: datetime, settings: Settings
+) -> Fired | None:
+    """Fire deadline `deadline_id` if it is still due at `now`; None when it is not.
+
+    The case is locked first (the order every writer of a case's deadlines uses), then
+    the deadline is re-read and claimed by a conditional delete: of two sweeps racing
+    for it, one fires it and the other finds it gone. The event happens at the due time,
+    so a sweep that catches up after downtime replays the case as it would have run.
+    """
+    found = storage.deadline(session, deadline_id)
+    if found is None:
+        return None
+    case = storage.lock_case(session, found.case_id)
+    due = storage.deadline(session, deadline_id)
+    if case is None or due is None or due.due_at > now or due.held_reason is not None:
+        return None
+    kind = Deadline(due.kind)
+    snapshot = _snapshot(session, case, settings)
+    event = DUE_EVENTS[kind]()
+    reason = f"{kind} due at {due.due_at.isoformat()}"
+    try:
+        steps = _steps(snapshot, [(event, "system", reason)], due.due_at, settings, session)
+    except UnexpectedEvent as error:
+        if storage.hold_deadline(session, due, str(error)):
+            _log(
+                session, case, "DeadlineHeld", "system", str(error), due.due_at, data={"kind": kind}
+            )
+            log.warning("deadline %s of %s held: %s", kind, case.ref, error)
+        return Fired(case.ref, kind, held=str(error))
+    if not storage.claim_deadline(session, due):
+        return None
+    _save(session, case, steps, due.due_at)
+    _append_events(session, case, steps, due.due_at, None)
+    outgoing = _notify(session, case, steps, None, None, settings)
+    return Fired(case.ref, kind, tuple(outgoing))
+
+
+# ====================================================================== operator
+
+
+def assign_merchant(
+    session: Session, ref: str, slug: str, now: datetime, settings: Settings
+) -> Outcome:
+    """The operator names the shop of a case waiting in ``needs_merchant``."""
+    case = storage.load_case(session, ref)
+    merchant = storage.merchant_by_slug(session, slug)
+    if case is None or merchant is None:
+        raise LookupError(f"no case {ref}" if case is None else f"no merchant {slug}")
+    snapshot = dataclasses.replace(
+        _snapshot(session, case, settings), calendar=_calendar_of(merchant, settings)
+    )
+    event = MerchantIdentified(merchant.slug)
+    steps = _steps(snapshot, [(event, "operator", "named by the operator")], now, settings, session)
+    _save(session, case, steps, now)
+    _append_events(session, case, steps, now, None)
+    return Outcome(tuple(_notify(session, case, steps, None, None, settings)), case.ref)
+
+
+def correct_category(session: Session, ref: str, category: str, now: datetime) -> Case:
+    """The operator corrects a case's category; kept as training data for the classifier."""
+    case = storage.load_case(session, ref)
+    if case is None:
+        raise LookupError(f"no case {ref}")
+    opened = next(
+        (e for e in storage.events_of(session, case.id) if e.kind == "ComplaintReceived"),  # type: ignore[arg-type]
+        None,
+    )
+    previous = case.category
+    session.add(
+        storage.CategoryCorrection(
+            case_id=case.id,  # type: ignore[arg-type]
+            mail_id=case.complaint_mail_id,
+            subject=case.subject,
+            body=str(opened.data.get("text", "")) if opened else "",
+            language=case.language,
+            category=category,
+            previous_category=previous,
+            corrected_at=now,
+        )
+    )
+    storage.update_case(session, case, {"category": category, "needs_triage": False})
+    _log(session, case, "CategoryCorrected", "operator", f"{previous} → {category}", now)
+    return case
+
+
+# ====================================================================== applying events
+
+
+def _steps(
+    snapshot: CaseSnapshot,
+    events: Sequence[tuple[Event, str, str]],
+    now: datetime,
+    settings: Settings,
+    session: Session,
+) -> list[_Step]:
+    """Apply `events` in order; then assign a mediator if the case needs one.
+
+    Pure but for the mediator count; raises `UnexpectedEvent` before anything is saved.
+    """
+    steps: list[_Step] = []
+    for event, actor, reason in events:
+        decision = decide(snapshot, event, settings.policy, now)
+        steps.append(_Step(event, actor, reason, snapshot.state, decision))
+        snapshot = decision.case
+    needs_mediator = snapshot.state in (State.IN_MEDIATION, State.PROPOSAL_PENDING)
+    if needs_mediator and snapshot.mediator is None and settings.mediators:
+        counts = storage.open_cases_per_mediator(session, settings.mediators)
+        chosen = min(settings.mediators, key=lambda address: counts[address])
+        event = MediatorAssigned(chosen)
+        reason = f"fewest open cases ({counts[chosen]}) of {len(settings.mediators)} mediators"
+        decision = decide(snapshot, event, settings.policy, now)
+        steps.append(_Step(event, "system", reason, snapshot.state, decision))
+    return steps
+
+
+def _save(session: Session, case: Case, steps: Sequence[_Step], now: datetime) -> None:
+    final = steps[-1].decision.case
+    values: dict[str, Any] = {
+        "state": str(final.state),
+        "mediator": final.mediator,
+        "merchant_given_at": final.merchant_given_at,
+        "first_reply_at": final.first_reply_at,
+        "merchant_missed_deadline": final.merchant_missed_deadline,
+        "proposal_accepted_by": sorted(str(role) for role in final.proposal_accepted_by),
+        "updated_at": now,
+    }
+    if final.merchant != _merchant_slug(session, case):
+        merchant = storage.merchant_by_slug(session, final.merchant) if final.merchant else None
+        values["merchant_id"] = merchant.id if merchant else None
+    if final.state in CLOSED and case.closed_at is None:
+        values["closed_at"] = now
+    for step in steps:
+        measured = step.decision.first_reply
+        if measured is not None:
+            values["first_reply_seconds"] = measured.seconds
+            values["first_reply_business_hours"] = measured.business_hours
+            values["first_reply_within_deadline"] = measured.within_deadline
+    case_id = case.id
+    storage.update_case(session, case, values)
+    storage.sync_deadlines(session, case_id, final.deadlines)  # type: ignore[arg-type]
+
+
+def _append_events(
+    session: Session,
+    case: Case,
+    steps: Sequence[_Step],
+    at: datetime,
+    mail: IncomingMail | None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Log every record of every step; `extra` joins the first event's data."""
+    for index, step in enumerate(steps):
+        for record in step.decision.records:
+            data = _jsonable(dataclasses.asdict(record))
+            if index == 0 and record is step.event and extra:
+                data |= dict(extra)
+            session.add(
+                CaseEvent(
+                    case_id=case.id,  # type: ignore[arg-type]
+                    at=at,
+                    kind=type(record).__name__,
+                    actor=step.actor,
+                    actor_address=mail.sender if mail and step.actor != "system" else None,
+                    reason=step.reason,
+                    mail_id=mail.id if mail else None,
+                    state_before=str(step.before) if step.before else None,
+                    state_after=str(step.decision.state),
+                    data=data,
+                )
+            )
+    session.flush()
+
+
+def _log(
+    session: Session,
+    case: Case,
+    kind: str,
+    actor: str,
+    reason: str,
+    at: datetime,
+    mail: IncomingMail | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """Log something that happened to a case without a transition (a hold, a correction)."""
+    session.add(
+        CaseEvent(
+            case_id=case.id,  # type: ignore[arg-type]
+            at=at,
+            kind=kind,
+            actor=actor,
+            actor_address=mail.sender if mail else None,
+            reason=reason,
+            mail_id=mail.id if mail else None,
+            state_before=case.state,
+            state_after=case.state,
+            data=_jsonable(dict(data or {})),
+        )
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+# ====================================================================== holding
+
+
+def _hold(
+    session: Session,
+    mail: IncomingMail,
+    reason: HeldReason,
+    detail: str,
+    settings: Settings,
+    *,
+    tell: Classify | None = None,
+    ref: str | None = None,
+    case: Case | None = None,
+) -> Outcome:
+    """Keep `mail` for the operator; with `tell`, a human sender is told in their language."""
+    told = bool(tell is not None and mail.sender and mail.machine is None and ref)
+    session.add(
+        HeldMail(
+            mail_id=mail.id,
+            reason=reason,
+            detail=detail,
+            sender=mail.sender,
+            case_id=case.id if case else None,
+            held_at=mail.received_at,
+            sender_told=told,
+        )
+    )
+    if case is not None:
+        _log(session, case, "MailHeld", "system", f"{reason}: {detail}", mail.received_at, mail)
+    log.warning("mail %s held (%s): %s", mail.id, reason, detail)
+    if not told:
+        return Outcome(case_ref=ref, held=reason, detail=detail)
+    assert tell is not None and mail.sender and ref
+    language = tell(None).language
+    language = language if language in LANGUAGES else settings.default_language
+    key = {
+        HeldReason.SENDER_NOT_PARTY: "sender.not_party",
+        HeldReason.CLOSED_CASE: "sender.case_closed",
+    }.get(reason, "sender.mail_held")
+    values = dict.fromkeys(templates.PARAMETERS, "") | {
+        "ref": ref,
+        "sender_address": mail.sender,
+        "complaint_address": f"beschwerde@{settings.domain}",
+    }
+    rendered = templates.render(key, language, values)
+    notice = OutgoingMail(
+        to=mail.sender,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        kind=key,
+        language=language,
+        case_ref=ref,
+        in_reply_to=mail.message_id,
+        references=_thread(mail),
+        auto_reply=True,
+        in_reply_to_mail=mail.id,
+    )
+    return Outcome((notice,), ref, reason, detail)
+
+
+# ====================================================================== notifications
+
+
+def _notify(
+    session: Session,
+    case: Case,
+    steps: Sequence[_Step],
+    mail: IncomingMail | None,
+    sender_role: Role | None,
+    settings: Settings,
+) -> list[OutgoingMail]:
+    """Each step's notifications, rendered for their recipients."""
+    values = _Values.load(session, case, settings)
+    outgoing = []
+    for step in steps:
+        for notification in step.decision.notifications:
+            recipient = _recipient(notification.to, case, step.decision.case, values, settings)
+            if recipient is None:
+                continue  # no merchant, mediator or operator address: the event log has it
+            to, role, language, zone = recipient
+            key = f"{notification.to}.{notification.template}"
+            filled = values.build(language, zone, notification.params)
+            shown = DEADLINE_SHOWN.get(key, (Deadline.MEDIATION_END,))
+            due = next(
+                (notification.params[k] for k in map(str, shown) if k in notification.params),
+                None,
+            )
+            filled["deadline"] = templates.format_moment(due, language, zone)  # type: ignore[arg-type]
+            replying = mail if role is not None and role is sender_role else None
+            outgoing.append(_mail(key, to, language, filled, case, role, replying, settings))
+    return outgoing
+
+
+def _recipient(
+    party: Party, case: Case, snapshot: CaseSnapshot, values: _Values, settings: Settings
+) -> tuple[str, Role | None, str, str] | None:
+    """Address, role, language and time zone of `party` in `case`."""
+    match party:
+        case Party.CUSTOMER:
+            return values.customer.address, Role.CUSTOMER, case.language, settings.timezone
+        case Party.MERCHANT:
+            merchant = values.merchant
+            if merchant is None or not merchant.support_addresses:
+                return None
+            zone = _calendar_of(merchant, settings).timezone
+            return merchant.support_addresses[0], Role.MERCHANT, merchant.language, zone
+        case Party.MEDIATOR:
+            if not snapshot.mediator:
+                return None
+            return snapshot.mediator, Role.MEDIATOR, settings.default_language, settings.timezone
+    if not settings.operator_address:
+        return None
+    return settings.operator_address, None, settings.default_language, settings.timezone
+
+
+def _mail(
+    key: str,
+    to: str,
+    language: str,
+    values: Mapping[str, str],
+    case: Case,
+    role: Role | None,
+    replying: IncomingMail | None,
+    settings: Settings,
+) -> OutgoingMail:
+    """One rendered mail; `replying` is the mail it answers, when it goes to its sender."""
+    rendered = templates.render(key, language, values)
+    reply_to = case_address(settings.secret, settings.domain, case.ref, role) if role else None
+    return OutgoingMail(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        kind=key,
+        language=language,
+        case_ref=case.ref,
+        reply_to=reply_to,
+        in_reply_to=replying.message_id if replying else None,
+        references=_thread(replying) if replying else (),
+        # RFC 3834: an answer to the sender is "auto-replied"; the rest "auto-generated".
+        auto_reply=replying is not None,
+        in_reply_to_mail=replying.id if replying else None,
+        answers_machine_mail=bool(replying and replying.machine),
+    )
+
+
+def _thread(mail: IncomingMail) -> tuple[str, ...]:
+    """The References of an answer: the answered mail's, then its own id (RFC 5322)."""
+    own = (mail.message_id,) if mail.message_id else ()
+    return tuple(dict.fromkeys((*mail.references, *own)))[-20:]
+
+
+@dataclass(frozen=True)
+class _Values:
+    """What every template of one case may say, loaded once per handled mail."""
+
+    case: Case
+    customer: Customer
+    merchant: Merchant | None
+    events: tuple[CaseEvent, ...]
+    settings: Settings
+
+    @classmethod
+    def load(cls, session: Session, case: Case, settings: Settings) -> _Values:
+        customer = session.get(Customer, case.customer_id)
+        assert customer is not None
+        merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+        events = tuple(storage.events_of(session, case.id))  # type: ignore[arg-type]
+        return cls(case, customer, merchant, events, settings)
+
+    def build(self, language: str, zone: str, params: Mapping[str, object]) -> dict[str, str]:
+        """Every parameter of `templates.PARAMETERS`, in `language` and time zone `zone`."""
+        case, events = self.case, self.events
+        complaint = next((e for e in events if e.kind == "ComplaintReceived"), None)
+        proposal = next((e for e in reversed(events) if e.kind == "ProposalMade"), None)
+        text, role = params.get("text"), params.get("role")
+        return {
+            "ref": case.ref,
+            "merchant_name": self.merchant.name if self.merchant else _UNKNOWN_MERCHANT[language],
+            "customer_name": self.customer.name or self.customer.address,
+            "customer_address": self.customer.address,
+            "mediator_address": case.mediator or "",
+            "sender_address": "",
+            "subject": case.subject or _NO_SUBJECT[language],
+            "complaint_text": _quoted(complaint.data.get("text") if complaint else ""),
+            "message_text": _quoted(text),
+            "proposal_text": _quoted(proposal.data.get("text") if proposal else ""),
+            "party": templates.party_label(str(role), language) if role else "",
+            "days": str(params.get("days", "")),
+            "deadline": templates.format_moment(None, language, zone),
+            "case_file": _history(events, language, zone),
+            "complaint_address": f"beschwerde@{self.settings.domain}",
+            "problems": "",
+        }
+
+
+def _quoted(text: object) -> str:
+    return templates.quote(str(text)[:MAX_QUOTED_CHARS]) if text else ""
+
+
+def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
+    """The case's timeline as text, for the mediator's case file."""
+    lines = []
+    for event in events:
+        if event.kind in ("ComplaintReceived", "FirstReplyMeasured", "MediatorNoted"):
+            continue  # the complaint is shown above it; notes stay internal
+        moment = templates.format_moment(event.at, language, zone)
+        who = templates.party_label(event.actor, language)
+        lines.append(f"- {moment}: {templates.event_label(event.kind, language)} ({who})")
+        if event.data.get("text"):
+            lines.append(templates.quote(str(event.data["text"])[:2000]))
+    return "\n".join(lines) or "-"
+
+
+# ====================================================================== loading
+
+
+def _snapshot(session: Session, case: Case, settings: Settings) -> CaseSnapshot:
+    merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+    return CaseSnapshot(
+        ref=case.ref,
+        calendar=_calendar_of(merchant, settings),
+        state=State(case.state) if case.state else NEW_CASE,
+        merchant=merchant.slug if merchant else None,
+        mediator=case.mediator,
+        deadlines={
+            kind: row.due_at
+            for kind, row in storage.deadlines_of(session, case.id).items()  # type: ignore[arg-type]
+        },
+        merchant_given_at=case.merchant_given_at,
+        first_reply_at=case.first_reply_at,
+        merchant_missed_deadline=case.merchant_missed_deadline,
+        proposal_accepted_by=frozenset(Role(role) for role in case.proposal_accepted_by),
+    )
+
+
+def _merchant_slug(session: Session, case: Case) -> str | None:
+    merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+    return merchant.slug if merchant else None
+
+
+def _parties(session: Session, case: Case, settings: Settings) -> routing.CaseParties:
+    customer = session.get(Customer, case.customer_id)
+    merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+    assert customer is not None
+    return routing.CaseParties(
+        customer=customer.address,
+        merchant_addresses=tuple(merchant.support_addresses) if merchant else (),
+        merchant_domains=tuple(merchant.domains) if merchant else (),
+        mediator=case.mediator,
+        mediators=settings.mediators,
+    )
+
+
+def _profile(merchant: Merchant) -> routing.MerchantProfile:
+    return routing.MerchantProfile(
+        slug=merchant.slug,
+        name=merchant.name,
+        support_addresses=tuple(merchant.support_addresses),
+        domains=tuple(merchant.domains),
+        order_pattern=merchant.order_pattern,
+    )
+
+
+def _calendar_of(merchant: Merchant | None, settings: Settings) -> BusinessCalendar:
+    if merchant is None or not (
+        merchant.calendar_region or merchant.timezone or merchant.opening_hours
+    ):
+        return settings.calendar
+    return merchant_calendar(
+        merchant.calendar_region, merchant.timezone, merchant.opening_hours, settings.calendar
+    )
+
+
+@lru_cache(maxsize=256)
+def merchant_calendar(
+    region: str | None, timezone: str | None, hours: str | None, default: BusinessCalendar
+) -> BusinessCalendar:
+    """A merchant's own calendar: its region, time zone or hours over the default's."""
+    opening = default.hours
+    if hours:
+        opens, _, closes = hours.partition("-")
+        opening = opening_hours(time.fromisoformat(opens), time.fromisoformat(closes))
+    if region:
+        return BusinessCalendar.from_region(
+            region, timezone or default.timezone, opening, default.closed_dates
+        )
+    return dataclasses.replace(default, timezone=timezone or default.timezone, hours=opening)

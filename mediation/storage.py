@@ -1,0 +1,422 @@
+"""Case storage: merchants, customers, cases, their deadlines, event log and held mails.
+
+SQLModel tables of the case domain and the few queries the case service needs. The
+schema is created by a step in `mailflow.db.MIGRATIONS`. Mails are named by the id of
+their row in the shell's `mail` table (no foreign key: the domain does not depend on
+the shell's schema). Every datetime is aware UTC.
+
+Concurrency: a case is loaded `FOR UPDATE` (PostgreSQL; SQLite serialises writers with
+``BEGIN IMMEDIATE``) and saved with a conditional update on its `version`, so two units
+of work on one case never both win. Deadlines live in their own table, indexed by due
+time, so that the sweep finds due ones without reading cases.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel
+
+from mediation.machine import CLOSED, Deadline
+
+REF_PREFIX = "SSG"
+
+TABLES = (
+    "merchant",
+    "customer",
+    "case_sequence",
+    "cases",
+    "case_deadline",
+    "case_event",
+    "held_mail",
+    "category_correction",
+)
+"""The tables of this module, in creation order."""
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use aware UTC datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+# ------------------------------------------------------------------ parties
+
+
+class Merchant(SQLModel, table=True):
+    """A registered seal holder: where complaints about it go and how it is recognised."""
+
+    __tablename__ = "merchant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    support_addresses: list[str] = _json_list()
+    """Where complaints are sent (the first) and whose mail counts as the merchant's."""
+    domains: list[str] = _json_list()
+    """Mail domains whose senders count as the merchant, and which name it in a complaint."""
+    order_pattern: str | None = Field(default=None, max_length=400)
+    """A regular expression matching the merchant's order numbers in a complaint."""
+    language: str = Field(default="de", max_length=5)
+    calendar_region: str | None = Field(default=None, max_length=20)
+    """Its own holiday region (``DE-BY``); None: the operator's default calendar."""
+    timezone: str | None = Field(default=None, max_length=60)
+    opening_hours: str | None = Field(default=None, max_length=20)
+    """Its own business hours, ``HH:MM-HH:MM`` Monday to Friday; None: the default."""
+    created_at: datetime = _utc()
+
+
+class Customer(SQLModel, table=True):
+    """Someone who complained, known by mail address."""
+
+    __tablename__ = "customer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=320, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    language: str = Field(default="de", max_length=5)
+    created_at: datetime = _utc()
+
+
+# ------------------------------------------------------------------ cases
+
+
+class CaseSequence(SQLModel, table=True):
+    """The last case number handed out per year (``SSG-YYYY-NNNNNN``)."""
+
+    __tablename__ = "case_sequence"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_number: int = 0
+
+
+class Case(SQLModel, table=True):
+    """One complaint's whole history: its state, parties, deadlines and measured figures."""
+
+    __tablename__ = "cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=20, unique=True, index=True)
+    state: str = Field(max_length=30, index=True)
+    merchant_id: int | None = Field(default=None, foreign_key="merchant.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    mediator: str | None = Field(default=None, max_length=320, index=True)
+    category: str | None = Field(default=None, max_length=40)
+    category_confidence: float | None = None
+    needs_triage: bool = False
+    language: str = Field(default="de", max_length=5)
+    """The customer's language in this case."""
+    subject: str = Field(default="", max_length=998)
+    complaint_mail_id: int | None = None
+    opened_at: datetime = _utc(index=True)
+    updated_at: datetime = _utc()
+    closed_at: datetime | None = _utc(nullable=True)
+    merchant_given_at: datetime | None = _utc(nullable=True)
+    first_reply_at: datetime | None = _utc(nullable=True)
+    first_reply_seconds: float | None = None
+    first_reply_business_hours: float | None = None
+    first_reply_within_deadline: bool | None = None
+    merchant_missed_deadline: bool = False
+    proposal_accepted_by: list[str] = _json_list()
+    version: int = 0
+
+
+class CaseDeadline(SQLModel, table=True):
+    """One running deadline of a case; the sweep fires it when due."""
+
+    __tablename__ = "case_deadline"
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_case_deadline_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=30)
+    due_at: datetime = _utc(index=True)
+    held_reason: str | None = Field(default=None, max_length=400)
+    """Set when firing it fitted no transition: the operator decides, the sweep skips it."""
+
+
+class CaseEvent(SQLModel, table=True):
+    """One entry of a case's event log: who, when, why, which mail."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    at: datetime = _utc()
+    kind: str = Field(max_length=40)
+    actor: str = Field(max_length=320)
+    """``customer``, ``merchant``, ``mediator``, ``operator`` or ``system``."""
+    actor_address: str | None = Field(default=None, max_length=320)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    mail_id: int | None = Field(default=None, index=True)
+    state_before: str | None = Field(default=None, max_length=30)
+    state_after: str | None = Field(default=None, max_length=30)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class HeldReason(enum.StrEnum):
+    """Why a mail could not act; each is shown to the operator by ``siegel held``."""
+
+    SENDER_NOT_PARTY = "sender-not-party"
+    UNKNOWN_CASE = "unknown-case"
+    CLOSED_CASE = "closed-case"
+    UNEXPECTED_EVENT = "unexpected-event"
+    COMMAND_PROBLEM = "command-problem"
+    MACHINE_MAIL = "machine-mail"
+    NO_SENDER = "no-sender"
+    OPERATOR_ADDRESS = "operator-address"
+    NO_RECIPIENT = "no-recipient"
+
+
+class HeldMail(SQLModel, table=True):
+    """A mail that could not act, kept for the operator with the reason."""
+
+    __tablename__ = "held_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_id: int = Field(index=True)
+    reason: str = Field(max_length=40)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    sender: str | None = Field(default=None, max_length=320)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    held_at: datetime = _utc(index=True)
+    sender_told: bool = False
+
+
+class CategoryCorrection(SQLModel, table=True):
+    """An operator's correction of a case's category: training data for the classifier."""
+
+    __tablename__ = "category_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    mail_id: int | None = None
+    subject: str = Field(default="", max_length=998)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    language: str = Field(default="de", max_length=5)
+    category: str = Field(max_length=40)
+    previous_category: str | None = Field(default=None, max_length=40)
+    corrected_at: datetime = _utc()
+
+
+# ------------------------------------------------------------------ queries
+
+
+class ConcurrentUpdate(Exception):
+    """The case changed since it was loaded; the unit of work must be retried."""
+
+
+def _dialect(session: Session) -> str:
+    bind = session.get_bind()
+    engine = bind.engine if not isinstance(bind, Engine) else bind
+    return engine.dialect.name
+
+
+def next_ref(session: Session, year: int) -> str:
+    """A new case reference ``SSG-YYYY-NNNNNN``, unique even with concurrent writers."""
+    table = CaseSequence.__table__  # type: ignore[attr-defined]
+    dialect = _dialect(session)
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect in ("postgresql", "sqlite"):
+        session.execute(builder(table).values(year=year, last_number=0).on_conflict_do_nothing())
+    elif session.get(CaseSequence, year) is None:  # pragma: no cover - other databases
+        session.execute(insert(table).values(year=year, last_number=0))
+    number = session.execute(
+        update(table)
+        .where(table.c.year == year)
+        .values(last_number=table.c.last_number + 1)
+        .returning(table.c.last_number)
+    ).scalar_one()
+    return f"{REF_PREFIX}-{year}-{number:06d}"
+
+
+def load_case(session: Session, ref: str) -> Case | None:
+    """The case `ref`, locked for this unit of work."""
+    query = select(Case).where(Case.ref == ref.upper()).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def lock_case(session: Session, case_id: int) -> Case | None:
+    query = select(Case).where(Case.id == case_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def deadlines_of(session: Session, case_id: int) -> dict[Deadline, CaseDeadline]:
+    rows = session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case_id))
+    return {Deadline(row.kind): row for row in rows}
+
+
+def update_case(session: Session, case: Case, values: Mapping[str, Any]) -> None:
+    """Write `values` to `case` if nobody else changed it since it was loaded.
+
+    A Core update guarded by `version` (the ORM object is not modified, so no flush can
+    write it unguarded); the object is expired afterwards and reloads when read.
+    """
+    table = Case.__table__  # type: ignore[attr-defined]
+    changed = session.execute(
+        update(table)
+        .where(table.c.id == case.id, table.c.version == case.version)
+        .values(**values, version=case.version + 1)
+    ).rowcount
+    if changed != 1:
+        raise ConcurrentUpdate(f"case {case.ref} changed since it was loaded")
+    session.expire(case)
+
+
+def sync_deadlines(session: Session, case_id: int, wanted: Mapping[Deadline, datetime]) -> None:
+    """Make the case's deadline rows what `wanted` says (new due times clear a hold)."""
+    existing = deadlines_of(session, case_id)
+    table = CaseDeadline.__table__  # type: ignore[attr-defined]
+    stale = [
+        kind.value
+        for kind, row in existing.items()
+        if kind not in wanted or row.due_at != wanted[kind]
+    ]
+    if stale:
+        session.execute(delete(table).where(table.c.case_id == case_id, table.c.kind.in_(stale)))
+    for kind, due_at in wanted.items():
+        row = existing.get(kind)
+        if row is None or row.due_at != due_at:
+            session.execute(insert(table).values(case_id=case_id, kind=kind.value, due_at=due_at))
+    for row in existing.values():
+        session.expunge(row)
+
+
+def due_deadline_ids(
+    session: Session, now: datetime, exclude: Iterable[int] = (), limit: int = 100
+) -> list[int]:
+    """Ids of due deadlines that are not held, oldest first."""
+    query = (
+        select(CaseDeadline.id)
+        .where(CaseDeadline.due_at <= now, CaseDeadline.held_reason.is_(None))  # type: ignore[union-attr,operator]
+        .order_by(CaseDeadline.due_at, CaseDeadline.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(CaseDeadline.id.not_in(excluded))  # type: ignore[union-attr]
+    return list(session.scalars(query))
+
+
+def deadline(session: Session, deadline_id: int) -> CaseDeadline | None:
+    query = select(CaseDeadline).where(CaseDeadline.id == deadline_id)
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def claim_deadline(session: Session, deadline: CaseDeadline) -> bool:
+    """Take a due deadline for firing: a conditional delete, so that it fires once."""
+    table = CaseDeadline.__table__  # type: ignore[attr-defined]
+    taken = session.execute(
+        delete(table).where(
+            table.c.id == deadline.id,
+            table.c.due_at == deadline.due_at,
+            table.c.held_reason.is_(None),
+        )
+    ).rowcount
+    return taken == 1
+
+
+def hold_deadline(session: Session, deadline: CaseDeadline, reason: str) -> bool:
+    """Keep a deadline that fitted no transition for the operator; the sweep skips it."""
+    table = CaseDeadline.__table__  # type: ignore[attr-defined]
+    held = session.execute(
+        update(table)
+        .where(table.c.id == deadline.id, table.c.held_reason.is_(None))
+        .values(held_reason=reason[:400])
+    ).rowcount
+    return held == 1
+
+
+def open_cases_per_mediator(session: Session, mediators: Sequence[str]) -> dict[str, int]:
+    """How many open cases each of `mediators` holds (zero included)."""
+    counts = dict.fromkeys(mediators, 0)
+    if not mediators:
+        return counts
+    rows = session.execute(
+        select(Case.mediator, func.count())
+        .where(Case.mediator.in_(list(mediators)), Case.state.not_in(list(CLOSED)))  # type: ignore[union-attr]
+        .group_by(Case.mediator)
+    )
+    for mediator, count in rows:
+        counts[mediator] = count
+    return counts
+
+
+def merchants(session: Session) -> list[Merchant]:
+    return list(session.scalars(select(Merchant).order_by(Merchant.slug)))
+
+
+def merchant_by_slug(session: Session, slug: str) -> Merchant | None:
+    return session.scalars(select(Merchant).where(Merchant.slug == slug.lower())).first()
+
+
+def ensure_customer(
+    session: Session, address: str, name: str, language: str, now: datetime
+) -> Customer:
+    """The customer with `address`, created if new (safe with concurrent writers)."""
+    table = Customer.__table__  # type: ignore[attr-defined]
+    values = dict(address=address.lower(), name=name[:200], language=language, created_at=now)
+    if _dialect(session) == "postgresql":
+        session.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
+    return session.scalars(select(Customer).where(Customer.address == address.lower())).one()
+
+
+def events_of(session: Session, case_id: int) -> list[CaseEvent]:
+    query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)  # type: ignore[arg-type]
+    return list(session.scalars(query))
+
+
+def corrections(session: Session) -> list[dict[str, Any]]:
+    """Operator corrections as classifier training records (``subject``, ``body``, ...)."""
+    rows = session.scalars(select(CategoryCorrection).order_by(CategoryCorrection.id))  # type: ignore[arg-type]
+    return [
+        {
+            "id": f"correction-{row.id}",
+            "language": row.language,
+            "category": row.category,
+            "subject": row.subject,
+            "body": row.body,
+        }
+        for row in rows
+    ]

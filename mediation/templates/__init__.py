@@ -1,0 +1,234 @@
+"""Notification templates: every mail to a customer, merchant, mediator or operator.
+
+The wording lives in ``de.toml`` and ``en.toml`` next to this module, one table per
+template, keyed ``party.name`` (the party a `mediation.machine.Notification` goes to,
+or ``sender`` for answers to whoever wrote), each with a ``subject`` and a ``text``.
+Placeholders are ``${name}`` (`string.Template`); every template may use any name of
+`PARAMETERS`, and `render` fails loudly when a value is missing.
+
+The HTML part is derived from the rendered text with every character escaped, so no
+value can inject markup; quoted lines (``> ``) become a blockquote. Dates are written
+in the recipient's language and time zone (`format_moment`).
+"""
+
+from __future__ import annotations
+
+import html
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+LANGUAGES = ("de", "en")
+_HERE = Path(__file__).resolve().parent
+
+PARAMETERS = (
+    "ref",
+    "merchant_name",
+    "customer_name",
+    "customer_address",
+    "mediator_address",
+    "sender_address",
+    "subject",
+    "complaint_text",
+    "message_text",
+    "proposal_text",
+    "party",
+    "days",
+    "deadline",
+    "case_file",
+    "complaint_address",
+    "problems",
+)
+"""The values every template may use; the service supplies all of them."""
+
+_WEEKDAYS = {
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS = {
+    "de": (
+        "Januar", "Februar", "März", "April", "Mai", "Juni",
+        "Juli", "August", "September", "Oktober", "November", "Dezember",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+_GERMAN_ZONE_NAMES = {"CET": "MEZ", "CEST": "MESZ"}
+_NO_DEADLINE = {"de": "ohne feste Frist", "en": "no fixed date"}
+
+PARTY_LABELS = {
+    "de": {
+        "customer": "die Kundin / der Kunde",
+        "merchant": "der Händler",
+        "mediator": "die Schlichtung",
+    },
+    "en": {"customer": "the customer", "merchant": "the merchant", "mediator": "the mediator"},
+}
+
+EVENT_LABELS = {
+    "de": {
+        "ComplaintReceived": "Beschwerde eingegangen",
+        "MerchantIdentified": "Händler zugeordnet",
+        "MerchantReplied": "Antwort des Händlers",
+        "ReminderDue": "Erinnerung an den Händler",
+        "MerchantDeadlinePassed": "Frist des Händlers verstrichen",
+        "FirstReplyMeasured": "Erste Antwort des Händlers gemessen",
+        "CustomerWrote": "Nachricht der Kundin / des Kunden",
+        "CustomerConfirmedSolved": "Kunde: Problem gelöst",
+        "CustomerReportedUnsolved": "Kunde: Problem nicht gelöst",
+        "CustomerSilenceExpired": "Keine Antwort des Kunden",
+        "CustomerWithdrew": "Beschwerde zurückgezogen",
+        "CustomerRated": "Bewertung abgegeben",
+        "MediatorAssigned": "Schlichter/in zugewiesen",
+        "MediatorMessaged": "Nachricht der Schlichtung",
+        "MediatorNoted": "Interne Notiz",
+        "ProposalMade": "Schlichtungsvorschlag",
+        "ProposalAccepted": "Vorschlag angenommen",
+        "ProposalRejected": "Vorschlag abgelehnt",
+        "ProposalExpired": "Vorschlag ohne Annahme abgelaufen",
+        "DeadlineExtended": "Frist verlängert",
+        "MediationClosed": "Schlichtung abgeschlossen",
+        "MediationOverdue": "Schlichtung überfällig",
+        "AutomaticMailIgnored": "Automatische Nachricht (ohne Wirkung)",
+        "MailHeld": "Nachricht zurückgehalten",
+        "CategoryCorrected": "Kategorie korrigiert",
+        "DeadlineHeld": "Frist zurückgehalten",
+    },
+    "en": {
+        "ComplaintReceived": "Complaint received",
+        "MerchantIdentified": "Merchant identified",
+        "MerchantReplied": "Merchant's reply",
+        "ReminderDue": "Reminder to the merchant",
+        "MerchantDeadlinePassed": "Merchant's deadline passed",
+        "FirstReplyMeasured": "Merchant's first reply measured",
+        "CustomerWrote": "Message from the customer",
+        "CustomerConfirmedSolved": "Customer: problem solved",
+        "CustomerReportedUnsolved": "Customer: problem not solved",
+        "CustomerSilenceExpired": "No answer from the customer",
+        "CustomerWithdrew": "Complaint withdrawn",
+        "CustomerRated": "Rating given",
+        "MediatorAssigned": "Mediator assigned",
+        "MediatorMessaged": "Message from the mediator",
+        "MediatorNoted": "Internal note",
+        "ProposalMade": "Settlement proposal",
+        "ProposalAccepted": "Proposal accepted",
+        "ProposalRejected": "Proposal rejected",
+        "ProposalExpired": "Proposal expired without acceptance",
+        "DeadlineExtended": "Deadline extended",
+        "MediationClosed": "Mediation closed",
+        "MediationOverdue": "Mediation overdue",
+        "AutomaticMailIgnored": "Automatic mail (no effect)",
+        "MailHeld": "Mail held",
+        "CategoryCorrected": "Category corrected",
+        "DeadlineHeld": "Deadline held",
+    },
+}
+
+PROBLEM_TEXTS = {
+    "de": {
+        "unknown-command": "unbekannter Befehl",
+        "missing-text": "der Befehl braucht einen Text",
+        "bad-days": "erwartet eine Zahl von Werktagen, z. B. #frist 5",
+        "bad-outcome": "erwartet #abschluss gelöst oder #abschluss ungelöst",
+        "not-possible": "in diesem Stand des Falls nicht möglich",
+    },
+    "en": {
+        "unknown-command": "unknown command",
+        "missing-text": "the command needs a text",
+        "bad-days": "expects a number of business days, e.g. #extend 5",
+        "bad-outcome": "expects #close resolved or #close unresolved",
+        "not-possible": "not possible in the case's current state",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@cache
+def _catalogue(language: str) -> dict[str, dict[str, str]]:
+    if language not in LANGUAGES:
+        raise ValueError(f"no templates in {language!r}; languages: {LANGUAGES}")
+    with (_HERE / f"{language}.toml").open("rb") as handle:
+        parties = tomllib.load(handle)
+    return {
+        f"{party}.{name}": entry
+        for party, entries in parties.items()
+        for name, entry in entries.items()
+    }
+
+
+def names(language: str = "de") -> frozenset[str]:
+    """Every template key (``party.name``) written in `language`."""
+    return frozenset(_catalogue(language))
+
+
+def render(key: str, language: str, values: Mapping[str, str]) -> Rendered:
+    """Template `key` in `language` with `values`; KeyError when a value is missing."""
+    entry = _catalogue(language).get(key)
+    if entry is None:
+        raise KeyError(f"no template {key!r} in {language!r}")
+    subject = string.Template(entry["subject"]).substitute(values)
+    text = string.Template(entry["text"]).substitute(values).strip() + "\n"
+    return Rendered(" ".join(subject.split()), text, to_html(text, language))
+
+
+def to_html(text: str, language: str) -> str:
+    """A simple HTML rendering of `text`: paragraphs, line breaks, quotes; all escaped."""
+    blocks: list[str] = []
+    for paragraph in text.strip().split("\n\n"):
+        lines = paragraph.splitlines()
+        quoted = [line[1:].removeprefix(" ") for line in lines if line.startswith(">")]
+        if lines and len(quoted) == len(lines):
+            inner = "<br>\n".join(html.escape(line) for line in quoted)
+            blocks.append(f"<blockquote><p>{inner}</p></blockquote>")
+        else:
+            blocks.append("<p>" + "<br>\n".join(html.escape(line) for line in lines) + "</p>")
+    body = "\n".join(blocks)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"></head>\n'
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def quote(text: str) -> str:
+    """`text` as quoted lines (``> ``), for a forwarded message inside a template."""
+    lines = text.strip().splitlines() or [""]
+    return "\n".join(f"> {line}".rstrip() for line in lines)
+
+
+def format_moment(moment: datetime | None, language: str, timezone: str) -> str:
+    """A moment as people read it, in their language and time zone (DST-aware)."""
+    if moment is None:
+        return _NO_DEADLINE[language]
+    local = moment.astimezone(ZoneInfo(timezone))
+    zone = local.tzname() or timezone
+    weekday = _WEEKDAYS[language][local.weekday()]
+    month = _MONTHS[language][local.month - 1]
+    if language == "de":
+        zone = _GERMAN_ZONE_NAMES.get(zone, zone)
+        return f"{weekday}, {local.day}. {month} {local.year}, {local:%H:%M} Uhr ({zone})"
+    return f"{weekday}, {local.day} {month} {local.year}, {local:%H:%M} ({zone})"
+
+
+def party_label(role: str, language: str) -> str:
+    return PARTY_LABELS[language].get(role, role)
+
+
+def event_label(kind: str, language: str) -> str:
+    return EVENT_LABELS[language].get(kind, kind)
+
+
+def problem_text(code: str, language: str) -> str:
+    return PROBLEM_TEXTS[language].get(code, code)
