@@ -71,7 +71,9 @@ _BOUNCE_SUBJECTS = (
     "message could not be delivered",
 )  # fmt: skip
 # Weaker evidence, enough only together: a subject that speaks of failed delivery
-# anywhere, and a text that speaks of failed recipients like an MTA does.
+# anywhere, and a text that speaks of failed recipients like an MTA does. The phrases
+# name a message or recipients, never a parcel ("konnte nicht zugestellt werden" alone
+# is what customers write about deliveries).
 _FAILURE_SUBJECT_WORDS = (
     "delivery failure", "delivery failed", "not delivered", "could not be delivered",
     "undeliverable", "nicht zugestellt", "zustellung fehlgeschlagen",
@@ -79,8 +81,8 @@ _FAILURE_SUBJECT_WORDS = (
 _FAILURE_TEXT_PHRASES = (
     "following recipient", "failed recipient", "could not deliver message",
     "your message could not be delivered", "permanent fatal error", "delivery to the following",
-    "message could not be delivered to", "konnte nicht zugestellt werden",
-    "folgende empfänger",
+    "message could not be delivered to", "nachricht konnte nicht zugestellt",
+    "nachricht konnte nicht an", "folgenden empfänger",
 )  # fmt: skip
 # Subjects that say the mail is still being retried: a delay warning, not a bounce.
 _DELAY_SUBJECTS = (
