@@ -240,7 +240,7 @@ def check_metadata(metadata: Mapping[str, Any]) -> None:
         )
     if metadata.get("sklearn_version") != sklearn.__version__:
         raise ModelError(
-            f"model made with scikit-learn {metadata.get('sklearn_version')!r}, "
+            f"model made with scikit-learn version {metadata.get('sklearn_version')!r}, "
             f"running {sklearn.__version__!r}: train it again"
         )
 
