@@ -9,6 +9,8 @@ so a fresh database and an old one converge on the same schema and keep their da
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,7 +44,7 @@ def make_engine(url: str) -> Engine:
         # Let SQLAlchemy's "begin" below decide when transactions start.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -55,6 +57,20 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite reports a race
+    # for it as "database is locked" at once, without the busy wait: two processes
+    # opening a fresh database together retry briefly.
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
 
 
 def is_postgres(engine: Engine) -> bool:
