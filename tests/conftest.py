@@ -10,6 +10,7 @@ one backend with `-m sqlite` or `-m postgres`; the summary counts each backend.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -35,6 +36,14 @@ BASIC_IMAP_CAPABILITIES = "IMAP4rev1 LITERAL+ UIDPLUS"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite: runs on the embedded SQLite database")
+    # scripts/test's timeout stops pytest with SIGTERM: make it an interrupt, so that
+    # the session fixtures still stop their servers.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, _frame: object) -> NoReturn:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the teardown finish
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
 
 def _server_unavailable(reason: str) -> NoReturn:

@@ -11,6 +11,7 @@ the fixtures in conftest.py turn it into a skip, or a failure under CI.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
@@ -35,6 +36,16 @@ START_TIMEOUT_SECONDS = 30.0
 
 # Seconds each server took to start, for the end-of-session summary.
 STARTUP_SECONDS: dict[str, float] = {}
+# Servers not stopped yet: stopped at exit too, should a test session be interrupted
+# while its fixtures tear down.
+_RUNNING: list[PostgresServer | DovecotServer] = []
+
+
+@atexit.register
+def stop_all() -> None:
+    for server in list(_RUNNING):
+        with contextlib.suppress(Exception):
+            server.stop()
 
 
 class ServerUnavailable(Exception):
@@ -70,6 +81,10 @@ def _stop_child(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None
         process.wait()
 
 
+def _forget(server: PostgresServer | DovecotServer) -> None:
+    _RUNNING[:] = [running for running in _RUNNING if running is not server]
+
+
 # ------------------------------------------------------------------ PostgreSQL
 
 
@@ -98,7 +113,7 @@ class PostgresServer:
         # pid it wrote. SIGINT is its "fast" shutdown; SIGTERM ("smart") would wait
         # for sessions the tests left open.
         pid_file = self.root / "data" / "postmaster.pid"
-        if pid_file.exists():
+        if pid_file.exists() and self.process.poll() is None:
             postmaster = int(pid_file.read_text().split()[0])
             with contextlib.suppress(ProcessLookupError):
                 os.kill(postmaster, signal.SIGINT)
@@ -110,6 +125,7 @@ class PostgresServer:
                     os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
             _stop_child(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
+        _forget(self)
 
 
 def _postgres_bin_dir() -> Path:
@@ -189,6 +205,7 @@ def start_postgres() -> PostgresServer:
         start_new_session=True,
     )
     server = PostgresServer(root, port, process)
+    _RUNNING.append(server)
     try:
         _wait_for_port(port, lambda: process.poll() is None, log)
         _wait_until_accepting(server)
@@ -348,6 +365,7 @@ class DovecotServer:
     def stop(self) -> None:
         _stop_child(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
+        _forget(self)
 
 
 def _mail_user() -> pwd.struct_passwd:
@@ -412,6 +430,7 @@ def start_dovecot(capabilities: str | None = None) -> DovecotServer:
         start_new_session=True,
     )
     server = DovecotServer("127.0.0.1", port, root, process, capabilities)
+    _RUNNING.append(server)
     try:
         _wait_for_port(port, lambda: process.poll() is None, log)
     except BaseException:
