@@ -67,7 +67,8 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule, ...] = (
         ("abwesen", "office", "automati", "reply", "urlaub", "büro"),
         OUT_OF_OFFICE,
         "subject",
-        r"\b(?:abwesenheits(?:notiz|nachricht|meldung)|out of (?:the )?office|automatische"
+        # At the start: "AW: Automatische Antwort: ..." is a human answering an auto-reply.
+        r"^\s*(?:abwesenheits(?:notiz|nachricht|meldung)|out of (?:the )?office|automatische"
         r" antwort|automatic reply|auto[- ]?reply|autoreply|urlaubs(?:abwesenheit|notiz)"
         r"|nicht im büro|away from the office)\b",
     ),
@@ -93,6 +94,8 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule, ...] = (
         r"|\b(?:i am|i'm|i will be|we are)\b" + _SAME_SENTENCE + r"(?:out of (?:the )?office"
         r"|on (?:annual |parental |sick )?(?:leave|vacation|holiday)|away from (?:the |my )?"
         r"(?:office|desk)|out of town|limited access to (?:e-?mail|my e-?mail))",
+        # Merchants answer while away too ("I'm still on leave, but: refund sent").
+        decisive=False,
     ),
     _rule(
         "ooo-return",
@@ -223,6 +226,16 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
     return hits
 
 
+_PRECEDENCE = (DELIVERY_FAILURE, OUT_OF_OFFICE, TICKET_ACK)
+
+
 def decisive_kind(hits: list[AutoReplyHit]) -> str | None:
-    """The kind named by the first decisive hit, if any."""
-    return next((hit.kind for hit in hits if hit.decisive), None)
+    """The kind named by a decisive hit, if any; a bounce that calls itself "automatically
+    generated" is a delivery failure, so delivery failures take precedence."""
+    kinds = {hit.kind for hit in hits if hit.decisive}
+    return next((kind for kind in _PRECEDENCE if kind in kinds), None)
+
+
+def evidence_kinds(hits: list[AutoReplyHit]) -> set[str]:
+    """Kinds named by rules that are evidence only."""
+    return {hit.kind for hit in hits if not hit.decisive}

@@ -32,6 +32,8 @@ BATCH_SIZE = 256
 # The automatic-reply model must be this sure before it overrides "human"; a missed
 # auto-reply only delays a clock stop, a false one stops a merchant's clock unfairly.
 AUTO_REPLY_MODEL_THRESHOLD = 0.5
+# With an evidence-only rule of the same kind, this much model probability suffices.
+AUTO_REPLY_EVIDENCE_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def _classify_batch(
     ]
 
 
-Prediction = tuple[str, float, str]  # label, probability, runner-up description
+# Label, probability, runner-up description, probability of every label.
+Prediction = tuple[str, float, str, dict[str, float]]
 
 
 def _predict(
@@ -138,7 +141,8 @@ def _predict(
         order = row.argsort()[::-1]
         best, second = order[0], order[1] if len(order) > 1 else order[0]
         runner_up = f"{labels[second]} {row[second]:.2f}"
-        predictions.append((labels[best], float(row[best]), runner_up))
+        everything = {label: float(p) for label, p in zip(labels, row, strict=True)}
+        predictions.append((labels[best], float(row[best]), runner_up, everything))
     return predictions
 
 
@@ -170,18 +174,26 @@ def _decide(
     rules.extend({"rule": hit.rule, "detail": hit.detail} for hit in hits)
     kind = autoreply.decisive_kind(hits)
     if kind is None and auto_kind is not None:
-        label, probability, runner_up = auto_kind
+        label, probability, runner_up, everything = auto_kind
         rules.append(
             {"rule": "auto-reply-model", "detail": f"{label} {probability:.2f} (next {runner_up})"}
         )
         if label != autoreply.HUMAN and probability >= AUTO_REPLY_MODEL_THRESHOLD:
             kind = label
+        else:
+            # A rule that is only evidence tips a model that is undecided about its kind.
+            supported = [
+                k
+                for k in autoreply.evidence_kinds(hits)
+                if everything.get(k, 0.0) >= AUTO_REPLY_EVIDENCE_THRESHOLD
+            ]
+            kind = supported[0] if supported else None
     kind = kind or autoreply.HUMAN
     if category is None:
         label, confidence = None, 0.0
         rules.append({"rule": "category-model", "detail": "no category model trained"})
     else:
-        label, confidence, runner_up = category
+        label, confidence, runner_up, _ = category
         rules.append(
             {"rule": "category-model", "detail": f"{label} {confidence:.2f} (next {runner_up})"}
         )
@@ -195,7 +207,7 @@ def _decide(
         if intent is None:
             rules.append({"rule": "intent-model", "detail": f"no intent model for {context!r}"})
         else:
-            intent_label, probability, runner_up = intent
+            intent_label, probability, runner_up, _ = intent
             rules.append(
                 {
                     "rule": "intent-model",
