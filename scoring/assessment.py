@@ -8,15 +8,16 @@ seal's lifecycle (pre-check, trial, certification). `score_all` does it for many
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 
 from scoring.aggregates import MerchantAggregate
 from scoring.figures import Figure, measure
 from scoring.lifecycle import SealPhase, SealRecord, SealStatus, seal_status
 from scoring.policy import SEAL_TIERS, ScoringPolicy, Tier
 from scoring.reasons import Reason, render
-from scoring.tiers import Check, judge
+from scoring.tiers import Check, earned_tier, explain
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,20 @@ class Assessment:
     """The tier the figures earn, whatever the lifecycle says."""
     previous_tier: Tier
     figures: dict[str, Figure]
-    explanation: tuple[Check, ...]
     seal: SealStatus
-    notes: tuple[Reason, ...]
+    policy: ScoringPolicy = field(repr=False, compare=False)
+
+    # The explanation and the reasons are built when first asked for: nightly scoring
+    # of every merchant needs only the tier, and a mail only for tiers that changed.
+    @cached_property
+    def explanation(self) -> tuple[Check, ...]:
+        """Every threshold of every tier: figure, value, threshold, met, margin."""
+        return explain(self.figures, self.policy, self.previous_tier)
+
+    @cached_property
+    def notes(self) -> tuple[Reason, ...]:
+        """The reasons as data, in the order a merchant reads them."""
+        return _notes(self.earned_tier, self.tier, self.explanation, self.seal)
 
     def reasons(self, language: str) -> list[str]:
         """The reasons for the tier as sentences in `language` ("de" or "en")."""
@@ -67,18 +79,16 @@ def assess(
 ) -> Assessment:
     """Assess one merchant on the day `on`, given the tier it held before."""
     figures = measure(aggregate, policy)
-    earned, checks = judge(figures, policy, previous_tier)
+    earned = earned_tier(figures, policy, previous_tier)
     status = seal_status(seal, on, policy)
-    tier = earned if status.shows_seal else Tier.NONE
     return Assessment(
         merchant=aggregate.merchant,
-        tier=tier,
+        tier=earned if status.shows_seal else Tier.NONE,
         earned_tier=earned,
         previous_tier=previous_tier,
         figures=figures,
-        explanation=checks,
         seal=status,
-        notes=_notes(earned, tier, checks, status),
+        policy=policy,
     )
 
 

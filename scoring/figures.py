@@ -8,12 +8,18 @@ due case, no closed case) is None.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 from scoring.aggregates import OVERFLOW_BUCKET, REPLY_HOUR_EDGES, MerchantAggregate
 from scoring.policy import ScoringPolicy
-from scoring.statistics import histogram_quantile, shrunk_mean, wilson_interval
+from scoring.statistics import cumulative_quantile, shrunk_mean, wilson_interval
 
 Figure = int | float | None
 RATING_DIMENSIONS = ("service", "reachability", "reaction_time")
+_RATING_KEYS = tuple(
+    (f"rating_{dimension}_count", f"rating_{dimension}_mean", f"rating_{dimension}")
+    for dimension in RATING_DIMENSIONS
+)
 
 
 def measure(aggregate: MerchantAggregate, policy: ScoringPolicy) -> dict[str, Figure]:
@@ -24,8 +30,10 @@ def measure(aggregate: MerchantAggregate, policy: ScoringPolicy) -> dict[str, Fi
     _, mediation_upper = wilson_interval(a.mediated, a.cases, policy.confidence)
     # A due case without a first reply is slower than any reply: it joins the
     # overflow bucket, so ignoring hard cases cannot improve the quantiles.
-    hours = list(a.reply_hours)
-    hours[OVERFLOW_BUCKET] += a.cases_due - a.first_replies
+    replied = list(accumulate(a.reply_hours))
+    replied[OVERFLOW_BUCKET] += a.cases_due - a.first_replies
+    median = cumulative_quantile(replied, REPLY_HOUR_EDGES, 0.5)
+    p90 = cumulative_quantile(replied, REPLY_HOUR_EDGES, 0.9)
     figures: dict[str, Figure] = {
         "cases": a.cases,
         "cases_due": a.cases_due,
@@ -37,24 +45,25 @@ def measure(aggregate: MerchantAggregate, policy: ScoringPolicy) -> dict[str, Fi
         "ratings": a.ratings,
         "within_deadline_share": _share(a.replies_within_deadline, a.cases_due),
         "within_deadline_lower": within_lower if a.cases_due else None,
-        "first_reply_hours_median": histogram_quantile(hours, REPLY_HOUR_EDGES, 0.5),
-        "first_reply_hours_p90": histogram_quantile(hours, REPLY_HOUR_EDGES, 0.9),
+        "first_reply_hours_median": median,
+        "first_reply_hours_p90": p90,
         "resolution_rate": _share(a.resolved, a.closed),
         "resolution_lower": resolution_lower if a.closed else None,
         "mediation_rate": _share(a.mediated, a.cases),
         "mediation_upper": mediation_upper if a.cases else None,
     }
-    shrunk = []
-    for dimension in RATING_DIMENSIONS:
-        totals = getattr(a, dimension)
-        figures[f"rating_{dimension}_count"] = totals.count
-        figures[f"rating_{dimension}_mean"] = _share(totals.total, totals.count)
-        value = shrunk_mean(totals.total, totals.count, policy.prior_mean, policy.prior_weight)
-        figures[f"rating_{dimension}"] = value
-        shrunk.append(value)
+    overall = 0.0
+    for totals, (count_key, mean_key, shrunk_key) in zip(
+        (a.service, a.reachability, a.reaction_time), _RATING_KEYS, strict=True
+    ):
+        figures[count_key] = totals.count
+        figures[mean_key] = _share(totals.total, totals.count)
+        shrunk = shrunk_mean(totals.total, totals.count, policy.prior_mean, policy.prior_weight)
+        figures[shrunk_key] = shrunk
+        overall += shrunk
     # Each dimension counts the same: a merchant cannot hide poor reachability behind
     # many service scores.
-    figures["rating_overall"] = sum(shrunk) / len(shrunk)
+    figures["rating_overall"] = overall / len(RATING_DIMENSIONS)
     return figures
 
 

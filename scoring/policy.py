@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Tier(StrEnum):
@@ -67,6 +68,15 @@ class Criterion:
     setting: str
     comparison: str  # ">=": the figure must reach the threshold; "<=": stay below it
     tolerance: str  # "sample", "share", "hours" or "rating": the hysteresis setting
+
+
+class Rule(NamedTuple):
+    """A criterion with one tier's threshold filled in, ready to compare figures with."""
+
+    figure: str
+    comparison: str
+    threshold: float
+    tolerance: float  # applies only while the tier is held
 
 
 CRITERIA: tuple[Criterion, ...] = (
@@ -138,9 +148,26 @@ class ScoringPolicy:
     bronze: TierThresholds = field(default=BRONZE)
     silber: TierThresholds = field(default=SILBER)
     gold: TierThresholds = field(default=GOLD)
+    rules: tuple[tuple[Tier, tuple[Rule, ...]], ...] = field(init=False, repr=False, compare=False)
+    """Each tier (lowest first) with its rules, one per criterion: the thresholds as
+    scoring applies them, built once here so that scoring a merchant looks nothing up."""
 
     def __post_init__(self) -> None:
         _check(self)
+        rules = tuple(
+            (tier, tuple(self._rule(criterion, tier) for criterion in CRITERIA))
+            for tier in SEAL_TIERS
+        )
+        object.__setattr__(self, "rules", rules)
+
+    def _rule(self, criterion: Criterion, tier: Tier) -> Rule:
+        threshold = getattr(self.thresholds(tier), criterion.setting)
+        return Rule(
+            criterion.figure,
+            criterion.comparison,
+            threshold,
+            self.tolerance(criterion, threshold),
+        )
 
     def thresholds(self, tier: Tier) -> TierThresholds:
         if tier is Tier.NONE:
@@ -157,6 +184,8 @@ class ScoringPolicy:
         """The policy as flat config keys: ``confidence``, ``gold_min_cases``, ..."""
         flat: dict[str, int | float] = {}
         for item in dataclasses.fields(self):
+            if not item.init:
+                continue
             value = getattr(self, item.name)
             if isinstance(value, TierThresholds):
                 for name, setting in dataclasses.asdict(value).items():

@@ -6,8 +6,10 @@ Plain functions of counts, so that SQL can aggregate and Python only does arithm
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from functools import cache
+from itertools import accumulate
 from statistics import NormalDist
 
 
@@ -51,31 +53,36 @@ def shrunk_mean(total: float, count: int, prior_mean: float, prior_weight: float
     return (total + prior_mean * prior_weight) / (count + prior_weight)
 
 
-def histogram_quantile(
-    counts: Sequence[int], upper_edges: Sequence[float], quantile: float
-) -> float | None:
-    """The nearest-rank `quantile` of a histogram, as the upper edge of its bucket.
+def histogram_quantiles(
+    counts: Sequence[int], upper_edges: Sequence[float], quantiles: Sequence[float]
+) -> list[float | None]:
+    """The nearest-rank `quantiles` of a histogram, each as the upper edge of its bucket.
 
     `counts[i]` counts the values in bucket i, whose upper edge is `upper_edges[i]`;
     `counts` may hold one more bucket than there are edges: the overflow bucket, whose
-    values are beyond the last edge (None is returned when the quantile falls there or
-    the histogram is empty). The nearest rank is ceil(quantile * n): the value at or
-    below which at least that share of the values lies. Answering with the bucket's
-    upper edge means "at most this": when a threshold is itself an edge, comparing this
-    answer with it decides exactly as the unbucketed values would.
+    values are beyond the last edge (None is returned for a quantile that falls there,
+    and for every quantile of an empty histogram). The nearest rank of quantile q among
+    n values is ceil(q * n): the value at or below which at least that share of the
+    values lies. Answering with the bucket's upper edge means "at most this": when a
+    threshold is itself an edge, comparing this answer with it decides exactly as the
+    unbucketed values would.
     """
-    if not 0 < quantile <= 1:
-        raise ValueError(f"quantile must lie in (0, 1], got {quantile!r}")
     if len(counts) not in (len(upper_edges), len(upper_edges) + 1):
         raise ValueError("need one count per edge, plus at most one overflow bucket")
-    total = sum(counts)
+    cumulative = list(accumulate(counts))
+    return [cumulative_quantile(cumulative, upper_edges, quantile) for quantile in quantiles]
+
+
+def cumulative_quantile(
+    cumulative: Sequence[int], upper_edges: Sequence[float], quantile: float
+) -> float | None:
+    """`histogram_quantiles` for one quantile, from the histogram's running totals."""
+    if not 0 < quantile <= 1:
+        raise ValueError(f"quantile must lie in (0, 1], got {quantile!r}")
+    total = cumulative[-1] if cumulative else 0
     if total == 0:
         return None
     # Rounded first: 0.9 * 70 is 63.00000000000001 in binary floating point, not 63.
     rank = math.ceil(round(quantile * total, 9))
-    cumulative = 0
-    for count, edge in zip(counts, upper_edges, strict=False):
-        cumulative += count
-        if cumulative >= rank:
-            return edge
-    return None
+    bucket = bisect_left(cumulative, rank)
+    return upper_edges[bucket] if bucket < len(upper_edges) else None

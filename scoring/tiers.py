@@ -5,6 +5,9 @@ such tier. Hysteresis keeps a tier from flapping on one case: every tier up to t
 previously held one is judged with a tolerance (a held tier is lost only when a figure
 misses by more than the tolerance), every tier above it strictly (a merchant rises
 only when every threshold is met without tolerance).
+
+`earned_tier` is the fast path (no explanation built) that nightly scoring of every
+merchant uses; `explain` gives every check. Both compare through `_shortfall`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from scoring.figures import Figure
-from scoring.policy import CRITERIA, SEAL_TIERS, ScoringPolicy, Tier
+from scoring.policy import ScoringPolicy, Tier
 
 # Differences this small are floating-point noise (4.2 - 0.1 is 4.1000000000000005).
 _NOISE = 1e-9
@@ -38,44 +41,65 @@ class Check(NamedTuple):
         return self.threshold + self.tolerance
 
     def as_dict(self) -> dict[str, object]:
-        return {**self._asdict(), "tier": self.tier.value, "limit": self.limit}
+        tier, figure, value, comparison, threshold, tolerance, met, margin = self
+        return {
+            "tier": tier.value,
+            "figure": figure,
+            "value": value,
+            "comparison": comparison,
+            "threshold": threshold,
+            "tolerance": tolerance,
+            "limit": self.limit,
+            "met": met,
+            "margin": margin,
+        }
 
 
-def judge(
+def _margin(value: float, comparison: str, threshold: float) -> float:
+    """How far `value` lies on the good side of `threshold` (negative: missed by)."""
+    return value - threshold if comparison == ">=" else threshold - value
+
+
+def earned_tier(
     figures: dict[str, Figure], policy: ScoringPolicy, previous_tier: Tier = Tier.NONE
-) -> tuple[Tier, tuple[Check, ...]]:
-    """The earned tier and every check behind it, lowest tier first."""
-    checks: list[Check] = []
+) -> Tier:
+    """The best tier whose every threshold the figures meet."""
     earned = Tier.NONE
-    for tier in SEAL_TIERS:
+    previous_rank = previous_tier.rank
+    for tier, rules in policy.rules:
+        held = tier.rank <= previous_rank
+        for figure, comparison, threshold, tolerance in rules:
+            value = figures[figure]
+            if value is None:
+                return earned
+            slack = tolerance + _NOISE if held else _NOISE
+            if _margin(value, comparison, threshold) < -slack:
+                # Thresholds grow stricter with the tier (checked in the policy), so no
+                # higher tier can be met either.
+                return earned
+        earned = tier
+    return earned
+
+
+def explain(
+    figures: dict[str, Figure], policy: ScoringPolicy, previous_tier: Tier = Tier.NONE
+) -> tuple[Check, ...]:
+    """Every threshold of every tier applied to the figures, lowest tier first."""
+    checks = []
+    # tuple.__new__ skips NamedTuple's Python-level constructor: a third of the time
+    # when `siegel score --json` explains every merchant.
+    new = tuple.__new__
+    for tier, rules in policy.rules:
         held = tier.rank <= previous_tier.rank
-        thresholds = policy.thresholds(tier)
-        all_met = True
-        for criterion in CRITERIA:
-            threshold = getattr(thresholds, criterion.setting)
-            tolerance = policy.tolerance(criterion, threshold) if held else 0.0
-            value = figures[criterion.figure]
+        for figure, comparison, threshold, tolerance in rules:
+            value = figures[figure]
+            applied = tolerance if held else 0.0
             if value is None:
                 met, margin = False, None
-            elif criterion.comparison == ">=":
-                margin = value - threshold
-                met = margin >= -tolerance - _NOISE
             else:
-                margin = threshold - value
-                met = margin >= -tolerance - _NOISE
-            all_met = all_met and met
+                margin = _margin(value, comparison, threshold)
+                met = margin >= -applied - _NOISE
             checks.append(
-                Check(
-                    tier,
-                    criterion.figure,
-                    value,
-                    criterion.comparison,
-                    threshold,
-                    tolerance,
-                    met,
-                    margin,
-                )
+                new(Check, (tier, figure, value, comparison, threshold, applied, met, margin))
             )
-        if all_met:
-            earned = tier
-    return earned, tuple(checks)
+    return tuple(checks)
