@@ -1,10 +1,11 @@
 """Parsing: the stored raw bytes of a mail turned into one normalised `ParsedMail`.
 
 Owns `parse(raw) -> ParsedMail` and the size limits that keep it bounded. mail-parser
-reads the addresses (display names with encoded words and commas) and collects the
-defects; the stdlib `email` package supplies what mail-parser loses: raw 8-bit header
-bytes (decoded as UTF-8, else Windows-1252), the `Date` zone (`CET` is +01:00, not UTC), a
-missing Message-ID (None, not ''), the choice of the text body and the attachment list.
+reads the top-level header: addresses (display names with encoded words and commas)
+and the address, date and trace-header defects. The stdlib `email` package supplies the
+MIME tree and what mail-parser loses: raw 8-bit header bytes (decoded as UTF-8, else
+Windows-1252), the `Date` zone (`CET` is +01:00, not UTC), a missing Message-ID (None,
+not ''), the text body, the attachment list and the structural defects.
 
 `parse` never raises. A mail that mail-parser cannot handle is read with the stdlib
 alone, and one the stdlib cannot handle is kept as decoded raw text; each step down is
@@ -125,7 +126,7 @@ def parse(raw: bytes) -> ParsedMail:
         defects.append(_describe("stdlib-parser-failed", exc))
         return _raw_text_mail(raw, defects)
     try:
-        reader = mailparser.MailParser(message)
+        reader = mailparser.MailParser(_header_only(message))
     except Exception as exc:  # mail-parser gave up: the stdlib tree is still good
         defects.append(_describe("mail-parser-failed", exc))
         reader = None
@@ -214,6 +215,18 @@ def _prune(message: Message, defects: list[str]) -> None:
         defects.append(f"structure-truncated: parts beyond the first {MAX_PARTS} dropped")
 
 
+def _header_only(message: Message) -> Message:
+    """The top-level header without the body: all that mail-parser is asked about.
+    Its body walk decodes every part, images included, as text; that is most of its
+    time, and the body is read here from the stdlib tree instead."""
+    header = Message()
+    for name, value in message.raw_items():
+        if not name.lower().startswith("content-"):  # they describe the body left out
+            header[name] = value
+    header.set_payload("")
+    return header
+
+
 def _cap_header(part: Message, defects: list[str]) -> None:
     fields = list(part.raw_items())
     if len(fields) <= MAX_HEADER_FIELDS and all(len(v) <= MAX_HEADER_CHARS for _, v in fields):
@@ -233,10 +246,9 @@ def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
     defects = list(defects)
     headers = _decoded_headers(message, defects)
     body = _Body.of(message, defects)
+    defects.extend(_stdlib_defects(message))
     if reader is not None:
         defects.extend(_mail_parser_defects(reader))
-    else:
-        defects.extend(_stdlib_defects(message))
     from_pairs = _address_pairs(message, "from", reader)
     from_name, from_address = from_pairs[0] if from_pairs else ("", None)
     return ParsedMail(

@@ -339,6 +339,7 @@ def test_the_stdlib_fallback_reads_the_same_mail() -> None:
     """Without mail-parser the stdlib alone gives the same addresses, subject and text."""
     for path in sorted(MAILS.glob("*.eml")):
         full = parse(path.read_bytes())
+        assert not [d for d in full.defects if d.split(":")[0].endswith("-failed")]
         alone = parsing._assemble(full.message, None, [])
         assert (alone.from_address, alone.to, alone.cc) == (full.from_address, full.to, full.cc)
         assert (alone.subject, alone.text, alone.attachments) == (
@@ -346,6 +347,14 @@ def test_the_stdlib_fallback_reads_the_same_mail() -> None:
             full.text,
             full.attachments,
         ), path.name
+
+
+def test_the_last_resort_keeps_the_bytes_readable() -> None:
+    """When no parser copes, the raw bytes become the text, NULs removed, defects kept."""
+    parsed = parsing._raw_text_mail("Grüße\x00 aus Köln".encode("cp1252"), ["stdlib-x"])
+    assert parsed.text == "Grüße aus Köln"
+    assert parsed.defects == ["stdlib-x"] and parsed.message_id is None
+    json.dumps(parsed.to_json())
 
 
 def test_to_json_is_storable_and_leaves_out_the_message_object() -> None:
