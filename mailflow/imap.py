@@ -20,6 +20,7 @@ hierarchy delimiter.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -37,11 +38,12 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from mailflow.config import ImapAccount
 from mailflow.db import session_scope, utcnow
 from mailflow.models import ImapCheckpoint, MailStatus, StoredMail
-from mailflow.spool import Arrival, Spool, identify
+from mailflow.spool import Arrival, Spool, SpoolError, identify
 
 log = logging.getLogger("mailflow.imap")
 
@@ -162,14 +164,6 @@ class ImapPoller:
             if taken.handled_through:
                 self._save_checkpoint(uidvalidity, taken.handled_through)
             stored += len(taken.stored)
-            if taken.quarantined:
-                log.warning(
-                    "%s %s: %d quarantined to %s",
-                    self.account_key,
-                    self.account.folder,
-                    len(taken.quarantined),
-                    self.account.quarantine_folder,
-                )
             if taken.error is not None:
                 raise taken.error
         log.info("%s %s: %d mails stored", self.account_key, self.account.folder, stored)
@@ -241,7 +235,9 @@ class ImapPoller:
             try:
                 with session_scope(self.engine) as session:
                     known = session.scalars(
-                        select(StoredMail).where(StoredMail.fingerprint == fingerprint)
+                        select(StoredMail)
+                        .where(StoredMail.fingerprint == fingerprint)
+                        .with_for_update()
                     ).first()
                     if known is not None:
                         known.arrivals += 1
@@ -302,7 +298,7 @@ class ImapPoller:
             checkpoint.last_uid = last_uid
             checkpoint.updated_at = self.clock()
 
-    def _checkpoint(self, session) -> ImapCheckpoint | None:  # type: ignore[no-untyped-def]
+    def _checkpoint(self, session: Session) -> ImapCheckpoint | None:
         return session.scalars(
             select(ImapCheckpoint).where(
                 ImapCheckpoint.account == self.account_key,
@@ -327,7 +323,8 @@ class ImapPoller:
             root = client.list_folders("", "")
             delimiter = root[0][1] if root else None
         except BaseException:
-            client.shutdown()
+            with contextlib.suppress(Exception):
+                client.shutdown()
             raise
         self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
         self._folders_present = set()
@@ -371,10 +368,8 @@ class ImapPoller:
         try:
             client.logout()
         except Exception:
-            try:
+            with contextlib.suppress(Exception):
                 client.shutdown()
-            except Exception:
-                log.debug("%s: connection already closed", self.account_key)
 
     # ---------------------------------------------------------------- the thread
 
@@ -387,8 +382,9 @@ class ImapPoller:
                 backoff = BACKOFF_FIRST_SECONDS
                 self._wait_for_news(stop)
             except Exception as error:
-                # Network trouble is expected now and then; anything else gets its trace.
-                expected = isinstance(error, OSError | IMAPClientError)
+                # Network trouble is expected now and then, and the spool logs its
+                # own failures; anything else gets its trace.
+                expected = isinstance(error, OSError | IMAPClientError | SpoolError)
                 log.warning(
                     "%s: %s: %s; retrying in %.0f s",
                     self.account_key,

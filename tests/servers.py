@@ -33,6 +33,9 @@ POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=Tr
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 MAIL_USER = "vmail"
 START_TIMEOUT_SECONDS = 30.0
+# The servers' folders must be reachable by the postgres and vmail users, and
+# PostgreSQL's socket path must stay short: not $TMPDIR, which may be private.
+SHARED_TMP = "/tmp"
 
 # Seconds each server took to start, for the end-of-session summary.
 STARTUP_SECONDS: dict[str, float] = {}
@@ -148,7 +151,7 @@ def start_postgres() -> PostgresServer:
             raise ServerUnavailable("the postgres system user does not exist") from missing
         as_owner = ["runuser", "-u", "postgres", "--"]
     started = time.monotonic()
-    root = Path(tempfile.mkdtemp(prefix="siegel-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="siegel-pg-", dir=SHARED_TMP))
     data = root / "data"
     log = root / "postgres.log"
     if as_owner:
@@ -404,7 +407,7 @@ def start_dovecot(capabilities: str | None = None) -> DovecotServer:
         raise ServerUnavailable("the Dovecot fixture must run as root (its master drops to vmail)")
     started = time.monotonic()
     mail_user = _mail_user()
-    root = Path(tempfile.mkdtemp(prefix="siegel-dovecot-"))
+    root = Path(tempfile.mkdtemp(prefix="siegel-dovecot-", dir=SHARED_TMP))
     root.chmod(0o755)  # the imap processes run as vmail and must reach home/
     for folder in ("run", "state", "home", "users"):
         (root / folder).mkdir()

@@ -229,11 +229,18 @@ def test_the_checkpoint_survives_a_new_poller(
     user = dovecot.add_user()
     uids = [dovecot.append(user, complaint(f"cp-{n}")) for n in range(3)]
     uidvalidity = dovecot.uidvalidity(user, "INBOX")
-    earlier = ImapPoller(account_for(dovecot, user), spool, engine, MAX_BYTES)
-    # As an earlier run leaves it after handling the first two UIDs.
-    earlier._save_checkpoint(uidvalidity, uids[1])
-
     later = ImapPoller(account_for(dovecot, user), spool, engine, MAX_BYTES)
+    with db.session_scope(engine) as session:  # as an earlier run left it after two UIDs
+        session.add(
+            ImapCheckpoint(
+                account=later.account_key,
+                folder="INBOX",
+                uidvalidity=uidvalidity,
+                last_uid=uids[1],
+                updated_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+
     assert later.poll_once() == 1
 
     assert [row.message_id for row in rows(engine)] == ["<cp-2@example.org>"]
