@@ -11,6 +11,7 @@ from scoring.aggregates import (
     MerchantAggregate,
     RatingTotals,
     reply_hours_bucket,
+    reply_hours_bucket_sql,
 )
 from scoring.assessment import Assessment, assess, score_all
 from scoring.lifecycle import SealPhase, SealRecord, SealStatus, add_months, seal_status
@@ -34,6 +35,7 @@ __all__ = [
     "add_months",
     "assess",
     "reply_hours_bucket",
+    "reply_hours_bucket_sql",
     "score_all",
     "seal_status",
 ]

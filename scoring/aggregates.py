@@ -3,8 +3,8 @@
 `MerchantAggregate` is the input row of `scoring.assess`: no per-case lists, so ten
 thousand merchants with a million cases are scored from ten thousand small rows. The
 first-reply times arrive as a histogram over the fixed buckets `REPLY_HOUR_EDGES`;
-`reply_hours_bucket` is the reference for the bucket a reply falls in, which the SQL
-side mirrors (`docs/scoring.md` gives the expression for SQLite and PostgreSQL).
+`reply_hours_bucket` is the reference for the bucket a reply falls in and
+`reply_hours_bucket_sql` the same as an SQL expression for SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -34,6 +34,22 @@ def reply_hours_bucket(business_seconds: int) -> int:
     if business_seconds < 0:
         raise ValueError(f"business seconds must not be negative, got {business_seconds}")
     return bisect_left(_EDGE_SECONDS, business_seconds)
+
+
+def reply_hours_bucket_sql(seconds_column: str) -> str:
+    """`reply_hours_bucket` as an SQL expression over an integer column of business
+    seconds, the same on SQLite and PostgreSQL (integer division truncates both)."""
+    whole_hours = REPLY_HOUR_EDGES.index(48)
+    branches = [
+        f"WHEN {seconds_column} <= {48 * SECONDS_PER_HOUR} "
+        f"THEN ({seconds_column} + {SECONDS_PER_HOUR - 1}) / {SECONDS_PER_HOUR}"
+    ]
+    branches += [
+        f"WHEN {seconds_column} <= {edge * SECONDS_PER_HOUR} THEN {index}"
+        for index, edge in enumerate(REPLY_HOUR_EDGES)
+        if index > whole_hours
+    ]
+    return f"CASE {' '.join(branches)} ELSE {OVERFLOW_BUCKET} END"
 
 
 @dataclass(frozen=True)

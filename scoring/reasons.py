@@ -46,8 +46,8 @@ _FIGURE_NAMES = {
         "share of cases in mediation (upper confidence bound)",
     ),
     "rating_overall": (
-        "Bewertungsdurchschnitt (zum Mittelwert hin geglättet)",
-        "average rating (shrunk towards the prior)",
+        "Bewertungsdurchschnitt (bei wenigen Bewertungen zur Mitte hin geglättet)",
+        "average rating (pulled towards the middle while ratings are few)",
     ),
 }
 _COMPARISONS = {">=": ("mindestens", "at least"), "<=": ("höchstens", "at most")}
