@@ -179,10 +179,12 @@ class ImapPoller:
         ]
         bodies = client.fetch(fetchable, ["BODY.PEEK[]"]) if fetchable else {}
         for uid in group:
-            body = bodies.get(uid, {}).get(b"BODY[]")
-            if body is None and uid in fetchable and not client.search(["UID", str(uid)]):
-                taken.handled_through = uid  # expunged by another client meanwhile
+            if uid in fetchable and uid not in bodies:
+                # Not in the answer at all: another client expunged it since the search.
+                log.info("%s uid %d is gone before it was fetched", self.account_key, uid)
+                taken.handled_through = uid
                 continue
+            body = bodies.get(uid, {}).get(b"BODY[]")
             reason = quarantine_reason(sizes.get(uid), body, self.max_message_bytes)
             if reason is not None:
                 self._record_quarantined(client, uid, sizes.get(uid), reason)

@@ -335,6 +335,31 @@ def test_an_oversize_mail_is_quarantined_with_its_headers_and_reason(
 
 
 @pytest.mark.dovecot
+def test_a_mail_the_server_returns_no_body_for_is_recorded_as_quarantined(
+    dovecot: DovecotServer, sqlite_engine: Engine, sqlite_spool: Spool
+) -> None:
+    """When the server answers a fetch with no body (its file is lost), the mail is recorded."""
+    user = dovecot.add_user()
+    first, lost, third = (complaint(tag) for tag in ("first", "lost", "third"))
+    uids = [dovecot.append(user, raw) for raw in (first, lost, third)]
+    maildir = dovecot.root / "home" / user.username / "Maildir"
+    [lost_file] = [path for path in maildir.glob("*/*") if b"<lost@" in path.read_bytes()]
+    lost_file.unlink()  # Dovecot still lists it and now answers BODY[] NIL
+    poller = ImapPoller(account_for(dovecot, user), sqlite_spool, sqlite_engine, MAX_BYTES)
+
+    assert poller.poll_once() == 2
+
+    stored = rows(sqlite_engine)
+    assert [row.raw for row in stored if row.status == "new"] == [first, third]
+    [held] = [row for row in stored if row.status == "quarantined"]
+    assert held.quarantine_reason == "imap: the server returned no body"
+    assert held.size == len(lost)
+    assert dovecot.messages(user, folder(PROCESSED)) == [first, third]
+    assert checkpoint(sqlite_engine, poller) == (dovecot.uidvalidity(user, "INBOX"), uids[2])
+    poller.close()
+
+
+@pytest.mark.dovecot
 def test_the_same_mail_twice_by_imap_is_one_row(
     dovecot: DovecotServer, engine: Engine, spool: Spool
 ) -> None:
