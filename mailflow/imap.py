@@ -9,7 +9,9 @@ voids every stored UID, so the whole folder is read again.
 
 A message that cannot be stored as a mail (larger than `[smtp] max_message_bytes`,
 or one the server returns no body for) is moved to the quarantine folder and
-recorded with its headers and the reason, so that an operator sees it.
+recorded with its headers and the reason, so that an operator sees it. So is one
+whose fetch fails again and again (the server drops the session on it): after
+three tries it is set aside, and the mail behind it flows again.
 
 Between rounds the poller waits in IDLE (RFC 2177) where the server offers it,
 renewing it before the 29 minutes after which a server may drop the client;
@@ -58,6 +60,9 @@ SOCKET_TIMEOUT_SECONDS = 60.0
 FETCH_GROUP_BYTES = 16 * 1024 * 1024
 FETCH_GROUP_MESSAGES = 50
 QUARANTINE_HEADER_BYTES = 64 * 1024
+# A message whose fetch fails this often (the server drops the session on it, say)
+# is recorded and set aside, so that it cannot stall the mail behind it for ever.
+GIVE_UP_AFTER_FAILURES = 3
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
@@ -131,6 +136,8 @@ class ImapPoller:
         self._delimiter: str | None = None
         self._folders_present: set[str] = set()
         self._uidnext_polled: int | None = None
+        # Failed body fetches per (UIDVALIDITY, first UID of the group fetched).
+        self._fetch_failures: dict[tuple[int, int], int] = {}
 
     # ---------------------------------------------------------------- one round
 
@@ -155,8 +162,15 @@ class ImapPoller:
             for uid, data in client.fetch(uids, ["RFC822.SIZE"]).items()
         }
         stored = 0
-        for group in self._groups(uids, sizes):
-            taken = self._take(client, group, sizes)
+        # After a failed fetch, fetch one by one until a round succeeds: the failures
+        # then name the very message the server cannot deliver.
+        one_by_one = bool(self._fetch_failures)
+        for group in self._groups(uids, sizes, one_by_one):
+            failures = self._fetch_failures.get((uidvalidity, group[0]), 0)
+            if one_by_one and failures >= GIVE_UP_AFTER_FAILURES:
+                self._give_up_on(client, uidvalidity, group[0], sizes.get(group[0]), failures)
+                continue
+            taken = self._take(client, uidvalidity, group, sizes)
             # Commit first (in _take), then move, then checkpoint: a crash in
             # between fetches the mail again and the spool counts a duplicate.
             self._move(client, taken.stored, self.account.processed_folder)
@@ -166,10 +180,13 @@ class ImapPoller:
             stored += len(taken.stored)
             if taken.error is not None:
                 raise taken.error
+        self._fetch_failures.clear()
         log.info("%s %s: %d mails stored", self.account_key, self.account.folder, stored)
         return stored
 
-    def _take(self, client: IMAPClient, group: list[int], sizes: dict[int, int | None]) -> _Taken:
+    def _take(
+        self, client: IMAPClient, uidvalidity: int, group: list[int], sizes: dict[int, int | None]
+    ) -> _Taken:
         """Commit the messages of `group` in UID order, stopping at the first spool error."""
         taken = _Taken()
         fetchable = [
@@ -177,7 +194,12 @@ class ImapPoller:
             for uid in group
             if quarantine_reason(sizes.get(uid), b"", self.max_message_bytes) is None
         ]
-        bodies = client.fetch(fetchable, ["BODY.PEEK[]"]) if fetchable else {}
+        try:
+            bodies = client.fetch(fetchable, ["BODY.PEEK[]"]) if fetchable else {}
+        except Exception:
+            key = (uidvalidity, group[0])
+            self._fetch_failures[key] = self._fetch_failures.get(key, 0) + 1
+            raise
         for uid in group:
             if uid in fetchable and uid not in bodies:
                 # Not in the answer at all: another client expunged it since the search.
@@ -187,7 +209,7 @@ class ImapPoller:
             body = bodies.get(uid, {}).get(b"BODY[]")
             reason = quarantine_reason(sizes.get(uid), body, self.max_message_bytes)
             if reason is not None:
-                self._record_quarantined(client, uid, sizes.get(uid), reason)
+                self._record_quarantined(uid, sizes.get(uid), reason, self._headers(client, uid))
                 taken.quarantined.append(uid)
             else:
                 assert body is not None
@@ -202,14 +224,15 @@ class ImapPoller:
         return taken
 
     @staticmethod
-    def _groups(uids: list[int], sizes: dict[int, int | None]) -> Iterator[list[int]]:
+    def _groups(
+        uids: list[int], sizes: dict[int, int | None], one_by_one: bool
+    ) -> Iterator[list[int]]:
+        most = 1 if one_by_one else FETCH_GROUP_MESSAGES
         group: list[int] = []
         group_bytes = 0
         for uid in uids:
             size = sizes.get(uid) or 0
-            if group and (
-                len(group) >= FETCH_GROUP_MESSAGES or group_bytes + size > FETCH_GROUP_BYTES
-            ):
+            if group and (len(group) >= most or group_bytes + size > FETCH_GROUP_BYTES):
                 yield group
                 group, group_bytes = [], 0
             group.append(uid)
@@ -219,12 +242,25 @@ class ImapPoller:
 
     # ---------------------------------------------------------------- quarantine
 
-    def _record_quarantined(
-        self, client: IMAPClient, uid: int, size: int | None, reason: str
+    def _give_up_on(
+        self, client: IMAPClient, uidvalidity: int, uid: int, size: int | None, failures: int
     ) -> None:
-        """Keep the headers and the reason as a quarantined mail: never a silent drop."""
+        """Record a message the server fails to deliver, and set it aside."""
+        reason = f"imap: fetching it failed {failures} times; the server cannot deliver it"
+        self._record_quarantined(uid, size, reason, headers=b"")
+        # Recorded and checkpointed before the move: should moving it break the
+        # session too, it is still not fetched again.
+        self._save_checkpoint(uidvalidity, uid)
+        del self._fetch_failures[(uidvalidity, uid)]
+        self._move(client, [uid], self.account.quarantine_folder)
+
+    @staticmethod
+    def _headers(client: IMAPClient, uid: int) -> bytes:
         fetched = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {})
-        headers = (fetched.get(b"BODY[HEADER]") or b"")[:QUARANTINE_HEADER_BYTES]
+        return (fetched.get(b"BODY[HEADER]") or b"")[:QUARANTINE_HEADER_BYTES]
+
+    def _record_quarantined(self, uid: int, size: int | None, reason: str, headers: bytes) -> None:
+        """Keep the headers and the reason as a quarantined mail: never a silent drop."""
         identity = identify(headers)
         # Only the headers are kept, so the fingerprint names the size too: a
         # different mail that reuses the Message-ID stays a different row.

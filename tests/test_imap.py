@@ -12,7 +12,7 @@ from email.utils import format_datetime
 import pytest
 from sqlalchemy import Engine, select, text
 
-from mailflow import db
+from mailflow import db, imap
 from mailflow.config import ImapAccount
 from mailflow.imap import ImapPoller, envelope_of, quarantine_reason, server_folder_name
 from mailflow.models import ImapCheckpoint, StoredMail
@@ -357,6 +357,37 @@ def test_a_mail_the_server_returns_no_body_for_is_recorded_as_quarantined(
     assert dovecot.messages(user, folder(PROCESSED)) == [first, third]
     assert checkpoint(sqlite_engine, poller) == (dovecot.uidvalidity(user, "INBOX"), uids[2])
     poller.close()
+
+
+@pytest.mark.dovecot
+def test_a_mail_the_server_cannot_deliver_is_set_aside_and_the_rest_flows(
+    dovecot: DovecotServer,
+    sqlite_engine: Engine,
+    sqlite_spool: Spool,
+    running,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A message whose fetch keeps failing is recorded after three tries; the others are stored."""
+    monkeypatch.setattr(imap, "BACKOFF_FIRST_SECONDS", 0.05)  # retry at once, not after 1 s
+    user = dovecot.add_user()
+    first, unreadable, third = (complaint(tag) for tag in ("first", "unreadable", "third"))
+    for raw in (first, unreadable, third):
+        dovecot.append(user, raw)
+    maildir = dovecot.root / "home" / user.username / "Maildir"
+    [broken] = [path for path in maildir.glob("*/*") if b"<unreadable@" in path.read_bytes()]
+    broken.chmod(0)  # Dovecot cannot read it and ends the session on each fetch
+    running(ImapPoller(account_for(dovecot, user), sqlite_spool, sqlite_engine, MAX_BYTES))
+
+    wait_until(lambda: len(rows(sqlite_engine)) == 3, timeout=20)
+
+    stored = rows(sqlite_engine)
+    assert [row.raw for row in stored if row.status == "new"] == [first, third]
+    [held] = [row for row in stored if row.status == "quarantined"]
+    assert held.quarantine_reason == (
+        "imap: fetching it failed 3 times; the server cannot deliver it"
+    )
+    assert held.size == len(unreadable)
+    wait_until(lambda: dovecot.messages(user, folder(PROCESSED)) == [first, third], timeout=5)
 
 
 @pytest.mark.dovecot
