@@ -17,6 +17,7 @@ import logging
 import queue
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -24,11 +25,11 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mailflow.db import session_scope, utcnow
-from mailflow.models import StoredMail
+from mailflow.db import utcnow
+from mailflow.models import MailStatus, StoredMail
 
 log = logging.getLogger("mailflow.spool")
 
@@ -107,51 +108,78 @@ def store(engine: Engine, arrivals: list[Arrival], now: datetime | None = None) 
 def _store_once(
     engine: Engine, arrivals: list[Arrival], identities: list[Identity], now: datetime
 ) -> list[Stored]:
-    results: list[Stored] = []
-    with session_scope(engine) as session:
-        fingerprints = {i.fingerprint for i in identities}
-        # FOR UPDATE: two writers counting the same duplicate on PostgreSQL (READ
-        # COMMITTED) would otherwise both add 1 to the same old count.
-        known = {
-            mail.fingerprint: mail
-            for mail in session.scalars(
-                select(StoredMail).where(StoredMail.fingerprint.in_(fingerprints)).with_for_update()
+    # SQLAlchemy Core, not ORM objects: this is the intake's hot path, and building
+    # SQLModel instances cost more than the commit itself.
+    table = StoredMail.__table__
+    with engine.begin() as connection:
+        known: dict[str, tuple[int, list[str]]] = {
+            row.fingerprint: (row.id, list(row.envelope_to))
+            for row in connection.execute(
+                select(table.c.id, table.c.fingerprint, table.c.envelope_to)
+                .where(table.c.fingerprint.in_({i.fingerprint for i in identities}))
+                # Merging recipients is read-modify-write: lock the rows (PostgreSQL;
+                # SQLite's BEGIN IMMEDIATE already serialises writers).
+                .with_for_update()
             )
         }
-        new_rows: list[tuple[int, StoredMail]] = []
-        for index, (arrival, identity) in enumerate(zip(arrivals, identities, strict=True)):
-            existing = known.get(identity.fingerprint)
-            if existing is not None:
-                existing.arrivals += 1
-                merged = list(dict.fromkeys([*existing.envelope_to, *arrival.envelope_to]))
-                if merged != existing.envelope_to:
-                    existing.envelope_to = merged
-                session.add(existing)
-                results.append(Stored(existing.id or -1, True))
-                continue
-            mail = StoredMail(
-                message_id=identity.message_id,
-                message_id_derived=identity.derived,
-                sha256=hashlib.sha256(arrival.raw).hexdigest(),
-                fingerprint=identity.fingerprint,
-                size=len(arrival.raw),
-                raw=arrival.raw,
-                envelope_from=arrival.envelope_from,
-                envelope_to=list(arrival.envelope_to),
-                source=arrival.source,
-                received_at=now,
+        new_rows: dict[str, dict] = {}
+        arrived_again: dict[int, list[str]] = {}
+        again_count: Counter[int] = Counter()
+        for arrival, identity in zip(arrivals, identities, strict=True):
+            if identity.fingerprint in known:
+                mail_id, recipients = known[identity.fingerprint]
+                arrived_again.setdefault(mail_id, recipients).extend(arrival.envelope_to)
+                again_count[mail_id] += 1
+            elif identity.fingerprint in new_rows:
+                new_rows[identity.fingerprint]["envelope_to"].extend(arrival.envelope_to)
+                new_rows[identity.fingerprint]["arrivals"] += 1
+            else:
+                new_rows[identity.fingerprint] = {
+                    "message_id": identity.message_id,
+                    "message_id_derived": identity.derived,
+                    "sha256": hashlib.sha256(arrival.raw).hexdigest(),
+                    "fingerprint": identity.fingerprint,
+                    "size": len(arrival.raw),
+                    "raw": arrival.raw,
+                    "envelope_from": arrival.envelope_from,
+                    "envelope_to": list(arrival.envelope_to),
+                    "source": arrival.source,
+                    "received_at": now,
+                    "arrivals": 1,
+                    "status": MailStatus.NEW.value,
+                    "attempts": 0,
+                }
+        for mail_id, recipients in arrived_again.items():
+            connection.execute(
+                update(table)
+                .where(table.c.id == mail_id)
+                .values(
+                    arrivals=table.c.arrivals + again_count[mail_id],
+                    envelope_to=list(dict.fromkeys(recipients)),
+                )
             )
-            session.add(mail)
-            known[identity.fingerprint] = mail
-            new_rows.append((index, mail))
-            results.append(Stored(-1, False))
-        session.flush()
-        for index, mail in new_rows:
-            results[index] = Stored(mail.id, False)  # type: ignore[arg-type]
-        # Duplicates within this batch point at the row flushed just now.
-        for index, identity in enumerate(identities):
-            if results[index].mail_id == -1:
-                results[index] = Stored(known[identity.fingerprint].id, True)  # type: ignore[arg-type]
+        if new_rows:
+            for row in new_rows.values():
+                row["envelope_to"] = list(dict.fromkeys(row["envelope_to"]))
+            inserted = connection.execute(
+                insert(table).returning(
+                    table.c.id, table.c.fingerprint, sort_by_parameter_order=True
+                ),
+                list(new_rows.values()),
+            )
+            new_ids = {row.fingerprint: row.id for row in inserted}
+        else:
+            new_ids = {}
+    results = []
+    first_seen: set[str] = set()
+    for identity in identities:
+        if identity.fingerprint in new_ids and identity.fingerprint not in first_seen:
+            first_seen.add(identity.fingerprint)
+            results.append(Stored(new_ids[identity.fingerprint], False))
+        elif identity.fingerprint in new_ids:
+            results.append(Stored(new_ids[identity.fingerprint], True))
+        else:
+            results.append(Stored(known[identity.fingerprint][0], True))
     return results
 
 

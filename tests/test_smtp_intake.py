@@ -149,7 +149,7 @@ def test_storage_failure_answers_451(engine: Engine, tmp_path: Path) -> None:
     running = start_intake(engine, tmp_path)
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql("DROP TABLE mail")
+            connection.exec_driver_sql("ALTER TABLE mail RENAME TO mail_gone")
         with running.client() as client:
             with pytest.raises(smtplib.SMTPDataError) as refused:
                 client.sendmail("kunde@example.org", ["beschwerde@siegel.test"], complaint(5))

@@ -1,0 +1,177 @@
+"""Intake benchmark: SMTP to committed and to processed, next to a do-nothing aiosmtpd handler.
+
+Both servers run in this process, one after the other, on loopback; the clients run in
+separate processes (so that their Python does not compete for this one's GIL), each
+holding one SMTP connection and sending mails back to back. Printed: mails per second
+to the 250 for both handlers and their ratio, p50/p99 time from end of DATA to the 250,
+and mails per second until every mail is processed by the worker.
+
+Targets (issue 2): at least 50 % of the do-nothing handler's throughput; p99 under 50 ms.
+
+    .venv/bin/python bench/intake.py [--clients 8] [--mails 250] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mailflow.config import parse
+from mailflow.db import open_database
+from mailflow.models import StoredMail
+from mailflow.smtp import make_controller
+from mailflow.spool import Spool
+from mailflow.worker import Worker
+
+DOMAIN = "bench.test"
+
+
+def mail_bytes(client: int, n: int) -> bytes:
+    return (
+        f"From: Kunde {client} <kunde{client}@example.org>\r\n"
+        f"To: beschwerde@{DOMAIN}\r\n"
+        f"Subject: Paket {n} nicht angekommen\r\n"
+        f"Message-ID: <bench-{client}-{n}-{time.time_ns()}@example.org>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        + "Guten Tag, meine Bestellung 4711 ist seit zwei Wochen nicht da.\r\n"
+        * 20
+    ).encode()
+
+
+def client_run(port: int, client: int, count: int, results: multiprocessing.Queue) -> None:
+    latencies = []
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo()
+        for n in range(count):
+            body = mail_bytes(client, n)
+            smtp.mail(f"kunde{client}@example.org")
+            smtp.rcpt(f"beschwerde@{DOMAIN}")
+            # Time from the end of DATA (the client's last byte) to the 250.
+            smtp.putcmd("data")
+            code, _ = smtp.getreply()
+            if code != 354:
+                raise RuntimeError(f"DATA refused: {code}")
+            smtp.send(body + b".\r\n")  # the body ends in CRLF and has no leading dots
+            started = time.perf_counter()
+            code, _ = smtp.getreply()
+            latencies.append(time.perf_counter() - started)
+            if code != 250:
+                raise RuntimeError(f"mail refused: {code}")
+    results.put(latencies)
+
+
+def drive(port: int, clients: int, per_client: int) -> tuple[float, list[float]]:
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=client_run, args=(port, c, per_client, results))
+        for c in range(clients)
+    ]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    latencies = []
+    for _ in processes:
+        latencies.extend(results.get(timeout=600))
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return elapsed, latencies
+
+
+class DoNothing:
+    async def handle_DATA(self, server, session, envelope) -> str:
+        return "250 2.0.0 OK"
+
+
+def count_done(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.count()).select_from(StoredMail).where(StoredMail.status == "done")
+        ).scalar_one()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--mails", type=int, default=250, help="mails per client")
+    parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    args = parser.parse_args()
+    total = args.clients * args.mails
+
+    from tests.net import free_port
+
+    port = free_port()
+    baseline = Controller(DoNothing(), hostname="127.0.0.1", port=port)
+    baseline.start()
+    base_elapsed, base_latencies = drive(port, args.clients, args.mails)
+    baseline.stop()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = parse(
+            {"siegel": {"domain": DOMAIN, "secret": "bench-secret-0123456789"}}, Path(tmp), {}
+        )
+        engine = open_database(args.database_url or f"sqlite:///{tmp}/bench.db")
+        # The worker runs alongside, as in `siegel serve`: it competes for the same CPU.
+        worker = Worker(engine, config)
+        spool = Spool(engine, on_stored=worker.wake.set).start()
+        port = free_port()
+        controller = make_controller(spool, config, port=port)
+        controller.start()
+        stop = threading.Event()
+        worker_thread = threading.Thread(target=worker.run, args=(stop,))
+        started = time.perf_counter()
+        worker_thread.start()
+        elapsed, latencies = drive(port, args.clients, args.mails)
+        controller.stop()
+        spool.stop()
+        processed = count_done(engine)
+        while processed < total:
+            time.sleep(0.01)
+            processed = count_done(engine)
+        processing_elapsed = time.perf_counter() - started
+        stop.set()
+        worker.wake.set()
+        worker_thread.join()
+        engine.dispose()
+
+    rate, base_rate = total / elapsed, total / base_elapsed
+    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    print(
+        f"mails: {total} ({args.clients} clients x {args.mails}), database {engine.url.get_backend_name()}"
+    )
+    print(
+        f"do-nothing handler: {base_rate:8.1f} mails/s  p50 {percentile(base_latencies, 50) * 1000:.2f} ms"
+        f"  p99 {percentile(base_latencies, 99) * 1000:.2f} ms"
+    )
+    print(
+        f"store-first intake: {rate:8.1f} mails/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms  (to committed)"
+    )
+    print(f"ratio intake / do-nothing: {rate / base_rate:.2f}  (target >= 0.50)")
+    print(f"SMTP to processed, worker alongside: {processed / processing_elapsed:.1f} mails/s")
+    ok = rate / base_rate >= 0.5 and p99 < 50 and processed == total
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
