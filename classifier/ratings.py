@@ -1,0 +1,475 @@
+"""Rating replies: a customer's 1-5 scores for Service, Erreichbarkeit and Reaktionszeit,
+with praise and criticism (Lob & Tadel), read from a German or English mail.
+
+Owns `parse_rating` and the help text (`format_help`) that an unreadable answer gets.
+Only the part of the mail the customer wrote now is read (`extract_reply`), plus form
+fields answered inline below their quoted label ("> Service (1-5):" then "4").
+
+A score is read only where it is unambiguous, never guessed:
+- after a dimension's label: "Service: 4", "Erreichbarkeit 5/5", "reaction time ★★★☆☆",
+  "Service: sehr gut", "Service: Schulnote 2";
+- as a line of exactly three scores in the asked order (Service, Erreichbarkeit,
+  Reaktionszeit): "4 5 3", "4/5/3", "4-5-3", "gut, sehr gut, befriedigend", optionally
+  after "Bewertung:" / "Rating:".
+A number followed by a unit ("2 Tage", "3 hours", "20 €"), part of a range ("3-5 Tage"),
+longer than one digit on a score line, or not next to a label is no score: "Bestellung
+4711 vom 3.5." rates nothing. A score outside 1-5, a fraction, another scale ("8/10") or
+a negated word ("nicht gut") is reported as a problem, never clamped or rounded.
+
+Words (label slots and score lines): German school-grade words and their English
+counterparts, number words, and explicit school grades, mapped so that 5 is best:
+
+    5  sehr gut, ausgezeichnet, hervorragend, exzellent, fünf; excellent, outstanding,
+       very good, five
+    4  gut, vier; good, four
+    3  befriedigend, mittel, mittelmäßig, durchschnittlich, okay, ok, drei; satisfactory,
+       average, fair, okay, ok, three
+    2  ausreichend, schlecht, zwei; poor, bad, two
+    1  mangelhaft, ungenügend, sehr schlecht, eins; very poor, very bad, terrible, awful, one
+    Schulnote (or "Note") 1 2 3 4 5 6 -> 5 4 3 2 1 1; a score line after "Noten:" or
+    "Schulnoten:" is read as school grades too (in German "Note" is the school grade).
+
+Free text: what follows "Lob:", "Positiv:", "praise:" is praise; "Tadel:", "Kritik:",
+"Negativ:", "criticism:" is criticism; "Lob & Tadel:", "Anmerkung:", "comment:" and the
+rest of the text (without greeting and closing) is the comment. "keine", "-", "none" as
+a whole section mean nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from classifier.replies import extract_reply
+
+DIMENSIONS = ("service", "reachability", "reaction_time")
+MAX_READ_CHARS = 20_000
+
+_WORD_SCORES = {
+    5: "sehr gut|ausgezeichnet|hervorragend|exzellent|fünf|fuenf"
+    "|excellent|outstanding|very good|five",
+    4: "gut|vier|good|four",
+    3: "befriedigend|mittelmäßig|mittelmaessig|mittel|durchschnittlich|okay|ok|drei"
+    "|satisfactory|average|fair|three",
+    2: "ausreichend|schlecht|zwei|poor|bad|two",
+    1: "mangelhaft|ungenügend|ungenuegend|sehr schlecht|eins|very poor|very bad|terrible|awful|one",
+}
+_WORD_VALUE = {word: value for value, words in _WORD_SCORES.items() for word in words.split("|")}
+_GRADE_TO_SCORE = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1, 6: 1}
+
+_LABELS = {
+    "service": r"kundenservice|kundendienst|service",
+    "reachability": r"erreichbarkeit|reachability|availability",
+    "reaction_time": r"reaktionszeit|reaktionsgeschwindigkeit|antwortzeit"
+    r"|reaction\s+time|response\s+time|reply\s+time",
+}
+_LABEL = re.compile(
+    r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _LABELS.items()) + r")\b",
+    re.IGNORECASE,
+)
+# After a label: an optional hint "(1-5)" copied from our request, then ":" or "=", all
+# possibly inside Markdown emphasis ("**Service:** 4") that must not read as stars.
+_AFTER_LABEL = re.compile(
+    r"[*_]{0,2}[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[*_]{0,2}(?P<mark>[:=]?)[*_]{0,2}[ \t]*\n?[ \t]*"
+)
+_SPACE = re.compile(r"[ \t]*")
+
+_NUMBER = re.compile(r"(?<![\d.,])(?P<whole>\d+)(?:[.,](?P<fraction>\d+))?(?!\d)")
+_SCALE = re.compile(
+    r"[ \t]*(?:/|von|aus|of|out\s+of)[ \t]*(?P<scale>\d+)(?![ \t]*/[ \t]*\d)(?![.,]?\d)",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(r"[ \t]*(?:-|–|bis|to)[ \t]*\d", re.IGNORECASE)
+_QUANTITY = re.compile(
+    r"[ \t]*(?:werktage?n?|arbeitstage?n?|tage?n?|tag|business\s+days?|days?|stunden?|std\b\.?"
+    r"|hours?|hrs?\b|h\b|minuten?|minutes?|min\b|wochen?|weeks?|monate?n?|months?|jahre?n?"
+    r"|years?|€|eur\b|euro|\$|%|prozent|percent|uhr\b|mal\b|times\b|x\b|stück|pieces?"
+    r"|items?|artikel|pakete?|mails?|anrufe?|calls?)",
+    re.IGNORECASE,
+)
+_UNIT = re.compile(
+    r"[ \t]*(?:sternen?|stern|stars?|punkten?|punkt|points?|pkt\b\.?)", re.IGNORECASE
+)
+_STARS = re.compile(r"(?:[★⭐✭✮✪☆✩]\ufe0f?){1,10}|\*{1,10}(?!\*)")
+_FILLED_STARS = frozenset("★⭐✭✮✪*")
+_WORD = re.compile(
+    r"(?P<negation>(?:nicht|not|kein|keine|no)\s+(?:so\s+|sehr\s+|very\s+|really\s+)?)?"
+    r"(?P<word>"
+    + "|".join(sorted(_WORD_VALUE, key=len, reverse=True)).replace(" ", r"\s+")
+    + r")\b",
+    re.IGNORECASE,
+)
+# "one of the best", "eins der schnellsten": a number word that does not score.
+_NOT_A_SCORE_AFTER_WORD = re.compile(r"\s+(?:of|von|der|die|das|the)\b", re.IGNORECASE)
+_GRADE = re.compile(r"(?:schul)?note[ \t]*:?[ \t]*(?P<grade>\d+)(?![.,]?\d)", re.IGNORECASE)
+_LETTER_AFTER = re.compile(r"[^\W\d_]")
+
+_LINE_PREFIX = re.compile(
+    r"[ \t]*(?:[-*•][ \t]+)?(?:(?P<prefix>meine\s+bewertung(?:en)?|bewertung(?:en)?"
+    r"|my\s+ratings?|ratings?|scores?|punkte|sterne|stars|(?P<grades>schulnoten|noten))"
+    r"[ \t]*[:=]?)?[ \t]*",
+    re.IGNORECASE,
+)
+_SLASHED = re.compile(r"(\d)[ \t]*/[ \t]*(\d)[ \t]*/[ \t]*(\d)(?![ \t]*/|\d)")
+_SCORE_SEPARATOR = re.compile(r"[ \t]*[,;/|–-]?[ \t]*")
+_LINE_TAIL = re.compile(r"[ \t]*(?:[.!,;–-](?:[ \t].*)?)?")
+
+_MARKER_WORDS = (
+    r"lob\s*(?:&|und|and)\s*tadel|praise\s*(?:&|and)\s*criticism"
+    r"|lob|positiv(?:es)?|praise|positive|tadel|kritik|negativ(?:es)?|criticism|critique"
+    r"|negative|anmerkungen?|kommentare?|comments?|remarks?"
+)
+_MARKER = re.compile(r"(?<![^\W_])(?P<kind>" + _MARKER_WORDS + r")[ \t]*:", re.IGNORECASE)
+_PRAISE = frozenset({"lob", "positiv", "positives", "praise", "positive"})
+_CRITICISM = frozenset(
+    {"tadel", "kritik", "negativ", "negatives", "criticism", "critique", "negative"}
+)
+_NOTHING = frozenset(
+    {"-", "–", "—", "/", "keine", "keiner", "keins", "nichts", "nix", "none", "nothing", "n/a"}
+)
+
+_QUOTED = re.compile(r"^[ \t]*>[> \t]*")
+# A quoted form field of our request, left empty: "Service (1-5):", "Lob:".
+_FORM_FIELD = re.compile(
+    r"(?P<field>" + "|".join([*_LABELS.values(), _MARKER_WORDS]) + r")"
+    r"[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[:=]?[ \t]*(?:_+|\.+)?",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(
+    r"(?:hallo|hi|hello|hey|guten\s+(?:tag|morgen|abend)|moin|servus|sehr\s+geehrte[rs]?"
+    r"|liebe[rs]?|dear)\b[^\n]{0,60}$",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^[ \t]*(?:(?:viele|liebe|beste|freundliche|herzliche|mit\s+freundlichen)\s+grü(?:ß|ss)e"
+    r"|grü(?:ß|ss)e|gru(?:ß|ss)|mfg|lg|vg|best\s+regards|kind\s+regards|regards|cheers"
+    r"|yours\s+(?:sincerely|truly))\b[^\n]{0,40}$|^[ \t]*best[ \t]*,?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class RatingReply:
+    """What a customer's rating reply said. Scores are 1-5 or None (not given, or given
+    in a form that could not be read: see `problems`)."""
+
+    service: int | None
+    reachability: int | None
+    reaction_time: int | None
+    praise: str
+    criticism: str
+    comment: str
+    """Free text marked neither as praise nor as criticism."""
+    complete: bool
+    """All three scores were read."""
+    problems: tuple[str, ...]
+    """What could not be read, as "code: detail" ("out-of-range: service 6")."""
+    readable = True
+
+
+@dataclass(frozen=True)
+class UnreadableRating:
+    """A reply with neither a score nor marked praise or criticism: the customer gets
+    `format_help` in reply."""
+
+    problems: tuple[str, ...]
+    readable = False
+
+
+class _Token(NamedTuple):
+    value: int | None
+    problem: str | None  # why `value` is None, e.g. "out-of-range"
+    text: str
+    end: int
+    quantity: bool = False  # a number with a unit or a range: not a score at all
+
+
+def parse_rating(text: str, html: str | None = None) -> RatingReply | UnreadableRating:
+    """Read a rating reply from a mail body (`text`, and `html` if there is one)."""
+    reply = extract_reply(text, html)
+    inline, answer_lines = _inline_answers(reply.full)
+    body = _without_lines(reply.new_text, answer_lines)
+    body = "\n".join([*inline, body]) if inline else body
+    # A rating answer is a few lines; reading a bounded prefix bounds the work for a
+    # huge unquoted paste (the raw mail is kept anyway).
+    body = body[:MAX_READ_CHARS]
+    closing = _CLOSING.search(body)
+    if closing:
+        body = body[: closing.start()]
+    found: dict[str, list[int]] = {name: [] for name in DIMENSIONS}
+    problems: list[str] = []
+    consumed: list[tuple[int, int]] = []
+    _read_labelled(body, found, problems, consumed)
+    _read_score_lines(body, found, problems, consumed)
+    scores: dict[str, int | None] = {}
+    for name in DIMENSIONS:
+        values = sorted(set(found[name]))
+        scores[name] = values[0] if len(values) == 1 else None
+        if len(values) > 1:
+            problems.append(f"conflict: {name} " + " or ".join(map(str, values)))
+    free = _free_text(_remove_spans(body, consumed))
+    if all(value is None for value in scores.values()) and not (
+        free["praise"] or free["criticism"]
+    ):
+        return UnreadableRating((*problems, "no-scores"))
+    problems += [f"missing: {name}" for name in DIMENSIONS if scores[name] is None]
+    return RatingReply(
+        service=scores["service"],
+        reachability=scores["reachability"],
+        reaction_time=scores["reaction_time"],
+        praise=free["praise"],
+        criticism=free["criticism"],
+        comment=free["comment"],
+        complete=all(value is not None for value in scores.values()),
+        problems=tuple(problems),
+    )
+
+
+def _read_labelled(
+    body: str, found: dict[str, list[int]], problems: list[str], consumed: list[tuple[int, int]]
+) -> None:
+    """Scores right after a dimension's label."""
+    for label in _LABEL.finditer(body):
+        name = label.lastgroup or ""
+        after = _AFTER_LABEL.match(body, label.end())
+        explicit = bool(after and after.group("mark"))
+        token = _score_at(body, after.end() if after else label.end(), grades=False)
+        if token is None:
+            continue
+        if token.quantity:
+            # "Reaktionszeit: 2 Tage" answers a question we did not ask; without the
+            # colon ("Reaktionszeit 2 Tage") it is just a sentence.
+            if explicit:
+                problems.append(f"not-a-score: {name} '{token.text}'")
+            continue
+        if token.value is None:
+            # Without a colon only a lone digit is surely meant as a score ("Service 6");
+            # "Service 0800 123456" is a phone number.
+            if explicit or (token.problem == "out-of-range" and len(token.text) == 1):
+                problems.append(f"{token.problem}: {name} '{token.text}'")
+                consumed.append((label.start(), token.end))
+            continue
+        found[name].append(token.value)
+        consumed.append((label.start(), token.end))
+
+
+def _read_score_lines(
+    body: str, found: dict[str, list[int]], problems: list[str], consumed: list[tuple[int, int]]
+) -> None:
+    """Lines of scores without labels: exactly three are Service, Erreichbarkeit,
+    Reaktionszeit; any other number of them is reported, not guessed at."""
+    start = 0
+    for line in body.split("\n"):
+        end = start + len(line)
+        if not any(a < end and b > start for a, b in consumed):
+            tokens, tail = _score_line(line)
+            if tokens and len(tokens) == 3:
+                for name, token in zip(DIMENSIONS, tokens, strict=True):
+                    if token.value is None:
+                        problems.append(f"{token.problem}: {name} '{token.text}'")
+                    else:
+                        found[name].append(token.value)
+                # Text after the scores ("4 5 3 - danke!") stays for the comment.
+                consumed.append((start, start + tokens[-1].end))
+            elif tokens and not tail:
+                shown = " ".join(token.text for token in tokens)
+                problems.append(f"unlabelled-scores: {len(tokens)} in '{shown}', expected 3")
+                consumed.append((start, end))
+        start = end + 1
+
+
+def _score_line(line: str) -> tuple[list[_Token], bool]:
+    """The score tokens a line consists of (none when it is not a score line), and
+    whether text follows them ("4 5 3, danke!")."""
+    prefix = _LINE_PREFIX.match(line)
+    position = prefix.end() if prefix else 0
+    grades = bool(prefix and prefix.group("grades"))
+    tokens: list[_Token] = []
+    if slashed := _SLASHED.match(line, position):
+        # "5/5/5": three scores, not "5 out of 5" followed by a 5.
+        for group in (1, 2, 3):
+            digit = int(slashed.group(group))
+            end = slashed.end(group)
+            text = slashed.group(group)
+            tokens.append(_grade_token(digit, text, end) if grades else _ranged(digit, text, end))
+        position = len(line)
+    while position < len(line):
+        token = _score_at(line, position, grades=grades, single_digit=True)
+        if token is None or token.quantity:
+            break
+        tokens.append(token)
+        separator = _SCORE_SEPARATOR.match(line, token.end)
+        if separator is None or separator.end() == token.end:
+            break
+        position = separator.end()
+    if not tokens:
+        return [], False
+    rest = line[tokens[-1].end :]
+    if not _LINE_TAIL.fullmatch(rest):
+        return [], False
+    return tokens, bool(rest.strip(" \t.!,;–-"))
+
+
+def _score_at(
+    text: str, position: int, *, grades: bool, single_digit: bool = False
+) -> _Token | None:
+    """The score written at `position` (spaces skipped), or None if none starts there."""
+    position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+    if grade := _GRADE.match(text, position):
+        return _grade_token(int(grade.group("grade")), grade.group(0), grade.end())
+    if number := _NUMBER.match(text, position):
+        return _number_token(text, number, grades=grades, single_digit=single_digit)
+    if stars := _STARS.match(text, position):
+        filled = sum(1 for char in stars.group(0) if char in _FILLED_STARS)
+        return _ranged(filled, stars.group(0), stars.end())
+    if word := _WORD.match(text, position):
+        if _NOT_A_SCORE_AFTER_WORD.match(text, word.end()):
+            return None
+        end = _unit_end(text, word.end())
+        if word.group("negation"):
+            return _Token(None, "negated", text[position:end], end)
+        value = _WORD_VALUE[" ".join(word.group("word").lower().split())]
+        return _Token(value, None, text[position:end], end)
+    return None
+
+
+def _number_token(
+    text: str, number: re.Match[str], *, grades: bool, single_digit: bool
+) -> _Token | None:
+    start, end = number.start(), number.end()
+    # On a score line "4-5-3" is three scores; elsewhere "4-5" is a range.
+    quantity = (None if single_digit else _RANGE.match(text, end)) or _QUANTITY.match(text, end)
+    if quantity and not _LETTER_AFTER.match(text, quantity.end()):
+        return _Token(None, "not-a-score", text[start : quantity.end()], quantity.end(), True)
+    if _LETTER_AFTER.match(text, end):
+        return None  # "1A", "4711abc": a code, not a score
+    whole = number.group("whole")
+    if single_digit and len(whole) > 1:
+        return None
+    if number.group("fraction") is not None:
+        return _Token(None, "not-whole", number.group(0), end)
+    scale = _SCALE.match(text, end)
+    if scale and single_digit and scale.group("scale") != "5":
+        scale = None  # "5/3" on a score line: the 3 is the next score
+    if scale:
+        end = _unit_end(text, scale.end())
+        if scale.group("scale") != "5":
+            return _Token(None, "other-scale", text[start:end], end)
+        return _ranged(int(whole), text[start:end], end)
+    end = _unit_end(text, end)
+    if grades:
+        return _grade_token(int(whole), text[start:end], end)
+    return _ranged(int(whole), text[start:end], end)
+
+
+def _grade_token(grade: int, text: str, end: int) -> _Token:
+    if grade not in _GRADE_TO_SCORE:
+        return _Token(None, "out-of-range", text, end)
+    return _Token(_GRADE_TO_SCORE[grade], None, text, end)
+
+
+def _ranged(value: int, text: str, end: int) -> _Token:
+    if not 1 <= value <= 5:
+        return _Token(None, "out-of-range", text, end)
+    return _Token(value, None, text, end)
+
+
+def _unit_end(text: str, end: int) -> int:
+    unit = _UNIT.match(text, end)
+    return unit.end() if unit else end
+
+
+def _inline_answers(full: str) -> tuple[list[str], list[str]]:
+    """Form fields answered below their quoted label, as "Label: answer" lines, and the
+    answer lines themselves. Reply extraction keeps a single line between two quoted
+    lines as quoted (a wrapped quote), which would drop exactly these answers."""
+    lines = full.split("\n")
+    fields: list[str] = []
+    answers: list[str] = []
+    for index, line in enumerate(lines):
+        if not _QUOTED.match(line):
+            continue
+        field = _FORM_FIELD.fullmatch(_QUOTED.sub("", line).strip())
+        if field is None:
+            continue
+        block: list[str] = []
+        for following in lines[index + 1 :]:
+            if _QUOTED.match(following) or not following.strip():
+                break
+            block.append(following)
+        if block:
+            fields.append(f"{field.group('field')}: " + " ".join(item.strip() for item in block))
+            answers += block
+    return fields, answers
+
+
+def _without_lines(text: str, lines: list[str]) -> str:
+    remaining = list(lines)
+    kept = []
+    for line in text.split("\n"):
+        if line in remaining:
+            remaining.remove(line)
+        else:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, position = [], 0
+    for start, end in sorted(spans):
+        if start >= position:
+            pieces.append(text[position:start])
+            position = end
+    pieces.append(text[position:])
+    return "\n".join(pieces)
+
+
+def _free_text(text: str) -> dict[str, str]:
+    """Praise, criticism and comment from what is left once the scores are taken out."""
+    sections: dict[str, list[str]] = {"praise": [], "criticism": [], "comment": []}
+    markers = list(_MARKER.finditer(text))
+    sections["comment"].append(text[: markers[0].start()] if markers else text)
+    for index, marker in enumerate(markers):
+        following = markers[index + 1] if index + 1 < len(markers) else None
+        kind = " ".join(marker.group("kind").lower().split())
+        section = "praise" if kind in _PRAISE else "criticism" if kind in _CRITICISM else "comment"
+        sections[section].append(text[marker.end() : following.start() if following else None])
+    return {name: _clean("\n".join(parts), name) for name, parts in sections.items()}
+
+
+def _clean(text: str, section: str) -> str:
+    lines = []
+    for line in text.split("\n"):
+        line = " ".join(line.split()).strip(",;:–- ")
+        if line and any(char.isalnum() for char in line):
+            lines.append(line)
+    if section == "comment" and lines and _GREETING.match(lines[0]):
+        lines = lines[1:]
+    cleaned = "\n".join(lines).strip()
+    return "" if cleaned.lower().strip(".!") in _NOTHING else cleaned
+
+
+_HELP = {
+    "de": (
+        "Bitte antworten Sie auf diese Mail mit drei Bewertungen von 1 (schlecht) bis "
+        "5 (sehr gut), zum Beispiel:\n\n"
+        "Service: 4\nErreichbarkeit: 5\nReaktionszeit: 3\n"
+        "Lob: was Ihnen gefallen hat\nTadel: was besser werden sollte\n\n"
+        "Kurz geht es auch: drei Zahlen in dieser Reihenfolge, zum Beispiel 4 5 3."
+    ),
+    "en": (
+        "Please reply to this mail with three ratings from 1 (poor) to 5 (excellent), "
+        "for example:\n\n"
+        "Service: 4\nReachability: 5\nReaction time: 3\n"
+        "Praise: what you liked\nCriticism: what should improve\n\n"
+        "A short form works too: three numbers in this order, for example 4 5 3."
+    ),
+}
+
+
+def format_help(language: str) -> str:
+    """How to answer a rating request, for the reply to an unreadable answer."""
+    if language not in _HELP:
+        raise ValueError(f"language must be one of {sorted(_HELP)}, got {language!r}")
+    return _HELP[language]
