@@ -19,8 +19,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from mailflow import case_commands, outbox, queue, spool
 from mailflow import config as config_module
-from mailflow import outbox, queue, spool
 from mailflow.config import Config, ConfigError
 from mailflow.db import open_database
 from mailflow.models import MailStatus, StoredMail
@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     requeue.add_argument("id", type=int)
 
     command("db-upgrade", cmd_db_upgrade, "upgrade the database schema to this version")
+    case_commands.register(commands)
     return parser
 
 

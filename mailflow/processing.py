@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from classifier import machine
-from mailflow import outbox, parsing
+from mailflow import casework, outbox, parsing
 from mailflow.config import Config
 from mailflow.models import MailStatus, StoredMail
 from mediation import addresses
@@ -49,9 +49,14 @@ def process_mail(session: Session, mail: StoredMail, context: Context) -> None:
     verdict = machine.detect(parsed.message, mail.envelope_from, context.config.siegel.domain)
     mail.machine = verdict.kind if verdict else None
     mail.machine_rule = verdict.rule if verdict else None
-    for outbox_id in bounce_targets(mail, context.config):
+    bounced = bounce_targets(mail, context.config)
+    for outbox_id in bounced:
         detail = verdict.detail if verdict else {}
         outbox.record_bounce(session, outbox_id, mail.id, dict(detail), context.now)  # type: ignore[arg-type]
+    if not bounced:
+        # Route to a case and decide; the case change and its outgoing mails are part
+        # of this unit of work.
+        casework.handle(session, mail, parsed, verdict, context.config, context.now)
     mail.status = MailStatus.DONE
     mail.processed_at = context.now
     mail.claimed_by = mail.claimed_at = None

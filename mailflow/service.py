@@ -15,7 +15,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
-from mailflow import queue
+from mailflow import casework, queue
 from mailflow.config import Config
 from mailflow.db import open_database, utcnow
 from mailflow.imap import ImapPoller
@@ -51,6 +51,11 @@ class Service:
         )
         self.relay.recover()
 
+    def _sweep(self) -> None:
+        """Fire due deadlines; the first run, at start, catches up after downtime."""
+        if casework.sweep(self.engine, self.config, utcnow()).mails:
+            self.relay.wake()
+
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
         thread.start()
@@ -58,6 +63,7 @@ class Service:
 
     def start(self) -> None:
         self._recover()
+        casework.model(self.config)  # loaded (or trained) before the first mail waits for it
         self._thread("worker", self.worker.run)
         self._thread("relay", self.relay.run)
         self.spool.start()
@@ -69,6 +75,15 @@ class Service:
             "interval",
             seconds=MAINTENANCE_SECONDS,
             id="recover",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self._sweep,
+            "interval",
+            seconds=self.config.deadlines.sweep_seconds,
+            id="sweep",
+            next_run_time=utcnow(),
             max_instances=1,
             coalesce=True,
         )

@@ -315,7 +315,9 @@ def _reply(
             tell=classify, ref=case.ref, case=case,
         )  # fmt: skip
     _save(session, case, steps, mail.received_at)
-    _append_events(session, case, steps, mail.received_at, mail)
+    # What a party wrote stays in the log (and the mediator's case file) whatever it meant.
+    said = {"text": reading.new_text} if role is not Role.MEDIATOR else None
+    _append_events(session, case, steps, mail.received_at, mail, said)
     outgoing = _notify(session, case, steps, mail, role, settings)
     return Outcome(tuple(outgoing), case.ref)
 
@@ -556,12 +558,12 @@ def _append_events(
     mail: IncomingMail | None,
     extra: Mapping[str, Any] | None = None,
 ) -> None:
-    """Log every record of every step; `extra` joins the first event's data."""
+    """Log every record of every step; `extra` fills gaps in the first event's data."""
     for index, step in enumerate(steps):
         for record in step.decision.records:
             data = _jsonable(dataclasses.asdict(record))
             if index == 0 and record is step.event and extra:
-                data |= dict(extra)
+                data = dict(extra) | data  # the event's own fields win
             session.add(
                 CaseEvent(
                     case_id=case.id,  # type: ignore[arg-type]

@@ -1,0 +1,489 @@
+"""The operator's case commands: merchants, cases, held mails and the deadline sweep.
+
+``siegel merchant add|list|show``, ``siegel cases``, ``siegel case REF`` (with
+``--category`` and ``--merchant`` corrections), ``siegel held`` and ``siegel sweep``.
+Registered on the main parser by `mailflow.cli`; each handler takes the parsed
+arguments and the configuration and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import zoneinfo
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from mailflow import casework, outbox
+from mailflow.config import Config
+from mailflow.db import open_database, session_scope, utcnow
+from mailflow.models import OutboxMail, StoredMail
+from mediation import addresses, service, storage
+from mediation.business_time import BusinessCalendar
+from mediation.machine import State
+from mediation.outgoing import LANGUAGES
+from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant
+
+EX_OK = 0
+EX_FAILED = 1
+EX_USAGE = 2
+
+CATEGORIES = (
+    "delivery",
+    "damaged_defective",
+    "wrong_item",
+    "return_refund",
+    "payment_billing",
+    "cancellation",
+    "service_reachability",
+    "privacy_data",
+    "praise",
+    "other",
+)
+"""The complaint categories of PRODUCT.md, the only values `--category` accepts."""
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+
+
+class UsageError(Exception):
+    """A bad argument: printed as one line, exit status 2."""
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+# ------------------------------------------------------------------ merchants
+
+
+def _merchant_values(args: argparse.Namespace) -> dict[str, Any]:
+    slug = args.slug.lower()
+    if not _SLUG.match(slug):
+        raise UsageError(f"slug {slug!r}: lower-case letters, digits and dashes (beschwerde+SLUG@)")
+    emails = [e.strip().lower() for e in args.email]
+    for email in emails:
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+            raise UsageError(f"--email {email!r}: not a mail address")
+    domains = [d.strip().lower().rstrip(".") for d in args.domain or []]
+    for domain in domains:
+        if not _DOMAIN.match(domain):
+            raise UsageError(f"--domain {domain!r}: not a domain name")
+    if args.order_pattern:
+        try:
+            re.compile(args.order_pattern)
+        except re.error as error:
+            raise UsageError(f"--order-pattern: not a regular expression: {error}") from None
+    if args.hours:
+        opens, _, closes = args.hours.partition("-")
+        if not _HOURS.match(args.hours) or time.fromisoformat(opens) >= time.fromisoformat(closes):
+            raise UsageError(f"--hours {args.hours!r}: expected HH:MM-HH:MM, opening first")
+    if args.timezone:
+        try:
+            zoneinfo.ZoneInfo(args.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"--timezone {args.timezone!r}: unknown time zone") from None
+    if args.calendar:
+        try:
+            BusinessCalendar.from_region(args.calendar)
+        except ValueError as error:
+            raise UsageError(f"--calendar {args.calendar!r}: {error}") from None
+    return dict(
+        slug=slug,
+        name=args.name.strip(),
+        support_addresses=emails,
+        domains=domains,
+        order_pattern=args.order_pattern or None,
+        language=args.language,
+        calendar_region=args.calendar,
+        timezone=args.timezone,
+        opening_hours=args.hours,
+    )
+
+
+def merchant_summary(merchant: Merchant) -> dict[str, Any]:
+    return {
+        "slug": merchant.slug,
+        "name": merchant.name,
+        "emails": merchant.support_addresses,
+        "domains": merchant.domains,
+        "order_pattern": merchant.order_pattern,
+        "language": merchant.language,
+        "calendar": merchant.calendar_region,
+        "timezone": merchant.timezone,
+        "hours": merchant.opening_hours,
+        "created_at": _iso(merchant.created_at),
+    }
+
+
+def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
+    values = _merchant_values(args)
+    with session_scope(open_database(config.database_url)) as session:
+        if storage.merchant_by_slug(session, values["slug"]) is not None:
+            print(f"siegel merchant add: {values['slug']} exists already", file=sys.stderr)
+            return EX_FAILED
+        session.add(Merchant(**values, created_at=utcnow()))
+    address = addresses.complaint_address(config.siegel.domain, values["slug"])
+    print(f"merchant {values['slug']} added; its complaint address: {address}")
+    return EX_OK
+
+
+def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
+    with Session(open_database(config.database_url)) as session:
+        rows = [merchant_summary(m) for m in storage.merchants(session)]
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print("(none)")
+    for row in [] if args.json else rows:
+        print(f"{row['slug']:<24} {row['name']:<32} {', '.join(row['emails'])}")
+    return EX_OK
+
+
+def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
+    with Session(open_database(config.database_url)) as session:
+        merchant = storage.merchant_by_slug(session, args.slug)
+        if merchant is None:
+            print(f"siegel merchant show: no merchant {args.slug}", file=sys.stderr)
+            return EX_FAILED
+        detail = merchant_summary(merchant)
+    detail["complaint_address"] = addresses.complaint_address(config.siegel.domain, merchant.slug)
+    _print_json(detail) if args.json else _print_fields(detail)
+    return EX_OK
+
+
+def _print_fields(detail: dict[str, Any]) -> None:
+    for key, value in detail.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"{key:>28}: {'-' if shown in (None, '') else shown}")
+
+
+# ------------------------------------------------------------------ cases
+
+
+def _case_rows(session: Session, state: str | None, merchant: str | None) -> list[dict[str, Any]]:
+    query = (
+        select(Case, Merchant.slug, Customer.address)
+        .join(Merchant, Case.merchant_id == Merchant.id, isouter=True)  # type: ignore[arg-type]
+        .join(Customer, Case.customer_id == Customer.id)  # type: ignore[arg-type]
+        .order_by(Case.opened_at, Case.id)  # type: ignore[arg-type]
+    )
+    if state:
+        query = query.where(Case.state == state)
+    if merchant:
+        query = query.where(Merchant.slug == merchant.lower())
+    return [
+        {
+            "ref": case.ref,
+            "state": case.state,
+            "merchant": slug,
+            "customer": customer,
+            "mediator": case.mediator,
+            "category": case.category,
+            "needs_triage": case.needs_triage,
+            "opened_at": _iso(case.opened_at),
+            "closed_at": _iso(case.closed_at),
+            "first_reply_business_hours": case.first_reply_business_hours,
+            "merchant_missed_deadline": case.merchant_missed_deadline,
+        }
+        for case, slug, customer in session.execute(query)
+    ]
+
+
+def cmd_cases(args: argparse.Namespace, config: Config) -> int:
+    with Session(open_database(config.database_url)) as session:
+        rows = _case_rows(session, args.state, args.merchant)
+    if args.json:
+        _print_json(rows)
+        return EX_OK
+    if not rows:
+        print("(none)")
+    for row in rows:
+        print(
+            f"{row['ref']}  {row['state']:<19} {row['opened_at'][:16]}  "
+            f"{(row['merchant'] or '-'):<20} {(row['category'] or '-'):<20} {row['customer']}"
+        )
+    return EX_OK
+
+
+def case_detail(session: Session, case: Case, domain: str) -> dict[str, Any]:
+    """Everything about one case: parties, deadlines, latency, events with their mails."""
+    merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+    customer = session.get(Customer, case.customer_id)
+    assert customer is not None and case.id is not None
+    deadlines = session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)).all()
+    events = storage.events_of(session, case.id)
+    mail_ids = {e.mail_id for e in events if e.mail_id is not None}
+    mails = {
+        mail.id: mail
+        for mail in session.scalars(select(StoredMail).where(StoredMail.id.in_(mail_ids)))  # type: ignore[union-attr]
+    }
+    sent = session.scalars(
+        select(OutboxMail).where(OutboxMail.case_ref == case.ref).order_by(OutboxMail.id)  # type: ignore[arg-type]
+    ).all()
+    held = session.scalars(select(HeldMail).where(HeldMail.case_id == case.id)).all()
+    return {
+        "ref": case.ref,
+        "state": case.state,
+        "category": case.category,
+        "category_confidence": case.category_confidence,
+        "needs_triage": case.needs_triage,
+        "language": case.language,
+        "subject": case.subject,
+        "opened_at": _iso(case.opened_at),
+        "closed_at": _iso(case.closed_at),
+        "merchant": merchant.slug if merchant else None,
+        "merchant_name": merchant.name if merchant else None,
+        "customer": customer.address,
+        "customer_name": customer.name,
+        "mediator": case.mediator,
+        "deadlines": {d.kind: _iso(d.due_at) for d in deadlines},
+        "held_deadlines": {d.kind: d.held_reason for d in deadlines if d.held_reason},
+        "merchant_given_at": _iso(case.merchant_given_at),
+        "first_reply_at": _iso(case.first_reply_at),
+        "first_reply_seconds": case.first_reply_seconds,
+        "first_reply_business_hours": case.first_reply_business_hours,
+        "first_reply_within_deadline": case.first_reply_within_deadline,
+        "merchant_missed_deadline": case.merchant_missed_deadline,
+        "events": [
+            {
+                "at": _iso(event.at),
+                "kind": event.kind,
+                "actor": event.actor,
+                "actor_address": event.actor_address,
+                "state_before": event.state_before,
+                "state_after": event.state_after,
+                "reason": event.reason,
+                "data": event.data,
+                "mail": _mail_reference(mails.get(event.mail_id)) if event.mail_id else None,
+            }
+            for event in events
+        ],
+        "outgoing": [
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "to": row.recipient,
+                "status": row.status,
+                "message_id": row.message_id,
+                "created_at": _iso(row.created_at),
+                "sent_at": _iso(row.sent_at),
+                "in_reply_to_mail": row.in_reply_to_mail,
+            }
+            for row in sent
+        ],
+        "held_mails": [_held_summary(row, mails.get(row.mail_id), case.ref) for row in held],
+    }
+
+
+def _mail_reference(mail: StoredMail | None) -> dict[str, Any] | None:
+    if mail is None:
+        return None
+    return {
+        "id": mail.id,
+        "message_id": mail.message_id,
+        "from": mail.from_address,
+        "subject": mail.subject,
+        "received_at": _iso(mail.received_at),
+        "machine": mail.machine,
+    }
+
+
+def cmd_case(args: argparse.Namespace, config: Config) -> int:
+    engine = open_database(config.database_url)
+    now = utcnow()
+    try:
+        if args.category:
+            if args.category not in CATEGORIES:
+                raise UsageError(f"--category: one of {', '.join(CATEGORIES)}")
+            with session_scope(engine) as session:
+                service.correct_category(session, args.ref, args.category, now)
+            print(f"{args.ref.upper()}: category {args.category} (kept for training)")
+        if args.merchant:
+            _assign_merchant(engine, config, args.ref, args.merchant, now)
+    except LookupError as error:
+        print(f"siegel case: {error.args[0]}", file=sys.stderr)
+        return EX_FAILED
+    with Session(engine) as session:
+        case = storage.load_case(session, args.ref)
+        if case is None:
+            print(f"siegel case: no case {args.ref}", file=sys.stderr)
+            return EX_FAILED
+        detail = case_detail(session, case, config.siegel.domain)
+    if args.json:
+        _print_json(detail)
+    else:
+        _print_case(detail)
+    return EX_OK
+
+
+def _assign_merchant(engine: Engine, config: Config, ref: str, slug: str, now: datetime) -> None:
+    with session_scope(engine) as session:
+        case = storage.load_case(session, ref)
+        if case is not None and case.state != State.NEEDS_MERCHANT:
+            raise LookupError(f"{case.ref} is {case.state}; only needs_merchant takes a merchant")
+        outcome = service.assign_merchant(session, ref, slug, now, casework.settings(config))
+        for outgoing in outcome.outgoing:
+            outbox.enqueue(session, outgoing, config, now)
+    print(f"{ref.upper()}: merchant {slug}, {len(outcome.outgoing)} mails queued")
+
+
+def _print_case(detail: dict[str, Any]) -> None:
+    skip = {"events", "outgoing", "held_mails", "deadlines", "held_deadlines"}
+    _print_fields({k: v for k, v in detail.items() if k not in skip})
+    print("\ndeadlines:")
+    for kind, due in detail["deadlines"].items() or [("-", "")]:
+        held = detail["held_deadlines"].get(kind)
+        print(f"  {kind:<18} {due}" + (f"  HELD: {held}" if held else ""))
+    print("\ntimeline:")
+    for event in detail["events"]:
+        mail = event["mail"]
+        via = f"  mail {mail['id']} {mail['subject']!r}" if mail else ""
+        print(f"  {event['at'][:19]}  {event['kind']:<26} {event['actor']:<9} "
+              f"{event['state_before'] or '-'} → {event['state_after']}{via}")  # fmt: skip
+        print(f"      {event['reason']}")
+    print("\nmails sent:")
+    for row in detail["outgoing"] or [None]:
+        if row:
+            print(f"  {row['created_at'][:19]}  {row['status']:<10} {row['kind']:<34} {row['to']}")
+
+
+# ------------------------------------------------------------------ held mails
+
+
+def _held_summary(row: HeldMail, mail: StoredMail | None, ref: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "mail_id": row.mail_id,
+        "reason": row.reason,
+        "detail": row.detail,
+        "sender": row.sender,
+        "case": ref,
+        "held_at": _iso(row.held_at),
+        "sender_told": row.sender_told,
+        "subject": mail.subject if mail else None,
+    }
+
+
+def cmd_held(args: argparse.Namespace, config: Config) -> int:
+    with Session(open_database(config.database_url)) as session:
+        query = (
+            select(HeldMail, StoredMail, Case.ref)
+            .join(StoredMail, HeldMail.mail_id == StoredMail.id, isouter=True)  # type: ignore[arg-type]
+            .join(Case, HeldMail.case_id == Case.id, isouter=True)  # type: ignore[arg-type]
+            .order_by(HeldMail.id.desc())  # type: ignore[union-attr]
+            .limit(args.limit)
+        )
+        rows = [_held_summary(held, mail, ref) for held, mail, ref in session.execute(query)]
+    if args.json:
+        _print_json(rows)
+        return EX_OK
+    if not rows:
+        print("(none)")
+    for row in rows:
+        print(
+            f"{row['held_at'][:19]}  mail {row['mail_id']:<6} {row['reason']:<17} "
+            f"{row['case'] or '-':<16} {row['sender'] or '-'}\n      {row['detail']}"
+        )
+    return EX_OK
+
+
+# ------------------------------------------------------------------ sweep
+
+
+def _moment(text: str, config: Config) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--at {text!r}: expected an ISO time, e.g. 2026-03-04T10:00") from None
+    if moment.tzinfo is None:  # the operator's local time
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(config.siegel.timezone))
+    return moment
+
+
+def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
+    now = _moment(args.at, config) if args.at else utcnow()
+    report = casework.sweep(open_database(config.database_url), config, now)
+    for fired in report.fired:
+        held = f"  HELD: {fired.held}" if fired.held else ""
+        print(f"{fired.case_ref}  {fired.kind:<18} {len(fired.outgoing)} mails{held}")
+    print(
+        f"swept at {now.isoformat()}: {len(report.fired)} deadlines fired, "
+        f"{report.mails} mails queued, {len(report.failed)} failed"
+    )
+    return EX_FAILED if report.failed else EX_OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _guarded(handler: Any) -> Any:
+    def run(args: argparse.Namespace, config: Config) -> int:
+        try:
+            return handler(args, config)
+        except UsageError as error:
+            print(f"siegel {args.command}: {error}", file=sys.stderr)
+            return EX_USAGE
+
+    return run
+
+
+def register(commands: Any) -> None:
+    """Add the case commands to the `siegel` sub-command parser `commands`."""
+
+    def command(name: str, handler: Any, help_text: str, parent: Any = commands) -> Any:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=_guarded(handler))
+        return sub
+
+    merchant = commands.add_parser("merchant", help="register and show merchants")
+    verbs = merchant.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add = command("add", cmd_merchant_add, "register a merchant", verbs)
+    add.add_argument("slug", help="short name, used in beschwerde+SLUG@")
+    add.add_argument("--name", required=True, help="the shop's name as customers write it")
+    add.add_argument(
+        "--email",
+        action="append",
+        required=True,
+        help="support address (repeatable; the first gets the complaints)",
+    )
+    add.add_argument("--domain", action="append", help="the shop's mail/web domain (repeatable)")
+    add.add_argument("--order-pattern", help="regular expression of its order numbers")
+    add.add_argument("--language", choices=LANGUAGES, default="de")
+    add.add_argument("--calendar", help="its own holiday region, e.g. DE-BY")
+    add.add_argument("--timezone", help="its own time zone, e.g. Europe/Vienna")
+    add.add_argument("--hours", help="its own business hours, HH:MM-HH:MM")
+    listing = command("list", cmd_merchant_list, "list merchants", verbs)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    show = command("show", cmd_merchant_show, "show one merchant", verbs)
+    show.add_argument("slug")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    cases = command("cases", cmd_cases, "list cases, oldest first")
+    cases.add_argument("--state", choices=[s.value for s in State])
+    cases.add_argument("--merchant", help="only this merchant's (slug)")
+    cases.add_argument("--json", action="store_true", help="print JSON")
+
+    case = command("case", cmd_case, "show one case: parties, deadlines, timeline, mails")
+    case.add_argument("ref", help="case reference, e.g. SSG-2026-000123")
+    case.add_argument("--json", action="store_true", help="print JSON")
+    case.add_argument("--category", help="correct the category (kept for classifier training)")
+    case.add_argument("--merchant", help="name the merchant of a case in needs_merchant (slug)")
+
+    held = command("held", cmd_held, "list held mails with their reasons, newest first")
+    held.add_argument("--json", action="store_true", help="print JSON")
+    held.add_argument("--limit", type=int, default=100)
+
+    sweep = command("sweep", cmd_sweep, "fire the deadlines due now (or at --at) once")
+    sweep.add_argument("--at", help="ISO time to sweep as of (local time when no offset)")

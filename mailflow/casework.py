@@ -1,0 +1,210 @@
+"""The shell side of the case domain: settings from config, the call from processing, the sweep.
+
+- `model(config)`: the classifier model, loaded from the data directory (trained and
+  saved there at first start); `read` is the one function through which cases call
+  the classifier.
+
+- `handle(session, mail, parsed, verdict, config, now)`: a processed mail into
+  `mediation.service.handle_mail`, with the case references of our own mails its
+  threading headers name (looked up in the outbox) and the classifier behind one
+  function (`read`), and the returned mails enqueued in the caller's session, so the
+  case change and its mails commit together.
+- `sweep(engine, config, now)`: fires every due deadline, oldest first, each in its own
+  transaction (a failing one is logged and skipped, not retried in a loop); safe when
+  two processes sweep at once, and after downtime it catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from mailflow import outbox
+from mailflow.config import Config
+from mailflow.db import session_scope
+from mailflow.models import OutboxMail, StoredMail
+from mediation import service, storage
+
+if TYPE_CHECKING:
+    from classifier import Classification, Model
+    from classifier.machine import MachineVerdict
+    from mailflow.parsing import ParsedMail
+
+log = logging.getLogger("mailflow.casework")
+
+MODEL_FILE = "classifier.skops"
+MAX_FIRED_PER_SWEEP = 10_000
+"""A bound on one sweep's work; the next sweep continues where it stopped."""
+
+
+def settings(config: Config) -> service.Settings:
+    """The case service's settings from the (already checked) configuration."""
+    return service.Settings(
+        domain=config.siegel.domain,
+        secret=config.secret_bytes,
+        policy=config.deadlines.policy(config.calendar),
+        calendar=config.calendar.business_calendar(),
+        mediators=tuple(address.lower() for address in config.mediation.mediators),
+        operator_address=config.mediation.operator or None,
+        default_language=config.siegel.default_language,
+        timezone=config.siegel.timezone,
+    )
+
+
+# ------------------------------------------------------------------ classifier
+
+
+def model(config: Config) -> Model:
+    """The classifier model the cases use: ``<data_dir>/classifier.skops``, trained on the
+    shipped data and saved there when missing or unusable (once per process)."""
+    return _load_or_train(config.data_dir / MODEL_FILE)
+
+
+@cache
+def _load_or_train(path: Path) -> Model:
+    import classifier  # scikit-learn loads only when a mail is first read
+
+    if path.exists():
+        try:
+            return classifier.load(path)
+        except classifier.ModelError as error:
+            log.warning("classifier model %s unusable, training a new one: %s", path, error)
+    trained = classifier.default_model()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written under temporary names and renamed, so a reader never sees half a file;
+    # a reader that finds the two files from different writers refuses them (sha256).
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    classifier.save(trained, temporary)
+    os.replace(classifier.model.metadata_path(temporary), classifier.model.metadata_path(path))
+    os.replace(temporary, path)
+    log.info("classifier model trained and saved to %s", path)
+    return trained
+
+
+def read(parsed: ParsedMail, config: Config) -> service.Classify:
+    """The classifier, for one mail, in whichever reply context the case asks for."""
+    import classifier
+
+    readings: dict[str | None, Classification] = {}
+
+    def classify(context: str | None) -> Classification:
+        if context not in readings:
+            readings[context] = classifier.classify(
+                parsed.subject, parsed.text, parsed.html, context=context, model=model(config)
+            )
+        return readings[context]
+
+    return classify
+
+
+# ------------------------------------------------------------------ mails
+
+
+def thread_refs(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]:
+    """Case references of our own outgoing mails among `message_ids`, in that order."""
+    if not message_ids:
+        return ()
+    rows = session.execute(
+        select(OutboxMail.message_id, OutboxMail.case_ref).where(
+            OutboxMail.message_id.in_(list(message_ids)),  # type: ignore[attr-defined]
+            OutboxMail.case_ref.is_not(None),  # type: ignore[union-attr]
+        )
+    )
+    by_id = {message_id: ref for message_id, ref in rows}
+    return tuple(dict.fromkeys(by_id[m] for m in message_ids if m in by_id))
+
+
+def incoming(
+    session: Session, mail: StoredMail, parsed: ParsedMail, verdict: MachineVerdict | None
+) -> service.IncomingMail:
+    """What the case service reads of a stored, parsed mail."""
+    assert mail.id is not None
+    answered = [*parsed.references, *filter(None, [parsed.in_reply_to])]
+    answered = list(dict.fromkeys(answered))
+    # In-Reply-To names the direct parent: its case is the strongest evidence.
+    newest_first = [*filter(None, [parsed.in_reply_to]), *reversed(parsed.references)]
+    return service.IncomingMail(
+        id=mail.id,
+        received_at=mail.received_at,
+        envelope_to=tuple(mail.envelope_to),
+        sender=parsed.from_address.lower() if parsed.from_address else None,
+        sender_name=parsed.from_name or "",
+        subject=parsed.subject or "",
+        text=parsed.text or "",
+        message_id=parsed.message_id,
+        references=tuple(answered),
+        thread_refs=thread_refs(session, list(dict.fromkeys(newest_first))),
+        machine=verdict.kind if verdict else None,
+        machine_rule=verdict.rule if verdict else None,
+    )
+
+
+def handle(
+    session: Session,
+    mail: StoredMail,
+    parsed: ParsedMail,
+    verdict: MachineVerdict | None,
+    config: Config,
+    now: datetime,
+) -> service.Outcome:
+    """Apply one processed mail to its case; its mails go into the outbox in `session`."""
+    outcome = service.handle_mail(
+        session, incoming(session, mail, parsed, verdict), read(parsed, config), settings(config)
+    )
+    for outgoing in outcome.outgoing:
+        outbox.enqueue(session, outgoing, config, now)
+    return outcome
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    fired: list[service.Fired] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    @property
+    def mails(self) -> int:
+        return sum(len(fired.outgoing) for fired in self.fired)
+
+
+def sweep(engine: Engine, config: Config, now: datetime) -> SweepReport:
+    """Fire every deadline due at `now`, oldest first; each in its own transaction."""
+    case_settings = settings(config)
+    report = SweepReport()
+    while len(report.fired) + len(report.failed) < MAX_FIRED_PER_SWEEP:
+        with session_scope(engine) as session:
+            due = storage.due_deadline_ids(session, now, exclude=report.failed)
+        if not due:
+            break
+        for deadline_id in due:
+            try:
+                with session_scope(engine) as session:
+                    fired = service.fire_deadline(session, deadline_id, now, case_settings)
+                    for outgoing in fired.outgoing if fired else ():
+                        outbox.enqueue(session, outgoing, config, now)
+            except Exception:
+                log.exception("firing deadline %s failed; skipped in this sweep", deadline_id)
+                report.failed.append(deadline_id)
+                continue
+            if fired is not None:
+                report.fired.append(fired)
+                log.info(
+                    "deadline %s of %s fired%s",
+                    fired.kind,
+                    fired.case_ref,
+                    f" but held: {fired.held}" if fired.held else "",
+                )
+    return report

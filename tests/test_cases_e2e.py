@@ -1,0 +1,496 @@
+"""Cases end to end: real SMTP in, the worker and relay in-process, the sink as relay.
+
+A complaint becomes a case, the merchant gets it with a deadline, its reply latency is
+measured, a dispute goes to mediation and the mediator works it by reply; deadlines
+are driven by `siegel sweep --at` in a subprocess against the same database.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from mailflow.db import is_postgres
+from mailflow.models import StoredMail
+from mailflow.processing import Context, process_mail
+from mailflow.worker import Worker
+from mediation import templates
+from mediation.addresses import Role
+from mediation.business_time import BusinessCalendar
+from tests.harness import MEDIATORS, Harness, addressed_to, compose, plain
+from tests.sink import Received, Sink
+
+CUSTOMER = "erika.muster@example.org"
+MERCHANT = "service@moebel-fuchs.test"
+MEDIATOR = MEDIATORS[0]
+COMPLAINT_TEXT = (
+    "Guten Tag,\n\n"
+    "ich habe am 2. März bei Möbel Fuchs ein Sofa bestellt (Bestellnummer MF-204518).\n"
+    "Geliefert wurde es mit einem tiefen Riss im Bezug, die Armlehne ist abgebrochen.\n"
+    "Auf meine Mails an den Kundenservice hat seit einer Woche niemand reagiert.\n"
+    "Ich möchte ein neues Sofa oder mein Geld zurück.\n\n"
+    "Viele Grüße\nErika Muster\n"
+)
+REF = re.compile(r"\[(SSG-\d{4}-\d{6})\]")
+
+
+@pytest.fixture
+def harness(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
+    running = Harness(engine, tmp_path, sink)
+    running.add_merchant(
+        "moebel-fuchs",
+        "Möbel Fuchs",
+        MERCHANT,
+        "--domain",
+        "moebel-fuchs.test",
+        "--order-pattern",
+        r"\bMF-\d{6}\b",
+    )
+    yield running
+    running.stop()
+
+
+def complain(harness: Harness, to: str = "beschwerde@siegel.test") -> tuple[str, list[Received]]:
+    """Send the standard complaint; returns the case reference and the mails it caused."""
+    harness.send(compose(f"Erika Muster <{CUSTOMER}>", to, "Sofa beschädigt", COMPLAINT_TEXT))
+    sent = harness.process()
+    [ack] = addressed_to(sent, CUSTOMER)
+    found = REF.search(ack.message["Subject"])
+    assert found, ack.message["Subject"]
+    return found.group(1), sent
+
+
+def merchant_answers(harness: Harness, forward: Received) -> list[Received]:
+    text = (
+        "Sehr geehrte Frau Muster,\n\nes tut uns leid. Wir holen das Sofa nächste Woche ab "
+        "und liefern ein neues.\n\nMit freundlichen Grüßen\nIhr Möbel-Fuchs-Kundenservice"
+    )
+    harness.send(harness.reply(forward, f"Möbel Fuchs Service <{MERCHANT}>", text))
+    return harness.process()
+
+
+def to_mediation(harness: Harness) -> tuple[str, list[Received]]:
+    """Complaint, merchant reply, customer "not solved": the case is in mediation."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    [forwarded_reply] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    harness.send(
+        harness.reply(
+            forwarded_reply,
+            CUSTOMER,
+            "Nein, das ist nicht gelöst. Die Abholung wurde schon zweimal verschoben.",
+        )
+    )
+    return ref, harness.process()
+
+
+def to_proposal(harness: Harness) -> tuple[str, list[Received]]:
+    """…and the mediator proposes a settlement: the case waits for both answers."""
+    ref, sent = to_mediation(harness)
+    [case_file] = [m for m in addressed_to(sent, MEDIATOR)]
+    harness.send(
+        harness.reply(
+            case_file,
+            MEDIATOR,
+            "Guten Tag,\n\nnach Durchsicht der Unterlagen schlage ich vor:\n"
+            "#vorschlag Möbel Fuchs erstattet den vollen Kaufpreis von 899 Euro und holt "
+            "das Sofa auf eigene Kosten ab.",
+        )
+    )
+    return ref, harness.process()
+
+
+# ------------------------------------------------------------------ complaint
+
+
+def test_a_complaint_is_acknowledged_and_forwarded_with_the_deadline(harness: Harness) -> None:
+    """A complaint gives the customer an acknowledgement and the merchant the complaint,
+    each with the case reference, its case address as Reply-To and the deadline."""
+    ref, sent = complain(harness)
+    assert sorted(harness.sent(sent)) == [
+        (CUSTOMER, "customer.complaint_acknowledged"),
+        (MERCHANT, "merchant.complaint_forwarded"),
+    ]
+    case = harness.case(ref)
+    assert (case["state"], case["merchant"], case["customer"]) == (
+        "awaiting_merchant",
+        "moebel-fuchs",
+        CUSTOMER,
+    )
+    due = datetime.fromisoformat(case["deadlines"]["merchant_reply"])
+    shown = templates.format_moment(due, "de", "Europe/Berlin")
+    [ack] = addressed_to(sent, CUSTOMER)
+    [forward] = addressed_to(sent, MERCHANT)
+    for mail, role in ((ack, Role.CUSTOMER), (forward, Role.MERCHANT)):
+        message = mail.message
+        assert f"[{ref}]" in message["Subject"]
+        assert message["Reply-To"] == harness.case_address(ref, role)
+        assert shown in plain(mail)
+        assert message["Content-Language"] == "de"
+        assert message.get_body(("html",)) is not None
+    # The acknowledgement answers the complaint (RFC 3834), the forward is a new mail.
+    [complaint] = _stored(harness)
+    assert ack.message["In-Reply-To"] == complaint.message_id
+    assert ack.message["Auto-Submitted"] == "auto-replied"
+    assert forward.message["Auto-Submitted"] == "auto-generated"
+    assert "Riss im Bezug" in plain(forward) and CUSTOMER in plain(forward)
+    [opened] = [e for e in case["events"] if e["kind"] == "ComplaintReceived"]
+    assert opened["mail"]["id"] == complaint.id
+    assert "order-number" in opened["reason"]
+
+
+def test_the_complaint_address_with_a_slug_names_the_merchant(harness: Harness) -> None:
+    """beschwerde+SLUG@ names the merchant even when the mail does not."""
+    harness.send(
+        compose(
+            CUSTOMER, "beschwerde+moebel-fuchs@siegel.test", "Lieferung", "Wo bleibt mein Paket?"
+        )
+    )
+    sent = harness.process()
+    assert sorted(harness.sent(sent))[1] == (MERCHANT, "merchant.complaint_forwarded")
+
+
+def test_an_unknown_shop_is_asked_for_and_the_answer_routes_the_case(harness: Harness) -> None:
+    """No shop found: the customer is asked; naming the shop in the answer forwards it."""
+    harness.send(
+        compose(CUSTOMER, "complaints@siegel.test", "Paket", "Mein Paket fehlt seit Wochen.")
+    )
+    [question] = harness.process()
+    assert harness.sent([question]) == [(CUSTOMER, "customer.merchant_requested")]
+    ref = REF.search(question.message["Subject"]).group(1)  # type: ignore[union-attr]
+    assert harness.case(ref)["state"] == "needs_merchant"
+    harness.send(harness.reply(question, CUSTOMER, "Das war bei moebel-fuchs.test, sorry."))
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == [
+        (CUSTOMER, "customer.complaint_acknowledged"),
+        (MERCHANT, "merchant.complaint_forwarded"),
+    ]
+    assert harness.case(ref)["state"] == "awaiting_merchant"
+
+
+# ------------------------------------------------------------------ merchant reply
+
+
+def test_the_merchant_reply_is_forwarded_with_the_latency_recorded(harness: Harness) -> None:
+    """The merchant's first reply reaches the customer; the case records the wall-clock
+    seconds and business hours between our receive times of complaint and reply."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    replies = merchant_answers(harness, forward)
+    assert harness.sent(replies) == [(CUSTOMER, "customer.merchant_reply_forwarded")]
+    assert "holen das Sofa nächste Woche ab" in plain(replies[0])
+    assert "Riss im Bezug" not in plain(replies[0])  # the quoted forward is not passed on
+    complaint, reply = _stored(harness)
+    case = harness.case(ref)
+    assert case["state"] == "awaiting_customer"
+    assert case["first_reply_seconds"] == pytest.approx(
+        (reply.received_at - complaint.received_at).total_seconds()
+    )
+    expected_hours = BusinessCalendar().business_hours_between(
+        complaint.received_at, reply.received_at
+    )
+    assert case["first_reply_business_hours"] == pytest.approx(expected_hours)
+    assert case["first_reply_within_deadline"] is True
+    assert set(case["deadlines"]) == {"customer_answer"}
+
+
+@pytest.mark.parametrize(
+    "headers, body",
+    [
+        pytest.param(
+            {"Auto-Submitted": "auto-replied"},
+            "Danke für Ihre Nachricht. Wir melden uns in Kürze.",
+            id="rfc3834-header",
+        ),
+        pytest.param(
+            {},
+            "Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 20.03. nicht im Büro "
+            "und habe keinen Zugriff auf meine E-Mails. In dringenden Fällen wenden Sie sich "
+            "bitte an zentrale@moebel-fuchs.test.",
+            id="out-of-office-text",
+        ),
+    ],
+)
+def test_an_out_of_office_reply_does_not_stop_the_clock(
+    harness: Harness, headers: dict[str, str], body: str
+) -> None:
+    """An automatic merchant reply (by header or by text) forwards nothing and stops no
+    clock; the next human reply does."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    automatic = harness.reply(forward, MERCHANT, body, quote=False, headers=headers)
+    automatic.replace_header("Subject", f"Abwesenheitsnotiz: {automatic['Subject']}")
+    harness.send(automatic)
+    assert harness.process() == []
+    case = harness.case(ref)
+    assert case["state"] == "awaiting_merchant"
+    assert case["first_reply_seconds"] is None
+    assert {"merchant_reply", "merchant_reminder"} <= set(case["deadlines"])
+    [replied] = [e for e in case["events"] if e["kind"] == "MerchantReplied"]
+    assert replied["data"]["substantive"] is False
+    assert "clock runs on" in replied["reason"]
+    assert harness.sent(merchant_answers(harness, forward)) == [
+        (CUSTOMER, "customer.merchant_reply_forwarded")
+    ]
+    assert harness.case(ref)["first_reply_seconds"] is not None
+
+
+def test_a_forged_merchant_reply_is_held_and_the_sender_told(harness: Harness) -> None:
+    """Right case address, wrong sender: nothing acts, the operator sees the mail, the
+    sender is told, and the merchant's clock runs on."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    forger = "support@moebel-fuchs-service.test"
+    harness.send(harness.reply(forward, forger, "Der Fall ist erledigt, bitte schließen."))
+    told = harness.process()
+    assert harness.sent(told) == [(forger, "sender.not_party")]
+    assert f"[{ref}]" in told[0].message["Subject"]
+    case = harness.case(ref)
+    assert case["state"] == "awaiting_merchant" and case["first_reply_seconds"] is None
+    held = harness.cli("held", "--json").stdout
+    assert '"reason": "sender-not-party"' in held and forger in held and ref in held
+
+
+# ------------------------------------------------------------------ mediation
+
+
+def test_not_solved_goes_to_mediation_and_the_mediator_gets_the_case_file(
+    harness: Harness,
+) -> None:
+    """ "Not solved" opens mediation; the mediator with the fewest open cases is assigned
+    and gets the case file with the complaint and the history."""
+    ref, sent = to_mediation(harness)
+    case = harness.case(ref)
+    assert (case["state"], case["mediator"]) == ("in_mediation", MEDIATOR)
+    assert (MEDIATOR, "mediator.case_file") in harness.sent(sent)
+    assert (MERCHANT, "merchant.mediation_started") in harness.sent(sent)
+    [case_file] = addressed_to(sent, MEDIATOR)
+    text = plain(case_file)
+    assert "Riss im Bezug" in text and "holen das Sofa nächste Woche ab" in text
+    assert "zweimal verschoben" in text
+    assert case_file.message["Reply-To"] == harness.case_address(ref, Role.MEDIATOR)
+    # The next case goes to the other mediator, who has none open.
+    second, _ = to_mediation(harness)
+    assert harness.case(second)["mediator"] == MEDIATORS[1]
+
+
+def test_a_proposal_accepted_by_both_closes_the_case_as_settled(harness: Harness) -> None:
+    """#vorschlag reaches both parties; both accept by reply: closed_settled."""
+    ref, sent = to_proposal(harness)
+    assert sorted(harness.sent(sent)) == sorted(
+        [
+            (MERCHANT, "merchant.mediator_message"),
+            (CUSTOMER, "customer.mediator_message"),
+            (MERCHANT, "merchant.proposal"),
+            (CUSTOMER, "customer.proposal"),
+        ]
+    )
+    [to_customer] = _of_kind(harness, sent, "customer.proposal")
+    [to_merchant] = _of_kind(harness, sent, "merchant.proposal")
+    assert "899 Euro" in plain(to_customer)
+    assert "nach Durchsicht der Unterlagen" not in plain(to_customer)
+    assert harness.case(ref)["state"] == "proposal_pending"
+    harness.send(harness.reply(to_customer, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
+    assert harness.sent(harness.process()) == [(MEDIATOR, "mediator.proposal_accepted")]
+    harness.send(harness.reply(to_merchant, MERCHANT, "Einverstanden, wir erstatten den Betrag."))
+    closing = harness.sent(harness.process())
+    assert sorted(closing) == sorted(
+        [
+            (CUSTOMER, "customer.settled"),
+            (MERCHANT, "merchant.settled"),
+            (MEDIATOR, "mediator.settled"),
+            (CUSTOMER, "customer.rating_request"),
+        ]
+    )
+    case = harness.case(ref)
+    assert case["state"] == "closed_settled" and case["deadlines"] == {}
+    assert case["closed_at"] is not None
+
+
+@pytest.mark.parametrize("style", ["angle-quotes", "outlook"])
+def test_a_quoted_close_command_does_not_close_the_case(harness: Harness, style: str) -> None:
+    """A #abschluss in the quoted part of a mediator's reply is not read as a command."""
+    ref, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATOR)
+    new_text = "Ich bitte beide Seiten um Fotos der Lieferung bis Freitag."
+    if style == "angle-quotes":
+        body = f"{new_text}\n\nAm 3. März schrieb ich:\n> #abschluss gelöst\n> Danke.\n"
+    else:
+        body = (
+            f"{new_text}\n\n-----Ursprüngliche Nachricht-----\nVon: Schlichterin <{MEDIATOR}>\n"
+            f"Gesendet: Dienstag, 3. März 2026 10:12\nAn: Service-Siegel\n"
+            f"Betreff: {case_file.message['Subject']}\n\n#abschluss gelöst\n"
+        )
+    harness.send(harness.reply(case_file, MEDIATOR, body, quote=False))
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == sorted(
+        [(MERCHANT, "merchant.mediator_message"), (CUSTOMER, "customer.mediator_message")]
+    )
+    assert all("#abschluss" not in plain(mail) for mail in sent)
+    assert harness.case(ref)["state"] == "in_mediation"
+
+
+def test_a_mediator_command_that_cannot_apply_is_explained_to_the_mediator(
+    harness: Harness,
+) -> None:
+    """An unreadable #frist is not carried out: nothing reaches the parties, the
+    mediator is told what was wrong."""
+    ref, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATOR)
+    harness.send(harness.reply(case_file, MEDIATOR, "Liebe Parteien,\n#frist bald", quote=False))
+    answer = harness.process()
+    assert harness.sent(answer) == [(MEDIATOR, "mediator.command_problem")]
+    assert "#frist bald" in plain(answer[0])
+    assert harness.case(ref)["state"] == "in_mediation"
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+def test_a_missed_deadline_gives_a_reminder_then_an_escalation(harness: Harness) -> None:
+    """`siegel sweep --at` past 75 % of the deadline reminds the merchant; past the
+    deadline the case goes to mediation and the miss is recorded; sweeping again
+    changes nothing."""
+    ref, _ = complain(harness)
+    deadlines = harness.case(ref)["deadlines"]
+    reminder_at = datetime.fromisoformat(deadlines["merchant_reminder"])
+    reply_due = datetime.fromisoformat(deadlines["merchant_reply"])
+    assert reminder_at < reply_due
+
+    assert harness.sweep(reminder_at - timedelta(seconds=1)) == []
+    reminded = harness.sweep(reminder_at)
+    assert harness.sent(reminded) == [(MERCHANT, "merchant.merchant_reminder")]
+    assert templates.format_moment(reply_due, "de", "Europe/Berlin") in plain(reminded[0])
+    assert set(harness.case(ref)["deadlines"]) == {"merchant_reply"}
+
+    escalated = harness.sweep(reply_due + timedelta(minutes=1))
+    assert sorted(harness.sent(escalated)) == sorted(
+        [
+            (CUSTOMER, "customer.mediation_started"),
+            (MERCHANT, "merchant.deadline_missed"),
+            (MEDIATOR, "mediator.case_file"),
+            (CUSTOMER, "customer.mediator_assigned"),
+            (MERCHANT, "merchant.mediator_assigned"),
+        ]
+    )
+    case = harness.case(ref)
+    assert (case["state"], case["merchant_missed_deadline"]) == ("in_mediation", True)
+    assert set(case["deadlines"]) == {"mediation_end"}
+    [passed] = [e for e in case["events"] if e["kind"] == "MerchantDeadlinePassed"]
+    assert passed["at"] == reply_due.isoformat() and passed["actor"] == "system"
+    assert harness.sweep(reply_due + timedelta(days=1)) == []
+
+
+def test_a_late_sweep_catches_up_oldest_first(harness: Harness) -> None:
+    """After downtime one sweep fires every due deadline in order: the reminder, then
+    the escalation, each at its own due time."""
+    ref, _ = complain(harness)
+    reply_due = datetime.fromisoformat(harness.case(ref)["deadlines"]["merchant_reply"])
+    sent = harness.sweep(reply_due + timedelta(days=3))
+    assert harness.sent(sent)[0] == (MERCHANT, "merchant.merchant_reminder")
+    kinds = [e["kind"] for e in harness.case(ref)["events"]]
+    assert kinds.index("ReminderDue") < kinds.index("MerchantDeadlinePassed")
+
+
+# ------------------------------------------------------------------ fallbacks, closed cases
+
+
+@pytest.mark.parametrize("fallback", ["threading", "subject"])
+def test_a_reply_that_lost_its_reply_to_finds_its_case(harness: Harness, fallback: str) -> None:
+    """A merchant reply sent to the complaint address finds its case by In-Reply-To, or
+    by the [SSG-…] subject reference, with the same sender check."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    answer = harness.reply(
+        forward, MERCHANT, "Wir tauschen das Sofa aus.", to="beschwerde@siegel.test"
+    )
+    if fallback == "subject":
+        del answer["In-Reply-To"], answer["References"]
+    harness.send(answer)
+    assert harness.sent(harness.process()) == [(CUSTOMER, "customer.merchant_reply_forwarded")]
+    [replied] = [e for e in harness.case(ref)["events"] if e["kind"] == "MerchantReplied"]
+    assert f"via {fallback}" in replied["reason"]
+
+
+def test_mail_to_a_closed_case_is_held_and_does_not_reopen_it(harness: Harness) -> None:
+    """After "solved" the case is closed; a later mail is held, the sender told, the
+    merchant not bothered, the state unchanged."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    [forwarded] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    harness.send(harness.reply(forwarded, CUSTOMER, "Ja, danke, das Problem ist gelöst."))
+    closing = harness.sent(harness.process())
+    assert (MERCHANT, "merchant.case_resolved") in closing
+    assert harness.case(ref)["state"] == "closed_resolved"
+    harness.send(harness.reply(forwarded, CUSTOMER, "Jetzt ist das neue Sofa auch kaputt!"))
+    assert harness.sent(harness.process()) == [(CUSTOMER, "sender.case_closed")]
+    case = harness.case(ref)
+    assert case["state"] == "closed_resolved"
+    assert [h["reason"] for h in case["held_mails"]] == ["closed-case"]
+
+
+# ------------------------------------------------------------------ concurrency
+
+
+def test_two_replies_processed_at_the_same_moment_end_consistent(harness: Harness) -> None:
+    """Both parties accept at once, two workers in two threads: the case ends settled,
+    with each closing mail sent once."""
+    ref, sent = to_proposal(harness)
+    [to_customer] = _of_kind(harness, sent, "customer.proposal")
+    [to_merchant] = _of_kind(harness, sent, "merchant.proposal")
+    harness.send(harness.reply(to_customer, CUSTOMER, "Ich nehme den Vorschlag an."))
+    harness.send(harness.reply(to_merchant, MERCHANT, "Wir nehmen den Vorschlag an."))
+    # On PostgreSQL both units of work are held until both have begun, so that they
+    # really overlap; SQLite serialises writers at BEGIN IMMEDIATE, where waiting for
+    # each other would deadlock.
+    together = threading.Barrier(2, timeout=10)
+    overlap = is_postgres(harness.engine)
+
+    def process(session: Session, mail: StoredMail, context: Context) -> None:
+        if overlap:
+            together.wait()
+        process_mail(session, mail, context)
+
+    workers = [Worker(harness.engine, harness.config, process, harness.clock) for _ in range(2)]
+    start = threading.Barrier(2, timeout=10)
+
+    def run(worker: Worker) -> None:
+        start.wait()
+        worker.run_once()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    closing = harness.sent(harness.process())
+    case = harness.case(ref)
+    assert case["state"] == "closed_settled"
+    assert sorted(closing) == sorted(
+        [
+            (MEDIATOR, "mediator.proposal_accepted"),
+            (CUSTOMER, "customer.settled"),
+            (MERCHANT, "merchant.settled"),
+            (MEDIATOR, "mediator.settled"),
+            (CUSTOMER, "customer.rating_request"),
+        ]
+    )
+    with Session(harness.engine) as session:
+        statuses = set(session.scalars(select(StoredMail.status)))
+    assert statuses == {"done"}
+
+
+def _of_kind(harness: Harness, mails: list[Received], kind: str) -> list[Received]:
+    return [m for m, (_, k) in zip(mails, harness.sent(mails), strict=True) if k == kind]
+
+
+def _stored(harness: Harness) -> list[StoredMail]:
+    with Session(harness.engine) as session:
+        return list(session.scalars(select(StoredMail).order_by(StoredMail.id)))
