@@ -1,0 +1,98 @@
+"""Notification templates: every one in German and English, with every parameter."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from mediation import templates
+from mediation.machine import template_names
+from mediation.service import DEADLINE_SHOWN
+
+KEYS = sorted(templates.names("de"))
+MACHINE_KEYS = {f"{party}.{name}" for party, names in template_names().items() for name in names}
+VALUES = {name: f'<{name}> & "{name}"' for name in templates.PARAMETERS} | {
+    "ref": "SSG-2026-000123",
+    "deadline": "Mittwoch, 4. März 2026, 17:00 Uhr (MEZ)",
+}
+
+
+def test_both_languages_have_every_template_the_machine_sends() -> None:
+    """German and English have the same templates, covering every notification."""
+    assert templates.names("de") == templates.names("en")
+    assert templates.names("de") >= MACHINE_KEYS
+    assert set(DEADLINE_SHOWN) <= templates.names("de")
+
+
+@pytest.mark.parametrize("language", templates.LANGUAGES)
+@pytest.mark.parametrize("key", KEYS)
+def test_every_template_renders_with_every_parameter(key: str, language: str) -> None:
+    """The subject names the case, the text uses known parameters only, the HTML part
+    escapes every value, and a template that has a deadline states it."""
+    rendered = templates.render(key, language, VALUES)
+    assert rendered.subject.startswith("[SSG-2026-000123]")
+    assert "${" not in rendered.subject + rendered.text
+    assert "<" not in re.sub(
+        r"<(/?)(p|br|blockquote|!DOCTYPE html|html[^>]*|head|meta[^>]*|body)>", "", rendered.html
+    )
+    for name in templates.PARAMETERS:
+        if VALUES[name] in rendered.text:
+            escaped = VALUES[name].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            assert escaped.replace('"', "&quot;") in rendered.html
+    if key in DEADLINE_SHOWN:
+        assert VALUES["deadline"] in rendered.text
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_german_and_english_use_the_same_parameters(key: str) -> None:
+    """A translation says the same things: the same values appear in both."""
+    used = {
+        language: {
+            name
+            for name in templates.PARAMETERS
+            if VALUES[name] in templates.render(key, language, VALUES).text
+        }
+        for language in templates.LANGUAGES
+    }
+    assert used["de"] == used["en"]
+
+
+def test_a_missing_value_fails_loudly() -> None:
+    """No mail goes out with a hole in it."""
+    with pytest.raises(KeyError):
+        templates.render("customer.complaint_acknowledged", "de", {"ref": "SSG-2026-000001"})
+
+
+WINTER, SUMMER = datetime(2026, 3, 4, 16, tzinfo=UTC), datetime(2026, 7, 1, 7, 30, tzinfo=UTC)
+SPRING = datetime(2026, 3, 30, 8, tzinfo=UTC)  # the day after the clocks went forward
+BERLIN = "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    "moment, language, zone, expected",
+    [
+        (WINTER, "de", BERLIN, "Mittwoch, 4. März 2026, 17:00 Uhr (MEZ)"),
+        (SUMMER, "de", BERLIN, "Mittwoch, 1. Juli 2026, 09:30 Uhr (MESZ)"),
+        (WINTER, "en", BERLIN, "Wednesday, 4 March 2026, 17:00 (CET)"),
+        (SPRING, "en", "Europe/London", "Monday, 30 March 2026, 09:00 (BST)"),
+        (None, "de", BERLIN, "ohne feste Frist"),
+    ],
+)  # fmt: skip
+def test_deadlines_are_written_in_the_recipients_language_and_local_time(
+    moment: datetime | None, language: str, zone: str, expected: str
+) -> None:
+    """Local wall time across daylight saving, with the zone's name in that language."""
+    assert templates.format_moment(moment, language, zone) == expected
+
+
+def test_quoted_text_becomes_a_blockquote_in_html() -> None:
+    """A forwarded message is quoted in the text and a blockquote in the HTML part."""
+    quoted = templates.quote("Zeile eins\n<script>alert(1)</script>")
+    assert quoted == "> Zeile eins\n> <script>alert(1)</script>"
+    html = templates.to_html(f"Hallo\n\n{quoted}\n", "de")
+    assert (
+        "<blockquote><p>Zeile eins<br>\n&lt;script&gt;alert(1)&lt;/script&gt;</p></blockquote>"
+        in html
+    )
