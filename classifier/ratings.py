@@ -71,7 +71,16 @@ _LABEL = re.compile(
 # After a label: an optional hint "(1-5)" copied from our request, then ":" or "=", all
 # possibly inside Markdown emphasis ("**Service:** 4") that must not read as stars.
 _AFTER_LABEL = re.compile(
-    r"[*_]{0,2}[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[*_]{0,2}(?P<mark>[:=]?)[*_]{0,2}[ \t]*\n?[ \t]*"
+    r"[*_]{0,2}[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[*_]{0,2}"
+    # Only after a colon may the score stand on the next line: "Danke für den Service"
+    # followed by a line "4 5 3" is no Service score.
+    r"(?:(?P<mark>[:=])[*_]{0,2}[ \t]*(?:\n[ \t]*)?)?"
+)
+# The three labels in the asked order introduce a score line: "Service, Erreichbarkeit,
+# Reaktionszeit: 4 5 3".
+_BETWEEN_LABELS = r")(?:[ \t]*[,;/|&+][ \t]*|[ \t]+(?:(?:und|and)[ \t]+)?)(?:"
+_LABELS_IN_ORDER = (
+    r"(?:" + _BETWEEN_LABELS.join(_LABELS.values()) + r")[ \t]*(?:\([^()\n]{0,40}\))?"
 )
 _SPACE = re.compile(r"[ \t]*")
 
@@ -106,11 +115,13 @@ _GRADE = re.compile(r"(?:schul)?note[ \t]*:?[ \t]*(?P<grade>\d+)(?![.,]?\d)", re
 _LETTER_AFTER = re.compile(r"[^\W\d_]")
 
 _LINE_PREFIX = re.compile(
-    r"[ \t]*(?:[-*•][ \t]+)?(?:(?P<prefix>meine\s+bewertung(?:en)?|bewertung(?:en)?"
+    r"[ \t]*(?:[-*•][ \t]+)?(?:(?P<prefix>" + _LABELS_IN_ORDER + r"|meine\s+bewertung(?:en)?"
+    r"|bewertung(?:en)?"
     r"|my\s+ratings?|ratings?|scores?|punkte|sterne|stars|(?P<grades>schulnoten|noten))"
     r"[ \t]*[:=]?)?[ \t]*",
     re.IGNORECASE,
 )
+_LABELS_IN_ORDER_LINE = re.compile(_LABELS_IN_ORDER, re.IGNORECASE)
 _SLASHED = re.compile(r"(\d)[ \t]*/[ \t]*(\d)[ \t]*/[ \t]*(\d)(?![ \t]*/|\d)")
 _SCORE_SEPARATOR = re.compile(r"[ \t]*[,;/|–-]?[ \t]*")
 _LINE_TAIL = re.compile(r"[ \t]*(?:[.!,;–-](?:[ \t].*)?)?")
@@ -230,7 +241,10 @@ def _read_labelled(
     body: str, found: dict[str, list[int]], problems: list[str], consumed: list[tuple[int, int]]
 ) -> None:
     """Scores right after a dimension's label."""
+    in_order = [match.span() for match in _LABELS_IN_ORDER_LINE.finditer(body)]
     for label in _LABEL.finditer(body):
+        if any(start <= label.start() < end for start, end in in_order):
+            continue  # the labels head a score line, read by `_read_score_lines`
         name = label.lastgroup or ""
         after = _AFTER_LABEL.match(body, label.end())
         explicit = bool(after and after.group("mark"))

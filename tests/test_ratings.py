@@ -71,6 +71,9 @@ def scores(result: RatingReply | UnreadableRating) -> tuple[int | None, ...] | N
         ("5/5/5", (5, 5, 5)),
         ("4/5 5/5 3/5", (4, 5, 3)),
         ("Meine Bewertung: 4 5 3", (4, 5, 3)),
+        ("Service, Erreichbarkeit, Reaktionszeit: 4 5 3", (4, 5, 3)),
+        ("Service / Erreichbarkeit / Reaktionszeit (1-5): 4/5/3", (4, 5, 3)),
+        ("Vielen Dank für den tollen Service\n4 5 3", (4, 5, 3)),
         ("★★★★☆ ★★★★★ ★★★☆☆", (4, 5, 3)),
         ("**** ***** ***", (4, 5, 3)),
         ("Service: ⭐️⭐️⭐️⭐️ Erreichbarkeit: ⭐️⭐️⭐️⭐️⭐️ Reaktionszeit: ⭐️⭐️⭐️", (4, 5, 3)),
@@ -92,6 +95,7 @@ def scores(result: RatingReply | UnreadableRating) -> tuple[int | None, ...] | N
         ("Service: very good / Reachability: average / Response time: terrible", (5, 3, 1)),
         ("My rating: 5/5/4 - thanks for sorting it out!", (5, 5, 4)),
         ("Ratings: 3 4 5", (3, 4, 5)),
+        ("Service, reachability and reaction time: excellent, good, good", (5, 4, 4)),
     ],
 )
 def test_answer_forms_are_read(text: str, expected: tuple[int, int, int]) -> None:
