@@ -134,7 +134,7 @@ def _notes(
     notes += [
         Reason("tier-held", check=check)
         for check in checks
-        if check.tier is earned and check.margin is not None and check.margin < 0
+        if check.tier is earned and check.met_within_tolerance_only
     ]
     if earned is Tier.GOLD:
         notes.append(Reason("all-met", tier=earned))

@@ -40,6 +40,11 @@ class Check(NamedTuple):
             return self.threshold - self.tolerance
         return self.threshold + self.tolerance
 
+    @property
+    def met_within_tolerance_only(self) -> bool:
+        """Met only thanks to hysteresis: the threshold itself was missed."""
+        return self.met and self.margin is not None and self.margin < -_NOISE
+
     def as_dict(self) -> dict[str, object]:
         tier, figure, value, comparison, threshold, tolerance, met, margin = self
         return {
