@@ -170,3 +170,6 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     if servers.STARTUP_SECONDS:
         started = ", ".join(f"{name} {s:.2f} s" for name, s in servers.STARTUP_SECONDS.items())
         terminalreporter.write_line(f"test servers started: {started}")
+    if servers.STOP_SECONDS:
+        stopped = ", ".join(f"{name} {s:.2f} s" for name, s in servers.STOP_SECONDS.items())
+        terminalreporter.write_line(f"test servers stopped: {stopped}")

@@ -39,6 +39,7 @@ SHARED_TMP = "/tmp"
 
 # Seconds each server took to start, for the end-of-session summary.
 STARTUP_SECONDS: dict[str, float] = {}
+STOP_SECONDS: dict[str, float] = {}
 # Servers not stopped yet: stopped at exit too, should a test session be interrupted
 # while its fixtures tear down.
 _RUNNING: list[PostgresServer | DovecotServer] = []
@@ -115,6 +116,7 @@ class PostgresServer:
         # Our child may be runuser, not the postmaster: signal the postmaster by the
         # pid it wrote. SIGINT is its "fast" shutdown; SIGTERM ("smart") would wait
         # for sessions the tests left open.
+        stopping = time.monotonic()
         pid_file = self.root / "data" / "postmaster.pid"
         if pid_file.exists() and self.process.poll() is None:
             postmaster = int(pid_file.read_text().split()[0])
@@ -129,6 +131,7 @@ class PostgresServer:
             _stop_child(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
         _forget(self)
+        STOP_SECONDS["postgresql"] = time.monotonic() - stopping
 
 
 def _postgres_bin_dir() -> Path:
@@ -368,10 +371,16 @@ class DovecotServer:
             capture_output=True,
         )
 
+    @property
+    def name(self) -> str:
+        return "dovecot" if self.capabilities is None else "dovecot (restricted)"
+
     def stop(self) -> None:
+        stopping = time.monotonic()
         _stop_child(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
         _forget(self)
+        STOP_SECONDS[self.name] = time.monotonic() - stopping
 
 
 def _mail_user() -> pwd.struct_passwd:
@@ -442,7 +451,5 @@ def start_dovecot(capabilities: str | None = None) -> DovecotServer:
     except BaseException:
         server.stop()
         raise
-    STARTUP_SECONDS["dovecot" if capabilities is None else "dovecot (restricted)"] = (
-        time.monotonic() - started
-    )
+    STARTUP_SECONDS[server.name] = time.monotonic() - started
     return server
