@@ -68,13 +68,14 @@ _LABEL = re.compile(
     r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _LABELS.items()) + r")\b",
     re.IGNORECASE,
 )
-# After a label: an optional hint "(1-5)" copied from our request, then ":" or "=", all
+# After a label: an optional hint "(1-5)" copied from our request, then ":", "=" or a
+# dash ("Service - 4"; a dash alone is too weak to report a problem after it), all
 # possibly inside Markdown emphasis ("**Service:** 4") that must not read as stars.
 _AFTER_LABEL = re.compile(
     r"[*_]{0,2}[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[*_]{0,2}"
     # Only after a colon may the score stand on the next line: "Danke für den Service"
     # followed by a line "4 5 3" is no Service score.
-    r"(?:(?P<mark>[:=])[*_]{0,2}[ \t]*(?:\n[ \t]*)?)?"
+    r"(?:(?P<mark>[:=])[*_]{0,2}[ \t]*(?:\n[ \t]*)?|[ \t]*[-–][ \t]*)?"
 )
 # The three labels in the asked order introduce a score line: "Service, Erreichbarkeit,
 # Reaktionszeit: 4 5 3".
@@ -153,7 +154,7 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
-    r"^[ \t]*(?:(?:viele|liebe|beste|freundliche|herzliche|mit\s+freundlichen)\s+grü(?:ß|ss)e"
+    r"^[ \t]*(?:(?:viele|liebe|beste|freundliche|herzliche|mit\s+freundlichen)\s+grü(?:ß|ss)en?"
     r"|grü(?:ß|ss)e|gru(?:ß|ss)|mfg|lg|vg|best\s+regards|kind\s+regards|regards|cheers"
     r"|yours\s+(?:sincerely|truly))\b[^\n]{0,40}$|^[ \t]*best[ \t]*,?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
@@ -205,9 +206,6 @@ def parse_rating(text: str, html: str | None = None) -> RatingReply | Unreadable
     # A rating answer is a few lines; reading a bounded prefix bounds the work for a
     # huge unquoted paste (the raw mail is kept anyway).
     body = body[:MAX_READ_CHARS]
-    closing = _CLOSING.search(body)
-    if closing:
-        body = body[: closing.start()]
     found: dict[str, list[int]] = {name: [] for name in DIMENSIONS}
     problems: list[str] = []
     consumed: list[tuple[int, int]] = []
@@ -219,7 +217,11 @@ def parse_rating(text: str, html: str | None = None) -> RatingReply | Unreadable
         scores[name] = values[0] if len(values) == 1 else None
         if len(values) > 1:
             problems.append(f"conflict: {name} " + " or ".join(map(str, values)))
-    free = _free_text(_remove_spans(body, consumed))
+    # The closing formula and the name under it are no comment; a closing before the
+    # last score ("Viele Grüße aus Berlin, hier meine Bewertung: 4 5 3") is no closing.
+    last_score = max((end for _, end in consumed), default=0)
+    closing = _CLOSING.search(body, last_score)
+    free = _free_text(_remove_spans(body[: closing.start() if closing else None], consumed))
     if all(value is None for value in scores.values()) and not (
         free["praise"] or free["criticism"]
     ):

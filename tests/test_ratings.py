@@ -241,6 +241,55 @@ def test_english_praise_criticism_and_free_comment() -> None:
     assert result.comment == "The parcel finally arrived, thank you."
 
 
+@pytest.mark.parametrize(
+    ("text", "expected", "comment"),
+    [
+        (
+            "Sehr geehrte Damen und Herren,\n\nanbei meine Bewertung:\nService: sehr gut\n"
+            "Erreichbarkeit: gut\nReaktionszeit: gut\n\nMit freundlichen Grüßen\nPeter Meier",
+            (5, 4, 4),
+            "anbei meine Bewertung",
+        ),
+        (
+            "Hallo Team,\nich bewerte: Service 4, Erreichbarkeit 3, Reaktionszeit 2.\n"
+            "Die Ware (Bestellnr. 10023, Lieferung am 14.3.) kam beschädigt an.\nMfG\nK. Müller",
+            (4, 3, 2),
+            "ich bewerte\nDie Ware (Bestellnr. 10023, Lieferung am 14.3.) kam beschädigt an.",
+        ),
+        (
+            "Reaktionszeit: 3 (hat 2 Tage gedauert)\nService: 4\n"
+            "Erreichbarkeit: 2 – nie jemand am Telefon\n\nGesendet von meinem iPhone",
+            (4, 2, 3),
+            "(hat 2 Tage gedauert)\nnie jemand am Telefon",
+        ),
+        (
+            "Das Service-Team war nett. Service: 5/5! Erreichbarkeit : 4 Reaktionszeit: 4",
+            (5, 4, 4),
+            "Das Service-Team war nett.",
+        ),
+        (
+            "Viele Grüße aus Berlin, hier meine Bewertung:\n4 5 3",
+            (4, 5, 3),
+            "Viele Grüße aus Berlin, hier meine Bewertung",
+        ),
+        (
+            "Hi there,\nService - 4, Reachability - 5, Response time - 3\n"
+            "Took a while but sorted in the end.\n\nKind regards,\nJane Doe\n+44 20 7946 0018",
+            (4, 5, 3),
+            "Took a while but sorted in the end.",
+        ),
+    ],
+)
+def test_real_style_letters(text: str, expected: tuple[int, int, int], comment: str) -> None:
+    """Whole letters as customers write them: salutation, scores between sentences with
+    order numbers and dates, closing, name and phone number: scores and comment only."""
+    result = parse_rating(text)
+    assert isinstance(result, RatingReply)
+    assert scores(result) == expected
+    assert result.problems == ()
+    assert result.comment == comment
+
+
 def test_inline_markers_on_one_line() -> None:
     """Scores and Lob/Tadel may share one line."""
     result = parse_rating(
