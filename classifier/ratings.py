@@ -410,10 +410,12 @@ def _inline_answers(full: str) -> tuple[list[str], list[str]]:
         if field is None:
             continue
         block: list[str] = []
-        for following in lines[index + 1 :]:
-            if _QUOTED.match(following) or not following.strip():
+        following = index + 1
+        while following < len(lines) and lines[following].strip():
+            if _QUOTED.match(lines[following]):
                 break
-            block.append(following)
+            block.append(lines[following])
+            following += 1
         if block:
             fields.append(f"{field.group('field')}: " + " ".join(item.strip() for item in block))
             answers += block
@@ -434,9 +436,9 @@ def _without_lines(text: str, lines: list[str]) -> str:
 def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
     pieces, position = [], 0
     for start, end in sorted(spans):
-        if start >= position:
+        if start > position:
             pieces.append(text[position:start])
-            position = end
+        position = max(position, end)
     pieces.append(text[position:])
     return "\n".join(pieces)
 
