@@ -1,8 +1,11 @@
 """What happens to one stored mail: parse, recognise machine mail, route.
 
-Runs inside one unit of work opened by the worker: everything it decides (the
-parsed form, the machine verdict, outbox rows, case changes) commits together with
-the mail's `done` status, or not at all. Work from the stored raw bytes only.
+Two steps. `analyse()` derives everything that depends on the raw bytes alone (the
+parsed form, the machine verdict); it is pure CPU and runs outside any transaction,
+because on SQLite an open write transaction blocks the intake's commits. Then
+`process_mail()` runs inside one unit of work opened by the worker: everything it
+decides (outbox rows, case changes) commits together with the mail's `done` status,
+or not at all. Work from the stored raw bytes only.
 """
 
 from __future__ import annotations
@@ -23,9 +26,24 @@ log = logging.getLogger("mailflow.processing")
 
 
 @dataclass(frozen=True)
+class Analysis:
+    """What the raw bytes say, before any case is looked at."""
+
+    parsed: parsing.ParsedMail
+    verdict: machine.MachineVerdict | None
+
+
+@dataclass(frozen=True)
 class Context:
     config: Config
     now: datetime
+    analysis: Analysis | None = None
+
+
+def analyse(mail: StoredMail, config: Config) -> Analysis:
+    parsed = parsing.parse(mail.raw)
+    verdict = machine.detect(parsed.message, mail.envelope_from, config.siegel.domain)
+    return Analysis(parsed, verdict)
 
 
 def bounce_targets(mail: StoredMail, config: Config) -> list[int]:
@@ -42,11 +60,11 @@ def bounce_targets(mail: StoredMail, config: Config) -> list[int]:
 
 
 def process_mail(session: Session, mail: StoredMail, context: Context) -> None:
-    parsed = parsing.parse(mail.raw)
+    analysis = context.analysis or analyse(mail, context.config)
+    parsed, verdict = analysis.parsed, analysis.verdict
     mail.parsed = parsed.to_json()
     mail.subject = parsed.subject
     mail.from_address = parsed.from_address
-    verdict = machine.detect(parsed.message, mail.envelope_from, context.config.siegel.domain)
     mail.machine = verdict.kind if verdict else None
     mail.machine_rule = verdict.rule if verdict else None
     bounced = bounce_targets(mail, context.config)

@@ -49,7 +49,7 @@ class Service:
         queue.recover(
             self.engine, utcnow(), self.config.queue.lease_seconds, self.config.queue.max_attempts
         )
-        self.relay.recover()
+        self.relay.recover(utcnow())
 
     def _sweep(self) -> None:
         """Fire due deadlines; the first run, at start, catches up after downtime."""

@@ -18,7 +18,7 @@ from mailflow import queue
 from mailflow.config import Config
 from mailflow.db import session_scope, utcnow
 from mailflow.models import MailStatus, StoredMail
-from mailflow.processing import Context, process_mail
+from mailflow.processing import Context, analyse, process_mail
 
 log = logging.getLogger("mailflow.worker")
 
@@ -47,11 +47,12 @@ class Worker:
         mail_id = claimed.id
         assert mail_id is not None
         try:
+            analysis = analyse(claimed, self.config)
             with session_scope(self.engine) as session:
                 mail = session.get(StoredMail, mail_id)
                 if mail is None or mail.status != MailStatus.PROCESSING:
                     return True
-                self.process(session, mail, Context(self.config, self.clock()))
+                self.process(session, mail, Context(self.config, self.clock(), analysis))
         except Exception as error:
             log.exception("processing mail %s failed", mail_id)
             queue.fail(
