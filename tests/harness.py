@@ -167,12 +167,21 @@ class Harness:
 
     # ------------------------------------------------------------ state
 
-    def add_merchant(self, slug: str, name: str, email: str, *options: str) -> None:
-        """`siegel merchant add`, run in this process (the command, without a new Python)."""
-        arguments = ["merchant", "add", slug, "--name", name, "--email", email, *options]
-        with contextlib.redirect_stdout(io.StringIO()) as output:
+    def siegel(self, *arguments: str) -> tuple[int, str, str]:
+        """`siegel ARGUMENTS` in this process: the command's code without a new Python.
+        Returns the exit status, stdout and stderr."""
+        with (
+            contextlib.redirect_stdout(io.StringIO()) as output,
+            contextlib.redirect_stderr(io.StringIO()) as errors,
+        ):
             status = cli.main(["--config", str(self.config_path), *arguments])
-        assert status == 0, output.getvalue()
+        return status, output.getvalue(), errors.getvalue()
+
+    def add_merchant(self, slug: str, name: str, email: str, *options: str) -> None:
+        status, _, errors = self.siegel(
+            "merchant", "add", slug, "--name", name, "--email", email, *options
+        )
+        assert status == 0, errors
 
     def sent(self, mails: Sequence[Received]) -> list[tuple[str, str]]:
         """(recipient, template) of each mail, the template read from its outbox row."""

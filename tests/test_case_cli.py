@@ -1,0 +1,118 @@
+"""The operator's case commands against a served database: as `siegel` subprocesses
+where another process matters, in-process for argument checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from mediation.storage import CategoryCorrection
+from tests.harness import Harness, compose
+from tests.sink import Sink
+
+CUSTOMER = "kunde@example.org"
+
+
+@pytest.fixture
+def harness(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
+    running = Harness(engine, tmp_path, sink)
+    yield running
+    running.stop()
+
+
+def test_merchants_are_added_listed_and_shown(harness: Harness) -> None:
+    """`merchant add` stores every option; `list` and `show` give them back as JSON."""
+    added = harness.cli(
+        "merchant", "add", "moebel-fuchs", "--name", "Möbel Fuchs",
+        "--email", "service@moebel-fuchs.test", "--email", "Buchhaltung@Moebel-Fuchs.test",
+        "--domain", "moebel-fuchs.test", "--order-pattern", r"\bMF-\d{6}\b",
+        "--language", "en", "--calendar", "DE-BY", "--timezone", "Europe/Vienna",
+        "--hours", "08:00-16:00",
+    )  # fmt: skip
+    assert "beschwerde+moebel-fuchs@siegel.test" in added.stdout
+    [listed] = json.loads(harness.siegel("merchant", "list", "--json")[1])
+    shown = json.loads(harness.siegel("merchant", "show", "moebel-fuchs", "--json")[1])
+    assert listed["slug"] == shown["slug"] == "moebel-fuchs"
+    assert shown["emails"] == ["service@moebel-fuchs.test", "buchhaltung@moebel-fuchs.test"]
+    assert (shown["domains"], shown["order_pattern"]) == (["moebel-fuchs.test"], r"\bMF-\d{6}\b")
+    assert (shown["language"], shown["calendar"], shown["timezone"], shown["hours"]) == (
+        "en",
+        "DE-BY",
+        "Europe/Vienna",
+        "08:00-16:00",
+    )
+    status, _, errors = harness.siegel(
+        "merchant", "add", "moebel-fuchs", "--name", "X", "--email", "x@x.test"
+    )
+    assert status == 1 and "exists" in errors
+
+
+@pytest.mark.parametrize(
+    "options, complaint",
+    [
+        (["--email", "not-an-address"], "not a mail address"),
+        (["--email", "a@b.test", "--order-pattern", "(MF"], "not a regular expression"),
+        (["--email", "a@b.test", "--calendar", "XX-YY"], "unknown holiday region"),
+        (["--email", "a@b.test", "--hours", "17:00-09:00"], "HH:MM-HH:MM"),
+        (["--email", "a@b.test", "--domain", "no_domain"], "not a domain"),
+    ],
+)
+def test_a_bad_merchant_option_is_one_line_and_exit_2(
+    harness: Harness, options: list[str], complaint: str
+) -> None:
+    """Wrong options are refused before anything is stored."""
+    status, _, errors = harness.siegel("merchant", "add", "shop", "--name", "Shop", *options)
+    assert status == 2 and complaint in errors
+    assert json.loads(harness.siegel("merchant", "list", "--json")[1]) == []
+
+
+def test_cases_case_and_held_show_what_happened(harness: Harness) -> None:
+    """`cases --json` lists the case with its fields, `case REF --json` its timeline and
+    mails, `case --category` keeps a correction, `held --json` the held mails."""
+    harness.add_merchant("moebel-fuchs", "Möbel Fuchs", "service@moebel-fuchs.test")
+    harness.send(
+        compose(CUSTOMER, "beschwerde+moebel-fuchs@siegel.test", "Rechnung", "Doppelt abgebucht!")
+    )
+    harness.send(compose("spam@example.net", "postmaster@siegel.test", "Hallo", "Werbung"))
+    harness.process()
+    [listed] = json.loads(harness.cli("cases", "--json").stdout)
+    assert {"ref", "state", "merchant", "category", "opened_at"} <= set(listed)
+    assert (listed["state"], listed["merchant"]) == ("awaiting_merchant", "moebel-fuchs")
+    ref = listed["ref"]
+    assert json.loads(harness.siegel("cases", "--state", "closed_settled", "--json")[1]) == []
+    assert len(json.loads(harness.siegel("cases", "--merchant", "moebel-fuchs", "--json")[1])) == 1
+
+    corrected = harness.cli("case", ref, "--category", "payment_billing", "--json")
+    case = json.loads(corrected.stdout[corrected.stdout.index("{") :])
+    assert case["category"] == "payment_billing"
+    assert {"first_reply_seconds", "first_reply_business_hours", "deadlines"} <= set(case)
+    assert [e["kind"] for e in case["events"]] == ["ComplaintReceived", "CategoryCorrected"]
+    assert case["events"][0]["mail"]["subject"] == "Rechnung"
+    assert sorted(row["kind"] for row in case["outgoing"]) == [
+        "customer.complaint_acknowledged",
+        "merchant.complaint_forwarded",
+    ]
+    with Session(harness.engine) as session:
+        [correction] = session.scalars(select(CategoryCorrection)).all()
+    assert (correction.category, correction.body) == ("payment_billing", "Doppelt abgebucht!")
+    status, _, errors = harness.siegel("case", ref, "--category", "weather")
+    assert status == 2 and "one of" in errors
+
+    [held] = json.loads(harness.cli("held", "--json").stdout)
+    assert (held["reason"], held["sender"]) == ("operator-address", "spam@example.net")
+    text = harness.siegel("case", ref)[1]
+    assert "ComplaintReceived" in text and "merchant_reply" in text
+
+
+def test_sweep_at_a_time_without_offset_is_the_operators_local_time(harness: Harness) -> None:
+    """`sweep --at` reads a time without offset in the operator's zone; a bad one is
+    one line and exit 2."""
+    result = harness.cli("sweep", "--at", "2026-03-02T10:00")
+    assert "swept at 2026-03-02T10:00:00+01:00: 0 deadlines fired" in result.stdout
+    status, _, errors = harness.siegel("sweep", "--at", "next tuesday")
+    assert status == 2 and "ISO time" in errors
