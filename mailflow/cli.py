@@ -59,16 +59,19 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def _recipients_from_headers(raw: bytes, config: Config) -> list[str]:
-    """Our addresses among Delivered-To, X-Original-To, To and Cc, for a pipe without -r."""
+    """Our valid addresses among Delivered-To, X-Original-To, To and Cc (a pipe without -r)."""
     from email.parser import BytesHeaderParser
     from email.utils import getaddresses
 
     headers = BytesHeaderParser().parsebytes(raw)
     found = []
     for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
-        for _, address in getaddresses(headers.get_all(name, [])):
-            if address.lower().endswith("@" + config.siegel.domain.lower()):
-                found.append(address)
+        for _, address in getaddresses([str(v) for v in headers.get_all(name, [])]):
+            try:
+                addresses.parse_recipient(config.secret_bytes, config.siegel.domain, address)
+            except addresses.AddressError:
+                continue
+            found.append(address)
     return list(dict.fromkeys(found))
 
 
