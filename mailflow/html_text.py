@@ -1,15 +1,25 @@
-"""Readable plain text from an HTML mail body, for mails that carry no text part.
+"""HTML mail bodies made safe to show and turned into readable text, in one pass.
 
-Owns `html_to_text`. The stdlib tokenizer reads the markup once and nothing is rendered,
-fetched or executed: block elements become line breaks, list items get a dash, links are
-kept as "text (url)", scripts, styles and comments are dropped and character references
-are decoded. The cost is linear in the size of the input, which the caller caps.
+Owns `html_body(markup) -> HtmlBody(html, text)`. Nothing is rendered, fetched or
+executed. nh3 (the Rust html5ever parser behind ammonia) reads the markup once and
+writes it back sanitised: scripts, styles, titles and comments gone, entities decoded.
+That output is well-formed, so a small tokenizer then writes its text: blocks on their
+own lines, list items with a dash, links as "text (url)", image alt texts.
+
+html5ever's time grows with the square of the nesting depth (10,000 nested `<div>` take
+seconds), so `bounded_html` first cuts the markup at MAX_TAGS tags or where the nesting
+passes MAX_DEPTH; a cheap scan that real mail never reaches.
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+from typing import NamedTuple
+
+import nh3
+
+MAX_TAGS = 50_000
+MAX_DEPTH = 1_000
 
 # fmt: off
 _BLOCK_TAGS = frozenset({
@@ -22,22 +32,80 @@ _BLOCK_TAGS = frozenset({
 _PARAGRAPH_TAGS = frozenset({
     "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ol", "p", "pre", "table", "ul",
 })
+# Elements that never nest, or that HTML closes by itself when the next one starts.
+_FLAT_TAGS = frozenset({
+    "area", "base", "br", "col", "dd", "dt", "embed", "hr", "img", "input", "li", "link",
+    "meta", "option", "p", "param", "source", "td", "th", "tr", "track", "wbr",
+})
 # fmt: on
-# Content of these elements is never text a reader sees.
-_HIDDEN_TAGS = frozenset({"head", "script", "style", "title", "template", "noscript", "xml"})
+_HIDDEN_TAGS = {"script", "style", "title", "template", "noscript"}
 _LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
+
+_ANY_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]{0,30})")
+# nh3 writes tags in lower case with double-quoted attribute values, and escapes '<' and
+# '"' everywhere else, so one linear pattern finds every tag of its output.
+_CLEAN_TAG = re.compile(r'<(/?)([a-z][a-z0-9]*)((?:\s+[a-z-]+="[^"]*")*)\s*/?>')
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+_OUTPUT_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&nbsp;", "\u00a0"),
+                    ("&amp;", "&"))  # fmt: skip
 _SPACES = re.compile(r"[ \t\r\n\f\u00a0\u200b]+")
-_MAX_BLANK_LINES = 1
 
 
-class _TextBuilder(HTMLParser):
+def bounded_html(markup: str) -> str:
+    """`markup` cut before the tag that would pass MAX_TAGS tags or MAX_DEPTH nesting."""
+    depth = 0
+    for count, match in enumerate(_ANY_TAG.finditer(markup), start=1):
+        closing, name = match.group(1), match.group(2).lower()
+        if closing:
+            depth = max(0, depth - 1)
+        elif name not in _FLAT_TAGS:
+            depth += 1
+        if count > MAX_TAGS or depth > MAX_DEPTH:
+            return markup[: match.start()]
+    return markup
+
+
+class HtmlBody(NamedTuple):
+    """An HTML body made safe to show, and its visible text."""
+
+    html: str
+    text: str
+
+
+def html_body(markup: str) -> HtmlBody:
+    """`markup` sanitised (no scripts, event handlers, comments or foreign URL schemes)
+    and its visible text: blocks on their own lines, links as "text (url)"."""
+    cleaned = nh3.clean(bounded_html(markup), clean_content_tags=_HIDDEN_TAGS)
+    builder = _TextBuilder()
+    position = 0
+    for match in _CLEAN_TAG.finditer(cleaned):
+        builder.data(_unescape(cleaned[position : match.start()]))
+        closing, tag, attributes = match.groups()
+        if closing:
+            builder.end(tag)
+        else:
+            builder.start(tag, {k: _unescape(v) for k, v in _ATTRIBUTE.findall(attributes)})
+        position = match.end()
+    builder.data(_unescape(cleaned[position:]))
+    return HtmlBody(cleaned, builder.result())
+
+
+def _unescape(text: str) -> str:
+    """nh3 has decoded every reference of the input; its output holds only these five,
+    which plain replacements undo at C speed (html.unescape calls Python per entity)."""
+    if "&" not in text:
+        return text
+    for entity, character in _OUTPUT_ENTITIES:
+        text = text.replace(entity, character)
+    return text
+
+
+class _TextBuilder:
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self._lines: list[str] = []
         self._line: list[str] = []
-        self._hidden_depth = 0
         self._pre_depth = 0
-        self._links: list[tuple[str, int]] = []  # (href, length of the line when it opened)
+        self._links: list[tuple[str, int]] = []  # (href, pieces in the line when it opened)
 
     def _break(self, tag: str) -> None:
         line = "".join(self._line)
@@ -48,10 +116,7 @@ class _TextBuilder(HTMLParser):
             self._lines.append("")
         self._line = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN_TAGS:
-            self._hidden_depth += 1
-            return
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
         if tag == "br":
             self._lines.append("".join(self._line).strip())
             self._line = []
@@ -62,25 +127,14 @@ class _TextBuilder(HTMLParser):
         elif tag == "pre":
             self._pre_depth += 1
         elif tag == "a":
-            href = next((value or "" for name, value in attrs if name == "href"), "").strip()
-            self._links.append((href, len("".join(self._line))))
-        elif tag == "img":
-            alt = next((value or "" for name, value in attrs if name == "alt"), "").strip()
-            if alt:
-                self._line.append(alt)
+            self._links.append((attributes.get("href", "").strip(), len(self._line)))
+        elif tag == "img" and attributes.get("alt", "").strip():
+            self._line.append(attributes["alt"].strip())
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag in _HIDDEN_TAGS:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN_TAGS:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-            return
+    def end(self, tag: str) -> None:
         if tag == "a" and self._links:
             href, start = self._links.pop()
-            label = "".join(self._line)[start:].strip()
+            label = "".join(self._line[start:]).strip()
             if href.lower().startswith(_LINK_SCHEMES) and _bare(href) != _bare(label):
                 self._line.append(f" ({href})" if label else href)
         if tag in _BLOCK_TAGS:
@@ -88,21 +142,25 @@ class _TextBuilder(HTMLParser):
         if tag == "pre":
             self._pre_depth = max(0, self._pre_depth - 1)
 
-    def handle_data(self, data: str) -> None:
-        if self._hidden_depth:
+    def data(self, text: str) -> None:
+        if not text:
             return
-        if self._pre_depth:
-            first, *rest = data.split("\n")
-            self._line.append(first)
-            for line in rest:
-                self._lines.append("".join(self._line).rstrip())
-                self._line = [line]
+        if not self._pre_depth:
+            self._line.append(_SPACES.sub(" ", text))
             return
-        self._line.append(_SPACES.sub(" ", data))
+        first, *rest = text.split("\n")
+        self._line.append(first)
+        for line in rest:
+            self._lines.append("".join(self._line).rstrip())
+            self._line = [line]
 
     def result(self) -> str:
         self._break("")
-        return _squeeze_blank_lines(self._lines)
+        kept: list[str] = []
+        for line in self._lines:
+            if line or (kept and kept[-1]):  # at most one blank line in a row
+                kept.append(line)
+        return "\n".join(kept).strip("\n")
 
 
 def _bare(url_or_label: str) -> str:
@@ -111,21 +169,3 @@ def _bare(url_or_label: str) -> str:
     for scheme in _LINK_SCHEMES:
         text = text.removeprefix(scheme)
     return text.rstrip("/")
-
-
-def _squeeze_blank_lines(lines: list[str]) -> str:
-    kept: list[str] = []
-    blanks = 0
-    for line in lines:
-        blanks = blanks + 1 if not line else 0
-        if blanks <= _MAX_BLANK_LINES:
-            kept.append(line)
-    return "\n".join(kept).strip("\n")
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of `html`: blocks on their own lines, links as "text (url)"."""
-    builder = _TextBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.result()

@@ -30,15 +30,14 @@ from email.message import Message
 from typing import Any
 
 import mailparser
-import nh3
 
-from mailflow.html_text import html_to_text
+from mailflow.html_text import HtmlBody, html_body
 
 log = logging.getLogger("mailflow.parsing")
 
 MAX_PARSE_BYTES = 32 * 1024 * 1024
 MAX_TEXT_CHARS = 1024 * 1024
-MAX_HTML_CHARS = 1024 * 1024
+MAX_HTML_CHARS = 512 * 1024  # html5ever reads about a megabyte a second
 MAX_HEADER_CHARS = 8 * 1024
 MAX_SUBJECT_CHARS = 998  # RFC 5322 2.1.1: the longest line a header may have
 MAX_MESSAGE_ID_CHARS = 900  # as spool.identify() cuts it, so both name a mail alike
@@ -125,23 +124,17 @@ def parse(raw: bytes) -> ParsedMail:
     except Exception as exc:  # the stdlib parser gave up: keep the bytes as text
         defects.append(_describe("stdlib-parser-failed", exc))
         return _raw_text_mail(raw, defects)
+    readers: list[Any] = [None]
     try:
-        reader = mailparser.MailParser(_header_only(message))
+        readers.insert(0, mailparser.MailParser(_header_only(message)))
     except Exception as exc:  # mail-parser gave up: the stdlib tree is still good
         defects.append(_describe("mail-parser-failed", exc))
-        reader = None
-    try:
-        return _assemble(message, reader, defects)
-    except Exception as exc:
-        if reader is None:
+    for reader in readers:  # with mail-parser's addresses, then with the stdlib's alone
+        try:
+            return _assemble(message, reader, defects)
+        except Exception as exc:
             defects.append(_describe("assembly-failed", exc))
-            return _raw_text_mail(raw, defects)
-        defects.append(_describe("assembly-with-mail-parser-failed", exc))
-    try:
-        return _assemble(message, None, defects)
-    except Exception as exc:
-        defects.append(_describe("assembly-failed", exc))
-        return _raw_text_mail(raw, defects)
+    return _raw_text_mail(raw, defects)
 
 
 def _read_tree(raw: bytes, defects: list[str]) -> Message:
@@ -307,7 +300,7 @@ def _decoded_headers(message: Message, defects: list[str]) -> dict[str, list[str
         text, charset = _unfold_and_decode_8bit(str(value))
         if charset:
             eight_bit.add(f"{key} ({charset})")
-        headers.setdefault(key, []).append(_clean(decode_words(text)))
+        headers.setdefault(key, []).append(_clean(_decode_words(text)))
     if eight_bit:
         defects.append("header-8bit: raw bytes decoded in " + ", ".join(sorted(eight_bit)))
     return headers
@@ -324,7 +317,7 @@ def _unfold_and_decode_8bit(value: str) -> tuple[str, str | None]:
     return text, charset
 
 
-def decode_words(value: str) -> str:
+def _decode_words(value: str) -> str:
     """RFC 2047 encoded words decoded leniently (unknown charsets become U+FFFD)."""
     if "=?" not in value:
         return value
@@ -411,7 +404,7 @@ def _address_pairs(message: Message, header: str, reader: Any) -> list[tuple[str
     else:
         # mail-parser drops raw 8-bit bytes; decode them first, then split.
         text, _ = _unfold_and_decode_8bit(raw_text)
-        pairs = [(decode_words(name), address) for name, address in _getaddresses(text)]
+        pairs = [(_decode_words(name), address) for name, address in _getaddresses(text)]
     result: list[tuple[str, str]] = []
     for name, address in pairs[:MAX_ADDRESSES]:
         normalised = normalise_address(str(address))
@@ -492,7 +485,11 @@ class _Body:
         if not any(t.strip() for t in plain + html):
             # Only an attached message carries text (a forward as attachment, a bounce).
             plain, html = nested_plain, nested_html
-        return cls(_body_text(plain, html, defects), _sanitised_html(html), attachments)
+        rendered = _rendered_html(html, defects)
+        text = "\n\n".join(t.strip("\r\n") for t in plain if t.strip())
+        if not text and rendered:
+            text = rendered.text
+        return cls(_capped_text(text, defects), rendered.html if rendered else None, attachments)
 
 
 def _epilogue_parts(message: Message, defects: list[str]) -> list[Message]:
@@ -543,7 +540,7 @@ def _filename(part: Message) -> str | None:
         return None
     if not filename:
         return None
-    return _clean(" ".join(decode_words(str(filename)).split()))[:MAX_FILENAME_CHARS] or None
+    return _clean(" ".join(_decode_words(str(filename)).split()))[:MAX_FILENAME_CHARS] or None
 
 
 def _attachment_entry(part: Message, content_type: str, is_container: bool) -> dict[str, Any]:
@@ -590,29 +587,23 @@ def _canonical_charset(name: str | None) -> str | None:
         return None
 
 
-def _body_text(plain: list[str], html: list[str], defects: list[str]) -> str:
-    if any(t.strip() for t in plain):
-        text = "\n\n".join(t.strip("\r\n") for t in plain if t.strip())
-    elif html:
-        markup = "\n".join(html)
-        if len(markup) > 2 * MAX_HTML_CHARS:
-            markup = markup[: 2 * MAX_HTML_CHARS]
-            defects.append("html-truncated: only the first 2 MiB were converted to text")
-        text = html_to_text(markup)
-    else:
-        text = ""
+def _rendered_html(html: list[str], defects: list[str]) -> HtmlBody | None:
+    if not html:
+        return None
+    markup = "\n".join(html)
+    if len(markup) > MAX_HTML_CHARS:
+        defects.append(f"html-truncated: only the first {MAX_HTML_CHARS} characters were read")
+        markup = markup[:MAX_HTML_CHARS]
+    rendered = html_body(markup)
+    return HtmlBody(_clean(rendered.html), rendered.text)
+
+
+def _capped_text(text: str, defects: list[str]) -> str:
     text = _clean(text.replace("\r\n", "\n"))
     if len(text) > MAX_TEXT_CHARS:
         defects.append(f"text-truncated: longer than {MAX_TEXT_CHARS} characters")
         text = text[:MAX_TEXT_CHARS]
     return text
-
-
-def _sanitised_html(html: list[str]) -> str | None:
-    if not html:
-        return None
-    markup = "\n".join(html)[:MAX_HTML_CHARS]
-    return _clean(nh3.clean(markup))
 
 
 # -- defects and hygiene ---------------------------------------------------------------

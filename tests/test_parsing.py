@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow import parsing
-from mailflow.html_text import html_to_text
+from mailflow import html_text, parsing
+from mailflow.html_text import html_body
 from mailflow.parsing import ParsedMail, parse
 
 MAILS = Path(__file__).parent / "mails"
@@ -160,11 +160,47 @@ def test_plain_text_wins_over_html_in_an_alternative() -> None:
     assert parsed.html is not None and "Vielen Dank" in parsed.html
 
 
-def test_html_to_text_handles_preformatted_text_and_repeated_links() -> None:
+def test_html_text_keeps_preformatted_text_and_writes_a_repeated_link_once() -> None:
     """<pre> keeps its line breaks; a link whose text is its URL is not written twice."""
-    text = html_to_text('<pre>a\n  b</pre><p><a href="https://x.example/">x.example</a></p>')
+    text = html_body('<pre>a\n  b</pre><p><a href="https://x.example/">x.example</a></p>').text
     assert text == "a\n  b\n\nx.example"
-    assert html_to_text("<p>eins<br>zwei</p><!-- <p>drei</p> -->") == "eins\nzwei"
+    assert html_body("<p>eins<br>zwei</p><!-- <p>drei</p> -->").text == "eins\nzwei"
+    assert html_body("<p>a &lt; b &amp;&nbsp;c &uuml;</p>").text == "a < b & c ü"
+
+
+def test_javascript_links_are_not_kept() -> None:
+    """A javascript: link keeps its text but loses its target, in text and in HTML."""
+    body = html_body('<p><a href="javascript:alert(1)">Gutschein</a></p>')
+    assert body.text == "Gutschein"
+    assert "javascript" not in body.html
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<div>" * 30_000,
+        "<span>" * 30_000 + "x",
+        "<p>x</p>" * 60_000,
+        "&amp;" * 100_000,
+        "<" * 500_000,
+        "<!--" * 100_000,
+    ],
+    ids=["nested divs", "nested spans", "many paragraphs", "entities", "brackets", "comments"],
+)
+def test_hostile_html_is_bounded(markup: str) -> None:
+    """Deep nesting (quadratic in html5ever) and dense markup stay well under a second."""
+    started = time.perf_counter()
+    body = html_body(markup)
+    assert time.perf_counter() - started < 1.0
+    assert isinstance(body.text, str)
+
+
+def test_bounded_html_cuts_at_the_nesting_limit() -> None:
+    """The markup is cut before the tag that would nest deeper than MAX_DEPTH."""
+    cut = html_text.bounded_html("<div>" * (html_text.MAX_DEPTH + 50) + "tief")
+    assert cut == "<div>" * html_text.MAX_DEPTH
+    flat = "<p>x" * 5000 + "<br>" * 5000
+    assert html_text.bounded_html(flat) == flat
 
 
 def test_attachments_are_described_not_kept() -> None:
