@@ -20,6 +20,15 @@ tickets filtering on it; GLPI issue #2170 saw Exchange add it on distribution-li
 mail). Ordinary Outlook mail carries none. Only `All`, which Exchange stamps on its own
 out-of-office notes and reports, counts.
 
+Kinds: `loop`, `bounce` (the MTA gave up), `delay` (it is still retrying), `read_receipt`,
+`feedback_report`, `auto_reply`, `bulk`, `list`, and `delivery_report` for an RFC 3464
+report that only says delivered/relayed (a success notice: machine mail, but no
+failure to record against an outbox row).
+
+`envelope_from` must be None when the intake does not know the envelope sender (a
+file piped in without one, an IMAP mail without Return-Path): "" means the null
+sender, which `null-sender` counts as automatic.
+
 Patterns are plain substrings or regular expressions without nested repetition, run on
 bounded slices, so the time is linear in the size of the mail.
 """
