@@ -1,14 +1,15 @@
 """The shell side of the case domain: settings from config, the call from processing, the sweep.
 
 - `model(config)`: the classifier model, loaded from the data directory (trained and
-  saved there at first start); `read` is the one function through which cases call
+  saved there at first start); `Reader` is the one place through which cases call
   the classifier.
 
 - `handle(session, mail, parsed, verdict, config, now)`: a processed mail into
   `mediation.service.handle_mail`, with the case references of our own mails its
-  threading headers name (looked up in the outbox) and the classifier behind one
-  function (`read`), and the returned mails enqueued in the caller's session, so the
-  case change and its mails commit together.
+  threading headers name (looked up in the outbox) and the classifier (`Reader`), and
+  the returned mails enqueued in the caller's session, so the case change and its
+  mails commit together. The reading the case used is kept as the mail's
+  classification unless one was stored before.
 - `sweep(engine, config, now)`: fires every due deadline, oldest first, each in its own
   transaction (a failing one is logged and skipped, not retried in a loop); safe when
   two processes sweep at once, and after downtime it catches up.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
@@ -90,20 +91,44 @@ def _load_or_train(path: Path) -> Model:
     return trained
 
 
-def read(parsed: ParsedMail, config: Config) -> service.Classify:
-    """The classifier, for one mail, in whichever reply context the case asks for."""
-    import classifier
+class Reader:
+    """The classifier for one mail, in whichever reply context the case asks for; each
+    context is classified once and kept in `readings`."""
 
-    readings: dict[str | None, Classification] = {}
+    def __init__(self, parsed: ParsedMail, config: Config) -> None:
+        self.parsed = parsed
+        self.config = config
+        self.readings: dict[str | None, Classification] = {}
 
-    def classify(context: str | None) -> Classification:
-        if context not in readings:
-            readings[context] = classifier.classify(
-                parsed.subject, parsed.text, parsed.html, context=context, model=model(config)
+    def __call__(self, context: str | None) -> Classification:
+        import classifier
+
+        if context not in self.readings:
+            self.readings[context] = classifier.classify(
+                self.parsed.subject,
+                self.parsed.text,
+                self.parsed.html,
+                context=context,
+                model=model(self.config),
             )
-        return readings[context]
+        return self.readings[context]
 
-    return classify
+    def record(self) -> dict[str, Any] | None:
+        """The last reading as JSON (for `mail.classification`), or None if none was made."""
+        if not self.readings:
+            return None
+        context, reading = list(self.readings.items())[-1]
+        return {
+            "context": context,
+            "category": reading.category,
+            "confidence": reading.confidence,
+            "language": reading.language,
+            "intent": reading.intent,
+            "auto_reply": reading.auto_reply,
+            "auto_reply_kind": reading.auto_reply_kind,
+            "needs_triage": reading.needs_triage,
+            "rules": [dict(rule) for rule in reading.rules],
+        }
 
 
 # ------------------------------------------------------------------ mails
@@ -157,9 +182,12 @@ def handle(
     now: datetime,
 ) -> service.Outcome:
     """Apply one processed mail to its case; its mails go into the outbox in `session`."""
+    reader = Reader(parsed, config)
     outcome = service.handle_mail(
-        session, incoming(session, mail, parsed, verdict), read(parsed, config), settings(config)
+        session, incoming(session, mail, parsed, verdict), reader, settings(config)
     )
+    if mail.classification is None:
+        mail.classification = reader.record()
     for outgoing in outcome.outgoing:
         outbox.enqueue(session, outgoing, config, now)
     return outcome

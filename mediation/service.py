@@ -316,7 +316,7 @@ def _reply(
         )  # fmt: skip
     _save(session, case, steps, mail.received_at)
     # What a party wrote stays in the log (and the mediator's case file) whatever it meant.
-    said = {"text": reading.new_text} if role is not Role.MEDIATOR else None
+    said = {"text": _said(reading)} if role is not Role.MEDIATOR else None
     _append_events(session, case, steps, mail.received_at, mail, said)
     outgoing = _notify(session, case, steps, mail, role, settings)
     return Outcome(tuple(outgoing), case.ref)
@@ -336,7 +336,7 @@ def _merchant_event(state: State, reading: Classification, automatic: bool) -> E
             return ProposalAccepted(Role.MERCHANT)
         if reading.intent == "reject":
             return ProposalRejected(Role.MERCHANT)
-    return MerchantReplied(substantive=not automatic, text=reading.new_text)
+    return MerchantReplied(substantive=not automatic, text=_said(reading))
 
 
 def _customer_event(
@@ -360,7 +360,12 @@ def _customer_event(
             return ProposalRejected(Role.CUSTOMER)
     # Unsure, or no answer the workflow waits for: forwarded, and asked again where
     # the case waits for the customer's answer (the machine's `solved_question`).
-    return CustomerWrote(text=reading.new_text)
+    return CustomerWrote(text=_said(reading))
+
+
+def _said(reading: Classification) -> str:
+    """What a party wrote: the new part of its mail (the classifier's reading)."""
+    return reading.new_text.strip()
 
 
 def _reading_summary(reading: Classification) -> str:

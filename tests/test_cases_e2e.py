@@ -216,6 +216,13 @@ def test_the_merchant_reply_is_forwarded_with_the_latency_recorded(harness: Harn
             "bitte an zentrale@moebel-fuchs.test.",
             id="out-of-office-text",
         ),
+        pytest.param(
+            {},
+            "Vielen Dank für Ihre Anfrage. Ihr Ticket #48213 wurde erstellt. Unser "
+            "Kundenservice meldet sich innerhalb von 48 Stunden bei Ihnen. Bitte antworten "
+            "Sie nicht auf diese automatisch erzeugte Nachricht.",
+            id="ticket-acknowledgement",
+        ),
     ],
 )
 def test_an_out_of_office_reply_does_not_stop_the_clock(
@@ -256,6 +263,28 @@ def test_a_forged_merchant_reply_is_held_and_the_sender_told(harness: Harness) -
     assert case["state"] == "awaiting_merchant" and case["first_reply_seconds"] is None
     held = harness.cli("held", "--json").stdout
     assert '"reason": "sender-not-party"' in held and forger in held and ref in held
+
+
+def test_an_unclear_customer_answer_is_forwarded_and_asked_again(harness: Harness) -> None:
+    """Neither "solved" nor "not solved": the merchant gets the message, the customer a
+    short question, and the customer's time starts again."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    [forwarded] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    before = harness.case(ref)["deadlines"]["customer_answer"]
+    question = "Können Sie mir sagen, an welchem Tag genau die Abholung stattfinden soll?"
+    harness.send(harness.reply(forwarded, CUSTOMER, question))
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == sorted(
+        [(MERCHANT, "merchant.customer_message"), (CUSTOMER, "customer.solved_question")]
+    )
+    [to_merchant] = addressed_to(sent, MERCHANT)
+    assert question in plain(to_merchant)
+    case = harness.case(ref)
+    assert case["state"] == "awaiting_customer"
+    assert case["deadlines"]["customer_answer"] > before
+    [wrote] = [e for e in case["events"] if e["kind"] == "CustomerWrote"]
+    assert "intent other" in wrote["reason"]
 
 
 # ------------------------------------------------------------------ mediation
