@@ -108,7 +108,7 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
             continue
         arrival = spool.Arrival(
             raw=raw,
-            envelope_from=args.sender or "",
+            envelope_from=args.sender,
             envelope_to=tuple(recipients),
             source="file stdin" if name == "-" else f"file {Path(name).name}",
         )

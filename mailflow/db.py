@@ -113,6 +113,13 @@ def add_column(table: str, column: str, ddl_type: str) -> Callable[[Connection],
 
 # Append only. Each step must be safe on a database that already has its effect,
 # because a fresh database gets today's tables from the first step.
+def _envelope_sender_nullable(connection: Connection) -> None:
+    # Fresh databases get the nullable column from the first step. SQLite cannot drop
+    # NOT NULL in place; no SQLite database older than this step was ever deployed.
+    if connection.dialect.name == "postgresql":
+        connection.execute(text('ALTER TABLE "mail" ALTER COLUMN "envelope_from" DROP NOT NULL'))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     (
         "mail path: mail, outbox, attempts, IMAP checkpoints",
@@ -126,6 +133,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         "cases: merchants, customers, cases, deadlines, event log, held mails, corrections",
         _create_tables(*case_storage.TABLES),
     ),
+    ("mail: an unknown envelope sender is NULL, the null sender ''", _envelope_sender_nullable),
 ]
 
 

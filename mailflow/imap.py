@@ -76,16 +76,20 @@ def parse_headers(raw: bytes) -> Message:
     return BytesHeaderParser(policy=compat32).parsebytes(raw[: match.start()] if match else raw)
 
 
-def envelope_of(raw: bytes, mailbox: str) -> tuple[str, tuple[str, ...]]:
+def envelope_of(raw: bytes, mailbox: str) -> tuple[str | None, tuple[str, ...]]:
     """Envelope sender and recipients as the delivering MTA recorded them in the headers.
 
-    Return-Path holds the envelope sender (RFC 5321 section 4.4; `<>` for bounces);
-    Delivered-To / X-Original-To the envelope recipients. Without them the mail was
+    Return-Path holds the envelope sender (RFC 5321 section 4.4; `<>` for bounces, which
+    gives ""); without it the sender is unknown (None), as for a mail put in by APPEND.
+    Delivered-To / X-Original-To are the envelope recipients; without them the mail was
     delivered to the polled mailbox itself.
     """
     headers = parse_headers(raw)
-    return_path = str(headers.get("Return-Path") or "")
-    sender = parseaddr(return_path)[1] if return_path.strip() not in ("", "<>") else ""
+    return_path = headers.get("Return-Path")
+    if return_path is None:
+        sender = None
+    else:
+        sender = "" if str(return_path).strip() == "<>" else parseaddr(str(return_path))[1]
     recipients: list[str] = []
     for name in ("Delivered-To", "X-Original-To"):
         for value in headers.get_all(name) or []:

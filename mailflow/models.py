@@ -60,7 +60,10 @@ class StoredMail(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     size: int
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    envelope_from: str = Field(default="", max_length=998)
+    # "" is the null sender (<>) of bounces and other reports (RFC 5321 §4.5.5);
+    # None means the intake did not learn the envelope sender (a pipe without -f,
+    # an IMAP mail without Return-Path).
+    envelope_from: str | None = Field(default=None, max_length=998, nullable=True)
     envelope_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=200)
     received_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))

@@ -46,7 +46,7 @@ class SpoolError(Exception):
 @dataclass(frozen=True)
 class Arrival:
     raw: bytes
-    envelope_from: str
+    envelope_from: str | None  # "" the null sender, None unknown
     envelope_to: tuple[str, ...]
     source: str
 

@@ -125,13 +125,13 @@ def test_envelope_comes_from_return_path_and_delivery_headers() -> None:
     )
 
 
-def test_envelope_without_delivery_headers_is_the_mailbox_and_a_null_sender() -> None:
-    """A bounce (`Return-Path: <>`) has an empty sender; no Delivered-To means the mailbox."""
+def test_envelope_without_delivery_headers_is_the_mailbox_and_an_unknown_sender() -> None:
+    """No Return-Path means an unknown sender (None), `<>` the null sender of a bounce."""
     assert envelope_of(b"Return-Path: <>\r\nSubject: x\r\n\r\n", "box@siegel.test") == (
         "",
         ("box@siegel.test",),
     )
-    assert envelope_of(b"Subject: no headers at all", "box@x") == ("", ("box@x",))
+    assert envelope_of(b"Subject: no headers at all", "box@x") == (None, ("box@x",))
 
 
 def test_quarantine_reasons() -> None:
