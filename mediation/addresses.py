@@ -5,7 +5,9 @@ Under the operator's domain these local parts exist:
 - ``beschwerde`` / ``complaints``: a new complaint; ``beschwerde+SLUG``: about merchant SLUG.
 - ``fall+REF.ROLE.TOKEN``: the case address of one party (ROLE) of one case (REF).
 - ``bounce+ID.TOKEN``: the VERP envelope sender of outbox row ID; bounces come back here.
-- ``postmaster`` and ``abuse`` (RFC 5321 §4.5.1, RFC 2142): held for the operator.
+- ``postmaster`` and ``abuse`` (RFC 5321 §4.5.1, RFC 2142), and ``service``, the From
+  address of our own mails: for the operator (a reply that lost its Reply-To is still
+  routed to its case by its threading headers).
 
 TOKEN is an HMAC-SHA256 over what the address names, truncated to 80 bits and
 written in lower-case base32, so that case-folding MTAs keep it valid. ``+`` and
@@ -23,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 COMPLAINT_LOCALS = ("beschwerde", "complaints")
-OPERATOR_LOCALS = ("postmaster", "abuse")
+OPERATOR_LOCALS = ("postmaster", "abuse", "service")
 CASE_LOCAL = "fall"
 BOUNCE_LOCAL = "bounce"
 TOKEN_LENGTH = 16
