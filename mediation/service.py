@@ -12,7 +12,8 @@ Every handler works in the caller's session and commits nothing: the shell commi
 case, its events and the outbox rows of the returned `OutgoingMail`s together. No
 clock is read: mail events happen at our receive time, deadline events at their due
 time. The meaning of a text comes from the classifier, called through the `Classify`
-function the shell passes, with the context the case is in.
+function the shell passes, with the context the case is in. The mails themselves are
+rendered by `mediation.notices`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from mediation import commands, routing, storage, templates
-from mediation.addresses import AddressError, Kind, Recipient, Role, case_address, parse_recipient
+from mediation import commands, notices, routing, storage, templates
+from mediation.addresses import AddressError, Kind, Recipient, Role, parse_recipient
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.events import (
     ComplaintReceived,
@@ -49,7 +50,6 @@ from mediation.machine import (
     CaseSnapshot,
     Deadline,
     Decision,
-    Party,
     State,
     UnexpectedEvent,
     decide,
@@ -63,31 +63,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediation.service")
 
-MAX_QUOTED_CHARS = 20_000
-"""A forwarded text is cut here; the whole mail stays stored."""
-
 Classify = Callable[[str | None], "Classification"]
 """Classifies the mail being handled; the argument is the reply context the case is in
 (``solved_question``, ``proposal`` or None)."""
-
-# The deadline a template states, by template key: the first of these the case has.
-DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
-    "customer.complaint_acknowledged": (Deadline.MERCHANT_REPLY,),
-    "customer.merchant_requested": (Deadline.CUSTOMER_ANSWER,),
-    "customer.merchant_reply_forwarded": (Deadline.CUSTOMER_ANSWER,),
-    "customer.solved_question": (Deadline.CUSTOMER_ANSWER,),
-    "customer.merchant_message": (Deadline.CUSTOMER_ANSWER,),
-    "customer.proposal": (Deadline.PROPOSAL_ANSWER,),
-    "merchant.proposal": (Deadline.PROPOSAL_ANSWER,),
-    "customer.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
-    "merchant.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
-    "merchant.complaint_forwarded": (Deadline.MERCHANT_REPLY,),
-    "merchant.merchant_reminder": (Deadline.MERCHANT_REPLY,),
-}
-_MEDIATION_END = (Deadline.MEDIATION_END,)
-
-_UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
-_NO_SUBJECT = {"de": "(ohne Betreff)", "en": "(no subject)"}
 
 
 @dataclass(frozen=True)
@@ -256,9 +234,8 @@ def _open_case(
     session.add(case)
     session.flush()
     storage.sync_deadlines(session, case.id, final.deadlines)  # type: ignore[arg-type]
-    _append_events(
-        session, case, steps, mail.received_at, mail, {"text": mail.text[:MAX_QUOTED_CHARS]}
-    )
+    complaint = {"text": mail.text[: notices.MAX_QUOTED_CHARS]}
+    _append_events(session, case, steps, mail.received_at, mail, complaint)
     outgoing = _notify(session, case, steps, mail, Role.CUSTOMER, settings)
     log.info("case %s opened (%s), %s", ref, final.state, found)
     return Outcome(tuple(outgoing), ref)
@@ -399,13 +376,15 @@ def _command_problem(
         session, mail, HeldReason.COMMAND_PROBLEM, detail, settings, ref=case.ref, case=case
     )
     language = settings.default_language
-    values = _Values.load(session, case, settings).build(language, settings.timezone, {})
+    values = notices.CaseView.load(session, case, settings).values(language, settings.timezone, {})
     values["problems"] = "\n".join(
         f"- {problem.line}: {templates.problem_text(problem.code, language)}"
         for problem in problems
     )
     key = "mediator.command_problem"
-    notice = _mail(key, mail.sender or "", language, values, case, Role.MEDIATOR, mail, settings)
+    notice = notices.compose(
+        key, mail.sender or "", language, values, case, Role.MEDIATOR, mail, settings
+    )
     return dataclasses.replace(outcome, outgoing=(notice,))
 
 
@@ -468,7 +447,10 @@ def assign_merchant(
     steps = _steps(snapshot, [(event, "operator", "named by the operator")], now, settings, session)
     _save(session, case, steps, now)
     _append_events(session, case, steps, now, None)
-    return Outcome(tuple(_notify(session, case, steps, None, None, settings)), case.ref)
+    return Outcome(
+        tuple(_notify(session, case, steps, None, None, settings)),
+        case.ref,
+    )
 
 
 def correct_category(session: Session, ref: str, category: str, now: datetime) -> Case:
@@ -526,6 +508,18 @@ def _steps(
         decision = decide(snapshot, event, settings.policy, now)
         steps.append(_Step(event, "system", reason, snapshot.state, decision))
     return steps
+
+
+def _notify(
+    session: Session,
+    case: Case,
+    steps: Sequence[_Step],
+    mail: IncomingMail | None,
+    sender_role: Role | None,
+    settings: Settings,
+) -> list[OutgoingMail]:
+    decisions = [step.decision for step in steps]
+    return notices.for_decisions(session, case, decisions, mail, sender_role, settings)
 
 
 def _save(session: Session, case: Case, steps: Sequence[_Step], now: datetime) -> None:
@@ -664,180 +658,8 @@ def _hold(
         HeldReason.SENDER_NOT_PARTY: "sender.not_party",
         HeldReason.CLOSED_CASE: "sender.case_closed",
     }.get(reason, "sender.mail_held")
-    values = dict.fromkeys(templates.PARAMETERS, "") | {
-        "ref": ref,
-        "sender_address": mail.sender,
-        "complaint_address": f"beschwerde@{settings.domain}",
-    }
-    rendered = templates.render(key, language, values)
-    notice = OutgoingMail(
-        to=mail.sender,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        kind=key,
-        language=language,
-        case_ref=ref,
-        in_reply_to=mail.message_id,
-        references=_thread(mail),
-        auto_reply=True,
-        in_reply_to_mail=mail.id,
-    )
+    notice = notices.to_sender(key, mail, ref, language, settings)
     return Outcome((notice,), ref, reason, detail)
-
-
-# ====================================================================== notifications
-
-
-def _notify(
-    session: Session,
-    case: Case,
-    steps: Sequence[_Step],
-    mail: IncomingMail | None,
-    sender_role: Role | None,
-    settings: Settings,
-) -> list[OutgoingMail]:
-    """Each step's notifications, rendered for their recipients."""
-    values = _Values.load(session, case, settings)
-    outgoing = []
-    for step in steps:
-        for notification in step.decision.notifications:
-            recipient = _recipient(notification.to, case, step.decision.case, values, settings)
-            if recipient is None:
-                continue  # no merchant, mediator or operator address: the event log has it
-            to, role, language, zone = recipient
-            key = f"{notification.to}.{notification.template}"
-            filled = values.build(language, zone, notification.params)
-            shown = DEADLINE_SHOWN.get(key, (Deadline.MEDIATION_END,))
-            due = next(
-                (notification.params[k] for k in map(str, shown) if k in notification.params),
-                None,
-            )
-            filled["deadline"] = templates.format_moment(due, language, zone)  # type: ignore[arg-type]
-            replying = mail if role is not None and role is sender_role else None
-            outgoing.append(_mail(key, to, language, filled, case, role, replying, settings))
-    return outgoing
-
-
-def _recipient(
-    party: Party, case: Case, snapshot: CaseSnapshot, values: _Values, settings: Settings
-) -> tuple[str, Role | None, str, str] | None:
-    """Address, role, language and time zone of `party` in `case`."""
-    match party:
-        case Party.CUSTOMER:
-            return values.customer.address, Role.CUSTOMER, case.language, settings.timezone
-        case Party.MERCHANT:
-            merchant = values.merchant
-            if merchant is None or not merchant.support_addresses:
-                return None
-            zone = _calendar_of(merchant, settings).timezone
-            return merchant.support_addresses[0], Role.MERCHANT, merchant.language, zone
-        case Party.MEDIATOR:
-            if not snapshot.mediator:
-                return None
-            return snapshot.mediator, Role.MEDIATOR, settings.default_language, settings.timezone
-    if not settings.operator_address:
-        return None
-    return settings.operator_address, None, settings.default_language, settings.timezone
-
-
-def _mail(
-    key: str,
-    to: str,
-    language: str,
-    values: Mapping[str, str],
-    case: Case,
-    role: Role | None,
-    replying: IncomingMail | None,
-    settings: Settings,
-) -> OutgoingMail:
-    """One rendered mail; `replying` is the mail it answers, when it goes to its sender."""
-    rendered = templates.render(key, language, values)
-    reply_to = case_address(settings.secret, settings.domain, case.ref, role) if role else None
-    return OutgoingMail(
-        to=to,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        kind=key,
-        language=language,
-        case_ref=case.ref,
-        reply_to=reply_to,
-        in_reply_to=replying.message_id if replying else None,
-        references=_thread(replying) if replying else (),
-        # RFC 3834: an answer to the sender is "auto-replied"; the rest "auto-generated".
-        auto_reply=replying is not None,
-        in_reply_to_mail=replying.id if replying else None,
-        answers_machine_mail=bool(replying and replying.machine),
-    )
-
-
-def _thread(mail: IncomingMail) -> tuple[str, ...]:
-    """The References of an answer: the answered mail's, then its own id (RFC 5322)."""
-    own = (mail.message_id,) if mail.message_id else ()
-    return tuple(dict.fromkeys((*mail.references, *own)))[-20:]
-
-
-@dataclass(frozen=True)
-class _Values:
-    """What every template of one case may say, loaded once per handled mail."""
-
-    case: Case
-    customer: Customer
-    merchant: Merchant | None
-    events: tuple[CaseEvent, ...]
-    settings: Settings
-
-    @classmethod
-    def load(cls, session: Session, case: Case, settings: Settings) -> _Values:
-        customer = session.get(Customer, case.customer_id)
-        assert customer is not None
-        merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
-        events = tuple(storage.events_of(session, case.id))  # type: ignore[arg-type]
-        return cls(case, customer, merchant, events, settings)
-
-    def build(self, language: str, zone: str, params: Mapping[str, object]) -> dict[str, str]:
-        """Every parameter of `templates.PARAMETERS`, in `language` and time zone `zone`."""
-        case, events = self.case, self.events
-        complaint = next((e for e in events if e.kind == "ComplaintReceived"), None)
-        proposal = next((e for e in reversed(events) if e.kind == "ProposalMade"), None)
-        text, role = params.get("text"), params.get("role")
-        return {
-            "ref": case.ref,
-            "merchant_name": self.merchant.name if self.merchant else _UNKNOWN_MERCHANT[language],
-            "customer_name": self.customer.name or self.customer.address,
-            "customer_address": self.customer.address,
-            "mediator_address": case.mediator or "",
-            "sender_address": "",
-            "subject": case.subject or _NO_SUBJECT[language],
-            "complaint_text": _quoted(complaint.data.get("text") if complaint else ""),
-            "message_text": _quoted(text),
-            "proposal_text": _quoted(proposal.data.get("text") if proposal else ""),
-            "party": templates.party_label(str(role), language) if role else "",
-            "days": str(params.get("days", "")),
-            "deadline": templates.format_moment(None, language, zone),
-            "case_file": _history(events, language, zone),
-            "complaint_address": f"beschwerde@{self.settings.domain}",
-            "problems": "",
-        }
-
-
-def _quoted(text: object) -> str:
-    return templates.quote(str(text)[:MAX_QUOTED_CHARS]) if text else ""
-
-
-def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
-    """The case's timeline as text, for the mediator's case file."""
-    lines = []
-    for event in events:
-        if event.kind in ("ComplaintReceived", "FirstReplyMeasured", "MediatorNoted"):
-            continue  # the complaint is shown above it; notes stay internal
-        moment = templates.format_moment(event.at, language, zone)
-        who = templates.party_label(event.actor, language)
-        lines.append(f"- {moment}: {templates.event_label(event.kind, language)} ({who})")
-        if event.data.get("text"):
-            lines.append(templates.quote(str(event.data["text"])[:2000]))
-    return "\n".join(lines) or "-"
 
 
 # ====================================================================== loading

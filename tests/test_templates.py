@@ -9,7 +9,7 @@ import pytest
 
 from mediation import templates
 from mediation.machine import template_names
-from mediation.service import DEADLINE_SHOWN
+from mediation.notices import DEADLINE_SHOWN
 
 KEYS = sorted(templates.names("de"))
 MACHINE_KEYS = {f"{party}.{name}" for party, names in template_names().items() for name in names}

@@ -1,0 +1,226 @@
+"""Notices: the mails a case decision sends, rendered for each recipient.
+
+Who gets a notification (the customer, the merchant's first support address, the
+assigned mediator, the operator address), in which language and time zone, with
+which template values, the case address of the recipient's role as Reply-To, and the
+threading headers when it answers the mail being handled (RFC 5322 §3.6.4; RFC 3834
+``auto-replied`` then, ``auto-generated`` otherwise). Plus the short answers to a
+sender whose mail was held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from mediation import storage, templates
+from mediation.addresses import Role, case_address
+from mediation.machine import CaseSnapshot, Deadline, Decision, Party
+from mediation.outgoing import OutgoingMail
+from mediation.storage import Case, CaseEvent, Customer, Merchant
+
+if TYPE_CHECKING:
+    from mediation.service import IncomingMail, Settings
+
+MAX_QUOTED_CHARS = 20_000
+"""A forwarded text is cut here; the whole mail stays stored."""
+
+# The deadline a template states, by template key: the first of these the case has;
+# every other template states the end of the mediation (where it mentions a deadline).
+DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
+    "customer.complaint_acknowledged": (Deadline.MERCHANT_REPLY,),
+    "customer.merchant_requested": (Deadline.CUSTOMER_ANSWER,),
+    "customer.merchant_reply_forwarded": (Deadline.CUSTOMER_ANSWER,),
+    "customer.solved_question": (Deadline.CUSTOMER_ANSWER,),
+    "customer.merchant_message": (Deadline.CUSTOMER_ANSWER,),
+    "customer.proposal": (Deadline.PROPOSAL_ANSWER,),
+    "merchant.proposal": (Deadline.PROPOSAL_ANSWER,),
+    "customer.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
+    "merchant.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
+    "merchant.complaint_forwarded": (Deadline.MERCHANT_REPLY,),
+    "merchant.merchant_reminder": (Deadline.MERCHANT_REPLY,),
+}
+
+_UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
+_NO_SUBJECT = {"de": "(ohne Betreff)", "en": "(no subject)"}
+
+
+def for_decisions(
+    session: Session,
+    case: Case,
+    decisions: Sequence[Decision],
+    mail: IncomingMail | None,
+    sender_role: Role | None,
+    settings: Settings,
+) -> list[OutgoingMail]:
+    """Each decision's notifications, rendered for their recipients; a notification to
+    the role that wrote `mail` answers it."""
+    view = CaseView.load(session, case, settings)
+    outgoing = []
+    for decision in decisions:
+        for notification in decision.notifications:
+            recipient = _recipient(notification.to, case, decision.case, view, settings)
+            if recipient is None:
+                continue  # no merchant, mediator or operator address: the event log has it
+            to, role, language, zone = recipient
+            key = f"{notification.to}.{notification.template}"
+            filled = view.values(language, zone, notification.params)
+            shown = DEADLINE_SHOWN.get(key, (Deadline.MEDIATION_END,))
+            due = next(
+                (notification.params[k] for k in map(str, shown) if k in notification.params),
+                None,
+            )
+            filled["deadline"] = templates.format_moment(due, language, zone)  # type: ignore[arg-type]
+            replying = mail if role is not None and role is sender_role else None
+            outgoing.append(compose(key, to, language, filled, case, role, replying, settings))
+    return outgoing
+
+
+def _recipient(
+    party: Party, case: Case, snapshot: CaseSnapshot, view: CaseView, settings: Settings
+) -> tuple[str, Role | None, str, str] | None:
+    """Address, role, language and time zone of `party` in `case`."""
+    match party:
+        case Party.CUSTOMER:
+            return view.customer.address, Role.CUSTOMER, case.language, settings.timezone
+        case Party.MERCHANT:
+            merchant = view.merchant
+            if merchant is None or not merchant.support_addresses:
+                return None
+            zone = merchant.timezone or settings.calendar.timezone
+            return merchant.support_addresses[0], Role.MERCHANT, merchant.language, zone
+        case Party.MEDIATOR:
+            if not snapshot.mediator:
+                return None
+            return snapshot.mediator, Role.MEDIATOR, settings.default_language, settings.timezone
+    if not settings.operator_address:
+        return None
+    return settings.operator_address, None, settings.default_language, settings.timezone
+
+
+def compose(
+    key: str,
+    to: str,
+    language: str,
+    values: Mapping[str, str],
+    case: Case,
+    role: Role | None,
+    replying: IncomingMail | None,
+    settings: Settings,
+) -> OutgoingMail:
+    """One rendered mail; `replying` is the mail it answers, when it goes to its sender."""
+    rendered = templates.render(key, language, values)
+    reply_to = case_address(settings.secret, settings.domain, case.ref, role) if role else None
+    return OutgoingMail(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        kind=key,
+        language=language,
+        case_ref=case.ref,
+        reply_to=reply_to,
+        in_reply_to=replying.message_id if replying else None,
+        references=_thread(replying) if replying else (),
+        # RFC 3834: an answer to the sender is "auto-replied"; the rest "auto-generated".
+        auto_reply=replying is not None,
+        in_reply_to_mail=replying.id if replying else None,
+        answers_machine_mail=bool(replying and replying.machine),
+    )
+
+
+def _thread(mail: IncomingMail) -> tuple[str, ...]:
+    """The References of an answer: the answered mail's, then its own id (RFC 5322)."""
+    own = (mail.message_id,) if mail.message_id else ()
+    return tuple(dict.fromkeys((*mail.references, *own)))[-20:]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What every template of one case may say, loaded once per handled mail."""
+
+    case: Case
+    customer: Customer
+    merchant: Merchant | None
+    events: tuple[CaseEvent, ...]
+    settings: Settings
+
+    @classmethod
+    def load(cls, session: Session, case: Case, settings: Settings) -> CaseView:
+        customer = session.get(Customer, case.customer_id)
+        assert customer is not None
+        merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+        events = tuple(storage.events_of(session, case.id))  # type: ignore[arg-type]
+        return cls(case, customer, merchant, events, settings)
+
+    def values(self, language: str, zone: str, params: Mapping[str, object]) -> dict[str, str]:
+        """Every parameter of `templates.PARAMETERS`, in `language` and time zone `zone`."""
+        case, events = self.case, self.events
+        complaint = next((e for e in events if e.kind == "ComplaintReceived"), None)
+        proposal = next((e for e in reversed(events) if e.kind == "ProposalMade"), None)
+        text, role = params.get("text"), params.get("role")
+        return {
+            "ref": case.ref,
+            "merchant_name": self.merchant.name if self.merchant else _UNKNOWN_MERCHANT[language],
+            "customer_name": self.customer.name or self.customer.address,
+            "customer_address": self.customer.address,
+            "mediator_address": case.mediator or "",
+            "sender_address": "",
+            "subject": case.subject or _NO_SUBJECT[language],
+            "complaint_text": _quoted(complaint.data.get("text") if complaint else ""),
+            "message_text": _quoted(text),
+            "proposal_text": _quoted(proposal.data.get("text") if proposal else ""),
+            "party": templates.party_label(str(role), language) if role else "",
+            "days": str(params.get("days", "")),
+            "deadline": templates.format_moment(None, language, zone),
+            "case_file": _history(events, language, zone),
+            "complaint_address": f"beschwerde@{self.settings.domain}",
+            "problems": "",
+        }
+
+
+def _quoted(text: object) -> str:
+    return templates.quote(str(text)[:MAX_QUOTED_CHARS]) if text else ""
+
+
+def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
+    """The case's timeline as text, for the mediator's case file."""
+    lines = []
+    for event in events:
+        if event.kind in ("ComplaintReceived", "FirstReplyMeasured", "MediatorNoted"):
+            continue  # the complaint is shown above it; notes stay internal
+        moment = templates.format_moment(event.at, language, zone)
+        who = templates.party_label(event.actor, language)
+        lines.append(f"- {moment}: {templates.event_label(event.kind, language)} ({who})")
+        if event.data.get("text"):
+            lines.append(templates.quote(str(event.data["text"])[:2000]))
+    return "\n".join(lines) or "-"
+
+
+def to_sender(
+    key: str, mail: IncomingMail, ref: str, language: str, settings: Settings
+) -> OutgoingMail:
+    """A `sender.*` notice answering `mail`: why it did not act, what to do instead."""
+    assert mail.sender
+    values = dict.fromkeys(templates.PARAMETERS, "") | {
+        "ref": ref,
+        "sender_address": mail.sender,
+        "complaint_address": f"beschwerde@{settings.domain}",
+    }
+    rendered = templates.render(key, language, values)
+    return OutgoingMail(
+        to=mail.sender,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        kind=key,
+        language=language,
+        case_ref=ref,
+        in_reply_to=mail.message_id,
+        references=_thread(mail),
+        auto_reply=True,
+        in_reply_to_mail=mail.id,
+    )
