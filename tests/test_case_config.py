@@ -1,0 +1,79 @@
+"""The [deadlines] and [calendar] configuration: documented defaults, checked values."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+
+from mailflow import casework
+from mailflow.config import ConfigError, load, parse
+from mediation.policy import Policy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_shipped_config_states_the_policy_defaults() -> None:
+    """config.toml's [deadlines] and [calendar] are mediation.policy's defaults."""
+    config = load(REPO / "config.toml", environ={})
+    assert config.deadlines.policy(config.calendar) == Policy()
+    assert config.deadlines.sweep_seconds == 60
+    calendar = config.calendar.business_calendar()
+    assert (calendar.country, calendar.subdivision, calendar.timezone) == (
+        "DE",
+        "NI",
+        "Europe/Berlin",
+    )
+    assert calendar.hours[0] == (time(9), time(17)) and calendar.hours[5] is None
+
+
+def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) -> None:
+    """Every key reaches the case service's settings."""
+    config = parse(
+        {
+            "siegel": {"secret": "s" * 20},
+            "deadlines": {"merchant_reply_business_days": 3, "reminder_fraction": 0.5},
+            "calendar": {
+                "region": "DE-BY",
+                "timezone": "Europe/Vienna",
+                "opens": "08:00",
+                "closes": "16:30",
+                "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat"],
+                "closed_dates": ["2026-12-24"],
+            },
+            "mediation": {"mediators": ["Schlichterin@Example.org"], "operator": "ops@example.org"},
+        },
+        tmp_path,
+        {},
+    )
+    settings = casework.settings(config)
+    assert settings.policy.merchant_reply_business_days == 3
+    assert settings.policy.reminder_fraction == 0.5
+    assert settings.calendar.subdivision == "BY" and settings.calendar.timezone == "Europe/Vienna"
+    assert settings.calendar.hours[5] == (time(8), time(16, 30))
+    assert settings.calendar.closed_dates == frozenset({date(2026, 12, 24)})
+    assert settings.mediators == ("schlichterin@example.org",)
+    assert settings.operator_address == "ops@example.org"
+
+
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        ({"deadlines": {"merchant_reply_business_days": 0}}, "[deadlines]"),
+        ({"deadlines": {"reminder_fraction": 1.5}}, "[deadlines]"),
+        ({"deadlines": {"sweep_seconds": 0}}, "[deadlines] sweep_seconds"),
+        ({"deadlines": {"mediation_days": "90"}}, "[deadlines] mediation_days"),
+        ({"calendar": {"region": "XX"}}, "[calendar]"),
+        ({"calendar": {"timezone": "Mars/Olympus"}}, "[calendar]"),
+        ({"calendar": {"opens": "18:00"}}, "[calendar]"),
+        ({"calendar": {"weekdays": ["monday"]}}, "[calendar]"),
+        ({"calendar": {"closed_dates": ["24.12.2026"]}}, "[calendar]"),
+        ({"mediation": {"mediators": ["nobody"]}}, "[mediation]"),
+    ],
+)
+def test_a_wrong_value_names_its_key(raw: dict, key: str, tmp_path: Path) -> None:
+    """A wrong deadline or calendar value is one error naming the section or key."""
+    with pytest.raises(ConfigError) as error:
+        parse(raw, tmp_path, {})
+    assert error.value.key == key
