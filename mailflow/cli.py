@@ -208,7 +208,11 @@ def cmd_mail(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_requeue(args: argparse.Namespace, config: Config) -> int:
-    mail = queue.requeue(_engine(config), args.id)
+    try:
+        mail = queue.requeue(_engine(config), args.id)
+    except queue.NotRequeueable as refusal:
+        print(f"siegel requeue: {refusal}", file=sys.stderr)
+        return 1
     if mail is None:
         print(f"siegel requeue: no mail {args.id}", file=sys.stderr)
         return 1

@@ -135,12 +135,23 @@ def recover(engine: Engine, now: datetime, lease_seconds: float, max_attempts: i
     return recovered
 
 
+class NotRequeueable(Exception):
+    """The stored row is not a whole mail and cannot be processed."""
+
+
 def requeue(engine: Engine, mail_id: int) -> StoredMail | None:
     """Put a quarantined (or done) mail back into the queue with a fresh attempt count."""
     with session_scope(engine) as session:
         mail = session.get(StoredMail, mail_id)
         if mail is None:
             return None
+        if mail.size != len(mail.raw):
+            # An IMAP mail too large to store, or without a body: only its headers
+            # were kept; the mail itself waits in the IMAP quarantine folder.
+            raise NotRequeueable(
+                f"mail {mail_id} holds only the headers of a {mail.size}-byte mail "
+                f"({mail.quarantine_reason}); fetch it from the mailbox instead"
+            )
         mail.status = MailStatus.NEW
         mail.attempts = 0
         mail.quarantine_reason = None

@@ -61,10 +61,24 @@ class Service:
         thread.start()
         self.threads.append(thread)
 
+    def _work(self, stop: threading.Event) -> None:
+        # The classifier model is loaded (or, at first start, trained) here rather than
+        # before the intakes open, so that mail is accepted while it loads. Without a
+        # model no mail is processed: it waits, stored, rather than fail three times.
+        delay = 5.0
+        while not stop.is_set():
+            try:
+                casework.model(self.config)
+                break
+            except Exception:
+                log.exception("classifier model unavailable; retrying in %.0f s", delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 300.0)
+        self.worker.run(stop)
+
     def start(self) -> None:
         self._recover()
-        casework.model(self.config)  # loaded (or trained) before the first mail waits for it
-        self._thread("worker", self.worker.run)
+        self._thread("worker", self._work)
         self._thread("relay", self.relay.run)
         self.spool.start()
         self.controller.start()
@@ -104,9 +118,10 @@ class Service:
         self.worker.wake.set()
         self.relay.wake()
         self.scheduler.shutdown(wait=True)
-        self.spool.stop()
+        # The spool outlives the threads: an IMAP poller may still be storing a mail.
         for thread in self.threads:
             thread.join(timeout=30)
+        self.spool.stop()
         self.engine.dispose()
         log.info("stopped")
 

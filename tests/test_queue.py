@@ -9,6 +9,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
@@ -138,3 +139,18 @@ def test_a_mail_that_kills_its_worker_three_times_is_quarantined(engine: Engine)
     assert "interrupted 3 times" in (mail.quarantine_reason or "")
     with Session(engine) as session:
         assert session.scalars(select(StoredMail.status)).all() == ["quarantined"]
+
+
+def test_a_headers_only_row_is_not_requeued(engine: Engine) -> None:
+    """A row that kept only the headers of an oversize IMAP mail cannot be requeued."""
+    [mail_id] = add_mails(engine, 1)
+    with Session(engine) as session:
+        mail = session.get(StoredMail, mail_id)
+        assert mail is not None
+        mail.size = 40_000_000
+        mail.status = "quarantined"
+        session.add(mail)
+        session.commit()
+    with pytest.raises(queue.NotRequeueable, match="only the headers"):
+        queue.requeue(engine, mail_id)
+    assert get(engine, mail_id).status == "quarantined"
