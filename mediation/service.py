@@ -149,9 +149,9 @@ def handle_mail(
         return Outcome()  # a delivery report: the outbox records it, no case acts
     at_case = next((r for r in recipients if r.kind is Kind.CASE), None)
     at_complaint = next((r for r in recipients if r.kind is Kind.COMPLAINT), None)
-    if at_case is None and at_complaint is None:
-        reason = HeldReason.OPERATOR_ADDRESS if Kind.OPERATOR in kinds else HeldReason.NO_RECIPIENT
-        return _hold(session, mail, reason, f"delivered to {', '.join(mail.envelope_to)}", settings)
+    delivered = f"delivered to {', '.join(mail.envelope_to)}"
+    if at_case is None and at_complaint is None and Kind.OPERATOR not in kinds:
+        return _hold(session, mail, HeldReason.NO_RECIPIENT, delivered, settings)
     if not mail.sender:
         return _hold(session, mail, HeldReason.NO_SENDER, "no From address", settings)
     by_address = (at_case.case_ref, at_case.role) if at_case else None
@@ -174,7 +174,10 @@ def handle_mail(
                 tell=classify, ref=case.ref, case=case,
             )  # fmt: skip
         return _reply(session, case, role, candidate.via, mail, classify, settings)
-    assert at_complaint is not None  # a case address always yields a candidate
+    if at_complaint is None:
+        # To postmaster, abuse or our From address (a client that ignored Reply-To),
+        # naming no case: the operator reads it.
+        return _hold(session, mail, HeldReason.OPERATOR_ADDRESS, delivered, settings)
     return _open_case(session, mail, at_complaint.merchant_slug, classify, settings)
 
 

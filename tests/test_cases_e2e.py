@@ -431,15 +431,22 @@ def test_a_late_sweep_catches_up_oldest_first(harness: Harness) -> None:
 # ------------------------------------------------------------------ fallbacks, closed cases
 
 
-@pytest.mark.parametrize("fallback", ["threading", "subject"])
-def test_a_reply_that_lost_its_reply_to_finds_its_case(harness: Harness, fallback: str) -> None:
-    """A merchant reply sent to the complaint address finds its case by In-Reply-To, or
-    by the [SSG-…] subject reference, with the same sender check."""
+@pytest.mark.parametrize(
+    "fallback, to",
+    [
+        ("threading", "beschwerde@siegel.test"),
+        ("subject", "beschwerde@siegel.test"),
+        ("threading", "service@siegel.test"),  # our From: the client ignored Reply-To
+    ],
+)
+def test_a_reply_that_lost_its_reply_to_finds_its_case(
+    harness: Harness, fallback: str, to: str
+) -> None:
+    """A merchant reply sent to the complaint address or to our From address finds its
+    case by In-Reply-To, or by the [SSG-…] subject reference, with the sender check."""
     ref, sent = complain(harness)
     [forward] = addressed_to(sent, MERCHANT)
-    answer = harness.reply(
-        forward, MERCHANT, "Wir tauschen das Sofa aus.", to="beschwerde@siegel.test"
-    )
+    answer = harness.reply(forward, MERCHANT, "Wir tauschen das Sofa aus.", to=to)
     if fallback == "subject":
         del answer["In-Reply-To"], answer["References"]
     harness.send(answer)
