@@ -8,7 +8,8 @@ Owns `Classification`, `classify` and `classify_many`. The chain, for each mail:
 4. the models: category (calibrated confidence; below the triage threshold the mail is
    marked for triage but keeps its label), reply intent when a context is given, and the
    automatic-reply model when no decisive rule fired.
-The batch path extracts all mails first and vectorises all their texts in one call.
+The batch path extracts all mails first, then featurises and scores all their texts with
+a few array operations per batch.
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from classifier import autoreply
 from classifier import records as rec
-from classifier.inference import FastCalibrated
-from classifier.language import decide_language, language_scores
+from classifier.features import count_ngrams
+from classifier.inference import LinearHead, row_sums
+from classifier.intent_cues import intent_inputs
+from classifier.language import decide_language, language_scores_many
 from classifier.model import Model, train
 from classifier.replies import Reply, extract_reply
 
 DEFAULT_TRIAGE_THRESHOLD = 0.6
-# Mails vectorised together: large enough to amortise the per-call costs, small enough
-# that the n-gram arrays of one batch stay a few megabytes.
+# Mails featurised together: large enough to amortise the per-call costs of numpy, small
+# enough that the arrays of one batch stay a few megabytes.
 BATCH_SIZE = 256
 # The automatic-reply model must be this sure before it overrides "human"; a missed
 # auto-reply only delays a clock stop, a false one stops a merchant's clock unfairly.
@@ -75,7 +80,7 @@ def classify_many(
     triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
 ) -> list[Classification]:
     """Classify many mails (mappings with "subject", "body" and optional "html",
-    "context"), vectorising the texts of up to `BATCH_SIZE` mails in one call."""
+    "context"), featurising the texts of up to `BATCH_SIZE` mails at once."""
     model = model or default_model()
     results: list[Classification] = []
     for start in range(0, len(mails), BATCH_SIZE):
@@ -83,100 +88,123 @@ def classify_many(
     return results
 
 
+class _Scores:
+    """One head's answers for a batch: per text the best label, its probability, the
+    runner-up, and every label's probability."""
+
+    def __init__(self, head: LinearHead, probabilities: np.ndarray) -> None:
+        self.labels = head.labels
+        order = np.argsort(-probabilities, axis=1, kind="stable")
+        self.best = order[:, 0].tolist()
+        self.second = order[:, min(1, len(head.labels) - 1)].tolist()
+        self.rows = probabilities.tolist()
+
+    def label(self, row: int) -> str:
+        return self.labels[self.best[row]]
+
+    def probability(self, row: int) -> float:
+        return self.rows[row][self.best[row]]
+
+    def runner_up(self, row: int, names: Mapping[str, str] | None = None) -> str:
+        label = self.labels[self.second[row]]
+        return f"{names[label] if names else label} {self.rows[row][self.second[row]]:.2f}"
+
+    def of(self, row: int, label: str) -> float:
+        return self.rows[row][self.labels.index(label)] if label in self.labels else 0.0
+
+
 def _classify_batch(
     mails: Sequence[Mapping[str, Any]], model: Model, triage_threshold: float
 ) -> list[Classification]:
     replies = [extract_reply(mail.get("body") or "", mail.get("html")) for mail in mails]
     subjects = [mail.get("subject") or "" for mail in mails]
+    contexts = [mail.get("context") for mail in mails]
     texts: dict[str, int] = {}
-
-    def row_of(text: str) -> int:
-        return texts.setdefault(text, len(texts))
-
-    category_rows, auto_rows, intent_rows = [], [], []
-    for subject, reply, mail in zip(subjects, replies, mails, strict=True):
-        category_text = rec.model_text(subject, reply, rec.COMPLAINT)
-        category_rows.append(row_of(category_text))
+    category_rows, auto_rows = [], []
+    for subject, reply in zip(subjects, replies, strict=True):
+        row = texts.setdefault(rec.model_text(subject, reply, rec.COMPLAINT), len(texts))
+        category_rows.append(row)
         # Same text unless the category had to read the quote.
         if rec.category_reads_quote(reply):
-            auto_rows.append(row_of(rec.model_text(subject, reply, rec.AUTO_REPLY)))
-        else:
-            auto_rows.append(category_rows[-1])
-        context = mail.get("context")
-        intent_rows.append(row_of(rec.model_text(subject, reply, rec.INTENT)) if context else -1)
-    features = model.featuriser.transform(list(texts))
-    category = _predict(model.fast_category, features, category_rows)
-    auto_kind = _predict(model.fast_auto_reply, features, auto_rows)
-    intent_by_mail: dict[int, Prediction] = {}
-    for context, classifier in model.fast_intent.items():
-        chosen = [i for i, mail in enumerate(mails) if mail.get("context") == context]
-        predictions = _predict(classifier, features, [intent_rows[i] for i in chosen]) or []
-        intent_by_mail.update(zip(chosen, predictions, strict=True))
+            row = texts.setdefault(rec.model_text(subject, reply, rec.AUTO_REPLY), len(texts))
+        auto_rows.append(row)
+    weights = model.featuriser.weights(count_ngrams(list(texts), model.config))
+    # In the order of `Model.text_heads`: category, then automatic reply.
+    probabilities = iter(model.text_heads.probabilities(weights))
+    category = _Scores(model.category, next(probabilities)) if model.category else None
+    auto_kind = _Scores(model.auto_reply, next(probabilities)) if model.auto_reply else None
+    intent_rows = [index for index, context in enumerate(contexts) if context in rec.INTENT_LABELS]
+    intent = _intents(model, replies, contexts, intent_rows) if model.intent else None
+    intent_row_of = {index: position for position, index in enumerate(intent_rows)}
+    languages = language_scores_many(
+        [f"{subject}\n{reply.new_text}" for subject, reply in zip(subjects, replies, strict=True)]
+    )
     return [
         _decide(
-            subject,
+            subjects[index],
             reply,
-            mail.get("context"),
-            category[index] if category else None,
-            auto_kind[index] if auto_kind else None,
-            intent_by_mail.get(index),
+            languages[index],
+            contexts[index],
+            (category, category_rows[index]),
+            (auto_kind, auto_rows[index]),
+            (intent, intent_row_of.get(index)),
             triage_threshold,
         )
-        for index, (subject, reply, mail) in enumerate(zip(subjects, replies, mails, strict=True))
+        for index, reply in enumerate(replies)
     ]
 
 
-# Label, probability, runner-up description, probability of every label.
-Prediction = tuple[str, float, str, dict[str, float]]
-
-
-def _predict(
-    classifier: FastCalibrated | None, features: Any, rows: list[int]
-) -> list[Prediction] | None:
-    if classifier is None or not rows:
+def _intents(
+    model: Model, replies: list[Reply], contexts: list[str | None], chosen: list[int]
+) -> _Scores | None:
+    """The intent head's answers for the mails at `chosen` (which name a context)."""
+    if not chosen or model.intent is None:
         return None
-    labels, matrix = classifier.labels, classifier.predict_proba(features[rows])
-    predictions = []
-    for row in matrix:
-        order = row.argsort()[::-1]
-        best, second = order[0], order[1] if len(order) > 1 else order[0]
-        runner_up = f"{labels[second]} {row[second]:.2f}"
-        everything = {label: float(p) for label, p in zip(labels, row, strict=True)}
-        predictions.append((labels[best], float(row[best]), runner_up, everything))
-    return predictions
+    texts = [rec.model_text("", replies[index], rec.INTENT) for index in chosen]
+    words, cues = zip(
+        *(intent_inputs(text, str(contexts[i])) for text, i in zip(texts, chosen, strict=True)),
+        strict=True,
+    )
+    counts = count_ngrams(texts, model.config, words, cues)
+    scores = row_sums(model.featuriser.weights(counts), model.intent.coef)
+    return _Scores(model.intent, model.intent.probabilities(scores))
+
+
+Reading = tuple[_Scores | None, int | None]  # a head's answers and the mail's row in them
 
 
 def _decide(
     subject: str,
     reply: Reply,
+    scores: dict[str, float],
     context: str | None,
-    category: Prediction | None,
-    auto_kind: Prediction | None,
-    intent: Prediction | None,
+    category: Reading,
+    auto_kind: Reading,
+    intent: Reading,
     triage_threshold: float,
 ) -> Classification:
-    rules: list[dict[str, str]] = []
-    for marker in reply.markers:
-        rules.append({"rule": marker, "detail": f"new text {len(reply.new_text)} characters"})
+    rules: list[dict[str, str]] = [
+        {"rule": marker, "detail": f"new text {len(reply.new_text)} characters"}
+        for marker in reply.markers
+    ]
     if rec.category_reads_quote(reply):
         rules.append(
             {"rule": "quote-fallback", "detail": "new text too short: category from the quote"}
         )
-    scores = language_scores(f"{subject}\n{reply.new_text}")
     language = decide_language(scores)
-    rules.append(
-        {
-            "rule": "language",
-            "detail": f"{language} (" + ", ".join(f"{k} {v:g}" for k, v in scores.items()) + ")",
-        }
-    )
+    evidence = f"de {scores['de']:g}, en {scores['en']:g}, other {scores['other']:g}"
+    rules.append({"rule": "language", "detail": f"{language} ({evidence})"})
     hits = autoreply.match_auto_reply(subject, reply.new_text)
     rules.extend({"rule": hit.rule, "detail": hit.detail} for hit in hits)
     kind = autoreply.decisive_kind(hits)
-    if kind is None and auto_kind is not None:
-        label, probability, runner_up, everything = auto_kind
+    auto_scores, auto_row = auto_kind
+    if kind is None and auto_scores is not None and auto_row is not None:
+        label, probability = auto_scores.label(auto_row), auto_scores.probability(auto_row)
         rules.append(
-            {"rule": "auto-reply-model", "detail": f"{label} {probability:.2f} (next {runner_up})"}
+            {
+                "rule": "auto-reply-model",
+                "detail": f"{label} {probability:.2f} (next {auto_scores.runner_up(auto_row)})",
+            }
         )
         if label != autoreply.HUMAN and probability >= AUTO_REPLY_MODEL_THRESHOLD:
             kind = label
@@ -184,16 +212,19 @@ def _decide(
             # A rule that is only evidence tips a model that is undecided about its kind.
             supported = [
                 k
-                for k in autoreply.evidence_kinds(hits)
-                if everything.get(k, 0.0) >= AUTO_REPLY_EVIDENCE_THRESHOLD
+                for k in sorted(autoreply.evidence_kinds(hits))
+                if auto_scores.of(auto_row, k) >= AUTO_REPLY_EVIDENCE_THRESHOLD
             ]
             kind = supported[0] if supported else None
     kind = kind or autoreply.HUMAN
-    if category is None:
+    category_scores, category_row = category
+    if category_scores is None or category_row is None:
         label, confidence = None, 0.0
         rules.append({"rule": "category-model", "detail": "no category model trained"})
     else:
-        label, confidence, runner_up, _ = category
+        label = category_scores.label(category_row)
+        confidence = category_scores.probability(category_row)
+        runner_up = category_scores.runner_up(category_row)
         rules.append(
             {"rule": "category-model", "detail": f"{label} {confidence:.2f} (next {runner_up})"}
         )
@@ -204,10 +235,14 @@ def _decide(
         )
     intent_label = None
     if context is not None:
-        if intent is None:
+        intent_scores, intent_row = intent
+        if intent_scores is None or intent_row is None:
             rules.append({"rule": "intent-model", "detail": f"no intent model for {context!r}"})
         else:
-            intent_label, probability, runner_up, _ = intent
+            names = rec.INTENT_BY_ANSWER[context]
+            intent_label = names[intent_scores.label(intent_row)]
+            probability = intent_scores.probability(intent_row)
+            runner_up = intent_scores.runner_up(intent_row, names)
             rules.append(
                 {
                     "rule": "intent-model",

@@ -1,13 +1,17 @@
-"""Hashed word and character n-gram counts for a whole batch of texts, computed with numpy.
+"""Hashed word, character and cue n-grams of a whole batch of texts, counted with numpy.
 
-Owns `ngram_counts`: word 1–2-grams and `char_wb` character n-grams (n-grams inside each
-word padded with a space on both sides, as scikit-learn's `char_wb` analyzer forms them),
-each hashed into a fixed number of columns. scikit-learn's `HashingVectorizer` builds and
-hashes every n-gram as a Python string (about a microsecond each, over a thousand per
-mail); here the whole batch is one array of code points, n-gram hashes are rolled forward
-for all positions at once, and invalid n-grams (crossing a word or a text boundary) are
-masked out. The hash is a fixed function of the text, so counts are the same in every
-process (Python's own `hash` is salted per process and could not be used).
+Owns `NgramConfig`, `Counts` and `count_ngrams`. The features are word 1–2-grams,
+`char_wb` character n-grams (n-grams inside each word padded with a space on both sides,
+as scikit-learn's `char_wb` analyzer forms them) and, for reply intents, cue words
+(`classifier.intent_cues`), each hashed into its own block of columns.
+
+Hashing one n-gram at a time in Python costs about a microsecond each, over a thousand
+per mail; here the whole batch is one array of code points, polynomial hashes are rolled
+forward for all positions at once (words use prefix sums of the same polynomial, so a
+word of any length costs a few array operations), invalid n-grams (crossing a word or a
+text boundary) are masked out, and one sort counts every (text, column) pair. The hash is
+a fixed function of the text, so counts are the same in every process (Python's own
+`hash` is salted per process and could not be used).
 """
 
 from __future__ import annotations
@@ -15,101 +19,205 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-import scipy.sparse as sp
 
-_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: spreads the rolling hash
+_MULTIPLIER = np.uint64(0x100000001B3)  # FNV 64-bit prime: odd, so invertible mod 2**64
+_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits pick the column
+_PAIR_SALT = 0xD6E8FEB86659FD93
+_ZERO = np.zeros(1, dtype=np.uint64)
 _SPACE = 32
 _TEXT_END = 0  # code point placed between texts; no n-gram may contain it
-_NON_WORD = re.compile(r"[\W_]+")
-_WHITESPACE = re.compile(r"\s+")
+# Word characters as Python's `\w` sees them, minus "_": the Basic Multilingual Plane is
+# looked up in a table; code points above it (emoji) separate words.
+_TABLE_SIZE = 0x10000
 
 
 @dataclass(frozen=True)
 class NgramConfig:
+    """Column counts of the three blocks (powers of two) and the character n-gram sizes."""
+
     word_columns: int = 2**15
     char_columns: int = 2**16
     char_min: int = 2
     char_max: int = 5
+    cue_columns: int = 2**12
+
+    def __post_init__(self) -> None:
+        for name in ("word_columns", "char_columns", "cue_columns"):
+            value = getattr(self, name)
+            if value < 2 or value & (value - 1):
+                raise ValueError(f"{name} must be a power of two, not {value}")
+        # A padded word's 1-grams are mostly the padding: n-grams start at two characters.
+        if not 2 <= self.char_min <= self.char_max:
+            raise ValueError("character n-gram sizes must satisfy 2 <= char_min <= char_max")
 
     @property
     def columns(self) -> int:
-        return self.word_columns + self.char_columns
+        return self.word_columns + self.char_columns + self.cue_columns
+
+    @property
+    def block_starts(self) -> tuple[int, int, int]:
+        """First column of the word, character and cue blocks."""
+        return 0, self.word_columns, self.word_columns + self.char_columns
 
 
-def ngram_counts(texts: Sequence[str], config: NgramConfig) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Count matrices (texts × columns) of hashed word n-grams and char_wb n-grams."""
-    return _word_counts(texts, config.word_columns), _char_counts(texts, config)
+@dataclass(frozen=True, eq=False)
+class Counts:
+    """How often each hashed n-gram occurs: one entry per (text, column) pair present,
+    sorted by text, then column."""
+
+    texts: int
+    rows: np.ndarray  # int64
+    columns: np.ndarray  # int64
+    counts: np.ndarray  # float64
 
 
-def _mix(values: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: every input bit affects every output bit."""
+def count_ngrams(
+    texts: Sequence[str],
+    config: NgramConfig,
+    word_texts: Sequence[str] | None = None,
+    cue_texts: Sequence[str] | None = None,
+) -> Counts:
+    """Counts of the character n-grams of `texts`, the word 1–2-grams of `word_texts`
+    (default: `texts`) and the space-separated cue words of `cue_texts` (default: none)."""
+    word_texts = texts if word_texts is None else word_texts
+    word_start, char_start, cue_start = config.block_starts
+    word_rows, word_columns = _word_ngrams(word_texts, config.word_columns, pairs=True)
+    char_rows, char_columns = _char_ngrams(texts, config)
+    rows = [word_rows, char_rows]
+    columns = [word_columns + word_start, char_columns + char_start]
+    if cue_texts is not None:
+        cue_rows, cue_columns = _word_ngrams(cue_texts, config.cue_columns, pairs=False)
+        rows.append(cue_rows)
+        columns.append(cue_columns + cue_start)
+    return _tally(len(texts), np.concatenate(rows), np.concatenate(columns), config.columns)
+
+
+def _tally(texts: int, rows: np.ndarray, columns: np.ndarray, width: int) -> Counts:
+    # One sort of (row, column) keys packed into an int64 (shifts: division is slow).
+    shift = width.bit_length()
+    keys = (rows << shift) | columns
+    keys.sort()
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.int64)
+        return Counts(texts, empty, empty, np.zeros(0))
+    first = np.empty(len(keys), dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(keys))).astype(np.float64)
+    unique = keys[starts]
+    return Counts(texts, unique >> shift, unique & ((1 << shift) - 1), counts)
+
+
+def _column(hashes: np.ndarray, salt: int, columns: int) -> np.ndarray:
+    """Multiply-shift hashing: the top bits of (hash ^ salt) * golden ratio."""
+    bits = np.uint64(64 - columns.bit_length() + 1)
     with np.errstate(over="ignore"):
-        values = values ^ (values >> np.uint64(30))
-        values = values * np.uint64(0xBF58476D1CE4E5B9)
-        values = values ^ (values >> np.uint64(27))
-        values = values * np.uint64(0x94D049BB133111EB)
-        return values ^ (values >> np.uint64(31))
+        mixed = (hashes ^ np.uint64(salt)) * _GOLDEN
+    return (mixed >> bits).astype(np.int64)
 
 
-def _code_points(pieces: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All pieces as one uint64 array of code points separated by `_TEXT_END`, and the
-    index of the text each position belongs to."""
-    joined = chr(_TEXT_END).join(pieces) + chr(_TEXT_END)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    lengths = np.fromiter((len(piece) + 1 for piece in pieces), dtype=np.int64, count=len(pieces))
-    return codes, np.repeat(np.arange(len(pieces)), lengths)
-
-
-def _counts(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    data = np.ones(len(rows), dtype=np.float64)
-    matrix = sp.csr_matrix((data, (rows, columns)), shape=shape)
-    matrix.sum_duplicates()
-    return matrix
-
-
-def _char_counts(texts: Sequence[str], config: NgramConfig) -> sp.csr_matrix:
+def _char_ngrams(texts: Sequence[str], config: NgramConfig) -> tuple[np.ndarray, np.ndarray]:
     # " word word " per text: the single spaces pad each word on both sides.
-    pieces = [" " + " ".join(_WHITESPACE.split(text.strip())) + " " for text in texts]
-    codes, text_of = _code_points(pieces)
-    spaces = np.concatenate(([0], np.cumsum(codes == _SPACE)))
-    ends = np.concatenate(([0], np.cumsum(codes == _TEXT_END)))
+    codes = code_points([f" {' '.join(text.split())} " for text in texts])
+    is_end = codes == _TEXT_END
+    not_space = codes != _SPACE
+    row_of = np.cumsum(is_end)  # texts ended before each position (its text's index)
+    rolling = codes
+    valid = ~is_end
     rows, columns = [], []
-    rolling = codes.copy()
-    for size in range(1, config.char_max + 1):
-        if size > 1:
-            with np.errstate(over="ignore"):
-                rolling = rolling[:-1] * _MULTIPLIER + codes[size - 1 :]
-        if size < config.char_min:
-            continue
-        starts = np.arange(len(rolling))
+    for size in range(2, config.char_max + 1):
+        with np.errstate(over="ignore"):
+            rolling = rolling[:-1] * _MULTIPLIER + codes[size - 1 :]
         # Spaces may only pad the ends of an n-gram; no n-gram crosses into another text.
-        inner_spaces = spaces[starts + size - 1] - spaces[np.minimum(starts + 1, starts + size - 1)]
-        valid = (inner_spaces == 0) & (ends[starts + size] == ends[starts])
-        hashed = _mix(rolling[valid] ^ np.uint64(size * 0x9E3779B97F4A7C15 % 2**64))
-        rows.append(text_of[: len(rolling)][valid])
-        columns.append((hashed % np.uint64(config.char_columns)).astype(np.int64))
-    return _counts(np.concatenate(rows), np.concatenate(columns), (len(texts), config.char_columns))
+        valid = valid[:-1] & ~is_end[size - 1 :]
+        if size > 2:
+            valid &= not_space[size - 2 : size - 2 + len(valid)]
+        if size >= config.char_min:
+            rows.append(row_of[: len(valid)][valid])
+            columns.append(_column(rolling[valid], size, config.char_columns))
+    return np.concatenate(rows), np.concatenate(columns)
 
 
-def _word_counts(texts: Sequence[str], size: int) -> sp.csr_matrix:
-    pieces = [_NON_WORD.sub(" ", text).strip() for text in texts]
-    codes, text_of = _code_points(pieces)
-    in_word = (codes != _SPACE) & (codes != _TEXT_END)
-    starts = in_word & ~np.concatenate(([False], in_word[:-1]))
-    if not starts.any():
-        return sp.csr_matrix((len(texts), size))
-    word_of = np.cumsum(starts) - 1
-    start_positions = np.flatnonzero(starts)
-    offsets = np.arange(len(codes)) - start_positions[np.maximum(word_of, 0)]
-    # A word's hash: the sum of its letters hashed with their position (order matters).
-    letters = _mix(codes ^ (offsets.astype(np.uint64) << np.uint64(32)))[in_word]
-    word_hash = _mix(np.add.reduceat(letters, np.flatnonzero(starts[in_word])))
-    word_text = text_of[start_positions]
-    same_text = word_text[:-1] == word_text[1:]
+def _word_ngrams(
+    texts: Sequence[str], columns: int, *, pairs: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Words (runs of letters and digits) and, with `pairs`, each word with the next one
+    of the same text. Cue texts pass `pairs=False` and split on spaces only."""
+    codes = code_points(texts)
+    if pairs:
+        in_word = in_table(codes, character_table(r"[^\W_]"))
+    else:
+        in_word = (codes != _SPACE) & (codes != _TEXT_END)
+    words, first = word_hashes(codes, in_word)
+    row_of = np.cumsum(codes == _TEXT_END)[first]
+    word_columns = _column(words, 0, columns)
+    if not pairs:
+        return row_of, word_columns
+    same_text = row_of[:-1] == row_of[1:]
     with np.errstate(over="ignore"):
-        pairs = _mix(word_hash[:-1][same_text] * _MULTIPLIER + word_hash[1:][same_text])
-    rows = np.concatenate((word_text, word_text[:-1][same_text]))
-    columns = (np.concatenate((word_hash, pairs)) % np.uint64(size)).astype(np.int64)
-    return _counts(rows, columns, (len(texts), size))
+        joined = words[:-1][same_text] * _MULTIPLIER + words[1:][same_text]
+    return (
+        np.concatenate((row_of, row_of[:-1][same_text])),
+        np.concatenate((word_columns, _column(joined, _PAIR_SALT, columns))),
+    )
+
+
+def word_hashes(codes: np.ndarray, in_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit polynomial hash of each run of `in_word` positions, and where each starts.
+
+    Prefix sums of c[i] * M**-i give sum(c[i] * M**(last - i)) over a word's letters: the
+    same hash wherever the word stands, for words of any length.
+    """
+    before = np.concatenate(([False], in_word[:-1]))
+    after = np.concatenate((in_word[1:], [False]))
+    first = np.flatnonzero(in_word & ~before)
+    last = np.flatnonzero(in_word & ~after)
+    forward, backward = _powers(len(codes))
+    with np.errstate(over="ignore"):
+        prefix = np.concatenate((_ZERO, np.cumsum(codes * backward, dtype=np.uint64)))
+        return (prefix[last + 1] - prefix[first]) * forward[last], first
+
+
+_power_cache: list[np.ndarray] = []
+
+
+def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """M**i and M**-i (mod 2**64) for i < length, computed once and grown on demand."""
+    if not _power_cache or len(_power_cache[0]) < length:
+        size = max(length, 1 << 16)
+        with np.errstate(over="ignore"):
+            forward = np.cumprod(np.full(size, _MULTIPLIER, dtype=np.uint64), dtype=np.uint64)
+            backward = np.cumprod(np.full(size, _INVERSE, dtype=np.uint64), dtype=np.uint64)
+        # Index i holds M**i: shift by one and start at M**0 = 1.
+        _power_cache[:] = [
+            np.concatenate(([np.uint64(1)], forward[:-1])),
+            np.concatenate(([np.uint64(1)], backward[:-1])),
+        ]
+    return _power_cache[0][:length], _power_cache[1][:length]
+
+
+def code_points(pieces: Sequence[str]) -> np.ndarray:
+    """All pieces as one uint64 array of code points, each piece followed by `_TEXT_END`."""
+    joined = "\0".join(pieces) + "\0"
+    return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+@cache
+def character_table(character_class: str) -> np.ndarray:
+    """For each code point of the Basic Multilingual Plane, whether the regular expression
+    `character_class` (one character) matches it."""
+    every = "".join(map(chr, range(_TABLE_SIZE)))
+    marked = re.sub(character_class, "\x01", every).encode("utf-32-le", "surrogatepass")
+    table = np.frombuffer(marked, dtype=np.uint32) == 1
+    table[1] = re.fullmatch(character_class, "\x01") is not None
+    return table
+
+
+def in_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Whether each code point is in the table; code points above it (emoji) are not."""
+    return table[np.minimum(codes, _TABLE_SIZE - 1).astype(np.intp)] & (codes < _TABLE_SIZE)

@@ -1,106 +1,74 @@
 """The trained classifier: what it is made of, how it is trained, saved and loaded.
 
-Owns `Model`, `train`, `save` and `load`. Texts become hashed word 1–2-grams and `char_wb`
+Owns `Model`, `train`, `save` and `load`. Texts become hashed word 1–2-grams, `char_wb`
 2–5-grams (`classifier.features`; character n-grams cope with German compounds, missing
-umlauts and typos), weighted by two scikit-learn `TfidfTransformer`s (words, characters).
-These features are shared by three sets of linear models with calibrated probabilities
-(`CalibratedClassifierCV` over a `LinearSVC`, sigmoid): the complaint category, the reply
-intent (one model per context, since the labels depend on what was asked) and the kind of
-automatic reply. Hashing keeps the model small and quick to load: no vocabulary is stored.
+umlauts and typos) and, for replies to a question, cue words (`classifier.intent_cues`),
+weighted by tf-idf per block. Three calibrated linear models (`CalibratedClassifierCV`
+over a `LinearSVC`, sigmoid) read them: the complaint category, the kind of automatic
+reply, and the answer to a question (yes, no or other), which one model learns for both
+questions we ask ("is your problem solved?", "do you accept the proposal?").
 
-Models are saved with skops, never pickle: the `.skops` file holds only scikit-learn types
-from an allowlist plus plain numbers and strings, and a JSON file beside it holds the
-metadata (model version, scikit-learn version, sha256 of the training data, training date)
-and the sha256 of the `.skops` file. `load` refuses a file whose digest, versions or
-types do not match.
+A model is plain arrays (`classifier.inference`): scikit-learn is imported to train, never
+to load or classify. Models are saved with skops, never pickle: the `.skops` file holds
+only dicts, lists, strings, numbers and numeric arrays, all types skops trusts by default,
+and a JSON file beside it holds the metadata (model version, scikit-learn and skops
+versions, sha256 of the training data and corrections, training date) and the sha256 of
+the `.skops` file. `load` refuses a file whose digest or versions do not match, and reads
+the archive with `classifier.skops_format`, which refuses any other type.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from importlib import metadata as distributions
 from pathlib import Path
 from typing import Any
 
-import sklearn
-import skops
-import skops.io
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.svm import LinearSVC
+import numpy as np
 
 from classifier import records as rec
-from classifier.features import NgramConfig, ngram_counts
-from classifier.inference import FastCalibrated, FastFeaturiser
+from classifier import skops_format
+from classifier.features import NgramConfig, count_ngrams
+from classifier.inference import Featuriser, Heads, LinearHead
+from classifier.intent_cues import intent_inputs
+from classifier.replies import Reply, extract_reply
 
 # Bump when the saved layout or the meaning of the features changes.
-MODEL_VERSION = "siegel-classifier-1"
-
-# The only types a saved model may contain beyond those skops trusts by default.
-TRUSTED_TYPES = frozenset(
-    {
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        "sklearn.feature_extraction.text.TfidfTransformer",
-        "sklearn.svm._classes.LinearSVC",
-        "sklearn.calibration.CalibratedClassifierCV",
-        "builtins.NoneType",
-    }
-)
-_MAX_FOLDS = 5
-_C = 0.5  # SVM regularisation, chosen by cross-validation
+MODEL_VERSION = "siegel-classifier-2"
+# Weight of the cue block next to the word and character blocks (each L2-normalised to 1),
+# chosen by cross-validation on the training intents.
+CUE_SCALE = 0.4
+HEAD_NAMES = ("category", "auto_reply", "intent")
 
 
 class ModelError(Exception):
     """A model file that is missing, tampered with, or made by another version."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Model:
-    """The fitted scikit-learn objects (what is saved) and their fast prediction paths."""
+    """idf weights and the three heads (any may be missing when its task had no data)."""
 
     config: NgramConfig
-    word_tfidf: TfidfTransformer
-    char_tfidf: TfidfTransformer
-    category: CalibratedClassifierCV | None
-    intent: dict[str, CalibratedClassifierCV] = field(default_factory=dict)
-    auto_reply: CalibratedClassifierCV | None = None
+    idf: np.ndarray
+    category: LinearHead | None
+    auto_reply: LinearHead | None
+    intent: LinearHead | None
     metadata: dict[str, Any] = field(default_factory=dict)
-    featuriser: FastFeaturiser = field(init=False, repr=False, compare=False)
-    fast_category: FastCalibrated | None = field(init=False, repr=False, compare=False)
-    fast_intent: dict[str, FastCalibrated] = field(init=False, repr=False, compare=False)
-    fast_auto_reply: FastCalibrated | None = field(init=False, repr=False, compare=False)
+    featuriser: Featuriser = field(init=False, repr=False)
+    # The category and automatic-reply heads read the same text: scored in one pass.
+    text_heads: Heads = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        def fast(classifier: CalibratedClassifierCV | None) -> FastCalibrated | None:
-            return FastCalibrated(classifier) if classifier is not None else None
-
+        scales = (1.0, 1.0, CUE_SCALE)
         # Frozen: the derived fields are set once, here.
-        featuriser = FastFeaturiser(self.config, self.word_tfidf, self.char_tfidf)
-        object.__setattr__(self, "featuriser", featuriser)
-        object.__setattr__(self, "fast_category", fast(self.category))
-        object.__setattr__(
-            self, "fast_intent", {context: fast(c) for context, c in self.intent.items()}
-        )
-        object.__setattr__(self, "fast_auto_reply", fast(self.auto_reply))
-
-
-def new_classifier(labels: Sequence[str]) -> CalibratedClassifierCV:
-    """A linear SVM whose scores are mapped to probabilities by sigmoid calibration on
-    held-out folds (Platt scaling); one final SVM is kept, not one per fold."""
-    smallest = min(Counter(labels).values())
-    if smallest < 2:
-        raise rec.RecordError("every label needs at least two training records")
-    svm = LinearSVC(C=_C, class_weight="balanced")
-    # An int (stratified folds) rather than a splitter object keeps the saved file free of
-    # types outside the allowlist.
-    return CalibratedClassifierCV(
-        svm, method="sigmoid", cv=min(_MAX_FOLDS, smallest), ensemble=False
-    )
+        object.__setattr__(self, "featuriser", Featuriser(self.config, self.idf, scales))
+        present = [head for head in (self.category, self.auto_reply) if head is not None]
+        object.__setattr__(self, "text_heads", Heads(present))
 
 
 def train(
@@ -115,41 +83,54 @@ def train(
     A task without records, or with a single label, gets no model; `classify` then
     reports that it was not run.
     """
+    from classifier import training  # scikit-learn is imported only to train
+
     records = list(records)
     corrections = list(corrections)
     config = config or NgramConfig()
     tasks = rec.by_task(rec.merge_corrections(records, corrections))
-    texts = {task: [rec.record_text(r, task) for r in items] for task, items in tasks.items()}
-    unique = list(dict.fromkeys(text for task_texts in texts.values() for text in task_texts))
-    row_of = {text: row for row, text in enumerate(unique)}
-    word_counts, char_counts = ngram_counts(unique, config)
-    word_tfidf = TfidfTransformer(sublinear_tf=True).fit(word_counts)
-    char_tfidf = TfidfTransformer(sublinear_tf=True).fit(char_counts)
-    features = FastFeaturiser(config, word_tfidf, char_tfidf).from_counts(
-        (word_counts, char_counts)
-    )
+    inputs: dict[tuple[str, str, str], int] = {}
 
-    def fitted(task_texts: list[str], labels: list[str]) -> CalibratedClassifierCV | None:
-        if not task_texts or len(set(labels)) < 2:
+    def row(char_text: str, word_text: str | None = None, cue_text: str = "") -> int:
+        key = (char_text, char_text if word_text is None else word_text, cue_text)
+        return inputs.setdefault(key, len(inputs))
+
+    replies = {task: [_reply(r) for r in items] for task, items in tasks.items()}
+    category_rows = [
+        row(rec.model_text(r.get("subject") or "", reply, rec.COMPLAINT))
+        for r, reply in zip(tasks[rec.COMPLAINT], replies[rec.COMPLAINT], strict=True)
+    ]
+    intent_rows = []
+    for r, reply in zip(tasks[rec.INTENT], replies[rec.INTENT], strict=True):
+        text = rec.model_text("", reply, rec.INTENT)
+        intent_rows.append(row(text, *intent_inputs(text, r["context"])))
+    auto_rows, auto_labels = [], []
+    if tasks[rec.AUTO_REPLY]:
+        # Every complaint and reply is a human example too: the model runs on all mail,
+        # and a complaint about a parcel that "could not be delivered" is no bounce.
+        for task in (rec.AUTO_REPLY, rec.COMPLAINT, rec.INTENT):
+            for r, reply in zip(tasks[task], replies[task], strict=True):
+                auto_rows.append(row(rec.model_text(r.get("subject") or "", reply, rec.AUTO_REPLY)))
+                auto_labels.append(r["kind"] if task == rec.AUTO_REPLY else "human")
+    char_texts, word_texts, cue_texts = zip(*inputs, strict=True) if inputs else ((), (), ())
+    counts = count_ngrams(char_texts, config, word_texts, cue_texts)
+    idf = training.fit_idf(counts, (len(inputs), len(inputs), len(set(intent_rows))), config)
+    featuriser = Featuriser(config, idf, (1.0, 1.0, CUE_SCALE))
+    features = training.to_matrix(featuriser.weights(counts), config.columns)
+
+    def fitted(rows: list[int], labels: list[str]) -> LinearHead | None:
+        if len(set(labels)) < 2:
             return None
-        rows = [row_of[text] for text in task_texts]
-        return new_classifier(labels).fit(features[rows], labels)
+        return training.fit_head(features[rows], labels)
 
-    category = fitted(texts[rec.COMPLAINT], [r["category"] for r in tasks[rec.COMPLAINT]])
-    intent = {}
-    for context in rec.INTENT_LABELS:
-        chosen = [i for i, r in enumerate(tasks[rec.INTENT]) if r["context"] == context]
-        model = fitted(
-            [texts[rec.INTENT][i] for i in chosen],
-            [tasks[rec.INTENT][i]["intent"] for i in chosen],
-        )
-        if model is not None:
-            intent[context] = model
-    auto_reply = fitted(*auto_reply_training_set(tasks, texts))
+    category = fitted(category_rows, [r["category"] for r in tasks[rec.COMPLAINT]])
+    answers = [rec.ANSWER_BY_INTENT[r["context"]][r["intent"]] for r in tasks[rec.INTENT]]
+    intent = fitted(intent_rows, answers)
+    auto_reply = fitted(auto_rows, auto_labels)
     metadata = {
         "model_version": MODEL_VERSION,
-        "sklearn_version": sklearn.__version__,
-        "skops_version": skops.__version__,
+        "sklearn_version": _version("scikit-learn"),
+        "skops_version": _version("skops"),
         "training_sha256": rec.records_sha256(records),
         "corrections_sha256": rec.records_sha256(corrections),
         "trained_at": trained_at.isoformat() if trained_at else None,
@@ -157,36 +138,23 @@ def train(
         "corrections": len(corrections),
         "features": asdict(config),
     }
-    return Model(config, word_tfidf, char_tfidf, category, intent, auto_reply, metadata)
+    return Model(config, idf, category, auto_reply, intent, metadata)
 
 
-def auto_reply_training_set(
-    tasks: Mapping[str, list[Mapping[str, Any]]], texts: Mapping[str, list[str]]
-) -> tuple[list[str], list[str]]:
-    """Automatic-reply examples, plus every complaint and reply as a human example: the
-    model runs on all mail, and a complaint about a parcel that "could not be delivered"
-    must not look like a bounce."""
-    labelled = tasks[rec.AUTO_REPLY]
-    if not labelled:
-        return [], []
-    auto_texts = list(texts[rec.AUTO_REPLY])
-    labels = [r["kind"] for r in labelled]
-    for task in (rec.COMPLAINT, rec.INTENT):
-        auto_texts.extend(texts[task])
-        labels.extend(["human"] * len(texts[task]))
-    return auto_texts, labels
+def _reply(record: Mapping[str, Any]) -> Reply:
+    return extract_reply(record.get("body") or "")
 
 
 def save(model: Model, path: Path) -> None:
     """Write `path` (skops) and `path` + ".json" (metadata and the file's sha256)."""
+    import skops.io  # imports scikit-learn: only the process that saves pays for it
+
     path = Path(path)
+    heads = {name: getattr(model, name) for name in HEAD_NAMES}
     payload = {
-        "word_tfidf": model.word_tfidf,
-        "char_tfidf": model.char_tfidf,
-        "category": model.category,
-        "intent": dict(model.intent),
-        "auto_reply": model.auto_reply,
         "metadata_json": json.dumps(model.metadata, sort_keys=True),
+        "idf": model.idf,
+        "heads": {name: head.to_arrays() for name, head in heads.items() if head is not None},
     }
     skops.io.dump(payload, path)
     sidecar = dict(model.metadata, file_sha256=_file_sha256(path))
@@ -209,44 +177,59 @@ def load(path: Path) -> Model:
         raise ModelError(f"{path} does not match the sha256 in its metadata (changed or damaged)")
     check_metadata(sidecar)
     try:
-        untrusted = set(skops.io.get_untrusted_types(file=path))
-        unexpected = untrusted - TRUSTED_TYPES
-        if unexpected:
-            raise ModelError(f"{path} contains types outside the allowlist: {sorted(unexpected)}")
-        payload = skops.io.load(path, trusted=sorted(untrusted))
-    except ModelError:
-        raise
-    except Exception as error:  # skops raises many kinds on a damaged archive
+        payload = skops_format.read(path)
+        if json.loads(payload["metadata_json"]) != sidecar:
+            raise ModelError(f"metadata inside {path} differs from the metadata beside it")
+        heads = {name: LinearHead.from_arrays(arrays) for name, arrays in payload["heads"].items()}
+        config = NgramConfig(**sidecar["features"])
+        _check_shapes(config, payload["idf"], heads)
+        return Model(
+            config,
+            payload["idf"],
+            heads.get("category"),
+            heads.get("auto_reply"),
+            heads.get("intent"),
+            sidecar,
+        )
+    except skops_format.UnsupportedContent as error:
         raise ModelError(f"cannot load {path}: {error}") from error
-    if json.loads(payload["metadata_json"]) != sidecar:
-        raise ModelError(f"metadata inside {path} differs from the metadata beside it")
-    return Model(
-        NgramConfig(**sidecar["features"]),
-        payload["word_tfidf"],
-        payload["char_tfidf"],
-        payload["category"],
-        dict(payload["intent"]),
-        payload["auto_reply"],
-        sidecar,
-    )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelError(f"{path} is not laid out as a {MODEL_VERSION} model: {error}") from error
+
+
+def _check_shapes(config: NgramConfig, idf: Any, heads: Mapping[str, LinearHead]) -> None:
+    if getattr(idf, "shape", None) != (config.columns,):
+        raise ValueError("idf weights do not match the feature columns")
+    for name, head in heads.items():
+        scores = 1 if len(head.labels) == 2 else len(head.labels)
+        shapes = (head.coef.shape, head.intercept.shape, head.a.shape, head.b.shape)
+        if name not in HEAD_NAMES or shapes != ((config.columns, scores), *[(scores,)] * 3):
+            raise ValueError(f"head {name!r} does not match the feature columns or its labels")
 
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:
-    """Refuse a model from another model version or another scikit-learn version (a
-    fitted estimator is only guaranteed to work with the version that made it)."""
+    """Refuse a model from another model version or another scikit-learn version (the
+    arrays are what that version's training made of the data; train again after an
+    upgrade)."""
     if metadata.get("model_version") != MODEL_VERSION:
         raise ModelError(
             f"model version {metadata.get('model_version')!r}, expected {MODEL_VERSION!r}"
         )
-    if metadata.get("sklearn_version") != sklearn.__version__:
+    installed = _version("scikit-learn")
+    if metadata.get("sklearn_version") != installed:
         raise ModelError(
             f"model made with scikit-learn version {metadata.get('sklearn_version')!r}, "
-            f"running {sklearn.__version__!r}: train it again"
+            f"running {installed!r}: train it again"
         )
 
 
 def metadata_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
+
+
+def _version(distribution: str) -> str:
+    """An installed package's version, read without importing the package."""
+    return distributions.version(distribution)
 
 
 def _file_sha256(path: Path) -> str:

@@ -23,11 +23,29 @@ HTML_CUT_MARK = "\ue000"
 _DATE_OR_ADDRESS = re.compile(r"@|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}|\b(19|20)\d{2}\b")
 
 # "On <date>, <name> wrote:" and its translations, where the verb ends the header.
+WROTE_VERBS = (
+    "wrote",
+    "sent",
+    "schrieb",
+    "geschrieben",
+    "a écrit",
+    "a ecrit",
+    "escribió",
+    "escribio",
+    "ha scritto",
+    "schreef",
+    "geschreven",
+    "napisał",
+    "napisal",
+    "skrev",
+    "đã viết",
+    "napsal(a)",
+    "написал",
+    "написала",
+    "писал",
+)
 _WROTE_AT_END = re.compile(
-    r"(?:wrote|sent|schrieb|geschrieben|a écrit|a ecrit|escribió|escribio|ha scritto|schreef"
-    r"|geschreven|napisał|napisal|skrev|đã viết|napsal\(a\)|написал|написала|писал)"
-    r"\s*:?[\s\-]*$",
-    re.IGNORECASE,
+    rf"(?:{'|'.join(map(re.escape, WROTE_VERBS))})\s*:?[\s\-]*$", re.IGNORECASE
 )
 # German, Dutch and Polish put the verb before the name: "Am 12.03.2026 um 14:22 schrieb X <x@y>:".
 _VERB_BEFORE_NAME = re.compile(
@@ -110,9 +128,8 @@ def header_key(line: str) -> str | None:
 
 
 # Words that open a wrapped "On <date> ... wrote:" header in the languages we see.
-_HEADER_OPENING = re.compile(
-    r"^[\s\-*_>]*(?:on|am|le|el|il|op|w dniu|den|på|vào|dne|em|в|el día)\s", re.IGNORECASE
-)
+_OPENING_WORDS = r"on|am|le|el|il|op|w dniu|den|på|vào|dne|em|в|el día"
+_HEADER_OPENING = re.compile(rf"^[\s\-*_>]*(?:{_OPENING_WORDS})\s", re.IGNORECASE)
 
 
 def opens_header(line: str) -> bool:
@@ -152,3 +169,41 @@ def is_mobile_footer(line: str) -> bool:
 def is_signature_dashes(line: str) -> bool:
     """The "-- " signature separator (RFC 3676 §4.3); clients often drop the trailing space."""
     return line.rstrip() == "--"
+
+
+# Every line on which any check above can fire matches one of two patterns (looser than
+# all the checks together, and a test holds them to that): its start is a quote mark, a
+# rule of dashes, underscores or stars, a header key, a header's opening word, a
+# forwarding or footer opening or the cut mark; or its end is a "wrote" verb. The second
+# is searched in the reversed text, so that both patterns are anchored at a line start:
+# an unanchored pattern would be tried at every character. Most mails have no such line
+# at all, and in the others only these lines need the exact checks.
+_STARTS_LIKE_MARKER = re.compile(
+    rf"^[^\S\n]*(?:[>\-_=*{HTML_CUT_MARK}]|(?:{_HEADER_KEYS})[*_]*[^\S\n]?:"
+    rf"|(?:{_OPENING_WORDS})[^\S\n]|begin forwarded|anfang der weitergeleiteten"
+    r"|sent |gesendet |von meinem|get outlook|holen sie|outlook für|diese )",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ENDS_WITH_VERB_REVERSED = re.compile(
+    r"^(?:[^\S\n]|-)*:?[^\S\n]*(?:" + "|".join(re.escape(verb[::-1]) for verb in WROTE_VERBS) + ")",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def candidate_lines(text: str) -> list[int]:
+    """Indices (in `text.split("\n")`) of the lines that may mark a quote, a forwarded
+    message or a signature, in ascending order."""
+    positions = [match.start() for match in _STARTS_LIKE_MARKER.finditer(text)]
+    last = len(text) - 1
+    positions += [last - match.start() for match in _ENDS_WITH_VERB_REVERSED.finditer(text[::-1])]
+    if not positions:
+        return []
+    positions.sort()
+    indices: list[int] = []
+    line, previous = 0, 0
+    for position in positions:
+        line += text.count("\n", previous, position)
+        previous = position
+        if not indices or indices[-1] != line:
+            indices.append(line)
+    return indices

@@ -38,6 +38,17 @@ INTENT_LABELS = {
     "solved_question": ("resolved", "not_resolved", "other"),
     "proposal": ("accept", "reject", "other"),
 }
+# One intent model serves both contexts: "solved" and "accepted" are both a yes to what was
+# asked, and each context alone has too few examples to learn how people say yes and no.
+POSITIVE, NEGATIVE = "positive", "negative"
+INTENT_BY_ANSWER = {
+    context: {POSITIVE: yes, NEGATIVE: no, "other": other}
+    for context, (yes, no, other) in INTENT_LABELS.items()
+}
+ANSWER_BY_INTENT = {
+    context: {intent: answer for answer, intent in intents.items()}
+    for context, intents in INTENT_BY_ANSWER.items()
+}
 AUTO_REPLY_LABELS = ("out_of_office", "ticket_ack", "delivery_failure", "human")
 
 COMPLAINT, INTENT, AUTO_REPLY = "complaint", "intent", "auto_reply"
@@ -47,7 +58,6 @@ COMPLAINT, INTENT, AUTO_REPLY = "complaint", "intent", "auto_reply"
 _MIN_NEW_TEXT_FOR_CATEGORY = 25
 _UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"))
 _DIGITS = re.compile(r"\d+")
-_SPACES = re.compile(r"\s+")
 
 
 class RecordError(ValueError):
@@ -123,7 +133,8 @@ def normalise(text: str) -> str:
     # str.replace is far faster than str.translate with a mapping of strings.
     for umlaut, spelt_out in _UMLAUTS:
         text = text.replace(umlaut, spelt_out)
-    return _SPACES.sub(" ", _DIGITS.sub("0", text)).strip()
+    # str.split() and the regular expression \s agree on what whitespace is.
+    return " ".join(_DIGITS.sub("0", text).split())
 
 
 def model_text(subject: str, reply: Reply, task: str) -> str:

@@ -8,7 +8,9 @@ forwarded-message line, or an HTML quote container. Text written between or belo
 blocks (inline and bottom-posted answers) is new text; text below an unmarked header is not.
 Signatures ("-- " and mobile footers) are kept apart from the new text.
 
-Each line is examined once, against patterns of bounded length (see `quote_markers`), so
+One scan of the whole text finds the lines that may mark a quote or a signature
+(`quote_markers.candidate_lines`); a mail without any is new text as a whole, and in the
+others only those lines are examined, each once, against patterns of bounded length, so
 the time is linear in the size of the mail.
 """
 
@@ -57,14 +59,19 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
         html_body, has_container = html_to_text(html)
         if has_container or not body.strip():
             body, source = _normalise(html_body), "html"
+    full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
+    candidates = qm.candidate_lines(body)
+    if not candidates:
+        # No line that could mark a quote or a signature: all of it is new text.
+        whole = body.strip()
+        return Reply(full, whole, "", "", whole, (), source)
     lines = body.split("\n")
-    kinds, markers = _mark_quotes(lines)
-    authored_lines, signature_lines = _split_signatures(lines, kinds, markers)
+    kinds, markers = _mark_quotes(lines, candidates)
+    authored_lines, signature_lines = _split_signatures(lines, kinds, markers, candidates)
     new_lines = [
         line if kind == _AUTHORED and not is_sig else None
         for line, kind, is_sig in zip(lines, kinds, signature_lines, strict=True)
     ]
-    full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
     return Reply(
         full=full,
         new_text=_join_runs(new_lines),
@@ -87,17 +94,19 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
 
 
-def _mark_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
-    """Mark every line authored or quoted; return the marks and what fired."""
+def _mark_quotes(lines: list[str], candidates: list[int]) -> tuple[list[str], list[str]]:
+    """Mark every line authored or quoted; return the marks and what fired. Only the
+    candidate lines can start a quote: every other line stays as it is."""
     count = len(lines)
     kinds = [_AUTHORED] * count
     markers: list[str] = []
     index = 0
-    while index < count:
+    for candidate in candidates:
+        if candidate < index:
+            continue
+        index = candidate
         line = lines[index]
-        if qm.is_blank(line):
-            index += 1
-        elif qm.is_quoted(line):
+        if qm.is_quoted(line):
             start = _attribution_start(lines, kinds, index)
             kinds[start : index + 1] = [_QUOTED] * (index + 1 - start)
             markers.append("quote-marks" if start == index else "quote-header")
@@ -122,8 +131,10 @@ def _mark_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
             index = following
         else:
             index += 1
+    else:
+        index = count
     kinds[index:] = [_QUOTED] * (count - index)
-    _mark_wrapped_quote_lines(lines, kinds)
+    _mark_wrapped_quote_lines(lines, kinds, candidates)
     return kinds, markers
 
 
@@ -209,16 +220,13 @@ def _wrapped_start(lines: list[str], kinds: list[str], start: int) -> int:
     return start
 
 
-def _mark_wrapped_quote_lines(lines: list[str], kinds: list[str]) -> None:
+def _mark_wrapped_quote_lines(lines: list[str], kinds: list[str], candidates: list[int]) -> None:
     """A single unmarked line squeezed between two '>' lines is a quoted line that a client
     wrapped without repeating the mark (long links do this); it stays quoted."""
-    for index in range(1, len(lines) - 1):
-        if (
-            kinds[index] == _AUTHORED
-            and not qm.is_blank(lines[index])
-            and qm.is_quoted(lines[index - 1])
-            and qm.is_quoted(lines[index + 1])
-        ):
+    quoted = {index for index in candidates if qm.is_quoted(lines[index])}
+    for above in quoted:
+        index = above + 1
+        if above + 2 in quoted and kinds[index] == _AUTHORED and not qm.is_blank(lines[index]):
             kinds[index] = _QUOTED
 
 
@@ -240,13 +248,14 @@ def _next_nonblank(lines: list[str], index: int) -> int | None:
 
 
 def _split_signatures(
-    lines: list[str], kinds: list[str], markers: list[str]
+    lines: list[str], kinds: list[str], markers: list[str], candidates: list[int]
 ) -> tuple[list[str | None], list[bool]]:
     """Authored lines (None where quoted) and which of them belong to a signature.
 
-    A signature starts at a "-- " line or a mobile footer and runs to the end of that run of
-    authored lines (the next quote ends it).
+    A signature starts at a "-- " line or a mobile footer (both are candidate lines) and
+    runs to the end of that run of authored lines (the next quote ends it).
     """
+    may_start = set(candidates)
     authored: list[str | None] = []
     signature = [False] * len(lines)
     in_signature = False
@@ -256,12 +265,13 @@ def _split_signatures(
             in_signature = False
             continue
         authored.append(line)
-        if not in_signature and qm.is_signature_dashes(line):
-            in_signature = True
-            markers.append("signature-dashes")
-        elif not in_signature and qm.is_mobile_footer(line):
-            in_signature = True
-            markers.append("mobile-footer")
+        if not in_signature and index in may_start:
+            if qm.is_signature_dashes(line):
+                in_signature = True
+                markers.append("signature-dashes")
+            elif qm.is_mobile_footer(line):
+                in_signature = True
+                markers.append("mobile-footer")
         signature[index] = in_signature
     return authored, signature
 

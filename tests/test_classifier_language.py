@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from classifier import records as rec
-from classifier.language import detect_language
+from classifier.language import detect_language, language_scores_many
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,16 @@ def test_shipped_training_mails_are_recognised():
     )
     print(f"language: {correct}/{len(records)}")
     assert correct / len(records) >= 0.97
+
+
+def test_batch_scores_equal_single_scores():
+    """Scoring many texts at once gives each text the scores it gets alone."""
+    texts = ["Paket nie angekommen", "", "I don't accept", "Müller GmbH never arrived", "ok"]
+    assert language_scores_many(texts) == [language_scores_many([text])[0] for text in texts]
+    assert [detect_language(text) for text in texts] == ["de", "other", "en", "en", "other"]
+
+
+def test_dotless_i_is_other_evidence_but_a_plain_i_is_not():
+    """Only letters other languages use count as their evidence: "ı" does, "I" does not."""
+    assert language_scores_many(["I I I"])[0]["other"] == 0.0
+    assert language_scores_many(["ıı"])[0]["other"] == 1.0

@@ -1,23 +1,32 @@
 """The model: training on small in-test records, skops round trip, refusal of tampered,
-foreign-version or unsafe files, and agreement of the fast path with scikit-learn."""
+foreign-version or unsafe files, agreement of the numpy path with scikit-learn, and a
+loading process that never imports scikit-learn or skops."""
 
 from __future__ import annotations
 
 import json
 import operator
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn
 import skops.io
+from sklearn.feature_extraction.text import TfidfTransformer
 
 import classifier
 from classifier import model as model_module
 from classifier import records as rec
-from classifier.features import NgramConfig, ngram_counts
+from classifier import skops_format, training
+from classifier.features import NgramConfig, count_ngrams
+from classifier.inference import Featuriser, row_sums
 
 TRAINED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SMALL = NgramConfig(word_columns=2**10, char_columns=2**11)
+SMALL = NgramConfig(word_columns=2**10, char_columns=2**11, cue_columns=2**8)
+ROOT = Path(__file__).resolve().parents[1]
 
 _COMPLAINTS = {
     "delivery": [
@@ -137,7 +146,7 @@ def test_training_records_metadata(small_model):
     the training date passed in."""
     metadata = small_model.metadata
     assert metadata["model_version"] == model_module.MODEL_VERSION
-    assert metadata["sklearn_version"] == model_module.sklearn.__version__
+    assert metadata["sklearn_version"] == sklearn.__version__
     assert metadata["training_sha256"] == rec.records_sha256(small_records())
     assert metadata["trained_at"] == "2026-03-01T12:00:00+00:00"
     assert metadata["counts"] == {"complaint": 18, "intent": 24, "auto_reply": 12}
@@ -193,7 +202,75 @@ def test_save_load_round_trip_gives_same_answers(small_model, tmp_path):
     before = classifier.classify_many(mails, model=small_model)
     after = classifier.classify_many(mails, model=loaded)
     assert before == after
-    assert skops.io.get_untrusted_types(file=path)  # the types the allowlist has to cover
+
+
+def test_saved_file_is_plain_skops_that_skops_reads_alike(small_model, tmp_path):
+    """The saved file holds only types skops trusts by default, and skops.io.load gives
+    the same content as the reader the service uses."""
+    path = tmp_path / "model.skops"
+    classifier.save(small_model, path)
+    assert skops.io.get_untrusted_types(file=path) == []
+    ours, theirs = skops_format.read(path), skops.io.load(path)
+    assert _same_content(ours, theirs)
+    assert set(ours["heads"]) == {"category", "auto_reply", "intent"}
+
+
+def _same_content(left, right) -> bool:
+    if isinstance(left, dict):
+        return (
+            isinstance(right, dict)
+            and left.keys() == right.keys()
+            and all(_same_content(left[key], right[key]) for key in left)
+        )
+    if isinstance(left, list):
+        return (
+            isinstance(right, list)
+            and len(left) == len(right)
+            and all(_same_content(a, b) for a, b in zip(left, right, strict=True))
+        )
+    if isinstance(left, np.ndarray):
+        return left.dtype == right.dtype and np.array_equal(left, right)
+    return type(left) is type(right) and left == right
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"object array": np.array(["a", None], dtype=object)},
+        {1: "key that is not a string"},
+        {"set": {1, 2}},
+        {"function": operator.add},
+    ],
+    ids=["object-array", "int-key", "set", "function"],
+)
+def test_reader_refuses_everything_outside_its_types(tmp_path, payload):
+    """The reader refuses object arrays, non-string keys, sets and functions: whatever a
+    file holds besides dicts, lists, strings, numbers and numeric arrays."""
+    path = tmp_path / "other.skops"
+    skops.io.dump(payload, path)
+    with pytest.raises(skops_format.UnsupportedContent):
+        skops_format.read(path)
+
+
+def test_loading_and_classifying_imports_neither_sklearn_nor_skops(small_model, tmp_path):
+    """A process that loads a saved model and classifies never imports scikit-learn or
+    skops (their import alone costs over 100 MB of memory)."""
+    path = tmp_path / "model.skops"
+    classifier.save(small_model, path)
+    script = (
+        "import sys, classifier\n"
+        f"model = classifier.load({str(path)!r})\n"
+        "result = classifier.classify('Paket', 'Wo ist mein Paket?', context='proposal',"
+        " model=model)\n"
+        "print(result.category, result.intent)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'skops', 'scipy')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    labels, modules = done.stdout.strip().splitlines()
+    assert labels.split()[0] in {"delivery", "return_refund", "praise"}
+    assert modules == "[]"
 
 
 def test_tampered_file_is_refused(small_model, tmp_path):
@@ -236,7 +313,7 @@ def test_file_with_types_outside_the_allowlist_is_refused(tmp_path):
     skops.io.dump({"payload": operator.add}, path)
     metadata = {
         "model_version": model_module.MODEL_VERSION,
-        "sklearn_version": model_module.sklearn.__version__,
+        "sklearn_version": sklearn.__version__,
         "file_sha256": model_module._file_sha256(path),
     }
     model_module.metadata_path(path).write_text(json.dumps(metadata))
@@ -244,42 +321,66 @@ def test_file_with_types_outside_the_allowlist_is_refused(tmp_path):
         classifier.load(path)
 
 
-def test_fast_path_equals_scikit_learn(small_model):
-    """The fast features and probabilities equal scikit-learn's TfidfTransformer and
-    CalibratedClassifierCV.predict_proba on the same inputs."""
-    texts = [rec.normalise(t) for t in ("Paket fehlt", "refund late", "Toller Service!", "")]
-    words, chars = ngram_counts(texts, SMALL)
-    expected = np.hstack(
-        [
-            small_model.word_tfidf.transform(words).toarray(),
-            small_model.char_tfidf.transform(chars).toarray(),
-        ]
+def test_numpy_path_equals_scikit_learn():
+    """idf weights, tf-idf features and calibrated probabilities computed with numpy equal
+    scikit-learn's TfidfTransformer and CalibratedClassifierCV.predict_proba."""
+    texts = [rec.normalise(r["body"]) for r in small_records()]
+    labels = [r.get("category") or r.get("kind") or r["intent"] for r in small_records()]
+    counts = count_ngrams(texts, SMALL)
+    idf = training.fit_idf(counts, (len(texts), len(texts), 0), SMALL)
+    weights = Featuriser(SMALL, idf, (1.0, 1.0, 0.4)).weights(counts)
+    features = training.to_matrix(weights, SMALL.columns)
+    raw = training.to_matrix(
+        type(weights)(counts.texts, counts.rows, counts.columns, counts.counts), SMALL.columns
     )
-    features = small_model.featuriser.transform(texts)
-    assert np.allclose(features.toarray(), expected)
-    for slow, fast in (
-        (small_model.category, small_model.fast_category),
-        (small_model.auto_reply, small_model.fast_auto_reply),
-        (small_model.intent["proposal"], small_model.fast_intent["proposal"]),
-    ):
-        assert np.allclose(fast.predict_proba(features), slow.predict_proba(features))
+    expected = []
+    for start, end in zip(SMALL.block_starts[:2], SMALL.block_starts[1:3], strict=True):
+        transformer = TfidfTransformer(sublinear_tf=True).fit(raw[:, start:end])
+        assert np.allclose(idf[start:end], transformer.idf_)
+        expected.append(transformer.transform(raw[:, start:end]).toarray())
+    assert np.allclose(features.toarray()[:, : SMALL.block_starts[2]], np.hstack(expected))
+    calibrated = training.calibrated_svm(labels).fit(features, labels)
+    head = training.head_of(calibrated)
+    probabilities = head.probabilities(row_sums(weights, head.coef))
+    assert np.allclose(probabilities, calibrated.predict_proba(features), atol=1e-5)
+
+
+def _char_entries(counts, row: int, config: NgramConfig) -> int:
+    start, end = config.block_starts[1], config.block_starts[2]
+    return int(((counts.rows == row) & (counts.columns >= start) & (counts.columns < end)).sum())
+
+
+def _word_entries(counts, row: int, config: NgramConfig) -> set[int]:
+    chosen = (counts.rows == row) & (counts.columns < config.block_starts[1])
+    return set(counts.columns[chosen].tolist())
 
 
 def test_char_ngrams_stay_inside_padded_words():
     """char_wb n-grams: " ab " gives " a", "ab", "b ", " ab", "ab ", " ab "; nothing spans
     two words or two texts, and the counts are the same in every call."""
     config = NgramConfig(word_columns=2**20, char_columns=2**20, char_min=2, char_max=4)
-    _, one = ngram_counts(["ab"], config)
-    assert one.nnz == 6  # 3 bigrams, 2 trigrams, 1 four-gram
-    _, two = ngram_counts(["ab cd"], config)
-    assert two.nnz == 12
-    _, batch = ngram_counts(["ab", "cd"], config)
-    assert (batch[0] != one[0]).nnz == 0
-    assert batch[1].nnz == 6
-    words, _ = ngram_counts(["ab cd", "ab cd"], config)
-    assert words[0].nnz == 3 and (words[0] != words[1]).nnz == 0  # ab, cd, "ab cd"
-    again_words, again_chars = ngram_counts(["ab cd"], config)
-    assert (again_chars != two).nnz == 0 and (again_words[0] != words[0]).nnz == 0
+    one = count_ngrams(["ab"], config)
+    assert _char_entries(one, 0, config) == 6  # 3 bigrams, 2 trigrams, 1 four-gram
+    two = count_ngrams(["ab cd"], config)
+    assert _char_entries(two, 0, config) == 12
+    batch = count_ngrams(["ab", "cd"], config)
+    assert _char_entries(batch, 0, config) == 6 and _char_entries(batch, 1, config) == 6
+    words = count_ngrams(["ab cd", "ab cd"], config)
+    assert len(_word_entries(words, 0, config)) == 3  # ab, cd, "ab cd"
+    assert _word_entries(words, 0, config) == _word_entries(words, 1, config)
+    again = count_ngrams(["ab cd"], config)
+    assert np.array_equal(again.columns, two.columns)
+    assert np.array_equal(again.counts, two.counts)
+
+
+def test_cue_words_fill_only_their_block():
+    """Cue words are hashed into the cue block, one column per distinct cue word, and
+    texts without cues have none there."""
+    counts = count_ngrams(["ja", "nein"], SMALL, cue_texts=["first:ja len:1", ""])
+    cue_start = SMALL.block_starts[2]
+    in_cues = counts.columns >= cue_start
+    assert set(counts.rows[in_cues].tolist()) == {0}
+    assert in_cues.sum() == 2
 
 
 def test_classification_reports_rules_in_chain_order(small_model):

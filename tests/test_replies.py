@@ -11,6 +11,7 @@ from email import policy
 
 import pytest
 
+from classifier import quote_markers as qm
 from classifier.replies import extract_reply
 from tests.conftest import CORPORA
 
@@ -253,3 +254,72 @@ def test_plain_text_without_quote_is_kept_whole():
     assert reply.new_text == text
     assert reply.quoted == ""
     assert reply.markers == ()
+
+
+def _fires_on(line: str) -> bool:
+    """Whether any exact line check of the extractor fires on this line alone."""
+    stripped = line.strip()
+    return bool(
+        qm.is_quoted(line)
+        or qm.splitter_kind(line)
+        or qm.header_key(line)
+        or qm.opens_header(line)
+        or (qm.is_wrote_header(stripped) and stripped)
+        or qm.is_signature_dashes(line)
+        or qm.is_mobile_footer(line)
+    )
+
+
+MARKER_LINES = [
+    "> zitiert",
+    "   >> tief zitiert",
+    "Am 12.03.2026 um 14:22 schrieb Kundenservice <service@shop.example>:",
+    "On Mon, Mar 9, 2026 at 10:12 AM Service-Siegel <fall@siegel.example> wrote:",
+    "Le 12/03/2026 à 14:22, Boutique <a@b.fr> a écrit :",
+    "2026-03-12 14:22 GMT+01:00 Shop <shop@x.example> sent -",
+    "-----Ursprüngliche Nachricht-----",
+    "---------- Forwarded message ---------",
+    "Anfang der weitergeleiteten Nachricht:",
+    "*Von:* Service <s@x.example>",
+    "Gesendet: Dienstag, 10. März 2026 09:12",
+    "________________________________",
+    "-- ",
+    "Sent from my iPhone",
+    "Von meinem Samsung Galaxy Smartphone gesendet",
+    "Get Outlook for Android",
+    qm.HTML_CUT_MARK,
+]
+
+
+def test_candidate_scan_finds_every_line_a_check_fires_on():
+    """Every line on which an exact quote or signature check fires is among the candidate
+    lines of one scan (in hand-written marker lines and every corpus fixture), so the
+    extractor may skip all other lines."""
+    texts = ["\n".join(MARKER_LINES), "Normaler Text\n" + "\n".join(MARKER_LINES[::-1])]
+    if TALON.is_dir():
+        pairs = json.loads((TALON / "expected_text_quotations.json").read_text())["pairs"]
+        texts += [pair["input"] for pair in pairs]
+    if ERP.is_dir():
+        texts += [path.read_text(errors="replace") for path in (ERP / "emails").iterdir()]
+    checked = 0
+    for text in texts:
+        candidates = set(qm.candidate_lines(text))
+        for index, line in enumerate(text.split("\n")):
+            if _fires_on(line):
+                checked += 1
+                assert index in candidates, line
+    assert checked >= len(MARKER_LINES)
+
+
+def test_mail_without_candidate_lines_is_all_new_text():
+    """A mail in which no line can mark a quote or signature is new text as a whole, with
+    its surrounding blank lines and spaces stripped."""
+    text = "\n\n  Hallo,\nmein Paket 4711 kam nie an.\nGruß Erika  \n\n"
+    assert qm.candidate_lines(text) == []
+    reply = extract_reply(text)
+    assert (reply.new_text, reply.authored, reply.quoted, reply.markers) == (
+        text.strip(),
+        text.strip(),
+        "",
+        (),
+    )
