@@ -23,6 +23,14 @@ _MAIL_GLOBS = (
     ("flufl-bounce/data", "*.txt"),
     ("talon/fixtures", "**/*.eml"),
 )
+# Files in the bounce folders that are not bounces, and what they are instead.
+NOT_BOUNCES = {
+    # An Outlook 2003 reply written by a person (X-Mailer, Thread-Index, a quoted thread);
+    # flufl.bounce's own table expects no bouncing address from it.
+    "groupwise_03.txt": None,
+    # A Spanish "thanks for contacting us" auto-reply (Precedence: auto_reply).
+    "qmail_08.txt": "auto_reply",
+}
 FLUFL_BOUNCES = CORPORA / "flufl-bounce" / "data"
 FLANKER_BOUNCES = CORPORA / "flanker" / "messages" / "bounce"
 

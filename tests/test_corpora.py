@@ -20,6 +20,7 @@ from tests.conftest import CORPORA
 from tests.corpora import (
     FLANKER_BOUNCES,
     FLUFL_BOUNCES,
+    NOT_BOUNCES,
     bounce_files,
     corpus_files,
     flanker_labels,
@@ -32,14 +33,6 @@ DOMAIN = "siegel.example"
 NO_CORPORA = f"shared corpora not found at {CORPORA}"
 PARSE_SECONDS = 1.0
 
-# Files in the bounce folders that are not bounces, and what they are instead.
-NOT_BOUNCES = {
-    # An Outlook 2003 reply written by a person (X-Mailer, Thread-Index, a quoted thread);
-    # flufl.bounce's own table expects no bouncing address from it.
-    "groupwise_03.txt": None,
-    # A Spanish "thanks for contacting us" auto-reply (Precedence: auto_reply).
-    "qmail_08.txt": "auto_reply",
-}
 # CPython's test messages that are machine mail, and their kind.
 STDLIB_MACHINE = {
     "msg_05.txt": "bounce",  # multipart/report delivery-status
