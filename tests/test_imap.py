@@ -457,13 +457,13 @@ def test_the_poller_reconnects_after_the_server_drops_it(
     user = dovecot.add_user()
     thread = running(ImapPoller(account_for(dovecot, user), sqlite_spool, sqlite_engine, MAX_BYTES))
     dovecot.append(user, complaint("before-kick"))
-    wait_until(lambda: len(rows(sqlite_engine)) == 1, timeout=10)
+    wait_until(lambda: len(rows(sqlite_engine)) == 1, timeout=30)
     time.sleep(0.3)
 
     dovecot.kick(user)
     dovecot.append(user, complaint("after-kick"))
 
-    wait_until(lambda: len(rows(sqlite_engine)) == 2, timeout=15)
+    wait_until(lambda: len(rows(sqlite_engine)) == 2, timeout=30)
     assert thread.is_alive()
 
 
