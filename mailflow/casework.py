@@ -148,6 +148,16 @@ def thread_refs(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]
     return tuple(dict.fromkeys(by_id[m] for m in message_ids if m in by_id))
 
 
+def answered_kinds(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]:
+    """The templates of our own outgoing mails among `message_ids` (what a mail answers)."""
+    if not message_ids:
+        return ()
+    rows = session.scalars(
+        select(OutboxMail.kind).where(OutboxMail.message_id.in_(list(message_ids)))  # type: ignore[attr-defined]
+    )
+    return tuple(sorted(set(rows)))
+
+
 def incoming(
     session: Session, mail: StoredMail, parsed: ParsedMail, verdict: MachineVerdict | None
 ) -> service.IncomingMail:
@@ -168,6 +178,7 @@ def incoming(
         message_id=parsed.message_id,
         references=tuple(answered),
         thread_refs=thread_refs(session, list(dict.fromkeys(newest_first))),
+        answered_kinds=answered_kinds(session, answered),
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
     )

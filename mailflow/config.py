@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.policy import Policy
+from scoring import PolicyError, ScoringPolicy
 
 ENV_CONFIG = "SIEGEL_CONFIG"
 ENV_SECRET = "SIEGEL_SECRET"  # noqa: S105 - the variable name, not a secret
@@ -154,6 +155,37 @@ class CalendarSection:
 
 
 @dataclass(frozen=True)
+class ScoringSection:
+    """The seal's scoring policy (every key of `ScoringPolicy.to_flat`, docs/scoring.md
+    section 8) and the local time of the nightly recompute."""
+
+    policy: ScoringPolicy = field(default_factory=ScoringPolicy)
+    recompute_at: str = "03:30"
+
+    @property
+    def recompute_time(self) -> time:
+        return time.fromisoformat(self.recompute_at)
+
+
+def _scoring_section(raw: object) -> ScoringSection:
+    if not isinstance(raw, dict):
+        raise ConfigError("[scoring]", "expected a table")
+    flat = dict(raw)
+    key = "[scoring] recompute_at"
+    recompute_at = str(_convert(key, flat.pop("recompute_at", ScoringSection.recompute_at), str))
+    try:
+        time.fromisoformat(recompute_at)
+    except ValueError:
+        raise ConfigError(key, f"expected a local time HH:MM, got {recompute_at!r}") from None
+    try:
+        policy = ScoringPolicy.from_flat(flat)
+    except PolicyError as error:
+        problem = str(error).removeprefix(f"{error.key}: ")
+        raise ConfigError(f"[scoring] {error.key}", problem) from None
+    return ScoringSection(policy, recompute_at)
+
+
+@dataclass(frozen=True)
 class Config:
     siegel: SiegelSection = field(default_factory=SiegelSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -165,6 +197,7 @@ class Config:
     mediation: MediationSection = field(default_factory=MediationSection)
     deadlines: DeadlinesSection = field(default_factory=DeadlinesSection)
     calendar: CalendarSection = field(default_factory=CalendarSection)
+    scoring: ScoringSection = field(default_factory=ScoringSection)
     base_dir: Path = Path(".")
 
     @property
@@ -297,6 +330,8 @@ def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Confi
                     account = dataclasses.replace(account, password=password)
                 accounts.append(account)
             values["imap"] = tuple(accounts)
+        elif name == "scoring":
+            values["scoring"] = _scoring_section(value)
         else:
             cls = sections[name].default_factory  # type: ignore[misc]
             values[name] = _section(name, cls, value)

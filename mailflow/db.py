@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
+from mediation import ratings as rating_storage
+from mediation import seal as seal_storage
 from mediation import storage as case_storage
 
 log = logging.getLogger("mailflow.db")
@@ -120,6 +122,23 @@ def _envelope_sender_nullable(connection: Connection) -> None:
         connection.execute(text('ALTER TABLE "mail" ALTER COLUMN "envelope_from" DROP NOT NULL'))
 
 
+def _mediation_started(connection: Connection) -> None:
+    # Scoring counts a case as mediated once it entered mediation, however it ended;
+    # older cases get the time from their event log.
+    postgres = connection.dialect.name == "postgresql"
+    add_column("cases", "mediation_started_at", "TIMESTAMPTZ" if postgres else "DATETIME")(
+        connection
+    )
+    connection.execute(
+        text(
+            "UPDATE cases SET mediation_started_at = (SELECT min(e.at) FROM case_event e"
+            " WHERE e.case_id = cases.id"
+            " AND e.state_after IN ('in_mediation', 'proposal_pending'))"
+            " WHERE mediation_started_at IS NULL"
+        )
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     (
         "mail path: mail, outbox, attempts, IMAP checkpoints",
@@ -134,6 +153,11 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         _create_tables(*case_storage.TABLES),
     ),
     ("mail: an unknown envelope sender is NULL, the null sender ''", _envelope_sender_nullable),
+    ("cases: when a case entered mediation", _mediation_started),
+    (
+        "seal: ratings and their history, seal records and tier history",
+        _create_tables(*rating_storage.TABLES, *seal_storage.TABLES),
+    ),
 ]
 
 

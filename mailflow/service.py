@@ -13,9 +13,10 @@ import threading
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from mailflow import casework, queue
+from mailflow import casework, queue, sealwork
 from mailflow.config import Config
 from mailflow.db import open_database, utcnow
 from mailflow.imap import ImapPoller
@@ -54,6 +55,11 @@ class Service:
     def _sweep(self) -> None:
         """Fire due deadlines; the first run, at start, catches up after downtime."""
         if casework.sweep(self.engine, self.config, utcnow()).mails:
+            self.relay.wake()
+
+    def _recompute(self) -> None:
+        """Recompute every merchant's seal tier; changes are mailed (nightly by default)."""
+        if sealwork.recompute(self.engine, self.config, utcnow()).mails:
             self.relay.wake()
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
@@ -100,6 +106,19 @@ class Service:
             next_run_time=utcnow(),
             max_instances=1,
             coalesce=True,
+        )
+        recompute_at = self.config.scoring.recompute_time
+        self.scheduler.add_job(
+            self._recompute,
+            CronTrigger(
+                hour=recompute_at.hour,
+                minute=recompute_at.minute,
+                timezone=self.config.siegel.timezone,
+            ),
+            id="recompute",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
         )
         self.scheduler.start()
         log.info(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from mediation import storage, templates
+from mediation import ratings, storage, templates
 from mediation.addresses import Role, case_address
 from mediation.machine import CaseSnapshot, Deadline, Decision, Party
 from mediation.outgoing import OutgoingMail
@@ -179,6 +179,8 @@ class CaseView:
             "case_file": _history(events, language, zone),
             "complaint_address": f"beschwerde@{self.settings.domain}",
             "problems": "",
+            "rating_summary": ratings.summary(params, language),
+            "rating_help": "",
         }
 
 

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from mediation import commands, notices, routing, storage, templates
+from mediation import commands, notices, ratings, routing, storage, templates
 from mediation.addresses import AddressError, Kind, Recipient, Role, parse_recipient
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.events import (
     ComplaintReceived,
     CustomerConfirmedSolved,
+    CustomerRated,
     CustomerReportedUnsolved,
     CustomerWrote,
     Event,
@@ -100,6 +101,8 @@ class IncomingMail:
     """The message ids it answers: References, then In-Reply-To (RFC 5322 §3.6.4)."""
     thread_refs: tuple[str, ...] = ()
     """Case references of our own mails that `references` names (found in the outbox)."""
+    answered_kinds: tuple[str, ...] = ()
+    """The templates (``customer.rating_request``, ...) of our own mails it answers."""
     machine: str | None = None
     """The kind of machine mail, when the header rules recognised one."""
     machine_rule: str | None = None
@@ -255,8 +258,12 @@ def _reply(
 ) -> Outcome:
     state = State(case.state)
     if state in CLOSED:
-        # A closed case is never reopened by mail; the operator sees it.
-        # (The customer's rating reply is taken here once ratings exist.)
+        # A closed case is never reopened by mail: its customer's mail may rate it;
+        # anything else the operator sees.
+        if role is Role.CUSTOMER and case.merchant_id is not None and not mail.machine:
+            rated = _rate(session, case, mail, classify, settings)
+            if rated is not None:
+                return rated
         detail = f"{role} wrote to {case.ref}, closed as {state}"
         return _hold(
             session, mail, HeldReason.CLOSED_CASE, detail, settings,
@@ -300,6 +307,93 @@ def _reply(
     _append_events(session, case, steps, mail.received_at, mail, said)
     outgoing = _notify(session, case, steps, mail, role, settings)
     return Outcome(tuple(outgoing), case.ref)
+
+
+def _rate(
+    session: Session, case: Case, mail: IncomingMail, classify: Classify, settings: Settings
+) -> Outcome | None:
+    """The customer's mail to its closed case as a rating; None when it neither reads
+    as one nor answers our rating request (then it is held like any late mail).
+
+    Whatever the case's outcome, a rating is taken the same way (no review gating). A
+    readable rating replaces an earlier one (kept in the history) and is thanked with
+    what was read; an unreadable answer to the request is held for the operator and
+    the customer is shown the format.
+    """
+    from classifier.ratings import parse_rating  # loads the reader only when needed
+
+    reading = classify(None)
+    if reading.auto_reply:
+        return None  # an out-of-office note rates nothing
+    answer = parse_rating(mail.text)
+    if not answer.readable:
+        if not set(mail.answered_kinds) & set(RATING_MAILS):
+            return None
+        return _rating_unreadable(session, case, mail, answer.problems, classify, settings)
+    given = ratings.GivenRating(
+        service=answer.service,
+        reachability=answer.reachability,
+        reaction_time=answer.reaction_time,
+        praise=answer.praise,
+        criticism=answer.criticism,
+        comment=answer.comment,
+    )
+    event = CustomerRated(
+        service=given.service,
+        reachability=given.reachability,
+        reaction_time=given.reaction_time,
+        praise=given.praise,
+        criticism=given.criticism,
+    )
+    problems = f"; not read: {', '.join(answer.problems)}" if answer.problems else ""
+    why = f"rating mail {mail.id}{problems}"
+    steps = _steps(
+        _snapshot(session, case, settings), [(event, "customer", why)], mail.received_at,
+        settings, session,
+    )  # fmt: skip
+    stored = ratings.save(
+        session,
+        case.id,
+        case.merchant_id,
+        given,
+        mail.id,
+        mail.received_at,  # type: ignore[arg-type]
+    )
+    _save(session, case, steps, mail.received_at)
+    extra = {"comment": given.comment, "revision": stored.revision}
+    _append_events(session, case, steps, mail.received_at, mail, extra)
+    return Outcome(tuple(_notify(session, case, steps, mail, Role.CUSTOMER, settings)), case.ref)
+
+
+RATING_MAILS = ("customer.rating_request", "customer.rating_help", "customer.rating_thanks")
+"""Our mails whose answer is expected to be a rating."""
+
+
+def _rating_unreadable(
+    session: Session,
+    case: Case,
+    mail: IncomingMail,
+    problems: Sequence[str],
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """Held for the operator (it may say something else); the customer gets the format."""
+    from classifier.ratings import format_help
+
+    detail = f"no rating read from the customer's answer ({', '.join(problems)})"
+    outcome = _hold(
+        session, mail, HeldReason.CLOSED_CASE, detail, settings,
+        tell=classify, ref=case.ref, case=case,
+    )  # fmt: skip
+    language = case.language if case.language in LANGUAGES else settings.default_language
+    view = notices.CaseView.load(session, case, settings)
+    values = view.values(language, settings.timezone, {})
+    values["rating_help"] = format_help(language)
+    key = "customer.rating_help"
+    notice = notices.compose(
+        key, view.customer.address, language, values, case, Role.CUSTOMER, mail, settings
+    )
+    return dataclasses.replace(outcome, outgoing=(notice,))
 
 
 def _reply_context(state: State, role: Role) -> str | None:
@@ -541,6 +635,9 @@ def _save(session: Session, case: Case, steps: Sequence[_Step], now: datetime) -
         values["merchant_id"] = merchant.id if merchant else None
     if final.state in CLOSED and case.closed_at is None:
         values["closed_at"] = now
+    in_mediation = final.state in (State.IN_MEDIATION, State.PROPOSAL_PENDING)
+    if in_mediation and case.mediation_started_at is None:
+        values["mediation_started_at"] = now
     for step in steps:
         measured = step.decision.first_reply
         if measured is not None:

@@ -156,6 +156,9 @@ class Case(SQLModel, table=True):
     first_reply_business_hours: float | None = None
     first_reply_within_deadline: bool | None = None
     merchant_missed_deadline: bool = False
+    mediation_started_at: datetime | None = _utc(nullable=True)
+    """When the case first entered mediation (escalated or "not solved"); it counts as
+    mediated from then on, however it ends."""
     proposal_accepted_by: list[str] = _json_list()
     version: int = 0
 

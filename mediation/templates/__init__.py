@@ -43,6 +43,8 @@ PARAMETERS = (
     "case_file",
     "complaint_address",
     "problems",
+    "rating_summary",
+    "rating_help",
 )
 """The values every template may use; the service supplies all of them."""
 

@@ -1,0 +1,300 @@
+"""The operator's seal commands: scores, the barometer, ratings and the seal's records.
+
+``siegel score [--merchant SLUG] [--at TIME] [--json] [--apply]``, ``siegel barometer
+SLUG``, ``siegel ratings SLUG``, and the merchant's seal records: ``siegel merchant
+precheck SLUG --passed|--failed``, ``siegel merchant trial SLUG --start DAY``,
+``siegel merchant certify SLUG`` and ``siegel merchant seal SLUG``. Registered on the
+main parser by `mailflow.cli`; each handler takes the parsed arguments and the
+configuration and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import zoneinfo
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from mailflow import sealwork
+from mailflow.config import Config
+from mailflow.db import open_database, session_scope, utcnow
+from mediation import ratings, seal, storage
+from mediation.storage import Case, Merchant
+from scoring import Assessment
+
+EX_OK = 0
+EX_FAILED = 1
+EX_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad argument: printed as one line, exit status 2."""
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _moment(text: str | None, config: Config) -> datetime:
+    """`--at`: an ISO time, local to the operator when it has no offset; default now."""
+    if text is None:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--at {text!r}: expected an ISO time, e.g. 2026-11-26T04:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(config.siegel.timezone))
+    return moment
+
+
+def _day(text: str | None, option: str, config: Config) -> date:
+    """A day option (ISO date); default today in the operator's time zone."""
+    if text is None:
+        return sealwork.scoring_day(config, utcnow())
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected an ISO date, e.g. 2026-03-02") from None
+
+
+def _merchant(session: Session, slug: str) -> Merchant:
+    merchant = storage.merchant_by_slug(session, slug)
+    if merchant is None:
+        raise LookupError(f"no merchant {slug}")
+    return merchant
+
+
+# ------------------------------------------------------------------ score
+
+
+def cmd_score(args: argparse.Namespace, config: Config) -> int:
+    at = _moment(args.at, config)
+    engine = open_database(config.database_url)
+    if args.apply:
+        done = sealwork.recompute(engine, config, at, args.merchant)
+        for change in done.changes:
+            mailed = "mail queued" if change.mail else "no support address, not mailed"
+            print(f"{change.merchant}: {change.before} → {change.after} ({mailed})")
+        print(f"scored {done.assessed} merchants at {at.isoformat()}: {len(done.changes)} changed")
+        return EX_OK
+    with Session(engine) as session:
+        assessments = sealwork.assess(session, config, at, args.merchant)
+    if args.json:
+        _print_json([assessment.as_dict() for assessment in assessments])
+    elif args.merchant:
+        _print_assessment(assessments[0], config.siegel.default_language)
+    else:
+        for assessment in assessments or [None]:
+            print(_line(assessment) if assessment else "(no merchants)")
+    return EX_OK
+
+
+def _line(assessment: Assessment) -> str:
+    figures = assessment.figures
+    earned = (
+        f" (earned {assessment.earned_tier})" if assessment.earned_tier != assessment.tier else ""
+    )
+    return (
+        f"{assessment.merchant:<24} {assessment.tier:<7}{earned:<17} "
+        f"{assessment.seal.phase:<17} {figures['cases']:>6} cases {figures['ratings']:>6} ratings"
+    )
+
+
+def _print_assessment(assessment: Assessment, language: str) -> None:
+    print(_line(assessment))
+    for reason in assessment.reasons(language):
+        print(f"  {reason}")
+    print()
+    for check in assessment.explanation:
+        verdict = "met" if check.met else "MISSED"
+        value = "-" if check.value is None else f"{check.value:.4g}"
+        print(
+            f"  {check.tier:<7} {check.figure:<26} {value:>8} {check.comparison} "
+            f"{check.limit:<8.4g} {verdict}"
+        )
+
+
+# ------------------------------------------------------------------ barometer, ratings
+
+
+def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
+    at = _moment(args.at, config)
+    with Session(open_database(config.database_url)) as session:
+        summary = sealwork.barometer(session, config, args.slug, at)
+    if args.json:
+        _print_json(summary)
+        return EX_OK
+    shown = summary["figures"]
+    print(f"{summary['merchant']}: {summary['tier']} ({summary['seal']['phase']})")
+    for name, value in shown.items():
+        print(f"  {name:<26} {'-' if value is None else value}")
+    rated = summary["ratings"]
+    print(f"  {'ratings':<26} {rated['count']}, overall {rated['overall']:.2f}")
+    for dimension in ratings.DIMENSIONS:
+        scores = rated[dimension]
+        print(f"  {dimension:<26} {scores['shrunk_mean']:.2f} from {scores['count']} scores")
+    return EX_OK
+
+
+def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
+    with Session(open_database(config.database_url)) as session:
+        merchant = _merchant(session, args.slug)
+        query = (
+            select(ratings.Rating, Case.ref)
+            .join(Case, ratings.Rating.case_id == Case.id)  # type: ignore[arg-type]
+            .where(ratings.Rating.merchant_id == merchant.id)
+            .order_by(ratings.Rating.received_at.desc())  # type: ignore[attr-defined]
+            .limit(args.limit)
+        )
+        rows = [
+            {"case": ref, **rating.model_dump(exclude={"id", "case_id", "merchant_id"})}
+            for rating, ref in session.execute(query)
+        ]
+    if args.json:
+        _print_json(rows)
+        return EX_OK
+    for row in rows or [None]:
+        if row is None:
+            print("(none)")
+            continue
+        scores = " ".join("-" if row[d] is None else str(row[d]) for d in ratings.DIMENSIONS)
+        print(f"{row['case']}  {row['received_at']:%Y-%m-%d %H:%M}  {scores}  #{row['revision']}")
+        for name in ("praise", "criticism", "comment"):
+            if row[name]:
+                print(f"      {name}: {row[name]}")
+    return EX_OK
+
+
+# ------------------------------------------------------------------ seal records
+
+
+def _record(args: argparse.Namespace, config: Config, kind: str, on: date) -> int:
+    by = args.by or _login()
+    with session_scope(open_database(config.database_url)) as session:
+        merchant = _merchant(session, args.slug)
+        seal.record(session, merchant.id, kind, on, by, utcnow())  # type: ignore[arg-type]
+    print(f"{merchant.slug}: {kind} on {on.isoformat()} by {by}")
+    return EX_OK
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment or passwd
+        return "operator"
+
+
+def cmd_precheck(args: argparse.Namespace, config: Config) -> int:
+    kind = "precheck-passed" if args.passed else "precheck-failed"
+    return _record(args, config, kind, _day(args.on, "--on", config))
+
+
+def cmd_trial(args: argparse.Namespace, config: Config) -> int:
+    return _record(args, config, "trial-started", _day(args.start, "--start", config))
+
+
+def cmd_certify(args: argparse.Namespace, config: Config) -> int:
+    return _record(args, config, "certified", _day(args.on, "--on", config))
+
+
+def cmd_seal(args: argparse.Namespace, config: Config) -> int:
+    with Session(open_database(config.database_url)) as session:
+        merchant = _merchant(session, args.slug)
+        found = session.get(seal.Seal, merchant.id)
+        record = found.model_dump(exclude={"merchant_id"}) if found else {"tier": "none"}
+        entries = [
+            entry.model_dump(
+                exclude={"id", "merchant_id", "assessment"} if not args.json else {"id"}
+            )
+            for entry in seal.history(session, merchant.id)  # type: ignore[arg-type]
+        ]
+    detail = {"merchant": merchant.slug, **record, "history": entries}
+    if args.json:
+        _print_json(detail)
+        return EX_OK
+    for key, value in detail.items():
+        if key != "history":
+            print(f"{key:>20}: {'-' if value is None else value}")
+    print("\nhistory:")
+    for entry in entries or [None]:
+        if entry is None:
+            print("  (none)")
+            continue
+        change = f" {entry['tier_before']} → {entry['tier_after']}" if entry["tier_after"] else ""
+        on = f" {entry['on']}" if entry["on"] else ""
+        print(f"  {entry['at']:%Y-%m-%d %H:%M}  {entry['kind']}{on}{change} ({entry['actor']})")
+    return EX_OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _guarded(handler: Any) -> Any:
+    def run(args: argparse.Namespace, config: Config) -> int:
+        try:
+            return handler(args, config)
+        except UsageError as error:
+            print(f"siegel {args.command}: {error}", file=sys.stderr)
+            return EX_USAGE
+        except LookupError as error:
+            print(f"siegel {args.command}: {error.args[0]}", file=sys.stderr)
+            return EX_FAILED
+
+    return run
+
+
+def register(commands: Any) -> None:
+    """Add the seal commands to the `siegel` sub-command parser `commands` (after the
+    case commands, whose ``merchant`` command gets the seal's verbs)."""
+
+    def command(name: str, handler: Any, help_text: str, parent: Any = commands) -> Any:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=_guarded(handler))
+        return sub
+
+    score = command("score", cmd_score, "seal tiers with figures and explanations")
+    score.add_argument("--merchant", help="only this merchant (slug)")
+    score.add_argument("--at", help="ISO time to score as of (local time when no offset)")
+    score.add_argument("--json", action="store_true", help="print JSON")
+    score.add_argument(
+        "--apply", action="store_true", help="store changed tiers and mail the merchants"
+    )
+
+    barometer = command("barometer", cmd_barometer, "a merchant's public figures")
+    barometer.add_argument("slug")
+    barometer.add_argument("--at", help="ISO time (local time when no offset)")
+    barometer.add_argument("--json", action="store_true", help="print JSON")
+
+    listing = command("ratings", cmd_ratings, "a merchant's current ratings, newest first")
+    listing.add_argument("slug")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--limit", type=int, default=100)
+
+    # argparse keeps a parser's sub-commands in its one _SubParsersAction.
+    merchant = commands.choices["merchant"]
+    verbs = next(a for a in merchant._actions if isinstance(a, argparse._SubParsersAction))
+    precheck = command("precheck", cmd_precheck, "record a pre-check or re-check", verbs)
+    precheck.add_argument("slug")
+    outcome = precheck.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--passed", action="store_true")
+    outcome.add_argument("--failed", action="store_true", help="the seal lapses")
+    precheck.add_argument("--on", help="ISO date of the check (default today)")
+    trial = command("trial", cmd_trial, "record the start of the two-month trial", verbs)
+    trial.add_argument("slug")
+    trial.add_argument("--start", help="ISO date (default today)")
+    certify = command("certify", cmd_certify, "record a certification date", verbs)
+    certify.add_argument("slug")
+    certify.add_argument("--on", help="ISO date (default today)")
+    for sub in (precheck, trial, certify):
+        sub.add_argument("--by", help="who checked (default: the operator's login)")
+    shown = command("seal", cmd_seal, "a merchant's seal records, tier and history", verbs)
+    shown.add_argument("slug")
+    shown.add_argument("--json", action="store_true", help="print JSON")

@@ -1,0 +1,138 @@
+"""The shell side of the seal: every merchant scored from the database, tiers stored and
+changes mailed, and the public rating barometer.
+
+- `assess(session, config, at)`: the figures of every merchant (or one) aggregated in
+  SQL (`mediation.figures`) and assessed by `scoring.score_all` with each merchant's
+  seal record and the tier it holds (hysteresis).
+- `recompute(engine, config, now)`: the nightly job and `siegel score --apply`: in one
+  transaction, changed tiers are stored with their history and the merchants' mails
+  go into the outbox.
+- `barometer(session, config, slug, at)`: the public summary (Bewertungsbarometer):
+  tier and figures only, nothing about a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from mailflow import outbox
+from mailflow.config import Config
+from mailflow.db import session_scope
+from mediation import figures, seal, storage
+from mediation.ratings import DIMENSIONS
+from scoring import Assessment, score_all
+
+log = logging.getLogger("mailflow.seal")
+
+PUBLIC_COUNTS = (
+    "cases",
+    "cases_due",
+    "first_replies",
+    "replies_within_deadline",
+    "closed",
+    "resolved",
+    "mediated",
+)
+PUBLIC_FIGURES = (
+    "within_deadline_share",
+    "first_reply_hours_median",
+    "first_reply_hours_p90",
+    "resolution_rate",
+    "mediation_rate",
+)
+
+
+def scoring_day(config: Config, at: datetime) -> date:
+    """The day `at` falls on in the operator's time zone: the day the seal is judged on."""
+    return at.astimezone(ZoneInfo(config.siegel.timezone)).date()
+
+
+def assess(
+    session: Session, config: Config, at: datetime, slug: str | None = None
+) -> list[Assessment]:
+    """Every merchant's assessment as of `at` (only `slug`'s when given), by slug."""
+    merchant_ids = None
+    if slug is not None:
+        merchant = storage.merchant_by_slug(session, slug)
+        if merchant is None:
+            raise LookupError(f"no merchant {slug}")
+        merchant_ids = [merchant.id]
+    policy = config.scoring.policy
+    aggregates = figures.aggregates(session, at, policy.window_months, merchant_ids)  # type: ignore[arg-type]
+    records, held = seal.records(session)
+    return score_all(
+        aggregates, policy, seals=records, on=scoring_day(config, at), previous_tiers=held
+    )
+
+
+@dataclass
+class Recomputed:
+    """What one recompute did."""
+
+    assessed: int = 0
+    changes: list[seal.TierChange] = field(default_factory=list)
+
+    @property
+    def mails(self) -> int:
+        return sum(1 for change in self.changes if change.mail is not None)
+
+
+def recompute(engine: Engine, config: Config, now: datetime, slug: str | None = None) -> Recomputed:
+    """Assess every merchant (or `slug`) as of `now`, store the changed tiers and enqueue
+    the mails that tell the merchants, all in one transaction."""
+    with session_scope(engine) as session:
+        assessments = assess(session, config, now, slug)
+        merchants = {merchant.slug: merchant for merchant in storage.merchants(session)}
+        window = config.scoring.policy.window_months
+        changes = seal.apply_tiers(session, assessments, merchants, now, window)
+        for change in changes:
+            if change.mail is not None:
+                outbox.enqueue(session, change.mail, config, now)
+    for change in changes:
+        log.info("tier of %s: %s → %s", change.merchant, change.before, change.after)
+    return Recomputed(len(assessments), changes)
+
+
+def barometer(session: Session, config: Config, slug: str, at: datetime) -> dict[str, Any]:
+    """The public figures of merchant `slug` as of `at`: its tier, counts, shares, reply
+    times and rating means. Nothing about a person: no names, addresses or texts."""
+    [assessment] = assess(session, config, at, slug)
+    merchant = storage.merchant_by_slug(session, slug)
+    assert merchant is not None and merchant.id is not None
+    held = session.get(seal.Seal, merchant.id)
+    policy = config.scoring.policy
+    shown = assessment.figures
+    distribution = figures.rating_distribution(session, merchant.id, at, policy.window_months)
+    status = assessment.seal
+    return {
+        "merchant": merchant.slug,
+        "tier": held.tier if held else "none",
+        "tier_since": held.tier_since.isoformat() if held and held.tier_since else None,
+        "seal": {
+            "phase": status.phase.value,
+            "valid_until": status.valid_until.isoformat() if status.valid_until else None,
+        },
+        "as_of": at.isoformat(),
+        "window_start": figures.window_start(at, policy.window_months).isoformat(),
+        "figures": {name: shown[name] for name in (*PUBLIC_COUNTS, *PUBLIC_FIGURES)},
+        "ratings": {
+            "count": shown["ratings"],
+            "overall": shown["rating_overall"],
+            **{
+                dimension: {
+                    "count": shown[f"rating_{dimension}_count"],
+                    "mean": shown[f"rating_{dimension}_mean"],
+                    "shrunk_mean": shown[f"rating_{dimension}"],
+                    "scores_1_to_5": distribution[dimension],
+                }
+                for dimension in DIMENSIONS
+            },
+        },
+    }
