@@ -23,10 +23,13 @@ import logging
 import re
 import uuid
 from datetime import datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.charset import BASE64, QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -48,6 +51,13 @@ AUTO_RESPONSE_SUPPRESS = "DR, RN, NRN, OOF, AutoReply"
 AUTOREPLY_WINDOW = timedelta(hours=24)
 _RESPONSE_LIMIT = 2000
 _SMTP_CODE = re.compile(r"\b([245]\d\d)\b")
+_QP_UTF8 = Charset("utf-8")
+_QP_UTF8.body_encoding = QP
+# Encoded words in base64 only: the stdlib's default ("shortest") computes both
+# encodings character by character, the slowest step of rendering a mail.
+_B_UTF8 = Charset("utf-8")
+_B_UTF8.header_encoding = BASE64
+_WIRE = compat32.clone(linesep="\r\n")
 
 
 class Suppression(enum.StrEnum):
@@ -105,13 +115,31 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
 
 
 def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> bytes:
-    """The complete RFC 5322 message, 7-bit clean, CRLF line endings."""
-    message = EmailMessage(policy=SMTP)
-    message["From"] = Address(SENDER_NAME, SENDER_LOCAL, domain)
+    """The complete RFC 5322 message, 7-bit clean, CRLF line endings.
+
+    Built with the `email.mime` classes: the stdlib's policy-based `EmailMessage`
+    costs about ten times as much per mail, and rendering runs inside the worker's
+    transaction.
+    """
+    for value in (mail.to, mail.reply_to or "", mail.subject, mail.in_reply_to or ""):
+        if "\r" in value or "\n" in value:
+            raise ValueError("header values must not contain line breaks")
+    text = MIMEText(mail.text, "plain", _charset=_QP_UTF8)
+    if mail.html is None:
+        message: Message = text
+    else:
+        message = MIMEMultipart("alternative")
+        for part in (text, MIMEText(mail.html, "html", _charset=_QP_UTF8)):
+            del part["MIME-Version"]  # belongs to the top level only (RFC 2045 §4)
+            message.attach(part)
+    message["From"] = formataddr((SENDER_NAME, f"{SENDER_LOCAL}@{domain}"))
     message["To"] = mail.to
     if mail.reply_to:
         message["Reply-To"] = mail.reply_to
-    message["Subject"] = mail.subject  # non-ASCII becomes RFC 2047 encoded words
+    # Non-ASCII becomes RFC 2047 encoded words.
+    message["Subject"] = (
+        Header(mail.subject, "utf-8") if not mail.subject.isascii() else mail.subject
+    )
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     # Threading (RFC 5322 §3.6.4): the parent's References followed by its Message-ID.
@@ -126,15 +154,9 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     message[LOOP_HEADER] = domain
     # No Precedence header: it is non-standard and discouraged (RFC 2076), and
     # "bulk" would file these personal, case-specific mails with mass mail.
-    # Quoted-printable keeps the message 7-bit, so no relay needs 8BITMIME.
-    message.set_content(mail.text, cte="quoted-printable")
-    if mail.html is not None:
-        message.add_alternative(mail.html, subtype="html", cte="quoted-printable")
-        for part in message.iter_parts():
-            del part["MIME-Version"]  # belongs to the top level only (RFC 2045 §4)
-    # After set_content(), which clears every Content-* header.
     message["Content-Language"] = mail.language  # RFC 3282
-    return message.as_bytes()
+    # Quoted-printable keeps the message 7-bit, so no relay needs 8BITMIME.
+    return message.as_bytes(policy=_WIRE)
 
 
 def _suppression(session: Session, mail: OutgoingMail, config: Config, now: datetime) -> str | None:

@@ -128,8 +128,8 @@ def test_outgoing_mail_rejects_an_unknown_language() -> None:
 
 
 def test_render_refuses_a_subject_with_a_line_break() -> None:
-    """A line break in a subject cannot inject headers (the email package refuses it)."""
-    with pytest.raises(ValueError, match="linefeed"):
+    """A line break in a subject cannot inject headers : render refuses it."""
+    with pytest.raises(ValueError, match="line breaks"):
         outbox.render(mail(subject="Hallo\r\nBcc: x@example.org"), "<a@b>", TEST_DOMAIN, NOW)
 
 
