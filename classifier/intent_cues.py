@@ -9,7 +9,7 @@ einverstanden", "I accept" from "I don't accept", or "kein Problem mehr" (solved
   (German puts it after the verb: "das nehme ich nicht an"), the first word or two (the
   answer to a yes/no question usually opens the reply), the length (a bare "Ja." or
   "Declined." says all), a question mark, a condition ("nur wenn", "only if",
-  "vorausgesetzt": not yet a yes), and the context the reply answers.
+  "vorausgesetzt", "as long as": not yet a yes), and the context the reply answers.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ NEGATORS = frozenset(
         "nee",
         "noe",
         "nein",
+        "keinesfalls",
+        "keineswegs",
         "weder",
         "nirgends",
         "not",
@@ -81,11 +83,14 @@ CONDITIONS = frozenset(
         "wenn",
         "falls",
         "sofern",
+        "solange",
         "vorausgesetzt",
         "bedingung",
         "if",
         "unless",
         "provided",
+        "providing",
+        "condition",
     }
 )
 _SCOPE = 3  # words a negation reaches, stopping early at punctuation
@@ -107,7 +112,8 @@ def intent_inputs(text: str, context: str) -> tuple[str, str]:
     if "?" in tokens:
         cues.append("question")
     for index, token in enumerate(tokens):
-        if token in CONDITIONS:
+        # "as long as" / "so long as" is a condition too.
+        if token in CONDITIONS or (token == "long" and index and tokens[index - 1] in ("as", "so")):
             cues.append("condition")
         if token not in NEGATORS:
             continue

@@ -50,7 +50,9 @@ def calibrated_svm(labels: Sequence[str]) -> CalibratedClassifierCV:
     smallest = min(Counter(labels).values())
     if smallest < 2:
         raise TrainingError("every label needs at least two training records")
-    svm = LinearSVC(C=_C, class_weight="balanced")
+    # A fixed seed: liblinear shuffles its coordinates, and the same data must give the
+    # same model (and the same evaluation figures) every time.
+    svm = LinearSVC(C=_C, class_weight="balanced", random_state=0)
     return CalibratedClassifierCV(
         svm, method="sigmoid", cv=min(_MAX_FOLDS, smallest), ensemble=False
     )

@@ -38,11 +38,6 @@ def test_category_macro_f1_per_language(shipped_evaluation):
         assert macro_f1 >= MACRO_F1_TARGET, f"{language}: {macro_f1:.3f}"
 
 
-@pytest.mark.xfail(
-    reason="intent accuracy on the evaluation set is 0.87 (target 0.90): the set's hard "
-    "cases (negated acceptance, 'Jein', lawyers' letters) need more training examples",
-    strict=False,
-)
 def test_reply_intent_accuracy(shipped_evaluation):
     """Reply intents (solved question and proposal, both languages) are >= 90 % right."""
     reports = [r for name, r in shipped_evaluation.reports.items() if name.startswith("intent:")]
