@@ -242,14 +242,16 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
     """All rules that match, in table order."""
     fields = {"subject": subject or "", "body": (body or "")[:_BODY_LIMIT]}
     lowered = {name: text.lower() for name, text in fields.items()}
+    # Which trigger words each field contains: one pass over all words of the table.
+    present = {
+        name: {word for word in _TRIGGER_WORDS[name] if word in lowered[name]} for name in fields
+    }
     hits = []
     for rule in AUTO_REPLY_RULES:
-        low = lowered[rule.field]
-        if not any(map(low.__contains__, rule.triggers)):
+        found = present[rule.field]
+        if found.isdisjoint(rule.triggers) or (rule.also and found.isdisjoint(rule.also)):
             continue
-        if rule.also and not any(map(low.__contains__, rule.also)):
-            continue
-        text = fields[rule.field]
+        text, low = fields[rule.field], lowered[rule.field]
         match = rule.pattern.search(text if rule.reads_case else low)
         if match:
             # The words as written, where lower-casing kept every offset (it nearly always does).
@@ -257,6 +259,19 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
             detail = text[match.start() : match.end()] if same_offsets else match.group(0)
             hits.append(AutoReplyHit(rule.id, rule.kind, rule.decisive, detail[:120]))
     return hits
+
+
+_TRIGGER_WORDS = {
+    field: tuple(
+        {
+            word
+            for rule in AUTO_REPLY_RULES
+            if rule.field == field
+            for word in rule.triggers + rule.also
+        }
+    )
+    for field in ("subject", "body")
+}
 
 
 _PRECEDENCE = (DELIVERY_FAILURE, OUT_OF_OFFICE, TICKET_ACK)

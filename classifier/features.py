@@ -23,11 +23,13 @@ from functools import cache
 
 import numpy as np
 
-_MULTIPLIER = np.uint64(0x100000001B3)  # FNV 64-bit prime: odd, so invertible mod 2**64
-_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits pick the column
-_PAIR_SALT = 0xD6E8FEB86659FD93
-_ZERO = np.zeros(1, dtype=np.uint64)
+# Hashes are 32 bits wide (half the memory traffic of 64): they only pick one of at most
+# 2**16 columns, where 32 bits leave collisions between distinct n-grams negligible.
+_MULTIPLIER = np.uint32(0x01000193)  # FNV 32-bit prime: odd, so invertible mod 2**32
+_INVERSE = np.uint32(pow(0x01000193, -1, 2**32))
+_GOLDEN = np.uint32(0x9E3779B9)  # Fibonacci hashing: the top bits pick the column
+_PAIR_SALT = 0x7F4A7C15
+_ZERO = np.zeros(1, dtype=np.uint32)
 _SPACE = 32
 _TEXT_END = 0  # code point placed between texts; no n-gram may contain it
 # Word characters as Python's `\w` sees them, minus "_": the Basic Multilingual Plane is
@@ -82,24 +84,50 @@ def count_ngrams(
     cue_texts: Sequence[str] | None = None,
 ) -> Counts:
     """Counts of the character n-grams of `texts`, the word 1–2-grams of `word_texts`
-    (default: `texts`) and the space-separated cue words of `cue_texts` (default: none)."""
-    word_texts = texts if word_texts is None else word_texts
+    (default: `texts`) and the space-separated cue words of `cue_texts` (default: none).
+
+    Texts are normalised (`records.normalise`): words are separated by single spaces.
+    Every run of digits counts as one "0": order numbers and amounts are noise.
+    """
+    if not texts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Counts(0, empty, empty, np.zeros(0))
+    shift = config.columns.bit_length()
+    # Each n-gram becomes one key, text << shift | column: 32 bits suffice for a batch
+    # (and sort twice as fast as 64), not always for a whole training set.
+    key_type = np.uint32 if len(texts) << shift <= 1 << 32 else np.uint64
     word_start, char_start, cue_start = config.block_starts
-    word_rows, word_columns = _word_ngrams(word_texts, config.word_columns, pairs=True)
-    char_rows, char_columns = _char_ngrams(texts, config)
-    rows = [word_rows, char_rows]
-    columns = [word_columns + word_start, char_columns + char_start]
+    # " word word " per text: the single spaces pad each word on both sides.
+    codes = _digits_alike(code_points(texts, padded=True))
+    text_of = _text_prefixes(codes, shift, key_type)
+    keys = _char_keys(codes, text_of, config, char_start)
+    if word_texts is not None:
+        codes = _digits_alike(code_points(word_texts))
+        text_of = _text_prefixes(codes, shift, key_type)
+    keys += _word_keys(codes, text_of, config.word_columns, word_start, pairs=True)
     if cue_texts is not None:
-        cue_rows, cue_columns = _word_ngrams(cue_texts, config.cue_columns, pairs=False)
-        rows.append(cue_rows)
-        columns.append(cue_columns + cue_start)
-    return _tally(len(texts), np.concatenate(rows), np.concatenate(columns), config.columns)
+        codes = code_points(cue_texts)
+        text_of = _text_prefixes(codes, shift, key_type)
+        keys += _word_keys(codes, text_of, config.cue_columns, cue_start, pairs=False)
+    return _tally(len(texts), np.concatenate(keys), shift)
 
 
-def _tally(texts: int, rows: np.ndarray, columns: np.ndarray, width: int) -> Counts:
-    # One sort of (row, column) keys packed into an int64 (shifts: division is slow).
-    shift = width.bit_length()
-    keys = (rows << shift) | columns
+def _digits_alike(codes: np.ndarray) -> np.ndarray:
+    """Every run of digits (what the regular expression \\d+ matches) as one "0"."""
+    digit = in_table(codes, character_table(r"\d"))
+    repeated = np.zeros(len(codes), dtype=bool)
+    np.logical_and(digit[1:], digit[:-1], out=repeated[1:])
+    if repeated.any():
+        codes, digit = codes[~repeated], digit[~repeated]
+    return np.where(digit, np.uint32(ord("0")), codes)
+
+
+def _text_prefixes(codes: np.ndarray, shift: int, key_type: type) -> np.ndarray:
+    """For each position, the index of its text shifted into the high bits of a key."""
+    return np.cumsum(codes == _TEXT_END, dtype=key_type) << key_type(shift)
+
+
+def _tally(texts: int, keys: np.ndarray, shift: int) -> Counts:
     keys.sort()
     if not len(keys):
         empty = np.zeros(0, dtype=np.int64)
@@ -108,28 +136,32 @@ def _tally(texts: int, rows: np.ndarray, columns: np.ndarray, width: int) -> Cou
     first[0] = True
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    counts = np.diff(np.append(starts, len(keys))).astype(np.float64)
+    counts = np.diff(starts, append=len(keys)).astype(np.float64)
     unique = keys[starts]
-    return Counts(texts, unique >> shift, unique & ((1 << shift) - 1), counts)
+    rows = (unique >> unique.dtype.type(shift)).astype(np.int64)
+    columns = (unique & unique.dtype.type((1 << shift) - 1)).astype(np.int64)
+    return Counts(texts, rows, columns, counts)
 
 
-def _column(hashes: np.ndarray, salt: int, columns: int) -> np.ndarray:
-    """Multiply-shift hashing: the top bits of (hash ^ salt) * golden ratio."""
-    bits = np.uint64(64 - columns.bit_length() + 1)
+def _column(hashes: np.ndarray, salt: int, columns: int, start: int) -> np.ndarray:
+    """Multiply-shift hashing: the top bits of (hash ^ salt) * golden ratio, plus the
+    block's first column."""
+    bits = np.uint32(32 - columns.bit_length() + 1)
     with np.errstate(over="ignore"):
-        mixed = (hashes ^ np.uint64(salt)) * _GOLDEN
-    return (mixed >> bits).astype(np.int64)
+        mixed = (hashes ^ np.uint32(salt)) * _GOLDEN
+    mixed >>= bits
+    mixed += np.uint32(start)
+    return mixed
 
 
-def _char_ngrams(texts: Sequence[str], config: NgramConfig) -> tuple[np.ndarray, np.ndarray]:
-    # " word word " per text: the single spaces pad each word on both sides.
-    codes = code_points([f" {' '.join(text.split())} " for text in texts])
+def _char_keys(
+    codes: np.ndarray, text_of: np.ndarray, config: NgramConfig, start: int
+) -> list[np.ndarray]:
     is_end = codes == _TEXT_END
     not_space = codes != _SPACE
-    row_of = np.cumsum(is_end)  # texts ended before each position (its text's index)
     rolling = codes
     valid = ~is_end
-    rows, columns = [], []
+    keys = []
     for size in range(2, config.char_max + 1):
         with np.errstate(over="ignore"):
             rolling = rolling[:-1] * _MULTIPLIER + codes[size - 1 :]
@@ -138,37 +170,33 @@ def _char_ngrams(texts: Sequence[str], config: NgramConfig) -> tuple[np.ndarray,
         if size > 2:
             valid &= not_space[size - 2 : size - 2 + len(valid)]
         if size >= config.char_min:
-            rows.append(row_of[: len(valid)][valid])
-            columns.append(_column(rolling[valid], size, config.char_columns))
-    return np.concatenate(rows), np.concatenate(columns)
+            column = _column(rolling[valid], size, config.char_columns, start)
+            keys.append(text_of[: len(valid)][valid] | column)
+    return keys
 
 
-def _word_ngrams(
-    texts: Sequence[str], columns: int, *, pairs: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def _word_keys(
+    codes: np.ndarray, text_of: np.ndarray, columns: int, start: int, *, pairs: bool
+) -> list[np.ndarray]:
     """Words (runs of letters and digits) and, with `pairs`, each word with the next one
     of the same text. Cue texts pass `pairs=False` and split on spaces only."""
-    codes = code_points(texts)
     if pairs:
         in_word = in_table(codes, character_table(r"[^\W_]"))
     else:
         in_word = (codes != _SPACE) & (codes != _TEXT_END)
     words, first = word_hashes(codes, in_word)
-    row_of = np.cumsum(codes == _TEXT_END)[first]
-    word_columns = _column(words, 0, columns)
-    if not pairs:
-        return row_of, word_columns
-    same_text = row_of[:-1] == row_of[1:]
-    with np.errstate(over="ignore"):
-        joined = words[:-1][same_text] * _MULTIPLIER + words[1:][same_text]
-    return (
-        np.concatenate((row_of, row_of[:-1][same_text])),
-        np.concatenate((word_columns, _column(joined, _PAIR_SALT, columns))),
-    )
+    prefix = text_of[first]
+    keys = [prefix | _column(words, 0, columns, start)]
+    if pairs:
+        same_text = prefix[:-1] == prefix[1:]
+        with np.errstate(over="ignore"):
+            joined = words[:-1][same_text] * _MULTIPLIER + words[1:][same_text]
+        keys.append(prefix[:-1][same_text] | _column(joined, _PAIR_SALT, columns, start))
+    return keys
 
 
 def word_hashes(codes: np.ndarray, in_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A 64-bit polynomial hash of each run of `in_word` positions, and where each starts.
+    """A 32-bit polynomial hash of each run of `in_word` positions, and where each starts.
 
     Prefix sums of c[i] * M**-i give sum(c[i] * M**(last - i)) over a word's letters: the
     same hash wherever the word stands, for words of any length.
@@ -179,7 +207,7 @@ def word_hashes(codes: np.ndarray, in_word: np.ndarray) -> tuple[np.ndarray, np.
     last = np.flatnonzero(in_word & ~after)
     forward, backward = _powers(len(codes))
     with np.errstate(over="ignore"):
-        prefix = np.concatenate((_ZERO, np.cumsum(codes * backward, dtype=np.uint64)))
+        prefix = np.concatenate((_ZERO, np.cumsum(codes * backward, dtype=np.uint32)))
         return (prefix[last + 1] - prefix[first]) * forward[last], first
 
 
@@ -187,24 +215,25 @@ _power_cache: list[np.ndarray] = []
 
 
 def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """M**i and M**-i (mod 2**64) for i < length, computed once and grown on demand."""
+    """M**i and M**-i (mod 2**32) for i < length, computed once and grown on demand."""
     if not _power_cache or len(_power_cache[0]) < length:
         size = max(length, 1 << 16)
         with np.errstate(over="ignore"):
-            forward = np.cumprod(np.full(size, _MULTIPLIER, dtype=np.uint64), dtype=np.uint64)
-            backward = np.cumprod(np.full(size, _INVERSE, dtype=np.uint64), dtype=np.uint64)
+            forward = np.cumprod(np.full(size, _MULTIPLIER, dtype=np.uint32), dtype=np.uint32)
+            backward = np.cumprod(np.full(size, _INVERSE, dtype=np.uint32), dtype=np.uint32)
         # Index i holds M**i: shift by one and start at M**0 = 1.
         _power_cache[:] = [
-            np.concatenate(([np.uint64(1)], forward[:-1])),
-            np.concatenate(([np.uint64(1)], backward[:-1])),
+            np.concatenate(([np.uint32(1)], forward[:-1])),
+            np.concatenate(([np.uint32(1)], backward[:-1])),
         ]
     return _power_cache[0][:length], _power_cache[1][:length]
 
 
-def code_points(pieces: Sequence[str]) -> np.ndarray:
-    """All pieces as one uint64 array of code points, each piece followed by `_TEXT_END`."""
-    joined = "\0".join(pieces) + "\0"
-    return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+def code_points(pieces: Sequence[str], *, padded: bool = False) -> np.ndarray:
+    """All pieces as one uint32 array of code points, each piece followed by `_TEXT_END`
+    (and, if `padded`, preceded and followed by a space)."""
+    joined = " " + " \0 ".join(pieces) + " \0" if padded else "\0".join(pieces) + "\0"
+    return np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
 
 
 @cache

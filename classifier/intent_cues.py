@@ -94,6 +94,7 @@ CONDITIONS = frozenset(
     }
 )
 _SCOPE = 3  # words a negation reaches, stopping early at punctuation
+_DIGITS = re.compile(r"\d+")
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[?!.,;:()\"]")
 _LENGTHS = ((1, "1"), (3, "3"), (10, "10"), (30, "30"))
 
@@ -101,7 +102,8 @@ _LENGTHS = ((1, "1"), (3, "3"), (10, "10"), (30, "30"))
 def intent_inputs(text: str, context: str) -> tuple[str, str]:
     """For a normalised reply: the text for the word n-grams (negated words marked) and
     the space-separated cue words."""
-    tokens = _TOKEN.findall(text)
+    # Amounts and dates alike, as the word and character features count them.
+    tokens = _TOKEN.findall(_DIGITS.sub("0", text))
     words = [token for token in tokens if token[0].isalnum()]
     marked = list(tokens)
     cues = [f"ctx:{context}", f"len:{_length(len(words))}"]
@@ -111,11 +113,11 @@ def intent_inputs(text: str, context: str) -> tuple[str, str]:
             cues.append(f"first2:{words[0]}_{words[1]}")
     if "?" in tokens:
         cues.append("question")
-    for index, token in enumerate(tokens):
+    for index, part in enumerate(tokens):
         # "as long as" / "so long as" is a condition too.
-        if token in CONDITIONS or (token == "long" and index and tokens[index - 1] in ("as", "so")):
+        if part in CONDITIONS or (part == "long" and index and tokens[index - 1] in ("as", "so")):
             cues.append("condition")
-        if token not in NEGATORS:
+        if part not in NEGATORS:
             continue
         for after in _scope(tokens, range(index + 1, min(len(tokens), index + 1 + _SCOPE))):
             cues.append(f"neg:{tokens[after]}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,6 @@ COMPLAINT, INTENT, AUTO_REPLY = "complaint", "intent", "auto_reply"
 # complaint: the quoted or forwarded mail below it is what the customer complains about.
 _MIN_NEW_TEXT_FOR_CATEGORY = 25
 _UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"))
-_DIGITS = re.compile(r"\d+")
 
 
 class RecordError(ValueError):
@@ -127,14 +125,15 @@ def records_sha256(records: Iterable[Mapping[str, Any]]) -> str:
 
 
 def normalise(text: str) -> str:
-    """Lower case, umlauts spelt out ("Rückerstattung" = "Rueckerstattung"), numbers alike
-    (order numbers and amounts are noise to the model), whitespace collapsed."""
+    """Lower case, umlauts spelt out ("Rückerstattung" = "Rueckerstattung"), whitespace
+    collapsed. (Numbers are made alike when the features are counted: every run of digits
+    counts as "0", since order numbers and amounts are noise to the model.)"""
     text = text.lower()
     # str.replace is far faster than str.translate with a mapping of strings.
     for umlaut, spelt_out in _UMLAUTS:
         text = text.replace(umlaut, spelt_out)
     # str.split() and the regular expression \s agree on what whitespace is.
-    return " ".join(_DIGITS.sub("0", text).split())
+    return " ".join(text.split())
 
 
 def model_text(subject: str, reply: Reply, task: str) -> str:

@@ -21,6 +21,7 @@ def _inputs(text: str, context: str = "proposal") -> tuple[list[str], list[str]]
         ("Kein Problem mehr, danke", ["nxproblem", "nxmehr"]),
         ("ja klar, gelöst ist hier gar nichts", []),
         ("That is not acceptable.", ["nxacceptable"]),
+        ("Damit bin ich keinesfalls einverstanden", ["nxeinverstanden"]),
     ],
 )
 def test_words_after_a_negator_are_marked_up_to_punctuation(text, negated):
@@ -45,6 +46,7 @@ def test_words_before_a_negator_become_cues():
         ("Nein danke", {"first:nein", "first2:nein_danke", "len:3"}),
         ("Nur wenn der Händler die Kosten trägt?", {"condition", "question", "len:10"}),
         ("Only if they pay the return shipping", {"condition", "first:only"}),
+        ("I'd accept as long as they confirm it in writing", {"condition"}),
     ],
 )
 def test_answer_shape_cues(text, expected):
