@@ -25,6 +25,7 @@ import numpy as np
 
 # Hashes are 32 bits wide (half the memory traffic of 64): they only pick one of at most
 # 2**16 columns, where 32 bits leave collisions between distinct n-grams negligible.
+# Arithmetic on uint32 arrays wraps around (mod 2**32) silently, as hashing wants.
 _MULTIPLIER = np.uint32(0x01000193)  # FNV 32-bit prime: odd, so invertible mod 2**32
 _INVERSE = np.uint32(pow(0x01000193, -1, 2**32))
 _GOLDEN = np.uint32(0x9E3779B9)  # Fibonacci hashing: the top bits pick the column
@@ -136,7 +137,9 @@ def _tally(texts: int, keys: np.ndarray, shift: int) -> Counts:
     first[0] = True
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    counts = np.diff(starts, append=len(keys)).astype(np.float64)
+    counts = np.empty(len(starts))
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = len(keys) - starts[-1]
     unique = keys[starts]
     rows = (unique >> unique.dtype.type(shift)).astype(np.int64)
     columns = (unique & unique.dtype.type((1 << shift) - 1)).astype(np.int64)
@@ -147,8 +150,7 @@ def _column(hashes: np.ndarray, salt: int, columns: int, start: int) -> np.ndarr
     """Multiply-shift hashing: the top bits of (hash ^ salt) * golden ratio, plus the
     block's first column."""
     bits = np.uint32(32 - columns.bit_length() + 1)
-    with np.errstate(over="ignore"):
-        mixed = (hashes ^ np.uint32(salt)) * _GOLDEN
+    mixed = (hashes ^ np.uint32(salt)) * _GOLDEN
     mixed >>= bits
     mixed += np.uint32(start)
     return mixed
@@ -163,8 +165,7 @@ def _char_keys(
     valid = ~is_end
     keys = []
     for size in range(2, config.char_max + 1):
-        with np.errstate(over="ignore"):
-            rolling = rolling[:-1] * _MULTIPLIER + codes[size - 1 :]
+        rolling = rolling[:-1] * _MULTIPLIER + codes[size - 1 :]
         # Spaces may only pad the ends of an n-gram; no n-gram crosses into another text.
         valid = valid[:-1] & ~is_end[size - 1 :]
         if size > 2:
@@ -189,8 +190,7 @@ def _word_keys(
     keys = [prefix | _column(words, 0, columns, start)]
     if pairs:
         same_text = prefix[:-1] == prefix[1:]
-        with np.errstate(over="ignore"):
-            joined = words[:-1][same_text] * _MULTIPLIER + words[1:][same_text]
+        joined = words[:-1][same_text] * _MULTIPLIER + words[1:][same_text]
         keys.append(prefix[:-1][same_text] | _column(joined, _PAIR_SALT, columns, start))
     return keys
 
@@ -206,9 +206,8 @@ def word_hashes(codes: np.ndarray, in_word: np.ndarray) -> tuple[np.ndarray, np.
     first = np.flatnonzero(in_word & ~before)
     last = np.flatnonzero(in_word & ~after)
     forward, backward = _powers(len(codes))
-    with np.errstate(over="ignore"):
-        prefix = np.concatenate((_ZERO, np.cumsum(codes * backward, dtype=np.uint32)))
-        return (prefix[last + 1] - prefix[first]) * forward[last], first
+    prefix = np.concatenate((_ZERO, np.cumsum(codes * backward, dtype=np.uint32)))
+    return (prefix[last + 1] - prefix[first]) * forward[last], first
 
 
 _power_cache: list[np.ndarray] = []
@@ -218,9 +217,8 @@ def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
     """M**i and M**-i (mod 2**32) for i < length, computed once and grown on demand."""
     if not _power_cache or len(_power_cache[0]) < length:
         size = max(length, 1 << 16)
-        with np.errstate(over="ignore"):
-            forward = np.cumprod(np.full(size, _MULTIPLIER, dtype=np.uint32), dtype=np.uint32)
-            backward = np.cumprod(np.full(size, _INVERSE, dtype=np.uint32), dtype=np.uint32)
+        forward = np.cumprod(np.full(size, _MULTIPLIER, dtype=np.uint32), dtype=np.uint32)
+        backward = np.cumprod(np.full(size, _INVERSE, dtype=np.uint32), dtype=np.uint32)
         # Index i holds M**i: shift by one and start at M**0 = 1.
         _power_cache[:] = [
             np.concatenate(([np.uint32(1)], forward[:-1])),
@@ -244,9 +242,11 @@ def character_table(character_class: str) -> np.ndarray:
     marked = re.sub(character_class, "\x01", every).encode("utf-32-le", "surrogatepass")
     table = np.frombuffer(marked, dtype=np.uint32) == 1
     table[1] = re.fullmatch(character_class, "\x01") is not None
+    table[_TABLE_SIZE - 1] = False  # stands for every code point above the table
     return table
 
 
 def in_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Whether each code point is in the table; code points above it (emoji) are not."""
-    return table[np.minimum(codes, _TABLE_SIZE - 1).astype(np.intp)] & (codes < _TABLE_SIZE)
+    """Whether each code point is in the table; code points above it (emoji) are looked
+    up as U+FFFF, which is no character and in no table."""
+    return table[np.minimum(codes, _TABLE_SIZE - 1)]

@@ -92,6 +92,9 @@ class LinearHead:
         if len(self.labels) == 2:
             return np.hstack((1.0 - calibrated, calibrated))
         total = calibrated.sum(axis=1, keepdims=True)
+        if total.all():
+            return calibrated / total
+        # Every sigmoid underflowed to 0: no evidence either way, all labels alike.
         uniform = np.full_like(calibrated, 1.0 / len(self.labels))
         return np.divide(calibrated, total, out=uniform, where=total != 0)
 

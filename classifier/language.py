@@ -81,8 +81,8 @@ o os um uma não com obrigado encomenda
 _LETTER = r"[^\W\d_]"
 _APOSTROPHE = ord("'")
 _TEXT_END = 0
-_GERMAN_LETTERS = np.array([ord(c) for c in "äöüß"], dtype=np.uint64)
-_OTHER_LETTERS = np.array([ord(c) for c in "éèêëàâçñãõåøæłńśźżąęčřšžğşıœ"], dtype=np.uint64)
+_GERMAN_LETTERS = "äöüß"
+_OTHER_LETTERS = "éèêëàâçñãõåøæłńśźżąęčřšžğşıœ"
 LANGUAGES = ("de", "en", "other")
 
 
@@ -119,6 +119,17 @@ def _lexicon_table() -> tuple[np.ndarray, np.ndarray]:
 _LEXICON_HASHES, _LEXICON_LANGUAGES = _lexicon_table()
 
 
+def _letter_columns() -> np.ndarray:
+    """Per code point up to the last special letter: 0 for German, 2 for other letters."""
+    columns = np.ones(max(map(ord, _GERMAN_LETTERS + _OTHER_LETTERS)) + 2, dtype=np.int64)
+    columns[[ord(letter) for letter in _GERMAN_LETTERS]] = 0
+    columns[[ord(letter) for letter in _OTHER_LETTERS]] = 2
+    return columns
+
+
+_LETTER_COLUMNS = _letter_columns()
+
+
 def language_scores_many(texts: Sequence[str]) -> list[dict[str, float]]:
     """Evidence for each language in each text: matched words, plus letters only one side
     uses (weaker evidence than words, "Müller" in an English mail: capped)."""
@@ -130,9 +141,15 @@ def language_scores_many(texts: Sequence[str]) -> list[dict[str, float]]:
     table = np.bincount(cells, minlength=count * len(LANGUAGES)).reshape(count, len(LANGUAGES))
     table = table.astype(np.float64)
     text_of = np.cumsum(codes == _TEXT_END)
-    for column, letters in ((0, _GERMAN_LETTERS), (2, _OTHER_LETTERS)):
-        found = np.bincount(text_of[np.isin(codes, letters)], minlength=count)
-        table[:, column] += np.minimum(3.0, 0.5 * found)
+    # Letters only one side uses: column 0 (German) or 2 (other), 1 for all other letters.
+    letter_column = _LETTER_COLUMNS[np.minimum(codes, len(_LETTER_COLUMNS) - 1)]
+    # A text's end mark counts for the next text, in the neutral column; the last one for
+    # a text that does not exist: cut off.
+    cells = text_of * len(LANGUAGES) + letter_column
+    letters = np.bincount(cells, minlength=(count + 1) * len(LANGUAGES))
+    letters = letters[: count * len(LANGUAGES)].reshape(count, len(LANGUAGES))
+    for column in (0, 2):
+        table[:, column] += np.minimum(3.0, 0.5 * letters[:, column])
     return [dict(zip(LANGUAGES, row, strict=True)) for row in table.tolist()]
 
 
