@@ -209,7 +209,8 @@ def cmd_seal(args: argparse.Namespace, config: Config) -> int:
     with Session(open_database(config.database_url)) as session:
         merchant = _merchant(session, args.slug)
         found = session.get(seal.Seal, merchant.id)
-        record = found.model_dump(exclude={"merchant_id"}) if found else {"tier": "none"}
+        fields = [name for name in seal.Seal.model_fields if name != "merchant_id"]
+        record = {name: getattr(found, name) for name in fields} if found else {"tier": "none"}
         entries = [
             entry.model_dump(
                 exclude={"id", "merchant_id", "assessment"} if not args.json else {"id"}
