@@ -191,9 +191,14 @@ def handle(
     verdict: MachineVerdict | None,
     config: Config,
     now: datetime,
+    reader: Reader | None = None,
 ) -> service.Outcome:
-    """Apply one processed mail to its case; its mails go into the outbox in `session`."""
-    reader = Reader(parsed, config)
+    """Apply one processed mail to its case; its mails go into the outbox in `session`.
+
+    Pass the `reader` made before the transaction (`processing.analyse`), so that the
+    classifier's work does not hold the database's write lock.
+    """
+    reader = reader or Reader(parsed, config)
     outcome = service.handle_mail(
         session, incoming(session, mail, parsed, verdict), reader, settings(config)
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -32,19 +34,81 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose transactions queue on a lock shared in this process.
+
+    SQLite admits one writer at a time, and a writer that finds the database locked
+    polls with sleeps of up to 100 ms (its busy handler): under contention an SMTP
+    session would wait hundreds of milliseconds for its 250. Threads of one process
+    instead wait on this lock, taken before BEGIN and released right after COMMIT or
+    ROLLBACK; other processes (the CLI) still meet the busy timeout.
+    """
+
+    _locks: ClassVar[dict[str, threading.RLock]] = {}
+    _locks_guard: ClassVar[threading.Lock] = threading.Lock()
+    _holding = False
+
+    def attach_lock(self, database: str) -> None:
+        with self._locks_guard:
+            self._writer_lock = self._locks.setdefault(database, threading.RLock())
+        self._holding = False
+
+    def begin_immediate(self) -> None:
+        self._writer_lock.acquire()
+        self._holding = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._writer_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for `url`; SQLite files get WAL and serialised writers."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    database = parsed.database or ":memory:"
+    if database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={
+            "check_same_thread": False,
+            "timeout": 30,
+            "factory": _QueuedWriterConnection,
+        },
+    )
+    lock_key = str(Path(database).resolve()) if database != ":memory:" else f"memory:{id(engine)}"
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy's "begin" below decide when transactions start.
         dbapi_connection.isolation_level = None
+        dbapi_connection.attach_lock(lock_key)
         cursor = dbapi_connection.cursor()
         _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
@@ -56,7 +120,7 @@ def make_engine(url: str) -> Engine:
     def _begin(connection: Connection) -> None:
         # A deferred transaction that reads and then writes fails at once with
         # SQLITE_BUSY when another writer went first; IMMEDIATE waits its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.connection.dbapi_connection.begin_immediate()  # type: ignore[union-attr]
 
     return engine
 

@@ -1,7 +1,8 @@
 """What happens to one stored mail: parse, recognise machine mail, route.
 
 Two steps. `analyse()` derives everything that depends on the raw bytes alone (the
-parsed form, the machine verdict); it is pure CPU and runs outside any transaction,
+parsed form, the machine verdict, the classifier's reading); it is pure CPU and runs
+outside any transaction,
 because on SQLite an open write transaction blocks the intake's commits. Then
 `process_mail()` runs inside one unit of work opened by the worker: everything it
 decides (outbox rows, case changes) commits together with the mail's `done` status,
@@ -31,6 +32,8 @@ class Analysis:
 
     parsed: parsing.ParsedMail
     verdict: machine.MachineVerdict | None
+    bounced: tuple[int, ...]  # outbox rows named by the VERP addresses it came to
+    reader: casework.Reader | None  # the classifier, its first reading already made
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,12 @@ class Context:
 def analyse(mail: StoredMail, config: Config) -> Analysis:
     parsed = parsing.parse(mail.raw)
     verdict = machine.detect(parsed.message, mail.envelope_from, config.siegel.domain)
-    return Analysis(parsed, verdict)
+    bounced = tuple(bounce_targets(mail, config))
+    reader = None
+    if not bounced:
+        reader = casework.Reader(parsed, config)
+        reader(None)  # category, language, automatic reply: what every case asks first
+    return Analysis(parsed, verdict, bounced, reader)
 
 
 def bounce_targets(mail: StoredMail, config: Config) -> list[int]:
@@ -67,14 +75,15 @@ def process_mail(session: Session, mail: StoredMail, context: Context) -> None:
     mail.from_address = parsed.from_address
     mail.machine = verdict.kind if verdict else None
     mail.machine_rule = verdict.rule if verdict else None
-    bounced = bounce_targets(mail, context.config)
-    for outbox_id in bounced:
+    for outbox_id in analysis.bounced:
         detail = verdict.detail if verdict else {}
         outbox.record_bounce(session, outbox_id, mail.id, dict(detail), context.now)  # type: ignore[arg-type]
-    if not bounced:
+    if analysis.reader is not None:
         # Route to a case and decide; the case change and its outgoing mails are part
         # of this unit of work.
-        casework.handle(session, mail, parsed, verdict, context.config, context.now)
+        casework.handle(
+            session, mail, parsed, verdict, context.config, context.now, analysis.reader
+        )
     mail.status = MailStatus.DONE
     mail.processed_at = context.now
     mail.claimed_by = mail.claimed_at = None
