@@ -248,10 +248,11 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
     }
     hits = []
     for rule in AUTO_REPLY_RULES:
-        found = present[rule.field]
-        if found.isdisjoint(rule.triggers) or (rule.also and found.isdisjoint(rule.also)):
-            continue
         text, low = fields[rule.field], lowered[rule.field]
+        if present[rule.field].isdisjoint(rule.triggers):
+            continue
+        if rule.also and not any(map(low.__contains__, rule.also)):
+            continue
         match = rule.pattern.search(text if rule.reads_case else low)
         if match:
             # The words as written, where lower-casing kept every offset (it nearly always does).
@@ -263,12 +264,7 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
 
 _TRIGGER_WORDS = {
     field: tuple(
-        {
-            word
-            for rule in AUTO_REPLY_RULES
-            if rule.field == field
-            for word in rule.triggers + rule.also
-        }
+        {word for rule in AUTO_REPLY_RULES if rule.field == field for word in rule.triggers}
     )
     for field in ("subject", "body")
 }
