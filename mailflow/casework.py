@@ -80,6 +80,15 @@ def _load_or_train(path: Path) -> Model:
         except classifier.ModelError as error:
             log.warning("classifier model %s unusable, training a new one: %s", path, error)
     trained = classifier.default_model()
+    save_model(trained, path)
+    log.info("classifier model trained and saved to %s", path)
+    return trained
+
+
+def save_model(trained: Model, path: Path) -> None:
+    """Write the model file and its metadata beside it, replacing any earlier ones."""
+    import classifier
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written under temporary names and renamed, so a reader never sees half a file;
     # a reader that finds the two files from different writers refuses them (sha256).
@@ -87,8 +96,6 @@ def _load_or_train(path: Path) -> Model:
     classifier.save(trained, temporary)
     os.replace(classifier.model.metadata_path(temporary), classifier.model.metadata_path(path))
     os.replace(temporary, path)
-    log.info("classifier model trained and saved to %s", path)
-    return trained
 
 
 class Reader:

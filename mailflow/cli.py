@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from mailflow import case_commands, outbox, queue, seal_commands, spool
+from mailflow import case_commands, classifier_commands, outbox, queue, seal_commands, spool
 from mailflow import config as config_module
 from mailflow.config import Config, ConfigError
 from mailflow.db import open_database
@@ -306,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("db-upgrade", cmd_db_upgrade, "upgrade the database schema to this version")
     case_commands.register(commands)
+    classifier_commands.register(commands)
     seal_commands.register(commands)
     return parser
 

@@ -1,0 +1,242 @@
+"""`siegel classify` and `siegel classifier train|evaluate`: the classifier from the command line.
+
+`classify FILE.eml` explains one mail (the header rules and every classifier rule that
+fired); `classify --jsonl IN.jsonl` classifies many texts in one batch, one JSON line
+out per line in. `classifier train` trains on the shipped data plus the operators'
+category corrections and replaces the model in the data directory (a running
+`siegel serve` keeps its model until it is restarted); `classifier evaluate` prints the
+figures on the held-out evaluation set and by cross-validation on the training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from mailflow import casework, parsing
+from mailflow.config import Config
+from mailflow.db import open_database, utcnow
+
+INTENT_CONTEXT = "solved_question"
+"""`--jsonl` reads each text as a customer's answer to "is your problem solved?"."""
+MAX_JSONL_LINE = 1024 * 1024
+BATCH = 256
+
+
+def cmd_classify(args: argparse.Namespace, config: Config) -> int:
+    if args.jsonl:
+        return _classify_jsonl(args.jsonl, config)
+    if not args.file:
+        print("siegel classify: give a mail file or --jsonl FILE", file=sys.stderr)
+        return 2
+    return _explain_file(args.file, config, args.json)
+
+
+def _explain_file(name: str, config: Config, as_json: bool) -> int:
+    import classifier
+    from classifier import machine
+
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as error:
+        print(f"siegel classify: {name}: cannot read: {error.strerror}", file=sys.stderr)
+        return 66
+    parsed = parsing.parse(raw)
+    verdict = machine.detect(parsed.message, None, config.siegel.domain)
+    model = casework.model(config)
+    reading = classifier.classify(parsed.subject or "", parsed.text or "", parsed.html, model=model)
+    intent = classifier.classify(
+        parsed.subject or "", parsed.text or "", parsed.html, context=INTENT_CONTEXT, model=model
+    )
+    result = {
+        "subject": parsed.subject,
+        "from": parsed.from_address,
+        "machine_mail": verdict.to_json() if verdict else None,
+        "category": reading.category,
+        "confidence": round(reading.confidence, 3),
+        "needs_triage": reading.needs_triage,
+        "language": reading.language,
+        "auto_reply": reading.auto_reply,
+        "auto_reply_kind": reading.auto_reply_kind,
+        "intent_as_customer_answer": intent.intent,
+        "rules": [dict(rule) for rule in reading.rules],
+        "new_text": reading.new_text,
+    }
+    if as_json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    machine_line = (
+        f"{verdict.kind} (rule {verdict.rule}; fired: {', '.join(verdict.rules_fired)})"
+        if verdict
+        else "no (no header rule fired)"
+    )
+    triage = (
+        "  -> below the confidence threshold: marked for triage" if reading.needs_triage else ""
+    )
+    auto = f"yes ({reading.auto_reply_kind})" if reading.auto_reply else "no"
+    print(f"subject:       {parsed.subject}")
+    print(f"from:          {parsed.from_address}")
+    print(f"machine mail:  {machine_line}")
+    print(f"category:      {reading.category} (confidence {reading.confidence:.2f}){triage}")
+    print(f"language:      {reading.language}")
+    print(f"auto-reply:    {auto}")
+    print(f"intent:        {intent.intent} (read as a customer's answer to 'is it solved?')")
+    print("rules fired:")
+    for rule in reading.rules:
+        print(f"  - {rule.get('rule')}: {rule.get('detail', '')}")
+    print("new text (quotes and signature stripped):")
+    for line in (reading.new_text or "").splitlines()[:30]:
+        print(f"  | {line}")
+    return 0
+
+
+def _jsonl_input(name: str) -> Iterator[tuple[int, str]]:
+    stream = sys.stdin if name == "-" else Path(name).open(encoding="utf-8")  # noqa: SIM115
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _classify_jsonl(name: str, config: Config) -> int:
+    """One output line per input line, in order; a bad line gets an `error` line."""
+    import classifier
+
+    model = casework.model(config)
+    pending: list[tuple[Any, dict[str, Any]]] = []
+    failed = 0
+
+    def flush() -> None:
+        readings = classifier.classify_many([mail for _, mail in pending], model=model)
+        for (record_id, _), reading in zip(pending, readings, strict=True):
+            print(
+                json.dumps(
+                    {
+                        "id": record_id,
+                        "category": reading.category,
+                        "confidence": round(reading.confidence, 4),
+                        "language": reading.language,
+                        "auto_reply": reading.auto_reply,
+                        "intent": reading.intent,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        pending.clear()
+
+    try:
+        for number, line in _jsonl_input(name):
+            record, problem = _read_line(line)
+            if problem:
+                flush()  # keep the output in input order
+                failed += 1
+                print(json.dumps({"id": record.get("id"), "error": f"line {number}: {problem}"}))
+                continue
+            mail = {
+                "subject": record.get("subject") or "",
+                "body": record.get("body") or "",
+                "html": None,
+                "context": INTENT_CONTEXT,
+            }
+            pending.append((record.get("id"), mail))
+            if len(pending) >= BATCH:
+                flush()
+        flush()
+    except OSError as error:
+        print(f"siegel classify: {name}: cannot read: {error.strerror}", file=sys.stderr)
+        return 66
+    return 1 if failed else 0
+
+
+def _read_line(line: str) -> tuple[dict[str, Any], str | None]:
+    """The line's object, and what is wrong with it (None when it can be classified)."""
+    if len(line) > MAX_JSONL_LINE:
+        return {}, f"longer than {MAX_JSONL_LINE} characters"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return {}, f"not JSON: {error.msg}"
+    if not isinstance(record, dict):
+        return {}, "not a JSON object"
+    for key in ("subject", "body"):
+        if not isinstance(record.get(key) or "", str):
+            return record, f"{key} must be a string"
+    return record, None
+
+
+def corrections(config: Config) -> list[dict[str, Any]]:
+    """The operators' category corrections as training records."""
+    from mediation.storage import CategoryCorrection
+
+    engine = open_database(config.database_url)
+    with Session(engine) as session:
+        rows = session.scalars(select(CategoryCorrection).order_by(CategoryCorrection.id)).all()
+    engine.dispose()
+    return [
+        {
+            "id": f"correction-{row.id}",
+            "language": row.language,
+            "category": row.category,
+            "subject": row.subject,
+            "body": row.body,
+        }
+        for row in rows
+    ]
+
+
+def cmd_train(args: argparse.Namespace, config: Config) -> int:
+    import classifier
+    from classifier import records
+
+    training = records.read_records(records.TRAIN_DIR)
+    corrected = corrections(config)
+    model = classifier.train(training, corrected, trained_at=utcnow())
+    path = config.data_dir / casework.MODEL_FILE
+    casework.save_model(model, path)
+    print(
+        f"trained on {len(training)} shipped records and {len(corrected)} operator "
+        f"corrections; saved to {path} (restart `siegel serve` to use it)"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
+    from classifier import evaluation, records
+
+    model = casework.model(config)
+    held_out = evaluation.evaluate(model, records.read_records(records.EVAL_DIR))
+    print("# held-out evaluation set (classifier/data/eval, never trained on)\n")
+    print(held_out.to_text())
+    if args.folds:
+        print(f"\n# {args.folds}-fold cross-validation on the training data\n")
+        training = records.read_records(records.TRAIN_DIR)
+        print(evaluation.cross_validate(training, folds=args.folds).to_text())
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    classify = commands.add_parser(
+        "classify", help="classify a mail file, or texts in JSON Lines", description=__doc__
+    )
+    classify.add_argument("file", nargs="?", help="a mail file (.eml); - for stdin")
+    classify.add_argument("--jsonl", metavar="IN", help='lines {"id", "subject", "body"}; - stdin')
+    classify.add_argument("--json", action="store_true", help="print one mail's result as JSON")
+    classify.set_defaults(handler=cmd_classify)
+
+    group = commands.add_parser("classifier", help="train or evaluate the classifier model")
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    train = actions.add_parser("train", help="train on shipped data and operator corrections")
+    train.set_defaults(handler=cmd_train)
+    evaluate = actions.add_parser("evaluate", help="figures on the evaluation set and by CV")
+    evaluate.add_argument(
+        "--folds", type=int, default=5, help="cross-validation folds (0: skip; default 5)"
+    )
+    evaluate.set_defaults(handler=cmd_evaluate)
