@@ -1,9 +1,11 @@
 """Hashed word, character and cue n-grams of a whole batch of texts, counted with numpy.
 
-Owns `NgramConfig`, `Counts` and `count_ngrams`. The features are word 1–2-grams,
-`char_wb` character n-grams (n-grams inside each word padded with a space on both sides,
-as scikit-learn's `char_wb` analyzer forms them) and, for reply intents, cue words
-(`classifier.intent_cues`), each hashed into its own block of columns.
+Owns `NgramConfig`, `Counts` and `count_ngrams`, and the array tools they share with
+`classifier.language`: `code_points`, `character_table`, `in_table` and `word_hashes`.
+The features are word 1–2-grams, `char_wb` character n-grams (n-grams inside each word
+padded with a space on both sides, as scikit-learn's `char_wb` analyzer forms them) and,
+for reply intents, cue words (`classifier.intent_cues`), each hashed into its own block of
+columns.
 
 Hashing one n-gram at a time in Python costs about a microsecond each, over a thousand
 per mail; here the whole batch is one array of code points, polynomial hashes are rolled
@@ -33,8 +35,8 @@ _PAIR_SALT = 0x7F4A7C15
 _ZERO = np.zeros(1, dtype=np.uint32)
 _SPACE = 32
 _TEXT_END = 0  # code point placed between texts; no n-gram may contain it
-# Word characters as Python's `\w` sees them, minus "_": the Basic Multilingual Plane is
-# looked up in a table; code points above it (emoji) separate words.
+# Character classes (word characters, digits, letters) are looked up in tables of the
+# Basic Multilingual Plane; code points above it (emoji) belong to none.
 _TABLE_SIZE = 0x10000
 
 

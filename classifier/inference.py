@@ -1,15 +1,15 @@
 """Prediction with plain numpy arrays: tf-idf weights, linear scores and calibrated
 probabilities, for a whole batch at once.
 
-Owns `Featuriser` and `LinearHead`. The arrays come from scikit-learn at training time
-(`classifier.training`): per column an idf weight, per head the coefficients of a linear
-SVM and the sigmoid calibrators of `CalibratedClassifierCV`. Prediction needs none of
-scikit-learn (whose import alone costs over 100 MB and whose input validation costs
-milliseconds per call): weights are sublinear tf × idf, L2-normalised per block and
-scaled per block, as `TfidfTransformer` does per block; scores are the weights times the
-coefficients of each present column; probabilities are the calibrators' sigmoids,
-normalised as `CalibratedClassifierCV` normalises them. Tests check both give the same
-numbers.
+Owns `Featuriser` (counts to `Weights`), `LinearHead`, `Heads` and `row_sums`. The arrays
+come from scikit-learn at training time (`classifier.training`): per column an idf weight,
+per head the coefficients of a linear SVM and the sigmoid calibrators of
+`CalibratedClassifierCV`. Prediction needs none of scikit-learn (whose import alone costs
+over 100 MB and whose input validation costs milliseconds per call): weights are
+sublinear tf × idf, L2-normalised and scaled per block, as `TfidfTransformer` does per
+block; scores are the weights times the coefficients of each present column;
+probabilities are the calibrators' sigmoids, normalised as `CalibratedClassifierCV`
+normalises them. Tests check both give the same numbers.
 """
 
 from __future__ import annotations

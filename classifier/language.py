@@ -1,16 +1,15 @@
 """Language of a mail text: German, English, or something else.
 
 Owns `detect_language` and `language_scores_many`. No model is loaded: it counts words
-from small German and English
-lexicons (function words plus the vocabulary of shop complaints and replies, so that a
-three-word mail like "Paket nie angekommen" or "refund still missing" is decided) against
-function words of other European languages, and counts letters that only one side uses
-(ä, ö, ü, ß for German; é, ñ, ç, ł, ... for others). Words both lexicons share ("in", "so",
-"bin", "will") count for neither.
+from small German and English lexicons (function words plus the vocabulary of shop
+complaints and replies, so that a three-word mail like "Paket nie angekommen" or "refund
+still missing" is decided) against function words of other European languages, and counts
+letters that only one side uses (ä, ö, ü, ß for German; é, ñ, ç, ł, ... for others). Words
+both lexicons share ("in", "so", "bin", "will") count for neither.
 
-A whole batch is scored with a few numpy operations: words (letters, joined by an apostrophe
-between letters: "don't") are hashed as `classifier.features` hashes words and looked up
-among the hashed lexicon words.
+A whole batch is scored with a few numpy operations: words (letters, joined by an
+apostrophe between letters: "don't") are hashed as `classifier.features` hashes words and
+looked up among the hashed lexicon words.
 """
 
 from __future__ import annotations
