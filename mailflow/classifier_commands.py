@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from mailflow import casework, parsing
@@ -174,22 +173,13 @@ def _read_line(line: str) -> tuple[dict[str, Any], str | None]:
 
 def corrections(config: Config) -> list[dict[str, Any]]:
     """The operators' category corrections as training records."""
-    from mediation.storage import CategoryCorrection
+    from mediation import storage
 
     engine = open_database(config.database_url)
     with Session(engine) as session:
-        rows = session.scalars(select(CategoryCorrection).order_by(CategoryCorrection.id)).all()
+        found = storage.corrections(session)
     engine.dispose()
-    return [
-        {
-            "id": f"correction-{row.id}",
-            "language": row.language,
-            "category": row.category,
-            "subject": row.subject,
-            "body": row.body,
-        }
-        for row in rows
-    ]
+    return found
 
 
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
