@@ -165,7 +165,9 @@ def _char_keys(
     not_space = codes != _SPACE
     rolling = codes
     valid = ~is_end
-    keys = []
+    length = len(codes) - config.char_min + 1  # starts of the shortest n-grams
+    hashes = np.zeros((config.char_max - config.char_min + 1, length), dtype=np.uint32)
+    valids = np.zeros(hashes.shape, dtype=bool)
     for size in range(2, config.char_max + 1):
         rolling = rolling[:-1] * _MULTIPLIER + codes[size - 1 :]
         # Spaces may only pad the ends of an n-gram; no n-gram crosses into another text.
@@ -173,9 +175,13 @@ def _char_keys(
         if size > 2:
             valid &= not_space[size - 2 : size - 2 + len(valid)]
         if size >= config.char_min:
-            column = _column(rolling[valid], size, config.char_columns, start)
-            keys.append(text_of[: len(valid)][valid] | column)
-    return keys
+            # The sizes side by side (shorter rows of longer n-grams padded as invalid),
+            # so that hashing and packing are one operation each.
+            hashes[size - config.char_min, : len(rolling)] = rolling
+            valids[size - config.char_min, : len(valid)] = valid
+    salts = np.arange(config.char_min, config.char_max + 1, dtype=np.uint32)[:, None]
+    columns = _column(hashes ^ salts, 0, config.char_columns, start)
+    return [(text_of[:length] | columns)[valids]]
 
 
 def _word_keys(
