@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
@@ -166,6 +167,19 @@ def _create_tables(*names: str) -> Callable[[Connection], None]:
     return step
 
 
+def _create_indexes(*names: str) -> Callable[[Connection], None]:
+    """A step that creates the named indexes of the metadata unless they exist."""
+
+    def step(connection: Connection) -> None:
+        for table in SQLModel.metadata.tables.values():
+            for index in table.indexes:
+                if index.name in names:
+                    # IF NOT EXISTS: reflection cannot see an index on an expression.
+                    connection.execute(CreateIndex(index, if_not_exists=True))
+
+    return step
+
+
 def add_column(table: str, column: str, ddl_type: str) -> Callable[[Connection], None]:
     """A step that adds a column unless the table already has it."""
 
@@ -203,6 +217,19 @@ def _mediation_started(connection: Connection) -> None:
     )
 
 
+def _scoring_indexes(connection: Connection) -> None:
+    add_column("cases", "first_reply_business_seconds", "INTEGER")(connection)
+    connection.execute(
+        text(
+            "UPDATE cases SET first_reply_business_seconds ="
+            " CAST(round(first_reply_business_hours * 3600) AS INTEGER)"
+            " WHERE first_reply_business_hours IS NOT NULL"
+            " AND first_reply_business_seconds IS NULL"
+        )
+    )
+    _create_indexes("ix_cases_scoring", "ix_rating_scoring")(connection)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     (
         "mail path: mail, outbox, attempts, IMAP checkpoints",
@@ -221,6 +248,10 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     (
         "seal: ratings and their history, seal records and tier history",
         _create_tables(*rating_storage.TABLES, *seal_storage.TABLES),
+    ),
+    (
+        "scoring: first-reply business seconds, covering indexes of cases and ratings",
+        _scoring_indexes,
     ),
 ]
 

@@ -1,19 +1,20 @@
 """The measured figures of every merchant, aggregated in SQL: the input of scoring.
 
-`aggregates` runs three grouped queries over the rolling window (cases opened in it,
+`aggregates` runs four grouped queries over the rolling window (cases opened in it,
 ratings given in it) and returns one `scoring.MerchantAggregate` per merchant:
 
 1. cases per merchant: counts by SUM over CASE expressions (due, replied, within the
    deadline, closed, resolved, mediated);
-2. the first-reply histogram: GROUP BY merchant and `scoring.reply_hours_bucket_sql`
+2. open cases whose first-reply deadline has passed but not been fired yet: due too;
+3. the first-reply histogram: GROUP BY merchant and `scoring.reply_hours_bucket_sql`
    over the business seconds of each first reply;
-3. ratings per merchant: scored ratings, and per dimension COUNT and SUM.
+4. ratings per merchant: scored ratings, and per dimension COUNT and SUM.
 
-So the database reads the cases once per query and Python sees one small row per
-merchant (and one per merchant and bucket), never a case. The same SQL runs on SQLite
-and PostgreSQL. Figures are as of `at`: what happened after it is left out where the
-case stores when it happened (first reply, closing, entering mediation, a rating);
-a missed deadline counts as it is stored now.
+The database reads the covering indexes `ix_cases_scoring` and `ix_rating_scoring` in
+merchant order, and Python sees one small row per merchant (and one per merchant and
+bucket), never a case. The same SQL runs on SQLite and PostgreSQL. Figures are as of
+`at`: what happened after it is left out where the case stores when it happened (first
+reply, closing, entering mediation, a rating); a missed deadline counts as stored now.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -31,6 +32,10 @@ from mediation.storage import Case, CaseDeadline, Merchant
 from scoring import MerchantAggregate, RatingTotals, add_months, reply_hours_bucket_sql
 
 RESOLVED = (State.CLOSED_RESOLVED.value, State.CLOSED_SETTLED.value)
+_CASE_COUNTS = (
+    "cases", "cases_due", "first_replies", "replies_within_deadline", "closed", "resolved",
+    "mediated",
+)  # fmt: skip
 
 
 def window_start(at: datetime, months: int) -> datetime:
@@ -39,7 +44,42 @@ def window_start(at: datetime, months: int) -> datetime:
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0))
+    return func.count().filter(condition)
+
+
+class _Window:
+    """The conditions that select a merchant's cases and ratings in the window."""
+
+    def __init__(
+        self, session: Session, at: datetime, months: int, merchant_ids: Sequence[int] | None
+    ) -> None:
+        self.at, self.start = at, window_start(at, months)
+        self.merchant_ids = list(merchant_ids) if merchant_ids is not None else None
+        bind = session.get_bind()
+        self.sqlite = bind.dialect.name == "sqlite"
+
+    def usually(self, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        # SQLite keeps no statistics of value ranges: told nothing, it reads a year-long
+        # window through the index on its date, one table lookup per row (9 s for a
+        # million cases). likely() says the window holds most rows, so it scans the
+        # covering index in merchant order instead.
+        return func.likely(condition) if self.sqlite else condition
+
+    def between(self, column: ColumnElement[datetime]) -> list[ColumnElement[bool]]:
+        return [self.usually(column >= self.start), self.usually(column <= self.at)]
+
+    def cases(self) -> list[ColumnElement[bool]]:
+        found = [Case.merchant_id.is_not(None), *self.between(Case.opened_at)]  # type: ignore[union-attr,arg-type]
+        if self.merchant_ids is not None:
+            found.append(Case.merchant_id.in_(self.merchant_ids))  # type: ignore[union-attr]
+        return found
+
+    def replied(self) -> ColumnElement[bool]:
+        """A first substantive reply came by `at` (its business time is measured with it)."""
+        return and_(
+            Case.first_reply_at <= self.at,  # type: ignore[operator]
+            Case.first_reply_business_seconds.is_not(None),  # type: ignore[union-attr]
+        )
 
 
 def aggregates(
@@ -50,93 +90,84 @@ def aggregates(
 ) -> list[MerchantAggregate]:
     """One aggregate per merchant (all, or `merchant_ids`), ordered by slug; a merchant
     without cases or ratings in the window gets zeros."""
-    start = window_start(at, window_months)
+    window = _Window(session, at, window_months, merchant_ids)
     query = select(Merchant.id, Merchant.slug).order_by(Merchant.slug)
     if merchant_ids is not None:
         query = query.where(Merchant.id.in_(list(merchant_ids)))  # type: ignore[union-attr]
     slugs = dict(session.execute(query).all())
-    counts = _case_counts(session, start, at, merchant_ids)
-    histograms = _reply_histograms(session, start, at, merchant_ids)
-    ratings = _rating_totals(session, start, at, merchant_ids)
-    found = []
-    for merchant_id, slug in slugs.items():
-        found.append(
-            MerchantAggregate(
-                slug,
-                **counts.get(merchant_id, {}),
-                reply_hours=histograms.get(merchant_id, ()),
-                **ratings.get(merchant_id, {}),
-            )
+    counts = _case_counts(session, window)
+    for merchant_id, pending in _pending_due(session, window).items():
+        counts[merchant_id]["cases_due"] += pending
+    histograms = _reply_histograms(session, window)
+    ratings = _rating_totals(session, window)
+    return [
+        MerchantAggregate(
+            slug,
+            **counts.get(merchant_id, {}),
+            reply_hours=histograms.get(merchant_id, ()),
+            **ratings.get(merchant_id, {}),
         )
-    return found
+        for merchant_id, slug in slugs.items()
+    ]
 
 
-def _in_window(start: datetime, at: datetime, merchant_ids: Sequence[int] | None) -> list:
-    conditions = [Case.merchant_id.is_not(None), Case.opened_at >= start, Case.opened_at <= at]  # type: ignore[union-attr,operator]
-    if merchant_ids is not None:
-        conditions.append(Case.merchant_id.in_(list(merchant_ids)))  # type: ignore[union-attr]
-    return conditions
-
-
-def _replied_by(at: datetime) -> ColumnElement[bool]:
-    """A first substantive reply came by `at` (its business time is measured with it)."""
-    return and_(
-        Case.first_reply_at <= at,  # type: ignore[operator]
-        Case.first_reply_business_hours.is_not(None),  # type: ignore[union-attr]
-    )
-
-
-def _case_counts(
-    session: Session, start: datetime, at: datetime, merchant_ids: Sequence[int] | None
-) -> dict[int, dict[str, int]]:
-    replied = _replied_by(at)
-    closed = and_(Case.closed_at <= at, Case.state != State.CLOSED_WITHDRAWN.value)  # type: ignore[operator]
-    # A case whose first-reply deadline passed by `at` is due even when the sweep has not
-    # fired it yet (or `at` lies ahead): the deadline row still says when it falls due.
-    pending = CaseDeadline.__table__.alias("reply_deadline")  # type: ignore[attr-defined]
-    due = or_(replied, Case.merchant_missed_deadline, pending.c.due_at <= at)
+def _case_counts(session: Session, window: _Window) -> dict[int, dict[str, int]]:
+    replied = window.replied()
+    closed = and_(Case.closed_at <= window.at, Case.state != State.CLOSED_WITHDRAWN.value)  # type: ignore[operator]
     query = (
         select(
             Case.merchant_id,
             func.count(),
-            _count(due),
+            _count(or_(replied, Case.merchant_missed_deadline)),
             _count(replied),
             _count(and_(replied, Case.first_reply_within_deadline)),
             _count(closed),
             _count(and_(closed, Case.state.in_(RESOLVED))),  # type: ignore[attr-defined]
-            _count(Case.mediation_started_at <= at),  # type: ignore[operator]
+            _count(Case.mediation_started_at <= window.at),  # type: ignore[operator]
         )
-        .select_from(Case)
-        .outerjoin(
-            pending,
-            and_(pending.c.case_id == Case.id, pending.c.kind == Deadline.MERCHANT_REPLY.value),
-        )
-        .where(*_in_window(start, at, merchant_ids))
+        .where(*window.cases())
         .group_by(Case.merchant_id)
     )
-    names = ("cases", "cases_due", "first_replies", "replies_within_deadline")
-    names += ("closed", "resolved", "mediated")
     return {
-        merchant_id: dict(zip(names, map(int, values), strict=True))
+        merchant_id: dict(zip(_CASE_COUNTS, map(int, values), strict=True))
         for merchant_id, *values in session.execute(query)
     }
 
 
-def _reply_histograms(
-    session: Session, start: datetime, at: datetime, merchant_ids: Sequence[int] | None
-) -> dict[int, tuple[int, ...]]:
-    # Business time as whole seconds; the bucket expression is scoring's, so that SQL
-    # and Python agree on every edge (tests/test_scoring_sql.py).
-    seconds = cast(func.round(Case.first_reply_business_hours * 3600), Integer)
-    replies = (
-        select(Case.merchant_id.label("merchant_id"), seconds.label("s"))  # type: ignore[union-attr]
-        .where(*_in_window(start, at, merchant_ids), _replied_by(at))
-        .subquery("replies")
+def _pending_due(session: Session, window: _Window) -> dict[int, int]:
+    """Cases whose first-reply deadline passed by `at` although the sweep has not fired
+    it (or `at` lies ahead): due all the same. Only open cases have deadline rows, so
+    the few deadlines are read first and their cases looked up by key."""
+    passed = select(CaseDeadline.case_id).where(
+        CaseDeadline.kind == Deadline.MERCHANT_REPLY.value,
+        CaseDeadline.due_at <= window.at,  # type: ignore[operator]
     )
-    bucket = literal_column(reply_hours_bucket_sql("replies.s"), Integer).label("bucket")
-    bucketed = select(replies.c.merchant_id, bucket).subquery("bucketed")
-    query = select(bucketed.c.merchant_id, bucketed.c.bucket, func.count()).group_by(
-        bucketed.c.merchant_id, bucketed.c.bucket
+    query = (
+        select(Case.merchant_id, func.count())
+        .where(
+            Case.id.in_(passed),  # type: ignore[union-attr]
+            *window.cases(),
+            or_(
+                Case.first_reply_at.is_(None),  # type: ignore[union-attr]
+                Case.first_reply_at > window.at,  # type: ignore[operator]
+                Case.first_reply_business_seconds.is_(None),  # type: ignore[union-attr]
+            ),
+            ~Case.merchant_missed_deadline,
+        )
+        .group_by(Case.merchant_id)
+    )
+    return {merchant_id: int(count) for merchant_id, count in session.execute(query)}
+
+
+def _reply_histograms(session: Session, window: _Window) -> dict[int, tuple[int, ...]]:
+    # scoring's bucket expression, the one ix_cases_scoring is ordered by: the database
+    # reads each merchant's replies bucket by bucket and counts them without sorting,
+    # and SQL and Python agree on every edge (tests/test_scoring_sql.py).
+    bucket = literal_column(reply_hours_bucket_sql("cases.first_reply_business_seconds"), Integer)
+    query = (
+        select(Case.merchant_id, bucket, func.count())
+        .where(*window.cases(), window.replied())
+        .group_by(Case.merchant_id, bucket)
     )
     buckets: dict[int, dict[int, int]] = {}
     for merchant_id, index, count in session.execute(query):
@@ -150,9 +181,7 @@ def _reply_histograms(
     return histograms
 
 
-def _rating_totals(
-    session: Session, start: datetime, at: datetime, merchant_ids: Sequence[int] | None
-) -> dict[int, dict[str, object]]:
+def _rating_totals(session: Session, window: _Window) -> dict[int, dict[str, object]]:
     scores = [getattr(Rating, name) for name in DIMENSIONS]
     # A rating of text alone is kept, but counts as no rating: the minimum number of
     # ratings is about scores.
@@ -162,11 +191,11 @@ def _rating_totals(
         columns += [func.count(score), func.coalesce(func.sum(score), 0)]
     query = (
         select(Rating.merchant_id, *columns)
-        .where(Rating.received_at >= start, Rating.received_at <= at)  # type: ignore[operator]
+        .where(*window.between(Rating.received_at))  # type: ignore[arg-type]
         .group_by(Rating.merchant_id)
     )
-    if merchant_ids is not None:
-        query = query.where(Rating.merchant_id.in_(list(merchant_ids)))  # type: ignore[attr-defined]
+    if window.merchant_ids is not None:
+        query = query.where(Rating.merchant_id.in_(window.merchant_ids))  # type: ignore[attr-defined]
     totals: dict[int, dict[str, object]] = {}
     for merchant_id, rated, *sums in session.execute(query):
         values: dict[str, object] = {"ratings": int(rated)}

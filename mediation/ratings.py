@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Text, select
+from sqlalchemy import Column, Index, Text, select
 from sqlmodel import Field, Session, SQLModel
 
 from mediation.storage import UTCDateTime
@@ -59,6 +59,17 @@ class Rating(SQLModel, table=True):
     """A case's current rating: 1-5 per dimension (None: not given), Lob & Tadel."""
 
     __tablename__ = "rating"
+    # What scoring reads of a rating, in merchant order (mediation.figures).
+    __table_args__ = (
+        Index(
+            "ix_rating_scoring",
+            "merchant_id",
+            "received_at",
+            "service",
+            "reachability",
+            "reaction_time",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", unique=True)

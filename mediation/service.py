@@ -643,6 +643,7 @@ def _save(session: Session, case: Case, steps: Sequence[_Step], now: datetime) -
         if measured is not None:
             values["first_reply_seconds"] = measured.seconds
             values["first_reply_business_hours"] = measured.business_hours
+            values["first_reply_business_seconds"] = round(measured.business_hours * 3600)
             values["first_reply_within_deadline"] = measured.within_deadline
     case_id = case.id
     storage.update_case(session, case, values)

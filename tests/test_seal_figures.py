@@ -42,6 +42,8 @@ def add_customer(session: Session) -> int:
 
 def add_case(session: Session, number: int, merchant_id: int, customer_id: int, **values) -> Case:
     opened = values.pop("opened_at", AT - timedelta(days=30))
+    if values.get("first_reply_business_hours") is not None:  # as the case service stores it
+        values["first_reply_business_seconds"] = round(values["first_reply_business_hours"] * 3600)
     case = Case(
         ref=f"SSG-2026-{number:06d}",
         state=values.pop("state", State.AWAITING_MERCHANT),
