@@ -37,12 +37,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import JSON, Date, Engine, column, event, func, insert, select, table
+from sqlmodel import Session
 
 from mailflow.db import make_engine, open_database
-from mediation import figures
+from mediation import figures, seal
 from mediation.machine import Deadline, State
 from mediation.ratings import Rating
-from mediation.seal import Seal
 from mediation.storage import Case, CaseDeadline, Customer, Merchant, UTCDateTime
 from scoring import ScoringPolicy, Tier, score_all
 
@@ -253,7 +253,7 @@ def _load(engine: Engine, merchants: int, cases: int, ratings: int, rng: random.
     _insert(engine, Rating, _rating_rows(engine, profiles, ratings, rng))
     _insert(
         engine,
-        Seal,
+        seal.Seal,
         (
             {"merchant_id": i + 1, "precheck_passed_on": date(2026, 1, 5),
              "tier": Tier.SILBER if i % 2 else Tier.NONE, "previous_tier": Tier.NONE}
@@ -266,11 +266,17 @@ def _rating_rows(
     engine: Engine, profiles: list[tuple[float, float]], ratings: int, rng: random.Random
 ) -> Iterator[dict[str, Any]]:
     """`ratings` ratings of closed cases, their scores following the merchant's quality."""
-    closed = select(Case.id, Case.merchant_id, Case.closed_at).where(Case.closed_at.is_not(None))  # type: ignore[union-attr]
+    closed = (
+        select(Case.id, Case.merchant_id, Case.closed_at)
+        .where(Case.closed_at.is_not(None))  # type: ignore[union-attr]
+        .order_by(Case.id)  # the same cases rated on every database
+    )
     # The rated cases are read first and the connection closed: on SQLite a reader
     # inside BEGIN IMMEDIATE would keep the inserts below waiting.
     with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(closed.subquery())).scalar_one()
+        total = connection.execute(
+            select(func.count()).select_from(closed.order_by(None).subquery())
+        ).scalar_one()
         share = min(1.0, ratings * 1.02 / total)
         chosen = [row for row in connection.execute(closed) if rng.random() < share][:ratings]
     for case_id, merchant_id, closed_at in chosen:
@@ -291,17 +297,15 @@ def _timed(step: Any, *args: Any) -> tuple[Any, float, float]:
 
 
 def score(engine: Engine, policy: ScoringPolicy) -> tuple[list, float, float, float, float]:
-    """Aggregate in SQL, then assess: what `siegel score` does. Returns the assessments
-    and wall and CPU seconds of both steps."""
-    from sqlmodel import Session
+    """What `sealwork.assess` does for `siegel score` and the nightly recompute: the
+    figures and seal records from SQL, then every assessment. Returns the assessments
+    and the wall and CPU seconds of both steps."""
 
-    from mediation import seal
+    def read(session: Session) -> tuple[list, tuple]:
+        return figures.aggregates(session, AT, policy.window_months), seal.records(session)
 
     with Session(engine) as session:
-        aggregates, sql_wall, sql_cpu = _timed(
-            figures.aggregates, session, AT, policy.window_months
-        )
-        records, held = seal.records(session)
+        (aggregates, (records, held)), sql_wall, sql_cpu = _timed(read, session)
     assessments, wall, cpu = _timed(
         lambda: score_all(aggregates, policy, seals=records, on=AT.date(), previous_tiers=held)
     )

@@ -210,7 +210,7 @@ def rating_distribution(
 ) -> dict[str, list[int]]:
     """How many ratings in the window gave each score, per dimension: five counts,
     for the scores 1 to 5."""
-    start = window_start(at, window_months)
+    window = _Window(session, at, window_months, [merchant_id])
     distribution = {name: [0] * 5 for name in DIMENSIONS}
     for name in DIMENSIONS:
         score = getattr(Rating, name)
@@ -218,8 +218,7 @@ def rating_distribution(
             select(score, func.count())
             .where(
                 Rating.merchant_id == merchant_id,
-                Rating.received_at >= start,  # type: ignore[operator]
-                Rating.received_at <= at,  # type: ignore[operator]
+                *window.between(Rating.received_at),  # type: ignore[arg-type]
                 score.is_not(None),
             )
             .group_by(score)

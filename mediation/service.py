@@ -4,7 +4,9 @@
   address, threading headers or subject reference), checks that the sender belongs to
   the role it acts for, reads what the mail means (classifier intent, mediator
   commands), applies the state machine, saves the case, appends the event log and
-  returns the mails to send. A mail that cannot act is held with the reason.
+  returns the mails to send. A mail that cannot act is held with the reason. The
+  customer's mail to its closed case may rate it (`_rate`; stored by
+  `mediation.ratings`).
 - `fire_deadline` fires one due deadline for the sweep.
 - `assign_merchant` and `correct_category` are the operator's corrections.
 
@@ -309,6 +311,11 @@ def _reply(
     return Outcome(tuple(outgoing), case.ref)
 
 
+RATING_MAILS = ("customer.rating_request", "customer.rating_help")
+"""Our mails whose answer is expected to be a rating (an unreadable answer to the
+thanks, usually a "thank you", is held like any late mail)."""
+
+
 def _rate(
     session: Session, case: Case, mail: IncomingMail, classify: Classify, settings: Settings
 ) -> Outcome | None:
@@ -351,22 +358,12 @@ def _rate(
         _snapshot(session, case, settings), [(event, "customer", why)], mail.received_at,
         settings, session,
     )  # fmt: skip
-    stored = ratings.save(
-        session,
-        case.id,
-        case.merchant_id,
-        given,
-        mail.id,
-        mail.received_at,  # type: ignore[arg-type]
-    )
+    assert case.id is not None and case.merchant_id is not None
+    stored = ratings.save(session, case.id, case.merchant_id, given, mail.id, mail.received_at)
     _save(session, case, steps, mail.received_at)
     extra = {"comment": given.comment, "revision": stored.revision}
     _append_events(session, case, steps, mail.received_at, mail, extra)
     return Outcome(tuple(_notify(session, case, steps, mail, Role.CUSTOMER, settings)), case.ref)
-
-
-RATING_MAILS = ("customer.rating_request", "customer.rating_help", "customer.rating_thanks")
-"""Our mails whose answer is expected to be a rating."""
 
 
 def _rating_unreadable(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -212,3 +213,23 @@ def test_two_recomputes_at_once_change_and_mail_a_tier_once(engine: Engine, conf
     with Session(engine) as session:
         changes = [h for h in seal.history(session, merchant) if h.kind == "tier-changed"]
     assert len(changes) == 1
+
+
+def test_the_tier_mail_says_the_same_in_german_and_english() -> None:
+    """Both languages have the tier mail with the same placeholders (no mail goes out
+    with a hole or a missing value in one language)."""
+    placeholders = {
+        language: set(re.findall(r"\$\{(\w+)\}", str(seal._catalogue(language))))
+        for language in ("de", "en")
+    }
+    assert (
+        placeholders["de"]
+        == placeholders["en"]
+        == {
+            "merchant_name",
+            "tier",
+            "previous_tier",
+            "reasons",
+            "window_months",
+        }
+    )
