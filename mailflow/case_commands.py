@@ -9,7 +9,6 @@ arguments and the configuration and returns the exit status.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import zoneinfo
@@ -20,6 +19,13 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from mailflow import casework, outbox
+from mailflow.command_support import (
+    EX_FAILED,
+    EX_OK,
+    UsageError,
+    guarded,
+    print_json,
+)
 from mailflow.config import Config
 from mailflow.db import open_database, session_scope, utcnow
 from mailflow.models import OutboxMail, StoredMail
@@ -28,10 +34,6 @@ from mediation.business_time import BusinessCalendar
 from mediation.machine import State
 from mediation.outgoing import LANGUAGES
 from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant
-
-EX_OK = 0
-EX_FAILED = 1
-EX_USAGE = 2
 
 CATEGORIES = (
     "delivery",
@@ -50,15 +52,6 @@ CATEGORIES = (
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
-
-
-class UsageError(Exception):
-    """A bad argument: printed as one line, exit status 2."""
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -143,7 +136,7 @@ def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
     with Session(open_database(config.database_url)) as session:
         rows = [merchant_summary(m) for m in storage.merchants(session)]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     elif not rows:
         print("(none)")
     for row in [] if args.json else rows:
@@ -159,7 +152,7 @@ def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
             return EX_FAILED
         detail = merchant_summary(merchant)
     detail["complaint_address"] = addresses.complaint_address(config.siegel.domain, merchant.slug)
-    _print_json(detail) if args.json else _print_fields(detail)
+    print_json(detail) if args.json else _print_fields(detail)
     return EX_OK
 
 
@@ -205,7 +198,7 @@ def cmd_cases(args: argparse.Namespace, config: Config) -> int:
     with Session(open_database(config.database_url)) as session:
         rows = _case_rows(session, args.state, args.merchant)
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return EX_OK
     if not rows:
         print("(none)")
@@ -322,7 +315,7 @@ def cmd_case(args: argparse.Namespace, config: Config) -> int:
             return EX_FAILED
         detail = case_detail(session, case, config.siegel.domain)
     if args.json:
-        _print_json(detail)
+        print_json(detail)
     else:
         _print_case(detail)
     return EX_OK
@@ -387,7 +380,7 @@ def cmd_held(args: argparse.Namespace, config: Config) -> int:
         )
         rows = [_held_summary(held, mail, ref) for held, mail, ref in session.execute(query)]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return EX_OK
     if not rows:
         print("(none)")
@@ -428,23 +421,12 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
 # ------------------------------------------------------------------ parser
 
 
-def _guarded(handler: Any) -> Any:
-    def run(args: argparse.Namespace, config: Config) -> int:
-        try:
-            return handler(args, config)
-        except UsageError as error:
-            print(f"siegel {args.command}: {error}", file=sys.stderr)
-            return EX_USAGE
-
-    return run
-
-
 def register(commands: Any) -> None:
     """Add the case commands to the `siegel` sub-command parser `commands`."""
 
     def command(name: str, handler: Any, help_text: str, parent: Any = commands) -> Any:
         sub = parent.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=_guarded(handler))
+        sub.set_defaults(handler=guarded(handler))
         return sub
 
     merchant = commands.add_parser("merchant", help="register and show merchants")

@@ -11,7 +11,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +21,16 @@ from sqlmodel import Session
 
 from mailflow import case_commands, classifier_commands, outbox, queue, seal_commands, spool
 from mailflow import config as config_module
+from mailflow.command_support import EX_OK, EX_USAGE, Handler, print_json
 from mailflow.config import Config, ConfigError
 from mailflow.db import open_database
 from mailflow.models import MailStatus, StoredMail
 from mediation import addresses
 
-EX_OK = 0
-EX_USAGE = 2
 EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_NOUSER = 67
 EX_TEMPFAIL = 75
-
-Handler = Callable[[argparse.Namespace, Config], int]
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _engine(config: Config) -> Engine:
@@ -172,13 +164,13 @@ def _list_mails(config: Config, status: str | None, limit: int) -> list[dict[str
 
 def cmd_mails(args: argparse.Namespace, config: Config) -> int:
     rows = _list_mails(config, args.status, args.limit)
-    _print_json(rows) if args.json else _print_mail_table(rows)
+    print_json(rows) if args.json else _print_mail_table(rows)
     return EX_OK
 
 
 def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
     rows = _list_mails(config, MailStatus.QUARANTINED, args.limit)
-    _print_json(rows) if args.json else _print_mail_table(rows)
+    print_json(rows) if args.json else _print_mail_table(rows)
     return EX_OK
 
 
@@ -197,7 +189,7 @@ def cmd_mail(args: argparse.Namespace, config: Config) -> int:
             "processed_at": mail.processed_at.isoformat() if mail.processed_at else None,
         }
     if args.json:
-        _print_json(detail)
+        print_json(detail)
     else:
         for key, value in detail.items():
             if key == "parsed" and value:
@@ -239,7 +231,7 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
             for row in outbox.list_rows(session, status=args.status, limit=args.limit)
         ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     elif not rows:
         print("(none)")
     else:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import sys
 import zoneinfo
 from datetime import date, datetime
 from typing import Any
@@ -22,24 +20,17 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from mailflow import sealwork
+from mailflow.command_support import (
+    EX_OK,
+    UsageError,
+    guarded,
+    print_json,
+)
 from mailflow.config import Config
 from mailflow.db import open_database, session_scope, utcnow
 from mediation import ratings, seal, storage
 from mediation.storage import Case, Merchant
 from scoring import Assessment
-
-EX_OK = 0
-EX_FAILED = 1
-EX_USAGE = 2
-
-
-class UsageError(Exception):
-    """A bad argument: printed as one line, exit status 2."""
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _moment(text: str | None, config: Config) -> datetime:
@@ -88,7 +79,7 @@ def cmd_score(args: argparse.Namespace, config: Config) -> int:
     with Session(engine) as session:
         assessments = sealwork.assess(session, config, at, args.merchant)
     if args.json:
-        _print_json([assessment.as_dict() for assessment in assessments])
+        print_json([assessment.as_dict() for assessment in assessments])
     elif args.merchant:
         _print_assessment(assessments[0], config.siegel.default_language)
     else:
@@ -130,7 +121,7 @@ def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
     with Session(open_database(config.database_url)) as session:
         summary = sealwork.barometer(session, config, args.slug, at)
     if args.json:
-        _print_json(summary)
+        print_json(summary)
         return EX_OK
     shown = summary["figures"]
     print(f"{summary['merchant']}: {summary['tier']} ({summary['seal']['phase']})")
@@ -159,7 +150,7 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
             for rating, ref in session.execute(query)
         ]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return EX_OK
     for row in rows or [None]:
         if row is None:
@@ -219,7 +210,7 @@ def cmd_seal(args: argparse.Namespace, config: Config) -> int:
         ]
     detail = {"merchant": merchant.slug, **record, "history": entries}
     if args.json:
-        _print_json(detail)
+        print_json(detail)
         return EX_OK
     for key, value in detail.items():
         if key != "history":
@@ -238,27 +229,13 @@ def cmd_seal(args: argparse.Namespace, config: Config) -> int:
 # ------------------------------------------------------------------ parser
 
 
-def _guarded(handler: Any) -> Any:
-    def run(args: argparse.Namespace, config: Config) -> int:
-        try:
-            return handler(args, config)
-        except UsageError as error:
-            print(f"siegel {args.command}: {error}", file=sys.stderr)
-            return EX_USAGE
-        except LookupError as error:
-            print(f"siegel {args.command}: {error.args[0]}", file=sys.stderr)
-            return EX_FAILED
-
-    return run
-
-
 def register(commands: Any) -> None:
     """Add the seal commands to the `siegel` sub-command parser `commands` (after the
     case commands, whose ``merchant`` command gets the seal's verbs)."""
 
     def command(name: str, handler: Any, help_text: str, parent: Any = commands) -> Any:
         sub = parent.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=_guarded(handler))
+        sub.set_defaults(handler=guarded(handler))
         return sub
 
     score = command("score", cmd_score, "seal tiers with figures and explanations")
