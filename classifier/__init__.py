@@ -5,27 +5,34 @@ its language, the reply intent when asked in a context, and whether it is an aut
 reply, with the rules that fired. See `classifier.classification` for the chain.
 """
 
-from classifier.classification import (
-    DEFAULT_TRIAGE_THRESHOLD,
-    Classification,
-    classify,
-    classify_many,
-    default_model,
-)
-from classifier.model import Model, ModelError, load, save, train
-from classifier.replies import Reply, extract_reply
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_TRIAGE_THRESHOLD",
-    "Classification",
-    "Model",
-    "ModelError",
-    "Reply",
-    "classify",
-    "classify_many",
-    "default_model",
-    "extract_reply",
-    "load",
-    "save",
-    "train",
-]
+import importlib
+from typing import Any
+
+# Names are resolved on first use (PEP 562), so that importing a light submodule
+# (`classifier.machine`, `classifier.records`) does not load numpy and the model code.
+_HOME = {
+    "DEFAULT_TRIAGE_THRESHOLD": "classifier.classification",
+    "Classification": "classifier.classification",
+    "classify": "classifier.classification",
+    "classify_many": "classifier.classification",
+    "default_model": "classifier.classification",
+    "Model": "classifier.model",
+    "ModelError": "classifier.model",
+    "load": "classifier.model",
+    "save": "classifier.model",
+    "train": "classifier.model",
+    "Reply": "classifier.replies",
+    "extract_reply": "classifier.replies",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'classifier' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
+from classifier.records import CATEGORIES
 from mailflow import casework, outbox
 from mailflow.command_support import (
     EX_FAILED,
@@ -34,20 +35,6 @@ from mediation.business_time import BusinessCalendar
 from mediation.machine import State
 from mediation.outgoing import LANGUAGES
 from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant
-
-CATEGORIES = (
-    "delivery",
-    "damaged_defective",
-    "wrong_item",
-    "return_refund",
-    "payment_billing",
-    "cancellation",
-    "service_reachability",
-    "privacy_data",
-    "praise",
-    "other",
-)
-"""The complaint categories of PRODUCT.md, the only values `--category` accepts."""
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
