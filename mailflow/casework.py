@@ -58,6 +58,7 @@ def settings(config: Config) -> service.Settings:
         operator_address=config.mediation.operator or None,
         default_language=config.siegel.default_language,
         timezone=config.siegel.timezone,
+        authserv_id=config.authentication.authserv_id or None,
     )
 
 
@@ -188,6 +189,7 @@ def incoming(
         answered_kinds=answered_kinds(session, answered),
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
+        authentication_results=tuple(parsed.headers.get("authentication-results", ())),
     )
 
 

@@ -102,6 +102,13 @@ class MediationSection:
     operator: str = ""
 
 
+@dataclass(frozen=True)
+class AuthenticationSection:
+    authserv_id: str = ""
+    """The authserv-id of the MTA in front of us whose Authentication-Results headers are
+    trusted (RFC 8601); empty where none authenticates senders."""
+
+
 _POLICY = Policy()
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -195,6 +202,7 @@ class Config:
     queue: QueueSection = field(default_factory=QueueSection)
     imap: tuple[ImapAccount, ...] = ()
     mediation: MediationSection = field(default_factory=MediationSection)
+    authentication: AuthenticationSection = field(default_factory=AuthenticationSection)
     deadlines: DeadlinesSection = field(default_factory=DeadlinesSection)
     calendar: CalendarSection = field(default_factory=CalendarSection)
     scoring: ScoringSection = field(default_factory=ScoringSection)

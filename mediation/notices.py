@@ -203,7 +203,12 @@ def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
 
 
 def to_sender(
-    key: str, mail: IncomingMail, ref: str, language: str, settings: Settings
+    key: str,
+    mail: IncomingMail,
+    ref: str,
+    language: str,
+    settings: Settings,
+    extra: Mapping[str, str] | None = None,
 ) -> OutgoingMail:
     """A `sender.*` notice answering `mail`: why it did not act, what to do instead."""
     assert mail.sender
@@ -212,6 +217,7 @@ def to_sender(
         "sender_address": mail.sender,
         "complaint_address": f"beschwerde@{settings.domain}",
     }
+    values |= dict(extra or {})
     rendered = templates.render(key, language, values)
     return OutgoingMail(
         to=mail.sender,
@@ -223,6 +229,7 @@ def to_sender(
         case_ref=ref,
         in_reply_to=mail.message_id,
         references=_thread(mail),
+        reply_to=values["case_address"] or None,
         auto_reply=True,
         in_reply_to_mail=mail.id,
     )

@@ -30,8 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from mediation import commands, notices, ratings, routing, storage, templates
-from mediation.addresses import AddressError, Kind, Recipient, Role, parse_recipient
+from mediation import authority, commands, notices, ratings, routing, storage, templates
+from mediation.addresses import (
+    AddressError,
+    Kind,
+    Recipient,
+    Role,
+    case_address,
+    parse_recipient,
+)
+from mediation.authority import Standing
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.events import (
     ComplaintReceived,
@@ -85,6 +93,9 @@ class Settings:
     default_language: str = "de"
     timezone: str = "Europe/Berlin"
     """The operator's time zone: deadlines are shown to customers and mediators in it."""
+    authserv_id: str | None = None
+    """The MTA's authserv-id whose Authentication-Results we trust (`authority`); None
+    where no MTA in front of us authenticates senders."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,8 @@ class IncomingMail:
     machine: str | None = None
     """The kind of machine mail, when the header rules recognised one."""
     machine_rule: str | None = None
+    authentication_results: tuple[str, ...] = ()
+    """Its Authentication-Results header values, top first (RFC 8601)."""
 
 
 @dataclass(frozen=True)
@@ -163,27 +176,91 @@ def handle_mail(
     for candidate in routing.case_candidates(by_address, mail.thread_refs, mail.subject):  # type: ignore[arg-type]
         case = storage.load_case(session, candidate.ref)
         if case is None:
-            if candidate.via == "case-address":
+            if candidate.via == authority.CASE_ADDRESS:
                 detail = f"case address of {candidate.ref}, which does not exist"
                 return _hold(
                     session, mail, HeldReason.UNKNOWN_CASE, detail, settings,
                     tell=classify, ref=candidate.ref,
                 )  # fmt: skip
             continue
-        parties = _parties(session, case, settings)
-        role = candidate.role or routing.role_of(mail.sender, parties)
-        if role is None or not routing.belongs(mail.sender, role, parties):
-            detail = f"{mail.sender} is not the {role or 'party'} of {case.ref} ({candidate.via})"
-            return _hold(
-                session, mail, HeldReason.SENDER_NOT_PARTY, detail, settings,
-                tell=classify, ref=case.ref, case=case,
-            )  # fmt: skip
-        return _reply(session, case, role, candidate.via, mail, classify, settings)
+        verdict = _judge(session, case, candidate, mail, classify, settings)
+        if (
+            verdict.standing is Standing.NOT_PARTY
+            and at_complaint
+            and candidate.via != authority.CASE_ADDRESS
+        ):
+            break  # a stranger naming a case in a new complaint: the complaint counts
+        return _apply(session, case, candidate.via, verdict, mail, classify, settings)
     if at_complaint is None:
         # To postmaster, abuse or our From address (a client that ignored Reply-To),
         # naming no case: the operator reads it.
         return _hold(session, mail, HeldReason.OPERATOR_ADDRESS, delivered, settings)
     return _open_case(session, mail, at_complaint.merchant_slug, classify, settings)
+
+
+def _judge(
+    session: Session,
+    case: Case,
+    candidate: routing.CaseCandidate,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> authority.Authority:
+    """The authority of `mail` in `case`, with what it needs loaded (see `authority`)."""
+    automatic = _automatic(mail, classify)
+    sender_check = None
+    if settings.authserv_id and mail.sender:
+        sender_check = authority.check_sender(
+            mail.authentication_results, settings.authserv_id, mail.sender
+        )
+    return authority.judge(
+        via=candidate.via,
+        address_role=candidate.role,
+        sender=mail.sender,
+        parties=_parties(session, case, settings),
+        automatic=automatic,
+        sender_check=sender_check,
+    )
+
+
+def _automatic(mail: IncomingMail, classify: Classify) -> str | None:
+    """Why `mail` is automatic (header rules first, then the text), or None for a person."""
+    if mail.machine:
+        return f"{mail.machine} by {mail.machine_rule}"
+    reading = classify(None)
+    return f"{reading.auto_reply_kind} by its text" if reading.auto_reply else None
+
+
+def _apply(
+    session: Session,
+    case: Case,
+    via: str,
+    verdict: authority.Authority,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """What a mail routed to `case` does there, by its standing."""
+    detail = f"{verdict.detail} ({case.ref})"
+    match verdict.standing:
+        case Standing.ACTS:
+            assert verdict.role is not None
+            return _reply(session, case, verdict.role, via, mail, classify, settings)
+        case Standing.AUTOMATIC:
+            assert verdict.role is not None
+            return _ignore_automatic(session, case, verdict.role, mail, verdict.detail)
+        case Standing.EVIDENCE:
+            return _hold(
+                session, mail, HeldReason.NOT_CASE_ADDRESS, detail, settings,
+                tell=classify, ref=case.ref, case=case, role=verdict.role,
+            )  # fmt: skip
+        case Standing.UNAUTHENTICATED:
+            reason = HeldReason.UNAUTHENTICATED
+        case _:
+            reason = HeldReason.SENDER_NOT_PARTY
+    return _hold(
+        session, mail, reason, detail, settings, tell=classify, ref=case.ref, case=case
+    )  # fmt: skip
 
 
 def _our_recipients(mail: IncomingMail, settings: Settings) -> list[Recipient]:
@@ -203,8 +280,9 @@ def _open_case(
     classify: Classify,
     settings: Settings,
 ) -> Outcome:
-    if mail.machine:
-        detail = f"{mail.machine} mail ({mail.machine_rule}) to a complaint address"
+    automatic = _automatic(mail, classify)
+    if automatic:
+        detail = f"{automatic} to a complaint address"
         return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
     assert mail.sender is not None
     reading = classify(None)
@@ -262,7 +340,7 @@ def _reply(
     if state in CLOSED:
         # A closed case is never reopened by mail: its customer's mail may rate it;
         # anything else the operator sees.
-        if role is Role.CUSTOMER and case.merchant_id is not None and not mail.machine:
+        if role is Role.CUSTOMER and case.merchant_id is not None:
             rated = _rate(session, case, mail, classify, settings)
             if rated is not None:
                 return rated
@@ -271,8 +349,6 @@ def _reply(
             session, mail, HeldReason.CLOSED_CASE, detail, settings,
             tell=classify, ref=case.ref, case=case,
         )  # fmt: skip
-    if mail.machine and role is not Role.MERCHANT:
-        return _ignore_automatic(session, case, role, mail)
     context = _reply_context(state, role)
     reading = classify(context)
     why = f"mail {mail.id} from the {role} via {via}; {_reading_summary(reading)}"
@@ -282,12 +358,11 @@ def _reply(
             return _command_problem(session, case, mail, instructions.problems, settings)
         events: list[Event] = list(instructions.events)
         if not events:
-            return _ignore_automatic(session, case, role, mail, kind="MailWithoutEffect")
+            _log(session, case, "MailWithoutEffect", str(role), "no command, no text",
+                 mail.received_at, mail)  # fmt: skip
+            return Outcome(case_ref=case.ref)
     elif role is Role.MERCHANT:
-        automatic = mail.machine is not None or reading.auto_reply
-        if automatic:
-            why += f"; automatic ({mail.machine_rule or reading.auto_reply_kind}): clock runs on"
-        events = [_merchant_event(state, reading, automatic)]
+        events = [_merchant_event(state, reading)]
     else:
         events = [_customer_event(session, state, reading, mail)]
     snapshot = _snapshot(session, case, settings)
@@ -332,7 +407,7 @@ def _rate(
     reading = classify(None)
     if reading.auto_reply:
         return None  # an out-of-office note rates nothing
-    answer = parse_rating(mail.text)
+    answer = parse_rating(reading.new_text)
     if not answer.readable:
         if not set(mail.answered_kinds) & set(RATING_MAILS):
             return None
@@ -401,13 +476,13 @@ def _reply_context(state: State, role: Role) -> str | None:
     return None
 
 
-def _merchant_event(state: State, reading: Classification, automatic: bool) -> Event:
-    if state is State.PROPOSAL_PENDING and not automatic:
+def _merchant_event(state: State, reading: Classification) -> Event:
+    if state is State.PROPOSAL_PENDING:
         if reading.intent == "accept":
             return ProposalAccepted(Role.MERCHANT)
         if reading.intent == "reject":
             return ProposalRejected(Role.MERCHANT)
-    return MerchantReplied(substantive=not automatic, text=_said(reading))
+    return MerchantReplied(substantive=True, text=_said(reading))
 
 
 def _customer_event(
@@ -449,11 +524,13 @@ def _reading_summary(reading: Classification) -> str:
 
 
 def _ignore_automatic(
-    session: Session, case: Case, role: Role, mail: IncomingMail, kind: str = "AutomaticMailIgnored"
+    session: Session, case: Case, role: Role, mail: IncomingMail, why: str
 ) -> Outcome:
-    """Automatic mail from a customer or mediator, or an empty one: logged, no effect."""
-    why = f"mail {mail.id}: {mail.machine} ({mail.machine_rule})" if mail.machine else "no text"
-    _log(session, case, kind, str(role), why, mail.received_at, mail)
+    """An automatic mail from a party: on the case's timeline, and nothing else (no
+    state change, no clock stopped, nothing forwarded)."""
+    _log(session, case, "AutomaticMailIgnored", str(role), f"mail {mail.id}: {why}",
+         mail.received_at, mail)  # fmt: skip
+    log.info("automatic mail %s to %s recorded, no effect: %s", mail.id, case.ref, why)
     return Outcome(case_ref=case.ref)
 
 
@@ -730,9 +807,12 @@ def _hold(
     tell: Classify | None = None,
     ref: str | None = None,
     case: Case | None = None,
+    role: Role | None = None,
 ) -> Outcome:
-    """Keep `mail` for the operator; with `tell`, a human sender is told in their language."""
-    told = bool(tell is not None and mail.sender and mail.machine is None and ref)
+    """Keep `mail` for the operator; with `tell`, a person who sent it is told in their
+    language (never a machine: no answer loops). `role` is the sender's role in `case`,
+    for a mail attached as evidence: its notice names that role's case address."""
+    told = bool(tell is not None and mail.sender and ref and _automatic(mail, tell) is None)
     session.add(
         HeldMail(
             mail_id=mail.id,
@@ -745,19 +825,30 @@ def _hold(
         )
     )
     if case is not None:
-        _log(session, case, "MailHeld", "system", f"{reason}: {detail}", mail.received_at, mail)
+        kind = "EvidenceAttached" if reason is HeldReason.NOT_CASE_ADDRESS else "MailHeld"
+        _log(session, case, kind, "system", f"{reason}: {detail}", mail.received_at, mail)
     log.warning("mail %s held (%s): %s", mail.id, reason, detail)
     if not told:
         return Outcome(case_ref=ref, held=reason, detail=detail)
     assert tell is not None and mail.sender and ref
     language = tell(None).language
     language = language if language in LANGUAGES else settings.default_language
-    key = {
-        HeldReason.SENDER_NOT_PARTY: "sender.not_party",
-        HeldReason.CLOSED_CASE: "sender.case_closed",
-    }.get(reason, "sender.mail_held")
-    notice = notices.to_sender(key, mail, ref, language, settings)
+    key = _SENDER_NOTICES.get(reason, "sender.mail_held")
+    values = {}
+    if role is not None and reason is HeldReason.NOT_CASE_ADDRESS:
+        values["case_address"] = case_address(settings.secret, settings.domain, ref, role)
+    else:
+        key = "sender.mail_held" if key == "sender.use_case_address" else key
+    notice = notices.to_sender(key, mail, ref, language, settings, values)
     return Outcome((notice,), ref, reason, detail)
+
+
+_SENDER_NOTICES = {
+    HeldReason.SENDER_NOT_PARTY: "sender.not_party",
+    HeldReason.CLOSED_CASE: "sender.case_closed",
+    HeldReason.NOT_CASE_ADDRESS: "sender.use_case_address",
+}
+"""The notice a person gets for each reason its mail was held (others: "being reviewed")."""
 
 
 # ====================================================================== loading

@@ -231,6 +231,11 @@ class HeldReason(enum.StrEnum):
     NO_SENDER = "no-sender"
     OPERATOR_ADDRESS = "operator-address"
     NO_RECIPIENT = "no-recipient"
+    NOT_CASE_ADDRESS = "not-case-address"
+    """Found its case by threading headers or subject, not by a signed case address:
+    attached to the case as evidence, never acting."""
+    UNAUTHENTICATED = "unauthenticated"
+    """A merchant's or mediator's mail whose From domain the MTA did not authenticate."""
 
 
 class HeldMail(SQLModel, table=True):

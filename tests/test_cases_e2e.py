@@ -240,9 +240,10 @@ def test_an_out_of_office_reply_does_not_stop_the_clock(
     assert case["state"] == "awaiting_merchant"
     assert case["first_reply_seconds"] is None
     assert {"merchant_reply", "merchant_reminder"} <= set(case["deadlines"])
-    [replied] = [e for e in case["events"] if e["kind"] == "MerchantReplied"]
-    assert replied["data"]["substantive"] is False
-    assert "clock runs on" in replied["reason"]
+    assert not [e for e in case["events"] if e["kind"] == "MerchantReplied"]
+    [recorded] = [e for e in case["events"] if e["kind"] == "AutomaticMailIgnored"]
+    assert recorded["actor"] == "merchant"
+    assert "automatic mail" in recorded["reason"]
     assert harness.sent(merchant_answers(harness, forward)) == [
         (CUSTOMER, "customer.merchant_reply_forwarded")
     ]
@@ -437,22 +438,32 @@ def test_a_late_sweep_catches_up_oldest_first(harness: Harness) -> None:
         ("threading", "beschwerde@siegel.test"),
         ("subject", "beschwerde@siegel.test"),
         ("threading", "service@siegel.test"),  # our From: the client ignored Reply-To
+        ("subject", "postmaster@siegel.test"),
     ],
 )
-def test_a_reply_that_lost_its_reply_to_finds_its_case(
+def test_a_reply_that_lost_its_reply_to_is_evidence_and_the_sender_gets_the_address(
     harness: Harness, fallback: str, to: str
 ) -> None:
     """A merchant reply sent to the complaint address or to our From address finds its
-    case by In-Reply-To, or by the [SSG-…] subject reference, with the sender check."""
+    case by In-Reply-To or by the [SSG-…] subject reference, but only attaches there: no
+    clock stops, nothing is forwarded, and the sender is told its case address."""
     ref, sent = complain(harness)
     [forward] = addressed_to(sent, MERCHANT)
     answer = harness.reply(forward, MERCHANT, "Wir tauschen das Sofa aus.", to=to)
     if fallback == "subject":
         del answer["In-Reply-To"], answer["References"]
     harness.send(answer)
-    assert harness.sent(harness.process()) == [(CUSTOMER, "customer.merchant_reply_forwarded")]
-    [replied] = [e for e in harness.case(ref)["events"] if e["kind"] == "MerchantReplied"]
-    assert f"via {fallback}" in replied["reason"]
+    [told] = harness.process()
+    assert harness.sent([told]) == [(MERCHANT, "sender.use_case_address")]
+    merchant_address = harness.case_address(ref, Role.MERCHANT)
+    assert told.message["Reply-To"] == merchant_address
+    assert merchant_address in plain(told)
+    case = harness.case(ref)
+    assert case["state"] == "awaiting_merchant" and case["first_reply_seconds"] is None
+    assert not [e for e in case["events"] if e["kind"] == "MerchantReplied"]
+    [attached] = [e for e in case["events"] if e["kind"] == "EvidenceAttached"]
+    assert f"found by {fallback}" in attached["reason"]
+    assert [h["reason"] for h in case["held_mails"]] == ["not-case-address"]
 
 
 def test_mail_to_a_closed_case_is_held_and_does_not_reopen_it(harness: Harness) -> None:

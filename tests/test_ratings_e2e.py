@@ -89,7 +89,7 @@ def test_a_rating_reply_is_stored_thanked_and_replaced_with_history(harness: Har
     assert (current.praise, current.revision) == ("Schnelle Abholung", 1)
 
     correction = "3 3 2\n\nIch war zu großzügig."
-    second = harness.reply(sent[0], CUSTOMER, correction, to="beschwerde@siegel.test")
+    second = harness.reply(sent[0], CUSTOMER, correction)
     harness.send(second)
     assert harness.sent(harness.process()) == [(CUSTOMER, "customer.rating_thanks")]
     current, history = stored(harness, ref)

@@ -42,6 +42,7 @@ PARAMETERS = (
     "deadline",
     "case_file",
     "complaint_address",
+    "case_address",
     "problems",
     "rating_summary",
     "rating_help",
