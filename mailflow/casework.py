@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from mailflow import outbox
+from mailflow import authentication, outbox
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail, StoredMail
@@ -58,7 +58,7 @@ def settings(config: Config) -> service.Settings:
         operator_address=config.mediation.operator or None,
         default_language=config.siegel.default_language,
         timezone=config.siegel.timezone,
-        authserv_id=config.authentication.authserv_id or None,
+        authserv_id=authentication.trusted_authserv_id(config.authentication),
     )
 
 
@@ -167,7 +167,11 @@ def answered_kinds(session: Session, message_ids: Sequence[str]) -> tuple[str, .
 
 
 def incoming(
-    session: Session, mail: StoredMail, parsed: ParsedMail, verdict: MachineVerdict | None
+    session: Session,
+    mail: StoredMail,
+    parsed: ParsedMail,
+    verdict: MachineVerdict | None,
+    authentication_results: tuple[str, ...] = (),
 ) -> service.IncomingMail:
     """What the case service reads of a stored, parsed mail."""
     assert mail.id is not None
@@ -189,7 +193,7 @@ def incoming(
         answered_kinds=answered_kinds(session, answered),
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
-        authentication_results=tuple(parsed.headers.get("authentication-results", ())),
+        authentication_results=authentication_results,
     )
 
 
@@ -201,6 +205,7 @@ def handle(
     config: Config,
     now: datetime,
     reader: Reader | None = None,
+    authentication_results: tuple[str, ...] = (),
 ) -> service.Outcome:
     """Apply one processed mail to its case; its mails go into the outbox in `session`.
 
@@ -209,7 +214,10 @@ def handle(
     """
     reader = reader or Reader(parsed, config)
     outcome = service.handle_mail(
-        session, incoming(session, mail, parsed, verdict), reader, settings(config)
+        session,
+        incoming(session, mail, parsed, verdict, authentication_results),
+        reader,
+        settings(config),
     )
     if mail.classification is None:
         mail.classification = reader.record()

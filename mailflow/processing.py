@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from classifier import machine
-from mailflow import casework, outbox, parsing
+from mailflow import authentication, casework, outbox, parsing
 from mailflow.config import Config
 from mailflow.models import MailStatus, StoredMail
 from mediation import addresses
@@ -34,6 +34,7 @@ class Analysis:
     verdict: machine.MachineVerdict | None
     bounced: tuple[int, ...]  # outbox rows named by the VERP addresses it came to
     reader: casework.Reader | None  # the classifier, its first reading already made
+    authentication_results: tuple[str, ...] = ()  # what the case service may trust
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,12 @@ def analyse(mail: StoredMail, config: Config) -> Analysis:
     parsed = parsing.parse(mail.raw)
     verdict = machine.detect(parsed.message, mail.envelope_from, config.siegel.domain)
     bounced = tuple(bounce_targets(mail, config))
-    reader = None
+    reader, results = None, ()
     if not bounced:
         reader = casework.Reader(parsed, config)
         reader(None)  # category, language, automatic reply: what every case asks first
-    return Analysis(parsed, verdict, bounced, reader)
+        results = authentication.results_for(mail.raw, parsed.headers, config.authentication)
+    return Analysis(parsed, verdict, bounced, reader, results)
 
 
 def bounce_targets(mail: StoredMail, config: Config) -> list[int]:
@@ -82,8 +84,9 @@ def process_mail(session: Session, mail: StoredMail, context: Context) -> None:
         # Route to a case and decide; the case change and its outgoing mails are part
         # of this unit of work.
         casework.handle(
-            session, mail, parsed, verdict, context.config, context.now, analysis.reader
-        )
+            session, mail, parsed, verdict, context.config, context.now, analysis.reader,
+            analysis.authentication_results,
+        )  # fmt: skip
     mail.status = MailStatus.DONE
     mail.processed_at = context.now
     mail.claimed_by = mail.claimed_at = None
