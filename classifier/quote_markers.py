@@ -10,6 +10,7 @@ whole text).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # A header that a client wraps over several lines is joined back from at most this many lines
 # and this many characters; both bounds keep the work per line constant.
@@ -35,8 +36,12 @@ WROTE_VERBS = (
     "ha scritto",
     "schreef",
     "geschreven",
+    "napisał(a)",
+    "napisal(a)",
     "napisał",
     "napisal",
+    "escreveu",
+    "kirjoitti",
     "skrev",
     "đã viết",
     "napsal(a)",
@@ -47,25 +52,157 @@ WROTE_VERBS = (
 _WROTE_AT_END = re.compile(
     rf"(?:{'|'.join(map(re.escape, WROTE_VERBS))})\s*:?[\s\-]*$", re.IGNORECASE
 )
-# German, Dutch and Polish put the verb before the name: "Am 12.03.2026 um 14:22 schrieb X <x@y>:".
+# German, Dutch, Polish and the Scandinavian languages put the verb before the name:
+# "Am 12.03.2026 um 14:22 schrieb X <x@y>:", "Den 12 mars 2026 kl. 14:22 skrev X <x@y>:";
+# Apple Mail leaves out the opening word ("12. mar. 2026 kl. 14:22 skrev X <x@y>:") but
+# always names the address; its Polish header names the writer first.
+_VERBS_BEFORE_NAME = r"(?:schrieb|schreef|napisał|napisal|skrev)"
 _VERB_BEFORE_NAME = re.compile(
-    r"^[\s\-*>]*(?:am|op|w dniu)\s.*\s(?:schrieb|schreef|napisał)\s.*:\s*$", re.IGNORECASE
+    rf"^[\s\-*>]*(?:am|op|w dniu|den)\s.*\s{_VERBS_BEFORE_NAME}\s.*:\s*$"
+    rf"|^[\s\-*>]*\S.*?\d[:.]\d\d\s+{_VERBS_BEFORE_NAME}\s[^@]*@[^@]*>\s*:\s*$"
+    r"|^[\s\-*>]*wiadomo(?:ść|sc) napisana przez\s.*:\s*$",
+    re.IGNORECASE,
+)
+# Lotus Notes and some webmailers put the date after the verb: "Mia Muster/ACME wrote on
+# 03/12/2026 02:22:08 PM:", "Service-Siegel <fall@x.example> schrieb am 12.03.2026 14:22:".
+_VERB_BEFORE_DATE = re.compile(
+    r"\s(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|skrev|napisał)\s+"
+    r"(?:on|am|le|el|il|op|den|w dniu|dnia)\s[^\n]{0,120}\d[^\n]{0,40}:\s*$",
+    re.IGNORECASE,
 )
 # Android: "---- John Smith wrote ----" carries no date.
 _DASHED_WROTE = re.compile(r"^\s*-{2,}\s*\S.{0,80}\s(?:wrote|schrieb)\s*-{2,}\s*$", re.IGNORECASE)
 
+# The lines that introduce an earlier message (Outlook's "-----Original Message-----",
+# Thunderbird's "-------- Original-Nachricht --------") or a forwarded one (Gmail's
+# "---------- Forwarded message ---------", Apple Mail's "Begin forwarded message:",
+# Thunderbird's "-------- Weitergeleitete Nachricht --------"), in the languages of the
+# clients that write them. A line that holds one of these phrases and nothing else but
+# rules of dashes, underscores, equals signs or stars and a colon is a marker, with or
+# without its decoration: clients and the people who copy them drop both.
+ORIGINAL_MESSAGE_PHRASES = (
+    "original message",
+    "reply message",
+    "ursprüngliche nachricht",
+    "originalnachricht",
+    "original-nachricht",
+    "original nachricht",
+    "antwort nachricht",
+    "message d'origine",
+    "message original",
+    "messaggio originale",
+    "mensaje original",
+    "mensagem original",
+    "oorspronkelijk bericht",
+    "origineel bericht",
+    "oryginalna wiadomość",
+    "wiadomość oryginalna",
+    "ursprungligt meddelande",
+    "originalmeddelande",
+    "oprindelig meddelelse",
+    "opprinnelig melding",
+    "alkuperäinen viesti",
+    "původní zpráva",
+    "исходное сообщение",
+    "оригинальное сообщение",
+)
+FORWARDED_MESSAGE_PHRASES = (
+    # English
+    "forwarded message",
+    "forwarded e-mail",
+    "forwarded email",
+    "forwarded mail",
+    "begin forwarded message",
+    "start of forwarded message",
+    # German
+    "weitergeleitete nachricht",
+    "weitergeleitete e-mail",
+    "weitergeleitete email",
+    "weitergeleitete mail",
+    "anfang der weitergeleiteten nachricht",
+    "anfang der weitergeleiteten e-mail",
+    "beginn der weitergeleiteten nachricht",
+    "beginn der weitergeleiteten e-mail",
+    # French
+    "message transféré",
+    "message réexpédié",
+    "début du message réexpédié",
+    "début du message transféré",
+    # Italian
+    "messaggio inoltrato",
+    "inizio messaggio inoltrato",
+    "inizio del messaggio inoltrato",
+    # Spanish
+    "mensaje reenviado",
+    "inicio del mensaje reenviado",
+    "comienzo del mensaje reenviado",
+    # Portuguese
+    "mensagem encaminhada",
+    "mensagem reencaminhada",
+    "início da mensagem encaminhada",
+    "início da mensagem reencaminhada",
+    # Dutch
+    "doorgestuurd bericht",
+    "doorgestuurde e-mail",
+    "begin doorgestuurd bericht",
+    # Polish
+    "wiadomość przekazana dalej",
+    "przekazana wiadomość",
+    "przesłana wiadomość",
+    "początek przekazywanej wiadomości",
+    # Swedish
+    "vidarebefordrat meddelande",
+    "vidarebefordrat brev",
+    "början på vidarebefordrat meddelande",
+    "början på vidarebefordrat brev",
+    # Danish
+    "videresendt meddelelse",
+    "videresendt besked",
+    "videresendt e-mail",
+    "start på videresendt besked",
+    "start på videresendt meddelelse",
+    # Norwegian
+    "videresendt melding",
+    "videresendt e-post",
+    "begynnelse på videresendt melding",
+    # Finnish, Czech, Russian
+    "välitetty viesti",
+    "välitetty viesti alkaa",
+    "přeposlaná zpráva",
+    "začátek přeposlané zprávy",
+    "пересылаемое сообщение",
+    "переадресованное сообщение",
+    "начало переадресованного сообщения",
+)
+# Lotus Notes and Domino: "----- Forwarded by Jane Doe/ACME on 12.03.2026 14:22 -----".
+_FORWARDED_BY = ("forwarded by", "weitergeleitet von", "transféré par", "inoltrato da",
+                 "reenviado por", "doorgestuurd door")  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """Lower case without accents ("Début" and "Debut", "Ursprüngliche" and
+    "Ursprungliche" are one phrase): clients and users write both."""
+    text = text.casefold()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _phrases(phrases: tuple[str, ...]) -> str:
+    return "|".join(re.escape(fold(phrase)) for phrase in sorted(phrases, key=len, reverse=True))
+
+
+# Decoration around a phrase; the colon is optional, and the two classes around it do not
+# overlap, so a failing match backtracks once over a long line, not once per character.
+_DECORATION = r"[-_=*~\s]*"
+_DECORATION_TO_END = rf"{_DECORATION}(?::{_DECORATION})?$"
 _ORIGINAL_MESSAGE = re.compile(
-    r"^\s*[-_=]{2,}\s*(?:original message|ursprüngliche nachricht|ursprungliche nachricht"
-    r"|originalnachricht|original-nachricht|reply message|antwort nachricht"
-    r"|oprindelig meddelelse|message d'origine|mensaje original|messaggio originale)"
-    r"\s*[-_=]{2,}\s*$",
-    re.IGNORECASE,
+    rf"^{_DECORATION}(?:{_phrases(ORIGINAL_MESSAGE_PHRASES)}){_DECORATION_TO_END}"
 )
 _FORWARDED = re.compile(
-    r"^\s*(?:[-_=]{2,}\s*(?:forwarded message|weitergeleitete nachricht|weitergeleitete e-mail"
-    r"|message transféré|mensaje reenviado|messaggio inoltrato)\s*[-_=]{2,}"
-    r"|begin forwarded message\s*:|anfang der weitergeleiteten (?:nachricht|e-mail)\s*:)\s*$",
-    re.IGNORECASE,
+    rf"^{_DECORATION}(?:{_phrases(FORWARDED_MESSAGE_PHRASES)}){_DECORATION_TO_END}"
+    rf"|^\s*[-_=*]{{2,}}\s*(?:{_phrases(_FORWARDED_BY)})\s[^\n]{{1,200}}?[-_=*]{{2,}}\s*$"
 )
 _SEPARATOR = re.compile(r"^\s*[-_]{5,}\s*$")
 
@@ -74,7 +211,12 @@ _SEPARATOR = re.compile(r"^\s*[-_]{5,}\s*$")
 _HEADER_KEYS = (
     "from|sent|to|subject|date|cc|bcc|reply-to"
     "|von|gesendet|an|betreff|datum|kopie|antwort an"
-    "|de|envoyé|à|a|objet|fra|sendt|til|emne|från|skickat|till|ämne"
+    "|de|envoyé|à|a|objet"
+    "|da|inviato|oggetto"
+    "|enviado|enviada|para|asunto|fecha|assunto|data"
+    "|van|verzonden|aan|onderwerp"
+    "|od|wysłano|do|temat|dw"
+    "|fra|sendt|til|emne|från|skickat|till|ämne|kopia"
     "|от|отправлено|кому|тема|дата"
 )
 _HEADER_LINE = re.compile(rf"^\s*[*_]*({_HEADER_KEYS})[*_]*\s?:[*_]*(?:\s|$)", re.IGNORECASE)
@@ -95,9 +237,35 @@ _FOOTER_WORDS = re.compile(
 )
 
 
+# '>' is the quote mark of RFC 3676 §4.5; some clients and users prefix quoted lines with
+# '|' instead.
+QUOTE_MARKS = (">", "|")
+
+
 def is_quoted(line: str) -> bool:
-    """A line that a client prefixed with '>' (RFC 3676 §4.5 quote marks)."""
-    return line.lstrip().startswith(">")
+    """A line that a client prefixed with a quote mark ('>', or '|')."""
+    return line.lstrip().startswith(QUOTE_MARKS)
+
+
+# A quoted line this long was probably wrapped by the client (lines are wrapped at 72 to
+# 78 characters, the quote marks pushing a full line over); one ending a sentence or a
+# field label probably was not.
+_WRAPPED_LENGTH = 50
+_ENDS_SENTENCE_OR_LABEL = (".", "!", "?", ":", ";")
+# The last word of a line that a client broke inside a link ("http://example.com/act") or
+# inside brackets that it does not close ("(see", "<bob@").
+_OPEN_LINK = re.compile(r"(?:://|www\.|mailto:)\S*$|[(<\[][^\s)>\]]*$", re.IGNORECASE)
+
+
+def continues_quoted_line(quoted: str, line: str) -> bool:
+    """Whether `line`, unmarked below the quoted line `quoted` and above another quoted
+    line, is the rest of `quoted` that a client wrapped without repeating the mark: the
+    quoted line was cut inside a link, or was long and not at the end of a sentence. An
+    answer typed below a short question or field label is not."""
+    above = quoted.rstrip()
+    if len(line.split()) == 1 and _OPEN_LINK.search(above):
+        return True
+    return len(above) >= _WRAPPED_LENGTH and not above.endswith(_ENDS_SENTENCE_OR_LABEL)
 
 
 def is_blank(line: str) -> bool:
@@ -113,9 +281,10 @@ def splitter_kind(line: str) -> str | None:
     """If everything after this line is an earlier (or forwarded) message, the marker id."""
     if line.strip() == HTML_CUT_MARK:
         return "html-quote-container"
-    if _ORIGINAL_MESSAGE.match(line):
+    folded = fold(line)
+    if _ORIGINAL_MESSAGE.match(folded):
         return "original-message"
-    if _FORWARDED.match(line):
+    if _FORWARDED.match(folded):
         return "forwarded-message"
     if _DASHED_WROTE.match(line):
         return "quote-header"
@@ -128,7 +297,10 @@ def header_key(line: str) -> str | None:
 
 
 # Words that open a wrapped "On <date> ... wrote:" header in the languages we see.
-_OPENING_WORDS = r"on|am|le|el|il|op|w dniu|den|på|vào|dne|em|в|el día"
+_OPENING_WORDS = (
+    r"on|am|le|el|il|op|w dniu|den|på|vào|dne|em|в|el día"
+    r"|wiadomość napisana przez|wiadomosc napisana przez"
+)
 _HEADER_OPENING = re.compile(rf"^[\s\-*_>]*(?:{_OPENING_WORDS})\s", re.IGNORECASE)
 
 
@@ -141,7 +313,11 @@ def is_wrote_header(joined: str) -> bool:
     """Whether joined lines form an "On ... wrote:" / "Am ... schrieb ...:" header."""
     if len(joined) > MAX_HEADER_CHARS or not _DATE_OR_ADDRESS.search(joined):
         return False
-    return bool(_WROTE_AT_END.search(joined) or _VERB_BEFORE_NAME.match(joined))
+    return bool(
+        _WROTE_AT_END.search(joined)
+        or _VERB_BEFORE_NAME.match(joined)
+        or _VERB_BEFORE_DATE.search(joined)
+    )
 
 
 def is_attribution(joined: str) -> bool:
@@ -173,19 +349,31 @@ def is_signature_dashes(line: str) -> bool:
 
 # Every line on which any check above can fire matches one of two patterns (looser than
 # all the checks together, and a test holds them to that): its start is a quote mark, a
-# rule of dashes, underscores or stars, a header key, a header's opening word, a
-# forwarding or footer opening or the cut mark; or its end is a "wrote" verb. The second
-# is searched in the reversed text, so that both patterns are anchored at a line start:
-# an unanchored pattern would be tried at every character. Most mails have no such line
-# at all, and in the others only these lines need the exact checks.
+# rule of dashes, underscores, equals signs, tildes or stars, a header key, a header's
+# opening word, the first word of an original or forwarded message phrase, a footer
+# opening or the cut mark; or its end is a "wrote" verb, an address and a colon
+# ("... <x@y>:") or a time and a colon ("... 14:22:", "... 02:22 PM:"). The second is
+# searched in the reversed text, so that both patterns are anchored at a line start: an
+# unanchored pattern would be tried at every character. Most mails have no such line at
+# all, and in the others only these lines need the exact checks.
+_PHRASE_OPENINGS = "|".join(
+    sorted(
+        {
+            re.escape(word)
+            for phrase in (*ORIGINAL_MESSAGE_PHRASES, *FORWARDED_MESSAGE_PHRASES)
+            for word in (phrase.split()[0], fold(phrase.split()[0]))
+        }
+    )
+)
 _STARTS_LIKE_MARKER = re.compile(
-    rf"^[^\S\n]*(?:[>\-_=*{HTML_CUT_MARK}]|(?:{_HEADER_KEYS})[*_]*[^\S\n]?:"
-    rf"|(?:{_OPENING_WORDS})[^\S\n]|begin forwarded|anfang der weitergeleiteten"
+    rf"^[^\S\n]*(?:[>|\-_=*~{HTML_CUT_MARK}]|(?:{_HEADER_KEYS})[*_]*[^\S\n]?:"
+    rf"|(?:{_OPENING_WORDS})[^\S\n]|(?:{_PHRASE_OPENINGS})"
     r"|sent |gesendet |von meinem|get outlook|holen sie|outlook für|diese )",
     re.IGNORECASE | re.MULTILINE,
 )
 _ENDS_WITH_VERB_REVERSED = re.compile(
-    r"^(?:[^\S\n]|-)*:?[^\S\n]*(?:" + "|".join(re.escape(verb[::-1]) for verb in WROTE_VERBS) + ")",
+    r"^(?:[^\S\n]|-)*:?[^\S\n]*(?:" + "|".join(re.escape(verb[::-1]) for verb in WROTE_VERBS) + ")"
+    r"|^[^\S\n]*:[^\S\n]*>|^[^\S\n]*:[^\S\n]*(?:mp|ma|rhu)?[^\S\n]*\d",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -2,15 +2,24 @@
 with praise and criticism (Lob & Tadel), read from a German or English mail.
 
 Owns `parse_rating` and the help text (`format_help`) that an unreadable answer gets.
-Only the part of the mail the customer wrote now is read (`extract_reply`), plus form
-fields answered inline below their quoted label ("> Service (1-5):" then "4").
+Only the part of the mail the customer wrote now is read (`extract_reply`): a quoted line
+never counts, not even one the customer typed a score into ("> Service (1-5): 4"), since
+a quoted earlier rating or our own summary of one looks the same. `parse_rating` may be
+given the whole body or just the reply's new text (`Classification.new_text`, what the
+case service reads). An answer typed on its own line below a quoted form field
+("> Service (1-5):" then "4") is new text: from the whole body it is read with the quoted
+label as its label (Lob and Tadel answers too); in the new text alone the labels are
+gone, so three such answers are read in the asked order and fewer are reported, not
+guessed at, while Lob and Tadel answers become the comment.
 
 A score is read only where it is unambiguous, never guessed:
 - after a dimension's label: "Service: 4", "Erreichbarkeit 5/5", "reaction time ★★★☆☆",
   "Service: sehr gut", "Service: Schulnote 2";
 - as a line of exactly three scores in the asked order (Service, Erreichbarkeit,
   Reaktionszeit): "4 5 3", "4/5/3", "4-5-3", "gut, sehr gut, befriedigend", optionally
-  after "Bewertung:" / "Rating:".
+  after "Bewertung:" / "Rating:";
+- as exactly three lines in a row that hold one score each, in the same order: "4", "5",
+  "3" (the inline answers to our form, once the quoted labels are cut).
 A number followed by a unit ("2 Tage", "3 hours", "20 €"), part of a range ("3-5 Tage"),
 longer than one digit on a score line, or not next to a label is no score: "Bestellung
 4711 vom 3.5." rates nothing. A score outside 1-5, a fraction, another scale ("8/10") or
@@ -274,25 +283,56 @@ def _read_score_lines(
     body: str, found: dict[str, list[int]], problems: list[str], consumed: list[tuple[int, int]]
 ) -> None:
     """Lines of scores without labels: exactly three are Service, Erreichbarkeit,
-    Reaktionszeit; any other number of them is reported, not guessed at."""
+    Reaktionszeit, on one line ("4 5 3") or one per line on lines that follow each other
+    (blank lines between allowed): the form answered inline below its quoted labels, of
+    which the reply's new text keeps only the answers. Any other number of them is
+    reported, not guessed at."""
+    lone: list[tuple[int, _Token]] = []  # one score per line, in a row: (line start, score)
+
+    def settle_lone_lines() -> None:
+        if len(lone) == 3:
+            _assign(found, problems, [token for _, token in lone])
+        elif lone:
+            _report_unlabelled(problems, [token for _, token in lone])
+        consumed.extend((start, start + token.end) for start, token in lone)
+        lone.clear()
+
     start = 0
     for line in body.split("\n"):
         end = start + len(line)
-        if not any(a < end and b > start for a, b in consumed):
+        if not line.strip():
+            pass  # a blank line neither starts nor ends a run of lone scores
+        elif any(a < end and b > start for a, b in consumed):
+            settle_lone_lines()
+        else:
             tokens, tail = _score_line(line)
-            if tokens and len(tokens) == 3:
-                for name, token in zip(DIMENSIONS, tokens, strict=True):
-                    if token.value is None:
-                        problems.append(f"{token.problem}: {name} '{token.text}'")
-                    else:
-                        found[name].append(token.value)
-                # Text after the scores ("4 5 3 - danke!") stays for the comment.
-                consumed.append((start, start + tokens[-1].end))
-            elif tokens and not tail:
-                shown = " ".join(token.text for token in tokens)
-                problems.append(f"unlabelled-scores: {len(tokens)} in '{shown}', expected 3")
-                consumed.append((start, end))
+            if len(tokens) == 1 and not tail:
+                lone.append((start, tokens[0]))
+            else:
+                settle_lone_lines()
+                if len(tokens) == 3:
+                    _assign(found, problems, tokens)
+                    # Text after the scores ("4 5 3 - danke!") stays for the comment.
+                    consumed.append((start, start + tokens[-1].end))
+                elif tokens and not tail:
+                    _report_unlabelled(problems, tokens)
+                    consumed.append((start, end))
         start = end + 1
+    settle_lone_lines()
+
+
+def _assign(found: dict[str, list[int]], problems: list[str], tokens: list[_Token]) -> None:
+    """Three unlabelled scores, in the order the request asks for them."""
+    for name, token in zip(DIMENSIONS, tokens, strict=True):
+        if token.value is None:
+            problems.append(f"{token.problem}: {name} '{token.text}'")
+        else:
+            found[name].append(token.value)
+
+
+def _report_unlabelled(problems: list[str], tokens: list[_Token]) -> None:
+    shown = " ".join(token.text for token in tokens)
+    problems.append(f"unlabelled-scores: {len(tokens)} in '{shown}', expected 3")
 
 
 def _score_line(line: str) -> tuple[list[_Token], bool]:

@@ -1,12 +1,16 @@
 """Reply extraction: which part of a mail its sender wrote now, and which part is quoted.
 
-Owns `extract_reply`. It is conservative by design: mediator commands are read only from
-`Reply.new_text`, so anything that might be quoted is cut. A line can be quoted because a
-client prefixed it with '>', because it sits below an "On ... wrote:" / "Am ... schrieb ...:"
-header, an Outlook "Von:/Gesendet:/An:/Betreff:" block, an "-----Original Message-----" or
-forwarded-message line, or an HTML quote container. Text written between or below '>'
-blocks (inline and bottom-posted answers) is new text; text below an unmarked header is not.
-Signatures ("-- " and mobile footers) are kept apart from the new text.
+Owns `extract_reply`. It is conservative by design: mediator commands, accept and reject
+words and ratings are read only from `Reply.new_text`, so anything that might be quoted is
+cut. A line can be quoted because a client prefixed it with '>' (or '|'), because it sits
+below an "On ... wrote:" / "Am ... schrieb ...:" header, an Outlook
+"Von:/Gesendet:/An:/Betreff:" block (in the languages of `quote_markers`), an
+"-----Original Message-----" line or a forwarded-message line (with or without colon and
+decoration), or because the HTML marks it as a quote (`html_text`: blockquote, cite,
+left-border bars, the clients' quote containers). Text written between or below quoted
+blocks (inline and bottom-posted answers) is new text; text below an unmarked header, a
+forwarded-message line or an HTML quote container is not. Signatures ("-- " and mobile
+footers) are kept apart from the new text.
 
 One scan of the whole text finds the lines that may mark a quote or a signature
 (`quote_markers.candidate_lines`); a mail without any is new text as a whole, and in the
@@ -17,7 +21,7 @@ the time is linear in the size of the mail.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from classifier import quote_markers as qm
 from classifier.html_text import html_to_text
@@ -40,8 +44,8 @@ class Reply:
     # Text the sender wrote, signature included (new text plus signature, in mail order).
     authored: str
     # Dashed ids of what was found: "quote-marks", "quote-header", "outlook-header",
-    # "original-message", "forwarded-message", "html-quote-container", "signature-dashes",
-    # "mobile-footer".
+    # "original-message", "forwarded-message", "html-quote-element", "html-quote-container",
+    # "quoted-in-other-part", "signature-dashes", "mobile-footer".
     markers: tuple[str, ...]
     source: str  # "text" or "html"
 
@@ -49,16 +53,29 @@ class Reply:
 def extract_reply(text: str, html: str | None = None) -> Reply:
     """Split a mail body into new text, quoted text and signature.
 
-    `text` is the decoded text/plain part, `html` the decoded text/html part if any. The
-    HTML is used when the text is empty or when the HTML marks its quote with an explicit
-    container (more reliable than guessing from text); otherwise the text part is used.
+    `text` is the decoded text/plain part, `html` the text/html part as it was sent (not
+    sanitised: the quote structure is in the attributes a sanitiser removes). The HTML is
+    read when the text is empty or when the HTML marks a quote by its structure (more
+    reliable than guessing from text, and a client's text part may have lost the marks);
+    otherwise the text part is read. When a mail has both, the other part is read too,
+    and a line of the new text that the other part quotes (and does not also write
+    anew) is dropped: a line is new only when neither part says it is quoted.
     """
-    source = "text"
-    body = _normalise(text or "")
-    if html:
-        html_body, has_container = html_to_text(html)
-        if has_container or not body.strip():
-            body, source = _normalise(html_body), "html"
+    plain = _normalise(text or "")
+    if not html:
+        return _split(plain, "text")
+    converted = html_to_text(html)
+    from_html = _split(_normalise(converted.text), "html", converted.markers)
+    if not plain.strip():
+        return from_html
+    from_text = _split(plain, "text")
+    if converted.markers:
+        return _without_lines_quoted_in(from_html, from_text)
+    return _without_lines_quoted_in(from_text, from_html)
+
+
+def _split(body: str, source: str, structure: tuple[str, ...] = ()) -> Reply:
+    """One body's split; `structure` is what the HTML marked as quotes (see `html_text`)."""
     full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
     candidates = qm.candidate_lines(body)
     if not candidates:
@@ -66,7 +83,9 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
         whole = body.strip()
         return Reply(full, whole, "", "", whole, (), source)
     lines = body.split("\n")
-    kinds, markers = _mark_quotes(lines, candidates)
+    kinds, markers = _mark_quotes(lines, candidates, rewrapped=source == "text")
+    if "html-quote-element" in structure:
+        markers.insert(0, "html-quote-element")
     authored_lines, signature_lines = _split_signatures(lines, kinds, markers, candidates)
     new_lines = [
         line if kind == _AUTHORED and not is_sig else None
@@ -90,13 +109,44 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
     )
 
 
+def _without_lines_quoted_in(reply: Reply, other: Reply) -> Reply:
+    """`reply` without the new-text lines that `other` (the same mail's other part)
+    quotes and does not write anew; marked "quoted-in-other-part" when any went."""
+    written = {_line_key(line) for line in other.authored.split("\n")}
+    quoted = {_line_key(line) for line in other.quoted.split("\n")} - written - {""}
+    if not quoted:
+        return reply
+    new_text = _keep_unquoted(reply.new_text, quoted)
+    if new_text == reply.new_text:
+        return reply
+    return replace(
+        reply,
+        new_text=new_text,
+        authored=_keep_unquoted(reply.authored, quoted),
+        markers=(*reply.markers, "quoted-in-other-part"),
+    )
+
+
+def _keep_unquoted(text: str, quoted: set[str]) -> str:
+    return _join_runs([None if _line_key(line) in quoted else line for line in text.split("\n")])
+
+
+def _line_key(line: str) -> str:
+    """A line as both parts of a mail write it: without quote marks, spacing or case."""
+    return " ".join(line.lstrip(" \t>|").split()).casefold()
+
+
 def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
 
 
-def _mark_quotes(lines: list[str], candidates: list[int]) -> tuple[list[str], list[str]]:
+def _mark_quotes(
+    lines: list[str], candidates: list[int], rewrapped: bool
+) -> tuple[list[str], list[str]]:
     """Mark every line authored or quoted; return the marks and what fired. Only the
-    candidate lines can start a quote: every other line stays as it is."""
+    candidate lines can start a quote: every other line stays as it is. `rewrapped`: the
+    text may hold quoted lines that a client wrapped without repeating the mark (plain
+    text may; text made from HTML, where a quote is an element, may not)."""
     count = len(lines)
     kinds = [_AUTHORED] * count
     markers: list[str] = []
@@ -134,7 +184,8 @@ def _mark_quotes(lines: list[str], candidates: list[int]) -> tuple[list[str], li
     else:
         index = count
     kinds[index:] = [_QUOTED] * (count - index)
-    _mark_wrapped_quote_lines(lines, kinds, candidates)
+    if rewrapped:
+        _mark_wrapped_quote_lines(lines, kinds, candidates)
     return kinds, markers
 
 
@@ -221,12 +272,19 @@ def _wrapped_start(lines: list[str], kinds: list[str], start: int) -> int:
 
 
 def _mark_wrapped_quote_lines(lines: list[str], kinds: list[str], candidates: list[int]) -> None:
-    """A single unmarked line squeezed between two '>' lines is a quoted line that a client
-    wrapped without repeating the mark (long links do this); it stays quoted."""
+    """A single unmarked line squeezed between two quoted lines is the rest of the line
+    above when a client wrapped it without repeating the mark; it stays quoted. A client
+    wraps a line that is too long, or breaks a link; an answer typed below a short quoted
+    line ("> Service (1-5):" then "4") is new text (`qm.continues_quoted_line`)."""
     quoted = {index for index in candidates if qm.is_quoted(lines[index])}
     for above in quoted:
         index = above + 1
-        if above + 2 in quoted and kinds[index] == _AUTHORED and not qm.is_blank(lines[index]):
+        if (
+            above + 2 in quoted
+            and kinds[index] == _AUTHORED
+            and not qm.is_blank(lines[index])
+            and qm.continues_quoted_line(lines[above], lines[index])
+        ):
             kinds[index] = _QUOTED
 
 

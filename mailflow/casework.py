@@ -112,12 +112,12 @@ class Reader:
         import classifier
 
         if context not in self.readings:
+            text, html = self.parsed.text, self.parsed.html_source
+            if self.parsed.body_forwarded:
+                # Someone else's mail, attached: read as a quote, never as new text.
+                text, html = "".join(f"> {line}\n" for line in text.splitlines()), None
             self.readings[context] = classifier.classify(
-                self.parsed.subject,
-                self.parsed.text,
-                self.parsed.html,
-                context=context,
-                model=model(self.config),
+                self.parsed.subject, text, html, context=context, model=model(self.config)
             )
         return self.readings[context]
 

@@ -39,7 +39,6 @@ def cmd_classify(args: argparse.Namespace, config: Config) -> int:
 
 
 def _explain_file(name: str, config: Config, as_json: bool) -> int:
-    import classifier
     from classifier import machine
 
     try:
@@ -49,11 +48,8 @@ def _explain_file(name: str, config: Config, as_json: bool) -> int:
         return 66
     parsed = parsing.parse(raw)
     verdict = machine.detect(parsed.message, None, config.siegel.domain)
-    model = casework.model(config)
-    reading = classifier.classify(parsed.subject or "", parsed.text or "", parsed.html, model=model)
-    intent = classifier.classify(
-        parsed.subject or "", parsed.text or "", parsed.html, context=INTENT_CONTEXT, model=model
-    )
+    reader = casework.Reader(parsed, config)  # read exactly as the cases read it
+    reading, intent = reader(None), reader(INTENT_CONTEXT)
     result = {
         "subject": parsed.subject,
         "from": parsed.from_address,

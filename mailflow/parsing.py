@@ -31,7 +31,7 @@ from typing import Any
 
 import mailparser
 
-from mailflow.html_text import HtmlBody, html_body
+from mailflow.html_text import HtmlBody, bounded_html, html_body
 
 log = logging.getLogger("mailflow.parsing")
 
@@ -85,14 +85,24 @@ class ParsedMail:
     references: list[str]
     text: str
     html: str | None
+    """The HTML body sanitised, safe to show (no scripts, and no classes, ids or styles)."""
     attachments: list[dict[str, Any]]
     defects: list[str]
     headers: dict[str, list[str]]
     language_hint: str | None
     message: Message = field(repr=False, compare=False)
+    html_source: str | None = field(default=None, repr=False, compare=False)
+    """The HTML body as sent, cut to the same bounds as `html`, for the reply reader
+    only: the quote structure (Gmail's `gmail_quote`, Outlook's `divRplyFwdMsg`, a
+    left-border bar) lives in the class, id and style attributes that sanitising
+    removes. Never shown; the stored raw mail holds it anyway, so it is not in to_json."""
+    body_forwarded: bool = False
+    """The body is the text of an attached message (a forward as attachment, a bounce):
+    what its sender wrote is none of it, so the reply reader gets it as a quote."""
 
     def to_json(self) -> dict[str, Any]:
-        """Everything but `message`, as JSON-ready values (the date in ISO 8601)."""
+        """Everything but `message` and `html_source`, as JSON-ready values (the date in
+        ISO 8601)."""
         return {
             "message_id": self.message_id,
             "from_address": self.from_address,
@@ -110,6 +120,7 @@ class ParsedMail:
             "defects": list(self.defects),
             "headers": {name: list(values) for name, values in self.headers.items()},
             "language_hint": self.language_hint,
+            "body_forwarded": self.body_forwarded,
         }
 
 
@@ -262,6 +273,8 @@ def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
         headers=headers,
         language_hint=_language(_first(headers, "content-language")),
         message=message,
+        html_source=body.html_source,
+        body_forwarded=body.forwarded,
     )
 
 
@@ -442,6 +455,8 @@ class _Body:
     text: str
     html: str | None
     attachments: list[dict[str, Any]]
+    html_source: str | None = None
+    forwarded: bool = False
 
     @classmethod
     def of(cls, message: Message, defects: list[str]) -> _Body:
@@ -482,14 +497,23 @@ class _Body:
                 target[content_type == "text/html"].append(text)
         if dropped:
             defects.append(f"attachments-truncated: {dropped} more than {MAX_ATTACHMENTS}")
+        forwarded = False
         if not any(t.strip() for t in plain + html):
             # Only an attached message carries text (a forward as attachment, a bounce).
             plain, html = nested_plain, nested_html
-        rendered = _rendered_html(html, defects)
+            forwarded = any(t.strip() for t in plain + html)
+        source = _bounded_html_source(html, defects)
+        rendered = _rendered_html(source)
         text = "\n\n".join(t.strip("\r\n") for t in plain if t.strip())
         if not text and rendered:
             text = rendered.text
-        return cls(_capped_text(text, defects), rendered.html if rendered else None, attachments)
+        return cls(
+            _capped_text(text, defects),
+            rendered.html if rendered else None,
+            attachments,
+            _clean(source) if source is not None else None,
+            forwarded,
+        )
 
 
 def _epilogue_parts(message: Message, defects: list[str]) -> list[Message]:
@@ -587,13 +611,21 @@ def _canonical_charset(name: str | None) -> str | None:
         return None
 
 
-def _rendered_html(html: list[str], defects: list[str]) -> HtmlBody | None:
+def _bounded_html_source(html: list[str], defects: list[str]) -> str | None:
+    """The HTML parts as sent, joined and cut to MAX_HTML_CHARS characters and to the
+    tag and nesting bounds of `bounded_html`; None without any."""
     if not html:
         return None
     markup = "\n".join(html)
     if len(markup) > MAX_HTML_CHARS:
         defects.append(f"html-truncated: only the first {MAX_HTML_CHARS} characters were read")
         markup = markup[:MAX_HTML_CHARS]
+    return bounded_html(markup)
+
+
+def _rendered_html(markup: str | None) -> HtmlBody | None:
+    if markup is None:
+        return None
     rendered = html_body(markup)
     return HtmlBody(_clean(rendered.html), rendered.text)
 

@@ -302,6 +302,21 @@ def test_a_forward_without_a_colon_does_not_execute_its_command(harness: Harness
     assert "MediationClosed" not in event_kinds(harness, ref)
 
 
+def test_a_mail_forwarded_as_attachment_does_not_execute_its_command(harness: Harness) -> None:
+    """A mediator forwarding someone's mail as an attachment, with no text of its own:
+    the #abschluss inside the attached message is not the mediator's command."""
+    ref, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATOR)
+    attached = compose(MEDIATORS[1], MEDIATOR, "Entwurf", "#abschluss gelöst\n")
+    reply = harness.reply(case_file, MEDIATOR, "", quote=False)
+    reply.clear_content()
+    reply.add_attachment(attached)
+    harness.send(reply)
+    harness.process()
+    assert harness.case(ref)["state"] == "in_mediation"
+    assert "MediationClosed" not in event_kinds(harness, ref)
+
+
 # ------------------------------------------------------------------ authentication
 
 
@@ -342,3 +357,19 @@ def test_a_merchant_reply_acts_only_when_its_domain_is_authenticated(
         assert case["state"] == "awaiting_merchant"
         assert case["first_reply_seconds"] is None
         assert [h["reason"] for h in case["held_mails"]] == ["unauthenticated"]
+
+
+@pytest.mark.parametrize("sender", ["service@siegel.test", "Postmaster@siegel.test"])
+def test_mail_from_our_own_address_opens_no_case_and_is_not_answered(
+    harness: Harness, sender: str
+) -> None:
+    """A complaint "from" one of our own addresses is a loop or a forgery: held for the
+    operator, no case, no acknowledgement to ourselves."""
+    harness.send(
+        forged(sender, "beschwerde@siegel.test", "Sofa kaputt", "Mein Sofa MF-204518 ist kaputt."),
+        envelope_to=["beschwerde@siegel.test"],
+    )
+    assert harness.process() == []
+    assert harness.cli("cases", "--json").stdout.strip() in ("[]", "")
+    held = harness.cli("held", "--json").stdout
+    assert "own-address" in held

@@ -12,6 +12,7 @@ from email import policy
 import pytest
 
 from classifier import quote_markers as qm
+from classifier.html_text import drawn_borders, html_to_text
 from classifier.replies import extract_reply
 from tests.conftest import CORPORA
 
@@ -288,6 +289,16 @@ MARKER_LINES = [
     "Von meinem Samsung Galaxy Smartphone gesendet",
     "Get Outlook for Android",
     qm.HTML_CUT_MARK,
+    "| zitiert",
+    "Begin forwarded message",
+    "Début du message réexpédié :",
+    "~~~ Weitergeleitete Nachricht ~~~",
+    "Wiadomość przekazana dalej",
+    "----- Forwarded by Jane Doe/ACME on 12.03.2026 14:22 -----",
+    "Inviato: giovedì 12 marzo 2026 14:22",
+    "12. mar. 2026 kl. 14:22 skrev Service-Siegel <fall@siegel.example>:",
+    "Service-Siegel/ACME wrote on 03/12/2026 02:22:08 PM:",
+    "Wiadomość napisana przez Shop <a@b.pl> w dniu 12.03.2026, o godz. 14:22:",
 ]
 
 
@@ -323,3 +334,63 @@ def test_mail_without_candidate_lines_is_all_new_text():
         "",
         (),
     )
+
+
+@pytest.mark.parametrize(
+    ("style", "sides"),
+    [
+        ("border-left:1px #ccc solid;padding-left:1ex", {"left"}),
+        ("BORDER-LEFT: #b5c4df 5pt solid; BORDER-RIGHT: medium none", {"left"}),
+        ("border-left-style: solid", {"left"}),
+        ("border-left-width: 2px", {"left"}),
+        ("border-width:0px 0px 0px 1px;border-style:solid", {"left"}),
+        ("border-style: none none none dotted", {"left"}),
+        ("border-inline-start: 3px solid gray", {"left"}),
+        ("border:1px solid #ccc", {"top", "right", "bottom", "left"}),
+        ("border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm", {"top"}),
+        ("border-left: none", set()),
+        ("border-left: 0 solid", set()),
+        ("border-left: 1px #ccc", set()),
+        ("border-left: 2px solid; border-left-style: hidden", set()),
+        ("margin:0 0 0 40px;border:none;padding:0px", set()),
+        ("color: red; border-color: blue", set()),
+    ],
+)
+def test_borders_are_read_however_the_style_spells_them(style: str, sides: set[str]) -> None:
+    """Shorthands, longhands, box values, logical properties, upper case and later
+    declarations all count as in CSS: a shorthand without a line style draws nothing."""
+    assert drawn_borders(style) == sides
+
+
+def test_html_quote_bar_is_quoted_and_a_frame_is_not():
+    """A left bar without a right border quotes its content; a box around text frames it."""
+    bar = html_to_text('<p>neu</p><div style="border-left:2px solid">alt</div>')
+    assert bar.text.split("\n") == ["neu", "> alt"]
+    assert bar.markers == ("html-quote-element",)
+    frame = html_to_text('<p>neu</p><div style="border:1px solid">auch neu</div>')
+    assert frame.text.split("\n") == ["neu", "auch neu"]
+    assert frame.markers == ()
+
+
+def test_end_tags_close_what_they_close_in_a_browser():
+    """An end tag closes the elements left open inside it (the quote ends with its
+    container), a stray end tag closes nothing, and an unclosed quote runs to the end."""
+    closed = html_to_text("<div><blockquote>alt</div>neu</blockquote>").text
+    assert closed.split("\n") == ["> alt", "neu"]
+    stray = html_to_text("<blockquote>alt</span></div>noch alt</blockquote>neu").text
+    assert stray.split("\n") == ["> alt", "> noch alt", "neu"]
+    unclosed = html_to_text("neu<blockquote>alt<p>noch alt").text
+    assert unclosed.split("\n") == ["neu", "> alt", "> noch alt"]
+
+
+def test_deeply_nested_html_quotes_stay_linear():
+    """Thousands of nested quotes, each with a line, are converted in well under a second,
+    with a bounded number of quote marks per line (the output stays linear in the input)."""
+    depth = 5_000
+    markup = '<div style="border-left:1px solid">' * depth + "<br>zeile" * depth
+    started = time.perf_counter()
+    reply = extract_reply("", markup)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"took {elapsed:.3f} s"
+    assert reply.new_text == ""
+    assert len(reply.quoted) < 30 * depth

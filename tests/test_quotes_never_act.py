@@ -1,0 +1,608 @@
+"""Quotes never act: commands, accept/reject words and ratings come only from new text.
+
+Every mail here is real MIME bytes, read the way production reads it: `mailflow.parsing`
+then `casework.Reader` (the classifier, fed the HTML as sent) and, on its new text,
+`mediation.commands.parse` and `classifier.ratings.parse_rating`. Each quoting structure
+(the HTML kinds of every common client, '>' and '|' marks, "wrote" headers, Outlook
+header blocks, original-message and forwarded-message lines in many languages) carries the
+same poisoned quote: commands, accept words and a rating block. Above it the sender wrote
+a line and a command of their own, which must be read, and nothing else.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import pytest
+
+from classifier.ratings import RatingReply, UnreadableRating, parse_rating
+from classifier.replies import extract_reply
+from mailflow import casework, parsing
+from mailflow.config import Config
+from mailflow.html_text import html_body
+from mediation import commands, templates
+from mediation.events import DeadlineExtended, MediationClosed, MediatorMessaged
+from tests.conftest import make_config
+
+WRITTEN = "Danke, ich melde mich morgen."
+COMMAND = "#frist 5"
+# What a mediator, party or customer was sent earlier, quoted or forwarded back to us.
+POISON = (
+    "Ist Ihr Problem gelöst? Bitte antworten Sie mit annehmen oder accept.",
+    "#abschluss gelöst",
+    "#close resolved",
+    "#vorschlag Der Händler erstattet 30 €.",
+    "annehmen",
+    "accept",
+    "Service: 1 / Erreichbarkeit: 1 / Reaktionszeit: 1",
+)
+POISON_WORDS = ("#abschluss", "#close", "#vorschlag", "annehmen", "accept", "Service:",
+                "Erreichbarkeit", "Reaktionszeit", "gelöst", "resolved")  # fmt: skip
+SENT = datetime(2026, 3, 12, 14, 22, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """One configuration (and so one trained classifier model) for the whole module."""
+    return make_config(tmp_path_factory.mktemp("quotes"))
+
+
+def mail_bytes(text: str | None, markup: str | None) -> bytes:
+    """A mail as a client sends it: text/plain, text/html, or multipart/alternative."""
+    message = EmailMessage()
+    message["From"] = "Mia Mediatorin <mia@schlichtung.example>"
+    message["To"] = "fall+ssg-2026-000123@siegel.example"
+    message["Subject"] = "Re: [SSG-2026-000123]"
+    message["Date"] = format_datetime(SENT)
+    message["Message-ID"] = "<reply-1@schlichtung.example>"
+    if text is not None:
+        message.set_content(text)
+        if markup is not None:
+            message.add_alternative(markup, subtype="html")
+    else:
+        assert markup is not None
+        message.set_content(markup, subtype="html")
+    return message.as_bytes()
+
+
+def read(config: Config, raw: bytes) -> str:
+    """The new text that production reads from these bytes."""
+    return casework.Reader(parsing.parse(raw), config)(None).new_text
+
+
+def assert_only_written_text_acts(new_text: str) -> None:
+    """The line written above the quote is kept and its command is the only one that
+    acts; no word of the quote is left, so no command, accept word or rating in it can."""
+    assert WRITTEN in new_text
+    for word in POISON_WORDS:
+        assert word.casefold() not in new_text.casefold(), word
+    instructions = commands.parse(new_text)
+    assert instructions.events == (MediatorMessaged(WRITTEN), DeadlineExtended(5))
+    assert instructions.problems == ()
+    assert isinstance(parse_rating(new_text), UnreadableRating)
+
+
+# ------------------------------------------------------------------------ HTML quotes
+
+WRITTEN_HTML = f"<div>{WRITTEN}</div><div>{COMMAND}</div>"
+POISON_HTML = "".join(f"<div>{html.escape(line)}</div>" for line in POISON)
+ADDRESS = "Service-Siegel &lt;fall+ssg-2026-000123@siegel.example&gt;"
+
+
+HTML_QUOTES: dict[str, str] = {
+    "blockquote": f"{WRITTEN_HTML}<blockquote>{POISON_HTML}</blockquote>",
+    "blockquote-attributes": (
+        f'{WRITTEN_HTML}<blockquote class="quote" dir="ltr" style="margin:0">{POISON_HTML}'
+        "</blockquote>"
+    ),
+    "left-border-div": (
+        f'{WRITTEN_HTML}<div style="border-left:2px solid #ccc;padding-left:8px">'
+        f"{POISON_HTML}</div>"
+    ),
+    "left-border-longhands": (
+        f"{WRITTEN_HTML}<div style='border-left-style: solid; border-left-width: 1px; "
+        f"border-left-color: #1010ff; padding-left: 6px'>{POISON_HTML}</div>"
+    ),
+    "left-border-width-only": (
+        f'{WRITTEN_HTML}<div style="BORDER-LEFT-WIDTH: 3px; PADDING-LEFT: 4px">{POISON_HTML}</div>'
+    ),
+    "left-border-box-shorthands": (
+        f'{WRITTEN_HTML}<div style="margin:0px 0px 0px 0.8ex;border-width:0px 0px 0px 1px;'
+        f'border-style:solid;border-color:rgb(204,204,204);padding-left:1ex">{POISON_HTML}</div>'
+    ),
+    "left-border-logical": (
+        f'{WRITTEN_HTML}<section style="border-inline-start: 4px solid gray">{POISON_HTML}'
+        "</section>"
+    ),
+    "left-border-table-cell": (
+        f'{WRITTEN_HTML}<table><tr><td style="padding-left:10px;border-left:#1010ff 2px solid">'
+        f"{POISON_HTML}</td></tr></table>"
+    ),
+    "gmail-quote": (
+        f'<div dir="ltr">{WRITTEN}<div>{COMMAND}</div></div><br><div class="gmail_quote '
+        f'gmail_quote_container"><div dir="ltr" class="gmail_attr">Am Do., 12. März 2026 um '
+        f'14:22 Uhr schrieb {ADDRESS}:<br></div><blockquote class="gmail_quote" '
+        f'style="margin:0px 0px 0px 0.8ex;border-left:1px solid rgb(204,204,204);'
+        f'padding-left:1ex">{POISON_HTML}</blockquote></div>'
+    ),
+    "gmail-attr-only": (
+        f'{WRITTEN_HTML}<div class="gmail_attr">On Thu, Mar 12, 2026 at 2:22 PM '
+        f"{ADDRESS} wrote:</div>{POISON_HTML}"
+    ),
+    "gmail-forward": (
+        f'<div dir="ltr">{WRITTEN}<div>{COMMAND}</div><br><div class="gmail_quote"><div '
+        f'dir="ltr" class="gmail_attr">---------- Forwarded message ---------<br>From: '
+        f"{ADDRESS}<br>Date: Thu, Mar 12, 2026 at 2:22 PM<br></div><br>{POISON_HTML}</div></div>"
+    ),
+    "outlook-desktop-separator": (
+        f'<div class="WordSection1"><p class="MsoNormal">{WRITTEN}<o:p></o:p></p>'
+        f'<p class="MsoNormal">{COMMAND}<o:p></o:p></p><div><div style="border:none;'
+        f'border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p class="MsoNormal">'
+        f"<b>Von:</b> {ADDRESS}<br><b>Gesendet:</b> Donnerstag, 12. März 2026 14:22<br>"
+        f"<b>Betreff:</b> Fall<o:p></o:p></p></div></div>{POISON_HTML}</div>"
+    ),
+    "outlook-web-appendonsend": (
+        f'{WRITTEN_HTML}<div id="appendonsend"></div><hr style="display:inline-block;width:98%" '
+        f'tabindex="-1"><div id="divRplyFwdMsg" dir="ltr"><font face="Calibri"><b>From:</b> '
+        f"{ADDRESS}<br><b>Sent:</b> Thursday, March 12, 2026 2:22 PM</font></div>{POISON_HTML}"
+    ),
+    "outlook-requoted-divrplyfwdmsg": (
+        f'{WRITTEN_HTML}<div id="x_divRplyFwdMsg"><b>Von:</b> Siegel</div>{POISON_HTML}'
+    ),
+    "outlook-mobile": (
+        f'<div dir="ltr">{WRITTEN}</div><div dir="ltr">{COMMAND}</div><div '
+        f'id="mail-editor-reference-message-container"><div class="ms-outlook-mobile-reference'
+        f'-message">{POISON_HTML}</div></div>'
+    ),
+    "outlook-mac": (
+        f'{WRITTEN_HTML}<div id="MAC_OUTLOOK_ATTRIBUTION_BLOCKQUOTE" style="BORDER-BOTTOM: '
+        f"medium none; BORDER-LEFT: #b5c4df 5pt solid; BORDER-RIGHT: medium none; "
+        f'PADDING-LEFT: 4pt">{POISON_HTML}</div>'
+    ),
+    "apple-reply": (
+        f'<div>{WRITTEN}</div><div>{COMMAND}</div><div><br><blockquote type="cite"><div>Am '
+        f'12.03.2026 um 14:22 schrieb {ADDRESS}:</div><br class="Apple-interchange-newline">'
+        f"<div>{POISON_HTML}</div></blockquote></div>"
+    ),
+    "apple-forward": (
+        f'{WRITTEN_HTML}<div><br><blockquote type="cite"><div>Begin forwarded message:</div><br '
+        f'class="Apple-interchange-newline"><div style="margin: 0px;"><span><b>From: </b></span>'
+        f"<span>{ADDRESS}</span></div>{POISON_HTML}</blockquote></div>"
+    ),
+    "apple-original-contents": (
+        f'{WRITTEN_HTML}<div id="AppleOriginalContents">{POISON_HTML}</div>'
+    ),
+    "thunderbird-reply": (
+        f'<p>{WRITTEN}</p><p>{COMMAND}</p><div class="moz-cite-prefix">Am 12.03.26 um 14:22 '
+        f'schrieb Service-Siegel:<br></div><blockquote type="cite" '
+        f'cite="mid:abc@siegel.example">{POISON_HTML}</blockquote>'
+    ),
+    "thunderbird-forward": (
+        f'<p>{WRITTEN}</p><p>{COMMAND}</p><div class="moz-forward-container"><br><br>'
+        f'-------- Weitergeleitete Nachricht --------<table class="moz-email-headers-table">'
+        f"<tr><th>Betreff:</th><td>Fall</td></tr></table><br>{POISON_HTML}</div>"
+    ),
+    "cite-attribute": f'{WRITTEN_HTML}<div cite="mid:abc@siegel.example">{POISON_HTML}</div>',
+    "type-cite-attribute": f'{WRITTEN_HTML}<div type="cite">{POISON_HTML}</div>',
+    "yahoo-quoted": (
+        f'<div class="ydp6e3b1c2eyahoo-style-wrap"><div>{WRITTEN}</div><div>{COMMAND}</div>'
+        f'</div><div id="ydp3f2a9c1byahoo_quoted_4711" class="ydp3f2a9c1byahoo_quoted"><div>'
+        f"Am Donnerstag, 12. März 2026, 14:22:01 MEZ hat {ADDRESS} Folgendes geschrieben:</div>"
+        f"<div><br></div>{POISON_HTML}</div>"
+    ),
+    "yahoo-quoted-plain": f'{WRITTEN_HTML}<div class="yahoo_quoted">{POISON_HTML}</div>',
+    "protonmail-quote": (
+        f'{WRITTEN_HTML}<div class="protonmail_quote"><br>------- Original Message -------<br>'
+        f"Am Donnerstag, 12. März 2026 um 14:22, {ADDRESS} schrieb:<br><blockquote "
+        f'class="protonmail_quote" type="cite">{POISON_HTML}</blockquote></div>'
+    ),
+    "zimbra-divider": (
+        f'{WRITTEN_HTML}<hr id="zwchr" data-marker="__DIVIDER__"><div '
+        f'data-marker="__HEADERS__"><b>Von: </b>{ADDRESS}<br><b>Betreff: </b>Fall</div><br>'
+        f'<div data-marker="__QUOTED_TEXT__">{POISON_HTML}</div>'
+    ),
+    "hotmail-stop-spelling": (
+        f'<div>{WRITTEN}<div>{COMMAND}</div><div><hr id="stopSpelling">Date: Thu, 12 Mar 2026 '
+        f"14:22:00 +0100<br>{POISON_HTML}</div></div>"
+    ),
+    "gmx-name-quote": (
+        f'{WRITTEN_HTML}<div name="quote" style="margin:10px 5px 5px 10px; padding: 10px 0 10px '
+        f'10px; word-wrap: break-word"><div style="margin:0 0 10px 0;"><b>Gesendet:</b>&nbsp;'
+        f'Donnerstag, 12. März 2026 um 14:22 Uhr</div><div name="quoted-content">{POISON_HTML}'
+        "</div></div>"
+    ),
+    "samsung-original-message-comment": (
+        f'<div dir="auto">{WRITTEN}</div><div dir="auto">{COMMAND}</div><div align="left" '
+        f'dir="auto" style="font-size:100%;color:#000000"><!-- originalMessage --></div>'
+        f"{POISON_HTML}"
+    ),
+    "samsung-original-message-line": (
+        f'<div dir="auto">{WRITTEN}</div><div dir="auto">{COMMAND}</div><div dir="auto">'
+        f"<div>-------- Ursprüngliche Nachricht --------</div><div>Datum: 12.03.26 14:22 "
+        f"(GMT+01:00)</div></div>{POISON_HTML}"
+    ),
+    "roundcube": (
+        f'<p>{WRITTEN}</p><p>{COMMAND}</p><p id="reply-intro">Am 2026-03-12 14:22, schrieb '
+        f'Service-Siegel:</p><blockquote type="cite" style="padding: 0 0.4em; border-left: '
+        f'#1010ff 2px solid; margin: 0">{POISON_HTML}</blockquote>'
+    ),
+    "quote-class": f'{WRITTEN_HTML}<div class="mail-quote">{POISON_HTML}</div>',
+    "spark-reply-section": (
+        f'{WRITTEN_HTML}<div name="messageReplySection">Am 12. März 2026, 14:22 +0100 schrieb '
+        f"{ADDRESS}:<br>{POISON_HTML}</div>"
+    ),
+    "unclosed-blockquote": f"{WRITTEN_HTML}<blockquote><div>{POISON_HTML}",
+}
+
+
+def _flattened(markup: str) -> str:
+    """A text part that kept the words of the HTML but lost every quote mark, as some
+    clients write it: only the HTML's structure can tell what is quoted."""
+    return html_body(markup).text
+
+
+@pytest.mark.parametrize("structure", sorted(HTML_QUOTES))
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(lambda markup: (None, markup), id="html-only"),
+        pytest.param(lambda markup: (_flattened(markup), markup), id="multipart-alternative"),
+    ],
+)
+def test_html_quote_structure_never_acts(
+    config: Config, structure: str, form: Callable[[str], tuple[str | None, str]]
+) -> None:
+    """For every HTML quote structure, in an HTML-only and in a multipart/alternative mail
+    whose text part lost the quote marks, the new text read in production holds what was
+    written above the quote (its command acts) and nothing of the quote: no command, no
+    accept word, no rating."""
+    text, markup = form(HTML_QUOTES[structure])
+    assert_only_written_text_acts(read(config, mail_bytes(text, markup)))
+
+
+def test_production_reads_the_html_as_sent_not_the_sanitised_copy(config: Config) -> None:
+    """The sanitised HTML that parsing keeps for display has lost the left border that
+    marks the quote; the reader is given the HTML as sent, sees it, and the quoted
+    command does not act."""
+    raw = mail_bytes(None, HTML_QUOTES["left-border-div"])
+    parsed = parsing.parse(raw)
+    assert parsed.html is not None and "border-left" not in parsed.html
+    assert parsed.html_source is not None and "border-left" in parsed.html_source
+    reading = casework.Reader(parsed, config)(None)
+    assert "html-quote-element" in {rule["rule"] for rule in reading.rules}
+    assert_only_written_text_acts(reading.new_text)
+
+
+def test_a_frame_around_written_text_is_no_quote() -> None:
+    """A box drawn all round (a table with a border) frames text; unlike the one-sided bar
+    of a quote it leaves the text inside new text."""
+    framed = "<td>Rückruf bitte vormittags.</td>"
+    markup = f'{WRITTEN_HTML}<table style="border:1px solid #ccc"><tr>{framed}</tr></table>'
+    assert "Rückruf bitte vormittags." in extract_reply("", markup).new_text
+
+
+# ------------------------------------------------------------------------ text quotes
+
+WRITTEN_TEXT = f"{WRITTEN}\n{COMMAND}\n\n"
+POISON_TEXT = "\n".join(POISON)
+ON_WROTE = "On Thu, Mar 12, 2026 at 2:22 PM Service-Siegel <fall@siegel.example> wrote:"
+
+
+def _marked(mark: str) -> str:
+    return "\n".join(f"{mark} {line}" for line in POISON)
+
+
+def _outlook_block(separator: bool, lines: tuple[str, str, str, str]) -> str:
+    rule = "________________________________\n" if separator else ""
+    return WRITTEN_TEXT + rule + "\n".join(lines) + "\n\n" + POISON_TEXT
+
+
+TEXT_QUOTES: dict[str, str] = {
+    "angle-marks": WRITTEN_TEXT + _marked(">"),
+    "nested-angle-marks": WRITTEN_TEXT + _marked(">>"),
+    "pipe-marks": WRITTEN_TEXT + _marked("|"),
+    "on-wrote-unmarked": f"{WRITTEN_TEXT}{ON_WROTE}\n\n{POISON_TEXT}",
+    "on-wrote-marked": f"{WRITTEN_TEXT}{ON_WROTE}\n{_marked('>')}",
+    "am-schrieb-unmarked": (
+        WRITTEN_TEXT
+        + "Am 12.03.2026 um 14:22 schrieb Service-Siegel <fall@siegel.example>:\n"
+        + POISON_TEXT
+    ),
+    "am-schrieb-wrapped-before-address": (
+        WRITTEN_TEXT + "Am Do., 12. März 2026 um 14:22 Uhr schrieb Service-Siegel <\n"
+        "fall+ssg-2026-000123@siegel.example>:\n\n" + POISON_TEXT
+    ),
+    "am-schrieb-wrapped-in-the-name": (
+        WRITTEN_TEXT + "Am 12.03.2026 um 14:22 schrieb Kundenservice Gartenwelt\n"
+        "Kröger <service@gartenwelt.example>:\n" + _marked(">")
+    ),
+    "le-a-ecrit": (
+        WRITTEN_TEXT + "Le jeu. 12 mars 2026 à 14:22, Service-Siegel <fall@siegel.example> a "
+        "écrit :\n" + POISON_TEXT
+    ),
+    "il-giorno-ha-scritto": (
+        WRITTEN_TEXT + "Il giorno gio 12 mar 2026 alle ore 14:22 Service-Siegel "
+        "<fall@siegel.example> ha scritto:\n" + POISON_TEXT
+    ),
+    "el-escribio": (
+        WRITTEN_TEXT + "El jue, 12 mar 2026 a las 14:22, Service-Siegel (<fall@siegel.example>) "
+        "escribió:\n" + POISON_TEXT
+    ),
+    "op-schreef": (
+        WRITTEN_TEXT
+        + "Op do 12 mrt. 2026 om 14:22 schreef Service-Siegel <fall@siegel.example>:\n"
+        + POISON_TEXT
+    ),
+    "w-dniu-napisal": (
+        WRITTEN_TEXT + "W dniu czw., 12.03.2026 o 14:22 Service-Siegel <fall@siegel.example> "
+        "napisał(a):\n" + POISON_TEXT
+    ),
+    "den-skrev": (
+        WRITTEN_TEXT
+        + "Den tors 12 mars 2026 kl 14:22 skrev Service-Siegel <fall@siegel.example>:\n"
+        + POISON_TEXT
+    ),
+    "lotus-wrote-on": (
+        WRITTEN_TEXT + "Service-Siegel/ACME wrote on 03/12/2026 02:22:08 PM:\n\n" + POISON_TEXT
+    ),
+    "schrieb-am": (
+        WRITTEN_TEXT
+        + "Service-Siegel <fall@siegel.example> schrieb am 12.03.2026 14:22:\n"
+        + POISON_TEXT
+    ),
+    "apple-skrev-without-opening": (
+        WRITTEN_TEXT
+        + "12. mar. 2026 kl. 14:22 skrev Service-Siegel <fall@siegel.example>:\n"
+        + POISON_TEXT
+    ),
+    "outlook-de": _outlook_block(
+        True,
+        (
+            "Von: Service-Siegel <fall@siegel.example>",
+            "Gesendet: Donnerstag, 12. März 2026 14:22",
+            "An: mia@schlichtung.example",
+            "Betreff: [SSG-2026-000123] Vorschlag",
+        ),
+    ),
+    "outlook-en": _outlook_block(
+        False,
+        (
+            "From: Service-Siegel <fall@siegel.example>",
+            "Sent: Thursday, March 12, 2026 2:22 PM",
+            "To: mia@schlichtung.example",
+            "Subject: [SSG-2026-000123] Proposal",
+        ),
+    ),
+    "outlook-fr": _outlook_block(
+        True,
+        (
+            "De : Service-Siegel <fall@siegel.example>",
+            "Envoyé : jeudi 12 mars 2026 14:22",
+            "À : mia@schlichtung.example",
+            "Objet : [SSG-2026-000123] Proposition",
+        ),
+    ),
+    "outlook-it": _outlook_block(
+        False,
+        (
+            "Da: Service-Siegel <fall@siegel.example>",
+            "Inviato: giovedì 12 marzo 2026 14:22",
+            "A: mia@schlichtung.example",
+            "Oggetto: [SSG-2026-000123] Proposta",
+        ),
+    ),
+    "outlook-es": _outlook_block(
+        True,
+        (
+            "De: Service-Siegel <fall@siegel.example>",
+            "Enviado: jueves, 12 de marzo de 2026 14:22",
+            "Para: mia@schlichtung.example",
+            "Asunto: [SSG-2026-000123] Propuesta",
+        ),
+    ),
+    "outlook-nl": _outlook_block(
+        False,
+        (
+            "Van: Service-Siegel <fall@siegel.example>",
+            "Verzonden: donderdag 12 maart 2026 14:22",
+            "Aan: mia@schlichtung.example",
+            "Onderwerp: [SSG-2026-000123] Voorstel",
+        ),
+    ),
+    "outlook-bold-wrapped": _outlook_block(
+        False,
+        (
+            "*From:* Service-Siegel [mailto:",
+            "fall@siegel.example]",
+            "*Sent:* Thursday, March 12, 2026 2:22 PM",
+            "*Subject:* Proposal",
+        ),
+    ),
+}
+# Forwarded and original messages, with and without colon and decoration; the forwarded
+# part below the line is quoted as it is (clients write no marks in a forward).
+MESSAGE_LINES = (
+    "Begin forwarded message",
+    "Begin forwarded message:",
+    "Anfang der weitergeleiteten Nachricht:",
+    "Anfang der weitergeleiteten E-Mail",
+    "---------- Forwarded message ---------",
+    "-------- Forwarded Message --------",
+    "----- Forwarded Message -----",
+    "-------- Weitergeleitete Nachricht --------",
+    "---------- Weitergeleitete Nachricht ---------",
+    "Weitergeleitete Nachricht:",
+    "-----Ursprüngliche Nachricht-----",
+    "----- Ursprüngliche Nachricht -----",
+    "-------- Original-Nachricht --------",
+    "-----Original Message-----",
+    "Début du message réexpédié :",
+    "Début du message transféré",
+    "-------- Message transféré --------",
+    "-----Message d'origine-----",
+    "Inizio messaggio inoltrato:",
+    "---------- Messaggio inoltrato ---------",
+    "-----Messaggio originale-----",
+    "Inicio del mensaje reenviado:",
+    "---------- Mensaje reenviado ---------",
+    "-----Mensaje original-----",
+    "Begin doorgestuurd bericht:",
+    "-------- Doorgestuurd bericht --------",
+    "-----Oorspronkelijk bericht-----",
+    "Początek przekazywanej wiadomości:",
+    "---------- Wiadomość przekazana dalej ---------",
+    "-----Oryginalna wiadomość-----",
+    "Vidarebefordrat meddelande:",
+    "---------- Vidarebefordrat meddelande ---------",
+    "-----Ursprungligt meddelande-----",
+    "Videresendt meddelelse",
+    "---------- Videresendt meddelelse ----------",
+    "Start på videresendt besked:",
+    "-----Oprindelig meddelelse-----",
+    "---------- Videresendt melding ----------",
+    "*Begin forwarded message:*",
+    "=== Weitergeleitete Nachricht ===",
+    "----- Forwarded by Jane Doe/ACME on 12.03.2026 14:22 -----",
+)
+TEXT_QUOTES |= {f"line: {line}": f"{WRITTEN_TEXT}{line}\n{POISON_TEXT}" for line in MESSAGE_LINES}
+
+
+@pytest.mark.parametrize("structure", list(TEXT_QUOTES))
+def test_text_quote_structure_never_acts(config: Config, structure: str) -> None:
+    """For every plain-text quoting structure (quote marks, "wrote" headers in many
+    languages, also wrapped, Outlook header blocks in six languages, original and
+    forwarded message lines with and without colon or decoration), the new text holds
+    what was written above and nothing of the quote."""
+    assert_only_written_text_acts(read(config, mail_bytes(TEXT_QUOTES[structure], None)))
+
+
+def test_a_line_quoted_in_either_part_is_no_new_text(config: Config) -> None:
+    """When the HTML quotes by a structure the reader knows but also holds quoted lines
+    in markup it does not know, the text part's '>' marks still keep those lines out of
+    the new text, and the other way round: a line is new only if both parts agree."""
+    unknown_markup = (
+        f'{WRITTEN_HTML}<div class="x-unknown-client-quote">{POISON_HTML}</div>'
+        "<blockquote>Ein Zitat, das der Leser erkennt</blockquote>"
+    )
+    marked_text = WRITTEN_TEXT + _marked(">") + "\n> Ein Zitat, das der Leser erkennt\n"
+    assert_only_written_text_acts(read(config, mail_bytes(marked_text, unknown_markup)))
+    # The text part is read (its HTML has no quote structure), the HTML's "wrote" header
+    # marks what the text part lost.
+    flattened = "\n".join([WRITTEN, COMMAND, "", *POISON])
+    headed = f"{WRITTEN_HTML}<div>{html.escape(ON_WROTE)}</div>{POISON_HTML}"
+    assert_only_written_text_acts(read(config, mail_bytes(flattened, headed)))
+
+
+def test_forwarded_part_is_kept_as_quoted_evidence() -> None:
+    """A forward's message is kept as the quoted part (evidence for the operator), and
+    the marker says it was a forward."""
+    reply = extract_reply(TEXT_QUOTES["line: Begin forwarded message"])
+    assert "#abschluss gelöst" in reply.quoted
+    assert "forwarded-message" in reply.markers
+
+
+def test_inline_answer_between_quoted_lines_is_new_text_and_acts() -> None:
+    """A line typed between two quoted lines is the sender's (an inline answer) and its
+    command acts; a long quoted line broken by a client without its mark stays quoted."""
+    inline = extract_reply(
+        "> Wie möchten Sie den Fall abschließen?\n#abschluss gelöst\n> Mit freundlichen Grüßen\n"
+    )
+    assert commands.parse(inline.new_text).events[-1] == MediationClosed(resolved=True)
+    rewrapped = extract_reply(
+        "Danke.\n\n> Wir haben die Sache mit dem Händler besprochen und schlagen vor, den\n"
+        "#abschluss gelöst\n> zu nutzen, sobald die Erstattung da ist.\n"
+    )
+    assert rewrapped.new_text == "Danke."
+
+
+# ------------------------------------------------------------------------------ ratings
+
+VALUES = {name: f"<{name}>" for name in templates.PARAMETERS} | {
+    "ref": "SSG-2026-000123",
+    "merchant_name": "Gartenwelt Kröger",
+    "customer_name": "Anna Kunde",
+    "rating_summary": "Service: 4\nErreichbarkeit: 5\nReaktionszeit: 3",
+}
+GMAIL_HEADER = "Am Do., 12. März 2026 um 14:22 Uhr schrieb Service-Siegel <fall@siegel.example>:"
+
+
+def _request(key: str = "customer.rating_request") -> str:
+    return templates.render(key, "de", VALUES).text
+
+
+def _quoted(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+
+
+def _scores(answer: RatingReply | UnreadableRating) -> tuple[int | None, ...] | None:
+    if isinstance(answer, UnreadableRating):
+        return None
+    return (answer.service, answer.reachability, answer.reaction_time)
+
+
+def _inline_answers(request: str, answers: dict[str, str]) -> str:
+    """Our request quoted, with the customer's answer typed on its own line below each
+    form field named in `answers`."""
+    lines = []
+    for line in _quoted(request).splitlines():
+        lines.append(line)
+        field = line.removeprefix("> ").split(" (")[0].rstrip(":")
+        if field in answers:
+            lines.append(answers[field])
+    return f"{GMAIL_HEADER}\n" + "\n".join(lines) + "\n"
+
+
+def test_rating_typed_above_the_quoted_request_is_read_from_new_text(config: Config) -> None:
+    """A customer's rating typed above our quoted request (plain text, and HTML-only with
+    Gmail's quote) is read from the new text that production reads."""
+    plain = f"Service: 4\nErreichbarkeit: 5\nReaktionszeit: 3\n\n{GMAIL_HEADER}\n" + _quoted(
+        _request()
+    )
+    gmail = (
+        '<div dir="ltr">4 5 3<br>Lob: schnelle Erstattung</div><div class="gmail_quote">'
+        f"<blockquote>{html.escape(_request()).replace(chr(10), '<br>')}</blockquote></div>"
+    )
+    for raw in (mail_bytes(plain, None), mail_bytes(None, gmail)):
+        assert _scores(parse_rating(read(config, raw))) == (4, 5, 3)
+
+
+def test_form_answered_inline_below_quoted_labels_is_read_from_new_text(config: Config) -> None:
+    """Answers typed on their own lines below the quoted form fields of our real request
+    are the customer's new text: the three scores are read in the asked order."""
+    raw = mail_bytes(
+        _inline_answers(
+            _request(),
+            {
+                "Service": "4",
+                "Erreichbarkeit": "5",
+                "Reaktionszeit": "3",
+                "Lob": "Schnelle Erstattung",
+            },
+        ),
+        None,
+    )
+    answer = parse_rating(read(config, raw))
+    assert _scores(answer) == (4, 5, 3)
+    assert isinstance(answer, RatingReply) and "Schnelle Erstattung" in answer.comment
+
+
+def test_incomplete_inline_form_is_not_guessed(config: Config) -> None:
+    """Two inline answers without their (quoted) labels cannot say what they rate: the
+    answer is unreadable (the customer is shown the format), never assigned by guess."""
+    raw = mail_bytes(_inline_answers(_request(), {"Service": "4", "Reaktionszeit": "3"}), None)
+    answer = parse_rating(read(config, raw))
+    assert isinstance(answer, UnreadableRating)
+    assert "unlabelled-scores: 2 in '4 3', expected 3" in answer.problems
+
+
+def test_scores_typed_into_quoted_lines_and_quoted_summaries_never_count(config: Config) -> None:
+    """A score typed into a quoted line ("> Service (1-5): 4") is quoted, like the
+    summary of an earlier rating that our thanks mail repeats: neither rates."""
+    typed_into_quote = _quoted(_request()).replace("(1-5):", "(1-5): 4")
+    thanks = f"Danke!\n\n{GMAIL_HEADER}\n" + _quoted(_request("customer.rating_thanks"))
+    for text in (f"{GMAIL_HEADER}\n{typed_into_quote}", thanks):
+        assert isinstance(parse_rating(read(config, mail_bytes(text, None))), UnreadableRating)
