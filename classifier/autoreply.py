@@ -1,18 +1,39 @@
-"""Text rules that recognise automatic replies: out-of-office notes, ticket
-acknowledgements and delivery-failure texts, in German and English.
+"""Text rules that recognise automatic replies: out-of-office notes, ticket acknowledgements
+and delivery-failure texts, in German and English, and the human answers that resemble them.
 
 Owns `AUTO_REPLY_RULES`, an ordered table of small named rules, and `match_auto_reply`.
 They complement the header rules in `classifier.machine` (RFC 3834 `Auto-Submitted`,
 RFC 3464 DSNs) for the many systems that send such mail without those headers, and the
-model in `classifier.model`, which learns the wording that no rule names. A rule is
-`decisive` when its wording does not occur in a substantive human reply; the others are
-reported as evidence only. A human who mentions a past vacation ("I was on vacation, your
-refund was sent today") matches no decisive rule: the phrases are in the present or
-future tense and name the absence itself.
+model in `classifier.model`, which learns the wording that no rule names.
+
+The line they draw is the one the seal's reaction time needs: a mail that answers the
+matter or reports an action taken is a human answer, whatever courtesy it opens with; one
+that only acknowledges receipt, announces an absence or promises an answer later is not.
+
+Each rule has a strength:
+- `declared`: the mail says what it is ("This is an automated message", a subject that
+  starts "Automatic reply:", a bounce); nothing overrides it.
+- `decisive`: settles the kind unless a decisive human rule fired too. Most decisive rules
+  are combinations of evidence (`RuleCombination`): an absence together with its end or a
+  promise to answer later, a confirmed receipt together with a ticket number or such a
+  promise, said close together. Alone, each of those is something people write too
+  ("I'm on leave, but the refund was sent today"), and a question ("Can the deadline be
+  extended?") cancels the combination: whoever asks wants an answer.
+- `evidence`: only tips a model that is undecided about its kind.
+The human rules read reports of an action taken ("we have refunded 49,90 EUR", "der
+Ersatz wurde heute verschickt") in the writer's voice, without a negation or a "but"
+("the refund was issued but never arrived" is a complaint quoted back, not an action),
+an answer given despite an absence ("but I checked: ..."), and a helpdesk's wrapper of an
+agent's public answer ("Your request (48213) has been updated").
+
+Performance: a rule's regular expression runs only when the text contains one of its
+trigger words (a substring test); the body is read up to a bound, no pattern nests
+repetition, and combinations only look at the hits already found.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -21,12 +42,32 @@ TICKET_ACK = "ticket_ack"
 DELIVERY_FAILURE = "delivery_failure"
 HUMAN = "human"
 AUTO_REPLY_KINDS = (OUT_OF_OFFICE, TICKET_ACK, DELIVERY_FAILURE)
+# The kind of a rule that tells a mail is automatic but not which kind: the other hits
+# name it ("This is an automated message. Our office is closed ..." is an absence).
+AUTOMATIC = "automatic"
+
+DECLARED = "declared"
+DECISIVE = "decisive"
+EVIDENCE = "evidence"
 
 # Up to 80 characters of the same sentence: a dot counts as a sentence end only when a
 # capital letter follows ("bis 14.08. nicht im Büro" is one sentence).
 _SAME_SENTENCE = r"(?:[^.!?\n]|\.(?!\s+(?-i:[A-ZÄÖÜ]))){0,80}?"
+# Words that may not stand between the parts of an action report: negations, and the
+# verbs of someone who received rather than did it ("I was refunded", "we got ...").
+_NEGATIONS = r"nicht|nie|niemals|kein|keine|keinen|keiner|not|never|no|was|were|been|got|get"
+# One character of the same sentence that starts no negation (a dot between digits, as in
+# "49.90 EUR", ends no sentence).
+_NOT_NEGATED = rf"(?:(?!\b(?:{_NEGATIONS})\b)(?:[^.!?\n]|\.(?=\d)))"
+# Nor may a "but" or a negation follow it in its sentence ("... was issued, but never came").
+_UNDISPUTED = r"(?![^.!?\n]{0,60}?\b(?:aber|jedoch|allerdings|but|however|nicht|nie|never|not)\b)"
 # Automatic replies say what they are near the top; reading more only costs time.
 _BODY_LIMIT = 4000
+# The parts of a combination must stand this close in the body (parts in the subject
+# always count): an automatic reply says them together, while a long complaint that
+# quotes a shop's "outside our business hours" here and its "answers within 24 hours"
+# there does not.
+_NEAR = 300
 
 
 @dataclass(frozen=True)
@@ -35,7 +76,7 @@ class AutoReplyRule:
     kind: str
     field: str  # "subject" or "body"
     pattern: re.Pattern[str]
-    decisive: bool
+    strength: str  # DECLARED, DECISIVE or EVIDENCE
     # Lower-case words of which the text must contain one before the pattern is tried
     # (and one of `also`, when given): a substring test is much cheaper than a regular
     # expression, and most mails contain none of them.
@@ -48,11 +89,31 @@ class AutoReplyRule:
 
 
 @dataclass(frozen=True)
+class RuleCombination:
+    """Fires when, for every group in `needs`, one of its rules fired earlier in the table
+    (a different one for each group), near the others (`_NEAR`), and none of the rules in
+    `unless` fired."""
+
+    id: str
+    kind: str
+    needs: tuple[tuple[str, ...], ...]
+    unless: tuple[str, ...] = ()
+    strength: str = DECISIVE
+
+
+@dataclass(frozen=True)
 class AutoReplyHit:
     rule: str
     kind: str
-    decisive: bool
+    strength: str
     detail: str  # the matched words, for operators asking "why?"
+    field: str = "body"
+    start: int = 0  # where the words stand in their field
+    end: int = 0
+
+    @property
+    def decisive(self) -> bool:
+        return self.strength != EVIDENCE
 
 
 def _rule(
@@ -61,137 +122,531 @@ def _rule(
     kind: str,
     field: str,
     pattern: str,
-    decisive: bool = True,
+    strength: str = EVIDENCE,
     also: tuple[str, ...] = (),
 ) -> AutoReplyRule:
     reads_case = "(?-i:" in pattern
     compiled = re.compile(pattern, re.IGNORECASE if reads_case else 0)
-    return AutoReplyRule(rule_id, kind, field, compiled, decisive, triggers, also, reads_case)
+    return AutoReplyRule(rule_id, kind, field, compiled, strength, triggers, also, reads_case)
 
 
-AUTO_REPLY_RULES: tuple[AutoReplyRule, ...] = (
+AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
+    # -- out of office -------------------------------------------------------------------
     _rule(
         "ooo-subject",
-        ("abwesen", "office", "automati", "reply", "urlaub", "büro"),
+        (
+            "abwesen",
+            "office",
+            "auto",
+            "urlaub",
+            "büro",
+            "répon",
+            "rispost",
+            "respuest",
+            "svar",
+        ),
         OUT_OF_OFFICE,
         "subject",
         # At the start: "AW: Automatische Antwort: ..." is a human answering an auto-reply.
-        r"^\s*(?:abwesenheits(?:notiz|nachricht|meldung)|out of (?:the )?office|automatische"
-        r" antwort|automatic reply|auto[- ]?reply|autoreply|urlaubs(?:abwesenheit|notiz)"
-        r"|nicht im büro|away from the office)\b",
+        # Sieve's vacation answers "Auto: <subject>"; our subjects start with "[" or "Re:".
+        r"^\s*(?:abwesenheits(?:notiz|nachricht|meldung|assistent)|abwesend\b|out of (?:the )?"
+        r"office|automatische antwort|automatic reply|auto[- ]?reply|autoreply|auto-response"
+        r"|automatic response|urlaubs(?:abwesenheit|notiz)|nicht im büro|away from the office"
+        r"|auto:\s*(?:re:|aw:|\[)|réponse automatique|risposta automatica|respuesta automática"
+        r"|automatisch antwoord|autosvar)",
+        DECLARED,
     ),
     _rule(
         "ooo-phrase",
         (
             "ich bin",
             "bin ich",
-            "ich befinde",
+            "befinde",
             "wir sind",
             "sind wir",
             "i am",
             "i'm",
             "i will be",
+            "i'll be",
             "we are",
+            "we're",
+            "we will be",
         ),
         OUT_OF_OFFICE,
         "body",
-        r"\b(?:ich bin|bin ich|ich befinde mich|wir sind|sind wir)\b"
+        r"\b(?:ich bin|bin ich|ich befinde mich|befinde ich mich|wir sind|sind wir"
+        r"|wir befinden uns|befinden wir uns)\b"
         + _SAME_SENTENCE
         + r"(?:nicht im büro|nicht im hause?|außer haus|ausser haus|abwesend|im urlaub"
-        r"|nicht erreichbar|in elternzeit|auf (?:dienst)?reise|nicht am arbeitsplatz)"
-        r"|\b(?:i am|i'm|i will be|we are)\b" + _SAME_SENTENCE + r"(?:out of (?:the )?office"
-        r"|on (?:annual |parental |sick )?(?:leave|vacation|holiday)|away from (?:the |my )?"
-        r"(?:office|desk)|out of town|limited access to (?:e-?mail|my e-?mail))",
-        # Merchants answer while away too ("I'm still on leave, but: refund sent").
-        decisive=False,
+        r"|im betriebsurlaub|in den betriebsferien|in betriebsferien|nicht erreichbar"
+        r"|in elternzeit|im mutterschutz|krank\b|erkrankt|auf (?:dienst|geschäfts)?reise"
+        r"|auf einer messe|nicht am arbeitsplatz|unterwegs|verreist|im ausland)"
+        r"|\b(?:i am|i'm|i will be|i'll be|we are|we're|we will be)\b"
+        + _SAME_SENTENCE
+        + r"(?:out of (?:the )?office|on (?:annual |parental |maternity |paternity |sick "
+        r"|medical )?(?:leave|vacation|holidays?)|away from (?:the |my )?(?:office|desk)"
+        r"|out of town|out sick|off sick|off work|travell?ing|on a business trip|on the road"
+        r"|at a (?:trade )?(?:fair|show|conference)|abroad|away\b|driving|in (?:a )?meetings?"
+        r"|limited access to (?:e-?mail|my e-?mail))",
         # Every ending the pattern allows contains one of these.
         also=(
             "büro",
             "haus",
             "abwesend",
             "urlaub",
+            "betriebsferien",
             "erreichbar",
             "elternzeit",
+            "mutterschutz",
+            "krank",
             "reise",
+            "messe",
             "arbeitsplatz",
+            "unterwegs",
+            "verreist",
+            "ausland",
             "out of",
             "leave",
             "vacation",
             "holiday",
-            "away from",
+            "away",
+            "sick",
+            "off work",
+            "travel",
+            "business trip",
+            "on the road",
+            "at a ",
+            "abroad",
             "limited access",
+            "driving",
+            "meeting",
         ),
     ),
     _rule(
-        "ooo-return",
-        ("rückkehr", "rueckkehr", "wieder", "return", "be back"),
+        "ooo-closed",
+        ("geschlossen", "zeiten", "closed", "hours"),
         OUT_OF_OFFICE,
         "body",
-        r"\b(?:nach meiner rückkehr|nach meiner rueckkehr|ab dem [^.\n]{0,20} wieder"
-        r"|upon my return|when i return|after my return|on my return|i will be back)\b",
-        decisive=False,
+        r"\b(?:unser(?:e)? (?:büro|geschäft|laden|lager|shop|kundenservice|kundendienst|support"
+        r"|team|firma|betrieb)|wir)\b (?:ist |sind |bleibt |bleiben |haben )[^.!?\n]{0,50}?"
+        r"\bgeschlossen\b|\bour (?:office|offices|shop|store|warehouse|customer service"
+        r"|support team|team)\b[^.!?\n]{0,30}?\b(?:is|are|will be|remains?) closed\b"
+        r"|\bwe are closed\b"
+        # Reached outside the hours: "Sie haben uns außerhalb unserer Servicezeiten erreicht",
+        # "your message reached us outside our business hours" (not a quoted recording).
+        r"|\b(?:uns|us|nachricht|e-mail|anfrage|message|e-?mail|request)\b[^.!?\n]{0,40}?"
+        r"\b(?:außerhalb (?:unserer|der) (?:service|geschäfts|öffnungs|büro|support|arbeits)zeiten"
+        r"|outside (?:of )?(?:our )?(?:business|office|opening|support|working) hours)",
+    ),
+    _rule(
+        "ooo-no-mail-access",
+        ("zugriff", "lese", "access", "check"),
+        OUT_OF_OFFICE,
+        "body",
+        r"\bkeinen zugriff auf (?:meine |unsere )?(?:e-?mails|mails|nachrichten)"
+        r"|\blese\b[^.!?\n]{0,30}?\b(?:keine|nur (?:eingeschränkt|unregelmäßig|sporadisch|"
+        r"selten)) (?:e-?mails|mails|nachrichten)|\blese (?:meine )?(?:e-?mails|mails) nur"
+        r"|\b(?:no|limited|without|only limited) access to (?:my |our )?e-?mails?"
+        r"|\b(?:not|only occasionally|rarely|only sporadically) checking (?:my )?"
+        r"(?:e-?mails?|messages)|\bchecking (?:my )?(?:e-?mails?|messages) only "
+        r"(?:occasionally|sporadically|intermittently|rarely)",
+    ),
+    _rule(
+        "ooo-until",
+        ("bis", "until", "till", "through", "back", "return"),
+        OUT_OF_OFFICE,
+        "body",
+        r"\bbis\s+(?:einschließlich\s+|einschl\.\s+|inkl\.\s+|zum\s+|voraussichtlich\s+)?"
+        r"(?:(?:mo|di|mi|do|fr|sa|so)[a-z]{0,8}\.?,?\s+)?(?:den\s+)?\d{1,2}\."
+        r"|\bbis\s+(?:ende|anfang|mitte)\s+(?:januar|februar|märz|april|mai|juni|juli|august"
+        r"|september|oktober|november|dezember|nächster woche|kommender woche)"
+        r"|\bbis\s+(?:einschließlich\s+)?(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag"
+        r"|sonntag|morgen|nächste woche)\b"
+        r"|\b(?:until|till|through|back on|returning on)\s+(?:(?:mon|tues|wednes|thurs|fri|satur"
+        r"|sun)day|\d{1,2}(?:st|nd|rd|th)?\b|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov"
+        r"|dec)[a-z]*\b|(?:the )?(?:end|middle|beginning|start) of|next week|tomorrow|early "
+        r"|mid-?|late )",
+    ),
+    _rule(
+        "ooo-return",
+        ("rückkehr", "rueckkehr", "wieder", "return", "back"),
+        OUT_OF_OFFICE,
+        "body",
+        r"\b(?:nach (?:meiner|unserer) (?:rückkehr|rueckkehr)|ab dem [^.\n]{0,20} wieder"
+        r"|bin ich wieder|sind wir wieder|wieder im büro|wieder erreichbar|wieder für (?:sie|dich)"
+        r" da|upon (?:my|our) return|when (?:i|we) return|when (?:i|we) get back|after (?:my|our)"
+        r" return|on (?:my|our) return|(?:i|we) will be back|(?:i|we)'ll be back"
+        r"|(?:when|once|as soon as) (?:i'm|i am|we're|we are) back)\b",
     ),
     _rule(
         "ooo-urgent-contact",
-        ("dringend", "weitergeleitet", "urgent", "forwarded"),
+        ("dringend", "weitergeleitet", "urgent", "forwarded", "vertretung", "colleague"),
         OUT_OF_OFFICE,
         "body",
-        r"\b(?:in dringenden fällen|in dringenden faellen|bei dringenden anliegen"
-        r"|ihre (?:e-mail|nachricht) wird nicht weitergeleitet|for urgent (?:matters|issues|"
-        r"requests|enquiries|inquiries)|in urgent cases|if your (?:matter|request) is urgent"
-        r"|your (?:e-?mail|message) will not be forwarded)",
-        decisive=False,
+        r"\b(?:in dringenden (?:fällen|faellen|angelegenheiten)|bei dringenden anliegen"
+        r"|für dringende anliegen|(?:ihre|deine) (?:e-mail|nachricht|mail) wird nicht "
+        r"(?:automatisch )?weitergeleitet|meine vertretung|for urgent (?:matters|issues|"
+        r"requests|enquiries|inquiries|questions)|for anything urgent|in urgent cases|if (?:your "
+        r"(?:matter|request) is|it is|it's) urgent|your (?:e-?mail|message) will not be "
+        r"forwarded|please contact my colleague)",
     ),
+    _rule(
+        "cannot-answer-now",
+        ("kann", "can't", "cannot", "can not", "able"),
+        OUT_OF_OFFICE,
+        "body",
+        r"\bkann\b[^.!?\n]{0,40}?\b(?:erst später|später|gerade nicht|momentan nicht"
+        r"|derzeit nicht|im moment nicht|aktuell nicht|nicht sofort|nicht direkt)\s+"
+        r"(?:beantworten|antworten|lesen|reagieren)"
+        r"|\b(?:can't|cannot|can not|unable to|won't be able to|will not be able to|not able to)"
+        r"\s+(?:reply|respond|answer|read|check|get to)\b[^.!?\n]{0,50}?\b(?:now|moment"
+        r"|properly|immediately|right away|at present|from my phone|today|until)\b",
+    ),
+    # -- ticket acknowledgements ---------------------------------------------------------
     _rule(
         "automated-message",
         ("automat", "auto-generated"),
-        TICKET_ACK,
+        AUTOMATIC,
         "body",
         r"\b(?:this is an? (?:automated|automatic|auto-generated|automatically generated)"
         r"|dies ist eine (?:automatische|automatisch (?:generierte|erstellte|erzeugte)))"
-        r" (?:response|reply|message|notification|confirmation|e-?mail|antwort|nachricht"
-        r"|benachrichtigung|bestätigung|eingangsbestätigung)",
+        r" (?:response|reply|message|notification|confirmation|acknowledge?ment|e-?mail|antwort"
+        r"|nachricht|benachrichtigung|bestätigung|eingangsbestätigung|e-mail)"
+        r"|\bthis (?:e-?mail|message) (?:was|has been|is) (?:automatically generated|generated "
+        r"automatically|auto-generated|sent automatically|automatically sent)"
+        r"|\bdiese (?:e-mail|nachricht|mail) wurde automatisch (?:erstellt|generiert|erzeugt"
+        r"|versendet|verschickt)",
+        DECLARED,
+    ),
+    _rule(
+        "automated-subject",
+        ("automat", "auto-ack", "auto ack"),
+        AUTOMATIC,
+        "subject",
+        # At the start, as in "ooo-subject": "AW: Automatische Eingangsbestätigung" answers one.
+        r"^\s*\[?(?:automatische (?:eingangsbestätigung|bestätigung|benachrichtigung|nachricht"
+        r"|e-mail)|automated (?:response|reply|message|confirmation|acknowledge?ment|notification)"
+        r"|automatic (?:confirmation|acknowledge?ment|notification)|auto[- ]?acknowledge?ment)",
+        DECLARED,
     ),
     _rule(
         "do-not-reply",
-        ("do not reply", "antworten sie nicht", "automatisch"),
+        # Evidence only: footers of people's answers from ticket systems say it too.
+        ("reply", "antwort", "monitored", "incoming"),
         TICKET_ACK,
         "body",
-        r"\b(?:please do not reply (?:to|directly to) this (?:e-?mail|message)"
-        r"|bitte antworten sie nicht (?:direkt )?auf diese (?:e-mail|nachricht|mail)"
-        r"|diese (?:e-mail|nachricht) wurde automatisch"
-        r" (?:erstellt|generiert|versendet|verschickt))",
+        r"\b(?:please do not reply|do not reply to this|don't reply to this|bitte antworten sie "
+        r"nicht|bitte nicht (?:direkt )?auf diese (?:e-mail|nachricht|mail) antworten"
+        r"|(?:mailbox|address) is not monitored|no-?reply address|cannot accept incoming)",
     ),
     _rule(
         "ticket-created",
-        ("ticket", "anfrage", "vorgang", "request", "case"),
+        ("ticket", "anfrage", "vorgang", "anliegen", "request", "case", "quiry"),
         TICKET_ACK,
         "body",
-        r"\b(?:ihr(?:e)? (?:ticket|anfrage|vorgang|support-?anfrage)[^.\n]{0,40}?"
-        r"(?:wurde|ist) (?:unter [^.\n]{0,30})?(?:erstellt|eröffnet|angelegt|erfasst|registriert)"
-        r"|(?:your|a) (?:support )?(?:ticket|request|case)[^.\n]{0,40}?(?:has been|was|is)"
-        r" (?:created|opened|logged|registered))",
+        r"\b(?:ihr(?:e)?|dein(?:e)?) (?:ticket|anfrage|vorgang|anliegen|support-?anfrage)\b"
+        r"[^.\n]{0,40}?(?:wurde|ist) (?:unter [^.\n]{0,40}?)?(?:erstellt|eröffnet|angelegt"
+        r"|erfasst|registriert|aufgenommen)\b|\byour (?:support )?(?:ticket|request|case"
+        r"|enquiry|inquiry)\b[^.\n]{0,40}?(?:has been|was|is) (?:created|opened|logged"
+        r"|registered|raised)\b",
+        DECISIVE,
     ),
     _rule(
         "ticket-received",
-        ("erhalten", "eingegangen", "received", "contacting"),
+        (
+            "erhalten",
+            "bekommen",
+            "eingegangen",
+            "angekommen",
+            "empfangen",
+            "eingang",
+            "ticket",
+            "received",
+            "got",
+            "receipt",
+            "acknowledge",
+        ),
         TICKET_ACK,
         "body",
-        r"\b(?:wir haben ihre (?:anfrage|nachricht|e-mail|mail) erhalten"
-        r"|ihre (?:anfrage|nachricht) ist bei uns eingegangen"
-        r"|we have received your (?:request|message|e-?mail|enquiry|inquiry)"
-        r"|we(?:'ve| have) received your|thank you for contacting [^.\n]{0,40}support)",
-        decisive=False,
+        r"\bwir haben (?:ihre|deine|eure|sie|es|diese)\b[^.!?\n]{0,40}?\b(?:erhalten|bekommen)"
+        r"|\bwir (?:ihre|deine) (?:anfrage|nachricht|e-mail|mail|email) (?:erhalten|bekommen)"
+        r"|\b(?:ihre|deine|eure) (?:anfrage|nachricht|e-mail|mail|email|support-?anfrage"
+        r"|kontaktanfrage)(?: \(?[\w#-]{1,24}\)?)? (?:ist|wurde) (?:bei uns |erfolgreich "
+        r"|soeben )*(?:eingegangen|angekommen|empfangen)|\bden eingang (?:ihrer|deiner) "
+        r"(?:anfrage|nachricht|e-mail|mail)|\bein (?:neues )?ticket\b[^.!?\n]{0,20}?"
+        r"\b(?:erstellt|eröffnet|angelegt)"
+        r"|\bwe(?:'ve| have)? (?:received|got) (?:your|it)\b|\ba (?:new )?ticket"
+        r"(?: \(?[\w#-]{1,24}\)?)? has been (?:created|opened|logged)"
+        r"|\b(?:your|the) (?:request|message|e-?mail|enquiry|inquiry"
+        r"|ticket|case|query)(?: \(?[\w#-]{1,24}\)?)? (?:has been|was|is) (?:successfully )?"
+        r"received|\bconfirm(?:ing|s)? (?:the )?receipt of|\backnowledge (?:that we have "
+        r"received|receipt)",
+    ),
+    _rule(
+        "ticket-number",
+        (
+            "ticket",
+            "case",
+            "request",
+            "anfrage",
+            "vorgang",
+            "referenz",
+            "reference",
+            "nummer",
+            "number",
+        ),
+        TICKET_ACK,
+        "body",
+        r"\b(?:your|ihre|ihr) (?:ticket|case|request|reference|anfrage|vorgangs|referenz"
+        r"|bearbeitungs|fall|ticket-)[ -]?(?:number|no\.?|id|nummer|nr\.?)\b[^.!?\n]{0,12}?"
+        r"(?:\bis\b|\blautet\b|\bist\b|:)|\b(?:ticket|case|request|anfrage)\s*\((?:ticket)?#?"
+        r"\d{3,}\)|\bunter der (?:ticket|vorgangs|bearbeitungs|referenz)-?nummer\b|\bwith (?:the )?"
+        r"(?:ticket|case|reference) (?:number|id)\b",
+    ),
+    _rule(
+        "answer-delayed",
+        (
+            "aufkommen",
+            "volume",
+            "anzahl",
+            "verzöger",
+            "dauern",
+            "number",
+            "longer",
+            "delayed",
+            "demand",
+        ),
+        TICKET_ACK,
+        "body",
+        r"\baufgrund (?:des|eines|der) (?:aktuell |derzeit |momentan )?(?:sehr )?(?:hohen|erhöhten"
+        r"|großen) (?:anfrage|e-mail|mail|sendungs|nachrichten|bestell)?(?:aufkommens|volumens"
+        r"|aufkommen|volumen|anzahl)|\b(?:bearbeitung|beantwortung)\b[^.!?\n]{0,60}?\b(?:verzögern"
+        r"|dauern)\b|\b(?:high|higher|increased|large|heavy|unusually high)"
+        r"(?: than (?:normal|usual))? (?:volumes?|number) of\b"
+        r"|\bexperiencing (?:a )?(?:high|higher|increased|heavy|unusually "
+        r"high)(?: than (?:normal|usual))? (?:volumes?|demand)|\b(?:response|reply) times? "
+        r"(?:may|might|are|is|will) (?:be )?(?:longer|delayed)|\b(?:responses|replies) (?:may|might"
+        r"|will|can) take (?:a (?:little|bit) )?longer",
+    ),
+    _rule(
+        "answer-later",
+        (
+            "melde",
+            "verbindung",
+            "möglich",
+            "schnell",
+            "spätestens",
+            "zeitnah",
+            "kürze",
+            "umgehend",
+            "innerhalb",
+            "antwort",
+            "bearbeit",
+            "prüft",
+            "reihenfolge",
+            "nächsten werktag",
+            "back",
+            "will",
+            "'ll",
+            "shall",
+            "being",
+            "within",
+            "as soon as",
+            "shortly",
+            "next business",
+            "next working",
+            "personal response",
+            "in the order",
+        ),
+        TICKET_ACK,
+        "body",
+        r"\b(?:wir|ich) melden? (?:uns|mich)\b|\bmelden? (?:wir|ich) (?:uns|mich)\b"
+        r"|\b(?:werden|wird) (?:uns|sich)\b[^.!?\n]{0,40}?\b(?:melden|in verbindung setzen)"
+        r"|\bsetzen uns\b[^.!?\n]{0,40}?\bin verbindung|\bpersönliche antwort"
+        r"|\b(?:bearbeiten|beantworten|antworten|melden|kümmern)\b[^.!?\n]{0,40}?\b(?:schnellst"
+        r"möglich|so schnell|so bald wie möglich|zeitnah|in kürze|baldmöglichst|spätestens"
+        r"|umgehend|innerhalb|am nächsten werktag)|\b(?:schnellstmöglich|so schnell wie möglich"
+        r"|so bald wie möglich|zeitnah|in kürze|baldmöglichst|umgehend)\b[^.!?\n]{0,40}?\b"
+        r"(?:bearbeitet|beantwortet|bearbeiten|beantworten|melden|antworten|kümmern)"
+        r"|\bwird (?:von (?:unserem|unseren|einem|einer)|schnellstmöglich|in kürze|zeitnah)\b"
+        r"[^.!?\n]{0,60}?\b(?:bearbeitet|beantwortet|geprüft|überprüft)|\bin der reihenfolge "
+        r"(?:des|ihres|ihrer) eingangs"
+        r"|\b(?:we|i|our [a-z ]{1,30}?|one of our [a-z ]{1,30}?|a [a-z ]{1,40}?)\s*(?:will|'ll"
+        r"|shall)\s+(?:get back to you|be in touch|respond|reply|answer|contact you|follow up"
+        r"|send you a "
+        r"(?:personal )?(?:response|reply|answer)|get in touch|be reviewing)|\bget back to you"
+        r"|\b(?:is being|will be) (?:reviewed|answered|processed|handled|looked at) (?:by|as soon"
+        r"|shortly|within)|\b(?:answers?|responds?|replies|reply|respond|answer)\b[^.!?\n]{0,40}?"
+        r"\b(?:within (?:\d{1,2}|one|two|three) (?:hours|business days?|working days?)"
+        r"|as soon as (?:possible|we can|i can)|shortly|next (?:business|working) day)"
+        r"|\bpersonal response|\bin the order (?:they were |it was )?received",
     ),
     _rule(
         "ticket-subject",
-        ("ticket", "request", "case", "anfrage", "vorgang", "received", "eingangsbest"),
+        (
+            "ticket",
+            "request",
+            "case",
+            "anfrage",
+            "vorgang",
+            "received",
+            "eingangsbest",
+            "#",
+            "erhalten",
+            "inquiry",
+            "enquiry",
+            "eingegangen",
+        ),
         TICKET_ACK,
         "subject",
         r"(?:\[?(?:ticket|request|case|anfrage|vorgang)\s*(?:#|nr\.?|id:?)\s*\d+\]?"
-        r"|request received|anfrage erhalten|eingangsbestätigung|we received your)",
-        decisive=False,
+        r"|\[#\s?\d{3,}\]|\[##\s?\d+\s?##\]|\bcase \d{3,} (?:created|opened)|request received"
+        r"|ticket received|anfrage erhalten|ticket erhalten|eingangsbestätigung|we received your"
+        r"|thanks? (?:you )?for your (?:inquiry|enquiry|request)|danke für ihre anfrage"
+        r"|(?:ihre|deine) anfrage[^\n]{0,20} ist eingegangen|your request[^\n]{0,20} has been "
+        r"received)",
     ),
+    # -- what the evidence states together -----------------------------------------------
+    _rule(
+        "question-asked",
+        # Someone who announces an absence or a later answer but asks something ("Can the
+        # deadline be extended?") wants an answer: a person. Only cancels the combinations.
+        ("?",),
+        HUMAN,
+        "body",
+        r"\b(?:can|could|would|will|may|is it possible|können|könnten|kann|würden|würde|wäre"
+        r"|ist es möglich|darf|dürfen)\b[^.!?\n]{0,80}\?",
+    ),
+    RuleCombination(
+        "ooo-stated",
+        OUT_OF_OFFICE,
+        (
+            ("ooo-phrase", "ooo-closed", "ooo-no-mail-access", "cannot-answer-now"),
+            ("ooo-until", "ooo-return", "ooo-urgent-contact", "ooo-no-mail-access", "answer-later"),
+        ),
+        unless=("question-asked",),
+    ),
+    RuleCombination(
+        "ack-stated",
+        TICKET_ACK,
+        (
+            ("ticket-received", "ticket-number", "answer-delayed", "ticket-subject"),
+            ("answer-later", "do-not-reply", "answer-delayed"),
+        ),
+        unless=("question-asked",),
+    ),
+    # -- human answers -------------------------------------------------------------------
+    _rule(
+        "action-reported",
+        # "wir haben ... erstattet", "habe die Erstattung veranlasst", "we have refunded".
+        ("habe", "we", "i ", "i'"),
+        HUMAN,
+        "body",
+        r"(?:\b(?:wir|ich)\s+(?:habe|haben)\b|\b(?:habe|haben)\s+(?:wir|ich)\b|[,;:]\s*"
+        r"(?:habe|haben)\b(?!\s+sie\b))" + _NOT_NEGATED + r"{0,60}?\b(?:erstattet|zurückerstattet"
+        r"|rückerstattet|gutgeschrieben|zurücküberwiesen|überwiesen|ausgezahlt|nachgeliefert"
+        r"|(?:erstattung|rückerstattung|gutschrift|rückzahlung|ersatzlieferung|ersatz|nachlieferung"
+        r"|umtausch|austausch|neulieferung)\b" + _NOT_NEGATED + r"{0,40}?\b(?:veranlasst"
+        r"|angewiesen|ausgelöst|eingeleitet|freigegeben|versandt|verschickt|gebucht))\b"
+        r"(?!\s+(?:bekommen|erhalten|gekriegt))"
+        + _UNDISPUTED
+        + r"|\b(?:we|i)(?:'ve| have| had)?\s+"
+        + _NOT_NEGATED
+        + r"{0,40}?\b(?:refunded|reimbursed|credited|(?:issued|processed|initiated|sent|arranged"
+        r"|approved|authori[sz]ed)\s+(?:you |the customer |her |him |them )?(?:a|an|the|your"
+        r"|her|his|their)\s+(?:[a-z]+\s+){0,2}?(?:refund|credit|reimbursement|replacement"
+        r"|exchange)\b(?!\s+(?:request|form|policy|process))|(?:sent|shipped|dispatched|posted"
+        r"|mailed)\s+(?:out\s+)?(?:you |the customer |her |him |them )?(?:a|the|your)\s+"
+        r"(?:new|replacement)\b)" + _UNDISPUTED,
+        DECISIVE,
+        # Every ending the pattern allows contains one of these.
+        also=(
+            "erstatt",
+            "gutgeschrieben",
+            "überwiesen",
+            "ausgezahlt",
+            "nachgeliefert",
+            "veranlasst",
+            "angewiesen",
+            "ausgelöst",
+            "eingeleitet",
+            "versandt",
+            "verschickt",
+            "gebucht",
+            "refund",
+            "reimburs",
+            "credit",
+            "replacement",
+            "exchange",
+            "new",
+        ),
+    ),
+    _rule(
+        "action-done",
+        # "die Erstattung wurde veranlasst", "das Geld ist unterwegs", "a replacement was shipped".
+        (
+            "erstattung",
+            "gutschrift",
+            "rückzahlung",
+            "ersatz",
+            "nachlieferung",
+            "umtausch",
+            "geld",
+            "betrag",
+            "gerät",
+            "refund",
+            "reimbursement",
+            "credit",
+            "replacement",
+            "exchange",
+        ),
+        HUMAN,
+        "body",
+        r"\b(?:erstattung|rückerstattung|gutschrift|rückzahlung|ersatzlieferung|ersatz"
+        r"|nachlieferung|umtausch|geld|betrag|ersatzgerät|neue gerät|neues gerät)\b"
+        + _NOT_NEGATED
+        + r"{0,50}?\b(?:wurde|wurden|ist|habe ich|haben wir)\b"
+        + _NOT_NEGATED
+        + r"{0,40}?\b(?:veranlasst|angewiesen|überwiesen|ausgezahlt|erstattet|gutgeschrieben"
+        r"|freigegeben|versandt|verschickt|raus|rausgegangen|rausgeschickt|unterwegs|gebucht"
+        r"|ausgelöst|erfolgt)\b"
+        + _UNDISPUTED
+        + r"|\b(?:refund|reimbursement|credit|replacement|exchange)\b"
+        r"(?!\s+(?:request|form|policy|process))"
+        + _NOT_NEGATED
+        + r"{0,30}?\b(?:(?:(?:has|have) been|was|is now)\s+(?:(?:already|now|just|successfully"
+        r"|fully|today)\s+)?(?:issued|sent|processed|paid|credited|shipped|dispatched|posted"
+        r"|transferred|released)|is on its way|left (?:our|the) warehouse|went out)\b"
+        + _UNDISPUTED,
+        DECISIVE,
+        also=("wurde", "ist", "habe", "been", "was", "is now", "on its way", "left", "went out"),
+    ),
+    _rule(
+        "answered-anyway",
+        # "I'm on holiday until Monday, but I checked: ..." - away, and answering all the same.
+        ("but", "aber", "jedoch", "trotzdem", "anyway"),
+        HUMAN,
+        "body",
+        r"\b(?:but|aber|jedoch|trotzdem|anyway)\b,?\s+(?:i|we|ich|wir)\s+(?:have\s+|'ve\s+|habe\s+"
+        r"|haben\s+)?(?:already\s+|just\s+|schon\s+|eben\s+|gerade\s+|kurz\s+)?(?:checked|looked"
+        r"|found|spoke|talked|called|asked|geprüft|nachgesehen|nachgeschaut|gesprochen|telefoniert"
+        r"|angerufen)\b",
+        DECISIVE,
+    ),
+    _rule(
+        "ticket-updated",
+        # A helpdesk's wrapper around an agent's public answer (Zendesk and its kin).
+        ("updated", "aktualisiert"),
+        HUMAN,
+        "body",
+        r"\byour (?:request|ticket|case)(?: \(?[\w#-]{1,24}\)?)? has been updated\b"
+        r"|\bihre anfrage(?: \(?[\w#-]{1,24}\)?)? wurde aktualisiert\b",
+        DECISIVE,
+    ),
+    # -- delivery failures ---------------------------------------------------------------
+    # Each alone is evidence: customers quote "mailbox full" and "nicht zustellbar" about
+    # shops they cannot reach. Real bounces show two of them (and the header rules in
+    # `classifier.machine` know them by their sender and structure).
     _rule(
         "dsn-subject",
         ("deliver", "zustell", "returned mail", "failure"),
@@ -235,19 +690,38 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule, ...] = (
         r"\b(?:5[0-9]{2}[ -]5\.\d\.\d{1,3}|4[0-9]{2}[ -]4\.\d\.\d{1,3}"
         r"|status: [45]\.\d\.\d{1,3})\b",
     ),
+    RuleCombination(
+        "dsn-stated",
+        DELIVERY_FAILURE,
+        (("dsn-subject", "dsn-phrase"), ("dsn-phrase", "dsn-status-code")),
+        strength=DECLARED,
+    ),
 )
 
 
 def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
     """All rules that match, in table order."""
-    fields = {"subject": subject or "", "body": (body or "")[:_BODY_LIMIT]}
+    # Typographic apostrophes ("I’m", as Outlook and phones write them) read as plain ones;
+    # the replacement keeps every offset.
+    fields = {
+        "subject": (subject or "").replace("’", "'"),
+        "body": (body or "")[:_BODY_LIMIT].replace("’", "'"),
+    }
     lowered = {name: text.lower() for name, text in fields.items()}
     # Which trigger words each field contains: one pass over all words of the table.
     present = {
         name: {word for word in _TRIGGER_WORDS[name] if word in lowered[name]} for name in fields
     }
-    hits = []
+    hits: list[AutoReplyHit] = []
+    by_rule: dict[str, AutoReplyHit] = {}
     for rule in AUTO_REPLY_RULES:
+        if isinstance(rule, RuleCombination):
+            parts = _combined(rule, by_rule)
+            if parts:
+                detail = " + ".join(part.rule for part in parts)
+                hits.append(AutoReplyHit(rule.id, rule.kind, rule.strength, detail))
+                by_rule[rule.id] = hits[-1]
+            continue
         text, low = fields[rule.field], lowered[rule.field]
         if present[rule.field].isdisjoint(rule.triggers):
             continue
@@ -258,13 +732,37 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
             # The words as written, where lower-casing kept every offset (it nearly always does).
             same_offsets = rule.reads_case or len(low) == len(text)
             detail = text[match.start() : match.end()] if same_offsets else match.group(0)
-            hits.append(AutoReplyHit(rule.id, rule.kind, rule.decisive, detail[:120]))
+            hit = AutoReplyHit(
+                rule.id, rule.kind, rule.strength, detail[:120], rule.field, *match.span()
+            )
+            hits.append(hit)
+            by_rule[rule.id] = hit
     return hits
+
+
+def _combined(rule: RuleCombination, by_rule: dict[str, AutoReplyHit]) -> list[AutoReplyHit]:
+    """One hit of each group of `rule`, near each other in the body, or [] if there are
+    none (or a rule of `rule.unless` fired)."""
+    if any(rule_id in by_rule for rule_id in rule.unless):
+        return []
+    groups = [[by_rule[r] for r in group if r in by_rule] for group in rule.needs]
+    for parts in itertools.product(*groups):
+        if len({part.rule for part in parts}) < len(parts):
+            continue  # one hit stands for one part only
+        body = [part for part in parts if part.field == "body"]
+        if not body or max(p.start for p in body) - min(p.end for p in body) <= _NEAR:
+            return list(parts)
+    return []
 
 
 _TRIGGER_WORDS = {
     field: tuple(
-        {word for rule in AUTO_REPLY_RULES if rule.field == field for word in rule.triggers}
+        {
+            word
+            for rule in AUTO_REPLY_RULES
+            if isinstance(rule, AutoReplyRule) and rule.field == field
+            for word in rule.triggers
+        }
     )
     for field in ("subject", "body")
 }
@@ -274,12 +772,27 @@ _PRECEDENCE = (DELIVERY_FAILURE, OUT_OF_OFFICE, TICKET_ACK)
 
 
 def decisive_kind(hits: list[AutoReplyHit]) -> str | None:
-    """The kind named by a decisive hit, if any; a bounce that calls itself "automatically
-    generated" is a delivery failure, so delivery failures take precedence."""
-    kinds = {hit.kind for hit in hits if hit.decisive}
-    return next((kind for kind in _PRECEDENCE if kind in kinds), None)
+    """The kind the hits settle, or None when only evidence fired.
+
+    A declared kind wins (a bounce that calls itself "automatically generated" is a
+    delivery failure, so delivery failures come first; a mail that only declares itself
+    automatic takes the kind the other hits name, else it is an acknowledgement); then a
+    decisive human rule (an action reported); then the other decisive kinds."""
+    declared = {hit.kind for hit in hits if hit.strength == DECLARED}
+    decided = {hit.kind for hit in hits if hit.strength == DECISIVE}
+    if declared - {AUTOMATIC}:
+        return _first(declared)
+    if declared:
+        return _first(decided) or _first(evidence_kinds(hits)) or TICKET_ACK
+    if HUMAN in decided:
+        return HUMAN
+    return _first(decided)
 
 
 def evidence_kinds(hits: list[AutoReplyHit]) -> set[str]:
-    """Kinds named by rules that are evidence only."""
-    return {hit.kind for hit in hits if not hit.decisive}
+    """Automatic kinds named by rules that are evidence only."""
+    return {hit.kind for hit in hits if hit.strength == EVIDENCE and hit.kind in AUTO_REPLY_KINDS}
+
+
+def _first(kinds: set[str]) -> str | None:
+    return next((kind for kind in _PRECEDENCE if kind in kinds), None)

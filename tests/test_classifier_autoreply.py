@@ -1,80 +1,180 @@
 """Automatic-reply text rules: they name out-of-office notes, ticket acknowledgements and
-delivery failures in German and English, and leave human replies alone."""
+delivery failures in German and English, and leave human replies alone.
+
+Full mails through the whole reading path are in `tests/test_auto_reply_table.py`; these
+tests pin single rules, their strengths and how the kinds are settled."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from classifier.autoreply import AUTO_REPLY_RULES, decisive_kind, match_auto_reply
+from classifier.autoreply import (
+    AUTO_REPLY_KINDS,
+    AUTO_REPLY_RULES,
+    HUMAN,
+    AutoReplyRule,
+    RuleCombination,
+    decisive_kind,
+    evidence_kinds,
+    match_auto_reply,
+)
+
+
+def fired(subject: str, body: str) -> dict[str, str]:
+    """Rule id -> strength of every rule that fired."""
+    return {hit.rule: hit.strength for hit in match_auto_reply(subject, body)}
 
 
 @pytest.mark.parametrize(
-    ("subject", "body", "kind", "rule"),
+    ("subject", "body", "rule", "strength", "kind"),
     [
+        # A subject that starts like an out-of-office note declares it.
         (
             "Abwesenheitsnotiz: Ihre Beschwerde",
-            "Danke für Ihre Nachricht.",
-            "out_of_office",
+            "Danke.",
             "ooo-subject",
+            "declared",
+            "out_of_office",
         ),
+        ("Automatic reply: complaint", "Thanks", "ooo-subject", "declared", "out_of_office"),
+        ("Auto: [SSG-2026-000123] Fall", "Danke.", "ooo-subject", "declared", "out_of_office"),
+        # An absence with its end is an out-of-office note; alone it is evidence.
         (
             "Re: Fall",
             "Ich bin bis einschließlich 14.08. nicht im Büro.",
+            "ooo-stated",
+            "decisive",
             "out_of_office",
-            "ooo-phrase",
         ),
+        ("Re: Fall", "Ich bin gerade nicht im Büro.", "ooo-phrase", "evidence", None),
         (
             "Re: case",
             "I am currently out of the office with limited access to email.",
+            "ooo-stated",
+            "decisive",
             "out_of_office",
-            "ooo-phrase",
         ),
-        ("Automatic reply: complaint", "Thanks", "out_of_office", "ooo-subject"),
+        (
+            "Re: case",
+            "I’m travelling until 14 December and will get back to you when I’m back.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "Re: case",
+            "I'm on the road and can't reply properly from my phone. I'll get back to you soon.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "AW: Fall",
+            "Sie haben uns außerhalb unserer Servicezeiten erreicht. Wir melden uns morgen.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        # A ticket created for the sender settles an acknowledgement.
         (
             "Ihre Anfrage",
             "Vielen Dank für Ihre Anfrage. Ihr Ticket #48213 wurde erstellt.",
-            "ticket_ack",
             "ticket-created",
+            "decisive",
+            "ticket_ack",
         ),
+        # "This is an automated message" declares the mail automatic; the kind comes from
+        # the other hits, an acknowledgement when they name none.
         (
             "Request received",
             "This is an automated response. Your request (#991) has been created.",
-            "ticket_ack",
             "automated-message",
+            "declared",
+            "ticket_ack",
         ),
+        (
+            "Re: case",
+            "This is an automated message. Our office is closed until 4 January.",
+            "automated-message",
+            "declared",
+            "out_of_office",
+        ),
+        (
+            "Automatische Eingangsbestätigung",
+            "Wir haben Ihre Nachricht erhalten.",
+            "automated-subject",
+            "declared",
+            "ticket_ack",
+        ),
+        # A confirmed receipt with a promise to answer later, a ticket number or a
+        # do-not-reply line is an acknowledgement; each alone is only evidence.
         (
             "Eingangsbestätigung",
             "Bitte antworten Sie nicht auf diese E-Mail.",
+            "ack-stated",
+            "decisive",
             "ticket_ack",
-            "do-not-reply",
         ),
+        (
+            "Re: Fall",
+            "Wir haben Ihre Nachricht erhalten und melden uns innerhalb von 24 Stunden.",
+            "ack-stated",
+            "decisive",
+            "ticket_ack",
+        ),
+        (
+            "Re: case",
+            "Your case number is 00012345. A representative will contact you within 2 days.",
+            "ack-stated",
+            "decisive",
+            "ticket_ack",
+        ),
+        (
+            "Re: case",
+            "Due to a high volume of requests, replies may take longer. We'll get back to you.",
+            "ack-stated",
+            "decisive",
+            "ticket_ack",
+        ),
+        ("Re: Fall", "Wir haben Ihre Nachricht erhalten.", "ticket-received", "evidence", None),
+        (
+            "Re: Fall",
+            "Bitte antworten Sie nicht auf diese E-Mail.",
+            "do-not-reply",
+            "evidence",
+            None,
+        ),
+        # Delivery failures: two signals of an MTA declare one; customers quote one.
         (
             "Undeliverable: Beschwerde",
             "Delivery has failed to these recipients or groups:",
+            "dsn-stated",
+            "declared",
             "delivery_failure",
-            "dsn-subject",
+        ),
+        (
+            "Failure",
+            "Remote server returned 550 5.1.1 user unknown",
+            "dsn-stated",
+            "declared",
+            "delivery_failure",
         ),
         (
             "Fehler",
             "Die Nachricht konnte nicht an service@shop.example zugestellt werden.",
-            "delivery_failure",
             "dsn-phrase",
-        ),
-        (
-            "Failure",
-            "Remote server returned 550 5.1.1 recipient unknown",
-            "delivery_failure",
-            "dsn-status-code",
+            "evidence",
+            None,
         ),
     ],
 )
-def test_automatic_replies_are_named(subject, body, kind, rule):
-    """Each wording is recognised with its rule id and kind; decisive rules settle the kind
-    (the out-of-office phrase is evidence only: merchants also answer while away)."""
-    hits = match_auto_reply(subject, body)
-    hit = next(hit for hit in hits if hit.rule == rule)
-    assert hit.kind == kind
-    assert decisive_kind(hits) == (kind if hit.decisive else None)
+def test_rules_name_automatic_replies(subject, body, rule, strength, kind):
+    """Each wording fires its rule with its strength, and the hits settle the expected kind
+    (None: only evidence, which the model weighs)."""
+    assert fired(subject, body).get(rule) == strength
+    assert decisive_kind(match_auto_reply(subject, body)) == kind
 
 
 @pytest.mark.parametrize(
@@ -86,13 +186,88 @@ def test_automatic_replies_are_named(subject, body, kind, rule):
         ("Re: Fall", "Ich bin sauer. Der Support ist nie erreichbar."),
         ("Re: ticket 4411", "Ich habe Ihr Ticket geprüft: die Erstattung ist heute raus."),
         ("AW: Automatische Antwort: Fall", "Ich bin doch schon zurück: Erstattung ist raus."),
+        ("AW: Automatische Eingangsbestätigung", "Wir warten seit drei Wochen auf Antwort."),
         ("Re: case", "I'm technically still on leave, but the refund was sent today."),
+        ("Kontaktformular defekt", 'Mail an info@ kommt zurück: "Postfach voll". Und nun?'),
+        ("nicht zustellbar?", "Ist diese Adresse noch richtig? Ich bekomme keine Antwort."),
+        (
+            "Re: case",
+            "I'm away until 6 April with bad internet. Can the deadline be extended?",
+        ),
+        (
+            "Re: case",
+            "Sorry, I'm on holiday until Monday but I checked: the parcel was delivered to "
+            "your neighbour on 3 December.",
+        ),
     ],
 )
-def test_human_replies_fire_no_decisive_rule(subject, body):
-    """Human replies that mention vacations, tickets or failed parcel deliveries are not
-    taken for automatic replies."""
-    assert decisive_kind(match_auto_reply(subject, body)) is None
+def test_human_replies_settle_no_automatic_kind(subject, body):
+    """Human replies that mention vacations, tickets, failed deliveries or an absence while
+    asking or answering something are not settled as automatic replies."""
+    assert decisive_kind(match_auto_reply(subject, body)) not in AUTO_REPLY_KINDS
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ("We received your complaint and have refunded 49,90 EUR today.", "action-reported"),
+        (
+            "Wir haben Ihre Beschwerde erhalten und die Erstattung heute veranlasst.",
+            "action-reported",
+        ),
+        ("Die Erstattung über 54,90 € habe ich eben freigegeben.", "action-done"),
+        ("Your request (#4711) was received: the replacement was shipped today.", "action-done"),
+        ("Das neue Gerät wurde heute an die Kundin verschickt.", "action-done"),
+        ("Your request (48213) has been updated. Hello, thanks for waiting.", "ticket-updated"),
+    ],
+)
+def test_an_action_reported_is_a_human_answer(body, rule):
+    """A reported action (or a helpdesk's wrapper of an agent's answer) settles "human",
+    above a receipt confirmation or a promise in the same mail."""
+    hits = match_auto_reply("Re: Beschwerde", body + " Wir melden uns bei Fragen.")
+    assert fired("Re: Beschwerde", body)[rule] == "decisive"
+    assert decisive_kind(hits) == HUMAN
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Die Erstattung ist bis heute nicht erfolgt.",
+        "Ich habe bis heute nichts erstattet bekommen.",
+        "The refund was issued but never arrived.",
+        "We have not refunded anything yet.",
+        "I was refunded only half of the price.",
+        "Your refund request has been received and will be processed.",
+    ],
+)
+def test_a_negated_or_disputed_action_is_no_action(body):
+    """Complaints quoting what did not happen, or what a shop claims, report no action."""
+    assert not {"action-reported", "action-done"} & set(fired("Re: x", body))
+
+
+def test_a_declared_automatic_reply_beats_a_reported_action():
+    """ "This is an automated message" is what the mail is, whatever it reports."""
+    body = "This is an automated message. Your refund of 20 EUR has been issued."
+    assert decisive_kind(match_auto_reply("Refund", body)) == "ticket_ack"
+
+
+def test_combined_evidence_must_stand_together():
+    """Evidence far apart in a long complaint (a quoted recording here, a website's promise
+    there) combines into nothing; the same words together are an absence note."""
+    far = (
+        'I called: a recording said "we are closed".'
+        + " I tried again and again, on many days and at many hours." * 8
+        + ' Their website says "we will get back to you within 24 hours".'
+    )
+    near = "We are closed. We will get back to you within 24 hours."
+    assert "ooo-stated" not in fired("Complaint", far)
+    assert "ooo-stated" in fired("Re: case", near)
+
+
+def test_evidence_kinds_name_only_automatic_kinds():
+    """Evidence tips the model towards an automatic kind, never towards "human"."""
+    hits = match_auto_reply("Re: x", "Can you check? We have received your email.")
+    assert evidence_kinds(hits) == {"ticket_ack"}
 
 
 def test_rule_ids_are_dashed_and_unique():
@@ -103,6 +278,34 @@ def test_rule_ids_are_dashed_and_unique():
     assert all("-" in rule_id for rule_id in ids)
 
 
-def test_every_rule_has_a_trigger():
-    """Every rule has prefilter words (a rule without any would never run)."""
-    assert all(rule.triggers for rule in AUTO_REPLY_RULES)
+def test_every_text_rule_has_a_trigger_and_combinations_name_earlier_rules():
+    """Every pattern rule has prefilter words (without any it would never run); every
+    combination names only rules above it in the table, which have run by then."""
+    seen: set[str] = set()
+    for rule in AUTO_REPLY_RULES:
+        if isinstance(rule, AutoReplyRule):
+            assert rule.triggers, rule.id
+        else:
+            assert isinstance(rule, RuleCombination)
+            named = {rule_id for group in rule.needs for rule_id in group} | set(rule.unless)
+            assert named <= seen, (rule.id, named - seen)
+        seen.add(rule.id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "die erstattung wurde " * 300,
+        "we have " * 600,
+        ", haben " * 600,
+        "ich bin unterwegs " * 300,
+        "a " * 2000 + "will",
+        "refund the replacement " * 300,
+    ],
+)
+def test_matching_hostile_text_stays_fast(text):
+    """Texts built to make the rules backtrack are read in well under 50 ms (the body is
+    cut at a bound and no pattern nests repetition)."""
+    started = time.perf_counter()
+    match_auto_reply("Re: x " * 200, text)
+    assert time.perf_counter() - started < 0.05

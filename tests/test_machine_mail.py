@@ -52,7 +52,6 @@ FIXTURES = {
     "postfix-dsn-de.eml": ("bounce", "dsn"),
     "postfix-delay.eml": ("delay", "dsn"),
     "gmail-vacation.eml": ("auto_reply", "auto-submitted"),
-    "zendesk-ack.eml": ("auto_reply", "auto-submitted"),
     "outlook-mdn-de.eml": ("read_receipt", "mdn"),
     "mailing-list.eml": ("list", "precedence"),
     "siegel-loop.eml": ("loop", "loop-header"),
@@ -369,6 +368,51 @@ def test_auto_submitted_other_than_no_is_automatic(value: str) -> None:
 def test_auto_submitted_no_is_a_person() -> None:
     """Auto-Submitted: no is what a person's client may write."""
     assert detect(message("Auto-Submitted: no"), "p.lange@mode.example", DOMAIN) is None
+
+
+# -- helpdesks that stamp every mail ---------------------------------------------------
+
+ZENDESK_STAMPS = "Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\n"
+
+
+@pytest.mark.parametrize(
+    "fingerprint", ["X-Mailer: Zendesk Mailer", "X-Zendesk-From-Account-Id: 68b8aed"]
+)
+def test_zendesk_stamps_on_an_agents_answer_are_not_machine_mail(fingerprint: str) -> None:
+    """Zendesk puts Auto-Submitted: auto-generated and X-Auto-Response-Suppress: All on
+    every mail, its agents' answers included: on its mail they decide nothing."""
+    msg = message(ZENDESK_STAMPS + fingerprint)
+    assert detect(msg, "p.lange@mode.example", DOMAIN) is None
+
+
+def test_a_zendesk_acknowledgement_is_left_to_its_text() -> None:
+    """The Zendesk acknowledgement fixture carries only the stamps: the header rules pass
+    it on, and the text rules know it (tests/test_auto_reply_table.py)."""
+    assert detect(fixture("zendesk-ack.eml"), None, DOMAIN) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "rule"),
+    [
+        ("Precedence: bulk", "precedence"),
+        ("X-Autoreply: yes", "x-autoreply"),
+        ("Auto-Submitted: auto-replied", "auto-submitted"),
+    ],
+)
+def test_other_automatic_signs_still_count_on_zendesk_mail(extra: str, rule: str) -> None:
+    """Only the two stamps are discounted: another automatic sign on Zendesk mail counts."""
+    msg = message(ZENDESK_STAMPS + "X-Mailer: Zendesk Mailer\n" + extra)
+    assert verdict_of(msg).rule == rule
+
+
+def test_the_stamps_without_a_stamping_helpdesk_still_count() -> None:
+    """Auto-Submitted: auto-generated from anyone else is automatic, as RFC 3834 says."""
+    msg = message(ZENDESK_STAMPS + "X-Mailer: Zammad Mail Service")
+    verdict = verdict_of(msg)
+    assert (verdict.rule, verdict.rules_fired) == (
+        "auto-submitted",
+        ("auto-submitted", "x-auto-response-suppress"),
+    )
 
 
 # -- x-autoreply -----------------------------------------------------------------------
