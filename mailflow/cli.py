@@ -1,8 +1,13 @@
 """The `siegel` command line: the operator's whole interface besides mail.
 
-Exit codes follow sysexits(3) where an MTA reads them (`siegel ingest`): 0 stored,
-65 bad data, 66 no input, 67 unknown recipient, 75 temporary failure (try again);
-2 for a bad configuration or bad arguments.
+Exit codes follow sysexits(3) where an MTA reads them (`siegel ingest`): 0 stored
+(committed), 65 bad data (empty, or larger than `[smtp] max_message_bytes`, which SMTP
+refuses with 552 too), 66 no input file, 67 unknown recipient; everything else that
+may pass is 75, the MTA's "try again": a busy, locked, corrupt, missing or unreachable
+database, an unknown database driver, an unexpected error, and for `ingest` also a bad
+configuration or bad arguments, so that the MTA keeps the mail while the operator
+fixes it. Each failure is one line on stderr; `-v` logs the traceback. Other commands
+exit 2 for a bad configuration or bad arguments.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from mailflow import case_commands, classifier_commands, outbox, queue, seal_commands, spool
+from mailflow import case_commands, classifier_commands, logs, outbox, queue, seal_commands, spool
 from mailflow import config as config_module
 from mailflow.command_support import EX_OK, EX_USAGE, Handler, print_json
 from mailflow.config import Config, ConfigError
@@ -31,6 +36,8 @@ EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_NOUSER = 67
 EX_TEMPFAIL = 75
+
+log = logging.getLogger("mailflow.intake")
 
 
 def _engine(config: Config) -> Engine:
@@ -68,17 +75,27 @@ def _recipients_from_headers(raw: bytes, config: Config) -> list[str]:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    """Store each input; the exit status is the worst outcome (75 at once, see `main`)."""
     sources = args.files or ["-"]
     engine = None
     status = EX_OK
     for name in sources:
-        try:
-            raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-        except OSError as error:
-            print(f"siegel ingest: {name}: cannot read: {error.strerror}", file=sys.stderr)
-            status = max(status, EX_NOINPUT)
+        if name == "-":
+            # A failing pipe from the MTA is not bad data: OSError is left to `main` (75).
+            raw = sys.stdin.buffer.read()
+        else:
+            try:
+                raw = Path(name).read_bytes()
+            except OSError as error:
+                print(f"siegel ingest: {name}: cannot read: {error.strerror}", file=sys.stderr)
+                status = max(status, EX_NOINPUT)
+                continue
+        if not raw.strip():
+            print(f"siegel ingest: {name}: empty input, not a mail", file=sys.stderr)
+            status = max(status, EX_DATAERR)
             continue
         if len(raw) > config.smtp.max_message_bytes:
+            # Permanent, as SMTP's 552 for the same mail: a retry would be refused again.
             print(
                 f"siegel ingest: {name}: {len(raw)} bytes exceeds max_message_bytes "
                 f"{config.smtp.max_message_bytes}",
@@ -104,15 +121,29 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
             envelope_to=tuple(recipients),
             source="file stdin" if name == "-" else f"file {Path(name).name}",
         )
-        try:
-            engine = engine or _engine(config)
-            [stored] = spool.store(engine, [arrival])
-        except OperationalError as error:
-            print(f"siegel ingest: {name}: temporary failure: {error.orig}", file=sys.stderr)
-            return EX_TEMPFAIL
+        engine = engine or _engine(config)
+        [stored] = spool.store(engine, [arrival])
         word = "already stored" if stored.duplicate else "stored"
         print(f"{name}: {word} as mail {stored.mail_id}")
     return status
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's kind and message on one line, for an MTA's log and bounce text."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    kind = type(cause).__name__
+    if type(cause).__module__ not in ("builtins", __name__):
+        kind = f"{type(cause).__module__.partition('.')[0]}.{kind}"
+    message = " ".join(str(cause).split())[:400]
+    return f"{message} ({kind})" if message else kind
+
+
+def _ingest_failed(problem: str, error: BaseException | None = None) -> int:
+    """One line, no traceback (it is logged at debug level, `siegel -v`), exit 75."""
+    if error is not None:
+        log.debug("ingest failed", exc_info=error)
+    print(f"siegel ingest: {problem}; temporary failure, the MTA will retry", file=sys.stderr)
+    return EX_TEMPFAIL
 
 
 # ------------------------------------------------------------------ mails
@@ -256,7 +287,7 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="siegel", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="siegel", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--config", type=Path, help="configuration file (default: $SIEGEL_CONFIG or ./config.toml)"
     )
@@ -303,14 +334,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ArgumentsRefused(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser (and, by argparse's default, its subparsers) whose errors `main` reports."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentsRefused(self, message)
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (after the global options), found without argparse."""
+    tokens = iter(argv)
+    for token in tokens:
+        if len(token) > 2 and "--config".startswith(token):
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    ingest = _command_in(arguments) == "ingest"
+    try:
+        args = parser.parse_args(arguments)
+    except _ArgumentsRefused as refused:
+        if ingest:
+            # A wrong pipe command in the MTA's configuration: keep the mail queued.
+            return _ingest_failed(f"bad arguments: {refused.message}")
+        argparse.ArgumentParser.error(refused.parser, refused.message)  # usage, exit 2
+    logs.configure(args.verbose)  # stderr, rate-limited, address tokens redacted
+    if ingest:
+        return _main_ingest(args)
     try:
         config = config_module.ensure_secret(config_module.load(args.config))
     except ConfigError as error:
@@ -320,6 +381,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"siegel: cannot prepare data directory: {error}", file=sys.stderr)
         return EX_TEMPFAIL
     return args.handler(args, config)
+
+
+def _main_ingest(args: argparse.Namespace) -> int:
+    """`siegel ingest` behind an MTA: whatever may pass later is 75, never a bounce."""
+    try:
+        config = config_module.ensure_secret(config_module.load(args.config))
+    except ConfigError as error:
+        return _ingest_failed(f"configuration error: {error}", error)
+    except OSError as error:
+        return _ingest_failed(f"cannot prepare data directory: {_one_line(error)}", error)
+    except Exception as error:
+        return _ingest_failed(f"cannot start: {_one_line(error)}", error)
+    try:
+        return args.handler(args, config)
+    except Exception as error:
+        # Busy, locked, corrupt, missing or unreachable database, unknown driver, a bug:
+        # nothing here proves that the mail can never be stored.
+        return _ingest_failed(f"not stored: {_one_line(error)}", error)
 
 
 if __name__ == "__main__":

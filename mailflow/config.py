@@ -8,7 +8,9 @@ prints as one line before it exits with status 2.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import re
 import secrets
 import tomllib
 import typing
@@ -21,9 +23,14 @@ from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.policy import Policy
 from scoring import PolicyError, ScoringPolicy
 
+log = logging.getLogger("mailflow.config")
+
 ENV_CONFIG = "SIEGEL_CONFIG"
 ENV_SECRET = "SIEGEL_SECRET"  # noqa: S105 - the variable name, not a secret
-MIN_SECRET_LENGTH = 16
+# The HMAC key of case and bounce addresses: at least 32 bytes of its UTF-8 text
+# (256 bits if random; the generated one has 43 characters).
+MIN_SECRET_BYTES = 32
+SECRET_FILE = "secret"  # noqa: S105 - a file name in data_dir
 
 
 class ConfigError(Exception):
@@ -55,6 +62,9 @@ class SmtpSection:
     mode: str = "smtp"
     max_message_bytes: int = 25 * 1024 * 1024
     max_recipients: int = 50
+    max_connections: int = 200
+    max_connections_per_client: int = 25
+    idle_timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,19 @@ class RelaySection:
 @dataclass(frozen=True)
 class OutboxSection:
     max_autoreplies_per_day: int = 10
+
+
+@dataclass(frozen=True)
+class DkimSection:
+    """DKIM signing by the relay (`mailflow.signing`); no key file: nothing is signed."""
+
+    selector: str = ""
+    domain: str = ""  # the signing domain d=; empty: [siegel] domain
+    private_key_file: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.private_key_file)
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,8 @@ class AuthenticationSection:
     authserv_id: str = ""
     """The authserv-id of the MTA in front of us whose Authentication-Results headers are
     trusted (RFC 8601); empty where none authenticates senders."""
+    verify_dkim: bool = False
+    """Verify DKIM signatures ourselves (we are the MX): `mailflow.authentication`."""
 
 
 _POLICY = Policy()
@@ -206,6 +231,7 @@ class Config:
     deadlines: DeadlinesSection = field(default_factory=DeadlinesSection)
     calendar: CalendarSection = field(default_factory=CalendarSection)
     scoring: ScoringSection = field(default_factory=ScoringSection)
+    dkim: DkimSection = field(default_factory=DkimSection)
     base_dir: Path = Path(".")
 
     @property
@@ -217,6 +243,10 @@ class Config:
         if self.database.url:
             return self.database.url
         return f"sqlite:///{self.data_dir / 'siegel.db'}"
+
+    @property
+    def dkim_key_path(self) -> Path:
+        return self.base_dir / self.dkim.private_key_file
 
     @property
     def secret_bytes(self) -> bytes:
@@ -271,6 +301,9 @@ def _check(config: Config) -> None:
     positive = {
         "[smtp] max_message_bytes": config.smtp.max_message_bytes,
         "[smtp] max_recipients": config.smtp.max_recipients,
+        "[smtp] max_connections": config.smtp.max_connections,
+        "[smtp] max_connections_per_client": config.smtp.max_connections_per_client,
+        "[smtp] idle_timeout_seconds": config.smtp.idle_timeout_seconds,
         "[relay] max_attempts": config.relay.max_attempts,
         "[relay] retry_base_seconds": config.relay.retry_base_seconds,
         "[relay] timeout_seconds": config.relay.timeout_seconds,
@@ -297,9 +330,28 @@ def _check(config: Config) -> None:
     for i, account in enumerate(config.imap):
         if not account.host or not account.username:
             raise ConfigError(f"[[imap]] #{i}", "host and username are required")
-    if config.secret_bytes and len(config.secret_bytes) < MIN_SECRET_LENGTH:
-        raise ConfigError("[siegel] secret", f"must be at least {MIN_SECRET_LENGTH} characters")
     _check_cases(config)
+    _check_dkim(config)
+
+
+def _check_dkim(config: Config) -> None:
+    """A half-configured or unusable key stops the start rather than send unsigned."""
+    from mailflow import signing  # imports dkimpy: only when signing is configured
+
+    section = config.dkim
+    if not section.enabled:
+        if section.selector or section.domain:
+            raise ConfigError("[dkim] private_key_file", "required when selector or domain is set")
+        return
+    label = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    if not re.fullmatch(rf"{label}(?:\.{label})*", section.selector):
+        raise ConfigError("[dkim] selector", f"expected a DNS name, got {section.selector!r}")
+    if section.domain and not re.fullmatch(rf"{label}(?:\.{label})+", section.domain):
+        raise ConfigError("[dkim] domain", f"expected an ASCII domain, got {section.domain!r}")
+    try:
+        signing.load_key(config.dkim_key_path)
+    except signing.KeyFileError as error:
+        raise ConfigError("[dkim] private_key_file", str(error)) from None
 
 
 def _check_cases(config: Config) -> None:
@@ -344,10 +396,15 @@ def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Confi
             cls = sections[name].default_factory  # type: ignore[misc]
             values[name] = _section(name, cls, value)
     config = Config(**values)
-    if environ.get(ENV_SECRET):
+    if ENV_SECRET in environ:
+        # Set but empty is a mistake (an unset variable in a unit file), not "generate one".
+        check_secret(ENV_SECRET, environ[ENV_SECRET])
         config = dataclasses.replace(
             config, siegel=dataclasses.replace(config.siegel, secret=environ[ENV_SECRET])
         )
+    elif config.siegel.secret:
+        # `secret = ""` is the documented "not here": SIEGEL_SECRET or the generated file.
+        check_secret("[siegel] secret", config.siegel.secret)
     for env_key, section, attr in [
         ("SIEGEL_DATABASE_URL", "database", "url"),
         ("SIEGEL_RELAY_PASSWORD", "relay", "password"),
@@ -375,17 +432,50 @@ def load(path: Path | None = None, environ: typing.Mapping[str, str] = os.enviro
     return parse(raw, path.resolve().parent, environ)
 
 
+def check_secret(source: str, secret: str, hint: str = "") -> None:
+    """Refuse a signing secret that is blank or shorter than `MIN_SECRET_BYTES` bytes.
+
+    Length counts the bytes of the UTF-8 text, as the HMAC key is those bytes; `source`
+    names where it came from (`[siegel] secret`, `SIEGEL_SECRET` or the file).
+    """
+    if not secret.strip():
+        raise ConfigError(source, f"the signing secret is empty{hint}")
+    size = len(secret.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ConfigError(
+            source,
+            f"the signing secret is {size} bytes long, at least {MIN_SECRET_BYTES} are needed"
+            + hint,
+        )
+
+
+def _make_private(path: Path) -> None:
+    """Take group and other permissions off the secret file (written by hand, or old)."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        try:
+            os.chmod(path, mode & 0o700)
+        except PermissionError as error:
+            log.warning("%s is mode %04o and cannot be made private: %s", path, mode & 0o777, error)
+            return
+        log.warning(
+            "%s was mode %04o, others could read it; now %04o", path, mode & 0o777, mode & 0o700
+        )
+
+
 def ensure_secret(config: Config) -> Config:
     """Return `config` with a signing secret, generating one in data_dir at first start.
 
-    A generated secret is kept in `<data_dir>/secret` (mode 0600) so that case
-    addresses stay valid across restarts without a secret in the config file.
+    A generated secret is kept in `<data_dir>/secret` (mode 0600, the data directory
+    created 0700) so that case addresses stay valid across restarts without a secret in
+    the config file. A secret file that others may read is made 0600; one that is empty
+    or too short stops the start (`ConfigError`) instead of signing with it.
     """
     if config.siegel.secret:
         return config
-    path = config.data_dir / "secret"
+    path = config.data_dir / SECRET_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".secret.{os.getpid()}")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
@@ -399,5 +489,11 @@ def ensure_secret(config: Config) -> Config:
             pass
         finally:
             temporary.unlink()
-    secret = path.read_text().strip()
+    _make_private(path)
+    hint = "; write a longer one into the file, or delete it to have one generated"
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), f"the signing secret is not UTF-8 text{hint}") from None
+    check_secret(str(path), secret, hint)
     return dataclasses.replace(config, siegel=dataclasses.replace(config.siegel, secret=secret))

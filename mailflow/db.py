@@ -4,11 +4,20 @@ SQLite (WAL, full fsync, `BEGIN IMMEDIATE` so that concurrent writers wait inste
 of failing) is the embedded default; PostgreSQL is used by URL. The schema is
 upgraded by numbered steps recorded in `schema_version`; each step is idempotent,
 so a fresh database and an old one converge on the same schema and keep their data.
+
+A SQLite database holds every complaint and the spool: its directory is created 0700,
+the file 0600 before SQLite first opens it (SQLite gives its -wal and -shm files the
+database file's mode), and an existing file, -wal, -shm or -journal that others may
+read is tightened to 0600 at every start, whatever the process umask. How long a
+writer waits for another one's lock is the URL's `timeout` in seconds (default 30,
+e.g. `sqlite:////var/lib/siegel/siegel.db?timeout=60`); beyond it the command fails
+with "database is locked", which `siegel ingest` turns into exit 75.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -19,7 +28,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
@@ -29,6 +38,12 @@ from mediation import seal as seal_storage
 from mediation import storage as case_storage
 
 log = logging.getLogger("mailflow.db")
+
+DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0
+# The database file and SQLite's files beside it: readable by the service's user only.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIRECTORY_MODE = 0o700
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 def utcnow() -> datetime:
@@ -88,18 +103,19 @@ class _QueuedWriterConnection(sqlite3.Connection):
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine for `url`; SQLite files get WAL and serialised writers."""
+    """Create an engine for `url`; SQLite files get WAL, serialised writers, mode 0600."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     database = parsed.database or ":memory:"
-    if database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    busy_timeout = _busy_timeout_seconds(parsed)
+    if database != ":memory:" and not parsed.query.get("uri"):
+        prepare_private_file(Path(database))
     engine = create_engine(
         url,
         connect_args={
             "check_same_thread": False,
-            "timeout": 30,
+            "timeout": busy_timeout,
             "factory": _QueuedWriterConnection,
         },
     )
@@ -114,7 +130,7 @@ def make_engine(url: str) -> Engine:
         _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -124,6 +140,57 @@ def make_engine(url: str) -> Engine:
         connection.connection.dbapi_connection.begin_immediate()  # type: ignore[union-attr]
 
     return engine
+
+
+def _busy_timeout_seconds(parsed: URL) -> float:
+    """The URL's `timeout` (seconds a writer waits for another's lock), 30 by default."""
+    value = parsed.query.get("timeout")
+    if value is None:
+        return DEFAULT_BUSY_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds < 86400:
+        raise ValueError(f"database URL: timeout must be seconds from 0 to 86400, got {value!r}")
+    return seconds
+
+
+def prepare_private_file(database: Path) -> None:
+    """Make `database` a file only its owner can read, in a directory created 0700.
+
+    The file is created empty with mode 0600 (SQLite takes an empty file for a new
+    database), so that neither it nor the -wal and -shm files SQLite later creates with
+    its mode are ever readable by others, whatever the umask. An existing database and
+    its companions that others may read or write are tightened to 0600: files written
+    by an older version, or created by hand.
+    """
+    database.parent.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(descriptor)
+    for path in (database, *(Path(f"{database}{suffix}") for suffix in SQLITE_COMPANIONS)):
+        tighten_file_mode(path)
+
+
+def tighten_file_mode(path: Path) -> None:
+    """Take group and other permissions off `path` if it exists and has any."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        private = mode & 0o700
+        try:
+            os.chmod(path, private)
+        except PermissionError as error:
+            # Not ours to change: opening it shows whether the service can use it at all.
+            log.warning("%s is mode %04o and cannot be made private: %s", path, mode & 0o777, error)
+            return
+        log.warning("%s was mode %04o, others could read it; now %04o", path, mode & 0o777, private)
 
 
 def _enable_wal(cursor: sqlite3.Cursor) -> None:

@@ -25,7 +25,7 @@ from tests.servers import DovecotServer, PostgresServer, ServerUnavailable
 from tests.sink import Sink
 
 TEST_DOMAIN = "siegel.test"
-TEST_SECRET = "test-secret-0123456789abcdef"
+TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPORA = SHARED / "corpora"

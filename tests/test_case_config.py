@@ -32,7 +32,7 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
     """Every key reaches the case service's settings."""
     config = parse(
         {
-            "siegel": {"secret": "s" * 20},
+            "siegel": {"secret": "s" * 32},
             "deadlines": {"merchant_reply_business_days": 3, "reminder_fraction": 0.5},
             "calendar": {
                 "region": "DE-BY",

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_DOMAIN, TEST_SECRET
-from tests.net import free_port
 
 COMPLAINT = (
     f"From: Kundin <kundin@example.org>\nTo: beschwerde@{TEST_DOMAIN}\n"
@@ -113,17 +112,6 @@ def test_ingest_refuses_bad_input_with_sysexits(
     assert message in done.stderr
     listed = siegel_here(config_path, "mails", "--json", capfd=capfdbinary)
     assert json.loads(listed.stdout) == []
-
-
-def test_ingest_with_database_down_exits_75(tmp_path: Path) -> None:
-    """A database that cannot be reached is a temporary failure: exit 75, the MTA retries."""
-    port = free_port()
-    config = write_config(
-        tmp_path, f'[database]\nurl = "postgresql+psycopg://x:y@127.0.0.1:{port}/none"\n'
-    )
-    done = siegel(config, "ingest", stdin=COMPLAINT)
-    assert done.returncode == 75
-    assert b"temporary failure" in done.stderr
 
 
 @pytest.mark.parametrize(
