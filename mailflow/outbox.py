@@ -7,9 +7,17 @@ a Message-ID that is kept in the row: a resend after a crash carries the same on
 The relay (`mailflow.relay`) later sends the stored bytes unchanged.
 
 Loop safety lives here too (RFC 3834 §2): nothing automatic is answered
-automatically, automatic replies to one address are capped per day, and mail to
-our own service addresses is never sent. Such rows are stored with status
-`suppressed` and the rule that fired, so "why was nothing sent?" has an answer.
+automatically, automatic replies to one address are capped per day, mail to our own
+service addresses is never sent, and no automatic answer goes to any address at our
+own domain. Such rows are stored with status `suppressed` and the rule that fired, so
+"why was nothing sent?" has an answer.
+
+Header hygiene lives in `render()`, the one place where headers are built: subjects
+and display names pass `mediation.outgoing.header_text` (no bidi or control
+characters), and the recipient `wire_address` (IDNA for the domain of an ASCII local
+part). A message to a non-ASCII local part is rendered with UTF-8 headers (RFC 6532)
+and needs a relay with SMTPUTF8 (RFC 6531); every other message stays 7-bit. A
+recipient that cannot be written at all is stored `failed` with the reason.
 
 `record_bounce()` connects a delivery status notification that came back to a
 row's VERP envelope sender with that row.
@@ -17,6 +25,7 @@ row's VERP envelope sender with that row.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import logging
@@ -25,10 +34,11 @@ import uuid
 from datetime import datetime, timedelta
 from email.charset import BASE64, QP, Charset
 from email.header import Header
+from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import SMTPUTF8, compat32
 from email.utils import format_datetime, formataddr
 
 from sqlalchemy import func, select
@@ -37,7 +47,7 @@ from sqlmodel import Session
 from mailflow.config import Config
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
 from mediation import addresses
-from mediation.outgoing import OutgoingMail
+from mediation.outgoing import OutgoingMail, ascii_domain, header_text, wire_address
 
 log = logging.getLogger("mailflow.outbox")
 
@@ -58,6 +68,10 @@ _QP_UTF8.body_encoding = QP
 _B_UTF8 = Charset("utf-8")
 _B_UTF8.header_encoding = BASE64
 _WIRE = compat32.clone(linesep="\r\n")
+# Only for a recipient with a non-ASCII local part: raw UTF-8 headers (RFC 6532 §3).
+_WIRE_UTF8 = SMTPUTF8.clone(linesep="\r\n")
+# What str.splitlines() ends a line at: none of it may be in an address or a msg-id.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 class Suppression(enum.StrEnum):
@@ -66,6 +80,7 @@ class Suppression(enum.StrEnum):
     ANSWERS_MACHINE_MAIL = "answers-machine-mail"
     AUTOREPLY_DAILY_CAP = "autoreply-daily-cap"
     OWN_SERVICE_ADDRESS = "own-service-address"
+    AUTOREPLY_TO_OWN_DOMAIN = "autoreply-to-own-domain"
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -84,13 +99,28 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
     """Store `mail` as an outbox row in the caller's session; the caller commits.
 
     The row is `queued` (due at `now`) or, when a loop-safety rule fires,
-    `suppressed` with the rule in `suppressed_reason`: it is then never sent.
+    `suppressed` with the rule in `suppressed_reason`: it is then never sent. A
+    recipient that cannot be written (a domain that IDNA cannot encode) gives a
+    `failed` row with the reason in `last_error`, rather than an exception that would
+    undo the caller's whole unit of work. The row's recipient is the address as sent
+    (`wire_address`): the daily cap counts "user@bücher.example" and
+    "user@xn--bcher-kva.example" as one address.
     """
     domain = config.siegel.domain
     if not config.secret_bytes:
         raise ValueError("[siegel] secret is empty: call config.ensure_secret() first")
     message_id = f"<siegel.{uuid.uuid4().hex}@{domain}>"
+    undeliverable = None
+    try:
+        mail = dataclasses.replace(mail, to=wire_address(mail.to))
+    except ValueError as error:
+        undeliverable = f"undeliverable address: {error}"
     reason = _suppression(session, mail, config, now)
+    status = OutboxStatus.QUEUED
+    if reason:
+        status = OutboxStatus.SUPPRESSED
+    elif undeliverable:
+        status = OutboxStatus.FAILED
     row = OutboxMail(
         message_id=message_id,
         recipient=mail.to,
@@ -99,8 +129,9 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
         auto_reply=mail.auto_reply,
         case_ref=mail.case_ref,
         in_reply_to_mail=mail.in_reply_to_mail,
-        status=OutboxStatus.SUPPRESSED if reason else OutboxStatus.QUEUED,
+        status=status,
         suppressed_reason=reason,
+        last_error=None if reason else undeliverable,
         created_at=now,
         next_attempt_at=now,
     )
@@ -111,19 +142,30 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
     session.add(row)
     if reason:
         log.warning("outbox %s (%s) suppressed: %s", row.id, mail.kind, reason)
+    elif undeliverable:
+        log.warning("outbox %s (%s) failed: %s", row.id, mail.kind, addresses.redact(undeliverable))
     return row
 
 
 def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> bytes:
-    """The complete RFC 5322 message, 7-bit clean, CRLF line endings.
+    """The complete RFC 5322 message with CRLF line endings; 7-bit clean unless the
+    recipient's local part is non-ASCII (then its headers are UTF-8, RFC 6532).
 
-    Built with the `email.mime` classes: the stdlib's policy-based `EmailMessage`
-    costs about ten times as much per mail, and rendering runs inside the worker's
-    transaction.
+    Every header is built here, and only here: the subject and the recipient's
+    display name pass `header_text` (bidi and control characters removed, line
+    breaks made spaces), the recipient `wire_address`. Built with the `email.mime`
+    classes: the stdlib's policy-based `EmailMessage` costs about ten times as much
+    per mail, and rendering runs inside the worker's transaction.
     """
-    for value in (mail.to, mail.reply_to or "", mail.subject, mail.in_reply_to or ""):
-        if "\r" in value or "\n" in value:
+    for value in (mail.to, mail.reply_to or "", mail.in_reply_to or "", *mail.references):
+        if _LINE_BREAK.search(value):
             raise ValueError("header values must not contain line breaks")
+    try:
+        to = wire_address(mail.to)
+    except ValueError:
+        to = mail.to.strip()  # enqueue stores such a row failed: it is never sent
+    international = not to.isascii()
+    subject = header_text(mail.subject)
     text = MIMEText(mail.text, "plain", _charset=_QP_UTF8)
     if mail.html is None:
         message: Message = text
@@ -133,12 +175,12 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
             del part["MIME-Version"]  # belongs to the top level only (RFC 2045 §4)
             message.attach(part)
     message["From"] = formataddr((SENDER_NAME, f"{SENDER_LOCAL}@{domain}"))
-    message["To"] = mail.to
+    message["To"] = _mailbox(header_text(mail.to_name or ""), to, international)
     if mail.reply_to:
         message["Reply-To"] = mail.reply_to
-    # Non-ASCII becomes RFC 2047 encoded words.
+    # Non-ASCII becomes RFC 2047 encoded words; in a UTF-8 message it stays UTF-8.
     message["Subject"] = (
-        Header(mail.subject, "utf-8") if not mail.subject.isascii() else mail.subject
+        Header(subject, _B_UTF8) if not (subject.isascii() or international) else subject
     )
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
@@ -155,8 +197,18 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     # No Precedence header: it is non-standard and discouraged (RFC 2076), and
     # "bulk" would file these personal, case-specific mails with mass mail.
     message["Content-Language"] = mail.language  # RFC 3282
-    # Quoted-printable keeps the message 7-bit, so no relay needs 8BITMIME.
-    return message.as_bytes(policy=_WIRE)
+    # Quoted-printable keeps the body 7-bit, so no relay needs 8BITMIME for it.
+    return message.as_bytes(policy=_WIRE_UTF8 if international else _WIRE)
+
+
+def _mailbox(name: str, address: str, international: bool) -> str:
+    """The To header's mailbox: `address`, with `name` quoted or encoded when given."""
+    if not name:
+        return address
+    if not international:
+        return formataddr((name, address), charset=_B_UTF8)
+    local, _, domain = address.rpartition("@")
+    return str(Address(display_name=name, username=local, domain=domain))
 
 
 def _suppression(session: Session, mail: OutgoingMail, config: Config, now: datetime) -> str | None:
@@ -164,6 +216,11 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         return f"{Suppression.ANSWERS_MACHINE_MAIL}: the mail this answers was machine mail"
     if _is_own_service_address(mail.to, config):
         return f"{Suppression.OWN_SERVICE_ADDRESS}: would loop back into our own intake"
+    if mail.auto_reply and _is_at_own_domain(mail.to, config):
+        return (
+            f"{Suppression.AUTOREPLY_TO_OWN_DOMAIN}: an automatic answer to an address at "
+            "our own domain would answer ourselves"
+        )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
         # Two transactions enqueueing at the same moment may both pass: the cap is
@@ -172,7 +229,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
             select(func.count())
             .select_from(OutboxMail)
             .where(
-                func.lower(OutboxMail.recipient) == mail.to.lower(),
+                func.lower(OutboxMail.recipient) == func.lower(mail.to),
                 OutboxMail.auto_reply.is_(True),  # type: ignore[attr-defined]
                 OutboxMail.status != OutboxStatus.SUPPRESSED,
                 OutboxMail.created_at > now - AUTOREPLY_WINDOW,  # type: ignore[operator]
@@ -193,6 +250,32 @@ def _is_own_service_address(address: str, config: Config) -> bool:
     except addresses.AddressError:
         return False
     return recipient.kind is not addresses.Kind.OPERATOR
+
+
+def _is_at_own_domain(address: str, config: Config) -> bool:
+    """Whether `address` is at our domain itself (any case, trailing dot, Unicode or
+    A-labels); a subdomain is someone else's.
+
+    Our own addresses (service, postmaster, abuse, complaint, case and bounce
+    addresses) always count. A person configured as mediator or operator at our
+    domain under a local part of their own (not one of the address scheme) does not:
+    answers to people we deliberately mail are not answers to ourselves.
+    """
+    try:
+        local, domain = addresses.split_address(address)
+        ours = ascii_domain(config.siegel.domain)
+        if ascii_domain(domain) != ours:
+            return False
+    except (addresses.AddressError, ValueError):
+        return False
+    people = {a.strip().lower() for a in (*config.mediation.mediators, config.mediation.operator)}
+    if f"{local}@{domain}" not in people and f"{local}@{ours}" not in people:
+        return True
+    try:
+        addresses.parse_recipient(config.secret_bytes, ours, f"{local}@{ours}")
+    except addresses.AddressError:
+        return False  # a configured person, not one of our scheme's addresses
+    return True
 
 
 def record_bounce(

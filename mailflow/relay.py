@@ -7,6 +7,10 @@ envelope sender to the configured relay unchanged, and records every answer as a
 
 - 2xx: `sent`.
 - 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1).
+- A message the relay cannot take as it is: `failed` at once, with the reason, and
+  the pass goes on with the next row. That is a recipient with a non-ASCII local part
+  (rendered with UTF-8 headers, `mailflow.outbox`) when the relay does not offer
+  SMTPUTF8 (RFC 6531), or a message that cannot be signed.
 - 4xx, no connection, or a relay that refuses us (greeting, STARTTLS, AUTH): tried
   again after `retry_base_seconds * 2**(attempts-1)`, capped at
   `max_backoff_seconds`, up to 10 % later at random so that rows deferred together
@@ -19,6 +23,9 @@ second time, with the same Message-ID, because the message was rendered once and
 stored. Receivers can recognise the duplicate by it. (A send that outlasts the lease
 can be recovered by another process too: keep the lease well above the relay's
 `timeout_seconds`.)
+
+With a `[dkim]` key the message is signed just before it is sent (`mailflow.signing`),
+every attempt afresh; the stored bytes stay as rendered.
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from mailflow.config import Config, RelaySection
+from mailflow.config import Config, ConfigError, RelaySection
 from mailflow.db import is_postgres, session_scope, utcnow
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
 from mailflow.outbox import AttemptOutcome
+from mailflow.signing import KeyFileError, Signer, load_key
 from mediation.addresses import redact
 
 log = logging.getLogger("mailflow.relay")
@@ -71,9 +79,12 @@ class Answer:
     code: int | None
     response: str
     relay_problem: bool = False  # the relay, not this message, is the trouble
+    unsendable: bool = False  # this message cannot go out this way: no retry helps
 
     @property
     def outcome(self) -> AttemptOutcome:
+        if self.unsendable:
+            return AttemptOutcome.FAILED
         if self.code is not None and 200 <= self.code < 300:
             return AttemptOutcome.SENT
         if self.code is not None and 500 <= self.code < 600 and not self.relay_problem:
@@ -139,14 +150,27 @@ class RelayConnection:
             return Answer(error.smtp_code, _text(error.smtp_error), relay_problem=True)
         except (smtplib.SMTPException, OSError) as error:
             return Answer(None, f"relay unreachable: {error!r}", relay_problem=True)
+        options: list[str] = []
+        if not (envelope_from.isascii() and recipient.isascii() and raw.isascii()):
+            # RFC 6531: a non-ASCII address, or UTF-8 in the headers, needs SMTPUTF8
+            # end to end; no later attempt through this relay can do without it.
+            if not smtp.has_extn("smtputf8"):
+                return Answer(None, SMTPUTF8_MISSING, unsendable=True)
+            options = ["SMTPUTF8"]
+            if smtp.has_extn("8bitmime"):  # RFC 6531 §3.1: the body may be 8-bit too
+                options.append("BODY=8BITMIME")
         try:
-            code, response = smtp.mail(envelope_from)
+            code, response = smtp.mail(envelope_from, options)
             if 200 <= code < 300:
                 code, response = smtp.rcpt(recipient)
             if 200 <= code < 300:
                 code, response = smtp.data(raw)
         except smtplib.SMTPResponseException as error:  # DATA refused before the content
             code, response = error.smtp_code, error.smtp_error
+        except UnicodeError as error:
+            # Not sent at all: smtplib encodes a command before it writes it. The open
+            # transaction is reset before the next message (`_open`).
+            return Answer(None, f"cannot be written as SMTP: {error}", unsendable=True)
         except Exception as error:
             # A broken connection mid-message; anything else must not stop the relay.
             self._drop()
@@ -161,9 +185,31 @@ class RelayConnection:
             self._smtp = None
 
 
+SMTPUTF8_MISSING = (
+    "relay does not support SMTPUTF8, needed for a recipient address with a non-ASCII "
+    "local part (RFC 6531)"
+)
+
+
 def _text(response: bytes | str) -> str:
     text = response.decode("utf-8", "replace") if isinstance(response, bytes) else response
     return " ".join(text.split())[:_RESPONSE_LIMIT]
+
+
+def signer(config: Config) -> Signer | None:
+    """The DKIM signer of `[dkim]`, or None when no key is configured.
+
+    Raises `ConfigError` when the key file cannot be used (`mailflow.signing.load_key`:
+    readable by group or others, missing, not a PEM RSA or ed25519 key).
+    """
+    section = config.dkim
+    if not section.enabled:
+        return None
+    try:
+        key = load_key(config.dkim_key_path)
+    except KeyFileError as error:
+        raise ConfigError("[dkim] private_key_file", str(error)) from None
+    return Signer(section.selector, section.domain or config.siegel.domain, key)
 
 
 class Relay:
@@ -182,6 +228,7 @@ class Relay:
         self._random = rng or random.Random()
         self._wake = threading.Event()
         self.lease = timedelta(seconds=config.queue.lease_seconds)
+        self.signer = signer(config)
 
     def wake(self) -> None:
         """Look for due rows now rather than after the next pause (call after enqueueing)."""
@@ -215,7 +262,14 @@ class Relay:
                 claimed = self._claim(self.clock())
                 if claimed is None:
                     break
-                answer = connection.deliver(claimed.envelope_from, claimed.recipient, claimed.raw)
+                try:
+                    raw = self.signer.sign(claimed.raw) if self.signer else claimed.raw
+                except Exception as error:
+                    # This message only (the key was checked at start): fail it, go on.
+                    log.exception("outbox %s cannot be DKIM-signed", claimed.id)
+                    answer = Answer(None, f"DKIM signing failed: {error}", unsendable=True)
+                else:
+                    answer = connection.deliver(claimed.envelope_from, claimed.recipient, raw)
                 self._record(claimed, answer, self.clock())
                 attempted += 1
                 if answer.relay_problem:

@@ -161,7 +161,7 @@ def handle_mail(
     session: Session, mail: IncomingMail, classify: Classify, settings: Settings
 ) -> Outcome:
     """Route and apply one received mail; returns what to send (the caller enqueues)."""
-    recipients = _our_recipients(mail, settings)
+    recipients = _ours(mail.envelope_to, settings)
     kinds = {recipient.kind for recipient in recipients}
     if kinds == {Kind.BOUNCE}:
         return Outcome()  # a delivery report: the outbox records it, no case acts
@@ -172,6 +172,9 @@ def handle_mail(
         return _hold(session, mail, HeldReason.NO_RECIPIENT, delivered, settings)
     if not mail.sender:
         return _hold(session, mail, HeldReason.NO_SENDER, "no From address", settings)
+    if _ours([mail.sender], settings):
+        detail = f"From {mail.sender}, an address of ours: a loop or a forgery"
+        return _hold(session, mail, HeldReason.OWN_ADDRESS, detail, settings)
     by_address = (at_case.case_ref, at_case.role) if at_case else None
     for candidate in routing.case_candidates(by_address, mail.thread_refs, mail.subject):  # type: ignore[arg-type]
         case = storage.load_case(session, candidate.ref)
@@ -263,9 +266,10 @@ def _apply(
     )  # fmt: skip
 
 
-def _our_recipients(mail: IncomingMail, settings: Settings) -> list[Recipient]:
+def _ours(addresses: Sequence[str], settings: Settings) -> list[Recipient]:
+    """Which of `addresses` are ours (complaint, case, bounce, operator), decoded."""
     found = []
-    for address in mail.envelope_to:
+    for address in addresses:
         try:
             found.append(parse_recipient(settings.secret, settings.domain, address))
         except AddressError:

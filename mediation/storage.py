@@ -234,6 +234,8 @@ class HeldReason(enum.StrEnum):
     NOT_CASE_ADDRESS = "not-case-address"
     """Found its case by threading headers or subject, not by a signed case address:
     attached to the case as evidence, never acting."""
+    OWN_ADDRESS = "own-address"
+    """From one of our own addresses (complaint, case, bounce, operator): never a party."""
     UNAUTHENTICATED = "unauthenticated"
     """A merchant's or mediator's mail whose From domain the MTA did not authenticate."""
 

@@ -30,6 +30,7 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     raw: bytes
+    smtputf8: bool = False  # MAIL FROM carried the SMTPUTF8 parameter
 
     @property
     def message(self) -> EmailMessage:
@@ -46,10 +47,13 @@ class _Refusal:
 class Sink:
     """The handler and its controller; thread-safe to inspect from the test thread."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, credentials: tuple[str, str] | None = None, *, smtputf8: bool = False
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.credentials = credentials
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531), as Postfix does by default
         self._changed = threading.Condition()
         self._received: list[Received] = []
         self._refusals: list[_Refusal] = []
@@ -68,7 +72,12 @@ class Sink:
                 authenticator=self._authenticate, auth_required=True, auth_require_tls=False
             )
         self._controller = Controller(
-            self, hostname=self.host, port=self.port, server_hostname="sink.test", **options
+            self,
+            hostname=self.host,
+            port=self.port,
+            server_hostname="sink.test",
+            enable_SMTPUTF8=self.smtputf8,
+            **options,
         )
         self._controller.start()
         return self
@@ -143,7 +152,12 @@ class Sink:
             return reply
         with self._changed:
             self._received.append(
-                Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content)
+                Received(
+                    envelope.mail_from,
+                    tuple(envelope.rcpt_tos),
+                    envelope.original_content,
+                    envelope.smtp_utf8,
+                )
             )
             number = len(self._received)
             self._changed.notify_all()

@@ -127,10 +127,24 @@ def test_outgoing_mail_rejects_an_unknown_language() -> None:
         mail(language="fr")
 
 
-def test_render_refuses_a_subject_with_a_line_break() -> None:
-    """A line break in a subject cannot inject headers : render refuses it."""
+@pytest.mark.parametrize("brk", ["\r\n", "\n", "\r", "\u2028", "\x85", "\x1c"])
+def test_a_line_break_in_a_subject_cannot_inject_a_header(brk: str) -> None:
+    """A line break in a subject (a customer's words) becomes a space: one Subject, no Bcc."""
+    raw = outbox.render(mail(subject=f"Hallo{brk}Bcc: x@example.org"), "<a@b>", TEST_DOMAIN, NOW)
+    message = parsed(raw)
+    assert message["Subject"] == "Hallo Bcc: x@example.org"
+    assert message["Bcc"] is None
+    assert message.get_all("Subject") == ["Hallo Bcc: x@example.org"]
+
+
+@pytest.mark.parametrize("field", ["to", "reply_to", "in_reply_to"])
+def test_render_refuses_an_address_or_id_with_a_line_break(field: str) -> None:
+    """Addresses and Message-IDs are never customer prose: a line break in one is refused."""
+    value = {"to": "a@example.org\r\nBcc: x@example.org", "reply_to": "a@b\u2028c"}.get(
+        field, "<a@b>\nBcc: x@example.org"
+    )
     with pytest.raises(ValueError, match="line breaks"):
-        outbox.render(mail(subject="Hallo\r\nBcc: x@example.org"), "<a@b>", TEST_DOMAIN, NOW)
+        outbox.render(mail(**{field: value}), "<a@b>", TEST_DOMAIN, NOW)
 
 
 # ------------------------------------------------------------------ enqueue
@@ -218,6 +232,82 @@ def test_mail_to_our_own_case_address_is_suppressed(engine: Engine, config: Conf
     assert row.suppressed_reason.startswith(outbox.Suppression.OWN_SERVICE_ADDRESS)
     postmaster = enqueue(engine, config, mail(to=f"postmaster@{TEST_DOMAIN}", auto_reply=False))
     assert postmaster.status == OutboxStatus.QUEUED
+
+
+def _own(config: Config, kind: str) -> str:
+    secret = config.secret_bytes
+    return {
+        "case": addresses.case_address(
+            secret, TEST_DOMAIN, "SSG-2026-000123", addresses.Role.CUSTOMER
+        ),
+        "bounce": addresses.bounce_address(secret, TEST_DOMAIN, 42),
+        "complaint": addresses.complaint_address(TEST_DOMAIN, "moebel-fuchs"),
+    }.get(kind, kind)
+
+
+OWN_DOMAIN = outbox.Suppression.AUTOREPLY_TO_OWN_DOMAIN
+OWN_SERVICE = outbox.Suppression.OWN_SERVICE_ADDRESS
+
+
+@pytest.mark.parametrize(
+    ("to", "rule"),
+    [
+        (f"service@{TEST_DOMAIN}", OWN_DOMAIN),
+        (f"postmaster@{TEST_DOMAIN}", OWN_DOMAIN),
+        (f"abuse@{TEST_DOMAIN}", OWN_DOMAIN),
+        (f"SERVICE@{TEST_DOMAIN.upper()}", OWN_DOMAIN),
+        (f"Postmaster@{TEST_DOMAIN}.", OWN_DOMAIN),
+        (f"info@{TEST_DOMAIN}", OWN_DOMAIN),
+        (f"beschwerde@{TEST_DOMAIN}", OWN_SERVICE),
+        ("complaint", OWN_SERVICE),
+        ("case", OWN_SERVICE),
+        ("bounce", OWN_SERVICE),
+    ],
+)
+def test_no_automatic_answer_goes_to_an_address_at_our_domain(
+    engine: Engine, config: Config, to: str, rule: str
+) -> None:
+    """An acknowledgement to any address at our own domain (any case, trailing dot) is
+    stored suppressed with the rule that fired, never queued."""
+    row = enqueue(engine, config, mail(to=_own(config, to)))
+    assert row.status == OutboxStatus.SUPPRESSED
+    assert row.suppressed_reason is not None
+    assert row.suppressed_reason.startswith(f"{rule}: ")
+    with Session(engine) as session:
+        assert outbox.list_rows(session, status="queued") == []
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        f"service@mail.{TEST_DOMAIN}",  # a subdomain is somebody else's
+        f"service@{TEST_DOMAIN}.example",
+        f"service@not{TEST_DOMAIN}",
+        f"{TEST_DOMAIN}@example.org",
+    ],
+)
+def test_addresses_that_only_look_like_ours_get_their_answer(
+    engine: Engine, config: Config, to: str
+) -> None:
+    """Subdomains and look-alike domains are not ours: their acknowledgement is queued."""
+    assert enqueue(engine, config, mail(to=to)).status == OutboxStatus.QUEUED
+
+
+def test_people_configured_at_our_domain_still_get_answers(tmp_path: Path, engine: Engine) -> None:
+    """A mediator or operator with a personal address at our domain gets automatic
+    answers; configured under one of our service addresses, the address stays ours."""
+    config = make_config(
+        tmp_path,
+        mediation={"mediators": [f"Anna@{TEST_DOMAIN}"], "operator": f"postmaster@{TEST_DOMAIN}"},
+    )
+    assert enqueue(engine, config, mail(to=f"anna@{TEST_DOMAIN}")).status == OutboxStatus.QUEUED
+    operator = enqueue(engine, config, mail(to=f"postmaster@{TEST_DOMAIN}"))
+    assert operator.status == OutboxStatus.SUPPRESSED
+    assert operator.suppressed_reason is not None
+    assert operator.suppressed_reason.startswith(OWN_DOMAIN)
+    # Not an automatic answer: the operator's notices are sent.
+    notice = enqueue(engine, config, mail(to=f"postmaster@{TEST_DOMAIN}", auto_reply=False))
+    assert notice.status == OutboxStatus.QUEUED
 
 
 # ------------------------------------------------------------------ bounces and listing
