@@ -33,6 +33,7 @@ from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
+from mediation import feedback as feedback_storage
 from mediation import ratings as rating_storage
 from mediation import seal as seal_storage
 from mediation import storage as case_storage
@@ -320,6 +321,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         "scoring: first-reply business seconds, covering indexes of cases and ratings",
         _scoring_indexes,
     ),
+    ("Lob & Tadel outside cases", _create_tables(*feedback_storage.TABLES)),
 ]
 
 

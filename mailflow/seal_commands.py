@@ -28,7 +28,7 @@ from mailflow.command_support import (
 )
 from mailflow.config import Config
 from mailflow.db import open_database, session_scope, utcnow
-from mediation import ratings, seal, storage
+from mediation import feedback, ratings, seal, storage
 from mediation.storage import Case, Merchant
 from scoring import Assessment
 
@@ -164,6 +164,29 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
     return EX_OK
 
 
+def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
+    """Lob & Tadel outside cases, newest first; entries whose shop is not yet known too."""
+    with Session(open_database(config.database_url)) as session:
+        merchant_id = _merchant(session, args.merchant).id if args.merchant else None
+        rows = feedback.listing(session, merchant_id)[: args.limit]
+        slugs = {m.id: m.slug for m in session.scalars(select(Merchant))}
+    for row in rows:
+        row["merchant"] = slugs.get(row.pop("merchant_id"))
+    if args.json:
+        print_json(rows)
+        return EX_OK
+    for row in rows or [None]:
+        if row is None:
+            print("(none)")
+            continue
+        shop = row["merchant"] or "(shop not yet named)"
+        print(f"#{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {shop}  {row['source']}")
+        for name in ("praise", "criticism"):
+            if row[name]:
+                print(f"      {name}: {row[name]}")
+    return EX_OK
+
+
 # ------------------------------------------------------------------ seal records
 
 
@@ -255,6 +278,11 @@ def register(commands: Any) -> None:
     listing.add_argument("slug")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.add_argument("--limit", type=int, default=100)
+
+    entries = command("feedback", cmd_feedback, "Lob & Tadel outside cases, newest first")
+    entries.add_argument("--merchant", help="only this merchant (slug)")
+    entries.add_argument("--json", action="store_true", help="print JSON")
+    entries.add_argument("--limit", type=int, default=100)
 
     # argparse keeps a parser's sub-commands in its one _SubParsersAction.
     merchant = commands.choices["merchant"]

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from mailflow import outbox
 from mailflow.config import Config
 from mailflow.db import session_scope
-from mediation import figures, seal, storage
+from mediation import feedback, figures, seal, storage
 from mediation.ratings import DIMENSIONS
 from scoring import Assessment, score_all
 
@@ -122,6 +122,9 @@ def barometer(session: Session, config: Config, slug: str, at: datetime) -> dict
         "as_of": at.isoformat(),
         "window_start": figures.window_start(at, policy.window_months).isoformat(),
         "figures": {name: shown[name] for name in (*PUBLIC_COUNTS, *PUBLIC_FIGURES)},
+        "feedback": feedback.counts(
+            session, merchant.id, figures.window_start(at, policy.window_months)
+        ),
         "ratings": {
             "count": shown["ratings"],
             "overall": shown["rating_overall"],

@@ -5,9 +5,13 @@ Under the operator's domain these local parts exist:
 - ``beschwerde`` / ``complaints``: a new complaint; ``beschwerde+SLUG``: about merchant SLUG.
 - ``fall+REF.ROLE.TOKEN``: the case address of one party (ROLE) of one case (REF).
 - ``bounce+ID.TOKEN``: the VERP envelope sender of outbox row ID; bounces come back here.
+- ``lob`` / ``praise``: Lob & Tadel about a shop outside any case; ``lob+SLUG``: about
+  merchant SLUG.
+- ``lob+ID.TOKEN``: the reply address of one Lob & Tadel entry (ID), where its author
+  names the shop when we could not find it.
 - ``postmaster`` and ``abuse`` (RFC 5321 §4.5.1, RFC 2142), and ``service``, the From
   address of our own mails: for the operator (a reply that lost its Reply-To is still
-  routed to its case by its threading headers).
+  attached to its case as evidence by its threading headers).
 
 TOKEN is an HMAC-SHA256 over what the address names, truncated to 80 bits and
 written in lower-case base32, so that case-folding MTAs keep it valid. ``+`` and
@@ -25,6 +29,7 @@ import re
 from dataclasses import dataclass
 
 COMPLAINT_LOCALS = ("beschwerde", "complaints")
+PRAISE_LOCALS = ("lob", "praise")
 OPERATOR_LOCALS = ("postmaster", "abuse", "service")
 CASE_LOCAL = "fall"
 BOUNCE_LOCAL = "bounce"
@@ -40,6 +45,10 @@ _BOUNCE_RE = re.compile(rf"^{BOUNCE_LOCAL}{_SEP}(?P<outbox_id>\d{{1,18}}){_SEP}{
 _COMPLAINT_RE = re.compile(
     rf"^(?:{'|'.join(COMPLAINT_LOCALS)})(?:{_SEP}(?P<slug>[a-z0-9](?:[a-z0-9-]{{0,62}}[a-z0-9])?))?$"
 )
+_FEEDBACK_RE = re.compile(rf"^{PRAISE_LOCALS[0]}{_SEP}(?P<feedback_id>\d{{1,18}}){_SEP}{_TOKEN}$")
+_PRAISE_RE = re.compile(
+    rf"^(?:{'|'.join(PRAISE_LOCALS)})(?:{_SEP}(?P<slug>[a-z0-9](?:[a-z0-9-]{{0,62}}[a-z0-9])?))?$"
+)
 _REDACT_RE = re.compile(rf"({_SEP})[a-z2-7]{{{TOKEN_LENGTH}}}(@|$)", re.IGNORECASE)
 
 
@@ -54,6 +63,8 @@ class Kind(enum.StrEnum):
     CASE = "case"
     BOUNCE = "bounce"
     OPERATOR = "operator"
+    PRAISE = "praise"
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class Recipient:
     case_ref: str | None = None
     role: Role | None = None
     outbox_id: int | None = None
+    feedback_id: int | None = None
 
 
 class AddressError(ValueError):
@@ -102,6 +114,11 @@ def bounce_address(secret: bytes, domain: str, outbox_id: int) -> str:
     return f"{BOUNCE_LOCAL}+{outbox_id}.{_token(secret, f'bounce:{outbox_id}')}@{domain}"
 
 
+def feedback_address(secret: bytes, domain: str, feedback_id: int) -> str:
+    token = _token(secret, f"feedback:{feedback_id}")
+    return f"{PRAISE_LOCALS[0]}+{feedback_id}.{token}@{domain}"
+
+
 def complaint_address(domain: str, merchant_slug: str | None = None) -> str:
     local = COMPLAINT_LOCALS[0] if merchant_slug is None else f"beschwerde+{merchant_slug}"
     return f"{local}@{domain}"
@@ -131,6 +148,13 @@ def parse_recipient(secret: bytes, domain: str, address: str) -> Recipient:
         if not _verify(secret, f"bounce:{outbox_id}", match["token"]):
             raise AddressError("bounce address with an invalid token")
         return Recipient(Kind.BOUNCE, normalised, outbox_id=outbox_id)
+    if match := _FEEDBACK_RE.match(local):
+        feedback_id = int(match["feedback_id"])
+        if not _verify(secret, f"feedback:{feedback_id}", match["token"]):
+            raise AddressError("feedback address with an invalid token")
+        return Recipient(Kind.FEEDBACK, normalised, feedback_id=feedback_id)
+    if match := _PRAISE_RE.match(local):
+        return Recipient(Kind.PRAISE, normalised, merchant_slug=match["slug"])
     raise AddressError("no such address")
 
 

@@ -205,15 +205,17 @@ def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
 def to_sender(
     key: str,
     mail: IncomingMail,
-    ref: str,
+    ref: str | None,
     language: str,
     settings: Settings,
     extra: Mapping[str, str] | None = None,
+    reply_to: str | None = None,
 ) -> OutgoingMail:
-    """A `sender.*` notice answering `mail`: why it did not act, what to do instead."""
+    """A notice answering `mail` to its sender: why it did not act and what to do
+    instead (`sender.*`), or a thanks outside any case (`ref` None)."""
     assert mail.sender
     values = dict.fromkeys(templates.PARAMETERS, "") | {
-        "ref": ref,
+        "ref": ref or "",
         "sender_address": mail.sender,
         "complaint_address": f"beschwerde@{settings.domain}",
     }
@@ -229,7 +231,7 @@ def to_sender(
         case_ref=ref,
         in_reply_to=mail.message_id,
         references=_thread(mail),
-        reply_to=values["case_address"] or None,
+        reply_to=reply_to,
         auto_reply=True,
         in_reply_to_mail=mail.id,
     )

@@ -30,13 +30,23 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from mediation import authority, commands, notices, ratings, routing, storage, templates
+from mediation import (
+    authority,
+    commands,
+    feedback,
+    notices,
+    ratings,
+    routing,
+    storage,
+    templates,
+)
 from mediation.addresses import (
     AddressError,
     Kind,
     Recipient,
     Role,
     case_address,
+    feedback_address,
     parse_recipient,
 )
 from mediation.authority import Standing
@@ -54,6 +64,7 @@ from mediation.events import (
     ProposalAccepted,
     ProposalRejected,
 )
+from mediation.feedback import Source
 from mediation.machine import (
     CLOSED,
     DUE_EVENTS,
@@ -167,8 +178,10 @@ def handle_mail(
         return Outcome()  # a delivery report: the outbox records it, no case acts
     at_case = next((r for r in recipients if r.kind is Kind.CASE), None)
     at_complaint = next((r for r in recipients if r.kind is Kind.COMPLAINT), None)
+    at_praise = next((r for r in recipients if r.kind is Kind.PRAISE), None)
+    at_feedback = next((r for r in recipients if r.kind is Kind.FEEDBACK), None)
     delivered = f"delivered to {', '.join(mail.envelope_to)}"
-    if at_case is None and at_complaint is None and Kind.OPERATOR not in kinds:
+    if not kinds & {Kind.CASE, Kind.COMPLAINT, Kind.OPERATOR, Kind.PRAISE, Kind.FEEDBACK}:
         return _hold(session, mail, HeldReason.NO_RECIPIENT, delivered, settings)
     if not mail.sender:
         return _hold(session, mail, HeldReason.NO_SENDER, "no From address", settings)
@@ -194,10 +207,20 @@ def handle_mail(
         ):
             break  # a stranger naming a case in a new complaint: the complaint counts
         return _apply(session, case, candidate.via, verdict, mail, classify, settings)
+    if at_feedback is not None:
+        return _name_feedback_merchant(session, mail, at_feedback.feedback_id, classify, settings)  # type: ignore[arg-type]
+    if at_praise is not None:
+        return _take_feedback(
+            session, mail, at_praise.merchant_slug, Source.PRAISE_ADDRESS, classify, settings
+        )
     if at_complaint is None:
         # To postmaster, abuse or our From address (a client that ignored Reply-To),
         # naming no case: the operator reads it.
         return _hold(session, mail, HeldReason.OPERATOR_ADDRESS, delivered, settings)
+    if _is_praise(classify(None)):
+        return _take_feedback(
+            session, mail, at_complaint.merchant_slug, Source.COMPLAINT_ADDRESS, classify, settings
+        )
     return _open_case(session, mail, at_complaint.merchant_slug, classify, settings)
 
 
@@ -277,6 +300,117 @@ def _ours(addresses: Sequence[str], settings: Settings) -> list[Recipient]:
     return found
 
 
+PRAISE_MIN_CONFIDENCE = 0.5
+"""How sure the classifier must be that a mail to the complaint address is praise: a
+complaint taken for praise would get no case at all, so praise mixed with a problem
+("great service, but my parcel is still missing") stays a complaint."""
+
+
+def _is_praise(reading: Classification) -> bool:
+    return reading.category == "praise" and reading.confidence >= PRAISE_MIN_CONFIDENCE
+
+
+def _take_feedback(
+    session: Session,
+    mail: IncomingMail,
+    named_slug: str | None,
+    source: Source,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """Lob & Tadel outside any case: recorded for the merchant found in it (as for a
+    complaint), the author thanked, or asked for the shop when none was found."""
+    automatic = _automatic(mail, classify)
+    if automatic:
+        detail = f"{automatic} to a Lob & Tadel address"
+        return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
+    assert mail.sender is not None
+    reading = classify(None)
+    match, merchant = _find_merchant(session, mail.subject, reading.new_text, named_slug)
+    praise, criticism = _feedback_texts(reading, source)
+    language = reading.language if reading.language in LANGUAGES else settings.default_language
+    entry = feedback.record(
+        session,
+        merchant_id=merchant.id if merchant else None,
+        author=mail.sender,
+        language=language,
+        praise=praise,
+        criticism=criticism,
+        source=source,
+        mail_id=mail.id,
+        received_at=mail.received_at,
+        merchant_named_by=match.rule if match else None,
+    )
+    log.info("Lob & Tadel %s from mail %s (%s), merchant %s", entry.id, mail.id, source,
+             merchant.slug if merchant else "not found")  # fmt: skip
+    return Outcome((_feedback_notice(mail, entry, merchant, language, settings),))
+
+
+def _feedback_texts(reading: Classification, source: Source) -> tuple[str, str]:
+    """(Lob, Tadel) of a mail: its labelled fields where it has them ("Lob: …",
+    "Tadel: …"), else the whole new text as Lob when it reads as praise, as Tadel when
+    not. Praise at the complaint address is Lob as a whole."""
+    from classifier.ratings import parse_rating
+
+    text = reading.new_text.strip()
+    if source is Source.PRAISE_ADDRESS:
+        answer = parse_rating(text)
+        if answer.readable and (answer.praise or answer.criticism):
+            return answer.praise, answer.criticism
+    return (text, "") if reading.category == "praise" else ("", text)
+
+
+def _feedback_notice(
+    mail: IncomingMail,
+    entry: feedback.Feedback,
+    merchant: Merchant | None,
+    language: str,
+    settings: Settings,
+) -> OutgoingMail:
+    if merchant is None:
+        assert entry.id is not None
+        reply_to = feedback_address(settings.secret, settings.domain, entry.id)
+        return notices.to_sender(
+            "customer.feedback_which_shop", mail, None, language, settings, reply_to=reply_to
+        )
+    values = {"merchant_name": merchant.name}
+    return notices.to_sender("customer.feedback_thanks", mail, None, language, settings, values)
+
+
+def _name_feedback_merchant(
+    session: Session, mail: IncomingMail, feedback_id: int, classify: Classify, settings: Settings
+) -> Outcome:
+    """The author's answer naming the shop of its Lob & Tadel; asked again (and held for
+    the operator) when no registered shop is found in it."""
+    entry = feedback.entry(session, feedback_id)
+    detail = f"answer to Lob & Tadel {feedback_id}"
+    automatic = _automatic(mail, classify)
+    if entry is None or (mail.sender or "").lower() != entry.author.lower():
+        return _hold(session, mail, HeldReason.SENDER_NOT_PARTY, detail, settings)
+    if automatic or entry.merchant_id is not None:
+        why = f"{detail}: {automatic or 'the shop is already named'}"
+        return _hold(session, mail, HeldReason.MACHINE_MAIL if automatic else
+                     HeldReason.UNEXPECTED_EVENT, why, settings)  # fmt: skip
+    _, merchant = _find_merchant(session, mail.subject, classify(None).new_text)
+    if merchant is None:
+        held = _hold(session, mail, HeldReason.UNKNOWN_MERCHANT, f"{detail}: no shop found",
+                     settings)  # fmt: skip
+        notice = _feedback_notice(mail, entry, None, entry.language, settings)
+        return dataclasses.replace(held, outgoing=(notice,))
+    feedback.name_merchant(session, entry, merchant.id)  # type: ignore[arg-type]
+    return Outcome((_feedback_notice(mail, entry, merchant, entry.language, settings),))
+
+
+def _find_merchant(
+    session: Session, subject: str, text: str, named_slug: str | None = None
+) -> tuple[routing.MerchantMatch | None, Merchant | None]:
+    """The registered merchant a mail is about (`routing.find_merchant`), with its row."""
+    all_merchants = storage.merchants(session)
+    match = routing.find_merchant(subject, text, [_profile(m) for m in all_merchants], named_slug)
+    merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
+    return match, merchant
+
+
 def _open_case(
     session: Session,
     mail: IncomingMail,
@@ -290,10 +424,7 @@ def _open_case(
         return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
     assert mail.sender is not None
     reading = classify(None)
-    all_merchants = storage.merchants(session)
-    profiles = [_profile(m) for m in all_merchants]
-    match = routing.find_merchant(mail.subject, mail.text, profiles, named_slug)
-    merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
+    match, merchant = _find_merchant(session, mail.subject, mail.text, named_slug)
     language = reading.language if reading.language in LANGUAGES else settings.default_language
     customer = storage.ensure_customer(
         session, mail.sender, mail.sender_name, language, mail.received_at
@@ -494,8 +625,7 @@ def _customer_event(
 ) -> Event:
     match state:
         case State.NEEDS_MERCHANT:
-            profiles = [_profile(m) for m in storage.merchants(session)]
-            found = routing.find_merchant(mail.subject, reading.new_text or mail.text, profiles)
+            found, _ = _find_merchant(session, mail.subject, reading.new_text or mail.text)
             if found is not None:
                 return MerchantIdentified(found.slug)
         case State.AWAITING_MERCHANT if reading.intent == "resolved":
@@ -838,12 +968,13 @@ def _hold(
     language = tell(None).language
     language = language if language in LANGUAGES else settings.default_language
     key = _SENDER_NOTICES.get(reason, "sender.mail_held")
-    values = {}
+    reply_to = None
     if role is not None and reason is HeldReason.NOT_CASE_ADDRESS:
-        values["case_address"] = case_address(settings.secret, settings.domain, ref, role)
+        reply_to = case_address(settings.secret, settings.domain, ref, role)
     else:
         key = "sender.mail_held" if key == "sender.use_case_address" else key
-    notice = notices.to_sender(key, mail, ref, language, settings, values)
+    values = {"case_address": reply_to or ""}
+    notice = notices.to_sender(key, mail, ref, language, settings, values, reply_to)
     return Outcome((notice,), ref, reason, detail)
 
 

@@ -234,6 +234,8 @@ class HeldReason(enum.StrEnum):
     NOT_CASE_ADDRESS = "not-case-address"
     """Found its case by threading headers or subject, not by a signed case address:
     attached to the case as evidence, never acting."""
+    UNKNOWN_MERCHANT = "unknown-merchant"
+    """An answer that should name a shop, in which none registered was found."""
     OWN_ADDRESS = "own-address"
     """From one of our own addresses (complaint, case, bounce, operator): never a party."""
     UNAUTHENTICATED = "unauthenticated"

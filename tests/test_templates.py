@@ -13,6 +13,8 @@ from mediation.notices import DEADLINE_SHOWN
 
 KEYS = sorted(templates.names("de"))
 MACHINE_KEYS = {f"{party}.{name}" for party, names in template_names().items() for name in names}
+OUTSIDE_CASES = {"customer.feedback_thanks", "customer.feedback_which_shop"}
+"""Mails about Lob & Tadel, which belongs to no case: their subject names none."""
 VALUES = {name: f'<{name}> & "{name}"' for name in templates.PARAMETERS} | {
     "ref": "SSG-2026-000123",
     "deadline": "Mittwoch, 4. März 2026, 17:00 Uhr (MEZ)",
@@ -29,10 +31,11 @@ def test_both_languages_have_every_template_the_machine_sends() -> None:
 @pytest.mark.parametrize("language", templates.LANGUAGES)
 @pytest.mark.parametrize("key", KEYS)
 def test_every_template_renders_with_every_parameter(key: str, language: str) -> None:
-    """The subject names the case, the text uses known parameters only, the HTML part
+    """The subject names the case (where there is one), the text uses known parameters only, the HTML part
     escapes every value, and a template that has a deadline states it."""
     rendered = templates.render(key, language, VALUES)
-    assert rendered.subject.startswith("[SSG-2026-000123]")
+    if key not in OUTSIDE_CASES:
+        assert rendered.subject.startswith("[SSG-2026-000123]")
     assert "${" not in rendered.subject + rendered.text
     assert "<" not in re.sub(
         r"<(/?)(p|br|blockquote|!DOCTYPE html|html[^>]*|head|meta[^>]*|body)>", "", rendered.html

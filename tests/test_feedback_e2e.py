@@ -1,0 +1,146 @@
+"""Lob & Tadel end to end: real SMTP in, the worker and relay in-process, the sink.
+
+Praise sent to the complaint address is recorded as Lob for the merchant, thanked, and
+opens no case; ``lob@`` (alias ``praise@``) takes Lob & Tadel about a shop directly, asks
+for the shop when none is found, and counts on the merchant's barometer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from mediation import feedback
+from tests.harness import Harness, addressed_to, compose, plain
+from tests.sink import Sink
+from tests.test_cases_e2e import CUSTOMER, MERCHANT
+
+MERCHANT_DOMAIN = "moebel-fuchs.test"
+
+
+@pytest.fixture
+def harness(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
+    running = Harness(engine, tmp_path, sink)
+    running.add_merchant("moebel-fuchs", "Möbel Fuchs", MERCHANT, "--domain", MERCHANT_DOMAIN)
+    yield running
+    running.stop()
+
+
+def entries(harness: Harness) -> list[dict]:
+    with Session(harness.engine) as session:
+        return feedback.listing(session)
+
+
+def cases(harness: Harness) -> list:
+    return json.loads(harness.cli("cases", "--json").stdout or "[]")
+
+
+@pytest.mark.parametrize(
+    "subject, text, language",
+    [
+        ("Lob", "Großes Lob an den Shop Möbel Fuchs, alles super!", "de"),
+        (
+            "Thank you",
+            "Just wanted to say Möbel Fuchs was great: fast delivery, kind support.",
+            "en",
+        ),
+    ],
+)
+def test_praise_to_the_complaint_address_is_lob_not_a_case(
+    harness: Harness, subject: str, text: str, language: str
+) -> None:
+    """Praise at beschwerde@ opens no case and reaches neither merchant nor mediation: it
+    is recorded as Lob for the merchant, the customer thanked in its language, and the
+    merchant's barometer counts it."""
+    harness.send(compose(f"Erika <{CUSTOMER}>", "beschwerde@siegel.test", subject, text))
+    sent = harness.process()
+    assert harness.sent(sent) == [(CUSTOMER, "customer.feedback_thanks")]
+    assert addressed_to(sent, MERCHANT) == []
+    assert "Möbel Fuchs" in sent[0].message["Subject"]
+    assert ("Danke" if language == "de" else "Thank you") in sent[0].message["Subject"]
+    assert cases(harness) == []
+    [entry] = entries(harness)
+    assert entry["praise"] == text and entry["criticism"] == ""
+    assert entry["source"] == "complaint-address"
+    assert entry["merchant_id"] == harness.merchant("moebel-fuchs").id
+    barometer = json.loads(harness.cli("barometer", "moebel-fuchs", "--json").stdout)
+    assert barometer["feedback"] == {"praise": 1, "criticism": 0}
+    assert CUSTOMER not in json.dumps(barometer) and text not in json.dumps(barometer)
+
+
+def test_praise_mixed_with_a_problem_stays_a_complaint(harness: Harness) -> None:
+    """ "Great service, but my parcel is missing" is a complaint: a case is opened."""
+    text = "Großes Lob an den Kundenservice von Möbel Fuchs, aber mein Paket fehlt seit 3 Wochen."
+    harness.send(compose(f"Erika <{CUSTOMER}>", "beschwerde@siegel.test", "Paket", text))
+    sent = harness.process()
+    assert addressed_to(sent, MERCHANT) != []
+    assert len(cases(harness)) == 1
+    assert entries(harness) == []
+
+
+def test_lob_und_tadel_fields_are_stored_apart(harness: Harness) -> None:
+    """A mail to lob+SLUG@ with "Lob:" and "Tadel:" fields stores each in its place."""
+    text = "Lob: schnelle Lieferung, nette Fahrer\nTadel: die Verpackung war übertrieben"
+    harness.send(compose(CUSTOMER, "lob+moebel-fuchs@siegel.test", "Meine Meinung", text))
+    assert harness.sent(harness.process()) == [(CUSTOMER, "customer.feedback_thanks")]
+    [entry] = entries(harness)
+    assert entry["praise"] == "schnelle Lieferung, nette Fahrer"
+    assert entry["criticism"] == "die Verpackung war übertrieben"
+    assert entry["source"] == "praise-address" and entry["merchant_named_by"] == "complaint-address"
+
+
+def test_an_unknown_shop_is_asked_for_and_the_answer_names_it(harness: Harness) -> None:
+    """Feedback naming no registered shop: the author is asked at a signed reply address;
+    its answer naming the shop attaches the entry to that merchant and is thanked."""
+    harness.send(compose(CUSTOMER, "praise@siegel.test", "Toll", "Ein toller Laden, gerne wieder!"))
+    [question] = harness.process()
+    assert harness.sent([question]) == [(CUSTOMER, "customer.feedback_which_shop")]
+    [entry] = entries(harness)
+    assert entry["merchant_id"] is None
+    reply_to = question.message["Reply-To"]
+    assert reply_to.startswith(f"lob+{entry['id']}.")
+    # A stranger cannot name the shop for someone else's entry.
+    harness.send(harness.reply(question, "max@example.net", "Möbel Fuchs", to=reply_to))
+    assert harness.process() == []
+    assert entries(harness)[0]["merchant_id"] is None
+    harness.send(harness.reply(question, CUSTOMER, "Das war Möbel Fuchs.", to=reply_to))
+    assert harness.sent(harness.process()) == [(CUSTOMER, "customer.feedback_thanks")]
+    [entry] = entries(harness)
+    assert entry["merchant_id"] == harness.merchant("moebel-fuchs").id
+    assert entry["merchant_named_by"] == "author"
+
+
+def test_an_automatic_mail_to_lob_is_not_recorded(harness: Harness) -> None:
+    """An out-of-office note to lob@ is no feedback: held, not answered."""
+    message = compose(CUSTOMER, "lob@siegel.test", "Abwesenheitsnotiz: Toll", "Ich bin im Urlaub.")
+    message["Auto-Submitted"] = "auto-replied"
+    harness.send(message)
+    assert harness.process() == []
+    assert entries(harness) == []
+    assert "machine-mail" in harness.cli("held", "--json").stdout
+
+
+def test_the_thanks_names_the_complaint_address(harness: Harness) -> None:
+    """Whoever meant to complain learns where to: the thanks names beschwerde@."""
+    harness.send(compose(CUSTOMER, "lob@siegel.test", "Lob", "Möbel Fuchs: super Service!"))
+    [thanks] = harness.process()
+    assert "beschwerde@siegel.test" in plain(thanks)
+
+
+def test_the_operator_lists_lob_und_tadel(harness: Harness) -> None:
+    """`siegel feedback` shows the entries with their shop, or that it is not yet named."""
+    harness.send(compose(CUSTOMER, "lob+moebel-fuchs@siegel.test", "Lob", "Tadel: zu langsam"))
+    harness.send(compose(CUSTOMER, "lob@siegel.test", "Lob", "Ein toller Laden!"))
+    harness.process()
+    listed = json.loads(harness.cli("feedback", "--json").stdout)
+    assert {(row["merchant"], row["criticism"]) for row in listed} == {
+        ("moebel-fuchs", "zu langsam"),
+        (None, ""),
+    }
+    text = harness.cli("feedback", "--merchant", "moebel-fuchs").stdout
+    assert "criticism: zu langsam" in text and "not yet named" not in text
