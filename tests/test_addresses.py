@@ -84,6 +84,36 @@ def test_complaint_addresses(address: str, slug: str | None) -> None:
     assert (recipient.kind, recipient.merchant_slug) == (Kind.COMPLAINT, slug)
 
 
+@pytest.mark.parametrize(
+    ("address", "slug"),
+    [
+        ("lob@siegel.example", None),
+        ("Praise@siegel.example", None),
+        ("lob+moebel-fuchs@siegel.example", "moebel-fuchs"),
+        ("praise.technest@siegel.example", "technest"),
+    ],
+)
+def test_lob_und_tadel_addresses(address: str, slug: str | None) -> None:
+    """lob@ and praise@ take Lob & Tadel, with or without a merchant slug."""
+    recipient = parse(address)
+    assert (recipient.kind, recipient.merchant_slug) == (Kind.PRAISE, slug)
+
+
+def test_feedback_address_round_trip_and_forgery() -> None:
+    """A Lob & Tadel entry's reply address names the entry; another id or secret breaks
+    it, and it is never read as a merchant slug."""
+    address = addresses.feedback_address(SECRET, DOMAIN, 42)
+    recipient = parse(address)
+    assert (recipient.kind, recipient.feedback_id) == (Kind.FEEDBACK, 42)
+    for forged in (
+        address.replace("+42.", "+43."),
+        addresses.feedback_address(b"x" * 32, DOMAIN, 42),
+    ):
+        with pytest.raises(AddressError):
+            parse(forged)
+    assert "<token>" in addresses.redact(address)
+
+
 @pytest.mark.parametrize("local", ["postmaster", "abuse", "service"])
 def test_operator_addresses_are_accepted(local: str) -> None:
     """postmaster (RFC 5321), abuse (RFC 2142) and our From address reach the operator."""
