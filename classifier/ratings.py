@@ -132,6 +132,11 @@ _LINE_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _LABELS_IN_ORDER_LINE = re.compile(_LABELS_IN_ORDER, re.IGNORECASE)
+_RATING_WORDS = re.compile(
+    r"\b(?:sterne?|stars?|punkte|points|bewertung|bewerte|rating|rate|note|schulnote)\b"
+    r"|\b\d{1,2}\s*(?:/|von|of|out\s+of)\s*(?:5|10)\b",
+    re.IGNORECASE,
+)
 _SLASHED = re.compile(r"(\d)[ \t]*/[ \t]*(\d)[ \t]*/[ \t]*(\d)(?![ \t]*/|\d)")
 _SCORE_SEPARATOR = re.compile(r"[ \t]*[,;/|–-]?[ \t]*")
 _LINE_TAIL = re.compile(r"[ \t]*(?:[.!,;–-](?:[ \t].*)?)?")
@@ -195,7 +200,13 @@ class UnreadableRating:
     `format_help` in reply."""
 
     problems: tuple[str, ...]
+    tried: bool = False
+    """It names a dimension, a score scale or stars: meant as a rating, not read."""
     readable = False
+
+
+NO_SCORES = "no-scores"
+"""The problem of a reply with no score and no marked praise or criticism at all."""
 
 
 class _Token(NamedTuple):
@@ -234,7 +245,8 @@ def parse_rating(text: str, html: str | None = None) -> RatingReply | Unreadable
     if all(value is None for value in scores.values()) and not (
         free["praise"] or free["criticism"]
     ):
-        return UnreadableRating((*problems, "no-scores"))
+        tried = bool(problems) or bool(_LABEL.search(body) or _RATING_WORDS.search(body))
+        return UnreadableRating((*problems, NO_SCORES), tried)
     problems += [f"missing: {name}" for name in DIMENSIONS if scores[name] is None]
     return RatingReply(
         service=scores["service"],

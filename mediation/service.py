@@ -530,21 +530,23 @@ def _rate(
     session: Session, case: Case, mail: IncomingMail, classify: Classify, settings: Settings
 ) -> Outcome | None:
     """The customer's mail to its closed case as a rating; None when it neither reads
-    as one nor answers our rating request (then it is held like any late mail).
+    as one nor tries to (then it is held like any late mail).
 
-    Whatever the case's outcome, a rating is taken the same way (no review gating). A
-    readable rating replaces an earlier one (kept in the history) and is thanked with
-    what was read; an unreadable answer to the request is held for the operator and
-    the customer is shown the format.
+    Only the case's customer gets here, at its signed case address (`authority`), and
+    only its new text is read. Whatever the case's outcome, a rating is taken the same
+    way (no review gating). A readable rating replaces an earlier one (kept in the
+    history; the event names the revision it replaces) and is thanked with what was
+    read; an answer to the request, or a try at a rating, that cannot be read is held
+    for the operator and the customer is shown the format.
     """
-    from classifier.ratings import parse_rating  # loads the reader only when needed
+    from classifier.ratings import parse_rating  # loaded only when needed
 
     reading = classify(None)
     if reading.auto_reply:
         return None  # an out-of-office note rates nothing
     answer = parse_rating(reading.new_text)
     if not answer.readable:
-        if not set(mail.answered_kinds) & set(RATING_MAILS):
+        if not answer.tried and not set(mail.answered_kinds) & set(RATING_MAILS):
             return None
         return _rating_unreadable(session, case, mail, answer.problems, classify, settings)
     given = ratings.GivenRating(
@@ -562,16 +564,27 @@ def _rate(
         praise=given.praise,
         criticism=given.criticism,
     )
+    assert case.id is not None and case.merchant_id is not None
+    earlier = ratings.current(session, case.id)  # changed in place by `ratings.save`
+    replaced = earlier.revision if earlier else None
+    replaces = (
+        f"; replaces the customer's rating #{replaced} of {earlier.received_at:%Y-%m-%d}"
+        if earlier
+        else ""
+    )
     problems = f"; not read: {', '.join(answer.problems)}" if answer.problems else ""
-    why = f"rating mail {mail.id}{problems}"
+    why = f"rating mail {mail.id}{replaces}{problems}"
     steps = _steps(
         _snapshot(session, case, settings), [(event, "customer", why)], mail.received_at,
         settings, session,
     )  # fmt: skip
-    assert case.id is not None and case.merchant_id is not None
     stored = ratings.save(session, case.id, case.merchant_id, given, mail.id, mail.received_at)
     _save(session, case, steps, mail.received_at)
-    extra = {"comment": given.comment, "revision": stored.revision}
+    extra = {
+        "comment": given.comment,
+        "revision": stored.revision,
+        "replaces_revision": replaced,
+    }
     _append_events(session, case, steps, mail.received_at, mail, extra)
     return Outcome(tuple(_notify(session, case, steps, mail, Role.CUSTOMER, settings)), case.ref)
 

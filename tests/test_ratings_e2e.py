@@ -143,3 +143,45 @@ def test_an_unreadable_answer_gets_the_format_in_the_customers_language(
     assert harness.sent(sent) == [(CUSTOMER, "customer.rating_thanks")]
     assert thanked in plain(sent[0])
     assert stored(harness, ref)[0] is not None
+
+
+def test_a_rating_try_after_closing_gets_the_format_not_case_closed(harness: Harness) -> None:
+    """A customer who answers the closing mail (not the rating request) with a rating
+    that cannot be read is shown the format, in its language, and nothing is stored."""
+    ref, request = closed_case(harness, GERMAN_COMPLAINT, "Ja, danke, das Problem ist gelöst.")
+    harness.send(
+        compose(CUSTOMER, request.message["Reply-To"], "Bewertung", "Ich gebe 5 Sterne, top!")
+    )
+    sent = harness.process()
+    assert harness.sent(sent) == [(CUSTOMER, "customer.rating_help")]
+    assert format_help("de") in plain(sent[0])
+    assert stored(harness, ref) == (None, [])
+
+
+def test_signature_and_empty_fields_are_never_stored(harness: Harness) -> None:
+    """Only the new text is read: an empty "Tadel:" stores nothing, the signature and
+    the quoted request are no comment."""
+    ref, request = closed_case(harness, GERMAN_COMPLAINT, "Ja, danke, das Problem ist gelöst.")
+    answer = (
+        "Service: 4\nErreichbarkeit: 5\nReaktionszeit: 3\nLob: freundlich\nTadel:\n\n"
+        "-- \nErika Muster\nMusterweg 1, 12345 Berlin\nTel. 030 1234567"
+    )
+    harness.send(harness.reply(request, CUSTOMER, answer))
+    assert harness.sent(harness.process()) == [(CUSTOMER, "customer.rating_thanks")]
+    current, _ = stored(harness, ref)
+    assert current is not None
+    assert (current.service, current.reachability, current.reaction_time) == (4, 5, 3)
+    assert (current.praise, current.criticism, current.comment) == ("freundlich", "", "")
+
+
+def test_a_second_rating_says_which_one_it_replaces(harness: Harness) -> None:
+    """The customer's second rating replaces the first, and its event says so."""
+    ref, request = closed_case(harness, GERMAN_COMPLAINT, "Ja, danke, das Problem ist gelöst.")
+    harness.send(harness.reply(request, CUSTOMER, "5 5 5"))
+    [thanks] = harness.process()
+    harness.send(harness.reply(thanks, CUSTOMER, "2 2 2"))
+    harness.process()
+    rated = [e for e in harness.case(ref)["events"] if e["kind"] == "CustomerRated"]
+    assert "replaces" not in rated[0]["reason"]
+    assert "replaces the customer's rating #1" in rated[1]["reason"]
+    assert rated[1]["data"]["replaces_revision"] == 1
