@@ -134,7 +134,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         config = parse(
-            {"siegel": {"domain": DOMAIN, "secret": "bench-secret-0123456789"}}, Path(tmp), {}
+            {"siegel": {"domain": DOMAIN, "secret": "bench-secret-0123456789abcdef-0123456789"}},
+            Path(tmp),
+            {},
         )
         casework.model(config)  # as the service does before its worker starts
         burst = run_intake(config, args.database_url or f"sqlite:///{tmp}/burst.db", args, False)

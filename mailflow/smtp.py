@@ -5,11 +5,31 @@ foreign domains and unknown or forged addresses are refused there with 550, so n
 bounce of ours is ever needed for them. DATA answers 250 only after the spool
 committed the raw bytes; a storage failure answers 451 and the sender retries.
 Size is limited by aiosmtpd's `data_size_limit` (552, advertised in EHLO SIZE).
+
+A flood of connections must not lock out real mail (issue 9); aiosmtpd has no limit
+of its own. The controller accepts connections itself (`IntakeController`): it greets
+each one and keeps it as a bare socket (`Silent`) until the client's first bytes, and
+only then builds the aiosmtpd session, so that an idle connection costs little and a
+flood cannot keep a real client waiting in the accept queue. Connections are counted
+in all and per client address (`ConnectionLimits`). Over a limit, the connection that
+has been silent longest gives up its place (421 4.4.2): a flood of idle connections,
+from the sender's address or from many, only ever displaces itself. When every
+connection has spoken, the new one gets 421 4.7.0 and is closed at once. A connection
+that sends nothing for `idle_timeout_seconds` is closed with 421 4.4.2. The limit fits
+the open-files limit (`descriptor_budget`): an accept that fails with EMFILE is what
+locked real mail out before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import logging
+import resource
+import socket
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -31,7 +51,24 @@ NO_VALID_RECIPIENTS = "554 5.5.1 No valid recipients"
 QUEUED = "250 2.0.0 OK: stored as mail {mail_id}"
 DUPLICATE = "250 2.0.0 OK: already stored as mail {mail_id}"
 TEMPORARY_FAILURE = "451 4.3.0 Could not store the mail now; please try again later"
+# RFC 5321 §3.8 and §4.2.3: 421 closes the channel; the client tries again later.
+TOO_MANY_CONNECTIONS = "421 4.7.0 {host} Too many connections, try again later"
+IDLE_CLOSED = "421 4.4.2 {host} Idle too long, closing connection"
 IDENT = "Service-Siegel"
+
+# File descriptors kept free for the database, the log, the relay's and IMAP's sockets
+# and the files the worker opens, beside the intake's connections.
+RESERVED_DESCRIPTORS = 128
+# The kernel's queue of connections not accepted yet (capped by net.core.somaxconn): a
+# flood waits there instead of having its SYNs dropped, which would delay a real
+# client's connection by the 1 s of a SYN retransmission.
+LISTEN_BACKLOG = 4096
+# Connections accepted in one pass of the event loop; each is greeted or refused at once.
+ACCEPT_BATCH = 256
+# After an accept failed for want of descriptors or memory, accept again this much later.
+ACCEPT_RETRY_SECONDS = 0.1
+# Connections refused or displaced by the limits are logged in sums this often.
+REPORT_SECONDS = 10.0
 
 
 class IntakeHandler:
@@ -98,23 +135,335 @@ class IntakeHandler:
         return reply
 
 
-class LmtpController(Controller):
-    def factory(self) -> LMTP:
-        return LMTP(self.handler, **self.SMTP_kwargs)
+class Silent:
+    """A connection that has not said a word yet: its socket, its client and its timer."""
+
+    __slots__ = ("client", "sock", "timer")
+
+    def __init__(self, sock: socket.socket, client: str) -> None:
+        self.sock = sock
+        self.client = client
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class ConnectionLimits:
+    """The open connections of one intake, in all and per client address.
+
+    Used only from the controller's event loop thread, so it needs no lock. `silent`
+    keeps the connections that have not sent a byte yet in the order they came: the
+    first one has waited longest; `displace` closes one of them with 421.
+    """
+
+    def __init__(self, total: int, per_client: int, displace: Callable[[Silent], None]) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.displace = displace
+        self.by_client: dict[str, dict[Silent, None]] = {}
+        self.silent: dict[Silent, None] = {}
+        self.count = 0
+
+    def admit(self, connection: Silent) -> bool:
+        """Count `connection` in, displacing a silent one if a limit is reached;
+        False when no place can be made."""
+        own = self.by_client.get(connection.client, {})
+        if len(own) >= self.per_client and not self._make_room(own):
+            return False
+        if self.count >= self.total and not self._make_room(self.silent):
+            return False
+        self.by_client.setdefault(connection.client, {})[connection] = None
+        self.silent[connection] = None
+        self.count += 1
+        return True
+
+    def heard(self, connection: Silent) -> None:
+        self.silent.pop(connection, None)
+
+    def release(self, connection: Silent) -> None:
+        """Count `connection` out (again: no effect)."""
+        own = self.by_client.get(connection.client)
+        if own is None or connection not in own:
+            return
+        del own[connection]
+        if not own:
+            del self.by_client[connection.client]
+        self.silent.pop(connection, None)
+        self.count -= 1
+
+    def _make_room(self, candidates: dict[Silent, None]) -> bool:
+        victim = next((c for c in candidates if c in self.silent), None)
+        if victim is None:
+            return False
+        self.displace(victim)
+        return True
+
+
+class _Spoken(SMTP):
+    """aiosmtpd's session for a connection that has spoken: the greeting was already
+    sent, the idle timeout counts bytes (aiosmtpd's restarts only at a command, so a
+    long DATA would time out) and ends with 421."""
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        connection: Silent | None,
+        limits: ConnectionLimits | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self.connection = connection
+        self.limits = limits
+        self._greeting_sent = True
+
+    async def push(self, status: str | bytes) -> None:
+        if self._greeting_sent:  # aiosmtpd's own greeting, always its first push
+            self._greeting_sent = False
+            return
+        await super().push(status)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.limits is not None and self.connection is not None:
+            self.limits.release(self.connection)
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        self._reset_timeout()
+        super().data_received(data)
+
+    def _timeout_cb(self) -> None:
+        # RFC 5321 §4.5.3.2: a server that times out a session should say so with 421.
+        if self.transport is not None:
+            reply = IDLE_CLOSED.format(host=self.hostname)
+            self.transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
+        super()._timeout_cb()
+
+
+class LimitedSMTP(_Spoken):
+    pass
+
+
+class LimitedLMTP(_Spoken, LMTP):
+    pass
+
+
+def descriptor_budget(max_connections: int) -> int:
+    """The connections that fit the open-files limit beside the service's own files,
+    after raising the soft limit towards the hard one where that is needed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + RESERVED_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if raised > soft:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+                soft = raised
+            except (ValueError, OSError) as error:
+                log.warning("cannot raise the open-files limit to %d: %s", raised, error)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return max_connections
+    connections = max(soft - RESERVED_DESCRIPTORS, 8)
+    log.warning("open-files limit %d: intake limited to %d connections", soft, connections)
+    return connections
+
+
+class _Listeners:
+    """The bound server of asyncio, whose sockets the controller accepts from itself;
+    closed as aiosmtpd closes its server."""
+
+    def __init__(self, server: asyncio.Server, sockets: list[socket.socket]) -> None:
+        self.server = server
+        self.sockets = sockets
+
+    def close(self) -> None:
+        loop = self.server.get_loop()
+        for sock in self.sockets:
+            loop.remove_reader(sock)
+            sock.close()
+        self.server.close()
+
+    async def wait_closed(self) -> None:
+        await self.server.wait_closed()
+
+
+class IntakeController(Controller):
+    """aiosmtpd's threaded controller that accepts, greets, limits and times silent
+    connections itself and hands each to an aiosmtpd session at its first bytes."""
+
+    def __init__(
+        self,
+        handler: IntakeHandler,
+        *,
+        session_class: type[_Spoken],
+        max_connections: int,
+        max_connections_per_client: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self.session_class = session_class
+        self.limits = ConnectionLimits(
+            max_connections, min(max_connections, max_connections_per_client), self._displace
+        )
+        host = self.SMTP_kwargs["hostname"]
+        self.greeting = f"220 {host} {self.SMTP_kwargs['ident']}\r\n".encode()
+        self.refusal = TOO_MANY_CONNECTIONS.format(host=host).encode() + b"\r\n"
+        self.idle_closed = IDLE_CLOSED.format(host=host).encode() + b"\r\n"
+        self.idle_timeout = float(self.SMTP_kwargs["timeout"])
+        self._counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._report: asyncio.TimerHandle | None = None
+        self._handovers: set[asyncio.Task[None]] = set()  # the loop keeps tasks weakly
+
+    def factory(self) -> SMTP:
+        return self.session_class(self.handler, connection=None, limits=None, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Awaitable[_Listeners]:  # type: ignore[override]
+        return self._serve()
+
+    async def _serve(self) -> _Listeners:
+        # asyncio resolves and binds; the accepting is ours. Building one session here
+        # checks its arguments, as aiosmtpd's controller does at its first connection.
+        self._factory_invoker()
+        server = await self.loop.create_server(
+            asyncio.Protocol, host=self.hostname, port=self.port, start_serving=False
+        )
+        listeners = []
+        for bound in server.sockets:
+            listener = bound.dup()
+            listener.setblocking(False)
+            listener.listen(LISTEN_BACKLOG)
+            self.loop.add_reader(listener, self._accept, listener)
+            listeners.append(listener)
+        return _Listeners(server, listeners)
+
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert)
+        for connection in list(self.limits.silent):
+            connection.sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, peer = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as error:
+                if error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                log.error("cannot accept connections now: %s", error)
+                self.loop.remove_reader(listener)
+                self.loop.call_later(
+                    ACCEPT_RETRY_SECONDS, self.loop.add_reader, listener, self._accept, listener
+                )
+                return
+            self._greet(sock, str(peer[0] if isinstance(peer, tuple) else peer))
+
+    def _greet(self, sock: socket.socket, client: str) -> None:
+        connection = Silent(sock, client)
+        if not self.limits.admit(connection):
+            self._count("a connection refused", client)
+            _send_and_close(sock, self.refusal)
+            return
+        try:
+            sock.send(self.greeting, socket.MSG_DONTWAIT)  # a new socket's buffer takes it
+        except OSError:
+            self.limits.release(connection)
+            sock.close()
+            return
+        connection.timer = self.loop.call_later(self.idle_timeout, self._close_silent, connection)
+        # File numbers, not sockets: asyncio looks a new socket up with a KeyError whose
+        # message is the socket's repr, which costs more than the rest of the greeting.
+        self.loop.add_reader(sock.fileno(), self._heard, connection)
+
+    def _displace(self, connection: Silent) -> None:
+        self._count("a silent connection closed to make room", connection.client)
+        self._close_silent(connection)
+
+    def _count(self, event: str, client: str) -> None:
+        """Connections refused or displaced are logged in sums every REPORT_SECONDS, not
+        one line each: a flood would spend its time in logging."""
+        if self._report is None:
+            log.warning(
+                "connection limit reached: %s (%s); sums follow every %g s",
+                event,
+                client,
+                REPORT_SECONDS,
+            )
+            self._report = self.loop.call_later(REPORT_SECONDS, self._report_counts)
+        else:
+            self._counts[event][client] += 1
+
+    def _report_counts(self) -> None:
+        self._report = None
+        if not self._counts:
+            return
+        sums = []
+        for event, clients in self._counts.items():
+            top = ", ".join(f"{client}: {n}" for client, n in clients.most_common(3))
+            sums.append(f"{event}: {clients.total()} ({top})")
+        log.warning("connection limits in the last %g s: %s", REPORT_SECONDS, "; ".join(sums))
+        self._counts.clear()
+        self._report = self.loop.call_later(REPORT_SECONDS, self._report_counts)
+
+    def _close_silent(self, connection: Silent) -> None:
+        """421, closed, counted out at once."""
+        self.limits.release(connection)
+        if connection.timer is not None:
+            connection.timer.cancel()
+        self.loop.remove_reader(connection.sock.fileno())
+        _send_and_close(connection.sock, self.idle_closed)
+
+    def _heard(self, connection: Silent) -> None:
+        """The client's first bytes (or its EOF): hand the connection to a session."""
+        try:
+            first = connection.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return  # woken without data after all
+        except OSError:
+            first = b""
+        self.limits.heard(connection)
+        if connection.timer is not None:
+            connection.timer.cancel()
+        self.loop.remove_reader(connection.sock.fileno())
+        if not first:  # closed without a word: no session needed
+            self.limits.release(connection)
+            connection.sock.close()
+            return
+        connection.sock.setblocking(False)
+        task = self.loop.create_task(self._hand_over(connection))
+        self._handovers.add(task)
+        task.add_done_callback(self._handovers.discard)
+
+    async def _hand_over(self, connection: Silent) -> None:
+        session = self.session_class(
+            self.handler, connection=connection, limits=self.limits, **self.SMTP_kwargs
+        )
+        try:
+            await self.loop.connect_accepted_socket(lambda: session, connection.sock)
+        except Exception:
+            log.exception("cannot start a session for %s", connection.client)
+            self.limits.release(connection)
+            connection.sock.close()
+
+
+def _send_and_close(sock: socket.socket, reply: bytes) -> None:
+    with contextlib.suppress(OSError):  # the client may be gone already
+        sock.send(reply, socket.MSG_DONTWAIT)
+    sock.close()
 
 
 def make_controller(
     spool: Spool, config: Config, host: str | None = None, port: int | None = None
-) -> Controller:
+) -> IntakeController:
     """A threaded aiosmtpd controller for the configured mode; call `.start()`."""
     lmtp = config.smtp.mode == "lmtp"
-    handler = IntakeHandler(spool, config, lmtp=lmtp)
-    kwargs: dict[str, Any] = {
-        "hostname": host or config.smtp.host,
-        "port": port or config.smtp.port,
-        "data_size_limit": config.smtp.max_message_bytes,
-        "ident": IDENT,
-        "server_hostname": config.siegel.domain,
-    }
-    cls = LmtpController if lmtp else Controller
-    return cls(handler, **kwargs)
+    return IntakeController(
+        IntakeHandler(spool, config, lmtp=lmtp),
+        session_class=LimitedLMTP if lmtp else LimitedSMTP,
+        max_connections=descriptor_budget(config.smtp.max_connections),
+        max_connections_per_client=config.smtp.max_connections_per_client,
+        hostname=host or config.smtp.host,
+        port=port or config.smtp.port,
+        data_size_limit=config.smtp.max_message_bytes,
+        ident=IDENT,
+        server_hostname=config.siegel.domain,
+        timeout=config.smtp.idle_timeout_seconds,
+    )

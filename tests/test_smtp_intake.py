@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import smtplib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from mailflow import smtp
-from mailflow.config import Config
+from mailflow.config import Config, ConfigError
 from mailflow.models import StoredMail
 from mailflow.spool import Spool
 from mediation import addresses
@@ -218,3 +221,199 @@ def test_lmtp_answers_once_per_recipient(engine: Engine, tmp_path: Path) -> None
         assert mail.source.startswith("lmtp")
     finally:
         running.stop()
+
+
+# ------------------------------------------------------------ connection limits
+
+
+def connect(port: int, source: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket()
+    sock.settimeout(5)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def reply(sock: socket.socket) -> bytes:
+    """One whole SMTP reply (all its lines)."""
+    data = b""
+    while not re.search(rb"(^|\n)\d{3} [^\n]*\n$", data):
+        chunk = sock.recv(4096)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
+
+
+def speak(sock: socket.socket, line: bytes) -> bytes:
+    assert reply(sock).startswith(b"220 ")
+    sock.sendall(line + b"\r\n")
+    return reply(sock)
+
+
+def until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (5 s at most)."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def still_open(sock: socket.socket) -> bool:
+    """True if the server neither closed `sock` nor sent anything within 0.3 s."""
+    sock.settimeout(0.3)
+    try:
+        sock.recv(4096)
+    except TimeoutError:
+        return True
+    return False
+
+
+def test_over_a_limit_with_every_connection_busy_a_new_one_gets_421(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """When every connection has spoken, one over the per-client or the total limit is
+    answered 421 4.7.0 and closed at once; a freed place can be taken again."""
+    running = start_intake(sqlite_engine, tmp_path, max_connections=3, max_connections_per_client=2)
+    sockets: list[socket.socket] = []
+    try:
+        first, second = connect(running.port), connect(running.port)
+        sockets += [first, second]
+        for sock in (first, second):
+            assert speak(sock, b"EHLO client.example.org").startswith(b"250-")
+        over_client = connect(running.port)
+        sockets.append(over_client)
+        assert until_closed(over_client).startswith(b"421 4.7.0 siegel.test ")
+
+        other = connect(running.port, "127.0.0.2")
+        sockets.append(other)
+        assert speak(other, b"EHLO other.example.org").startswith(b"250-")
+        over_total = connect(running.port, "127.0.0.3")
+        sockets.append(over_total)
+        assert until_closed(over_total).startswith(b"421 4.7.0 ")
+
+        first.close()
+        deadline = time.monotonic() + 5
+        while True:  # the server sees the close a moment later
+            again = connect(running.port)
+            sockets.append(again)
+            greeting = again.recv(4096)
+            if greeting.startswith(b"220 ") or time.monotonic() > deadline:
+                break
+        assert greeting.startswith(b"220 ")
+    finally:
+        for sock in sockets:
+            sock.close()
+        running.stop()
+
+
+def test_a_silent_connection_gives_up_its_place_to_a_new_one(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """At the per-client limit, a new connection takes the place of the one that has been
+    silent longest (421 4.4.2, closed); the mail on the new one is stored."""
+    running = start_intake(sqlite_engine, tmp_path, max_connections_per_client=2)
+    oldest, younger = connect(running.port), connect(running.port)
+    try:
+        for sock in (oldest, younger):
+            assert reply(sock).startswith(b"220 ")
+        with running.client() as client:
+            refused = client.sendmail("k@example.org", ["beschwerde@siegel.test"], complaint(7))
+            assert refused == {}
+        assert until_closed(oldest).startswith(b"421 4.4.2 siegel.test ")
+        assert still_open(younger)
+        [mail] = running.mails()
+        assert mail.message_id == "<7@example.org>"
+    finally:
+        oldest.close()
+        younger.close()
+        running.stop()
+
+
+def test_idle_session_is_closed_with_421_but_a_slow_data_is_not(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """A connection silent for idle_timeout_seconds gets 421 4.4.2 and is closed, before
+    or after its first command; one that sends its DATA slowly, each line within the
+    timeout, is not (bytes count, not only commands)."""
+    running = start_intake(sqlite_engine, tmp_path, idle_timeout_seconds=0.5)
+    idle = connect(running.port)
+    slow = socket.socket()
+    try:
+        started = time.monotonic()
+        assert reply(idle).startswith(b"220 ")
+        assert until_closed(idle) == b"421 4.4.2 siegel.test Idle too long, closing connection\r\n"
+        assert 0.4 < time.monotonic() - started < 3
+
+        slow = connect(running.port)
+        assert speak(slow, b"EHLO client.example.org").startswith(b"250")
+        for command in (b"MAIL FROM:<k@example.org>", b"RCPT TO:<beschwerde@siegel.test>"):
+            slow.sendall(command + b"\r\n")
+            assert reply(slow).startswith(b"250")
+        slow.sendall(b"DATA\r\n")
+        assert reply(slow).startswith(b"354")
+        started = time.monotonic()
+        for line in complaint(8).splitlines(keepends=True):
+            slow.sendall(line)
+            time.sleep(0.2)
+        assert time.monotonic() - started > 1.0  # twice the timeout without a command
+        slow.sendall(b".\r\n")
+        assert reply(slow).startswith(b"250 2.0.0")
+        # Silent after its mail, the session is closed like any other.
+        assert until_closed(slow) == b"421 4.4.2 siegel.test Idle too long, closing connection\r\n"
+    finally:
+        idle.close()
+        slow.close()
+        running.stop()
+
+
+def test_lmtp_has_the_same_connection_limit(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """In LMTP mode a connection over the per-client limit also gets 421 4.7.0."""
+    running = start_intake(sqlite_engine, tmp_path, mode="lmtp", max_connections_per_client=1)
+    first = connect(running.port)
+    try:
+        assert speak(first, b"LHLO mta.example.org").startswith(b"250")
+        second = connect(running.port)
+        with second:
+            assert until_closed(second).startswith(b"421 4.7.0 ")
+    finally:
+        first.close()
+        running.stop()
+
+
+@pytest.mark.parametrize(
+    "key", ["max_connections", "max_connections_per_client", "idle_timeout_seconds"]
+)
+def test_connection_limits_must_be_positive(tmp_path: Path, key: str) -> None:
+    """A limit of 0 is a configuration error naming its key."""
+    with pytest.raises(ConfigError, match=rf"\[smtp\] {key}"):
+        make_config(tmp_path, smtp={key: 0})
+
+
+def test_connections_closed_by_the_limits_are_logged_in_sums(
+    sqlite_engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first connection closed by a limit is logged at once, the next ones as one
+    sum per period (not a line each), and nothing once they stop."""
+    monkeypatch.setattr(smtp, "REPORT_SECONDS", 0.3)
+    running = start_intake(sqlite_engine, tmp_path, max_connections_per_client=1)
+    sockets = []
+    try:
+        with caplog.at_level(logging.WARNING, logger="mailflow.intake"):
+            for _ in range(6):
+                sockets.append(connect(running.port, "127.0.0.5"))
+                assert reply(sockets[-1]).startswith(b"220 ")
+            deadline = time.monotonic() + 5
+            while len(caplog.records) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.7)  # two more periods without a closed connection
+        messages = [record.getMessage() for record in caplog.records]
+    finally:
+        for sock in sockets:
+            sock.close()
+        running.stop()
+    assert len(messages) == 2, messages
+    assert "a silent connection closed to make room (127.0.0.5)" in messages[0]
+    assert "last 0.3 s: a silent connection closed to make room: 4 (127.0.0.5: 4)" in messages[1]
