@@ -71,6 +71,23 @@ def model(config: Config) -> Model:
     return _load_or_train(config.data_dir / MODEL_FILE)
 
 
+def preload(config: Config) -> bool:
+    """Load a saved model and read one mail with it, before the intakes open: a few
+    tenths of a second, which would otherwise stall the intake's threads (the GIL) in
+    the first seconds of service. False, doing nothing, when the model has yet to be
+    trained (first start: the worker trains it while mail is accepted)."""
+    if not (config.data_dir / MODEL_FILE).exists():
+        return False
+    import classifier
+
+    try:
+        classifier.classify("warm-up", "warm-up", model=model(config))
+    except Exception:
+        log.exception("classifier model not preloaded; the worker will retry")
+        return False
+    return True
+
+
 @cache
 def _load_or_train(path: Path) -> Model:
     import classifier  # scikit-learn loads only when a mail is first read

@@ -68,8 +68,9 @@ class Service:
         self.threads.append(thread)
 
     def _work(self, stop: threading.Event) -> None:
-        # The classifier model is loaded (or, at first start, trained) here rather than
-        # before the intakes open, so that mail is accepted while it loads. Without a
+        # At first start the classifier model is trained here rather than before the
+        # intakes open, so that mail is accepted meanwhile (a saved one is preloaded by
+        # `start`, which takes a fraction of a second). Without a
         # model no mail is processed: it waits, stored, rather than fail three times.
         delay = 5.0
         while not stop.is_set():
@@ -84,6 +85,7 @@ class Service:
 
     def start(self) -> None:
         self._recover()
+        casework.preload(self.config)
         self._thread("worker", self._work)
         self._thread("relay", self.relay.run)
         self.spool.start()
