@@ -24,7 +24,7 @@ from mailflow.command_support import (
     EX_FAILED,
     EX_OK,
     UsageError,
-    guarded,
+    add_command,
     print_json,
 )
 from mailflow.config import Config
@@ -408,13 +408,12 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
 # ------------------------------------------------------------------ parser
 
 
-def register(commands: Any) -> None:
-    """Add the case commands to the `siegel` sub-command parser `commands`."""
+def register(commands: Any) -> Any:
+    """Add the case commands to the `siegel` sub-command parser `commands`; returns the
+    verbs of ``siegel merchant``, to which the seal commands add theirs."""
 
     def command(name: str, handler: Any, help_text: str, parent: Any = commands) -> Any:
-        sub = parent.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=guarded(handler))
-        return sub
+        return add_command(parent, name, handler, help_text)
 
     merchant = commands.add_parser("merchant", help="register and show merchants")
     verbs = merchant.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -456,3 +455,4 @@ def register(commands: Any) -> None:
 
     sweep = command("sweep", cmd_sweep, "fire the deadlines due now (or at --at) once")
     sweep.add_argument("--at", help="ISO time to sweep as of (local time when no offset)")
+    return verbs

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from mailflow import case_commands, classifier_commands, logs, outbox, queue, seal_commands, spool
 from mailflow import config as config_module
-from mailflow.command_support import EX_OK, EX_USAGE, Handler, print_json
+from mailflow.command_support import EX_OK, EX_USAGE, Handler, add_command, print_json
 from mailflow.config import Config, ConfigError
 from mailflow.db import open_database
 from mailflow.models import MailStatus, StoredMail
@@ -295,9 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
-        return sub
+        return add_command(commands, name, handler, help_text, guard=False)
 
     command("serve", cmd_serve, "run SMTP intake, IMAP pollers, worker, relay and scheduler")
 
@@ -328,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     requeue.add_argument("id", type=int)
 
     command("db-upgrade", cmd_db_upgrade, "upgrade the database schema to this version")
-    case_commands.register(commands)
+    merchant_verbs = case_commands.register(commands)
     classifier_commands.register(commands)
-    seal_commands.register(commands)
+    seal_commands.register(commands, merchant_verbs)
     return parser
 
 

@@ -40,3 +40,13 @@ def guarded(handler: Handler) -> Handler:
             return EX_FAILED
 
     return run
+
+
+def add_command(
+    parent: Any, name: str, handler: Handler, help_text: str, *, guard: bool = True
+) -> argparse.ArgumentParser:
+    """A sub-command of `parent` (a sub-parsers action) running `handler`, `guarded`
+    unless `guard` is False (`siegel ingest` maps every error to its own exit code)."""
+    sub = parent.add_parser(name, help=help_text, description=help_text)
+    sub.set_defaults(handler=guarded(handler) if guard else handler)
+    return sub

@@ -44,6 +44,7 @@ from email.utils import format_datetime, formataddr
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from classifier.machine import LOOP_HEADER
 from mailflow.config import Config
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
 from mediation import addresses
@@ -53,7 +54,6 @@ log = logging.getLogger("mailflow.outbox")
 
 SENDER_NAME = "Service-Siegel"
 SENDER_LOCAL = "service"
-LOOP_HEADER = "X-Siegel-Loop"
 # Exchange's per-message request not to answer automatically (MS-OXCMAIL
 # 2.1.3.2.20). Not "All": that value also asks Exchange to suppress non-delivery
 # reports, and the VERP bounce path depends on getting those back.

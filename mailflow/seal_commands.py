@@ -23,7 +23,7 @@ from mailflow import sealwork
 from mailflow.command_support import (
     EX_OK,
     UsageError,
-    guarded,
+    add_command,
     print_json,
 )
 from mailflow.config import Config
@@ -252,14 +252,12 @@ def cmd_seal(args: argparse.Namespace, config: Config) -> int:
 # ------------------------------------------------------------------ parser
 
 
-def register(commands: Any) -> None:
-    """Add the seal commands to the `siegel` sub-command parser `commands` (after the
-    case commands, whose ``merchant`` command gets the seal's verbs)."""
+def register(commands: Any, merchant_verbs: Any) -> None:
+    """Add the seal commands to the `siegel` sub-command parser `commands`, and the
+    seal's verbs to ``siegel merchant`` (`merchant_verbs`, from the case commands)."""
 
     def command(name: str, handler: Any, help_text: str, parent: Any = commands) -> Any:
-        sub = parent.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=guarded(handler))
-        return sub
+        return add_command(parent, name, handler, help_text)
 
     score = command("score", cmd_score, "seal tiers with figures and explanations")
     score.add_argument("--merchant", help="only this merchant (slug)")
@@ -284,9 +282,7 @@ def register(commands: Any) -> None:
     entries.add_argument("--json", action="store_true", help="print JSON")
     entries.add_argument("--limit", type=int, default=100)
 
-    # argparse keeps a parser's sub-commands in its one _SubParsersAction.
-    merchant = commands.choices["merchant"]
-    verbs = next(a for a in merchant._actions if isinstance(a, argparse._SubParsersAction))
+    verbs = merchant_verbs
     precheck = command("precheck", cmd_precheck, "record a pre-check or re-check", verbs)
     precheck.add_argument("slug")
     outcome = precheck.add_mutually_exclusive_group(required=True)
