@@ -183,9 +183,14 @@ def _decide(
     intent: Reading,
     triage_threshold: float,
 ) -> Classification:
+    # One rule per cut of the reply reader, with the line it cut at (docs/replies.md).
     rules: list[dict[str, str]] = [
-        {"rule": marker, "detail": f"new text {len(reply.new_text)} characters"}
-        for marker in reply.markers
+        {
+            "rule": cut.rule,
+            "detail": f"{f'line {cut.line}' if cut.line else 'all'} of the {cut.part} part; "
+            f"new text {len(reply.new_text)} characters",
+        }
+        for cut in reply.cuts
     ]
     if rec.category_reads_quote(reply):
         rules.append(

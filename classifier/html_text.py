@@ -11,11 +11,12 @@ removes. Block elements become line breaks, and two kinds of structure mark a qu
   beside a quote), however the inline style spells it;
 - quote containers, the elements that clients wrap around the quoted or forwarded
   message (Gmail's `gmail_quote`, Outlook's `divRplyFwdMsg` and its border-top
-  separator, Apple's `AppleOriginalContents`, Thunderbird's `moz-cite-prefix`, Yahoo's
+  separator, Apple's `AppleOriginalContents`, Thunderbird's `moz-forward-container`, Yahoo's
   `yahoo_quoted`, ...): where the first one starts, a line holding `HTML_CUT_MARK` is
   written, and everything after it is quoted, because some of them (Outlook's
   separator, Zimbra's divider, Hotmail's `stopSpelling` rule) only head the message
-  that follows them.
+  that follows them. Thunderbird's `moz-cite-prefix` attribution is quoted as an element
+  instead: Thunderbird writes its reply below the quote by default.
 
 The stdlib tokenizer reads the document once, and the open elements are kept on a stack
 with a count per tag, so that an end tag closes what it closes in a browser in constant
@@ -95,8 +96,7 @@ _CONTAINER_WORDS = (
     "mac_outlook_attribution_blockquote",
     # Apple Mail
     "appleoriginalcontents",
-    # Thunderbird, SeaMonkey
-    "moz-cite-prefix",
+    # Thunderbird, SeaMonkey (its "moz-cite-prefix" attribution is a quote element below)
     "moz-forward-container",
     "moz-email-headers-table",
     # Yahoo, AOL
@@ -131,9 +131,18 @@ _CONTAINER_COMMENT = re.compile(r"original\s*message", re.IGNORECASE)
 # ticket systems a plain class.
 _QUOTE_NAMES = frozenset({"quote", "quoted-content"})
 _QUOTE_CLASSES = frozenset(
-    {"quote", "quoted", "quotation", "mail-quote", "email-quote", "reply-quote", "replyquote"}
-)
+    {"quote", "quoted", "quotation", "mail-quote", "email-quote", "reply-quote", "replyquote",
+     # Thunderbird's attribution line above its quote: quoted like the quote itself, not
+     # a cut, since Thunderbird posts below the quote by default.
+     "moz-cite-prefix"}
+)  # fmt: skip
 _ATTRIBUTES_WITH_NAMES = ("class", "id", "name", "data-marker")
+# Gmail's signature block; its text part writes "-- " above the signature, and so do we.
+_SIGNATURE_CLASS = "gmail_signature"
+# A paragraph right below another stands apart from it by a blank line, as a browser
+# draws it, except Word's (Outlook's) "MsoNormal" paragraphs, which have no margins: Outlook writes
+# each line as one and a blank line as a paragraph holding only a no-break space.
+_WORD_PARAGRAPH = "msonormal"
 
 _SPACES = re.compile(r"[ \t\r\n\f\u00a0\u200b]+")
 # A line is quoted at any depth; writing at most this many marks keeps the output linear
@@ -249,10 +258,17 @@ class _TextBuilder(HTMLParser):
         self.markers: dict[str, None] = {}  # an ordered set
         self._cut_written = False
         self._line: list[str] = []
+        # Whether the open line holds a no-break space and nothing else visible: a block
+        # holding only "&nbsp;" is a blank line in a browser (GMX, Web.de, Outlook).
+        self._line_spaced = False
         self._line_depth = 0
         self._quote_depth = 0
         self._skip_depth = 0
         self._pre_depth = 0
+        # Where the open paragraph began (index into `lines`) and whether it has margins;
+        # and the line count when the last paragraph with margins ended.
+        self._paragraph: tuple[int, bool] | None = None
+        self._paragraph_end = -1
         # Open elements: tag and whether it opened a quote; and how many of each tag.
         self._open: list[tuple[str, bool]] = []
         self._open_count: Counter[str] = Counter()
@@ -263,10 +279,16 @@ class _TextBuilder(HTMLParser):
         prefix = "> " * min(self._line_depth, MAX_MARKS)
         if text:
             self.lines.append(prefix + text)
-        elif force and self.lines and self.lines[-1].strip("> "):
+        elif (force or self._line_spaced) and self.lines and self.lines[-1].strip("> "):
             self.lines.append(prefix.rstrip())
         self._line = []
+        self._line_spaced = False
         self._line_depth = self._quote_depth
+
+    def _gap(self) -> None:
+        """A blank line, unless the text so far ends with one (or nothing is written)."""
+        if self.lines and self.lines[-1].strip("> "):
+            self.lines.append(("> " * min(self._quote_depth, MAX_MARKS)).rstrip())
 
     def _cut(self) -> None:
         self.markers["html-quote-container"] = None
@@ -290,6 +312,17 @@ class _TextBuilder(HTMLParser):
             self._break(force=True)
         elif tag in _BLOCK_TAGS:
             self._break()
+        if tag == "p":
+            margins = _WORD_PARAGRAPH not in attributes.get("class", "").lower()
+            if margins and self._paragraph_end == len(self.lines):
+                self._gap()
+            self._paragraph = (len(self.lines), margins)
+        if (
+            _SIGNATURE_CLASS in attributes.get("class", "")[:MAX_NAME_CHARS]
+            and not self._quote_depth
+        ):
+            self._break()
+            self.lines.append("-- ")
         if tag in _VOID_TAGS:
             return
         opens_quote = _is_quote_element(tag, attributes, borders)
@@ -315,6 +348,15 @@ class _TextBuilder(HTMLParser):
             return
         if tag in _BLOCK_TAGS and tag != "br":
             self._break()
+        if tag == "p" and self._paragraph is not None:
+            start, margins = self._paragraph
+            self._paragraph = None
+            if margins:
+                self._paragraph_end = len(self.lines)
+            elif len(self.lines) == start:
+                # An empty Word paragraph ("<o:p>&nbsp;</o:p>") is Outlook's blank line.
+                self._break(force=True)
+                self._gap()
         if not self._open_count[tag]:
             return  # a stray end tag closes nothing
         # Close the elements left open inside this one, as a browser does.
@@ -347,6 +389,8 @@ class _TextBuilder(HTMLParser):
             return
         if not self._line:
             self._line_depth = self._quote_depth
+        if "\u00a0" in data:
+            self._line_spaced = True
         self._line.append(_SPACES.sub(" ", data))
 
     def result(self) -> str:

@@ -1,9 +1,10 @@
 """Line patterns that mark where quoted mail, forwarded mail and signatures begin.
 
-Owns the knowledge of how mail clients (German and English first, a few other European
-languages because shops forward them) introduce a quoted message. Every pattern is matched
-against one line, or a few joined lines of bounded length, so the cost per line is bounded
-and reply extraction stays linear in the size of the mail (no pattern can backtrack over the
+Owns the knowledge of how mail clients introduce a quoted or forwarded message and how
+mail apps sign off, in German and English first and in the other European languages that
+customers and shops write (docs/replies.md lists them). Every pattern is matched against
+one line, or a few joined lines of bounded length, so the cost per line is bounded and
+reply extraction stays linear in the size of the mail (no pattern can backtrack over the
 whole text).
 """
 
@@ -45,12 +46,28 @@ WROTE_VERBS = (
     "skrev",
     "đã viết",
     "napsal(a)",
+    "napsal",
+    "napsala",
+    "napísal",
+    "napisao",
+    "napisala",
+    "pisze",
+    "writes",
+    "schreibt",
+    "írta",
+    "yazdı",
+    "a scris",
+    "έγραψε",
+    "написал(а)",
     "написал",
     "написала",
+    "написав",
     "писал",
+    "写道",
+    "寫道",
 )
 _WROTE_AT_END = re.compile(
-    rf"(?:{'|'.join(map(re.escape, WROTE_VERBS))})\s*:?[\s\-]*$", re.IGNORECASE
+    rf"(?:{'|'.join(map(re.escape, WROTE_VERBS))})\s*[:：]?[\s\-]*$", re.IGNORECASE
 )
 # German, Dutch, Polish and the Scandinavian languages put the verb before the name:
 # "Am 12.03.2026 um 14:22 schrieb X <x@y>:", "Den 12 mars 2026 kl. 14:22 skrev X <x@y>:";
@@ -65,9 +82,28 @@ _VERB_BEFORE_NAME = re.compile(
 )
 # Lotus Notes and some webmailers put the date after the verb: "Mia Muster/ACME wrote on
 # 03/12/2026 02:22:08 PM:", "Service-Siegel <fall@x.example> schrieb am 12.03.2026 14:22:".
+_VERBS_BEFORE_DATE = (
+    r"(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|skrev|napisał(?:\(a\))?"
+    r"|kirjoitti|escreveu)"
+)
+_DATE_OPENERS = r"(?:on|am|le|el|il|op|den|w dniu|dnia|em|på)"
 _VERB_BEFORE_DATE = re.compile(
-    r"\s(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|skrev|napisał)\s+"
-    r"(?:on|am|le|el|il|op|den|w dniu|dnia)\s[^\n]{0,120}\d[^\n]{0,40}:\s*$",
+    rf"\s{_VERBS_BEFORE_DATE}\s+{_DATE_OPENERS}\s[^\n]{{0,120}}\d[^\n]{{0,40}}:\s*$",
+    re.IGNORECASE,
+)
+# The start of such a header, which Gmail's apps wrap before the time ("X <x@y> schrieb am
+# Di., 16. Aug. 2016" / "um 12:52 Uhr:"): a line ending in it (at most a date after the
+# opener) may continue on the next.
+_VERB_THEN_DATE = re.compile(
+    rf"[^\S\n]{_VERBS_BEFORE_DATE}[^\S\n]+{_DATE_OPENERS}[^\S\n][^\n]{{0,40}}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Gmail's older attribution leads with an ISO date and its zone: "2016-03-03 17:21
+# GMT+01:00 Some One <some@one.example>:", wrapped anywhere after the zone; with the zone
+# it needs neither address nor colon, without it it needs both ("... <x@y>:").
+_ISO_ATTRIBUTION = re.compile(
+    r"^[\s>*]*(?:19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2},?\s+\d{1,2}:\d\d(?::\d\d)?"
+    r"(?:\s*(?P<zone>(?:GMT|UTC)\s?[+-]\d{1,2}(?::?\d\d)?)|\s*[AP]M)?\s+\S[^\n]{0,200}$",
     re.IGNORECASE,
 )
 # Android: "---- John Smith wrote ----" carries no date.
@@ -211,31 +247,78 @@ _SEPARATOR = re.compile(r"^\s*[-_]{5,}\s*$")
 _HEADER_KEYS = (
     "from|sent|to|subject|date|cc|bcc|reply-to"
     "|von|gesendet|an|betreff|datum|kopie|antwort an"
-    "|de|envoyé|à|a|objet"
+    "|de|envoyé|à|a|objet|date d'envoi"
     "|da|inviato|oggetto"
     "|enviado|enviada|para|asunto|fecha|assunto|data"
     "|van|verzonden|aan|onderwerp"
     "|od|wysłano|do|temat|dw"
     "|fra|sendt|til|emne|från|skickat|till|ämne|kopia"
+    "|lähettäjä|lähetetty|vastaanottaja|aihe"
+    "|odesláno|komu|předmět"
     "|от|отправлено|кому|тема|дата"
 )
 _HEADER_LINE = re.compile(rf"^\s*[*_]*({_HEADER_KEYS})[*_]*\s?:[*_]*(?:\s|$)", re.IGNORECASE)
 
-# Mobile and webmail footers that end the new text ("Sent from my iPhone"); a sentence that
-# merely starts like one ("Sent from my desk, is much easier...") is not a footer.
+# Footers that mail apps append below the new text ("Sent from my iPhone", "Envoyé de mon
+# iPhone", "Von meinem iPhone gesendet", "Get Outlook for iOS"), by the words they open
+# with, in the languages of `WROTE_VERBS`. A line is a footer when it opens so, is short
+# and holds no sentence break, and names a device or an app (`_FOOTER_WORDS`): "Sent from my
+# desk, is much easier..." and "Von meinem Konto wurde abgebucht." are not footers.
+FOOTER_OPENINGS = (
+    # English
+    "sent from", "sent with", "sent via", "sent by", "sent using",
+    "get outlook for", "download outlook for",
+    # German
+    "gesendet von", "gesendet mit", "gesendet vom", "gesendet über", "von meinem",
+    "von meiner", "holen sie sich outlook für", "outlook für", "diese nachricht wurde",
+    "diese e-mail wurde",
+    # French
+    "envoyé depuis", "envoyé de", "envoyé à partir", "envoyé avec", "envoyé via",
+    "obtenir outlook pour", "télécharger outlook pour",
+    # Italian
+    "inviato da", "inviato dal", "inviato con", "ottieni outlook per", "scarica outlook per",
+    # Spanish and Portuguese
+    "enviado desde", "enviado con", "enviado do", "enviado de", "enviado a partir",
+    "enviado via", "obtener outlook para", "obtenha o outlook para",
+    "baixe o outlook para",
+    # Dutch
+    "verzonden met", "verzonden vanaf", "verzonden van", "verstuurd vanaf", "verstuurd met",
+    "verstuurd van", "outlook voor",
+    # Polish, Czech
+    "wysłane z", "wysłano z", "wysłane przy", "odesláno z", "odeslano z",
+    # Scandinavian, Finnish
+    "sendt fra", "sendt med", "sendt från", "skickat från", "skickades från", "lähetetty",
+    # Russian, Chinese, Japanese
+    "отправлено с", "отправлено из", "从我的", "從我的", "发自我的", "發自我的",
+)  # fmt: skip
+_FOOTER_OPENING = "|".join(re.escape(opening) for opening in FOOTER_OPENINGS)
+# Links that clients write into a footer ("Get Outlook for iOS<https://aka.ms/o0ukef>",
+# "Sent from [Mail](https://go.microsoft.com/...) for Windows") are read as their label.
+_FOOTER_LINK = re.compile(r"<[^<>\s]{1,300}>|\[([^\]\n]{0,80})\]\([^)\s]{0,300}\)")
 _MOBILE_FOOTER = re.compile(
-    r"^\s*(?:sent from my|sent from|sent with|sent via|gesendet von meinem|gesendet von"
-    r"|gesendet mit|gesendet vom|von meinem|get outlook for|holen sie sich outlook für"
-    r"|outlook für (?:ios|android) beziehen|diese (?:e-mail|nachricht) wurde von meinem)"
-    r"(?P<rest>[^,;!?]{0,60})$",
+    rf"^\s*[(<\[]*(?:{_FOOTER_OPENING})(?P<rest>[^;!?\n]{{0,80}})$"
+    # German and Japanese put the verb last: "Von Yahoo Mail auf dem iPhone gesendet",
+    # "iPhoneから送信".
+    r"|^\s*(?:von|vom|mit)\s(?P<before>[^,;!?\n]{1,60})\sgesendet\.?\s*$"
+    r"|^\s*(?P<device>[^\s,;!?]{1,30})\s?から送信\s*$",
     re.IGNORECASE,
 )
 _FOOTER_WORDS = re.compile(
-    r"phone|ipad|android|samsung|galaxy|blackberry|mobile|handy|smartphone|outlook|mail"
-    r"|yahoo|gerät|device|huawei|xiaomi|pixel|sparrow|windows|tablet",
+    r"phone|ipad|ipod|android|samsung|galaxy|blackberry|mobil|móvil|movil|handy|smartphone"
+    r"|smartfon|telefon|téléphone|teléfono|telefono|cellulare|celular|portable|tablet"
+    r"|device|gerät|appareil|dispositi|apparaat|enhet|laite|outlook|mail|yahoo|gmx|web\.de"
+    r"|t-online|icloud|proton|tutanota|airmail|spark|sparrow|huawei|xiaomi|pixel|nokia"
+    r"|motorola|oneplus|windows|\bapp\b|iphon|아이폰|电话|手机",
     re.IGNORECASE,
 )
 
+# Lines that end the new text below them when a short signature follows: the "-- "
+# separator (RFC 3676 §4.3, the space often dropped), an em or en dash, a rule of three
+# dashes or of underscores, and the tracking mark "ᐧ" that Gmail add-ons append.
+_SIGNATURE_RULE = re.compile(r"^\s*(?:-{2,3}|[—–]|_{2,}|ᐧ+)\s*$")
+# A signature below such a rule is at most this many non-blank lines long; a rule above a
+# longer text is a divider in the text, not a signature separator.
+MAX_SIGNATURE_LINES = 12
 
 # '>' is the quote mark of RFC 3676 §4.5; some clients and users prefix quoted lines with
 # '|' instead.
@@ -298,7 +381,7 @@ def header_key(line: str) -> str | None:
 
 # Words that open a wrapped "On <date> ... wrote:" header in the languages we see.
 _OPENING_WORDS = (
-    r"on|am|le|el|il|op|w dniu|den|på|vào|dne|em|в|el día"
+    r"on|am|le|el|il|op|w dniu|dnia|den|på|vào|dne|em|в|el día|pe"
     r"|wiadomość napisana przez|wiadomosc napisana przez"
 )
 _HEADER_OPENING = re.compile(rf"^[\s\-*_>]*(?:{_OPENING_WORDS})\s", re.IGNORECASE)
@@ -317,7 +400,25 @@ def is_wrote_header(joined: str) -> bool:
         _WROTE_AT_END.search(joined)
         or _VERB_BEFORE_NAME.match(joined)
         or _VERB_BEFORE_DATE.search(joined)
+        or _is_iso_attribution(joined)
     )
+
+
+_ADDRESS_AND_COLON_AT_END = re.compile(r"<[^<>\s@]{1,64}@[^<>\s]{1,255}>\s*:\s*$")
+
+
+def _is_iso_attribution(joined: str) -> bool:
+    match = _ISO_ATTRIBUTION.match(joined)
+    if not match:
+        return False
+    return bool(match.group("zone")) or bool(_ADDRESS_AND_COLON_AT_END.search(joined))
+
+
+def may_open_wrapped_header(line: str) -> bool:
+    """Whether a line can be the first of a header that a client wrapped: it opens like one
+    ("On", "Am", "Le", ...), holds a "wrote" verb followed by a date ("X <x@y> schrieb am
+    Di., 16. Aug. 2016"), or leads with an ISO date and time."""
+    return bool(opens_header(line) or _VERB_THEN_DATE.search(line) or _ISO_ATTRIBUTION.match(line))
 
 
 def is_attribution(joined: str) -> bool:
@@ -333,13 +434,19 @@ def is_attribution(joined: str) -> bool:
 
 
 def is_mobile_footer(line: str) -> bool:
-    match = _MOBILE_FOOTER.match(line)
+    """A mail app's footer line ("Sent from my iPhone", "Envoyé de mon iPhone")."""
+    if len(line) > MAX_HEADER_CHARS:
+        return False
+    bare = _FOOTER_LINK.sub(lambda link: link.group(1) or "", line)
+    match = _MOBILE_FOOTER.match(bare)
     if not match:
         return False
-    rest = match.group("rest")
+    rest = match.group("rest") or match.group("before") or match.group("device")
     words = rest.split()
-    # "Sent from my iPhone", "Von meinem Samsung Galaxy gesendet": few words, a device word.
-    return len(words) <= 6 and bool(_FOOTER_WORDS.search(line))
+    # A comma is allowed in a short footer ("Sent from my Verizon, Samsung Galaxy
+    # smartphone"), not in a sentence ("Sent from my desk, which is easier than my phone").
+    limit = 6 if "," in rest else 8
+    return len(words) <= limit and bool(_FOOTER_WORDS.search(bare))
 
 
 def is_signature_dashes(line: str) -> bool:
@@ -347,33 +454,44 @@ def is_signature_dashes(line: str) -> bool:
     return line.rstrip() == "--"
 
 
-# Every line on which any check above can fire matches one of two patterns (looser than
+def is_signature_rule(line: str) -> bool:
+    """A line that separates a short signature from the text above it ("-- ", "---",
+    "—", "______", the tracking mark "ᐧ")."""
+    return bool(_SIGNATURE_RULE.match(line))
+
+
+# Every line on which any check above can fire matches one of three patterns (looser than
 # all the checks together, and a test holds them to that): its start is a quote mark, a
-# rule of dashes, underscores, equals signs, tildes or stars, a header key, a header's
-# opening word, the first word of an original or forwarded message phrase, a footer
-# opening or the cut mark; or its end is a "wrote" verb, an address and a colon
-# ("... <x@y>:") or a time and a colon ("... 14:22:", "... 02:22 PM:"). The second is
-# searched in the reversed text, so that both patterns are anchored at a line start: an
-# unanchored pattern would be tried at every character. Most mails have no such line at
+# rule of dashes, underscores, equals signs, tildes or stars, a dash, the tracking mark, a
+# bracket, a year, a header key, a header's opening word, the first word of an original or
+# forwarded message phrase or of a footer, or the cut mark; or its end is a "wrote" verb,
+# an address and a colon ("... <x@y>:") or a time and a colon ("... 14:22:",
+# "... 02:22 PM:") or a footer's closing verb ("... gesendet", "...から送信"); or it holds a
+# "wrote" verb followed by a date opener ("schrieb am ").
+# The second is searched in the reversed text, so that both first patterns are anchored at
+# a line start (an unanchored pattern is tried at every character); the third opens with a
+# space and a verb, which fails at once almost everywhere. Most mails have no such line at
 # all, and in the others only these lines need the exact checks.
 _PHRASE_OPENINGS = "|".join(
     sorted(
         {
             re.escape(word)
-            for phrase in (*ORIGINAL_MESSAGE_PHRASES, *FORWARDED_MESSAGE_PHRASES)
+            for phrase in (*ORIGINAL_MESSAGE_PHRASES, *FORWARDED_MESSAGE_PHRASES, *FOOTER_OPENINGS)
             for word in (phrase.split()[0], fold(phrase.split()[0]))
         }
     )
 )
 _STARTS_LIKE_MARKER = re.compile(
-    rf"^[^\S\n]*(?:[>|\-_=*~{HTML_CUT_MARK}]|(?:{_HEADER_KEYS})[*_]*[^\S\n]?:"
-    rf"|(?:{_OPENING_WORDS})[^\S\n]|(?:{_PHRASE_OPENINGS})"
-    r"|sent |gesendet |von meinem|get outlook|holen sie|outlook für|diese )",
+    rf"^[^\S\n]*(?:[>|\-_=*~—–ᐧ(<\[{HTML_CUT_MARK}]|(?:19|20)\d\d[-/.]"
+    rf"|(?:{_HEADER_KEYS})[*_]*[^\S\n]?:|(?:{_OPENING_WORDS})[^\S\n]|(?:{_PHRASE_OPENINGS})"
+    r"|holen sie|outlook )",
     re.IGNORECASE | re.MULTILINE,
 )
+_VERBS_REVERSED = "|".join(re.escape(verb[::-1]) for verb in WROTE_VERBS)
 _ENDS_WITH_VERB_REVERSED = re.compile(
-    r"^(?:[^\S\n]|-)*:?[^\S\n]*(?:" + "|".join(re.escape(verb[::-1]) for verb in WROTE_VERBS) + ")"
-    r"|^[^\S\n]*:[^\S\n]*>|^[^\S\n]*:[^\S\n]*(?:mp|ma|rhu)?[^\S\n]*\d",
+    rf"^(?:[^\S\n]|-)*[:：]?[^\S\n]*(?:{_VERBS_REVERSED})"
+    r"|^[^\S\n]*:[^\S\n]*>|^[^\S\n]*:[^\S\n]*(?:mp|ma|rhu)?[^\S\n]*\d"
+    r"|^[^\S\n]*\.?[^\S\n]*tedneseg|^[^\S\n]*信送らか",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -384,6 +502,7 @@ def candidate_lines(text: str) -> list[int]:
     positions = [match.start() for match in _STARTS_LIKE_MARKER.finditer(text)]
     last = len(text) - 1
     positions += [last - match.start() for match in _ENDS_WITH_VERB_REVERSED.finditer(text[::-1])]
+    positions += [match.start() for match in _VERB_THEN_DATE.finditer(text)]
     if not positions:
         return []
     positions.sort()

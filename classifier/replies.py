@@ -3,14 +3,16 @@
 Owns `extract_reply`. It is conservative by design: mediator commands, accept and reject
 words and ratings are read only from `Reply.new_text`, so anything that might be quoted is
 cut. A line can be quoted because a client prefixed it with '>' (or '|'), because it sits
-below an "On ... wrote:" / "Am ... schrieb ...:" header, an Outlook
-"Von:/Gesendet:/An:/Betreff:" block (in the languages of `quote_markers`), an
-"-----Original Message-----" line or a forwarded-message line (with or without colon and
-decoration), or because the HTML marks it as a quote (`html_text`: blockquote, cite,
-left-border bars, the clients' quote containers). Text written between or below quoted
-blocks (inline and bottom-posted answers) is new text; text below an unmarked header, a
-forwarded-message line or an HTML quote container is not. Signatures ("-- " and mobile
-footers) are kept apart from the new text.
+below an "On ... wrote:" / "Am ... schrieb ...:" header (also wrapped, also Gmail's ISO
+"2016-03-03 17:21 GMT+01:00 X <x@y>:"), an Outlook "Von:/Gesendet:/An:/Betreff:" block
+(in the languages of `quote_markers`), an "-----Original Message-----" line or a
+forwarded-message line (with or without colon and decoration), or because the HTML marks
+it as a quote (`html_text`: blockquote, cite, left-border bars, the clients' quote
+containers). Text written between or below quoted blocks (inline and bottom-posted
+answers) is new text; text below an unmarked header, a forwarded-message line or an HTML
+quote container is not. Signatures ("-- " and other signature rules above a short rest,
+mobile footers) are kept apart from the new text. Every cut is recorded with its rule id
+and line (`Reply.cuts`); docs/replies.md is the table of the rules.
 
 One scan of the whole text finds the lines that may mark a quote or a signature
 (`quote_markers.candidate_lines`); a mail without any is new text as a whole, and in the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from classifier import quote_markers as qm
 from classifier.html_text import html_to_text
@@ -31,6 +34,17 @@ _AUTHORED = "t"
 _QUOTED = "q"
 # Every "On ... wrote:" header has a digit (date) or an address on its first line.
 _MAYBE_HEADER = re.compile(r"[\d@]")
+
+
+class Cut(NamedTuple):
+    """Where the reader cut and why: a rule id (`docs/replies.md`), the 1-based line of the
+    part's text that it fired on (0 for what holds for the whole part:
+    "html-quote-element", "quoted-in-other-part"), and the part ("text", or "html" for the
+    text of the HTML part)."""
+
+    rule: str
+    line: int
+    part: str
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,14 @@ class Reply:
     signature: str
     # Text the sender wrote, signature included (new text plus signature, in mail order).
     authored: str
-    # Dashed ids of what was found: "quote-marks", "quote-header", "outlook-header",
-    # "original-message", "forwarded-message", "html-quote-element", "html-quote-container",
-    # "quoted-in-other-part", "signature-dashes", "mobile-footer".
+    # Dashed ids of what was found, each once, in the order of `cuts`: "quote-marks",
+    # "quote-header", "outlook-header", "original-message", "forwarded-message",
+    # "html-quote-element", "html-quote-container", "quoted-in-other-part",
+    # "signature-dashes", "signature-rule", "mobile-footer" (docs/replies.md).
     markers: tuple[str, ...]
     source: str  # "text" or "html"
+    # Every cut, in the order of the lines it fired on.
+    cuts: tuple[Cut, ...] = ()
 
 
 def extract_reply(text: str, html: str | None = None) -> Reply:
@@ -69,9 +86,9 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
     if not plain.strip():
         return from_html
     from_text = _split(plain, "text")
-    if converted.markers:
-        return _without_lines_quoted_in(from_html, from_text)
-    return _without_lines_quoted_in(from_text, from_html)
+    if not converted.markers:
+        return _without_lines_quoted_in(from_text, from_html)
+    return _as_the_text_part_writes_it(_without_lines_quoted_in(from_html, from_text), from_text)
 
 
 def _split(body: str, source: str, structure: tuple[str, ...] = ()) -> Reply:
@@ -83,17 +100,18 @@ def _split(body: str, source: str, structure: tuple[str, ...] = ()) -> Reply:
         whole = body.strip()
         return Reply(full, whole, "", "", whole, (), source)
     lines = body.split("\n")
-    kinds, markers = _mark_quotes(lines, candidates, rewrapped=source == "text")
+    kinds, found = _mark_quotes(lines, candidates, rewrapped=source == "text")
+    authored_lines, signature_lines = _split_signatures(lines, kinds, found, candidates)
+    cuts = [Cut(rule, line, source) for rule, line in sorted(found, key=lambda cut: cut[1])]
     if "html-quote-element" in structure:
-        markers.insert(0, "html-quote-element")
-    authored_lines, signature_lines = _split_signatures(lines, kinds, markers, candidates)
+        cuts.insert(0, Cut("html-quote-element", 0, source))
     new_lines = [
         line if kind == _AUTHORED and not is_sig else None
         for line, kind, is_sig in zip(lines, kinds, signature_lines, strict=True)
     ]
     return Reply(
         full=full,
-        new_text=_join_runs(new_lines),
+        new_text=_trimmed(_join_runs(new_lines)),
         quoted=_join_runs(
             [
                 line if kind == _QUOTED and line.strip() != qm.HTML_CUT_MARK else None
@@ -104,8 +122,9 @@ def _split(body: str, source: str, structure: tuple[str, ...] = ()) -> Reply:
             [line if is_sig else None for line, is_sig in zip(lines, signature_lines, strict=True)]
         ),
         authored=_join_runs(authored_lines),
-        markers=tuple(dict.fromkeys(markers)),
+        markers=tuple(dict.fromkeys(cut.rule for cut in cuts)),
         source=source,
+        cuts=tuple(cuts),
     )
 
 
@@ -123,8 +142,61 @@ def _without_lines_quoted_in(reply: Reply, other: Reply) -> Reply:
         reply,
         new_text=new_text,
         authored=_keep_unquoted(reply.authored, quoted),
-        markers=(*reply.markers, "quoted-in-other-part"),
+        markers=tuple(dict.fromkeys((*reply.markers, "quoted-in-other-part"))),
+        cuts=(*reply.cuts, Cut("quoted-in-other-part", 0, other.source)),
     )
+
+
+# Words as both parts write them: a text part writes a link's address ("Shop
+# <https://shop.example>") and an image's name ("[image: logo.png]"), an HTML part neither.
+_WORD = re.compile(r"\w+")
+_TEXT_ONLY = re.compile(r"<[^<>\s]*(?::|@)[^<>\s]*>|\[(?:image|cid|bild|grafik):[^\]\n]*\]", re.I)
+
+
+def _as_the_text_part_writes_it(decided: Reply, from_text: Reply) -> Reply:
+    """The new text that the HTML part `decided`, as the text part writes it.
+
+    A client writes its text part for plain-text readers: its own line breaks, blank lines
+    between paragraphs, link addresses. When the text part's new text holds the same words
+    as the HTML's, or begins with them up to the end of a line (it lost the quote marks
+    that the HTML has), or is a shorter beginning of them (it found a signature the HTML
+    does not mark), its lines are the new text; never more words than the HTML's new
+    text, so nothing the HTML quotes comes back. Otherwise the HTML's text stays.
+    """
+    lines = from_text.new_text.split("\n")
+    words = [
+        (word, index)
+        for index, line in enumerate(lines)
+        for word in _WORD.findall(_TEXT_ONLY.sub(" ", line).casefold())
+    ]
+    wanted = _WORD.findall(decided.new_text.casefold())
+    if [word for word, _ in words[: len(wanted)]] != wanted[: len(words)]:
+        return decided
+    if len(wanted) < len(words):
+        if not wanted:
+            new_text = ""
+        else:
+            last_line = words[len(wanted) - 1][1]
+            if words[len(wanted)][1] == last_line:
+                return decided  # the HTML's new text ends inside a line of the text part
+            new_text = _trimmed("\n".join(lines[: last_line + 1]))
+    else:
+        new_text = from_text.new_text
+    if new_text == decided.new_text:
+        return decided
+    cuts = tuple(dict.fromkeys((*decided.cuts, *from_text.cuts)))
+    return replace(
+        decided,
+        new_text=new_text,
+        cuts=cuts,
+        markers=tuple(dict.fromkeys(cut.rule for cut in cuts)),
+    )
+
+
+def _trimmed(text: str) -> str:
+    """Text without trailing spaces on its lines (format=flowed soft breaks, editors'
+    leftovers) and without blank lines at either end."""
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
 def _keep_unquoted(text: str, quoted: set[str]) -> str:
@@ -136,20 +208,28 @@ def _line_key(line: str) -> str:
     return " ".join(line.lstrip(" \t>|").split()).casefold()
 
 
+# Zero-width characters that clients and trackers leave in otherwise blank lines.
+_INVISIBLE = str.maketrans({"\u200b": None, "\u2060": None, "\ufeff": None, "\u00a0": " "})
+
+
 def _normalise(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE)
+
+
+# A cut found in one part's lines: rule id and 1-based line.
+_Found = tuple[str, int]
 
 
 def _mark_quotes(
     lines: list[str], candidates: list[int], rewrapped: bool
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[_Found]]:
     """Mark every line authored or quoted; return the marks and what fired. Only the
     candidate lines can start a quote: every other line stays as it is. `rewrapped`: the
     text may hold quoted lines that a client wrapped without repeating the mark (plain
     text may; text made from HTML, where a quote is an element, may not)."""
     count = len(lines)
     kinds = [_AUTHORED] * count
-    markers: list[str] = []
+    cuts: list[_Found] = []
     index = 0
     for candidate in candidates:
         if candidate < index:
@@ -158,19 +238,21 @@ def _mark_quotes(
         line = lines[index]
         if qm.is_quoted(line):
             start = _attribution_start(lines, kinds, index)
+            if start < index or index == 0 or kinds[index - 1] != _QUOTED:
+                # One cut per block of quoted lines, where it starts.
+                cuts.append(("quote-marks" if start == index else "quote-header", start + 1))
             kinds[start : index + 1] = [_QUOTED] * (index + 1 - start)
-            markers.append("quote-marks" if start == index else "quote-header")
             index += 1
         elif splitter := qm.splitter_kind(line):
-            markers.append(splitter)
+            cuts.append((splitter, index + 1))
             break
         elif _is_header_block(lines, index):
-            markers.append("outlook-header")
             index = _include_separator_above(lines, index)
+            cuts.append(("outlook-header", index + 1))
             break
         elif (end := _wrote_header_end(lines, index)) is not None:
-            markers.append("quote-header")
             index = _wrapped_start(lines, kinds, index)
+            cuts.append(("quote-header", index + 1))
             following = _next_nonblank(lines, end + 1)
             if following is None or not qm.is_quoted(lines[following]):
                 # Nothing marks the quoted text below this header: all of it is quoted.
@@ -186,7 +268,7 @@ def _mark_quotes(
     kinds[index:] = [_QUOTED] * (count - index)
     if rewrapped:
         _mark_wrapped_quote_lines(lines, kinds, candidates)
-    return kinds, markers
+    return kinds, cuts
 
 
 def _is_header_block(lines: list[str], index: int) -> bool:
@@ -216,13 +298,18 @@ def _wrote_header_end(lines: list[str], index: int) -> int | None:
     if not _MAYBE_HEADER.search(lines[index]):
         return None
     # Only a line that opens like a header may continue on the next lines; otherwise the
-    # window would swallow new text above a header ("TAKE 3" + "On ... wrote:").
-    window = qm.MAX_HEADER_LINES if qm.opens_header(lines[index]) else 1
+    # window would swallow new text above a header ("TAKE 3" + "On ... wrote:"). A header
+    # that opens with its name ("X <x@y> schrieb am Di., 16. Aug. 2016" / "um 12:52 Uhr:")
+    # continues on the lines right below it, unless one of them opens a header itself.
+    opens = qm.opens_header(lines[index])
+    window = qm.MAX_HEADER_LINES if qm.may_open_wrapped_header(lines[index]) else 1
     joined = ""
     end = index
     seen = 0
     while end < len(lines) and seen < window:
         part = lines[end].strip()
+        if end > index and not opens and (not part or qm.may_open_wrapped_header(part)):
+            return None
         if part.startswith(">") and end > index:
             part = part.lstrip("> ")
         joined = f"{joined} {part}".strip() if part else joined
@@ -306,12 +393,13 @@ def _next_nonblank(lines: list[str], index: int) -> int | None:
 
 
 def _split_signatures(
-    lines: list[str], kinds: list[str], markers: list[str], candidates: list[int]
+    lines: list[str], kinds: list[str], cuts: list[_Found], candidates: list[int]
 ) -> tuple[list[str | None], list[bool]]:
     """Authored lines (None where quoted) and which of them belong to a signature.
 
-    A signature starts at a "-- " line or a mobile footer (both are candidate lines) and
-    runs to the end of that run of authored lines (the next quote ends it).
+    A signature starts at a "-- " line, a mobile footer, or a signature rule above a short
+    rest ("---", "______", "ᐧ"; all candidate lines) and runs to the end of that run of
+    authored lines (the next quote ends it).
     """
     may_start = set(candidates)
     authored: list[str | None] = []
@@ -324,14 +412,45 @@ def _split_signatures(
             continue
         authored.append(line)
         if not in_signature and index in may_start:
-            if qm.is_signature_dashes(line):
+            rule = _signature_start(lines, kinds, index)
+            if rule is not None:
                 in_signature = True
-                markers.append("signature-dashes")
-            elif qm.is_mobile_footer(line):
-                in_signature = True
-                markers.append("mobile-footer")
+                cuts.append((rule, index + 1))
         signature[index] = in_signature
     return authored, signature
+
+
+# A mediator's command ("#frist 5") is never part of a signature: a rule above one is a
+# divider in the text.
+_COMMAND = re.compile(r"^\s*#[^\W\d_]")
+
+
+def _signature_start(lines: list[str], kinds: list[str], index: int) -> str | None:
+    """The rule id if a signature starts at authored line `index`, else None."""
+    line = lines[index]
+    if qm.is_signature_dashes(line):
+        return "signature-dashes"
+    if qm.is_mobile_footer(line):
+        return "mobile-footer"
+    if qm.is_signature_rule(line) and _short_rest(lines, kinds, index):
+        return "signature-rule"
+    return None
+
+
+def _short_rest(lines: list[str], kinds: list[str], index: int) -> bool:
+    """Whether the authored lines below `index`, to the next quote, are few enough for a
+    signature (at most `qm.MAX_SIGNATURE_LINES` non-blank lines, no command)."""
+    written = 0
+    for position in range(index + 1, len(lines)):
+        if kinds[position] != _AUTHORED:
+            break
+        line = lines[position]
+        if qm.is_blank(line):
+            continue
+        written += 1
+        if written > qm.MAX_SIGNATURE_LINES or _COMMAND.match(line):
+            return False
+    return True
 
 
 def _join_runs(lines: list[str | None]) -> str:

@@ -116,6 +116,22 @@ def save_model(trained: Model, path: Path) -> None:
     os.replace(temporary, path)
 
 
+def reply_parts(parsed: ParsedMail) -> tuple[str, str | None]:
+    """The text and HTML parts as the reply reader takes them: as the client sent them.
+    Without a text part the text is empty (parsing's text is then its own rendering of
+    the HTML, whose line breaks the sender never wrote). A message forwarded as an
+    attachment is someone else's mail: read as a quote, never as new text."""
+    text, html = parsed.text, parsed.html_source
+    if parsed.body_forwarded:
+        return "".join(f"> {line}\n" for line in text.splitlines()), None
+    if html is not None and not any(
+        part.get_content_type() == "text/plain" and part.get_content_disposition() != "attachment"
+        for part in parsed.message.walk()
+    ):
+        return "", html
+    return text, html
+
+
 class Reader:
     """The classifier for one mail, in whichever reply context the case asks for; each
     context is classified once and kept in `readings`."""
@@ -129,10 +145,7 @@ class Reader:
         import classifier
 
         if context not in self.readings:
-            text, html = self.parsed.text, self.parsed.html_source
-            if self.parsed.body_forwarded:
-                # Someone else's mail, attached: read as a quote, never as new text.
-                text, html = "".join(f"> {line}\n" for line in text.splitlines()), None
+            text, html = reply_parts(self.parsed)
             self.readings[context] = classifier.classify(
                 self.parsed.subject, text, html, context=context, model=model(self.config)
             )

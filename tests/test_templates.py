@@ -31,8 +31,8 @@ def test_both_languages_have_every_template_the_machine_sends() -> None:
 @pytest.mark.parametrize("language", templates.LANGUAGES)
 @pytest.mark.parametrize("key", KEYS)
 def test_every_template_renders_with_every_parameter(key: str, language: str) -> None:
-    """The subject names the case (where there is one), the text uses known parameters only, the HTML part
-    escapes every value, and a template that has a deadline states it."""
+    """The subject names the case (where there is one), the text uses known parameters
+    only, the HTML part escapes every value, and a template that has a deadline states it."""
     rendered = templates.render(key, language, VALUES)
     if key not in OUTSIDE_CASES:
         assert rendered.subject.startswith("[SSG-2026-000123]")
