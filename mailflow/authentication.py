@@ -35,15 +35,31 @@ def trusted_authserv_id(section: AuthenticationSection) -> str | None:
 
 
 def results_for(
-    raw: bytes, headers: Mapping[str, Sequence[str]], section: AuthenticationSection
+    raw: bytes,
+    headers: Mapping[str, Sequence[str]],
+    section: AuthenticationSection,
+    source: str = "",
 ) -> tuple[str, ...]:
     """The Authentication-Results values the case service may read for one mail: the
-    MTA's headers where an MTA is configured, our own DKIM verdict where we verify."""
-    found = list(headers.get("authentication-results", ())) if section.authserv_id else []
+    MTA's headers where an MTA is configured and the mail came from it, our own DKIM
+    verdict where we verify. `source` is the stored mail's ("smtp from 192.0.2.1")."""
+    from_mta = _from_mta(source, section.mta_peers)
+    found = (
+        list(headers.get("authentication-results", ())) if section.authserv_id and from_mta else []
+    )
     authserv_id = trusted_authserv_id(section)
     if section.verify_dkim and authserv_id:
         found.insert(0, dkim_results(raw, authserv_id))
     return tuple(found)
+
+
+def _from_mta(source: str, mta_peers: Sequence[str]) -> bool:
+    """Whether a mail came through the MTA in front of us. Only SMTP and LMTP clients
+    are checked: a pipe (`siegel ingest`) and an IMAP mailbox are the MTA's delivery."""
+    protocol, _, peer = source.partition(" from ")
+    if not mta_peers or protocol not in ("smtp", "lmtp"):
+        return True
+    return peer.strip() in mta_peers
 
 
 def dkim_results(raw: bytes, authserv_id: str, dnsfunc: DnsLookup | None = None) -> str:

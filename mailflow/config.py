@@ -132,6 +132,9 @@ class AuthenticationSection:
     trusted (RFC 8601); empty where none authenticates senders."""
     verify_dkim: bool = False
     """Verify DKIM signatures ourselves (we are the MX): `mailflow.authentication`."""
+    mta_peers: tuple[str, ...] = ()
+    """The SMTP/LMTP clients (IP addresses) whose mail's Authentication-Results count;
+    empty: any client (then only the MTA may reach our port)."""
 
 
 _POLICY = Policy()

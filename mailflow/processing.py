@@ -52,7 +52,9 @@ def analyse(mail: StoredMail, config: Config) -> Analysis:
     if not bounced:
         reader = casework.Reader(parsed, config)
         reader(None)  # category, language, automatic reply: what every case asks first
-        results = authentication.results_for(mail.raw, parsed.headers, config.authentication)
+        results = authentication.results_for(
+            mail.raw, parsed.headers, config.authentication, mail.source
+        )
     return Analysis(parsed, verdict, bounced, reader, results)
 
 

@@ -49,7 +49,15 @@ _FEEDBACK_RE = re.compile(rf"^{PRAISE_LOCALS[0]}{_SEP}(?P<feedback_id>\d{{1,18}}
 _PRAISE_RE = re.compile(
     rf"^(?:{'|'.join(PRAISE_LOCALS)})(?:{_SEP}(?P<slug>[a-z0-9](?:[a-z0-9-]{{0,62}}[a-z0-9])?))?$"
 )
-_REDACT_RE = re.compile(rf"({_SEP})[a-z2-7]{{{TOKEN_LENGTH}}}(@|$)", re.IGNORECASE)
+# The token field of every signed address, whatever was typed there (a token with a
+# character added or changed must not show the real token beside it), and any run of
+# token-long letters and digits after a separator elsewhere.
+_REDACT_RE = re.compile(
+    rf"(?<![a-z0-9])((?:{CASE_LOCAL}{_SEP}ssg-\d{{4}}-\d{{6}}{_SEP}[a-z]+|(?:{BOUNCE_LOCAL}|lob)"
+    rf"{_SEP}\d{{1,18}}){_SEP})[^@\s<>\"',;]+"
+    rf"|(?<=[+.])[a-z0-9]{{{TOKEN_LENGTH},}}(?![a-z0-9])",
+    re.IGNORECASE,
+)
 
 
 class Role(enum.StrEnum):
@@ -100,6 +108,7 @@ def _token(secret: bytes, message: str) -> str:
 
 def split_address(address: str) -> tuple[str, str]:
     local, at, domain = address.strip().strip("<>").rpartition("@")
+    local = local.strip('"')  # a quoted local part names the same mailbox (RFC 5321 §4.1.2)
     if not at or not local:
         raise AddressError(f"not a mail address: {redact(address)!r}")
     return local.lower(), domain.lower().rstrip(".")
@@ -160,4 +169,4 @@ def parse_recipient(secret: bytes, domain: str, address: str) -> Recipient:
 
 def redact(text: str) -> str:
     """Hide address tokens, for logs and error messages."""
-    return _REDACT_RE.sub(r"\1<token>\2", text)
+    return _REDACT_RE.sub(lambda m: f"{m.group(1) or ''}<token>", text)

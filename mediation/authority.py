@@ -135,7 +135,10 @@ def check_sender(header_values: Sequence[str], authserv_id: str, from_address: s
             header = authres.AuthenticationResultsHeader.parse_value(" ".join(value.split()))
         except authres.AuthResError:
             continue
-        if str(header.authserv_id).lower() == authserv_id.lower():
+        # authres lower-cases the id; ours must also stand as written, since an MTA
+        # strips forged copies of its id as it writes it, perhaps not in other cases.
+        written = authserv_id in value.partition(";")[0].split()
+        if written and str(header.authserv_id) == authserv_id.lower():
             ours.append(header)
     if not ours:
         return SenderCheck(False, f"no Authentication-Results from {authserv_id}")
@@ -155,10 +158,11 @@ def _checked_domain(
     method: str, properties: Sequence[authres.core.AuthenticationResultProperty]
 ) -> str:
     """The domain a method's result speaks for: DKIM's signing domain (header.d, else
-    the domain of header.i), SPF's envelope domain, DMARC's From domain."""
+    the domain of header.i), SPF's envelope domain (not the HELO name, which DMARC never
+    aligns), DMARC's From domain."""
     wanted = {
         "dkim": (("header", "d"), ("header", "i")),
-        "spf": (("smtp", "mailfrom"), ("smtp", "helo")),
+        "spf": (("smtp", "mailfrom"),),
         "dmarc": (("header", "from"),),
     }.get(method, ())
     values = {(str(p.type).lower(), str(p.name).lower()): str(p.value) for p in properties}

@@ -152,6 +152,20 @@ def test_redact_hides_tokens_in_logs() -> None:
     assert "bounce+9.<token>@siegel.example" in text
 
 
+@pytest.mark.parametrize(
+    "typed", ["{token}x", "{token}8", "{token}-x", "x{token}", "{token}{token}"]
+)
+def test_redact_hides_a_token_with_characters_added(typed: str) -> None:
+    """A mistyped or probing address (the real token with characters around it) never
+    shows the real token either."""
+    case = addresses.case_address(SECRET, DOMAIN, REF, Role.CUSTOMER)
+    token = case.partition("@")[0].rsplit(".", 1)[1]
+    probed = case.replace(token, typed.format(token=token))
+    text = addresses.redact(f"refused recipient {probed}: no such address")
+    assert token not in text
+    assert "fall+ssg-2026-000123.customer.<token>@siegel.example" in text
+
+
 def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Verification goes through hmac.compare_digest, not ==."""
     calls = []

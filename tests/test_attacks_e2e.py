@@ -373,3 +373,23 @@ def test_mail_from_our_own_address_opens_no_case_and_is_not_answered(
     assert harness.cli("cases", "--json").stdout.strip() in ("[]", "")
     held = harness.cli("held", "--json").stdout
     assert "own-address" in held
+
+
+def test_results_written_by_a_sender_that_bypassed_the_mta_do_not_count(
+    engine: Engine, tmp_path: Path, sink: Sink
+) -> None:
+    """With the MTA's address configured, a merchant reply that reached our port from
+    elsewhere, carrying its own "dkim=pass" under our authserv-id, is held."""
+    settings = {"authserv_id": AUTHSERV_ID, "mta_peers": ["192.0.2.25"]}
+    harness = _with_merchant(Harness(engine, tmp_path, sink, authentication=settings))
+    try:
+        ref, sent = complain(harness)
+        [forward] = addressed_to(sent, MERCHANT)
+        forged = _results(f"{AUTHSERV_ID}; dkim=pass header.d=moebel-fuchs.test")
+        harness.send(harness.reply(forward, MERCHANT, "Erledigt.", headers=forged))
+        harness.process()
+        case = harness.case(ref)
+        assert case["state"] == "awaiting_merchant" and case["first_reply_seconds"] is None
+        assert [h["reason"] for h in case["held_mails"]] == ["unauthenticated"]
+    finally:
+        harness.stop()

@@ -138,8 +138,11 @@ def test_only_a_person_of_the_role_at_its_signed_address_acts(
         (["mx.siegel.example; dkim=pass header.d=mailer.example"], False),
         (["mx.siegel.example; spf=pass smtp.mailfrom=bounce@esp.example"], False),
         (["mx.siegel.example; dmarc=fail header.from=shop.example"], False),
-        # Written by someone else (the sender itself): ignored.
+        # Written by someone else (the sender itself): ignored, also in another case.
         (["mx.evil.example; dkim=pass header.d=shop.example"], False),
+        (["MX.SIEGEL.EXAMPLE; dkim=pass header.d=shop.example"], False),
+        # A HELO name passing SPF says nothing of the From domain (RFC 7489 aligns MAIL FROM).
+        (["mx.siegel.example; spf=pass smtp.helo=shop.example"], False),
         (["not a header at all ((("], False),
     ],
 )

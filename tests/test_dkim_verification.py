@@ -107,3 +107,23 @@ def test_when_we_verify_the_mails_own_results_headers_are_not_passed_on(
     assert not check_sender(found, OWN_AUTHSERV_ID, "support@shop.example").authenticated
     # Without verification and without an MTA, no header is passed on at all.
     assert results_for(MAIL, forged, AuthenticationSection()) == ()
+
+
+@pytest.mark.parametrize(
+    "source, trusted",
+    [
+        ("smtp from 192.0.2.25", True),
+        ("lmtp from 192.0.2.25", True),
+        ("smtp from 127.0.0.1", False),
+        ("file stdin", True),
+        ("imap support@siegel.test INBOX", True),
+    ],
+)
+def test_mta_results_count_only_from_the_mta(source: str, trusted: bool) -> None:
+    """With `mta_peers`, Authentication-Results of mail from any other SMTP client are
+    dropped (a sender could have written them); a pipe or mailbox is the MTA's delivery."""
+    header = {"authentication-results": ["mx.test; dkim=pass header.d=shop.example"]}
+    section = AuthenticationSection(authserv_id="mx.test", mta_peers=("192.0.2.25",))
+    found = results_for(MAIL, header, section, source)
+    assert found == (tuple(header["authentication-results"]) if trusted else ())
+    assert results_for(MAIL, header, AuthenticationSection(authserv_id="mx.test"), source)
