@@ -61,6 +61,117 @@ _NEGATIONS = r"nicht|nie|niemals|kein|keine|keinen|keiner|not|never|no|was|were|
 _NOT_NEGATED = rf"(?:(?!\b(?:{_NEGATIONS})\b)(?:[^.!?\n]|\.(?=\d)))"
 # Nor may a "but" or a negation follow it in its sentence ("... was issued, but never came").
 _UNDISPUTED = r"(?![^.!?\n]{0,60}?\b(?:aber|jedoch|allerdings|but|however|nicht|nie|never|not)\b)"
+# Where a clause starts: after a sentence mark, a comma or a colon ("Hallo, bin bis 14.12.
+# im Urlaub", "Danke, ist angekommen"), but not after the dot of a date ("ab 14.12. im
+# Urlaub"), or at the start of the body, which `match_auto_reply` reads after a line break.
+# Terse notes leave out the subject there ("Bin im Urlaub", "On vacation until ...");
+# mid-clause, such words alone announce nothing. The match starts with the mark itself: a
+# pattern that starts with a character class skips the other positions quickly, one that
+# starts with a look-behind tries them all, five times slower.
+_CLAUSE_START = r"[!?\n,;:.](?<!\d\.)\s*"
+# A terse absence is a statement: no question ("Sind Sie im Urlaub?") ends its sentence.
+_NO_QUESTION = r"(?![^!?\n]{0,40}\?)"
+# What an absence is, in the words of out-of-office notes.
+_ABSENT_DE = (
+    r"(?:nicht im büro|nicht im hause?|außer haus|ausser haus|abwesend|im urlaub"
+    r"|im betriebsurlaub|in den betriebsferien|in betriebsferien|nicht erreichbar"
+    r"|in elternzeit|im mutterschutz|krank\b|krankgeschrieben|erkrankt"
+    r"|auf (?:dienst|geschäfts)?reisen?\b|auf einer messe|nicht am arbeitsplatz|unterwegs"
+    r"|verreist|im ausland)"
+)
+_ABSENT_EN = (
+    r"(?:out of (?:the )?office|on (?:annual |parental |maternity |paternity |sick |medical )?"
+    r"(?:leave|vacation|holidays?)|away from (?:the |my )?(?:office|desk)|out of town|out sick"
+    r"|off sick|off work|travell?ing|on a business trip|on the road"
+    r"|at a (?:trade )?(?:fair|show|conference)|abroad)"
+)
+# Words that may stand between the elided subject and the absence of a terse note:
+# adverbs ("derzeit", "leider") and a span of time ("bis 14.12.", "vom 4. bis 14.12.",
+# "ab morgen"), each a word or two, never a clause of its own ("Der Shop ist seit Wochen
+# nicht erreichbar" names no absence of the writer).
+_DE_ADVERB = (
+    r"(?:(?:derzeit|momentan|aktuell|gerade|zurzeit|noch|leider|heute|ab sofort|urlaubsbedingt"
+    r"|krankheitsbedingt|die nächsten tage|diese woche|bis auf weiteres)\s+)?"
+)
+_DE_SPAN = (
+    r"(?:(?:ab|bis|vom|von|am|zum)\s+(?:einschließlich\s+|einschl\.\s+|inkl\.\s+|dem\s+|den\s+"
+    r"|zum\s+)?[\w.]{1,12}(?:\s(?!bis\b)[\w.]{1,12})?\s+)?"
+)
+# A date or a day in a word or two: "15.12.", "Montag", "14 December", "Dec 14".
+_DAY = r"[\w.]{1,12}(?:\s[\w.]{1,12})?"
+# A terse note of return ends its clause there, and then the text, or goes on with a
+# promise or a greeting: "Zurück am 15.12.", "Back on Monday, will reply then." ("Back on
+# 3 December I ordered ..." tells a story).
+_NOTE_ENDS = (
+    r"(?=\s*(?:$|[.!,;:\n–-]\s*(?:$|(?:i\s+)?will\b|i'll\b|(?:ich\s+)?(?:melde|antworte)\b"
+    r"|(?:dann|danach|bis dahin|then|until then)\b|gruß|grüße|viele grüße|lg\b|vg\b|best\b"
+    r"|regards|cheers|thanks|danke)))"
+)
+# The writer announces an absence in the same clause: German notes end it there, or go on
+# with its end or return ("Im Urlaub bis 14.12.", "Unterwegs, zurück am 15.12."), English
+# ones too ("On vacation until Dec 14", "Travelling this week").
+_ABSENCE_ENDS_DE = r"(?=\s*(?:$|[.!,;:\n(–-]|(?:bis|vom|ab|und|zurück|mit|ohne|sowie)\b))"
+_ABSENCE_ENDS_EN = (
+    r"(?=\s*(?:$|[.!,;:\n(–-]|(?:until|till|through|thru|from|and|with|back|returning|this"
+    r"|today|for)\b))"
+)
+# An action announced for now, in the writer's voice ("wir schicken heute Ersatz"): the verbs
+# of sending, which need the thing sent, the verbs of paying back, which name it, and when.
+_SEND_DE = (
+    r"schicken|schicke|senden|sende|versenden|versende|liefern|liefere|tauschen|tausche"
+    r"|veranlassen|veranlasse|buchen|buche"
+)
+_SENT_DE = (
+    r"ersatz\w*|erstattung|rückerstattung|gutschrift|geld|betrag|paket|ware|neue[nrs]?\b"
+    r"|rücksendeetikett|retourenschein|retourenlabel|gerät|artikel|\d+,\d\d"
+)
+_REFUND_DE = (
+    r"erstatten|erstatte|überweisen|überweise|stornieren|storniere|zahlen|zahle"
+    r"|schreiben|schreibe"
+)
+_SOON_DE = r"heute|sofort|gleich|umgehend|morgen"
+_SEND_EN = (
+    r"sending|shipping|dispatching|posting|issuing|processing|send|ship|dispatch|post|issue"
+    r"|process"
+)
+_SENT_EN = (
+    r"replacement|refund|new one|money|full amount|parcel|package|order|credit|return label"
+    r"|\d+[.,]\d\d"
+)
+_REFUND_EN = r"refunding|reimbursing|crediting|refund|reimburse|credit"
+_SOON_EN = (
+    r"today|right away|immediately|straight away|tomorrow|this morning|this afternoon"
+    r"|this evening"
+)
+# A terse acknowledgement (rule "ack-terse"): a receipt without a subject, a promise that
+# names no action, and the sign-off lines a person adds (names read by their capitals).
+_TERSE_RECEIPT = (
+    r"(?:(?:ihre|deine|eure|die) (?:nachricht|mail|e-mail|email|anfrage|beschwerde|info) )?"
+    r"(?:ist|sind|wurde|wurden) (?:(?:gut|heil|bei uns|hier|soeben|eben|erfolgreich|schon"
+    r"|bereits) )?(?:(?:gut|heil|bei uns|hier) )?(?:angekommen|eingegangen|eingetroffen)"
+    r"|(?:(?:wir )?haben (?:es|sie|ihre nachricht|ihre mail|die nachricht) )?(?:erhalten|bekommen)"
+    r"|angekommen|got it|(?:well |message |mail |e-?mail )?received|we(?:'ve| have)? (?:got"
+    r"|received) (?:it|this|your (?:message|e-?mail|mail|note))"
+)
+_TERSE_PROMISE = (
+    r"(?:wir |ich )?(?:kümmern|kümmere) (?:uns|mich) (?:darum|drum)|(?:wir |ich )?(?:melden|melde)"
+    r" (?:uns|mich)(?: bei (?:ihnen|dir|euch))?|(?:wir |ich )?(?:schauen|schaue) (?:uns|mir)"
+    r" (?:das|es) an|(?:wir )?prüfen (?:das|es)|(?:wir )?sind dran|antwort folgt"
+    r"|(?:we|i)(?:'ll| will| are going to) (?:look into (?:it|this)|take care of (?:it|this)"
+    r"|get back to you|be in touch|follow up)|(?:we're|we are|i'm|i am) (?:on it|looking into"
+    r" (?:it|this))|will (?:get back to you|look into it)"
+)
+_TERSE_PROMISE_WHEN = (
+    r"(?: (?:so schnell wie möglich|schnellstmöglich|zeitnah|bald|in kürze|umgehend|asap"
+    r"|shortly|soon|as soon as possible|as soon as we can))?"
+)
+_SIGN_OFF = (
+    r"(?:(?:(?:viele |liebe |beste |freundliche |herzliche )?grüße|gruß|lg|vg|mfg|cheers"
+    r"|best(?: regards| wishes)?|kind regards|regards|thanks|danke)\b[,.!]?\s*)?"
+    r"(?-i:[A-ZÄÖÜ][\w.-]{0,20})?(?:[ ](?-i:[A-ZÄÖÜ])[\w.-]{0,20})?(?:[ ](?-i:[A-ZÄÖÜ])"
+    r"[\w.-]{0,20})?[.!]?\s*(?:(?:von meinem|gesendet von meinem|sent from my) [\w ]{1,20}?"
+    r"(?: gesendet)?[.!]?\s*)?"
+)
 # Automatic replies say what they are near the top; reading more only costs time.
 _BODY_LIMIT = 4000
 # The parts of a combination must stand this close in the body (parts in the subject
@@ -177,17 +288,12 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         r"\b(?:ich bin|bin ich|ich befinde mich|befinde ich mich|wir sind|sind wir"
         r"|wir befinden uns|befinden wir uns)\b"
         + _SAME_SENTENCE
-        + r"(?:nicht im büro|nicht im hause?|außer haus|ausser haus|abwesend|im urlaub"
-        r"|im betriebsurlaub|in den betriebsferien|in betriebsferien|nicht erreichbar"
-        r"|in elternzeit|im mutterschutz|krank\b|erkrankt|auf (?:dienst|geschäfts)?reise"
-        r"|auf einer messe|nicht am arbeitsplatz|unterwegs|verreist|im ausland)"
-        r"|\b(?:i am|i'm|i will be|i'll be|we are|we're|we will be)\b"
+        + _ABSENT_DE
+        + r"|\b(?:i am|i'm|i will be|i'll be|we are|we're|we will be)\b"
         + _SAME_SENTENCE
-        + r"(?:out of (?:the )?office|on (?:annual |parental |maternity |paternity |sick "
-        r"|medical )?(?:leave|vacation|holidays?)|away from (?:the |my )?(?:office|desk)"
-        r"|out of town|out sick|off sick|off work|travell?ing|on a business trip|on the road"
-        r"|at a (?:trade )?(?:fair|show|conference)|abroad|away\b|driving|in (?:a )?meetings?"
-        r"|limited access to (?:e-?mail|my e-?mail))",
+        + r"(?:"
+        + _ABSENT_EN
+        + r"|away\b|driving|in (?:a )?meetings?|limited access to (?:e-?mail|my e-?mail))",
         # Every ending the pattern allows contains one of these.
         also=(
             "büro",
@@ -221,6 +327,126 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
             "driving",
             "meeting",
         ),
+    ),
+    _rule(
+        "ooo-terse",
+        # The same absence in a terse note that leaves out its subject: "Bin bis 14.12. im
+        # Urlaub", "Im Urlaub bis 14.12.", "Derzeit nicht im Büro". Only at the start of a
+        # clause, followed by its end, its span or the clause's end, and never in a question.
+        (
+            "büro",
+            "im haus",
+            "außer haus",
+            "ausser haus",
+            "abwesend",
+            "urlaub",
+            "betriebsferien",
+            "erreichbar",
+            "elternzeit",
+            "mutterschutz",
+            "krank",
+            "dienstreise",
+            "geschäftsreise",
+            "auf reise",
+            "einer messe",
+            "arbeitsplatz",
+            "unterwegs",
+            "verreist",
+            "im ausland",
+        ),
+        OUT_OF_OFFICE,
+        "body",
+        _CLAUSE_START
+        + r"(?:(?:bin|sind)\s+(?!(?:sie|du|ihr|wir|ich)\b))?"
+        + _DE_ADVERB
+        + _DE_SPAN
+        + _DE_SPAN
+        + _DE_ADVERB
+        + _ABSENT_DE
+        + _ABSENCE_ENDS_DE
+        + _NO_QUESTION,
+    ),
+    _rule(
+        "ooo-terse-en",
+        # "On vacation until Dec 14", "Currently out of office", "Away until Monday".
+        (
+            "office",
+            "leave",
+            "vacation",
+            "holiday",
+            "away",
+            "out of town",
+            "sick",
+            "off work",
+            "travel",
+            "business trip",
+            "on the road",
+            "at a trade",
+            "at a fair",
+            "at a show",
+            "at a conference",
+            "abroad",
+            "ooo",
+            "out until",
+            "out till",
+            "out through",
+            "out thru",
+            "off until",
+            "off till",
+            "off through",
+        ),
+        OUT_OF_OFFICE,
+        "body",
+        _CLAUSE_START
+        + r"(?:(?:am|will be)\s+)?(?:(?:currently|now|still|presently|unfortunately)\s+)?(?:"
+        + _ABSENT_EN
+        + r"|ooo\b)"
+        + _ABSENCE_ENDS_EN
+        + _NO_QUESTION
+        + r"|"
+        + _CLAUSE_START
+        + r"(?:(?:am|will be)\s+)?(?:(?:currently|now|still)\s+)?(?:out|off|away) "
+        r"(?:until|till|through|thru)\b"
+        + _NO_QUESTION,
+    ),
+    _rule(
+        "ooo-terse-return",
+        # Only the return, which says the absence: "Zurück am 15.12.", "Ab dem 15.12. wieder
+        # erreichbar", "Back on Monday, will reply then." A clause of its own, then the end of
+        # the text, a promise or a greeting (`_NOTE_ENDS`).
+        (
+            "zurück",
+            "wieder erreichbar",
+            "wieder da",
+            "wieder im",
+            "back on",
+            "back in",
+            "back mon",
+            "back tue",
+            "back wed",
+            "back thu",
+            "back fri",
+            "back sat",
+            "back sun",
+            "back tomorrow",
+            "back next",
+        ),
+        OUT_OF_OFFICE,
+        "body",
+        _CLAUSE_START
+        + r"(?:(?:bin|sind)\s+)?(?:(?:ab|am)\s+(?:dem\s+|kommendem\s+|nächstem\s+)?"
+        + _DAY
+        + r"\s+(?:wieder\s+(?:erreichbar|da|im büro|im hause?|zurück)|zurück)"
+        r"|(?:wieder\s+(?:erreichbar|da|im büro|zurück)|zurück)\s+(?:ab|am)\s+(?:dem\s+)?"
+        + _DAY
+        + r")"
+        + _NOTE_ENDS
+        + r"|"
+        + _CLAUSE_START
+        + r"(?:(?:i'll be|will be|i'm|am)\s+)?back (?:in (?:the )?office )?(?:on "
+        + _DAY
+        + r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|next week)"
+        + _NOTE_ENDS,
     ),
     _rule(
         "ooo-closed",
@@ -269,14 +495,19 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
     ),
     _rule(
         "ooo-return",
-        ("rückkehr", "rueckkehr", "wieder", "return", "back"),
+        ("rückkehr", "rueckkehr", "wieder", "zurück", "urlaub", "return", "back"),
         OUT_OF_OFFICE,
         "body",
-        r"\b(?:nach (?:meiner|unserer) (?:rückkehr|rueckkehr)|ab dem [^.\n]{0,20} wieder"
+        # "ab dem 15.12. wieder erreichbar", "zurück am Montag", "will reply when back".
+        r"\b(?:nach (?:meiner |unserer )?(?:rückkehr|rueckkehr)|nach (?:meinem|unserem) urlaub"
+        r"|ab (?:dem |kommendem |nächstem |nächsten )?(?:\d{1,2}\.(?:\s?\d{1,2}\.)?(?:\d{2,4})?"
+        r"|\d{1,2}\.\s[a-zä]{3,9}|(?:mo|di|mi|do|fr|sa|so)[a-z]{0,8}|morgen|[^.\n]{0,20})"
+        r"\s+(?:bin (?:ich )?|sind (?:wir )?)?wieder|(?:bin|sind) (?:ich |wir )?(?:ab|am) [^.!?\n]"
+        r"{0,20}?wieder (?:da|zurück|im büro)|zurück (?:am|ab)\b"
         r"|bin ich wieder|sind wir wieder|wieder im büro|wieder erreichbar|wieder für (?:sie|dich)"
-        r" da|upon (?:my|our) return|when (?:i|we) return|when (?:i|we) get back|after (?:my|our)"
+        r" da|upon (?:my |our )?return|when (?:i|we) return|when (?:i|we) get back|after (?:my|our)"
         r" return|on (?:my|our) return|(?:i|we) will be back|(?:i|we)'ll be back"
-        r"|(?:when|once|as soon as) (?:i'm|i am|we're|we are) back)\b",
+        r"|(?:when|once|as soon as) (?:(?:i'm|i am|we're|we are) )?back)\b",
     ),
     _rule(
         "ooo-urgent-contact",
@@ -482,6 +713,18 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         r"|\bpersonal response|\bin the order (?:they were |it was )?received",
     ),
     _rule(
+        "answer-later-terse",
+        # The same promise without its subject, as terse notes write it: "melde mich danach",
+        # "will reply when back". (A rule of its own: as one more alternative of
+        # "answer-later" it would make that pattern several times slower.)
+        ("melde mich", "melden uns", "will "),
+        TICKET_ACK,
+        "body",
+        _CLAUSE_START
+        + r"(?:melde mich|melden uns|will\s+(?:get back to you|reply|respond|answer|be in touch"
+        r"|follow up))\b",
+    ),
+    _rule(
         "ticket-subject",
         (
             "ticket",
@@ -515,14 +758,30 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         HUMAN,
         "body",
         r"\b(?:can|could|would|will|may|is it possible|können|könnten|kann|würden|würde|wäre"
-        r"|ist es möglich|darf|dürfen)\b[^.!?\n]{0,80}\?",
+        # The dot of a date ends no question ("Können Sie die Frist bis 20.12. verlängern?").
+        r"|ist es möglich|darf|dürfen)\b(?:[^.!?\n]|(?<=\d)\.){0,80}\?",
     ),
     RuleCombination(
         "ooo-stated",
         OUT_OF_OFFICE,
         (
-            ("ooo-phrase", "ooo-closed", "ooo-no-mail-access", "cannot-answer-now"),
-            ("ooo-until", "ooo-return", "ooo-urgent-contact", "ooo-no-mail-access", "answer-later"),
+            (
+                "ooo-phrase",
+                "ooo-terse",
+                "ooo-terse-en",
+                "ooo-terse-return",
+                "ooo-closed",
+                "ooo-no-mail-access",
+                "cannot-answer-now",
+            ),
+            (
+                "ooo-until",
+                "ooo-return",
+                "ooo-urgent-contact",
+                "ooo-no-mail-access",
+                "answer-later",
+                "answer-later-terse",
+            ),
         ),
         unless=("question-asked",),
     ),
@@ -531,9 +790,55 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         TICKET_ACK,
         (
             ("ticket-received", "ticket-number", "answer-delayed", "ticket-subject"),
-            ("answer-later", "do-not-reply", "answer-delayed"),
+            ("answer-later", "answer-later-terse", "do-not-reply", "answer-delayed"),
         ),
         unless=("question-asked",),
+    ),
+    _rule(
+        "ack-terse",
+        # A terse receipt and a vague promise, and nothing else but a greeting and a
+        # sign-off: "Danke, ist angekommen. Wir kümmern uns darum.", "Got it, thanks - we'll
+        # look into it." The whole text must be that: a person who adds one fact ("... Das
+        # Gerät ist leider nicht mehr lieferbar.") answers, and a receipt alone ("Danke, ist
+        # angekommen!") is how customers say that a parcel came.
+        (
+            "angekommen",
+            "eingegangen",
+            "eingetroffen",
+            "erhalten",
+            "bekommen",
+            "got it",
+            "received",
+        ),
+        TICKET_ACK,
+        "body",
+        r"\A\s*(?:(?:hallo|hi|hey|hello|moin|servus|guten (?:morgen|tag|abend))\b[^\n.!?]{0,30}"
+        r"[,!.]?\s*)?(?:(?:danke|vielen dank|besten dank|thanks|thank you|thx)\b[^\n.!?,]{0,30}"
+        r"[,.!]?\s*)?(?:"
+        + _TERSE_RECEIPT
+        + r")\s*[.!,;:–-]?\s*(?:(?:danke|thanks|thank you)\s*[.!,;:–-]?\s*)?(?:"
+        + _TERSE_PROMISE
+        + r")"
+        + _TERSE_PROMISE_WHEN
+        + r"[.!]?\s*"
+        + _SIGN_OFF
+        + r"\Z",
+        DECISIVE,
+        also=(
+            "kümmer",
+            "melde",
+            "schau",
+            "prüfen",
+            "dran",
+            "folgt",
+            "look into",
+            "take care",
+            "get back",
+            "be in touch",
+            "follow up",
+            "on it",
+            "looking into",
+        ),
     ),
     # -- human answers -------------------------------------------------------------------
     _rule(
@@ -616,10 +921,89 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         + _NOT_NEGATED
         + r"{0,30}?\b(?:(?:(?:has|have) been|was|is now)\s+(?:(?:already|now|just|successfully"
         r"|fully|today)\s+)?(?:issued|sent|processed|paid|credited|shipped|dispatched|posted"
-        r"|transferred|released)|is on its way|left (?:our|the) warehouse|went out)\b"
+        r"|transferred|released)|is (?:already |now )?on its way|left (?:our|the) warehouse|went out)\b"
         + _UNDISPUTED,
         DECISIVE,
         also=("wurde", "ist", "habe", "been", "was", "is now", "on its way", "left", "went out"),
+    ),
+    _rule(
+        "action-announced",
+        # A concrete action, in the writer's voice, for today or tomorrow: "wir schicken
+        # heute Ersatz", "deshalb senden wir den Ersatz heute noch", "der Ersatz geht heute
+        # raus", "we're sending a replacement today", "I'll refund the customer right away".
+        # "Wir kümmern uns darum" or "we'll get back to you shortly" announce nothing of it.
+        ("wir", "ich", "geht", "we", "i ", "i'"),
+        HUMAN,
+        "body",
+        r"(?:\b(?:wir|ich)\s+(?:"
+        + _SEND_DE
+        + r")|\b(?:"
+        + _SEND_DE
+        + r")\s+(?:wir|ich))\b(?="
+        + _NOT_NEGATED
+        + r"{0,60}?\b(?:"
+        + _SENT_DE
+        + r"))(?="
+        + _NOT_NEGATED
+        + r"{0,60}?\b(?:"
+        + _SOON_DE
+        + r")\b)|(?:\b(?:wir|ich)\s+(?:"
+        + _REFUND_DE
+        + r")|\b(?:"
+        + _REFUND_DE
+        + r")\s+(?:wir|ich))\b(?="
+        + _NOT_NEGATED
+        + r"{0,60}?\b(?:"
+        + _SOON_DE
+        + r")\b)|\b(?:"
+        + _SENT_DE
+        + r")"
+        + _NOT_NEGATED
+        + r"{0,30}?\bgeht\s+(?:noch\s+)?(?:"
+        + _SOON_DE
+        + r")\s+(?:noch\s+|neu\s+|direkt\s+|wieder\s+)?(?:raus|in die post|in den versand|an )"
+        # "deshalb geht der Ersatz heute noch raus"
+        + r"|\bgeht\b(?="
+        + _NOT_NEGATED
+        + r"{0,30}?\b(?:"
+        + _SENT_DE
+        + r"))(?="
+        + _NOT_NEGATED
+        + r"{0,40}?\b(?:"
+        + _SOON_DE
+        + r")\b)(?="
+        + _NOT_NEGATED
+        + r"{0,50}?\b(?:raus|in die post|in den versand)\b)"
+        + r"|\b(?:we|i)(?:'re| are|'m| am|'ll| will| shall)?\s+(?:(?:"
+        + _SEND_EN
+        + r")(?="
+        + _NOT_NEGATED
+        + r"{0,60}?\b(?:"
+        + _SENT_EN
+        + r"))|(?:"
+        + _REFUND_EN
+        + r")\b)(?="
+        + _NOT_NEGATED
+        + r"{0,60}?\b(?:"
+        + _SOON_EN
+        + r")\b)"
+        + _UNDISPUTED,
+        DECISIVE,
+        also=(
+            "heute",
+            "sofort",
+            "gleich",
+            "umgehend",
+            "morgen",
+            "today",
+            "right away",
+            "immediately",
+            "straight away",
+            "tomorrow",
+            "this morning",
+            "this afternoon",
+            "this evening",
+        ),
     ),
     _rule(
         "answered-anyway",
@@ -703,9 +1087,11 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
     """All rules that match, in table order."""
     # Typographic apostrophes ("I’m", as Outlook and phones write them) read as plain ones;
     # the replacement keeps every offset.
+    # The body is read after a line break, so that its first clause starts after a mark
+    # like every other (`_CLAUSE_START`); offsets in the hits do not count it.
     fields = {
         "subject": (subject or "").replace("’", "'"),
-        "body": (body or "")[:_BODY_LIMIT].replace("’", "'"),
+        "body": "\n" + (body or "")[:_BODY_LIMIT].replace("’", "'"),
     }
     lowered = {name: text.lower() for name, text in fields.items()}
     # Which trigger words each field contains: one pass over all words of the table.
@@ -732,12 +1118,17 @@ def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
             # The words as written, where lower-casing kept every offset (it nearly always does).
             same_offsets = rule.reads_case or len(low) == len(text)
             detail = text[match.start() : match.end()] if same_offsets else match.group(0)
-            hit = AutoReplyHit(
-                rule.id, rule.kind, rule.strength, detail[:120], rule.field, *match.span()
-            )
+            shift = 1 if rule.field == "body" else 0
+            start, end = max(match.start() - shift, 0), match.end() - shift
+            # Without the mark and spaces a clause-start pattern matched first.
+            detail = detail.lstrip(_CLAUSE_MARKS)[:120]
+            hit = AutoReplyHit(rule.id, rule.kind, rule.strength, detail, rule.field, start, end)
             hits.append(hit)
             by_rule[rule.id] = hit
     return hits
+
+
+_CLAUSE_MARKS = "!?\n,;:. \t\r"
 
 
 def _combined(rule: RuleCombination, by_rule: dict[str, AutoReplyHit]) -> list[AutoReplyHit]:

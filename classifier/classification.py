@@ -2,8 +2,9 @@
 rules and the models, with every step that fired recorded.
 
 Owns `Classification`, `classify` and `classify_many`. The chain, for each mail:
-1. reply extraction: only the new part is classified (quotes and signatures stripped);
-2. language of the new part;
+1. reply extraction: only the sender's own text is classified (`Reply.own_text`: quotes,
+   also the quoted lines an interleaved reply answers, and signatures stripped);
+2. language of the own text;
 3. automatic-reply text rules (`classifier.autoreply`); a decisive rule settles the kind;
 4. the models: category (calibrated confidence; below the triage threshold the mail is
    marked for triage but keeps its label), reply intent when a context is given, and the
@@ -51,7 +52,12 @@ class Classification:
     auto_reply_kind: str  # "out_of_office", "ticket_ack", "delivery_failure" or "human"
     needs_triage: bool
     rules: tuple[dict[str, str], ...]  # {"rule": dashed id, "detail": why}, in chain order
+    # The reply as a person reads it, for showing and forwarding: in an interleaved reply
+    # with the quoted lines it answers (`Reply.new_text`).
     new_text: str
+    # Only the lines the sender wrote (`Reply.own_text`): what every model and rule here
+    # read, and all that may act (commands, answers, ratings).
+    own_text: str
 
 
 @cache
@@ -68,7 +74,7 @@ def classify(
     model: Model | None = None,
     triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
 ) -> Classification:
-    """Classify one mail's new part. `context` ("solved_question" or "proposal") asks for
+    """Classify one mail's own text. `context` ("solved_question" or "proposal") asks for
     the reply intent; `model` defaults to one trained on the shipped data."""
     mail = {"subject": subject, "body": body, "html": html, "context": context}
     return classify_many([mail], model=model, triage_threshold=triage_threshold)[0]
@@ -137,7 +143,7 @@ def _classify_batch(
     intent = _intents(model, replies, contexts, intent_rows) if model.intent else None
     intent_row_of = {index: position for position, index in enumerate(intent_rows)}
     languages = language_scores_many(
-        [f"{subject}\n{reply.new_text}" for subject, reply in zip(subjects, replies, strict=True)]
+        [f"{subject}\n{reply.own_text}" for subject, reply in zip(subjects, replies, strict=True)]
     )
     return [
         _decide(
@@ -184,11 +190,12 @@ def _decide(
     triage_threshold: float,
 ) -> Classification:
     # One rule per cut of the reply reader, with the line it cut at (docs/replies.md).
+    own = "" if reply.own_text == reply.new_text else f", own text {len(reply.own_text)}"
     rules: list[dict[str, str]] = [
         {
             "rule": cut.rule,
             "detail": f"{f'line {cut.line}' if cut.line else 'all'} of the {cut.part} part; "
-            f"new text {len(reply.new_text)} characters",
+            f"new text {len(reply.new_text)} characters{own}",
         }
         for cut in reply.cuts
     ]
@@ -199,7 +206,7 @@ def _decide(
     language = decide_language(scores)
     evidence = f"de {scores['de']:g}, en {scores['en']:g}, other {scores['other']:g}"
     rules.append({"rule": "language", "detail": f"{language} ({evidence})"})
-    hits = autoreply.match_auto_reply(subject, reply.new_text)
+    hits = autoreply.match_auto_reply(subject, reply.own_text)
     rules.extend({"rule": hit.rule, "detail": hit.detail} for hit in hits)
     kind = autoreply.decisive_kind(hits)
     auto_scores, auto_row = auto_kind
@@ -264,4 +271,5 @@ def _decide(
         needs_triage=needs_triage,
         rules=tuple(rules),
         new_text=reply.new_text,
+        own_text=reply.own_text,
     )

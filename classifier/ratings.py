@@ -2,15 +2,15 @@
 with praise and criticism (Lob & Tadel), read from a German or English mail.
 
 Owns `parse_rating` and the help text (`format_help`) that an unreadable answer gets.
-Only the part of the mail the customer wrote now is read (`extract_reply`): a quoted line
-never counts, not even one the customer typed a score into ("> Service (1-5): 4"), since
-a quoted earlier rating or our own summary of one looks the same. `parse_rating` may be
-given the whole body or just the reply's new text (`Classification.new_text`, what the
-case service reads). An answer typed on its own line below a quoted form field
-("> Service (1-5):" then "4") is new text: from the whole body it is read with the quoted
-label as its label (Lob and Tadel answers too); in the new text alone the labels are
-gone, so three such answers are read in the asked order and fewer are reported, not
-guessed at, while Lob and Tadel answers become the comment.
+Only the lines the customer wrote now are read (`extract_reply`, `Reply.own_text`): a
+quoted line never counts, not even one the customer typed a score into ("> Service (1-5):
+4") or answered inline, since a quoted earlier rating or our own summary of one looks the
+same. `parse_rating` may be given the whole body or just the reply's own text
+(`Classification.own_text`, what the case service reads). An answer typed on its own line
+below a quoted form field ("> Service (1-5):" then "4") is the customer's: from the whole
+body it is read with the quoted label as its label (Lob and Tadel answers too); in the
+own text alone the labels are gone, so three such answers are read in the asked order
+and fewer are reported, not guessed at, while Lob and Tadel answers become the comment.
 
 A score is read only where it is unambiguous, never guessed:
 - after a dimension's label: "Service: 4", "Erreichbarkeit 5/5", "reaction time ★★★☆☆",
@@ -221,7 +221,7 @@ def parse_rating(text: str, html: str | None = None) -> RatingReply | Unreadable
     """Read a rating reply from a mail body (`text`, and `html` if there is one)."""
     reply = extract_reply(text, html)
     inline, answer_lines = _inline_answers(reply.full)
-    body = _without_lines(reply.new_text, answer_lines)
+    body = _without_lines(reply.own_text, answer_lines)
     body = "\n".join([*inline, body]) if inline else body
     # A rating answer is a few lines; reading a bounded prefix bounds the work for a
     # huge unquoted paste (the raw mail is kept anyway).

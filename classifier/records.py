@@ -137,9 +137,10 @@ def normalise(text: str) -> str:
 
 
 def model_text(subject: str, reply: Reply, task: str) -> str:
-    """The text a model of `task` sees: the new part of the mail (with the subject for
-    complaints and automatic replies; a reply's subject is only "Re: <our question>")."""
-    body = reply.new_text
+    """The text a model of `task` sees: the sender's own text (`Reply.own_text`, never a
+    quoted line, not even one an interleaved reply answers), with the subject for
+    complaints and automatic replies (a reply's subject is only "Re: <our question>")."""
+    body = reply.own_text
     if task == COMPLAINT and category_reads_quote(reply):
         body = f"{body}\n{reply.quoted}"
     if task == INTENT:
@@ -148,8 +149,8 @@ def model_text(subject: str, reply: Reply, task: str) -> str:
 
 
 def category_reads_quote(reply: Reply) -> bool:
-    """Whether the category is read from the quote too, the new part being too short."""
-    return bool(reply.quoted) and len(reply.new_text) < _MIN_NEW_TEXT_FOR_CATEGORY
+    """Whether the category is read from the quote too, the own text being too short."""
+    return bool(reply.quoted) and len(reply.own_text) < _MIN_NEW_TEXT_FOR_CATEGORY
 
 
 def record_text(record: Mapping[str, Any], task: str) -> str:

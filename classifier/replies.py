@@ -1,18 +1,23 @@
 """Reply extraction: which part of a mail its sender wrote now, and which part is quoted.
 
 Owns `extract_reply`. It is conservative by design: mediator commands, accept and reject
-words and ratings are read only from `Reply.new_text`, so anything that might be quoted is
-cut. A line can be quoted because a client prefixed it with '>' (or '|'), because it sits
+words and ratings are read only from `Reply.own_text`, the lines the sender wrote, so
+anything that might be quoted is cut. `Reply.new_text` is the reply as a person reads it:
+the same, except in an interleaved reply (answers typed between quoted lines), where it
+also keeps the quoted lines that the answers answer, with their quote marks.
+
+A line can be quoted because a client prefixed it with '>' (or '|'), because it sits
 below an "On ... wrote:" / "Am ... schrieb ...:" header (also wrapped, also Gmail's ISO
 "2016-03-03 17:21 GMT+01:00 X <x@y>:"), an Outlook "Von:/Gesendet:/An:/Betreff:" block
 (in the languages of `quote_markers`), an "-----Original Message-----" line or a
 forwarded-message line (with or without colon and decoration), or because the HTML marks
 it as a quote (`html_text`: blockquote, cite, left-border bars, the clients' quote
 containers). Text written between or below quoted blocks (inline and bottom-posted
-answers) is new text; text below an unmarked header, a forwarded-message line or an HTML
-quote container is not. Signatures ("-- " and other signature rules above a short rest,
-mobile footers) are kept apart from the new text. Every cut is recorded with its rule id
-and line (`Reply.cuts`); docs/replies.md is the table of the rules.
+answers) is the sender's own text; text below an unmarked header, a forwarded-message
+line or an HTML quote container is not (except Gmail's inline answers inside its
+container, when the text part agrees). Signatures ("-- " and other signature rules above
+a short rest, mobile footers) are kept apart from the new text. Every cut is recorded
+with its rule id and line (`Reply.cuts`); docs/replies.md is the table of the rules.
 
 One scan of the whole text finds the lines that may mark a quote or a signature
 (`quote_markers.candidate_lines`); a mail without any is new text as a whole, and in the
@@ -23,7 +28,7 @@ the time is linear in the size of the mail.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from classifier import quote_markers as qm
@@ -32,8 +37,26 @@ from classifier.html_text import html_to_text
 # What one line turned out to be.
 _AUTHORED = "t"
 _QUOTED = "q"
+# What a line of the part read is to the reply (`Reply.layout`).
+_OWN = "own"  # written by the sender now, not in a signature
+_QUOTE = "quote"  # a quoted line ('>' or '|', or the rest of one that a client wrapped)
+_QUOTED_OTHER = "quoted"  # a quote header, an unmarked quote, a forwarded message
+_ATTRIBUTION = "attribution"  # a quoted "On ... wrote:" line ("> Am ... schrieb X:")
+_OFF = ""  # neither: a signature, a line that the other part quotes
 # Every "On ... wrote:" header has a digit (date) or an address on its first line.
 _MAYBE_HEADER = re.compile(r"[\d@]")
+# Right above '>' lines, a line that opens like a "wrote" header and ends with its verb
+# (or, where the verb comes first, with the writer's name) and a colon introduces them,
+# even without a date, time or address: "Am 3. März schrieb Service-Siegel:", "On
+# Tuesday, Bob wrote:".
+_OPENS_ATTRIBUTION = re.compile(r"^[\s>*_-]*(?:on|am|le|el|il|op|den|em|dnia|w dniu)\s", re.I)
+_ENDS_WITH_VERB = re.compile(
+    rf"\s(?:{'|'.join(map(re.escape, qm.WROTE_VERBS))})\s*:$"
+    r"|\s(?:schrieb|schreef|skrev|napisał)\s[^:\n]{1,120}:$",
+    re.IGNORECASE,
+)
+# The verb and the name after it fit in this many characters at the end of the line.
+_ATTRIBUTION_TAIL = 160
 
 
 class Cut(NamedTuple):
@@ -52,10 +75,15 @@ class Reply:
     """A mail body split into what the sender wrote now and what they quoted."""
 
     full: str
+    # The reply as a person reads it (shown and forwarded): the sender's own lines and, in
+    # an interleaved reply, the quoted lines they answer inline, with their quote marks;
+    # for every other mail the same as `own_text`.
     new_text: str
+    # Only the lines the sender wrote (no quote, no signature): all that may act.
+    own_text: str
     quoted: str
     signature: str
-    # Text the sender wrote, signature included (new text plus signature, in mail order).
+    # Text the sender wrote, signature included (own text plus signature, in mail order).
     authored: str
     # Dashed ids of what was found, each once, in the order of `cuts`: "quote-marks",
     # "quote-header", "outlook-header", "original-message", "forwarded-message",
@@ -65,53 +93,98 @@ class Reply:
     source: str  # "text" or "html"
     # Every cut, in the order of the lines it fired on.
     cuts: tuple[Cut, ...] = ()
+    # Each line of the part read (`source`) with what it is to the reply ("own", "quote",
+    # "attribution" for a quoted "wrote" line, "quoted" for a quote header or an unmarked
+    # quote, "" for neither): what `new_text` is made of.
+    layout: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
 
 def extract_reply(text: str, html: str | None = None) -> Reply:
-    """Split a mail body into new text, quoted text and signature.
+    """Split a mail body into new text (and own text), quoted text and signature.
 
     `text` is the decoded text/plain part, `html` the text/html part as it was sent (not
     sanitised: the quote structure is in the attributes a sanitiser removes). The HTML is
     read when the text is empty or when the HTML marks a quote by its structure (more
     reliable than guessing from text, and a client's text part may have lost the marks);
     otherwise the text part is read. When a mail has both, the other part is read too,
-    and a line of the new text that the other part quotes (and does not also write
-    anew) is dropped: a line is new only when neither part says it is quoted.
+    and a line of the own text that the other part quotes (and does not also write
+    anew) is dropped: a line is the sender's only when neither part says it is quoted.
     """
     plain = _normalise(text or "")
     if not html:
         return _split(plain, "text")
     converted = html_to_text(html)
-    from_html = _split(_normalise(converted.text), "html", converted.markers)
+    html_body = _normalise(converted.text)
+    from_html = _split(html_body, "html", converted.markers)
     if not plain.strip():
         return from_html
     from_text = _split(plain, "text")
     if not converted.markers:
         return _without_lines_quoted_in(from_text, from_html)
+    from_html = _with_answers_in_container(from_html, html_body, converted.markers, from_text)
     return _as_the_text_part_writes_it(_without_lines_quoted_in(from_html, from_text), from_text)
 
 
-def _split(body: str, source: str, structure: tuple[str, ...] = ()) -> Reply:
-    """One body's split; `structure` is what the HTML marked as quotes (see `html_text`)."""
+def _with_answers_in_container(
+    from_html: Reply, body: str, structure: tuple[str, ...], from_text: Reply
+) -> Reply:
+    """The HTML's reply with the answers typed inside a client's quote container.
+
+    Gmail answers inline inside its `gmail_quote` container: it splits the blockquote and
+    puts the answers between the pieces, below the "wrote" line. A container is cut as a
+    whole (`html-quote-container`), so those answers would be lost; they are read when
+    both parts agree that they are answers: in the HTML, unmarked lines below a "wrote"
+    line and a blockquote in the container, and in the text part, the sender's own lines
+    of an interleaved reply. A container whose lines the text part does not write as such
+    answers (a forward, a quoted message without blockquote) stays cut as a whole.
+    """
+    if "html-quote-container" not in from_html.markers or from_text.new_text == from_text.own_text:
+        return from_html
+    opened = _split(body, "html", structure, open_container=True)
+    added = _own_keys(opened.layout) - _own_keys(from_html.layout)
+    answers = {
+        _line_key(line) for line, role in _interleaved_lines(from_text.layout) or [] if role == _OWN
+    }
+    return opened if added and added <= answers else from_html
+
+
+def _own_keys(layout: tuple[tuple[str, str], ...]) -> set[str]:
+    return {_line_key(line) for line, role in layout if role == _OWN} - {""}
+
+
+def _split(
+    body: str, source: str, structure: tuple[str, ...] = (), open_container: bool = False
+) -> Reply:
+    """One body's split; `structure` is what the HTML marked as quotes (see `html_text`);
+    `open_container`: read the answers in a quote container (`_container_quote_start`)."""
     full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
     candidates = qm.candidate_lines(body)
     if not candidates:
         # No line that could mark a quote or a signature: all of it is new text.
         whole = body.strip()
-        return Reply(full, whole, "", "", whole, (), source)
+        return Reply(full, whole, whole, "", "", whole, (), source)
     lines = body.split("\n")
-    kinds, found = _mark_quotes(lines, candidates, rewrapped=source == "text")
+    kinds, found, wrapped = _mark_quotes(
+        lines, candidates, rewrapped=source == "text", open_container=open_container
+    )
     authored_lines, signature_lines = _split_signatures(lines, kinds, found, candidates)
     cuts = [Cut(rule, line, source) for rule, line in sorted(found, key=lambda cut: cut[1])]
     if "html-quote-element" in structure:
         cuts.insert(0, Cut("html-quote-element", 0, source))
-    new_lines = [
-        line if kind == _AUTHORED and not is_sig else None
-        for line, kind, is_sig in zip(lines, kinds, signature_lines, strict=True)
-    ]
+    # Only a reply with own text between quoted lines may be interleaved; only in one are
+    # the quoted "wrote" lines told apart (each a bounded check, but not a free one).
+    interleaved = _own_text_between_quotes(lines, kinds, signature_lines)
+    layout = tuple(
+        (line, _role(line, kind, is_sig, index in wrapped, interleaved))
+        for index, (line, kind, is_sig) in enumerate(
+            zip(lines, kinds, signature_lines, strict=True)
+        )
+    )
+    own_text = _trimmed(_join_runs([line if role == _OWN else None for line, role in layout]))
     return Reply(
         full=full,
-        new_text=_trimmed(_join_runs(new_lines)),
+        new_text=_reply_text(layout, own_text),
+        own_text=own_text,
         quoted=_join_runs(
             [
                 line if kind == _QUOTED and line.strip() != qm.HTML_CUT_MARK else None
@@ -125,22 +198,134 @@ def _split(body: str, source: str, structure: tuple[str, ...] = ()) -> Reply:
         markers=tuple(dict.fromkeys(cut.rule for cut in cuts)),
         source=source,
         cuts=tuple(cuts),
+        layout=layout,
     )
 
 
+def _is_undated_attribution(line: str) -> bool:
+    text = line.rstrip()
+    if not text.endswith(":") or len(text) > qm.MAX_HEADER_CHARS:
+        return False
+    return bool(_OPENS_ATTRIBUTION.match(text)) and bool(
+        _ENDS_WITH_VERB.search(text[-_ATTRIBUTION_TAIL:])
+    )
+
+
+def _own_text_between_quotes(lines: list[str], kinds: list[str], signature: list[bool]) -> bool:
+    """Whether a non-blank own line has a quoted line above it and one below it."""
+    quote_above = own_below_quote = False
+    for line, kind, is_sig in zip(lines, kinds, signature, strict=True):
+        if kind == _QUOTED:
+            if own_below_quote:
+                return True
+            quote_above = True
+        elif quote_above and not is_sig and not qm.is_blank(line):
+            own_below_quote = True
+    return False
+
+
+def _role(line: str, kind: str, in_signature: bool, wrapped: bool, interleaved: bool) -> str:
+    if kind == _AUTHORED:
+        return _OFF if in_signature else _OWN
+    if line.strip() == qm.HTML_CUT_MARK or not (qm.is_quoted(line) or wrapped):
+        return _QUOTED_OTHER
+    # A quoted attribution ("> Am ... schrieb X:", Thunderbird's quoted cite prefix) heads
+    # a quote; nothing answers it.
+    if interleaved and qm.is_wrote_header(line.lstrip(" \t>|").strip()):
+        return _ATTRIBUTION
+    return _QUOTE
+
+
+def _reply_text(layout: tuple[tuple[str, str], ...], own_text: str) -> str:
+    """The new text: `own_text`, or for an interleaved reply its own lines with the quoted
+    lines they answer (`_interleaved_lines`)."""
+    lines = _interleaved_lines(layout)
+    return own_text if lines is None else _trimmed("\n".join(line for line, _ in lines))
+
+
+def _interleaved_lines(layout: tuple[tuple[str, str], ...]) -> list[tuple[str, str]] | None:
+    """The lines of an interleaved reply's new text with their roles, or None when the
+    reply is not interleaved.
+
+    A quoted line is answered when the next line below it that is neither blank nor
+    quoted is the sender's own ('>' blocks answered inline, also a block above an answer
+    at the bottom). A reply is interleaved when some own text stands between an answered
+    quoted line and a quoted line below it: answers typed between quotes, as opposed to
+    a reply above the quote (top posting) or below it (bottom posting), whose new text is
+    only the own text. The quote headers (also a quoted "wrote" line), the empty quoted
+    lines at either end of a kept block, the quote that nothing answers (usually the rest
+    of the mail below the last answer) and the signature are not kept; a blank or empty
+    quoted line that goes leaves a blank line, and blank lines in a row are one.
+    """
+    answered = [False] * len(layout)
+    answer_below = quote_below = False
+    for index in range(len(layout) - 1, -1, -1):
+        line, role = layout[index]
+        if qm.is_blank(line) or role == _ATTRIBUTION:
+            continue  # inside a quote, neither ends it nor answers it
+        if role != _QUOTE:
+            answer_below, quote_below = role == _OWN, False
+        elif _is_empty_quote(line):
+            answered[index] = answer_below and quote_below
+        else:
+            answered[index], quote_below = answer_below, True
+    quote_above = False
+    for index, (line, role) in enumerate(layout):
+        if qm.is_blank(line):
+            continue
+        if role == _QUOTE and _is_empty_quote(line):
+            answered[index] = answered[index] and quote_above
+        else:
+            quote_above = role == _QUOTE and answered[index]
+    # 0: looking for an answered quoted line, 1: for own text below it, 2: for a quote.
+    state = 0
+    for (line, role), is_answered in zip(layout, answered, strict=True):
+        if qm.is_blank(line):
+            continue
+        if state == 0 and is_answered:
+            state = 1
+        elif state == 1 and role == _OWN:
+            state = 2
+        elif state == 2 and role in (_QUOTE, _ATTRIBUTION, _QUOTED_OTHER):
+            break
+    else:
+        return None
+    lines: list[tuple[str, str]] = []
+    for (line, role), is_answered in zip(layout, answered, strict=True):
+        if not (role == _OWN or is_answered):
+            if not (qm.is_blank(line) or (role == _QUOTE and _is_empty_quote(line))):
+                continue
+            line = ""
+        if qm.is_blank(line) and (not lines or qm.is_blank(lines[-1][0])):
+            continue
+        lines.append((line, role))
+    return lines
+
+
+def _is_empty_quote(line: str) -> bool:
+    """A quoted line with nothing but its marks (">", "> >")."""
+    return not line.strip(" \t>|")
+
+
 def _without_lines_quoted_in(reply: Reply, other: Reply) -> Reply:
-    """`reply` without the new-text lines that `other` (the same mail's other part)
-    quotes and does not write anew; marked "quoted-in-other-part" when any went."""
+    """`reply` without the own lines that `other` (the same mail's other part) quotes and
+    does not write anew; marked "quoted-in-other-part" when any went."""
     written = {_line_key(line) for line in other.authored.split("\n")}
     quoted = {_line_key(line) for line in other.quoted.split("\n")} - written - {""}
     if not quoted:
         return reply
-    new_text = _keep_unquoted(reply.new_text, quoted)
-    if new_text == reply.new_text:
+    own_text = _keep_unquoted(reply.own_text, quoted)
+    if own_text == reply.own_text:
         return reply
+    layout = tuple(
+        (line, _OFF if role == _OWN and _line_key(line) in quoted else role)
+        for line, role in reply.layout
+    )
     return replace(
         reply,
-        new_text=new_text,
+        new_text=_reply_text(layout, own_text),
+        own_text=own_text,
+        layout=layout,
         authored=_keep_unquoted(reply.authored, quoted),
         markers=tuple(dict.fromkeys((*reply.markers, "quoted-in-other-part"))),
         cuts=(*reply.cuts, Cut("quoted-in-other-part", 0, other.source)),
@@ -154,43 +339,67 @@ _TEXT_ONLY = re.compile(r"<[^<>\s]*(?::|@)[^<>\s]*>|\[(?:image|cid|bild|grafik):
 
 
 def _as_the_text_part_writes_it(decided: Reply, from_text: Reply) -> Reply:
-    """The new text that the HTML part `decided`, as the text part writes it.
+    """The reply that the HTML part `decided`, as the text part writes it.
 
     A client writes its text part for plain-text readers: its own line breaks, blank lines
-    between paragraphs, link addresses. When the text part's new text holds the same words
+    between paragraphs, link addresses. When the text part's own text holds the same words
     as the HTML's, or begins with them up to the end of a line (it lost the quote marks
     that the HTML has), or is a shorter beginning of them (it found a signature the HTML
-    does not mark), its lines are the new text; never more words than the HTML's new
-    text, so nothing the HTML quotes comes back. Otherwise the HTML's text stays.
+    does not mark), its lines are the own text; never more words than the HTML's own
+    text, so nothing the HTML quotes comes back. Otherwise the HTML's text stays. The new
+    text of an interleaved reply is the text part's only when it holds the same words,
+    each as the sender's or as quoted as in the HTML's (a text part that lost the quote
+    marks would show the answered quote as the sender's).
     """
-    lines = from_text.new_text.split("\n")
-    words = [
-        (word, index)
-        for index, line in enumerate(lines)
-        for word in _WORD.findall(_TEXT_ONLY.sub(" ", line).casefold())
-    ]
-    wanted = _WORD.findall(decided.new_text.casefold())
-    if [word for word, _ in words[: len(wanted)]] != wanted[: len(words)]:
-        return decided
-    if len(wanted) < len(words):
-        if not wanted:
-            new_text = ""
-        else:
-            last_line = words[len(wanted) - 1][1]
-            if words[len(wanted)][1] == last_line:
-                return decided  # the HTML's new text ends inside a line of the text part
-            new_text = _trimmed("\n".join(lines[: last_line + 1]))
-    else:
-        new_text = from_text.new_text
-    if new_text == decided.new_text:
+    own_text = _text_part_lines(decided.own_text, from_text.own_text)
+    if own_text is None:
+        own_text = decided.own_text
+    new_text = own_text
+    if decided.new_text != decided.own_text:  # interleaved
+        same = _reply_words(from_text.layout) == _reply_words(decided.layout)
+        new_text = from_text.new_text if same else decided.new_text
+    if own_text == decided.own_text and new_text == decided.new_text:
         return decided
     cuts = tuple(dict.fromkeys((*decided.cuts, *from_text.cuts)))
     return replace(
         decided,
         new_text=new_text,
+        own_text=own_text,
         cuts=cuts,
         markers=tuple(dict.fromkeys(cut.rule for cut in cuts)),
     )
+
+
+def _text_part_lines(decided: str, written: str) -> str | None:
+    """`written` (the text part's own text) cut to the words of `decided` (the HTML's), as
+    `_as_the_text_part_writes_it` says, or None when it does not hold them."""
+    lines = written.split("\n")
+    words = [
+        (word, index)
+        for index, line in enumerate(lines)
+        for word in _WORD.findall(_TEXT_ONLY.sub(" ", line).casefold())
+    ]
+    wanted = _WORD.findall(decided.casefold())
+    if [word for word, _ in words[: len(wanted)]] != wanted[: len(words)]:
+        return None
+    if len(wanted) >= len(words):
+        return written
+    if not wanted:
+        return ""
+    last_line = words[len(wanted) - 1][1]
+    if words[len(wanted)][1] == last_line:
+        return None  # the HTML's own text ends inside a line of the text part
+    return _trimmed("\n".join(lines[: last_line + 1]))
+
+
+def _reply_words(layout: tuple[tuple[str, str], ...]) -> list[tuple[str, bool]]:
+    """The words of an interleaved reply's new text, each with whether the sender wrote it
+    (False: quoted); empty when the reply is not interleaved."""
+    return [
+        (word, role == _OWN)
+        for line, role in _interleaved_lines(layout) or []
+        for word in _WORD.findall(_TEXT_ONLY.sub(" ", line).casefold())
+    ]
 
 
 def _trimmed(text: str) -> str:
@@ -221,12 +430,14 @@ _Found = tuple[str, int]
 
 
 def _mark_quotes(
-    lines: list[str], candidates: list[int], rewrapped: bool
-) -> tuple[list[str], list[_Found]]:
-    """Mark every line authored or quoted; return the marks and what fired. Only the
-    candidate lines can start a quote: every other line stays as it is. `rewrapped`: the
-    text may hold quoted lines that a client wrapped without repeating the mark (plain
-    text may; text made from HTML, where a quote is an element, may not)."""
+    lines: list[str], candidates: list[int], rewrapped: bool, open_container: bool = False
+) -> tuple[list[str], list[_Found], set[int]]:
+    """Mark every line authored or quoted; return the marks, what fired and the unmarked
+    lines that continue a quoted line. Only the candidate lines can start a quote: every
+    other line stays as it is. `rewrapped`: the text may hold quoted lines that a client
+    wrapped without repeating the mark (plain text may; text made from HTML, where a quote
+    is an element, may not). `open_container`: an HTML quote container that holds a "wrote"
+    line and '>' lines quotes only them (`_container_quote_start`)."""
     count = len(lines)
     kinds = [_AUTHORED] * count
     cuts: list[_Found] = []
@@ -245,7 +456,15 @@ def _mark_quotes(
             index += 1
         elif splitter := qm.splitter_kind(line):
             cuts.append((splitter, index + 1))
-            break
+            following = (
+                _container_quote_start(lines, index)
+                if open_container and splitter == "html-quote-container"
+                else None
+            )
+            if following is None:
+                break
+            kinds[index:following] = [_QUOTED] * (following - index)
+            index = following
         elif _is_header_block(lines, index):
             index = _include_separator_above(lines, index)
             cuts.append(("outlook-header", index + 1))
@@ -266,9 +485,23 @@ def _mark_quotes(
     else:
         index = count
     kinds[index:] = [_QUOTED] * (count - index)
-    if rewrapped:
-        _mark_wrapped_quote_lines(lines, kinds, candidates)
-    return kinds, cuts
+    wrapped = _mark_wrapped_quote_lines(lines, kinds, candidates) if rewrapped else set()
+    return kinds, cuts, wrapped
+
+
+def _container_quote_start(lines: list[str], cut: int) -> int | None:
+    """The first '>' line of a quote container whose cut mark is at `cut`, when the
+    container opens with a "wrote" line (or none) right above it, else None."""
+    start = _next_nonblank(lines, cut + 1)
+    if start is None or qm.is_quoted(lines[start]):
+        return start
+    end = _wrote_header_end(lines, start)
+    if end is None and _is_undated_attribution(lines[start]):
+        end = start
+    following = None if end is None else _next_nonblank(lines, end + 1)
+    if following is None or not qm.is_quoted(lines[following]):
+        return None
+    return following
 
 
 def _is_header_block(lines: list[str], index: int) -> bool:
@@ -330,7 +563,11 @@ def _attribution_start(lines: list[str], kinds: list[str], index: int) -> int:
         above -= 1
     if above < 0 or kinds[above] != _AUTHORED or qm.is_quoted(lines[above]):
         return index
-    if not qm.is_attribution(lines[above]) and _wrote_header_end(lines, above) != above:
+    if (
+        not qm.is_attribution(lines[above])
+        and not _is_undated_attribution(lines[above])
+        and _wrote_header_end(lines, above) != above
+    ):
         return index
     start = _wrapped_start(lines, kinds, above)
     # A wrapped "On ... wrote:" whose first line starts higher up.
@@ -358,12 +595,16 @@ def _wrapped_start(lines: list[str], kinds: list[str], start: int) -> int:
     return start
 
 
-def _mark_wrapped_quote_lines(lines: list[str], kinds: list[str], candidates: list[int]) -> None:
+def _mark_wrapped_quote_lines(
+    lines: list[str], kinds: list[str], candidates: list[int]
+) -> set[int]:
     """A single unmarked line squeezed between two quoted lines is the rest of the line
-    above when a client wrapped it without repeating the mark; it stays quoted. A client
-    wraps a line that is too long, or breaks a link; an answer typed below a short quoted
-    line ("> Service (1-5):" then "4") is new text (`qm.continues_quoted_line`)."""
+    above when a client wrapped it without repeating the mark; it stays quoted (the lines
+    so marked are returned). A client wraps a line that is too long, or breaks a link; an
+    answer typed below a short quoted line ("> Service (1-5):" then "4") is the sender's
+    (`qm.continues_quoted_line`)."""
     quoted = {index for index in candidates if qm.is_quoted(lines[index])}
+    wrapped: set[int] = set()
     for above in quoted:
         index = above + 1
         if (
@@ -373,6 +614,8 @@ def _mark_wrapped_quote_lines(lines: list[str], kinds: list[str], candidates: li
             and qm.continues_quoted_line(lines[above], lines[index])
         ):
             kinds[index] = _QUOTED
+            wrapped.add(index)
+    return wrapped
 
 
 def _include_separator_above(lines: list[str], index: int) -> int:

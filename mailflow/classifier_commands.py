@@ -63,6 +63,7 @@ def _explain_file(name: str, config: Config, as_json: bool) -> int:
         "intent_as_customer_answer": intent.intent,
         "rules": [dict(rule) for rule in reading.rules],
         "new_text": reading.new_text,
+        "own_text": reading.own_text,
     }
     if as_json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2, default=str)

@@ -326,7 +326,7 @@ def _take_feedback(
         return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
     assert mail.sender is not None
     reading = classify(None)
-    match, merchant = _find_merchant(session, mail.subject, reading.new_text, named_slug)
+    match, merchant = _find_merchant(session, mail.subject, reading.own_text, named_slug)
     praise, criticism = _feedback_texts(reading, source)
     language = reading.language if reading.language in LANGUAGES else settings.default_language
     entry = feedback.record(
@@ -352,7 +352,7 @@ def _feedback_texts(reading: Classification, source: Source) -> tuple[str, str]:
     not. Praise at the complaint address is Lob as a whole."""
     from classifier.ratings import parse_rating
 
-    text = reading.new_text.strip()
+    text = reading.own_text.strip()
     if source is Source.PRAISE_ADDRESS:
         answer = parse_rating(text)
         if answer.readable and (answer.praise or answer.criticism):
@@ -391,7 +391,7 @@ def _name_feedback_merchant(
         why = f"{detail}: {automatic or 'the shop is already named'}"
         return _hold(session, mail, HeldReason.MACHINE_MAIL if automatic else
                      HeldReason.UNEXPECTED_EVENT, why, settings)  # fmt: skip
-    _, merchant = _find_merchant(session, mail.subject, classify(None).new_text)
+    _, merchant = _find_merchant(session, mail.subject, classify(None).own_text)
     if merchant is None:
         held = _hold(session, mail, HeldReason.UNKNOWN_MERCHANT, f"{detail}: no shop found",
                      settings)  # fmt: skip
@@ -488,7 +488,7 @@ def _reply(
     reading = classify(context)
     why = f"mail {mail.id} from the {role} via {via}; {_reading_summary(reading)}"
     if role is Role.MEDIATOR:
-        instructions = commands.parse(reading.new_text)
+        instructions = commands.parse(reading.own_text)
         if instructions.problems:
             return _command_problem(session, case, mail, instructions.problems, settings)
         events: list[Event] = list(instructions.events)
@@ -544,7 +544,7 @@ def _rate(
     reading = classify(None)
     if reading.auto_reply:
         return None  # an out-of-office note rates nothing
-    answer = parse_rating(reading.new_text)
+    answer = parse_rating(reading.own_text)
     if not answer.readable:
         if not answer.tried and not set(mail.answered_kinds) & set(RATING_MAILS):
             return None
@@ -638,7 +638,7 @@ def _customer_event(
 ) -> Event:
     match state:
         case State.NEEDS_MERCHANT:
-            found, _ = _find_merchant(session, mail.subject, reading.new_text or mail.text)
+            found, _ = _find_merchant(session, mail.subject, reading.own_text or mail.text)
             if found is not None:
                 return MerchantIdentified(found.slug)
         case State.AWAITING_MERCHANT if reading.intent == "resolved":

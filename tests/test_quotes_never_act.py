@@ -1,32 +1,45 @@
-"""Quotes never act: commands, accept/reject words and ratings come only from new text.
+"""Quotes never act: commands, accept/reject words and ratings come only from own text.
 
 Every mail here is real MIME bytes, read the way production reads it: `mailflow.parsing`
-then `casework.Reader` (the classifier, fed the HTML as sent) and, on its new text,
-`mediation.commands.parse` and `classifier.ratings.parse_rating`. Each quoting structure
-(the HTML kinds of every common client, '>' and '|' marks, "wrote" headers, Outlook
-header blocks, original-message and forwarded-message lines in many languages) carries the
-same poisoned quote: commands, accept words and a rating block. Above it the sender wrote
-a line and a command of their own, which must be read, and nothing else.
+then `casework.Reader` (the classifier, fed the HTML as sent) and, on its own text (the
+lines the sender wrote; the new text of an interleaved reply also shows the quoted lines
+it answers), `mediation.commands.parse` and `classifier.ratings.parse_rating`. Each
+quoting structure (the HTML kinds of every common client, '>' and '|' marks, "wrote"
+headers, Outlook header blocks, original-message and forwarded-message lines in many
+languages) carries the same poisoned quote: commands, accept words and a rating block.
+Above it the sender wrote a line and a command of their own, which must be read, and
+nothing else. Interleaved replies carry the poison in the quoted lines they answer, and
+are also driven through the case service.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
 
+import classifier
+from classifier import records
 from classifier.ratings import RatingReply, UnreadableRating, parse_rating
 from classifier.replies import extract_reply
-from mailflow import casework, parsing
+from mailflow import casework, outbox, parsing, spool
 from mailflow.config import Config
+from mailflow.db import session_scope
 from mailflow.html_text import html_body
-from mediation import commands, templates
+from mediation import commands, ratings, service, storage, templates
+from mediation.addresses import Role, case_address
 from mediation.events import DeadlineExtended, MediationClosed, MediatorMessaged
-from tests.conftest import make_config
+from mediation.machine import Deadline, State
+from mediation.storage import Merchant
+from tests import test_rating_requests as rr
+from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 
 WRITTEN = "Danke, ich melde mich morgen."
 COMMAND = "#frist 5"
@@ -70,20 +83,20 @@ def mail_bytes(text: str | None, markup: str | None) -> bytes:
 
 
 def read(config: Config, raw: bytes) -> str:
-    """The new text that production reads from these bytes."""
-    return casework.Reader(parsing.parse(raw), config)(None).new_text
+    """The own text that production acts on, read from these bytes."""
+    return casework.Reader(parsing.parse(raw), config)(None).own_text
 
 
-def assert_only_written_text_acts(new_text: str) -> None:
+def assert_only_written_text_acts(own_text: str) -> None:
     """The line written above the quote is kept and its command is the only one that
     acts; no word of the quote is left, so no command, accept word or rating in it can."""
-    assert WRITTEN in new_text
+    assert WRITTEN in own_text
     for word in POISON_WORDS:
-        assert word.casefold() not in new_text.casefold(), word
-    instructions = commands.parse(new_text)
+        assert word.casefold() not in own_text.casefold(), word
+    instructions = commands.parse(own_text)
     assert instructions.events == (MediatorMessaged(WRITTEN), DeadlineExtended(5))
     assert instructions.problems == ()
-    assert isinstance(parse_rating(new_text), UnreadableRating)
+    assert isinstance(parse_rating(own_text), UnreadableRating)
 
 
 # ------------------------------------------------------------------------ HTML quotes
@@ -257,11 +270,14 @@ def test_html_quote_structure_never_acts(
     config: Config, structure: str, form: Callable[[str], tuple[str | None, str]]
 ) -> None:
     """For every HTML quote structure, in an HTML-only and in a multipart/alternative mail
-    whose text part lost the quote marks, the new text read in production holds what was
+    whose text part lost the quote marks, the own text read in production holds what was
     written above the quote (its command acts) and nothing of the quote: no command, no
-    accept word, no rating."""
+    accept word, no rating. Nothing is typed between quoted lines: the new text is the
+    same."""
     text, markup = form(HTML_QUOTES[structure])
-    assert_only_written_text_acts(read(config, mail_bytes(text, markup)))
+    reading = casework.Reader(parsing.parse(mail_bytes(text, markup)), config)(None)
+    assert_only_written_text_acts(reading.own_text)
+    assert reading.new_text == reading.own_text
 
 
 def test_production_reads_the_html_as_sent_not_the_sanitised_copy(config: Config) -> None:
@@ -274,7 +290,7 @@ def test_production_reads_the_html_as_sent_not_the_sanitised_copy(config: Config
     assert parsed.html_source is not None and "border-left" in parsed.html_source
     reading = casework.Reader(parsed, config)(None)
     assert "html-quote-element" in {rule["rule"] for rule in reading.rules}
-    assert_only_written_text_acts(reading.new_text)
+    assert_only_written_text_acts(reading.own_text)
 
 
 def test_a_frame_around_written_text_is_no_quote() -> None:
@@ -475,7 +491,7 @@ TEXT_QUOTES |= {f"line: {line}": f"{WRITTEN_TEXT}{line}\n{POISON_TEXT}" for line
 def test_text_quote_structure_never_acts(config: Config, structure: str) -> None:
     """For every plain-text quoting structure (quote marks, "wrote" headers in many
     languages, also wrapped, Outlook header blocks in six languages, original and
-    forwarded message lines with and without colon or decoration), the new text holds
+    forwarded message lines with and without colon or decoration), the own text holds
     what was written above and nothing of the quote."""
     assert_only_written_text_acts(read(config, mail_bytes(TEXT_QUOTES[structure], None)))
 
@@ -483,7 +499,8 @@ def test_text_quote_structure_never_acts(config: Config, structure: str) -> None
 def test_a_line_quoted_in_either_part_is_no_new_text(config: Config) -> None:
     """When the HTML quotes by a structure the reader knows but also holds quoted lines
     in markup it does not know, the text part's '>' marks still keep those lines out of
-    the new text, and the other way round: a line is new only if both parts agree."""
+    the own text, and the other way round: a line is the sender's only if both parts
+    agree."""
     unknown_markup = (
         f'{WRITTEN_HTML}<div class="x-unknown-client-quote">{POISON_HTML}</div>'
         "<blockquote>Ein Zitat, das der Leser erkennt</blockquote>"
@@ -505,18 +522,23 @@ def test_forwarded_part_is_kept_as_quoted_evidence() -> None:
     assert "forwarded-message" in reply.markers
 
 
-def test_inline_answer_between_quoted_lines_is_new_text_and_acts() -> None:
+def test_inline_answer_between_quoted_lines_is_own_text_and_acts() -> None:
     """A line typed between two quoted lines is the sender's (an inline answer) and its
-    command acts; a long quoted line broken by a client without its mark stays quoted."""
+    command acts; the new text shows the question it answers, which does not act (the
+    parser stops at a '>' line too); a long quoted line broken by a client without its
+    mark stays quoted."""
     inline = extract_reply(
         "> Wie möchten Sie den Fall abschließen?\n#abschluss gelöst\n> Mit freundlichen Grüßen\n"
     )
-    assert commands.parse(inline.new_text).events[-1] == MediationClosed(resolved=True)
+    assert inline.own_text == "#abschluss gelöst"
+    assert commands.parse(inline.own_text).events[-1] == MediationClosed(resolved=True)
+    assert inline.new_text == "> Wie möchten Sie den Fall abschließen?\n#abschluss gelöst"
+    assert commands.parse(inline.new_text).events == ()
     rewrapped = extract_reply(
         "Danke.\n\n> Wir haben die Sache mit dem Händler besprochen und schlagen vor, den\n"
         "#abschluss gelöst\n> zu nutzen, sobald die Erstattung da ist.\n"
     )
-    assert rewrapped.new_text == "Danke."
+    assert rewrapped.own_text == rewrapped.new_text == "Danke."
 
 
 # ------------------------------------------------------------------------------ ratings
@@ -556,9 +578,9 @@ def _inline_answers(request: str, answers: dict[str, str]) -> str:
     return f"{GMAIL_HEADER}\n" + "\n".join(lines) + "\n"
 
 
-def test_rating_typed_above_the_quoted_request_is_read_from_new_text(config: Config) -> None:
+def test_rating_typed_above_the_quoted_request_is_read_from_own_text(config: Config) -> None:
     """A customer's rating typed above our quoted request (plain text, and HTML-only with
-    Gmail's quote) is read from the new text that production reads."""
+    Gmail's quote) is read from the own text that production reads."""
     plain = f"Service: 4\nErreichbarkeit: 5\nReaktionszeit: 3\n\n{GMAIL_HEADER}\n" + _quoted(
         _request()
     )
@@ -570,9 +592,9 @@ def test_rating_typed_above_the_quoted_request_is_read_from_new_text(config: Con
         assert _scores(parse_rating(read(config, raw))) == (4, 5, 3)
 
 
-def test_form_answered_inline_below_quoted_labels_is_read_from_new_text(config: Config) -> None:
+def test_form_answered_inline_below_quoted_labels_is_read_from_own_text(config: Config) -> None:
     """Answers typed on their own lines below the quoted form fields of our real request
-    are the customer's new text: the three scores are read in the asked order."""
+    are the customer's own text: the three scores are read in the asked order."""
     raw = mail_bytes(
         _inline_answers(
             _request(),
@@ -606,3 +628,188 @@ def test_scores_typed_into_quoted_lines_and_quoted_summaries_never_count(config:
     thanks = f"Danke!\n\n{GMAIL_HEADER}\n" + _quoted(_request("customer.rating_thanks"))
     for text in (f"{GMAIL_HEADER}\n{typed_into_quote}", thanks):
         assert isinstance(parse_rating(read(config, mail_bytes(text, None))), UnreadableRating)
+
+
+# ------------------------------------------------------------------ interleaved replies
+
+# The sender answers between quoted lines: every poisoned line is a quoted line that an
+# answer of the sender's own follows, so the new text shows it; only the answers act.
+ANSWERED_FIRST, ANSWERED_SECOND = POISON[:3], POISON[3:]
+CLOSING = ("Mit freundlichen Grüßen", "Service-Siegel")
+
+
+def _interleaved_text(mark: str = ">") -> str:
+    def quoted(lines: tuple[str, ...]) -> str:
+        return "\n".join(f"{mark} {line}" for line in lines)
+
+    return (
+        f"{GMAIL_HEADER}\n{quoted(ANSWERED_FIRST)}\n\n{WRITTEN}\n\n{quoted(ANSWERED_SECOND)}\n\n"
+        f"{COMMAND}\n\n{quoted(CLOSING)}\n"
+    )
+
+
+def _html_lines(lines: tuple[str, ...]) -> str:
+    return "<br>".join(html.escape(line) for line in lines)
+
+
+def _interleaved_html(quote_open: str, prefix: str = "", wrap: tuple[str, str] = ("", "")) -> str:
+    """Answers typed between pieces of a quote element (`quote_open`), below `prefix`
+    (an attribution), all inside `wrap` (a client's container)."""
+    return (
+        f"{wrap[0]}{prefix}{quote_open}{_html_lines(ANSWERED_FIRST)}</blockquote>"
+        f"<div>{WRITTEN}</div>{quote_open}{_html_lines(ANSWERED_SECOND)}</blockquote>"
+        f"<div>{COMMAND}</div>{quote_open}{_html_lines(CLOSING)}</blockquote>{wrap[1]}"
+    )
+
+
+GMAIL_QUOTE = (
+    '<blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex;border-left:1px solid '
+    'rgb(204,204,204);padding-left:1ex">'
+)
+INTERLEAVED: dict[str, tuple[str | None, str | None]] = {
+    "angle-marks": (_interleaved_text(), None),
+    "pipe-marks": (_interleaved_text("|"), None),
+    "html-only-blockquotes": (None, _interleaved_html("<blockquote>")),
+    "blockquotes-text-part-lost-marks": (
+        "\n".join([*ANSWERED_FIRST, WRITTEN, *ANSWERED_SECOND, COMMAND, *CLOSING]),
+        _interleaved_html("<blockquote>"),
+    ),
+    "thunderbird": (
+        _interleaved_text(),
+        _interleaved_html(
+            '<blockquote type="cite" cite="mid:abc@siegel.example">',
+            prefix='<div class="moz-cite-prefix">Am 12.03.26 um 14:22 schrieb '
+            "Service-Siegel:<br></div>",
+        ),
+    ),
+    "apple-mail": (
+        _interleaved_text(),
+        # Apple Mail writes its attribution inside the first piece of the quote.
+        _interleaved_html('<blockquote type="cite">').replace(
+            '<blockquote type="cite">',
+            f'<blockquote type="cite"><div>Am 12.03.2026 um 14:22 schrieb {ADDRESS}:</div>'
+            '<br class="Apple-interchange-newline">',
+            1,
+        ),
+    ),
+    "gmail-answers-inside-its-container": (
+        _interleaved_text(),
+        _interleaved_html(
+            GMAIL_QUOTE,
+            prefix=f'<div dir="ltr" class="gmail_attr">{GMAIL_HEADER.replace("<", "&lt;")}'
+            "<br></div>",
+            wrap=('<div class="gmail_quote gmail_quote_container">', "</div>"),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("structure", list(INTERLEAVED))
+def test_quoted_lines_an_interleaved_reply_answers_are_shown_but_never_act(
+    config: Config, structure: str
+) -> None:
+    """In an interleaved reply (text, HTML-only, multipart from Thunderbird, Apple Mail
+    and Gmail, also with a text part that lost its marks) whose answered quoted lines
+    hold commands, accept words and a rating line, the own text is only the answers: the
+    sender's command acts and nothing quoted does. The new text may show the answered
+    lines, and even read as a whole it carries no command and no rating."""
+    text, markup = INTERLEAVED[structure]
+    reading = casework.Reader(parsing.parse(mail_bytes(text, markup)), config)(None)
+    assert_only_written_text_acts(reading.own_text)
+    assert all(line.lstrip().startswith((">", "|")) for line in reading.new_text.splitlines()
+               if any(word in line for word in POISON_WORDS))  # fmt: skip
+    assert "#abschluss gelöst" in reading.new_text
+    assert not any(isinstance(event, MediationClosed) for event in
+                   commands.parse(reading.new_text).events)  # fmt: skip
+    assert isinstance(parse_rating(reading.new_text), UnreadableRating)
+
+
+def test_the_intent_model_reads_no_answered_quoted_line() -> None:
+    """Accept and solved words quoted above an answer never reach the intent model."""
+    reply = extract_reply(_interleaved_text())
+    seen = records.model_text("", reply, records.INTENT)
+    assert WRITTEN.casefold().rstrip(".") in seen
+    for word in ("annehmen", "accept", "gelöst", "geloest", "resolved"):
+        assert word not in seen, word
+
+
+# -------------------------------------------------------- through the case service
+
+
+@pytest.fixture
+def service_config(tmp_path: Path) -> Config:
+    return make_config(tmp_path, mediation={"mediators": [rr.MEDIATOR]})
+
+
+def _deliver(
+    engine: Engine, config: Config, ref: str, role: Role, sender: str, text: str,
+    at: datetime, answered: tuple[str, ...] = (),
+) -> service.Outcome:  # fmt: skip
+    """One plain-text mail to the case's `role` address through the case service with
+    the real classifier, its answers into the outbox (as the worker does)."""
+    to = case_address(TEST_SECRET.encode(), TEST_DOMAIN, ref, role)
+    raw = f"From: {sender}\r\nTo: {to}\r\nMessage-ID: <interleaved@example.org>\r\n\r\n{text}"
+    [stored] = spool.store(engine, [spool.Arrival(raw.encode(), sender, (to,), "test")], at)
+    mail = service.IncomingMail(
+        id=stored.mail_id, received_at=at, envelope_to=(to,), sender=sender,
+        subject="Re: Sofa beschädigt", text=text, answered_kinds=answered,
+    )  # fmt: skip
+
+    def classify(context: str | None) -> classifier.Classification:
+        return classifier.classify(mail.subject, mail.text, context=context)
+
+    with session_scope(engine) as session:
+        outcome = service.handle_mail(session, mail, classify, casework.settings(config))
+        for outgoing in outcome.outgoing:
+            outbox.enqueue(session, outgoing, config, at)
+    return outcome
+
+
+def _case_with_merchant(engine: Engine, config: Config) -> tuple[rr.Mailer, str]:
+    with session_scope(engine) as session:
+        session.add(
+            Merchant(slug="moebel-fuchs", name="Möbel Fuchs", support_addresses=[rr.MERCHANT],
+                     created_at=rr.OPENED)
+        )  # fmt: skip
+    mailer = rr.Mailer(engine, config)
+    return mailer, mailer.complaint()
+
+
+def test_an_interleaved_mediator_reply_closes_nothing_it_quotes(
+    engine: Engine, service_config: Config
+) -> None:
+    """A mediator answers a party's mail inline; the answered quoted lines hold
+    "#abschluss gelöst", a proposal and accept words: the case stays in mediation, only
+    the mediator's own message and "#frist 5" act, and no party is sent a quoted command."""
+    mailer, ref = _case_with_merchant(engine, service_config)
+    escalated = mailer.sweep_to(ref, Deadline.MERCHANT_REPLY)
+    outcome = _deliver(engine, service_config, ref, Role.MEDIATOR, rr.MEDIATOR,
+                       _interleaved_text(), escalated + timedelta(days=1))  # fmt: skip
+    assert outcome.held is None
+    with Session(engine) as session:
+        case = storage.load_case(session, ref)
+        assert case is not None and case.state == State.IN_MEDIATION
+        kinds = [event.kind for event in storage.events_of(session, case.id)]  # type: ignore[arg-type]
+    assert "MediationClosed" not in kinds and "ProposalMade" not in kinds
+    assert {"MediatorMessaged", "DeadlineExtended"} <= set(kinds)
+    for outgoing in outcome.outgoing:
+        assert "#abschluss" not in outgoing.text and "#vorschlag" not in outgoing.text
+
+
+def test_an_interleaved_answer_to_the_rating_request_rates_nothing_it_quotes(
+    engine: Engine, service_config: Config
+) -> None:
+    """The customer answers our rating request inline; the quoted line it answers holds a
+    full rating ("Service: 1 / Erreichbarkeit: 1 / Reaktionszeit: 1"): no rating is taken,
+    the mail is held and the customer is shown the format."""
+    mailer, ref = _case_with_merchant(engine, service_config)
+    closed_at = rr.resolved(mailer, ref)
+    outcome = _deliver(
+        engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, _interleaved_text(),
+        closed_at + timedelta(hours=1), answered=("customer.rating_request",),
+    )  # fmt: skip
+    assert outcome.held is not None
+    assert [mail.kind for mail in outcome.outgoing] == ["customer.rating_help"]
+    with Session(engine) as session:
+        case = storage.load_case(session, ref)
+        assert case is not None and ratings.current(session, case.id) is None  # type: ignore[arg-type]

@@ -394,3 +394,117 @@ def test_deeply_nested_html_quotes_stay_linear():
     assert elapsed < 1.0, f"took {elapsed:.3f} s"
     assert reply.new_text == ""
     assert len(reply.quoted) < 30 * depth
+
+
+# ------------------------------------------------------------- interleaved replies
+
+INTERLEAVED = (
+    "> Ist die Lieferung angekommen?\nJa, gestern.\n> Und war alles heil?\n"
+    "Nein, ein Bein ist gebrochen.\n\nAm 3. März schrieb Service-Siegel:\n> Guten Tag,\n"
+    "> bitte antworten Sie unter den Fragen.\n> Ihr Service-Siegel\n"
+)
+
+
+def test_interleaved_reply_keeps_the_quoted_lines_it_answers_in_new_text_only():
+    """In an interleaved reply the new text keeps each answered quoted line, mark and
+    all, above its answer; the quote that nothing answers and its header (a "wrote" line
+    without a date) go. The own text is the answers alone."""
+    reply = extract_reply(INTERLEAVED)
+    assert reply.new_text == (
+        "> Ist die Lieferung angekommen?\nJa, gestern.\n> Und war alles heil?\n"
+        "Nein, ein Bein ist gebrochen."
+    )
+    assert reply.own_text == "Ja, gestern.\nNein, ein Bein ist gebrochen."
+    assert "> Guten Tag," in reply.quoted and "> Ist die Lieferung angekommen?" in reply.quoted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # top posting
+        "Ja, gestern.\n\nAm 3. März 2026 um 10:00 schrieb Service-Siegel:\n> Angekommen?\n",
+        # bottom posting, also with a greeting above the quote and a signature below
+        "Am 3. März 2026 um 10:00 schrieb Service-Siegel:\n> Angekommen?\n\nJa, gestern.\n",
+        "Hallo,\n\n> Angekommen?\n\nJa, gestern.\n\n-- \nErika\n",
+        # no quote at all
+        "Ja, gestern.\nGruß Erika\n",
+    ],
+)
+def test_a_reply_that_is_not_interleaved_has_its_own_text_as_new_text(text: str) -> None:
+    """Above or below the quote, or without one: nothing is typed between quoted lines,
+    and the new text is the own text, as before."""
+    reply = extract_reply(text)
+    assert reply.new_text == reply.own_text
+    assert "Angekommen" not in reply.new_text
+
+
+def test_interleaved_reply_drops_quoted_attributions_and_empty_quote_lines_at_the_edges():
+    """A quoted "wrote" line and the empty quoted lines that open or close a kept block
+    are no answered text; an empty quoted line inside the block, and a nested quote, are."""
+    reply = extract_reply(
+        "> Am 12.03.2026 um 14:22 schrieb Gartenwelt <service@gartenwelt.example>:\n>\n"
+        "> Die Nummer bitte.\n>\n>> Bank zerbrochen.\n>\nGK-88231.\n> Und das Foto?\n>\n"
+        "Folgt.\n> Gruß\n"
+    )
+    assert reply.new_text == (
+        "> Die Nummer bitte.\n>\n>> Bank zerbrochen.\n\nGK-88231.\n> Und das Foto?\n\nFolgt."
+    )
+    assert reply.own_text == "GK-88231.\nFolgt."
+
+
+def test_an_undated_wrote_line_is_a_header_only_above_quoted_lines():
+    """ "Am 3. März schrieb X:" right above '>' lines introduces them; the same words
+    without a quote below are the sender's."""
+    assert extract_reply("Danke.\n\nAm 3. März schrieb Service-Siegel:\n> Frage\n").own_text == (
+        "Danke."
+    )
+    free = "Am Montag schrieb ich dem Händler:\nBitte erstatten Sie den Betrag."
+    assert extract_reply(free).own_text == free
+
+
+GMAIL_INLINE_HTML = (
+    '<div dir="ltr">Hallo,</div><br><div class="gmail_quote"><div class="gmail_attr">Am '
+    "Do., 12. März 2026 um 14:22 Uhr schrieb Gartenwelt &lt;service@gartenwelt.example&gt;:"
+    '<br></div><blockquote class="gmail_quote">Zurückgeschickt?</blockquote><div>Ja, am '
+    'Montag.</div><blockquote class="gmail_quote">{quoted}</blockquote><div>{answer}</div>'
+    '<blockquote class="gmail_quote">Gruß<br>Gartenwelt</blockquote></div>'
+)
+GMAIL_INLINE_TEXT = (
+    "Hallo,\n\nAm Do., 12. März 2026 um 14:22 Uhr schrieb Gartenwelt <service@gartenwelt."
+    "example>:\n\n> Zurückgeschickt?\n\nJa, am Montag.\n\n> {quoted}\n\n{answer}\n\n> Gruß\n"
+    "> Gartenwelt\n"
+)
+
+
+def test_gmail_answers_inside_its_quote_container_are_read_when_both_parts_agree():
+    """Gmail types inline answers inside its quote container, between the pieces of the
+    blockquote: with a text part that writes them as answers between '>' lines they are
+    the sender's; an HTML-only mail, or a text part that quotes them, keeps the container
+    quoted as a whole, so nothing in it can act."""
+    values = {"quoted": "Beleg?", "answer": "Ja, anbei."}
+    html = GMAIL_INLINE_HTML.format(**values)
+    both = extract_reply(GMAIL_INLINE_TEXT.format(**values), html)
+    assert both.own_text == "Hallo,\n\nJa, am Montag.\n\nJa, anbei."
+    assert (
+        both.new_text == "Hallo,\n\n> Zurückgeschickt?\n\nJa, am Montag.\n\n> Beleg?\n\nJa, anbei."
+    )
+    html_only = extract_reply("", html)
+    assert html_only.new_text == html_only.own_text == "Hallo,"
+    # The text part quotes what the HTML container holds outside its blockquotes.
+    poisoned = GMAIL_INLINE_HTML.format(quoted="Beleg?", answer="#abschluss gelöst")
+    text = GMAIL_INLINE_TEXT.format(**values).replace("Ja, anbei.", "> #abschluss gelöst")
+    reply = extract_reply(text, poisoned)
+    assert "#abschluss" not in reply.own_text and "#abschluss" not in reply.new_text
+
+
+def test_interleaved_replies_scale_linearly():
+    """Ten times the alternating quoted lines and answers take less than twenty times
+    as long: each line is looked at a bounded number of times."""
+    timings = []
+    for repeat in (2000, 20000):
+        text = "Hallo\n" + "> Frage?\nAntwort.\n" * repeat + "> Gruß\n"
+        started = time.perf_counter()
+        reply = extract_reply(text)
+        timings.append(time.perf_counter() - started)
+        assert reply.new_text.count("> Frage?") == repeat
+    assert timings[1] < 20 * timings[0] + 0.05

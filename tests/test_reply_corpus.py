@@ -3,7 +3,10 @@
 Each case is the raw mail as its client sends it (`NAME.eml`) and the new text a person
 reads in it (`NAME.expected`): the reply's own text with its greeting, closing and name,
 without quotes, quote headers, forwarded messages, the signature below a "-- " (or another
-signature rule) and mobile footers. Cases come from many clients (Gmail web and apps,
+signature rule) and mobile footers; in an interleaved reply (answers typed between quoted
+lines, `inline_*` and the `html_*_inline*` cases) with the quoted lines it answers, marks
+and all, as the email_reply_trimmer corpus keeps them. The own text (`Reply.own_text`,
+what acts) is the same without those quoted lines. Cases come from many clients (Gmail web and apps,
 Outlook desktop, web and mobile, Apple Mail, Thunderbird, GMX and Web.de, T-Online, Yahoo,
 Proton Mail, Samsung Email, mutt, Gnus, Lotus Notes, Zimbra, Roundcube) in a dozen
 languages, with top, bottom and inline posting, forwards, HTML-only mails and signatures.
@@ -22,7 +25,7 @@ import pytest
 
 from classifier import quote_markers as qm
 from classifier.html_text import html_to_text
-from classifier.replies import extract_reply
+from classifier.replies import Reply, extract_reply
 from mailflow import casework, parsing
 
 CORPUS = Path(__file__).parent / "replies"
@@ -36,9 +39,13 @@ def normalised(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines).strip()
 
 
-def new_text_of(name: str) -> str:
+def reply_of(name: str) -> Reply:
     parsed = parsing.parse((CORPUS / f"{name}.eml").read_bytes())
-    return extract_reply(*casework.reply_parts(parsed)).new_text
+    return extract_reply(*casework.reply_parts(parsed))
+
+
+def new_text_of(name: str) -> str:
+    return reply_of(name).new_text
 
 
 def expected_of(name: str) -> str:
@@ -57,6 +64,13 @@ def test_corpus_is_wide():
         assert client in prefixes, client
     for kind in ("bottom", "inline", "forward", "footer", "sig", "no"):
         assert kind in prefixes, kind
+    interleaved = [name for name in CASES if _quoted_lines(expected_of(name))]
+    assert len(interleaved) >= 15
+    assert {"html", "inline"} <= {name.split("_")[0] for name in interleaved}
+
+
+def _quoted_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if qm.is_quoted(line)]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -64,6 +78,23 @@ def test_new_text_is_exactly_the_reply(name: str) -> None:
     """The reader's new text of this real-looking mail is exactly its expected new text
     (after `normalised`): nothing quoted, forwarded or signed kept, nothing written lost."""
     assert normalised(new_text_of(name)) == normalised(expected_of(name))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_own_text_is_the_new_text_without_the_quoted_lines_it_answers(name: str) -> None:
+    """The own text holds no quoted line; it equals the new text where the expected new
+    text quotes nothing, and in an interleaved reply its lines are the new text's lines
+    in the same order, with the answered quoted lines left out."""
+    reply = reply_of(name)
+    assert not _quoted_lines(reply.own_text)
+    if not _quoted_lines(expected_of(name)):
+        assert reply.own_text == reply.new_text
+        return
+    assert reply.own_text != reply.new_text
+    remaining = iter(line.rstrip() for line in reply.new_text.splitlines())
+    for line in reply.own_text.splitlines():
+        if line.strip():
+            assert line.rstrip() in remaining, line  # in order: consumes up to the match
 
 
 def test_exact_match_rate(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,6 +148,8 @@ def test_candidate_scan_finds_every_marker_line_of_the_corpus():
         "X <x@shop.example> schrieb am Fr., 13.\n",  # a header start that may wrap
         "Sent from my iPhone, which is great\n",  # a footer opening that is no footer
         "2016-03-03 17:21 Notiz\n",  # an ISO date that is no header
+        "Am " + "schrieb x " * 38 + "y:\n> q\n",  # an undated "wrote" line above a quote
+        "> Frage?\nAntwort.\n",  # an interleaved reply
     ],
 )
 def test_new_rules_scale_linearly(block: str) -> None:
