@@ -88,8 +88,11 @@ def _explain_file(name: str, config: Config, as_json: bool) -> int:
     print("rules fired:")
     for rule in reading.rules:
         print(f"  - {rule.get('rule')}: {rule.get('detail', '')}")
-    print("new text (quotes and signature stripped):")
+    print("new text (the reply; an interleaved one with the quotes it answers):")
     for line in (reading.new_text or "").splitlines()[:30]:
+        print(f"  | {line}")
+    print("own text (what the sender wrote; the only text that acts):")
+    for line in (reading.own_text or "").splitlines()[:30]:
         print(f"  | {line}")
     return 0
 

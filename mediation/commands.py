@@ -1,9 +1,9 @@
 """Mediator commands: the ``#`` lines of a mediator's reply, in German and English.
 
-`parse(new_text)` reads only the new part of a reply (the caller strips quotes and
-signatures first; as a second guard, reading stops at the first ``>`` quoted line), so a
-quoted ``#abschluss`` never closes a case. A line starting with ``#`` and a word is a
-command:
+`parse(own_text)` reads only what the mediator wrote (the reply reader's own text,
+without quotes, answered quotes, hidden text and signature; as a second guard, reading
+stops at the first ``>`` quoted line), so a quoted ``#abschluss`` never closes a case.
+A line starting with ``#`` and a word is a command:
 
 - ``#vorschlag`` / ``#proposal`` + text: a settlement proposal;
 - ``#frist N`` / ``#extend N``: extend the current deadline by N business days;
@@ -103,7 +103,7 @@ class _Open:
     lines: list[str]
 
 
-def parse(new_text: str) -> Instructions:
+def parse(own_text: str) -> Instructions:
     """The mediator's events and problems in the new part of a reply."""
     message: list[str] = []
     commands: list[MediatorEvent] = []
@@ -123,7 +123,7 @@ def parse(new_text: str) -> Instructions:
             commands.append(MediatorNoted(text))
         collecting = None
 
-    for line in new_text.splitlines():
+    for line in own_text.splitlines():
         if _QUOTED_LINE.match(line):
             break
         match = _COMMAND_LINE.match(line)

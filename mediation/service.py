@@ -348,7 +348,7 @@ def _take_feedback(
 
 def _feedback_texts(reading: Classification, source: Source) -> tuple[str, str]:
     """(Lob, Tadel) of a mail: its labelled fields where it has them ("Lob: …",
-    "Tadel: …"), else the whole new text as Lob when it reads as praise, as Tadel when
+    "Tadel: …"), else the author's whole own text as Lob when it reads as praise, as Tadel when
     not. Praise at the complaint address is Lob as a whole."""
     from classifier.ratings import parse_rating
 
@@ -533,11 +533,12 @@ def _rate(
     as one nor tries to (then it is held like any late mail).
 
     Only the case's customer gets here, at its signed case address (`authority`), and
-    only its new text is read. Whatever the case's outcome, a rating is taken the same
-    way (no review gating). A readable rating replaces an earlier one (kept in the
-    history; the event names the revision it replaces) and is thanked with what was
-    read; an answer to the request, or a try at a rating, that cannot be read is held
-    for the operator and the customer is shown the format.
+    only its own text is read (no quote, not even an answered one). Whatever the case's
+    outcome, a rating is taken the same way (no review gating). A readable rating
+    replaces an earlier one (kept in the history; the event names the revision it
+    replaces) and is thanked with what was read; an answer to the request, or a try at
+    a rating, that cannot be read is held for the operator and the customer is shown
+    the format.
     """
     from classifier.ratings import parse_rating  # loaded only when needed
 
