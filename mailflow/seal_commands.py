@@ -158,10 +158,15 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
             continue
         scores = " ".join("-" if row[d] is None else str(row[d]) for d in ratings.DIMENSIONS)
         print(f"{row['case']}  {row['received_at']:%Y-%m-%d %H:%M}  {scores}  #{row['revision']}")
-        for name in ("praise", "criticism", "comment"):
-            if row[name]:
-                print(f"      {name}: {row[name]}")
+        _print_texts(row, ("praise", "criticism", "comment"))
     return EX_OK
+
+
+def _print_texts(row: dict[str, Any], names: tuple[str, ...]) -> None:
+    """The free texts of a rating or a Lob & Tadel entry, one indented line each."""
+    for name in names:
+        if row[name]:
+            print(f"      {name}: {row[name]}")
 
 
 def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
@@ -181,9 +186,7 @@ def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
             continue
         shop = row["merchant"] or "(shop not yet named)"
         print(f"#{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {shop}  {row['source']}")
-        for name in ("praise", "criticism"):
-            if row[name]:
-                print(f"      {name}: {row[name]}")
+        _print_texts(row, ("praise", "criticism"))
     return EX_OK
 
 

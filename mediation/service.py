@@ -209,19 +209,24 @@ def handle_mail(
         return _apply(session, case, candidate.via, verdict, mail, classify, settings)
     if at_feedback is not None:
         return _name_feedback_merchant(session, mail, at_feedback.feedback_id, classify, settings)  # type: ignore[arg-type]
+    opening = at_praise or at_complaint
+    if opening is None:
+        # To postmaster, abuse or our From address (a client that ignored Reply-To),
+        # naming no case: the operator reads it.
+        return _hold(session, mail, HeldReason.OPERATOR_ADDRESS, delivered, settings)
+    automatic = _automatic(mail, classify)
+    if automatic:
+        detail = f"{automatic} to {opening.address}: opens nothing"
+        return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
     if at_praise is not None:
         return _take_feedback(
             session, mail, at_praise.merchant_slug, Source.PRAISE_ADDRESS, classify, settings
         )
-    if at_complaint is None:
-        # To postmaster, abuse or our From address (a client that ignored Reply-To),
-        # naming no case: the operator reads it.
-        return _hold(session, mail, HeldReason.OPERATOR_ADDRESS, delivered, settings)
     if _is_praise(classify(None)):
         return _take_feedback(
-            session, mail, at_complaint.merchant_slug, Source.COMPLAINT_ADDRESS, classify, settings
+            session, mail, opening.merchant_slug, Source.COMPLAINT_ADDRESS, classify, settings
         )
-    return _open_case(session, mail, at_complaint.merchant_slug, classify, settings)
+    return _open_case(session, mail, opening.merchant_slug, classify, settings)
 
 
 def _judge(
@@ -318,17 +323,14 @@ def _take_feedback(
     classify: Classify,
     settings: Settings,
 ) -> Outcome:
-    """Lob & Tadel outside any case: recorded for the merchant found in it (as for a
-    complaint), the author thanked, or asked for the shop when none was found."""
-    automatic = _automatic(mail, classify)
-    if automatic:
-        detail = f"{automatic} to a Lob & Tadel address"
-        return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
+    """Lob & Tadel outside any case, from a person: recorded for the merchant found in
+    it (as for a complaint), the author thanked, or asked for the shop when none was
+    found."""
     assert mail.sender is not None
     reading = classify(None)
     match, merchant = _find_merchant(session, mail.subject, reading.own_text, named_slug)
     praise, criticism = _feedback_texts(reading, source)
-    language = reading.language if reading.language in LANGUAGES else settings.default_language
+    language = _language(reading.language, settings)
     entry = feedback.record(
         session,
         merchant_id=merchant.id if merchant else None,
@@ -401,6 +403,11 @@ def _name_feedback_merchant(
     return Outcome((_feedback_notice(mail, entry, merchant, entry.language, settings),))
 
 
+def _language(language: str | None, settings: Settings) -> str:
+    """`language` where we write it, else the operator's default."""
+    return language if language in LANGUAGES else settings.default_language
+
+
 def _find_merchant(
     session: Session, subject: str, text: str, named_slug: str | None = None
 ) -> tuple[routing.MerchantMatch | None, Merchant | None]:
@@ -418,14 +425,10 @@ def _open_case(
     classify: Classify,
     settings: Settings,
 ) -> Outcome:
-    automatic = _automatic(mail, classify)
-    if automatic:
-        detail = f"{automatic} to a complaint address"
-        return _hold(session, mail, HeldReason.MACHINE_MAIL, detail, settings)
     assert mail.sender is not None
     reading = classify(None)
     match, merchant = _find_merchant(session, mail.subject, mail.text, named_slug)
-    language = reading.language if reading.language in LANGUAGES else settings.default_language
+    language = _language(reading.language, settings)
     customer = storage.ensure_customer(
         session, mail.sender, mail.sender_name, language, mail.received_at
     )
@@ -606,7 +609,7 @@ def _rating_unreadable(
         session, mail, HeldReason.CLOSED_CASE, detail, settings,
         tell=classify, ref=case.ref, case=case,
     )  # fmt: skip
-    language = case.language if case.language in LANGUAGES else settings.default_language
+    language = _language(case.language, settings)
     view = notices.CaseView.load(session, case, settings)
     values = view.values(language, settings.timezone, {})
     values["rating_help"] = format_help(language)
@@ -979,8 +982,7 @@ def _hold(
     if not told:
         return Outcome(case_ref=ref, held=reason, detail=detail)
     assert tell is not None and mail.sender and ref
-    language = tell(None).language
-    language = language if language in LANGUAGES else settings.default_language
+    language = _language(tell(None).language, settings)
     key = _SENDER_NOTICES.get(reason, "sender.mail_held")
     reply_to = None
     if role is not None and reason is HeldReason.NOT_CASE_ADDRESS:
