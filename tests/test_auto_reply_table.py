@@ -41,6 +41,8 @@ SUBJECT_DE = "[SSG-2026-000123] Neue Beschwerde – erste Antwort bis 09.12.2026
 SUBJECT_EN = "[SSG-2026-000123] New complaint: first answer due by 09.12.2026"
 SOLVED_DE = "[SSG-2026-000123] Ist Ihr Problem gelöst?"
 SOLVED_EN = "[SSG-2026-000123] Is your problem solved?"
+# The subject of the mails a security probe sent as whole bodies (terse notes, below).
+PROBE_SUBJECT = "Re: [SSG-2026-000076] Neue Beschwerde"
 
 # Our complaint as merchants see it quoted below their answer (mediation/templates).
 COMPLAINT_DE = """\
@@ -561,6 +563,129 @@ AUTOMATIC = [
         PANEL_AUTORESPONDER,
         kind="out_of_office",
     ),
+    # -- terse notes set by hand: no "ich bin", no "I am", often no header either ----------
+    # The four mails of the security probe, each the whole body as it was sent.
+    Sample(
+        "probe-terse-urlaub-gruss-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Bin bis 14.12. im Urlaub. Gruß Max",
+        SIEVE_VACATION,
+        kind="out_of_office",
+    ),
+    Sample(
+        "probe-terse-urlaub-danach-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Bin im Urlaub bis 14.12., danach melde ich mich.",
+        PANEL_AUTORESPONDER,
+        kind="out_of_office",
+    ),
+    Sample(
+        "probe-terse-vacation-en",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "On vacation until Dec 14, will reply when back.",
+        GMAIL_VACATION,
+        kind="out_of_office",
+    ),
+    Sample(
+        # A receipt and a promise to see to it, and nothing about the matter.
+        "probe-terse-received-iphone-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Danke, ist angekommen. Wir kümmern uns darum.\n\nVon meinem iPhone gesendet",
+        kind="ticket_ack",
+    ),
+    Sample(
+        "terse-krankgeschrieben-de",
+        "Tom Berger <tom@berger-moebel.example>",
+        f"AW: {SUBJECT_DE}",
+        "Hallo,\n\nbin bis einschließlich Freitag krankgeschrieben, melde mich danach.\n\nLG Tom\n",
+        PANEL_AUTORESPONDER,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-dienstreise-de",
+        "Stefan Hahn <s.hahn@hahn-elektro.example>",
+        f"AW: {SUBJECT_DE}",
+        "Auf Dienstreise bis Mittwoch, melde mich nach meiner Rückkehr.\n\nGruß, Stefan Hahn\n",
+        EXCHANGE_OOF,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-betriebsferien-de",
+        "Holzwerk Lenz <info@holzwerk-lenz.example>",
+        f"AW: {SUBJECT_DE}",
+        "Sind vom 23.12. bis 06.01. in Betriebsferien. Ab dem 07.01. sind wir wieder für Sie "
+        "da.\n\nTeam Holzwerk\n",
+        PANEL_AUTORESPONDER,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-zurueck-am-de",
+        "Jana Albers <j.albers@feinkost-albers.example>",
+        f"AW: {SUBJECT_DE}",
+        "Derzeit nicht im Büro, zurück am 15.12.\n\nViele Grüße\nJ. Albers\n",
+        EXCHANGE_OOF,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-wieder-erreichbar-de",
+        "Frank Ott <frank@ott-werkzeuge.example>",
+        f"AW: {SUBJECT_DE}",
+        "Hallo, ab dem 15.12. wieder erreichbar. Danke für Ihre Geduld!\n",
+        SIEVE_VACATION,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-out-of-office-en",
+        "Claire Dunn <claire.dunn@homeware-direct.example>",
+        f"RE: {SUBJECT_EN}",
+        "Out of office until Monday 14 Dec. Will respond when back.\n\n- Claire\n",
+        EXCHANGE_OOF,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-away-until-en",
+        "Tom Becker <tom@becker-audio.example>",
+        f"Re: {SUBJECT_EN}",
+        "Away until 14 December with limited email.\n\nTom\n",
+        SIEVE_VACATION,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-travelling-back-on-en",
+        "Dave Morgan <dave@morgan-bikes.example>",
+        f"Re: {SUBJECT_EN}",
+        "Currently travelling, back on Monday. Will reply then.\n\nSent from my phone\n",
+        GMAIL_VACATION,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-parental-leave-en",
+        "Sarah Quinn <sarah@quinn-ceramics.example>",
+        f"Re: {SUBJECT_EN}",
+        "On parental leave until March 2027. For orders please write to "
+        "orders@quinn-ceramics.example.\n",
+        EXCHANGE_OOF,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-off-sick-en",
+        "Ian Ford <ian@fordtools.example>",
+        f"Re: {SUBJECT_EN}",
+        "Off sick today, will get back to you when I return.\n\nIan\n",
+        PANEL_AUTORESPONDER,
+        kind="out_of_office",
+    ),
+    Sample(
+        "terse-got-it-en",
+        "Oak & Pine <help@oak-and-pine.example>",
+        f"Re: {SUBJECT_EN}",
+        "Got it, thanks - we'll look into it.\n\nCheers,\nTom\n",
+        kind="ticket_ack",
+    ),
 ]
 
 
@@ -755,6 +880,71 @@ HUMAN = [
         "-----Ursprüngliche Nachricht-----\nVon: Service-Siegel <fall@siegel.test>\n"
         "Gesendet: Montag, 7. Dezember 2026 09:14\nAn: service@shop.example\n"
         f"Betreff: {SUBJECT_DE}\n\n" + COMPLAINT_DE,
+    ),
+    # -- short answers beside the terse notes: an absence mentioned, the matter answered ---
+    Sample(
+        "terse-past-vacation-refund-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Ich war im Urlaub, die Erstattung ist jetzt veranlasst.\n\nGruß Max\n",
+    ),
+    Sample(
+        "future-vacation-replacement-today-de",
+        "Holzwerk Lenz <info@holzwerk-lenz.example>",
+        PROBE_SUBJECT,
+        "Wir sind ab 14.12. im Urlaub, deshalb senden wir den Ersatz heute noch.\n\n"
+        "Viele Grüße\nTeam Holzwerk\n",
+    ),
+    Sample(
+        "vacation-until-replacement-today-de",
+        "Holzwerk Lenz <info@holzwerk-lenz.example>",
+        f"AW: {SUBJECT_DE}",
+        "Bin bis 14.12. im Urlaub, deshalb geht der Ersatz heute noch raus.\n\nGruß Jens\n",
+    ),
+    Sample(
+        "short-replacement-today-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Danke, wir schicken heute Ersatz.\n",
+    ),
+    Sample(
+        "short-refund-done-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Erstattung ist veranlasst.\n\nVon meinem iPhone gesendet\n",
+    ),
+    Sample(
+        "received-replacement-today-de",
+        "Max Hoffmann <max@hoffmann-technik.example>",
+        PROBE_SUBJECT,
+        "Danke, ist angekommen. Wir schicken heute Ersatz.\n\nVon meinem iPhone gesendet\n",
+    ),
+    Sample(
+        "received-with-a-fact-de",
+        "Tobias Krüger <t.krueger@kuechenwelt.example>",
+        f"AW: {SUBJECT_DE}",
+        "Danke, ist angekommen. Das Modell ist leider nicht mehr lieferbar, ich kläre bis "
+        "Mittwoch mit dem Hersteller einen Austausch.\n\nGrüße\nT. Krüger\n",
+    ),
+    Sample(
+        "customer-arrived-de",
+        "Anna Berger <anna.berger@gmail.example>",
+        f"Re: {SOLVED_DE}",
+        "Danke, ist angekommen!\n",
+        to=CUSTOMER_CASE,
+    ),
+    Sample(
+        "away-replacement-today-en",
+        "Sarah Quinn <sarah@quinn-ceramics.example>",
+        f"Re: {SUBJECT_EN}",
+        "I'm away from tomorrow until Dec 14, so we're sending the replacement today.\n\nSarah\n",
+    ),
+    Sample(
+        "on-vacation-but-on-its-way-en",
+        "Dave Morgan <dave@morgan-bikes.example>",
+        f"Re: {SUBJECT_EN}",
+        "On vacation until Monday, but the replacement is already on its way - tracking "
+        "1Z999AA10123456784.\n",
     ),
 ]
 

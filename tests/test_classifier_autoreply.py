@@ -77,6 +77,60 @@ def fired(subject: str, body: str) -> dict[str, str]:
             "decisive",
             "out_of_office",
         ),
+        # Terse notes leave out the subject: an absence that opens a clause, with its end or
+        # a promise, is an out-of-office note; alone it is evidence.
+        (
+            "Re: Fall",
+            "Bin bis 14.12. im Urlaub. Gruß Max",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "Re: Fall",
+            "Auf Dienstreise bis Mittwoch, melde mich danach.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        ("Re: Fall", "Derzeit nicht im Büro.", "ooo-terse", "evidence", None),
+        (
+            "Re: case",
+            "On vacation until Dec 14, will reply when back.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        ("Re: case", "Currently out of office.", "ooo-terse-en", "evidence", None),
+        (
+            "Re: case",
+            "Back on Monday, will reply then.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "AW: Fall",
+            "Hallo, ab dem 15.12. wieder erreichbar.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        # A terse receipt and a vague promise, as the whole text, acknowledge only.
+        (
+            "Re: Fall",
+            "Danke, ist angekommen. Wir kümmern uns darum.\n\nVon meinem iPhone gesendet",
+            "ack-terse",
+            "decisive",
+            "ticket_ack",
+        ),
+        (
+            "Re: case",
+            "Got it, thanks - we'll look into it.\n\nCheers,\nTom",
+            "ack-terse",
+            "decisive",
+            "ticket_ack",
+        ),
         # A ticket created for the sender settles an acknowledgement.
         (
             "Ihre Anfrage",
@@ -199,6 +253,23 @@ def test_rules_name_automatic_replies(subject, body, rule, strength, kind):
             "Sorry, I'm on holiday until Monday but I checked: the parcel was delivered to "
             "your neighbour on 3 December.",
         ),
+        # Terse wording that is no terse note: an absence mid-sentence, past, a question,
+        # a story, a receipt with a fact or alone (a customer's "it came").
+        ("Re: Fall", "Ich war im Urlaub, die Erstattung ist jetzt veranlasst."),
+        ("Re: Fall", "Wir sind bis 14.12. im Urlaub, deshalb senden wir den Ersatz heute noch."),
+        ("Re: Fall", "Bin bis Freitag im Urlaub. Können Sie die Frist bis 20.12. verlängern?"),
+        (
+            "Beschwerde",
+            "Der Shop ist seit Wochen nicht erreichbar. Ich setze eine Frist bis 14.12.",
+        ),
+        ("Beschwerde", "Unterwegs ging das Paket verloren. Ich warte bis 14.12. auf Geld."),
+        ("Complaint", "Back on 3 December I ordered a kettle; until Monday nothing happened."),
+        (
+            "Re: Fall",
+            "Danke, ist angekommen. Das Modell ist leider nicht mehr lieferbar, wir melden uns.",
+        ),
+        ("Re: Ist Ihr Problem gelöst?", "Danke, ist angekommen!"),
+        ("Re: Fall", "Hallo, ab sofort wieder erreichbar. Gruß Max"),
     ],
 )
 def test_human_replies_settle_no_automatic_kind(subject, body):
@@ -219,6 +290,10 @@ def test_human_replies_settle_no_automatic_kind(subject, body):
         ("Your request (#4711) was received: the replacement was shipped today.", "action-done"),
         ("Das neue Gerät wurde heute an die Kundin verschickt.", "action-done"),
         ("Your request (48213) has been updated. Hello, thanks for waiting.", "ticket-updated"),
+        ("Danke, wir schicken heute Ersatz.", "action-announced"),
+        ("Bin bis 14.12. im Urlaub, deshalb geht der Ersatz heute noch raus.", "action-announced"),
+        ("I'm away until Dec 14, so we're sending the replacement today.", "action-announced"),
+        ("Einverstanden. Wir überweisen die 85 € heute noch an die Kundin.", "action-announced"),
     ],
 )
 def test_an_action_reported_is_a_human_answer(body, rule):
@@ -238,11 +313,14 @@ def test_an_action_reported_is_a_human_answer(body, rule):
         "We have not refunded anything yet.",
         "I was refunded only half of the price.",
         "Your refund request has been received and will be processed.",
+        "Wir schicken heute keinen Ersatz.",
+        "We will not send a replacement today.",
+        "Wir senden Ihnen morgen eine Antwort.",
     ],
 )
 def test_a_negated_or_disputed_action_is_no_action(body):
     """Complaints quoting what did not happen, or what a shop claims, report no action."""
-    assert not {"action-reported", "action-done"} & set(fired("Re: x", body))
+    assert not {"action-reported", "action-done", "action-announced"} & set(fired("Re: x", body))
 
 
 def test_a_declared_automatic_reply_beats_a_reported_action():
@@ -301,6 +379,12 @@ def test_every_text_rule_has_a_trigger_and_combinations_name_earlier_rules():
         "ich bin unterwegs " * 300,
         "a " * 2000 + "will",
         "refund the replacement " * 300,
+        ", bin bis 1. " * 400,
+        ", back on 1 " * 400,
+        "ab dem 1.1. " * 400,
+        "wir schicken heute " * 300,
+        "geht ersatz heute " * 300,
+        "Hallo, " + "ist angekommen. " * 250 + "wir kümmern uns darum",
     ],
 )
 def test_matching_hostile_text_stays_fast(text):
