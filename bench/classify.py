@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from memory import peak_rss_mb  # bench/memory.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,7 +82,7 @@ def measure(model_path: Path, count: int) -> dict[str, float]:
         "single_cpu_p99_ms": cpu_latencies[p99],
         "import_seconds": imported - started,
         "load_seconds": loaded - imported,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": peak_rss_mb(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg()[0],
     }

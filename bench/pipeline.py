@@ -47,7 +47,6 @@ import json
 import logging
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -65,6 +64,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from memory import peak_rss_mb  # bench/memory.py, beside this script
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
@@ -741,7 +741,7 @@ def drain_in_processes(config_path: Path, workers: int, log_file: Path) -> Drain
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 # ------------------------------------------------------------------ the check

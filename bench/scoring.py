@@ -24,7 +24,6 @@ import argparse
 import enum
 import json
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from memory import peak_rss_mb  # bench/memory.py, beside this script
 from sqlalchemy import JSON, Date, Engine, column, event, func, insert, select, table
 from sqlmodel import Session
 
@@ -344,7 +344,7 @@ def main() -> int:
     tiers = {tier.value: 0 for tier in Tier}
     for assessment in assessments:
         tiers[assessment.tier.value] += 1
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     elapsed = sql_wall + wall
     print(f"{len(assessments)} merchants, {cases} cases, {rated} ratings")
     print(f"SQL aggregation: {sql_wall:.3f} s wall, {sql_cpu:.3f} s CPU in this process")
