@@ -48,9 +48,14 @@ def _engine(config: Config) -> Engine:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
-    from mailflow.service import Service  # imports aiosmtpd, imapclient, apscheduler
+    from mailflow.service import ALL_PARTS, Part, Service  # aiosmtpd, imapclient, apscheduler
 
-    Service(config).run_until_signalled()
+    parts = ALL_PARTS if args.command == "serve" else {Part(args.command)}
+    threads = getattr(args, "threads", 1)
+    if threads < 1:
+        print("siegel: --threads must be at least 1", file=sys.stderr)
+        return EX_USAGE
+    Service(config, parts=parts, worker_threads=threads).run_until_signalled()
     return EX_OK
 
 
@@ -298,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         return add_command(commands, name, handler, help_text, guard=False)
 
     command("serve", cmd_serve, "run SMTP intake, IMAP pollers, worker, relay and scheduler")
+    command("intake", cmd_serve, "run only the SMTP/LMTP intake and IMAP pollers")
+    worker = command("worker", cmd_serve, "run only the worker, deadline sweep and recompute")
+    worker.add_argument(
+        "--threads", type=int, default=1, help="worker threads in this process (default 1)"
+    )
+    command("relay", cmd_serve, "run only the relay that sends the outbox")
 
     ingest = command("ingest", cmd_ingest, "store mail files (or stdin) as received mail")
     ingest.add_argument("files", nargs="*", metavar="FILE", help="mail files; - or none: stdin")

@@ -298,6 +298,24 @@ def _scoring_indexes(connection: Connection) -> None:
     _create_indexes("ix_cases_scoring", "ix_rating_scoring")(connection)
 
 
+def _case_number_sequence(connection: Connection) -> None:
+    # PostgreSQL: case numbers from a sequence, so that opening a case holds no row lock
+    # until commit (`mediation.storage.next_ref`). It starts after the highest number
+    # used in any year, by a `case_sequence` row or a case's reference.
+    if connection.dialect.name != "postgresql":
+        return
+    assert case_storage.CASE_NUMBER_SEQUENCE == "case_number_seq"
+    connection.execute(text("CREATE SEQUENCE IF NOT EXISTS case_number_seq AS BIGINT MINVALUE 1"))
+    connection.execute(
+        text(
+            "SELECT setval('case_number_seq', GREATEST(1, used), used > 0) FROM (SELECT GREATEST("
+            " (SELECT coalesce(max(last_number), 0) FROM case_sequence),"
+            " (SELECT coalesce(max(CAST(substring(ref FROM '[0-9]+$') AS BIGINT)), 0)"
+            "  FROM cases)) AS used) AS highest"
+        )
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     (
         "mail path: mail, outbox, attempts, IMAP checkpoints",
@@ -322,6 +340,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         _scoring_indexes,
     ),
     ("Lob & Tadel outside cases", _create_tables(*feedback_storage.TABLES)),
+    ("cases: PostgreSQL numbers cases from a sequence", _case_number_sequence),
 ]
 
 

@@ -7,9 +7,10 @@ a Message-ID that is kept in the row: a resend after a crash carries the same on
 The relay (`mailflow.relay`) later sends the stored bytes unchanged.
 
 Loop safety lives here too (RFC 3834 §2): nothing automatic is answered
-automatically, automatic replies to one address are capped per day, mail to our own
-service addresses is never sent, and no automatic answer goes to any address at our
-own domain. Such rows are stored with status `suppressed` and the rule that fired, so
+automatically, automatic replies to one address are capped per day (exactly, on
+PostgreSQL too: the count runs under a lock per recipient held until commit), mail to
+our own service addresses is never sent, and no automatic answer goes to any address
+at our own domain. Such rows are stored with status `suppressed` and the rule that fired, so
 "why was nothing sent?" has an answer.
 
 Header hygiene lives in `render()`, the one place where headers are built: subjects
@@ -41,7 +42,7 @@ from email.mime.text import MIMEText
 from email.policy import SMTPUTF8, compat32
 from email.utils import format_datetime, formataddr
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from classifier.machine import LOOP_HEADER
@@ -60,6 +61,9 @@ SENDER_LOCAL = "service"
 AUTO_RESPONSE_SUPPRESS = "DR, RN, NRN, OOF, AutoReply"
 AUTOREPLY_WINDOW = timedelta(hours=24)
 _RESPONSE_LIMIT = 2000
+# Advisory lock class of the daily cap (pg_advisory_xact_lock(int, int)); the second
+# key is the hash of the lower-cased recipient.
+AUTOREPLY_CAP_LOCK = 7420002
 _SMTP_CODE = re.compile(r"\b([245]\d\d)\b")
 _QP_UTF8 = Charset("utf-8")
 _QP_UTF8.body_encoding = QP
@@ -223,8 +227,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
-        # Two transactions enqueueing at the same moment may both pass: the cap is
-        # a loop brake, not an exact quota.
+        _lock_recipient(session, mail.to)
         recent = session.scalar(
             select(func.count())
             .select_from(OutboxMail)
@@ -241,6 +244,23 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
                 f"address within 24 hours (limit {cap})"
             )
     return None
+
+
+def _lock_recipient(session: Session, recipient: str) -> None:
+    """On PostgreSQL, serialise the cap's count-then-insert per recipient until commit.
+
+    Without it two workers enqueueing to one address at the same moment would both
+    count below the cap and both insert. SQLite has one writer at a time already. A
+    hash collision only makes two addresses wait for each other. Two units of work
+    that answer the same two addresses in opposite order can deadlock: PostgreSQL
+    aborts one, and the worker retries that mail as a failed attempt."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:class_id, hashtext(lower(:recipient)))"),
+        {"class_id": AUTOREPLY_CAP_LOCK, "recipient": recipient},
+    )
 
 
 def _is_own_service_address(address: str, config: Config) -> bool:

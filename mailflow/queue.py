@@ -113,9 +113,12 @@ def recover(engine: Engine, now: datetime, lease_seconds: float, max_attempts: i
     expired = now - timedelta(seconds=lease_seconds)
     recovered = 0
     with session_scope(engine) as session:
-        claimed = session.scalars(
-            select(StoredMail).where(StoredMail.status == MailStatus.PROCESSING)
-        ).all()
+        query = select(StoredMail).where(StoredMail.status == MailStatus.PROCESSING)
+        if is_postgres(engine):
+            # Several worker processes recover every minute: a row is read locked, as
+            # it is now, so that a claim made since another's recover is not undone.
+            query = query.with_for_update(skip_locked=True)
+        claimed = session.scalars(query).all()
         for mail in claimed:
             lease_over = mail.claimed_at is None or mail.claimed_at < expired
             if not (lease_over or _holder_is_gone(mail.claimed_by, this_host)):

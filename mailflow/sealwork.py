@@ -6,7 +6,10 @@ changes mailed, and the public rating barometer.
   seal record and the tier it holds (hysteresis).
 - `recompute(engine, config, now)`: the nightly job and `siegel score --apply`: in one
   transaction, changed tiers are stored with their history and the merchants' mails
-  go into the outbox.
+  go into the outbox. On PostgreSQL the transaction holds an advisory lock, so that of
+  several worker processes whose schedulers fire at once one recomputes and the others
+  skip (`wait=False`) or wait (the command); a tier change is written by a conditional
+  update anyway, so a recompute after another one mails nothing twice.
 - `barometer(session, config, slug, at)`: the public summary (Bewertungsbarometer):
   tier and figures only, nothing about a person.
 """
@@ -19,17 +22,20 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from mailflow import outbox
 from mailflow.config import Config
-from mailflow.db import session_scope
+from mailflow.db import is_postgres, session_scope
 from mediation import feedback, figures, seal, storage
 from mediation.ratings import DIMENSIONS
 from scoring import Assessment, score_all
 
 log = logging.getLogger("mailflow.seal")
+
+RECOMPUTE_LOCK = 7420003
+"""The advisory lock key of the recompute (`mailflow.db` uses 7420001 for upgrades)."""
 
 PUBLIC_COUNTS = (
     "cases",
@@ -78,16 +84,32 @@ class Recomputed:
 
     assessed: int = 0
     changes: list[seal.TierChange] = field(default_factory=list)
+    skipped: bool = False
+    """Another process held the recompute lock (PostgreSQL, `wait=False`): nothing done."""
 
     @property
     def mails(self) -> int:
         return sum(1 for change in self.changes if change.mail is not None)
 
 
-def recompute(engine: Engine, config: Config, now: datetime, slug: str | None = None) -> Recomputed:
+def recompute(
+    engine: Engine, config: Config, now: datetime, slug: str | None = None, wait: bool = True
+) -> Recomputed:
     """Assess every merchant (or `slug`) as of `now`, store the changed tiers and enqueue
-    the mails that tell the merchants, all in one transaction."""
+    the mails that tell the merchants, all in one transaction.
+
+    On PostgreSQL one recompute runs at a time: the transaction takes an advisory lock,
+    waiting for it, or with `wait=False` returning `skipped` when another holds it."""
     with session_scope(engine) as session:
+        if is_postgres(engine):
+            if not wait:
+                taken = session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECOMPUTE_LOCK}
+                )
+                if not taken:
+                    return Recomputed(skipped=True)
+            else:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECOMPUTE_LOCK})
         assessments = assess(session, config, now, slug)
         merchants = {merchant.slug: merchant for merchant in storage.merchants(session)}
         window = config.scoring.policy.window_months

@@ -1,4 +1,20 @@
-"""`siegel serve`: SMTP and IMAP intake, worker, relay and scheduler in one process.
+"""The long-running processes: `siegel serve` (everything in one), or each part alone.
+
+A process runs any of three parts (`Part`), each over the same database:
+
+- **intake**: the SMTP/LMTP listener, the IMAP pollers and the spool that commits what
+  they receive (`siegel intake`);
+- **worker**: recovers claims of dead workers, processes stored mails in one or more
+  threads, and runs the scheduler's deadline sweep and nightly seal recompute
+  (`siegel worker`); several worker processes may run against one PostgreSQL: claims
+  skip locked rows, the sweep claims each deadline by a conditional delete, the
+  recompute runs under an advisory lock, and the auto-reply cap counts under a lock
+  per recipient (`mailflow.outbox`);
+- **relay**: recovers rows left `sending` and delivers the outbox (`siegel relay`).
+
+`siegel serve` runs all three. In one process a stored mail wakes the worker and a
+sweep that mailed wakes the relay; otherwise the worker and the relay find new work
+by polling every `[queue] poll_seconds`.
 
 Start order follows the data: recover interrupted work, start the consumers (worker,
 relay), then the intakes. Stop order is the reverse, so that on SIGTERM no mail is
@@ -7,10 +23,11 @@ acknowledged that is not committed and no thread is cut off in a transaction.
 
 from __future__ import annotations
 
+import enum
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -30,37 +47,81 @@ log = logging.getLogger("mailflow.service")
 MAINTENANCE_SECONDS = 60
 
 
+class Part(enum.StrEnum):
+    """What one process runs; `siegel serve` runs all of them."""
+
+    INTAKE = "intake"
+    WORKER = "worker"
+    RELAY = "relay"
+
+
+ALL_PARTS = frozenset(Part)
+
+
 class Service:
-    def __init__(self, config: Config, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine | None = None,
+        parts: Iterable[Part] = ALL_PARTS,
+        worker_threads: int = 1,
+    ) -> None:
+        if worker_threads < 1:
+            raise ValueError("worker threads must be at least 1")
         self.config = config
+        self.parts = frozenset(parts)
+        if not self.parts:
+            raise ValueError("a service runs at least one part")
         self.engine = engine or open_database(config.database_url)
         self.stop_event = threading.Event()
-        self.worker = Worker(self.engine, config)
-        self.relay = Relay(self.engine, config)
-        self.spool = Spool(self.engine, on_stored=self.worker.wake.set)
-        self.controller = make_controller(self.spool, config)
-        self.pollers = [
-            ImapPoller(account, self.spool, self.engine, config.smtp.max_message_bytes)
-            for account in config.imap
-        ]
+        self.worker_threads = worker_threads
+        self.worker = Worker(self.engine, config) if Part.WORKER in self.parts else None
+        self.relay = Relay(self.engine, config) if Part.RELAY in self.parts else None
+        self.spool: Spool | None = None
+        self.controller = None
+        self.pollers: list[ImapPoller] = []
+        if Part.INTAKE in self.parts:
+            wake = self.worker.wake.set if self.worker else None
+            self.spool = Spool(self.engine, on_stored=wake)
+            self.controller = make_controller(self.spool, config)
+            self.pollers = [
+                ImapPoller(account, self.spool, self.engine, config.smtp.max_message_bytes)
+                for account in config.imap
+            ]
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.threads: list[threading.Thread] = []
 
     def _recover(self) -> None:
-        queue.recover(
-            self.engine, utcnow(), self.config.queue.lease_seconds, self.config.queue.max_attempts
-        )
-        self.relay.recover(utcnow())
+        if self.worker:
+            queue.recover(
+                self.engine,
+                utcnow(),
+                self.config.queue.lease_seconds,
+                self.config.queue.max_attempts,
+            )
+        if self.relay:
+            self.relay.recover(utcnow())
+
+    def _wake_relay(self) -> None:
+        # A relay in another process finds the new rows at its next poll.
+        if self.relay:
+            self.relay.wake()
 
     def _sweep(self) -> None:
         """Fire due deadlines; the first run, at start, catches up after downtime."""
         if casework.sweep(self.engine, self.config, utcnow()).mails:
-            self.relay.wake()
+            self._wake_relay()
 
     def _recompute(self) -> None:
-        """Recompute every merchant's seal tier; changes are mailed (nightly by default)."""
-        if sealwork.recompute(self.engine, self.config, utcnow()).mails:
-            self.relay.wake()
+        """Recompute every merchant's seal tier; changes are mailed (nightly by default).
+
+        With several worker processes each one's scheduler fires; on PostgreSQL the
+        first takes an advisory lock and the others skip (`sealwork.recompute`)."""
+        done = sealwork.recompute(self.engine, self.config, utcnow(), wait=False)
+        if done.skipped:
+            log.info("seal recompute skipped: another process is running it")
+        elif done.mails:
+            self._wake_relay()
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
@@ -72,6 +133,7 @@ class Service:
         # intakes open, so that mail is accepted meanwhile (a saved one is preloaded by
         # `start`, which takes a fraction of a second). Without a
         # model no mail is processed: it waits, stored, rather than fail three times.
+        assert self.worker is not None
         delay = 5.0
         while not stop.is_set():
             try:
@@ -85,21 +147,33 @@ class Service:
 
     def start(self) -> None:
         self._recover()
-        casework.preload(self.config)
-        self._thread("worker", self._work)
-        self._thread("relay", self.relay.run)
-        self.spool.start()
-        self.controller.start()
-        for poller in self.pollers:
-            self._thread(f"imap-{poller.account.username}", poller.run)
-        self.scheduler.add_job(
-            self._recover,
-            "interval",
-            seconds=MAINTENANCE_SECONDS,
-            id="recover",
-            max_instances=1,
-            coalesce=True,
-        )
+        if self.worker:
+            casework.preload(self.config)
+            for number in range(self.worker_threads):
+                self._thread("worker" if number == 0 else f"worker-{number + 1}", self._work)
+        if self.relay:
+            self._thread("relay", self.relay.run)
+        if self.spool and self.controller:
+            self.spool.start()
+            self.controller.start()
+            for poller in self.pollers:
+                self._thread(f"imap-{poller.account.username}", poller.run)
+        self._schedule()
+        self.scheduler.start()
+        self._log_started()
+
+    def _schedule(self) -> None:
+        if self.worker or self.relay:
+            self.scheduler.add_job(
+                self._recover,
+                "interval",
+                seconds=MAINTENANCE_SECONDS,
+                id="recover",
+                max_instances=1,
+                coalesce=True,
+            )
+        if not self.worker:
+            return
         self.scheduler.add_job(
             self._sweep,
             "interval",
@@ -122,27 +196,40 @@ class Service:
             coalesce=True,
             misfire_grace_time=3600,
         )
-        self.scheduler.start()
-        log.info(
-            "serving %s on %s:%s for @%s (database %s)",
-            self.config.smtp.mode.upper(),
-            self.config.smtp.host,
-            self.config.smtp.port,
-            self.config.siegel.domain,
-            self.engine.url.render_as_string(hide_password=True),
-        )
+
+    def _log_started(self) -> None:
+        database = self.engine.url.render_as_string(hide_password=True)
+        running = ", ".join(part for part in Part if part in self.parts)
+        if self.controller:
+            log.info(
+                "serving %s on %s:%s for @%s (%s; database %s)",
+                self.config.smtp.mode.upper(),
+                self.config.smtp.host,
+                self.config.smtp.port,
+                self.config.siegel.domain,
+                running,
+                database,
+            )
+        else:
+            threads = f", {self.worker_threads} threads" if self.worker_threads > 1 else ""
+            log.info("running %s%s (database %s)", running, threads, database)
 
     def stop(self) -> None:
         log.info("stopping")
-        self.controller.stop()
+        if self.controller:
+            self.controller.stop()
         self.stop_event.set()
-        self.worker.wake.set()
-        self.relay.wake()
-        self.scheduler.shutdown(wait=True)
+        if self.worker:
+            self.worker.wake.set()
+        if self.relay:
+            self.relay.wake()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
         # The spool outlives the threads: an IMAP poller may still be storing a mail.
         for thread in self.threads:
             thread.join(timeout=30)
-        self.spool.stop()
+        if self.spool:
+            self.spool.stop()
         self.engine.dispose()
         log.info("stopped")
 

@@ -124,7 +124,8 @@ class Customer(SQLModel, table=True):
 
 
 class CaseSequence(SQLModel, table=True):
-    """The last case number handed out per year (``SSG-YYYY-NNNNNN``)."""
+    """The last case number handed out per year (``SSG-YYYY-NNNNNN``); SQLite only, since
+    PostgreSQL takes numbers from a sequence (`next_ref`)."""
 
     __tablename__ = "case_sequence"
 
@@ -286,13 +287,28 @@ def _dialect(session: Session) -> str:
     return engine.dialect.name
 
 
+CASE_NUMBER_SEQUENCE = "case_number_seq"
+"""PostgreSQL's sequence of case numbers (created by a step in `mailflow.db.MIGRATIONS`)."""
+
+
 def next_ref(session: Session, year: int) -> str:
-    """A new case reference ``SSG-YYYY-NNNNNN``, unique even with concurrent writers."""
-    table = CaseSequence.__table__  # type: ignore[attr-defined]
+    """A new case reference ``SSG-YYYY-NNNNNN``, unique even with concurrent writers.
+
+    On PostgreSQL the number comes from one sequence, `case_number_seq`: `nextval` takes
+    no row lock, so workers opening cases at once never wait for each other's commit.
+    Its numbers count on across years (a new year does not start at 1 again) and a
+    rolled-back opening leaves a gap. Elsewhere (SQLite, one writer at a time) each year
+    counts from 1 in its `case_sequence` row.
+    """
     dialect = _dialect(session)
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if dialect in ("postgresql", "sqlite"):
-        session.execute(builder(table).values(year=year, last_number=0).on_conflict_do_nothing())
+    if dialect == "postgresql":
+        number = session.execute(text(f"SELECT nextval('{CASE_NUMBER_SEQUENCE}')")).scalar_one()
+        return f"{REF_PREFIX}-{year}-{number:06d}"
+    table = CaseSequence.__table__  # type: ignore[attr-defined]
+    if dialect == "sqlite":
+        session.execute(
+            sqlite.insert(table).values(year=year, last_number=0).on_conflict_do_nothing()
+        )
     elif session.get(CaseSequence, year) is None:  # pragma: no cover - other databases
         session.execute(insert(table).values(year=year, last_number=0))
     number = session.execute(
