@@ -15,6 +15,7 @@ a few array operations per batch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +36,7 @@ DEFAULT_TRIAGE_THRESHOLD = 0.6
 # Mails featurised together: large enough to amortise the per-call costs of numpy, small
 # enough that the arrays of one batch stay a few megabytes.
 BATCH_SIZE = 256
+_WORD = re.compile(r"\w")
 # The automatic-reply model must be this sure before it overrides "human"; a missed
 # auto-reply only delays a clock stop, a false one stops a merchant's clock unfairly.
 AUTO_REPLY_MODEL_THRESHOLD = 0.5
@@ -206,7 +208,11 @@ def _decide(
     language = decide_language(scores)
     evidence = f"de {scores['de']:g}, en {scores['en']:g}, other {scores['other']:g}"
     rules.append({"rule": "language", "detail": f"{language} ({evidence})"})
-    hits = autoreply.match_auto_reply(subject, reply.own_text)
+    # Automatic mail never acts, so its rules may read what a person would not have
+    # seen or confirmed too (a ticket system's hidden preheader, a text part of its own).
+    hits = autoreply.match_auto_reply(
+        subject, "\n".join(filter(None, (reply.own_text, reply.unconfirmed, reply.hidden)))
+    )
     rules.extend({"rule": hit.rule, "detail": hit.detail} for hit in hits)
     kind = autoreply.decisive_kind(hits)
     auto_scores, auto_row = auto_kind
@@ -248,7 +254,10 @@ def _decide(
     intent_label = None
     if context is not None:
         intent_scores, intent_row = intent
-        if intent_scores is None or intent_row is None:
+        if not _WORD.search(reply.own_text):
+            # Nothing of its own said (only quotes, hidden or unconfirmed text): no answer.
+            rules.append({"rule": "no-own-text", "detail": f"no intent read ({context})"})
+        elif intent_scores is None or intent_row is None:
             rules.append({"rule": "intent-model", "detail": f"no intent model for {context!r}"})
         else:
             names = rec.INTENT_BY_ANSWER[context]

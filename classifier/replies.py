@@ -16,8 +16,11 @@ containers). Text written between or below quoted blocks (inline and bottom-post
 answers) is the sender's own text; text below an unmarked header, a forwarded-message
 line or an HTML quote container is not (except Gmail's inline answers inside its
 container, when the text part agrees). Signatures ("-- " and other signature rules above
-a short rest, mobile footers) are kept apart from the new text. Every cut is recorded
-with its rule id and line (`Reply.cuts`); docs/replies.md is the table of the rules.
+a short rest, mobile footers) are kept apart from the new text. Text that the HTML does
+not show (`html_text`: hidden by style, a sheet, attributes or its colour) is no text at
+all, and in a mail with both parts a line is the sender's only when both parts say it
+(a reader sees one or the other). Every cut is recorded with its rule id and line
+(`Reply.cuts`); docs/replies.md is the table of the rules.
 
 One scan of the whole text finds the lines that may mark a quote or a signature
 (`quote_markers.candidate_lines`); a mail without any is new text as a whole, and in the
@@ -28,11 +31,12 @@ the time is linear in the size of the mail.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from classifier import quote_markers as qm
-from classifier.html_text import html_to_text
+from classifier.html_text import HtmlText, html_to_text
 
 # What one line turned out to be.
 _AUTHORED = "t"
@@ -88,7 +92,8 @@ class Reply:
     # Dashed ids of what was found, each once, in the order of `cuts`: "quote-marks",
     # "quote-header", "outlook-header", "original-message", "forwarded-message",
     # "html-quote-element", "html-quote-container", "quoted-in-other-part",
-    # "signature-dashes", "signature-rule", "mobile-footer" (docs/replies.md).
+    # "signature-dashes", "signature-rule", "mobile-footer", "html-hidden",
+    # "parts-disagree" (docs/replies.md).
     markers: tuple[str, ...]
     source: str  # "text" or "html"
     # Every cut, in the order of the lines it fired on.
@@ -97,6 +102,12 @@ class Reply:
     # "attribution" for a quoted "wrote" line, "quoted" for a quote header or an unmarked
     # quote, "" for neither): what `new_text` is made of.
     layout: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    # Text of the HTML part that a mail client does not show (`html_text`: hidden by its
+    # style, attributes or colour), one line per block: never new text, never acts.
+    hidden: str = ""
+    # The sender's lines that only one part of a multipart mail says ("parts-disagree"):
+    # never new text, never acts; evidence, and more text to tell automatic mail by.
+    unconfirmed: str = ""
 
 
 def extract_reply(text: str, html: str | None = None) -> Reply:
@@ -106,27 +117,40 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
     sanitised: the quote structure is in the attributes a sanitiser removes). The HTML is
     read when the text is empty or when the HTML marks a quote by its structure (more
     reliable than guessing from text, and a client's text part may have lost the marks);
-    otherwise the text part is read. When a mail has both, the other part is read too,
-    and a line of the own text that the other part quotes (and does not also write
-    anew) is dropped: a line is the sender's only when neither part says it is quoted.
+    otherwise the text part is read. Text that the HTML does not show is no text at all
+    (`Reply.hidden`, the cut "html-hidden"). When a mail has both parts, the other part is
+    read too: a line of the own text that the other part quotes (and does not also write
+    anew) is dropped, and so is one whose words the other part does not also write
+    ("parts-disagree"): a line is the sender's only when both parts say it, and say it
+    unquoted, since a reader sees one part or the other.
     """
     plain = _normalise(text or "")
     if not html:
         return _split(plain, "text")
     converted = html_to_text(html)
     html_body = _normalise(converted.text)
-    from_html = _split(html_body, "html", converted.markers)
+    from_html = _split(html_body, "html", converted.markers, hidden_at=converted.hidden_at)
     if not plain.strip():
-        return from_html
+        return replace(from_html, hidden=converted.hidden)
     from_text = _split(plain, "text")
     if not converted.markers:
-        return _without_lines_quoted_in(from_text, from_html)
-    from_html = _with_answers_in_container(from_html, html_body, converted.markers, from_text)
-    return _as_the_text_part_writes_it(_without_lines_quoted_in(from_html, from_text), from_text)
+        reply = _said_in_both(_without_lines_quoted_in(from_text, from_html), from_html)
+        hidden_cuts = tuple(Cut("html-hidden", line, "html") for line in converted.hidden_at)
+        if hidden_cuts:
+            reply = _with_cuts(reply, (*reply.cuts, *hidden_cuts))
+    else:
+        from_html = _with_answers_in_container(from_html, html_body, converted, from_text)
+        decided = _said_in_both(_without_lines_quoted_in(from_html, from_text), from_text)
+        reply = _as_the_text_part_writes_it(decided, from_text)
+    return replace(reply, hidden=converted.hidden)
+
+
+def _with_cuts(reply: Reply, cuts: tuple[Cut, ...]) -> Reply:
+    return replace(reply, cuts=cuts, markers=tuple(dict.fromkeys(cut.rule for cut in cuts)))
 
 
 def _with_answers_in_container(
-    from_html: Reply, body: str, structure: tuple[str, ...], from_text: Reply
+    from_html: Reply, body: str, converted: HtmlText, from_text: Reply
 ) -> Reply:
     """The HTML's reply with the answers typed inside a client's quote container.
 
@@ -140,7 +164,9 @@ def _with_answers_in_container(
     """
     if "html-quote-container" not in from_html.markers or from_text.new_text == from_text.own_text:
         return from_html
-    opened = _split(body, "html", structure, open_container=True)
+    opened = _split(
+        body, "html", converted.markers, open_container=True, hidden_at=converted.hidden_at
+    )
     added = _own_keys(opened.layout) - _own_keys(from_html.layout)
     answers = {
         _line_key(line) for line, role in _interleaved_lines(from_text.layout) or [] if role == _OWN
@@ -153,21 +179,31 @@ def _own_keys(layout: tuple[tuple[str, str], ...]) -> set[str]:
 
 
 def _split(
-    body: str, source: str, structure: tuple[str, ...] = (), open_container: bool = False
+    body: str,
+    source: str,
+    structure: tuple[str, ...] = (),
+    open_container: bool = False,
+    hidden_at: tuple[int, ...] = (),
 ) -> Reply:
     """One body's split; `structure` is what the HTML marked as quotes (see `html_text`);
-    `open_container`: read the answers in a quote container (`_container_quote_start`)."""
+    `open_container`: read the answers in a quote container (`_container_quote_start`);
+    `hidden_at`: the lines where the HTML had text that it does not show."""
     full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
     candidates = qm.candidate_lines(body)
+    lines = body.split("\n")
     if not candidates:
         # No line that could mark a quote or a signature: all of it is new text.
         whole = body.strip()
-        return Reply(full, whole, whole, "", "", whole, (), source)
-    lines = body.split("\n")
+        cuts = tuple(Cut("html-hidden", line, source) for line in hidden_at)
+        return Reply(
+            full, whole, whole, "", "", whole, tuple(dict.fromkeys(cut.rule for cut in cuts)),
+            source, cuts, tuple((line, _OWN) for line in lines),
+        )  # fmt: skip
     kinds, found, wrapped = _mark_quotes(
         lines, candidates, rewrapped=source == "text", open_container=open_container
     )
     authored_lines, signature_lines = _split_signatures(lines, kinds, found, candidates)
+    found += [("html-hidden", line) for line in hidden_at]
     cuts = [Cut(rule, line, source) for rule, line in sorted(found, key=lambda cut: cut[1])]
     if "html-quote-element" in structure:
         cuts.insert(0, Cut("html-quote-element", 0, source))
@@ -332,6 +368,90 @@ def _without_lines_quoted_in(reply: Reply, other: Reply) -> Reply:
     )
 
 
+# A line's words, as both parts of a mail write them (`_words`): letters and digits, a
+# command's "#" kept with its word; a list marker that the text part writes for an HTML
+# list ("1.", "a)", Outlook's "o" and "§" for nested bullets; "*", "-" are no words).
+_SAID_WORD = re.compile(r"#?[^\W_]+")
+_BARE_LINK = re.compile(r"\b(?:https?://|ftp://|mailto:|www\.)\S+", re.IGNORECASE)
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|o|§)\s+(?=\S)", re.IGNORECASE)
+# A line's words are looked for at this many places of its rarest word in the other
+# part, which bounds the work per word; a line not found there does not act.
+MAX_PLACES = 64
+
+
+def _words(line: str) -> list[str]:
+    """The words of a line as both parts write them: casefolded and compatibility-
+    normalised letters and digits, without punctuation, markup, link addresses (the text
+    part writes "Shop <https://...>" where the HTML shows "Shop"), bare links and soft
+    hyphens."""
+    line = _BARE_LINK.sub(" ", _TEXT_ONLY.sub(" ", line))
+    line = unicodedata.normalize("NFKC", line.replace("\u00ad", "")).casefold()
+    return _SAID_WORD.findall(line)
+
+
+class _Said:
+    """The words of one part's text (its own text and signature) in order, and where each
+    word stands, to tell whether a line's words stand there in a row."""
+
+    def __init__(self, text: str) -> None:
+        self.words: list[str] = []
+        self.places: dict[str, list[int]] = {}
+        for line in text.split("\n"):
+            for word in _words(line):
+                self.places.setdefault(word, []).append(len(self.words))
+                self.words.append(word)
+
+    def says(self, line: str) -> bool:
+        """Whether the words of `line` stand in a row in this text (soft line breaks,
+        spacing and punctuation apart); a line without words says nothing that acts. A
+        list marker that only one part writes is left out."""
+        if self._has(_words(line)):
+            return True
+        marker = _LIST_MARKER.match(line)
+        return bool(marker) and self._has(_words(line[marker.end() :]))
+
+    def _has(self, words: list[str]) -> bool:
+        if not words:
+            return True
+        rarest = min(range(len(words)), key=lambda index: len(self.places.get(words[index], ())))
+        count = len(words)
+        for place in self.places.get(words[rarest], [])[:MAX_PLACES]:
+            start = place - rarest
+            if start >= 0 and self.words[start : start + count] == words:
+                return True
+        return False
+
+
+def _said_in_both(reply: Reply, other: Reply) -> Reply:
+    """`reply` without the own lines whose words `other` (the same mail's other part, its
+    own text and signature) does not also write in a row; each is cut as
+    "parts-disagree" with its line. A client writes both parts of a mail from the same
+    text, so a line only one of them holds is one that the sender may never have seen:
+    text hidden from the HTML's reader in the text part, or the other way round."""
+    said = _Said(other.authored)
+    layout: list[tuple[str, str]] = []
+    dropped: list[int] = []
+    for number, (line, role) in enumerate(reply.layout, 1):
+        if role == _OWN and not said.says(line):
+            dropped.append(number)
+            role = _OFF
+        layout.append((line, role))
+    if not dropped:
+        return reply
+    own_text = _trimmed(_join_runs([line if role == _OWN else None for line, role in layout]))
+    unconfirmed = [reply.layout[number - 1][0] for number in dropped]
+    gone = {_line_key(line) for line in unconfirmed}
+    cuts = (*reply.cuts, *(Cut("parts-disagree", number, reply.source) for number in dropped))
+    return replace(
+        _with_cuts(reply, cuts),
+        new_text=_reply_text(tuple(layout), own_text),
+        own_text=own_text,
+        authored=_keep_unquoted(reply.authored, gone),
+        layout=tuple(layout),
+        unconfirmed=_trimmed("\n".join(unconfirmed)),
+    )
+
+
 # Words as both parts write them: a text part writes a link's address ("Shop
 # <https://shop.example>") and an image's name ("[image: logo.png]"), an HTML part neither.
 _WORD = re.compile(r"\w+")
@@ -417,8 +537,11 @@ def _line_key(line: str) -> str:
     return " ".join(line.lstrip(" \t>|").split()).casefold()
 
 
-# Zero-width characters that clients and trackers leave in otherwise blank lines.
-_INVISIBLE = str.maketrans({"\u200b": None, "\u2060": None, "\ufeff": None, "\u00a0": " "})
+# Zero-width characters that clients and trackers leave in otherwise blank lines, and the
+# soft hyphen, which a reader sees only where a line breaks.
+_INVISIBLE = str.maketrans(
+    {"\u200b": None, "\u2060": None, "\ufeff": None, "\u00ad": None, "\u00a0": " "}
+)
 
 
 def _normalise(text: str) -> str:

@@ -634,7 +634,10 @@ def _merchant_event(state: State, reading: Classification) -> Event:
             return ProposalAccepted(Role.MERCHANT)
         if reading.intent == "reject":
             return ProposalRejected(Role.MERCHANT)
-    return MerchantReplied(substantive=True, text=_said(reading))
+    # A reply with no word of its own (only the quote, only an attachment) answers
+    # nothing: recorded, but it stops no clock and is not forwarded.
+    said = any(character.isalnum() for character in reading.own_text)
+    return MerchantReplied(substantive=said, text=_said(reading))
 
 
 def _customer_event(

@@ -393,3 +393,16 @@ def test_results_written_by_a_sender_that_bypassed_the_mta_do_not_count(
         assert [h["reason"] for h in case["held_mails"]] == ["unauthenticated"]
     finally:
         harness.stop()
+
+
+def test_a_merchant_reply_with_no_word_of_its_own_stops_no_clock(harness: Harness) -> None:
+    """A merchant "reply" that only quotes our mail is no answer: recorded, the clock
+    runs on, nothing reaches the customer."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    harness.send(harness.reply(forward, MERCHANT, ""))
+    assert addressed_to(harness.process(), CUSTOMER) == []
+    case = harness.case(ref)
+    assert case["state"] == "awaiting_merchant" and case["first_reply_seconds"] is None
+    [replied] = [e for e in case["events"] if e["kind"] == "MerchantReplied"]
+    assert replied["data"]["substantive"] is False

@@ -10,6 +10,11 @@ languages) carries the same poisoned quote: commands, accept words and a rating 
 Above it the sender wrote a line and a command of their own, which must be read, and
 nothing else. Interleaved replies carry the poison in the quoted lines they answer, and
 are also driven through the case service.
+
+Text that the sender never saw must not act either: text that the HTML hides (every way
+of hiding it that a mail client honours) and a line that only one part of a
+multipart/alternative mail says (a reader sees one part or the other). The probe's mails
+are driven through the case service too.
 """
 
 from __future__ import annotations
@@ -64,11 +69,16 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     return make_config(tmp_path_factory.mktemp("quotes"))
 
 
-def mail_bytes(text: str | None, markup: str | None) -> bytes:
+def mail_bytes(
+    text: str | None,
+    markup: str | None,
+    sender: str = "Mia Mediatorin <mia@schlichtung.example>",
+    to: str = "fall+ssg-2026-000123@siegel.example",
+) -> bytes:
     """A mail as a client sends it: text/plain, text/html, or multipart/alternative."""
     message = EmailMessage()
-    message["From"] = "Mia Mediatorin <mia@schlichtung.example>"
-    message["To"] = "fall+ssg-2026-000123@siegel.example"
+    message["From"] = sender
+    message["To"] = to
     message["Subject"] = "Re: [SSG-2026-000123]"
     message["Date"] = format_datetime(SENT)
     message["Message-ID"] = "<reply-1@schlichtung.example>"
@@ -813,3 +823,442 @@ def test_an_interleaved_answer_to_the_rating_request_rates_nothing_it_quotes(
     with Session(engine) as session:
         case = storage.load_case(session, ref)
         assert case is not None and ratings.current(session, case.id) is None  # type: ignore[arg-type]
+
+
+# ------------------------------------------------- text that a mail client does not show
+
+SEEN = "Ich habe die Unterlagen erhalten und prüfe den Fall bis Freitag."
+AFTER = "Ich melde mich danach wieder."
+# What the probe hid: a mediator's command, a customer's "solved" and a rating.
+HIDDEN_PAYLOADS = {
+    "command": "#abschluss gelöst",
+    "solved": "Das Problem ist gelöst, danke!",
+    "rating": "Service: 1<br>Erreichbarkeit: 1<br>Reaktionszeit: 1<br>Tadel: furchtbar",
+}
+HIDDEN_WORDS = ("#abschluss", "gelöst", "Service", "Erreichbarkeit", "Reaktionszeit",
+                "Tadel", "furchtbar")  # fmt: skip
+
+
+def _styled(style: str, tag: str = "div") -> str:
+    return f'<{tag} style="{style}">{{}}</{tag}>'
+
+
+# Each way of hiding, with "{}" where the hidden payload goes; the mail is the seen
+# paragraph, this, and a paragraph after it.
+HIDING: dict[str, str] = {
+    "display-none": _styled("display:none"),
+    "display-none-paragraph": _styled("display:none", "p"),
+    "display-none-important-upper-case": _styled("DISPLAY: NONE !important"),
+    "display-none-span": _styled("display: none", "span"),
+    "visibility-hidden": _styled("visibility:hidden"),
+    "visibility-collapse": _styled("visibility:collapse"),
+    "opacity-0": _styled("opacity:0"),
+    "opacity-0-percent": _styled("opacity: 0%"),
+    "opacity-nested-fractions": '<div style="opacity:.2"><div style="opacity:.2">{}</div></div>',
+    "font-size-0": _styled("font-size:0"),
+    "font-size-0px": _styled("font-size:0px"),
+    "font-size-0pt": _styled("font-size: 0pt"),
+    "font-size-0em": _styled("font-size:0em"),
+    "font-size-0rem": _styled("font-size:0rem"),
+    "font-size-0-percent": _styled("font-size:0%"),
+    "font-size-1px": _styled("font-size:1px"),
+    "font-shorthand-0": _styled("font:0/0 a"),
+    "max-height-0-overflow-hidden": _styled("max-height:0;overflow:hidden"),
+    "height-0-overflow-hidden": _styled("height:0px; overflow: hidden"),
+    "width-0-overflow-hidden": _styled("width:0;overflow-x:hidden"),
+    "mso-hide-all": _styled("mso-hide:all", "span"),
+    "color-white-short-hex": _styled("color:#fff"),
+    "color-white-hex": _styled("color:#ffffff"),
+    "color-white-upper-case": _styled("COLOR:#FFFFFF"),
+    "color-white-name": _styled("color:white"),
+    "color-white-rgb": _styled("color:rgb(255,255,255)"),
+    "color-white-rgb-spaces": _styled("color: rgb(255 255 255)"),
+    "color-white-hsl": _styled("color:hsl(0, 0%, 100%)"),
+    "color-near-white": _styled("color:#fefefe"),
+    "color-transparent": _styled("color:transparent"),
+    "color-rgba-alpha-0": _styled("color:rgba(0,0,0,0)"),
+    "color-as-its-background": _styled("background-color:#000;color:#000"),
+    "text-fill-transparent": _styled("-webkit-text-fill-color:transparent"),
+    "font-color-attribute-white": '<font color="#ffffff">{}</font>',
+    "hidden-attribute": "<div hidden>{}</div>",
+    "template": "<template>{}</template>",
+    "title": "<title>{}</title>",
+    "script": '<script type="text/plain">{}</script>',
+    "aria-hidden-with-display-none": '<div aria-hidden="true" style="display:none">{}</div>',
+    "closed-details": "<details><summary>Mehr</summary>{}</details>",
+    "clip-rect-zero": _styled("position:absolute;clip:rect(0 0 0 0)"),
+    "off-page": _styled("position:absolute;left:-9999px"),
+    "text-indent-off-page": _styled("text-indent:-9999px"),
+    "scale-zero": _styled("transform:scale(0)"),
+    "sheet-class": (
+        '<style>.preheader { display: none !important; }</style><div class="preheader">{}</div>'
+    ),
+    "sheet-id": '<style type="text/css">#x{font-size:0}</style><div id="x">{}</div>',
+    "sheet-tag-and-class": "<style>span.h{color:#ffffff}</style><span class='h'>{}</span>",
+    "sheet-descendant": (
+        "<style>@media screen { .wrap .h { visibility: hidden } }</style>"
+        '<div class="wrap"><span class="h">{}</span></div>'
+    ),
+    "unclosed-paragraph": '<p style="display:none">{}',
+    "self-closing-span": '<div><span style="display:none"/>{}</div>',
+}
+
+
+def _hidden_mail(hiding: str, payload: str) -> str:
+    return f"<p>{SEEN}</p>{HIDING[hiding].replace('{}', HIDDEN_PAYLOADS[payload])}<p>{AFTER}</p>"
+
+
+def _assert_nothing_hidden_acts(reading: classifier.Classification) -> None:
+    for text in (reading.own_text, reading.new_text):
+        assert SEEN in text and AFTER in text, text
+        for word in HIDDEN_WORDS:
+            assert word.casefold() not in text.casefold(), (word, text)
+    assert not any(isinstance(event, MediationClosed)
+                   for event in commands.parse(reading.own_text).events)  # fmt: skip
+    assert isinstance(parse_rating(reading.own_text), UnreadableRating)
+
+
+@pytest.mark.parametrize("payload", list(HIDDEN_PAYLOADS))
+@pytest.mark.parametrize("hiding", list(HIDING))
+def test_text_the_html_hides_is_no_text(config: Config, hiding: str, payload: str) -> None:
+    """An HTML-only mail with a command, a "solved" or a rating hidden in it, each way a
+    mail client honours (inline style, a <style> sheet, attributes, elements, colour,
+    and a hiding element left unclosed): the own and new text read in production are
+    what a reader sees, before and after the hidden part, and the reader records the cut;
+    nothing hidden acts."""
+    markup = _hidden_mail(hiding, payload)
+    reading = casework.Reader(parsing.parse(mail_bytes(None, markup)), config)(None)
+    _assert_nothing_hidden_acts(reading)
+    if hiding not in ("template", "title", "script"):  # never text: no cut to record
+        assert "html-hidden" in {rule["rule"] for rule in reading.rules}
+        assert "gelöst" in extract_reply("", markup).hidden or payload == "rating"
+
+
+@pytest.mark.parametrize("hiding", list(HIDING))
+def test_a_text_part_that_shows_the_hidden_text_does_not_make_it_act(
+    config: Config, hiding: str
+) -> None:
+    """The same mails as multipart/alternative whose text part, written by a converter
+    that knows no CSS, holds the hidden command as a line of its own: the text part's
+    line is not in what the HTML shows, so it does not act (`parts-disagree`)."""
+    markup = _hidden_mail(hiding, "command")
+    text = f"{SEEN}\n#abschluss gelöst\n{AFTER}\n"
+    reading = casework.Reader(parsing.parse(mail_bytes(text, markup)), config)(None)
+    _assert_nothing_hidden_acts(reading)
+    assert "parts-disagree" in {rule["rule"] for rule in reading.rules}
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        pytest.param(f'<p style="display:none">#abschluss gelöst<p>{AFTER}', id="next-paragraph"),
+        pytest.param(
+            f'<ul><li style="display:none">#abschluss gelöst<li>{AFTER}</ul>', id="next-item"
+        ),
+        pytest.param(
+            f'<table><tr><td style="display:none">#abschluss gelöst<td>{AFTER}</table>',
+            id="next-cell",
+        ),
+        pytest.param(
+            f'<a href="x" style="display:none">#abschluss gelöst<a href="y">{AFTER}</a>',
+            id="next-link",
+        ),
+        pytest.param(f'<div><span style="display:none"/>x</div>{AFTER}', id="parent-ends"),
+        pytest.param(f'<img style="display:none" src="x.png"><br hidden>{AFTER}', id="void"),
+        pytest.param(
+            f'<div style="font-size:0">#abschluss gelöst<span style="font-size:14px">{AFTER}'
+            "</span></div>",
+            id="font-size-set-again",
+        ),
+        pytest.param(
+            f'<div style="color:#fff">#abschluss gelöst<span style="color:#333">{AFTER}</span>'
+            "</div>",
+            id="colour-set-again",
+        ),
+        pytest.param(
+            f'<div style="visibility:hidden">#abschluss gelöst<span style="visibility:visible">'
+            f"{AFTER}</span></div>",
+            id="visible-again",
+        ),
+        pytest.param(
+            f"<details><summary>{AFTER}</summary>#abschluss gelöst</details>", id="summary"
+        ),
+        pytest.param(
+            f"<style>@media (max-width: 600px) {{ .m {{ display: none }} }}</style>"
+            f'<div class="m">{AFTER}</div>',
+            id="conditional-media-rule",
+        ),
+    ],
+)
+def test_hiding_never_swallows_visible_text_after_it(markup: str) -> None:
+    """Hiding ends where a browser ends it: an unclosed hidden paragraph, item, cell or
+    link at the next one, a hidden element at its parent's end, a hidden void element at
+    once; a child that sets its size, colour or visibility back is seen, so is a closed
+    <details>' summary, and a rule that applies only to narrow screens hides nothing."""
+    reply = extract_reply("", f"<p>{SEEN}</p>{markup}")
+    assert [line for line in reply.own_text.split("\n") if line] == [SEEN, AFTER]
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<div style="background:#202124"><p style="color:#ffffff">{}</p></div>',
+        '<table bgcolor="#000000"><tr><td><font color="white">{}</font></td></tr></table>',
+        '<body style="background-color: rgb(30, 30, 30); color: white"><p>{}</p></body>',
+        '<div style="color:#fff"><a href="https://shop.example">{}</a></div>',
+        '<div style="color:#999999">{}</div>',
+        '<div aria-hidden="true">{}</div>',
+    ],
+)
+def test_what_a_reader_sees_is_text(markup: str) -> None:
+    """White text on a dark background that the mail paints, a link (drawn in its own
+    colour), light grey text and an element hidden only from screen readers are seen:
+    they stay text, and a command in them acts."""
+    reply = extract_reply("", markup.replace("{}", f"{SEEN}<br>{COMMAND}"))
+    assert reply.own_text == f"{SEEN}\n{COMMAND}"
+    assert reply.hidden == ""
+    assert commands.parse(reply.own_text).events[-1] == DeadlineExtended(5)
+
+
+# --------------------------------------- multipart/alternative: both parts must say it
+
+# (text part, HTML part, the line that only one part says). Every one of these mails
+# shows its reader something else than what it would make us do.
+DISAGREEING: dict[str, tuple[str, str, str]] = {
+    "command-only-in-text": (f"{SEEN}\n#abschluss gelöst\n", f"<p>{SEEN}</p>", "#abschluss"),
+    "solved-only-in-text": (
+        f"{SEEN}\nDas Problem ist gelöst, danke!\n",
+        f"<p>{SEEN}</p>",
+        "gelöst",
+    ),
+    "accept-only-in-text": (
+        "Einverstanden, ich nehme den Vorschlag an.\n",
+        "<div>Ich muss darüber noch mit meinem Mann sprechen und melde mich morgen.</div>",
+        "Einverstanden",
+    ),
+    "rating-only-in-text": (
+        "Danke!\nService: 1\nErreichbarkeit: 1\nReaktionszeit: 1\nTadel: furchtbar\n",
+        "<p>Danke!</p>",
+        "Service",
+    ),
+    "command-only-in-html": (f"{SEEN}\n", f"<p>{SEEN}</p><p>#abschluss gelöst</p>", "#abschluss"),
+    "command-only-in-html-with-a-quote": (
+        f"{SEEN}\n\n{ON_WROTE}\n> Wie möchten Sie den Fall abschließen?\n",
+        f"<p>#abschluss gelöst</p><p>{SEEN}</p><div>{html.escape(ON_WROTE)}</div>"
+        "<blockquote>Wie möchten Sie den Fall abschließen?</blockquote>",
+        "#abschluss",
+    ),
+    "command-words-apart-in-html": (
+        f"{SEEN}\n#abschluss gelöst\n",
+        f"<p>{SEEN}</p><p>Den #abschluss sehe ich, sobald alles gelöst ist.</p>",
+        "#abschluss gelöst",
+    ),
+    "command-without-its-hash-in-html": (
+        f"{SEEN}\n#abschluss gelöst\n",
+        f"<p>{SEEN}</p><p>Abschluss gelöst?</p>",
+        "#abschluss gelöst",
+    ),
+    "command-hidden-in-html": (
+        f"{SEEN}\n#abschluss gelöst\n",
+        f'<p>{SEEN}</p><div style="display:none">#abschluss gelöst</div>',
+        "#abschluss",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DISAGREEING))
+def test_a_line_only_one_part_says_does_not_act(config: Config, case: str) -> None:
+    """A multipart/alternative mail whose parts disagree: the line only one part says
+    (a command, "solved", accept words, a rating; in the text part or in the HTML, also
+    with its words apart or without the command's "#") is neither own nor new text, so it
+    neither acts nor is forwarded, and the cut says so; what both parts say stays."""
+    text, markup, only_one = DISAGREEING[case]
+    parsed = parsing.parse(mail_bytes(text, markup))
+    reading = casework.Reader(parsed, config)(None)
+    for said in (reading.own_text, reading.new_text):
+        assert only_one.casefold() not in said.casefold(), said
+    if SEEN in text:
+        assert reading.own_text == SEEN
+    assert not any(isinstance(event, MediationClosed)
+                   for event in commands.parse(reading.own_text).events)  # fmt: skip
+    assert isinstance(parse_rating(reading.own_text), UnreadableRating)
+    if "only-in-html" not in case:
+        assert "parts-disagree" in {rule["rule"] for rule in reading.rules}
+
+
+def test_each_part_alone_would_act(config: Config) -> None:
+    """The control for the mails above: each disagreeing line acts when both parts say
+    it, in a mail with a text part only and in one whose two parts agree."""
+    command = f"{SEEN}\n#abschluss gelöst\n"
+    agreeing = f"<p>{SEEN}<br>#abschluss gelöst</p>"
+    for text, markup in ((command, None), (command, agreeing), (None, agreeing)):
+        own = read(config, mail_bytes(text, markup))
+        assert commands.parse(own).events[-1] == MediationClosed(resolved=True)
+    rating = "Danke!\nService: 1\nErreichbarkeit: 1\nReaktionszeit: 1\n"
+    assert _scores(parse_rating(read(config, mail_bytes(rating, None)))) == (1, 1, 1)
+
+
+CORPUS = Path(__file__).parent / "replies"
+
+
+def test_legit_multipart_mails_keep_every_line_and_act(config: Config) -> None:
+    """Every mail of the reply corpus that has both parts (Outlook desktop, on the web and
+    mobile, Gmail, Apple Mail, Thunderbird, Yahoo, Proton, ...; links, lists, tables,
+    formatting, wrapped lines) keeps all of its own text: no line is cut because its
+    parts disagree, and a mediator's command and a customer's rating in them act."""
+    both = 0
+    for path in sorted(CORPUS.glob("*.eml")):
+        text, markup = casework.reply_parts(parsing.parse(path.read_bytes()))
+        if text.strip() and markup:
+            both += 1
+            assert "parts-disagree" not in extract_reply(text, markup).markers, path.stem
+    assert both >= 100
+    command = read(config, (CORPUS / "multipart_owa_mediator_command_de.eml").read_bytes())
+    assert commands.parse(command).events[-1] == DeadlineExtended(5)
+    rating = read(config, (CORPUS / "multipart_gmail_rating_formatting_de.eml").read_bytes())
+    assert _scores(parse_rating(rating)) == (4, 5, 3)
+
+
+# ------------------------------------------------ the probe's mails, through the service
+
+
+def _deliver_mime(
+    engine: Engine, config: Config, ref: str, role: Role, sender: str,
+    text: str | None, markup: str | None, at: datetime, answered: tuple[str, ...] = (),
+) -> service.Outcome:  # fmt: skip
+    """One MIME mail (text, HTML or both) to the case's `role` address through the case
+    service, read as production reads it (`casework.reply_parts`: the parts as sent)."""
+    to = case_address(TEST_SECRET.encode(), TEST_DOMAIN, ref, role)
+    raw = mail_bytes(text, markup, sender=sender, to=to)
+    [stored] = spool.store(engine, [spool.Arrival(raw, sender, (to,), "test")], at)
+    parsed = parsing.parse(raw)
+    body, markup_as_sent = casework.reply_parts(parsed)
+    mail = service.IncomingMail(
+        id=stored.mail_id, received_at=at, envelope_to=(to,), sender=sender,
+        subject="Re: Sofa beschädigt", text=parsed.text or "", answered_kinds=answered,
+    )  # fmt: skip
+
+    def classify(context: str | None) -> classifier.Classification:
+        return classifier.classify(mail.subject, body, markup_as_sent, context=context)
+
+    with session_scope(engine) as session:
+        outcome = service.handle_mail(session, mail, classify, casework.settings(config))
+        for outgoing in outcome.outgoing:
+            outbox.enqueue(session, outgoing, config, at)
+    return outcome
+
+
+def _state_and_events(engine: Engine, ref: str) -> tuple[State, list[str]]:
+    with Session(engine) as session:
+        case = storage.load_case(session, ref)
+        assert case is not None
+        return case.state, [event.kind for event in storage.events_of(session, case.id)]  # type: ignore[arg-type]
+
+
+SEEN_HTML = f"<p>{SEEN}</p>"
+
+
+@pytest.mark.parametrize(
+    ("text", "markup"),
+    [
+        pytest.param(None, f"{SEEN_HTML}<div style='display:none'><p>#abschluss gelöst</p></div>",
+                     id="html-hidden"),
+        pytest.param(f"{SEEN}\n#abschluss gelöst\n", SEEN_HTML, id="only-in-text-part"),
+        pytest.param(f"{SEEN}\n", f"{SEEN_HTML}<p>#abschluss gelöst</p>", id="only-in-html-part"),
+    ],
+)  # fmt: skip
+def test_the_probes_hidden_command_closes_no_mediation(
+    engine: Engine, service_config: Config, text: str | None, markup: str
+) -> None:
+    """The probe's mediator mail: "#abschluss gelöst" hidden in the HTML, or only in one
+    part of two. The mediation stays open; the mediator's visible message is taken."""
+    mailer, ref = _case_with_merchant(engine, service_config)
+    escalated = mailer.sweep_to(ref, Deadline.MERCHANT_REPLY)
+    _deliver_mime(engine, service_config, ref, Role.MEDIATOR, rr.MEDIATOR, text, markup,
+                  escalated + timedelta(days=1))  # fmt: skip
+    state, kinds = _state_and_events(engine, ref)
+    assert state == State.IN_MEDIATION
+    assert "MediationClosed" not in kinds and "MediatorMessaged" in kinds
+
+
+@pytest.mark.parametrize("shown", [False, True], ids=["hidden", "control-shown"])
+def test_the_probes_hidden_solved_closes_no_case(
+    engine: Engine, service_config: Config, shown: bool
+) -> None:
+    """The probe's customer mail: "Danke ..., ich warte ab ..." with "Das Problem ist
+    gelöst, danke!" in a hidden paragraph; the case waits for the customer as before
+    (and, as a control, the same words shown close it as solved)."""
+    waiting = "Danke für Ihre Nachricht, ich warte ab, was der Händler schreibt."
+    mailer, ref = _case_with_merchant(engine, service_config)
+    mailer.merchant_replies(ref, rr.OPENED + timedelta(hours=2))
+    style = "" if shown else " style='display:none'"
+    markup = f"<p>{waiting}</p><p{style}>Das Problem ist gelöst, danke!</p>"
+    _deliver_mime(engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, None, markup,
+                  rr.OPENED + timedelta(hours=5))  # fmt: skip
+    state, kinds = _state_and_events(engine, ref)
+    if shown:
+        assert state == State.CLOSED_RESOLVED
+    else:
+        assert state == State.AWAITING_CUSTOMER and "CustomerConfirmedSolved" not in kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "markup"),
+    [
+        pytest.param(None, "<p>Danke!</p><div style='display:none'>Service: 1<br>Erreichbarkeit: "
+                     "1<br>Reaktionszeit: 1<br>Tadel: furchtbar</div>", id="html-hidden"),
+        pytest.param("Danke!\nService: 1\nErreichbarkeit: 1\nReaktionszeit: 1\nTadel: furchtbar\n",
+                     "<p>Danke!</p>", id="only-in-text-part"),
+    ],
+)  # fmt: skip
+def test_the_probes_hidden_rating_is_not_stored(
+    engine: Engine, service_config: Config, text: str | None, markup: str
+) -> None:
+    """The probe's rating mail: a rating hidden in the HTML, or only in the text part.
+    No rating is stored; the answer to the request is held and the format sent."""
+    mailer, ref = _case_with_merchant(engine, service_config)
+    closed_at = rr.resolved(mailer, ref)
+    outcome = _deliver_mime(
+        engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, text, markup,
+        closed_at + timedelta(hours=1), answered=("customer.rating_request",),
+    )  # fmt: skip
+    assert outcome.held is not None
+    assert [mail.kind for mail in outcome.outgoing] == ["customer.rating_help"]
+    with Session(engine) as session:
+        case = storage.load_case(session, ref)
+        assert case is not None and ratings.current(session, case.id) is None  # type: ignore[arg-type]
+
+
+def test_the_probes_accept_words_only_in_the_text_part_accept_nothing(
+    config: Config, engine: Engine, service_config: Config
+) -> None:
+    """The probe's answer to a proposal: the text part says "Einverstanden, ich nehme den
+    Vorschlag an.", the HTML that the customer saw "Ich muss darüber noch mit meinem Mann
+    sprechen ...". Neither line is in both parts, so neither is own text: the accept words
+    never reach the intent model. (That the case service then takes no answer at all is
+    `test_an_answer_without_own_text_accepts_no_proposal`.)"""
+    text, markup, _ = DISAGREEING["accept-only-in-text"]
+    reader = casework.Reader(parsing.parse(mail_bytes(text, markup)), config)
+    reading = reader("proposal")
+    assert reading.own_text == reading.new_text == ""
+    seen = records.model_text("", extract_reply(text, markup), records.INTENT)
+    assert "einverstanden" not in seen and "vorschlag" not in seen
+    assert casework.Reader(parsing.parse(mail_bytes(text, None)), config)("proposal").intent == (
+        "accept"
+    )
+
+
+def test_an_answer_without_own_text_accepts_no_proposal(
+    engine: Engine, service_config: Config
+) -> None:
+    """A customer's answer to a proposal whose own text is empty (its two parts disagree
+    on every line) accepts nothing: the proposal still waits."""
+    mailer, ref = _case_with_merchant(engine, service_config)
+    escalated = mailer.sweep_to(ref, Deadline.MERCHANT_REPLY)
+    proposal = "#vorschlag Möbel Fuchs erstattet den vollen Kaufpreis."
+    mailer.to_case(ref, Role.MEDIATOR, rr.MEDIATOR, proposal, escalated + timedelta(days=1))
+    text, markup, _ = DISAGREEING["accept-only-in-text"]
+    _deliver_mime(engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, text, markup,
+                  escalated + timedelta(days=2))  # fmt: skip
+    state, kinds = _state_and_events(engine, ref)
+    assert "ProposalAccepted" not in kinds and state == State.PROPOSAL_PENDING

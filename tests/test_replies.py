@@ -13,7 +13,7 @@ import pytest
 
 from classifier import quote_markers as qm
 from classifier.html_text import drawn_borders, html_to_text
-from classifier.replies import extract_reply
+from classifier.replies import Cut, extract_reply
 from tests.conftest import CORPORA
 
 TALON = CORPORA / "talon"
@@ -507,4 +507,266 @@ def test_interleaved_replies_scale_linearly():
         reply = extract_reply(text)
         timings.append(time.perf_counter() - started)
         assert reply.new_text.count("> Frage?") == repeat
+    assert timings[1] < 20 * timings[0] + 0.05
+
+
+# ----------------------------------------------------- what a mail client does not show
+
+
+@pytest.mark.parametrize(
+    ("style", "shown"),
+    [
+        ("display:none", False),
+        ("display:block", True),
+        ("visibility:hidden", False),
+        ("opacity:0", False),
+        ("opacity:0.5", True),
+        ("font-size:0", False),
+        ("font-size:2px", False),
+        ("font-size:3px", True),
+        ("font-size:50%", True),
+        ("max-height:0;overflow:hidden", False),
+        ("max-height:0", True),  # what overflows a box of no height is still seen
+        ("overflow:hidden", True),
+        ("mso-hide:all", False),
+        ("color:#fff", False),
+        ("color:#FFFFFF;background-color:#202124", True),
+        ("color:#eeeeee", False),  # contrast 1.16 on white
+        ("color:#999999", True),  # contrast 2.8
+        ("color:yellow", False),  # contrast 1.07
+        ("color:rgba(255, 0, 0, 0.05)", False),
+        ("color:windowtext", True),  # Word's system colour
+        ("color:var(--x)", True),  # a colour not known keeps the one before
+        ("background:url(dark.png);color:#fff", False),  # images are blocked: white on white
+        ("background:#000 url(dark.png);color:#fff", True),
+        ("position:absolute;left:-9999px", False),
+        ("transform:scale(0)", False),
+        ("clip:rect(1px, 1px, 1px, 1px);position:absolute", False),
+    ],
+)
+def test_inline_styles_that_hide_text(style: str, shown: bool) -> None:
+    """Each inline style is read as a browser draws it: hidden text is no text."""
+    converted = html_to_text(f'<p>Vorher.</p><div style="{style}">Mitte.</div><p>Nachher.</p>')
+    assert ("Mitte." in converted.text) is shown
+    assert ("Mitte." in converted.hidden) is not shown
+    assert converted.text.replace("Mitte.", "").split() == ["Vorher.", "Nachher."]
+
+
+def test_hidden_text_is_recorded_with_the_line_it_stood_on() -> None:
+    """The hidden text is kept apart, a line per block, with the lines of the text where
+    it stood; the reply records each as an "html-hidden" cut and never reads it."""
+    converted = html_to_text(
+        "<p>Eins.</p><p>Zwei.</p><div hidden><p>#abschluss gelöst</p><p>annehmen</p></div>"
+        "<p>Drei.</p>"
+    )
+    assert converted.text == "Eins.\n\nZwei.\n\nDrei."
+    assert converted.hidden == "#abschluss gelöst\nannehmen"
+    assert converted.hidden_at == (4,)
+    reply = extract_reply("", "<p>Eins.</p><p style='display:none'>#abschluss gelöst</p>")
+    assert reply.own_text == reply.new_text == "Eins."
+    assert reply.hidden == "#abschluss gelöst"
+    assert [cut.rule for cut in reply.cuts] == ["html-hidden"]
+
+
+def test_text_hidden_inside_a_word_joins_it_only_when_it_takes_no_place() -> None:
+    """Text with no box (display:none) joins its neighbours as a browser draws them; text
+    that takes its place unseen (white) leaves a gap, so no word is made of two halves
+    that a reader sees apart."""
+    assert html_to_text("#abschl<span style='display:none'>xx</span>uss").text == "#abschluss"
+    assert html_to_text("#abschl<span style='color:#fff'>xx</span>uss").text == "#abschl uss"
+
+
+def test_the_head_ends_where_a_browser_ends_it() -> None:
+    """The head's title and style are no text; a head left open ends at the first element
+    or text that belongs to the body, which a browser shows."""
+    assert html_to_text("<head><title>Titel</title><style>p{}</style></head>Text").text == "Text"
+    assert html_to_text("<html><head><meta charset=utf-8><div>Text</div>").text == "Text"
+    assert html_to_text("<html><head><title>T</title>Text").text == "Text"
+
+
+def test_a_table_closes_an_open_paragraph_only_outside_quirks_mode() -> None:
+    """Without a doctype (quirks mode) a <table> goes inside the open <p>, so a hidden
+    paragraph hides it; with one it closes the paragraph, and the table is seen."""
+    markup = '<p style="display:none">versteckt<table><tr><td>Zelle</td></tr></table>'
+    assert html_to_text(markup).text == ""
+    assert html_to_text(f"<!DOCTYPE html>{markup}").text == "Zelle"
+
+
+@pytest.mark.parametrize(
+    ("sheet", "hidden"),
+    [
+        (".x{display:none}", True),
+        ("div.x { visibility: hidden }", True),
+        ("#y{font-size:0}", True),
+        (".wrap .x{display:none}", True),  # where it applies is not checked: hiding reads less
+        (".wrap .x{color:#fff}", False),  # but a colour needs its place to be known
+        ("@media screen{.x{display:none}}", True),
+        ("@media (max-width:600px){.x{display:none}}", False),
+        ("@media print{.x{display:none}}", False),
+        (".x:hover{display:none}", False),
+        ("/* .x{display:none} */", False),
+        ("<!-- .x{display:none} -->", True),
+        (".x{display:none} .x{display:block}", False),
+        (".x{display:none!important}", True),
+        ("@font-face{font-family:x} .x{display:none}", True),
+        ("@import url(x.css); .x{display:none}", True),
+    ],
+)
+def test_style_sheet_rules_that_hide_text(sheet: str, hidden: bool) -> None:
+    """A <style> sheet's rules hide what they select as a browser applies them: rules of
+    one class, id or tag, rules that apply on every screen, later rules over earlier
+    ones, the inline style over them and "!important" over the inline style."""
+    converted = html_to_text(
+        f'<style>{sheet}</style><p>Vorher.</p><div class="x" id="y">Mitte.</div>'
+    )
+    assert ("Mitte." in converted.hidden) is hidden
+    assert ("Mitte." in converted.text) is not hidden
+    # The inline style wins over the sheet, unless the sheet says "!important".
+    inline = '<div class="x" style="display:block">Mitte.</div>'
+    assert html_to_text(f"<style>.x{{display:none}}</style>{inline}").text == "Mitte."
+    assert html_to_text(f"<style>.x{{display:none !important}}</style>{inline}").text == ""
+
+
+def test_hidden_content_makes_no_quote_structure() -> None:
+    """A quote container, a quote bar or Gmail's signature inside hidden content is not
+    drawn, so it cuts nothing: what is seen below it stays the reply."""
+    markup = (
+        '<div style="display:none"><div class="gmail_quote">x</div>'
+        '<div style="border-left:2px solid">y</div><div class="gmail_signature">z</div></div>'
+        "<p>Ich nehme den Vorschlag an.</p>"
+    )
+    reply = extract_reply("", markup)
+    assert reply.own_text == "Ich nehme den Vorschlag an."
+    assert [cut.rule for cut in reply.cuts] == ["html-hidden"]
+
+
+def test_hiding_stays_linear() -> None:
+    """Deeply nested hidden and styled elements, thousands of implied ends and a long
+    sheet are read in time linear in the document."""
+    blocks = {
+        "nested-hidden": '<div style="display:none">',
+        "nested-styled": '<div style="color:#fff;background:#000;font-size:12px">',
+        "implied-ends": '<p style="color:#fefefe">a<li>b<td>c<a href="x">d',
+        "sheet": "<style>.c{display:none}</style><div class='c d'>t</div>",
+        "self-closing": "<span style='display:none'/>",
+    }
+    for name, block in blocks.items():
+        timings = []
+        for repeat in (2000, 20000):
+            started = time.perf_counter()
+            html_to_text(block * repeat + "Text")
+            timings.append(time.perf_counter() - started)
+        assert timings[1] < 20 * timings[0] + 0.05, name
+
+
+# ----------------------------------------------------- both parts of a mail must agree
+
+AGREEING_PARTS = {
+    "outlook-links-bullets-numbers-table": (
+        "Hallo,\n\nhier der Link: Shop<https://shop.example/x>\n*\tPunkt eins\no\tPunkt zwei\n"
+        "§\tPunkt drei\n1.\tDritter\nArtikel\tMenge\nHochbeet\t1\n[cid:image001.png@01DC]\n"
+        "\nGruß\nMax",
+        "<p>Hallo,</p><p>hier der Link: <a href='https://shop.example/x'>Shop</a></p><ul>"
+        "<li>Punkt eins<ul><li>Punkt zwei<ul><li>Punkt drei</li></ul></li></ul></li></ul>"
+        "<ol><li>Dritter</li></ol><table><tr><td>Artikel</td><td>Menge</td></tr><tr><td>"
+        "Hochbeet</td><td>1</td></tr></table><img src='cid:image001.png@01DC'><p>Gruß<br>Max</p>",
+    ),
+    "thunderbird-marks-and-flowed-wrapping": (
+        "Ich nehme die *Ersatzlieferung* an, aber /bitte/ erst ab \nMontag, da ich _nicht_ "
+        "zu Hause bin.\n 1. Lieferung\n  * Abholung\n",
+        "<p>Ich nehme die <b>Ersatzlieferung</b> an, aber <i>bitte</i> erst ab Montag, da ich "
+        "<u>nicht</u> zu Hause bin.</p><ol><li>Lieferung</li></ol><ul><li>Abholung</li></ul>",
+    ),
+    "gmail-links-images-addresses": (
+        "Foto: Schaden <https://photos.example/a>\n[image: Paket.jpg]\nhttps://shop.example/b\n"
+        "Mail an a@b.example <mailto:a@b.example>\n",
+        "<div>Foto: <a href='https://photos.example/a'>Schaden</a></div><div><img alt='Paket.jpg'"
+        " src='cid:x'></div><div><a href='https://shop.example/b'>https://shop.example/b</a>"
+        "</div><div>Mail an <a href='mailto:a@b.example'>a@b.example</a></div>",
+    ),
+    "spacing-unicode-and-hyphens": (
+        "Die Ru\u0308cksendung kommt am\u00a0Montag – Paket-Nr. „0034“, das wär’s.\n"
+        "Reklamations\u00adabteilung\n",
+        "<div>Die Rücksendung kommt am&nbsp;Montag&nbsp;– Paket-Nr.&nbsp;„0034“, das wär’s."
+        "</div><div>Reklamations&shy;abteilung</div>",
+    ),
+    "one-line-wrapped-in-the-text-part": (
+        "Ich habe die Unterlagen erhalten und prüfe den\nFall bis Freitag. Danach melde ich\n"
+        "mich wieder.\n",
+        "<p>Ich habe die Unterlagen erhalten und prüfe den Fall bis Freitag. Danach melde ich "
+        "mich wieder.</p>",
+    ),
+    "command-in-both": (
+        "Einverstanden.\n\n#frist 5\n",
+        "<div>Einverstanden.</div><div><br></div><div><b>#frist&nbsp;5</b></div>",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(AGREEING_PARTS))
+def test_parts_written_from_the_same_text_agree(case: str) -> None:
+    """What real clients do differently in their two parts (links as "text <url>",
+    bullets as "*", "o" or "§", numbers that an HTML list draws, tables as tabs, images as
+    "[image: x]" or "[cid:x]", *bold*, /italic/, _underlined_, soft line breaks, no-break
+    spaces, decomposed umlauts, soft hyphens) leaves every line of the own text."""
+    text, markup = AGREEING_PARTS[case]
+    reply = extract_reply(text, markup)
+    assert "parts-disagree" not in reply.markers
+    alone = extract_reply(text)
+    assert [line for line in reply.own_text.split("\n") if line] == [
+        line.rstrip() for line in alone.own_text.split("\n") if line
+    ]
+
+
+def test_a_line_acts_only_when_both_parts_say_its_words_in_a_row() -> None:
+    """A line of the part read is kept when the other part holds its words in a row
+    (across its line breaks, with its punctuation and markup apart); words that stand
+    elsewhere, apart or without the command's "#" do not make it so, and each dropped
+    line is cut with its number."""
+    html = (
+        "<p>Ich nehme den Vorschlag noch nicht an, der Abschluss ist nicht gelöst.</p>"
+        "<p>Mehr morgen.</p>"
+    )
+    text = (
+        "Ich nehme den Vorschlag noch nicht an,\nder Abschluss ist nicht gelöst.\n"
+        "Ich nehme den Vorschlag an.\n#abschluss gelöst\nMehr morgen.\n"
+    )
+    reply = extract_reply(text, html)
+    assert (
+        reply.own_text
+        == reply.new_text
+        == ("Ich nehme den Vorschlag noch nicht an,\nder Abschluss ist nicht gelöst.\nMehr morgen.")
+    )
+    assert [cut for cut in reply.cuts if cut.rule == "parts-disagree"] == [
+        Cut("parts-disagree", 3, "text"),
+        Cut("parts-disagree", 4, "text"),
+    ]
+    assert reply.unconfirmed == "Ich nehme den Vorschlag an.\n#abschluss gelöst"
+
+
+def test_the_html_read_for_its_quote_needs_the_text_part_too() -> None:
+    """When the HTML is read (it marks the quote), a line of it that the text part does
+    not hold does not act either, wherever it stands."""
+    text = "Danke für die Unterlagen.\n\nAm 3. März 2026 schrieb X <x@y.example>:\n> Frage\n"
+    html = (
+        "<p>#abschluss gelöst</p><p>Danke für die Unterlagen.</p><p>Service: 1</p>"
+        "<blockquote>Frage</blockquote>"
+    )
+    reply = extract_reply(text, html)
+    assert reply.own_text == reply.new_text == "Danke für die Unterlagen."
+    assert reply.source == "html"
+    assert {cut.line for cut in reply.cuts if cut.rule == "parts-disagree"} == {1, 5}
+
+
+def test_comparing_the_parts_stays_linear() -> None:
+    """Ten times the lines, of words that stand everywhere in the other part, take less
+    than twenty times as long: each line's words are looked for at a bounded number of
+    places."""
+    timings = []
+    for repeat in (2000, 20000):
+        text = "die die die die x\n" * repeat
+        html = "<p>" + "die " * (5 * repeat) + "</p>"
+        started = time.perf_counter()
+        extract_reply(text, html)
+        timings.append(time.perf_counter() - started)
     assert timings[1] < 20 * timings[0] + 0.05
