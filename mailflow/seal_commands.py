@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import zoneinfo
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -149,24 +150,33 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
             {"case": ref, **rating.model_dump(exclude={"id", "case_id", "merchant_id"})}
             for rating, ref in session.execute(query)
         ]
-    if args.json:
+
+    def line(row: dict[str, Any]) -> str:
+        scores = " ".join("-" if row[d] is None else str(row[d]) for d in ratings.DIMENSIONS)
+        return f"{row['case']}  {row['received_at']:%Y-%m-%d %H:%M}  {scores}  #{row['revision']}"
+
+    return _show(rows, args.json, line, ("praise", "criticism", "comment"))
+
+
+def _show(
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    line: Callable[[dict[str, Any]], str],
+    texts: tuple[str, ...],
+) -> int:
+    """Ratings or Lob & Tadel entries: JSON, or a `line` each with its free `texts`
+    indented below it."""
+    if as_json:
         print_json(rows)
         return EX_OK
-    for row in rows or [None]:
-        if row is None:
-            print("(none)")
-            continue
-        scores = " ".join("-" if row[d] is None else str(row[d]) for d in ratings.DIMENSIONS)
-        print(f"{row['case']}  {row['received_at']:%Y-%m-%d %H:%M}  {scores}  #{row['revision']}")
-        _print_texts(row, ("praise", "criticism", "comment"))
+    for row in rows:
+        print(line(row))
+        for name in texts:
+            if row[name]:
+                print(f"      {name}: {row[name]}")
+    if not rows:
+        print("(none)")
     return EX_OK
-
-
-def _print_texts(row: dict[str, Any], names: tuple[str, ...]) -> None:
-    """The free texts of a rating or a Lob & Tadel entry, one indented line each."""
-    for name in names:
-        if row[name]:
-            print(f"      {name}: {row[name]}")
 
 
 def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
@@ -177,17 +187,12 @@ def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
         slugs = {m.id: m.slug for m in session.scalars(select(Merchant))}
     for row in rows:
         row["merchant"] = slugs.get(row.pop("merchant_id"))
-    if args.json:
-        print_json(rows)
-        return EX_OK
-    for row in rows or [None]:
-        if row is None:
-            print("(none)")
-            continue
+
+    def line(row: dict[str, Any]) -> str:
         shop = row["merchant"] or "(shop not yet named)"
-        print(f"#{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {shop}  {row['source']}")
-        _print_texts(row, ("praise", "criticism"))
-    return EX_OK
+        return f"#{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {shop}  {row['source']}"
+
+    return _show(rows, args.json, line, ("praise", "criticism"))
 
 
 # ------------------------------------------------------------------ seal records
