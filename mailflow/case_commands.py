@@ -343,12 +343,14 @@ def _print_case(detail: dict[str, Any]) -> None:
 
 
 def _held_summary(row: HeldMail, mail: StoredMail | None, ref: str | None) -> dict[str, Any]:
+    """One held mail as the operator sees it; a signed address of ours in it (a sender
+    forging one, a probing recipient) shows without its token."""
     return {
         "id": row.id,
         "mail_id": row.mail_id,
         "reason": row.reason,
-        "detail": row.detail,
-        "sender": row.sender,
+        "detail": addresses.redact(row.detail),
+        "sender": addresses.redact(row.sender) if row.sender else None,
         "case": ref,
         "held_at": _iso(row.held_at),
         "sender_told": row.sender_told,
