@@ -390,6 +390,6 @@ def test_every_text_rule_has_a_trigger_and_combinations_name_earlier_rules():
 def test_matching_hostile_text_stays_fast(text):
     """Texts built to make the rules backtrack are read in well under 50 ms (the body is
     cut at a bound and no pattern nests repetition)."""
-    started = time.perf_counter()
+    started = time.process_time()
     match_auto_reply("Re: x " * 200, text)
-    assert time.perf_counter() - started < 0.05
+    assert time.process_time() - started < 0.05

@@ -123,9 +123,9 @@ def test_many_quote_lines_scale_linearly():
     small, large = "Antwort\n" + block * 2000, "Antwort\n" + block * 20000
     timings = []
     for text in (small, large):
-        started = time.perf_counter()
+        started = time.process_time()
         extract_reply(text)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     assert timings[1] < 20 * timings[0] + 0.05
 
 
@@ -506,9 +506,9 @@ def test_interleaved_replies_scale_linearly():
     timings = []
     for repeat in (2000, 20000):
         text = "Hallo\n" + "> Frage?\nAntwort.\n" * repeat + "> Gruß\n"
-        started = time.perf_counter()
+        started = time.process_time()
         reply = extract_reply(text)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
         assert reply.new_text.count("> Frage?") == repeat
     assert timings[1] < 20 * timings[0] + 0.05
 
@@ -656,9 +656,9 @@ def test_hiding_stays_linear() -> None:
     for name, block in blocks.items():
         timings = []
         for repeat in (2000, 20000):
-            started = time.perf_counter()
+            started = time.process_time()
             html_to_text(block * repeat + "Text")
-            timings.append(time.perf_counter() - started)
+            timings.append(time.process_time() - started)
         assert timings[1] < 20 * timings[0] + 0.05, name
 
 
@@ -769,7 +769,7 @@ def test_comparing_the_parts_stays_linear() -> None:
     for repeat in (2000, 20000):
         text = "die die die die x\n" * repeat
         html = "<p>" + "die " * (5 * repeat) + "</p>"
-        started = time.perf_counter()
+        started = time.process_time()
         extract_reply(text, html)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     assert timings[1] < 20 * timings[0] + 0.05

@@ -158,7 +158,7 @@ def test_new_rules_scale_linearly(block: str) -> None:
     timings = []
     for repeat in (2000, 20000):
         text = "Antwort\n" + block * repeat
-        started = time.perf_counter()
+        started = time.process_time()
         extract_reply(text)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     assert timings[1] < 20 * timings[0] + 0.05
