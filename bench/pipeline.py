@@ -37,12 +37,16 @@ figures, the targets and `targets_met`; the exit status is 1 when a target is mi
 
     .venv/bin/python bench/pipeline.py [--mails 2000] [--database-url URL] [--workers 2]
         [--seed 11] [--keep]
+
+With BENCH_PROFILE=FILE set, the SQLite drain runs under cProfile and its statistics are
+written to FILE (`python -m pstats FILE`); the figures are then the profiler's, not ours.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import json
 import logging
 import os
@@ -655,9 +659,15 @@ def drain_here(config_path: Path, log_file: Path) -> Drained:
     problems = quiet_logging(log_file)
     config, engine = prepare_worker(config_path)
     worker = Worker(engine, config)
+    profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
     with Meter(engine) as meter:
         started = time.perf_counter()
+        if profiler:
+            profiler.enable()
         taken = worker.drain()
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"])
         seconds = time.perf_counter() - started
     engine.dispose()
     return Drained(

@@ -356,3 +356,8 @@ def list_attempts(session: Session, outbox_id: int) -> list[OutboxAttempt]:
     """Every attempt and delivery report of one row, oldest first."""
     query = select(OutboxAttempt).where(OutboxAttempt.outbox_id == outbox_id)
     return list(session.scalars(query.order_by(OutboxAttempt.id)))  # type: ignore[arg-type]
+
+
+def message(row: OutboxMail, config: Config) -> bytes:
+    """The complete message of an outbox row as the relay sends it (before DKIM signing)."""
+    return row.raw
