@@ -39,9 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from classifier.html_text import readable_text  # noqa: E402
 from classifier.replies import extract_reply  # noqa: E402
 from mailflow import casework, parsing  # noqa: E402
-from mailflow.html_text import html_body  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 OURS = ROOT / "tests" / "replies"
@@ -135,7 +135,7 @@ def _text_of(text: str, html: str | None) -> str:
     """What a text-only reader gets: the text part, or parsing's text of the HTML."""
     if text.strip() or html is None:
         return text
-    return html_body(html).text
+    return readable_text(html)
 
 
 def mail_parser_reply() -> Reader | None:

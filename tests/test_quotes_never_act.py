@@ -32,17 +32,18 @@ from sqlmodel import Session
 
 import classifier
 from classifier import records
+from classifier.html_text import readable_text
 from classifier.ratings import RatingReply, UnreadableRating, parse_rating
 from classifier.replies import extract_reply
 from mailflow import casework, outbox, parsing, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
-from mailflow.html_text import html_body
-from mediation import commands, ratings, service, storage, templates
+from mediation import commands, service, storage, templates
+from mediation import rating_store as ratings
 from mediation.addresses import Role, case_address
 from mediation.events import DeadlineExtended, MediationClosed, MediatorMessaged
-from mediation.machine import Deadline, State
 from mediation.storage import Merchant
+from mediation.workflow import Deadline, State
 from tests import test_rating_requests as rr
 from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 
@@ -265,7 +266,7 @@ HTML_QUOTES: dict[str, str] = {
 def _flattened(markup: str) -> str:
     """A text part that kept the words of the HTML but lost every quote mark, as some
     clients write it: only the HTML's structure can tell what is quoted."""
-    return html_body(markup).text
+    return readable_text(markup)
 
 
 @pytest.mark.parametrize("structure", sorted(HTML_QUOTES))

@@ -13,7 +13,8 @@ from email import policy
 import pytest
 
 from classifier import quote_markers as qm
-from classifier.html_text import drawn_borders, html_to_text
+from classifier.html_style import drawn_borders
+from classifier.html_text import html_to_text
 from classifier.replies import Cut, extract_reply
 from tests.conftest import CORPORA
 
