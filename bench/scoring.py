@@ -41,9 +41,9 @@ from sqlmodel import Session
 
 from mailflow.db import make_engine, open_database
 from mediation import figures, seal
-from mediation.machine import Deadline, State
-from mediation.ratings import Rating
+from mediation.rating_store import Rating
 from mediation.storage import Case, CaseDeadline, Customer, Merchant, UTCDateTime
+from mediation.workflow import Deadline, State
 from scoring import ScoringPolicy, Tier, score_all
 
 AT = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)

@@ -15,26 +15,29 @@ import zoneinfo
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from classifier.records import CATEGORIES
-from mailflow import casework, outbox
+from mailflow import casework, desk_commands, outbox
 from mailflow.command_support import (
     EX_FAILED,
     EX_OK,
+    Page,
     UsageError,
     add_command,
+    add_paging,
+    one_of,
     print_json,
 )
 from mailflow.config import Config
 from mailflow.db import open_database, session_scope, utcnow
-from mailflow.models import OutboxMail, StoredMail
+from mailflow.models import OutboxMail, OutboxStatus, StoredMail
 from mediation import addresses, service, storage
 from mediation.business_time import BusinessCalendar
-from mediation.machine import State
 from mediation.outgoing import LANGUAGES
 from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant
+from mediation.workflow import State
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -120,15 +123,15 @@ def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
+    page = Page.of(args)
     with Session(open_database(config.database_url)) as session:
-        rows = [merchant_summary(m) for m in storage.merchants(session)]
-    if args.json:
-        print_json(rows)
-    elif not rows:
-        print("(none)")
-    for row in [] if args.json else rows:
-        print(f"{row['slug']:<24} {row['name']:<32} {', '.join(row['emails'])}")
-    return EX_OK
+        rows, total = page.rows([merchant_summary(m) for m in storage.merchants(session)])
+
+    def table(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            print(f"{row['slug']:<24} {row['name']:<32} {', '.join(row['emails'])}")
+
+    return page.show("merchant list", rows, total, table)
 
 
 def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
@@ -138,8 +141,17 @@ def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
             print(f"siegel merchant show: no merchant {args.slug}", file=sys.stderr)
             return EX_FAILED
         detail = merchant_summary(merchant)
+        detail["changes"] = desk_commands.change_history(session, merchant.id)  # type: ignore[arg-type]
     detail["complaint_address"] = addresses.complaint_address(config.siegel.domain, merchant.slug)
-    print_json(detail) if args.json else _print_fields(detail)
+    if args.json:
+        print_json(detail)
+        return EX_OK
+    changes = detail.pop("changes")
+    _print_fields(detail)
+    print("\nchanges:" if changes else "\nchanges: none")
+    for change in changes:
+        old, new = desk_commands.shown(change["old"]), desk_commands.shown(change["new"])
+        print(f"  {change['at'][:19]}  {change['by']}  {change['field']}: {old} → {new}")
     return EX_OK
 
 
@@ -152,7 +164,17 @@ def _print_fields(detail: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ cases
 
 
-def _case_rows(session: Session, state: str | None, merchant: str | None) -> list[dict[str, Any]]:
+def check_merchant(session: Session, option: str, slug: str | None) -> None:
+    """Refuse a `--merchant` filter naming no registered merchant (UsageError listing
+    the registered ones): an unknown slug must not look like "no cases"."""
+    if slug is not None and storage.merchant_by_slug(session, slug.lower()) is None:
+        slugs = [merchant.slug for merchant in storage.merchants(session)]
+        one_of(option, slug, slugs, "siegel merchant list")
+
+
+def _case_rows(
+    session: Session, state: str | None, merchant: str | None, page: Page
+) -> tuple[list[dict[str, Any]], int]:
     query = (
         select(Case, Merchant.slug, Customer.address)
         .join(Merchant, Case.merchant_id == Merchant.id, isouter=True)  # type: ignore[arg-type]
@@ -163,7 +185,8 @@ def _case_rows(session: Session, state: str | None, merchant: str | None) -> lis
         query = query.where(Case.state == state)
     if merchant:
         query = query.where(Merchant.slug == merchant.lower())
-    return [
+    query, total = page.query(session, query)
+    rows = [
         {
             "ref": case.ref,
             "state": case.state,
@@ -179,22 +202,24 @@ def _case_rows(session: Session, state: str | None, merchant: str | None) -> lis
         }
         for case, slug, customer in session.execute(query)
     ]
+    return rows, total
 
 
 def cmd_cases(args: argparse.Namespace, config: Config) -> int:
+    page = Page.of(args)
     with Session(open_database(config.database_url)) as session:
-        rows = _case_rows(session, args.state, args.merchant)
-    if args.json:
-        print_json(rows)
-        return EX_OK
-    if not rows:
-        print("(none)")
-    for row in rows:
-        print(
-            f"{row['ref']}  {row['state']:<19} {row['opened_at'][:16]}  "
-            f"{(row['merchant'] or '-'):<20} {(row['category'] or '-'):<20} {row['customer']}"
-        )
-    return EX_OK
+        check_merchant(session, "--merchant", args.merchant)
+        rows, total = _case_rows(session, args.state, args.merchant, page)
+
+    def table(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            print(
+                f"{row['ref']}  {row['state']:<19} {row['opened_at'][:16]}  "
+                f"{(row['merchant'] or '-'):<20} {(row['category'] or '-'):<20} "
+                f"{row['customer']}"
+            )
+
+    return page.show("cases", rows, total, table)
 
 
 def case_detail(session: Session, case: Case, domain: str) -> dict[str, Any]:
@@ -292,6 +317,10 @@ def cmd_case(args: argparse.Namespace, config: Config) -> int:
             print(f"{args.ref.upper()}: category {args.category} (kept for training)")
         if args.merchant:
             _assign_merchant(engine, config, args.ref, args.merchant, now)
+        desk_commands.act_on_case(args, config, engine, now)
+    except service.NotAllowed as error:
+        print(f"siegel case: {error}", file=sys.stderr)
+        return EX_FAILED
     except LookupError as error:
         print(f"siegel case: {error.args[0]}", file=sys.stderr)
         return EX_FAILED
@@ -359,26 +388,25 @@ def _held_summary(row: HeldMail, mail: StoredMail | None, ref: str | None) -> di
 
 
 def cmd_held(args: argparse.Namespace, config: Config) -> int:
+    page = Page.of(args)
     with Session(open_database(config.database_url)) as session:
         query = (
             select(HeldMail, StoredMail, Case.ref)
             .join(StoredMail, HeldMail.mail_id == StoredMail.id, isouter=True)  # type: ignore[arg-type]
             .join(Case, HeldMail.case_id == Case.id, isouter=True)  # type: ignore[arg-type]
             .order_by(HeldMail.id.desc())  # type: ignore[union-attr]
-            .limit(args.limit)
         )
+        query, total = page.query(session, query)
         rows = [_held_summary(held, mail, ref) for held, mail, ref in session.execute(query)]
-    if args.json:
-        print_json(rows)
-        return EX_OK
-    if not rows:
-        print("(none)")
-    for row in rows:
-        print(
-            f"{row['held_at'][:19]}  mail {row['mail_id']:<6} {row['reason']:<17} "
-            f"{row['case'] or '-':<16} {row['sender'] or '-'}\n      {row['detail']}"
-        )
-    return EX_OK
+
+    def table(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            print(
+                f"{row['held_at'][:19]}  mail {row['mail_id']:<6} {row['reason']:<17} "
+                f"{row['case'] or '-':<16} {row['sender'] or '-'}\n      {row['detail']}"
+            )
+
+    return page.show("held", rows, total, table)
 
 
 # ------------------------------------------------------------------ sweep
@@ -395,8 +423,13 @@ def _moment(text: str, config: Config) -> datetime:
 
 
 def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
+    """Fire what is due at `--at` (default now); its mails are due now, not at `--at`."""
     now = _moment(args.at, config) if args.at else utcnow()
-    report = casework.sweep(open_database(config.database_url), config, now)
+    engine = open_database(config.database_url)
+    with Session(engine) as session:
+        last = session.scalar(select(func.max(OutboxMail.id))) or 0
+    report = casework.sweep(engine, config, now)
+    _send_now(engine, after_id=last, created_at=now, real_now=utcnow())
     for fired in report.fired:
         held = f"  HELD: {fired.held}" if fired.held else ""
         print(f"{fired.case_ref}  {fired.kind:<18} {len(fired.outgoing)} mails{held}")
@@ -405,6 +438,25 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
         f"{report.mails} mails queued, {len(report.failed)} failed"
     )
     return EX_FAILED if report.failed else EX_OK
+
+
+def _send_now(engine: Engine, after_id: int, created_at: datetime, real_now: datetime) -> int:
+    """Make the mails this sweep queued due at `real_now`: a sweep `--at` a later time
+    stamps them with that time (their Date, the reply cap), and the relay would hold
+    them until the clock got there. They are the rows after `after_id` created at
+    exactly the sweep's time and never tried."""
+    with session_scope(engine) as session:
+        return session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.id > after_id,  # type: ignore[operator]
+                OutboxMail.created_at == created_at,
+                OutboxMail.status == OutboxStatus.QUEUED,
+                OutboxMail.attempts == 0,
+                OutboxMail.next_attempt_at > real_now,  # type: ignore[operator]
+            )
+            .values(next_attempt_at=real_now)
+        ).rowcount
 
 
 # ------------------------------------------------------------------ parser
@@ -435,7 +487,7 @@ def register(commands: Any) -> Any:
     add.add_argument("--timezone", help="its own time zone, e.g. Europe/Vienna")
     add.add_argument("--hours", help="its own business hours, HH:MM-HH:MM")
     listing = command("list", cmd_merchant_list, "list merchants", verbs)
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    add_paging(listing)
     show = command("show", cmd_merchant_show, "show one merchant", verbs)
     show.add_argument("slug")
     show.add_argument("--json", action="store_true", help="print JSON")
@@ -443,17 +495,17 @@ def register(commands: Any) -> Any:
     cases = command("cases", cmd_cases, "list cases, oldest first")
     cases.add_argument("--state", choices=[s.value for s in State])
     cases.add_argument("--merchant", help="only this merchant's (slug)")
-    cases.add_argument("--json", action="store_true", help="print JSON")
+    add_paging(cases)
 
     case = command("case", cmd_case, "show one case: parties, deadlines, timeline, mails")
     case.add_argument("ref", help="case reference, e.g. SSG-2026-000123")
     case.add_argument("--json", action="store_true", help="print JSON")
     case.add_argument("--category", help="correct the category (kept for classifier training)")
     case.add_argument("--merchant", help="name the merchant of a case in needs_merchant (slug)")
+    desk_commands.add_case_options(case)
 
     held = command("held", cmd_held, "list held mails with their reasons, newest first")
-    held.add_argument("--json", action="store_true", help="print JSON")
-    held.add_argument("--limit", type=int, default=100)
+    add_paging(held)
 
     sweep = command("sweep", cmd_sweep, "fire the deadlines due now (or at --at) once")
     sweep.add_argument("--at", help="ISO time to sweep as of (local time when no offset)")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from classifier import Classification, Model
     from classifier.machine import MachineVerdict
     from mailflow.parsing import ParsedMail
+    from mailflow.processing import Analysis
 
 log = logging.getLogger("mailflow.casework")
 
@@ -47,8 +48,10 @@ MAX_FIRED_PER_SWEEP = 10_000
 """A bound on one sweep's work; the next sweep continues where it stopped."""
 
 
+@cache
 def settings(config: Config) -> service.Settings:
-    """The case service's settings from the (already checked) configuration."""
+    """The case service's settings from the (already checked) configuration; made once
+    per configuration (the business calendar behind them is costly to build)."""
     return service.Settings(
         domain=config.siegel.domain,
         secret=config.secret_bytes,
@@ -59,6 +62,8 @@ def settings(config: Config) -> service.Settings:
         default_language=config.siegel.default_language,
         timezone=config.siegel.timezone,
         authserv_id=authentication.trusted_authserv_id(config.authentication),
+        web_url=config.web.public_url,
+        rating_link_days=config.web.rating_link_days,
     )
 
 
@@ -151,6 +156,23 @@ class Reader:
             )
         return self.readings[context]
 
+    @staticmethod
+    def read_together(readers: Sequence[Reader]) -> None:
+        """Make the first reading (no reply context) of every reader in one classifier
+        batch: the texts of many mails are featurised at once."""
+        import classifier
+
+        unread = [reader for reader in readers if None not in reader.readings]
+        if not unread:
+            return
+        mails = []
+        for reader in unread:
+            text, html = reply_parts(reader.parsed)
+            mails.append({"subject": reader.parsed.subject, "body": text, "html": html})
+        readings = classifier.classify_many(mails, model=model(unread[0].config))
+        for reader, reading in zip(unread, readings, strict=True):
+            reader.readings[None] = reading
+
     def record(self) -> dict[str, Any] | None:
         """The last reading as JSON (for `mail.classification`), or None if none was made."""
         if not self.readings:
@@ -225,6 +247,14 @@ def incoming(
         machine_rule=verdict.rule if verdict else None,
         authentication_results=authentication_results,
     )
+
+
+def prepare(session: Session, analyses: Sequence[Analysis], now: datetime) -> None:
+    """Read for a batch of mails at once what each would read alone: their senders'
+    customer records and automatic-reply counts (a query each instead of one per mail)."""
+    senders = [a.parsed.from_address for a in analyses if a.reader and a.parsed.from_address]
+    storage.preload_customers(session, senders)
+    outbox.prefetch_autoreply_counts(session, senders, now)
 
 
 def handle(

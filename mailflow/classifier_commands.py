@@ -2,10 +2,13 @@
 
 `classify FILE.eml` explains one mail (the header rules and every classifier rule that
 fired); `classify --jsonl IN.jsonl` classifies many texts in one batch, one JSON line
-out per line in. `classifier train` trains on the shipped data plus the operators'
-category corrections and replaces the model in the data directory (a running
-`siegel serve` keeps its model until it is restarted); `classifier evaluate` prints the
-figures on the held-out evaluation set and by cross-validation on the training data.
+out per line in; a line that cannot be classified (not JSON, a key other than id,
+subject and body, nothing to classify) gets an `error` line, and the command exits 65
+with one line on stderr naming the first such line. `classifier train` trains on the
+shipped data plus the operators' category corrections and replaces the model in the
+data directory (a running `siegel serve` keeps its model until it is restarted);
+`classifier evaluate` prints the figures on the held-out evaluation set and by
+cross-validation on the training data.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from typing import Any
 from sqlmodel import Session
 
 from mailflow import casework, parsing
+from mailflow.command_support import EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE
 from mailflow.config import Config
 from mailflow.db import open_database, utcnow
 
 INTENT_CONTEXT = "solved_question"
 """`--jsonl` reads each text as a customer's answer to "is your problem solved?"."""
 MAX_JSONL_LINE = 1024 * 1024
+JSONL_KEYS = ("id", "subject", "body")
+"""The keys of a `--jsonl` line; any other is an error (a misspelt "text" would
+otherwise be classified as an empty mail)."""
 BATCH = 256
 
 
@@ -34,7 +41,7 @@ def cmd_classify(args: argparse.Namespace, config: Config) -> int:
         return _classify_jsonl(args.jsonl, config)
     if not args.file:
         print("siegel classify: give a mail file or --jsonl FILE", file=sys.stderr)
-        return 2
+        return EX_USAGE
     return _explain_file(args.file, config, args.json)
 
 
@@ -45,7 +52,7 @@ def _explain_file(name: str, config: Config, as_json: bool) -> int:
         raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as error:
         print(f"siegel classify: {name}: cannot read: {error.strerror}", file=sys.stderr)
-        return 66
+        return EX_NOINPUT
     parsed = parsing.parse(raw)
     verdict = machine.detect(parsed.message, None, config.siegel.domain)
     reader = casework.Reader(parsed, config)  # read exactly as the cases read it
@@ -68,7 +75,7 @@ def _explain_file(name: str, config: Config, as_json: bool) -> int:
     if as_json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
-        return 0
+        return EX_OK
     machine_line = (
         f"{verdict.kind} (rule {verdict.rule}; fired: {', '.join(verdict.rules_fired)})"
         if verdict
@@ -94,7 +101,7 @@ def _explain_file(name: str, config: Config, as_json: bool) -> int:
     print("own text (what the sender wrote; the only text that acts):")
     for line in (reading.own_text or "").splitlines()[:30]:
         print(f"  | {line}")
-    return 0
+    return EX_OK
 
 
 def _jsonl_input(name: str) -> Iterator[tuple[int, str]]:
@@ -109,11 +116,13 @@ def _classify_jsonl(name: str, config: Config) -> int:
     """One output line per input line, in order; a bad line gets an `error` line."""
     import classifier
 
-    model = casework.model(config)
     pending: list[tuple[Any, dict[str, Any]]] = []
     failed = 0
 
     def flush() -> None:
+        if not pending:
+            return
+        model = casework.model(config)  # loaded at the first line that can be classified
         readings = classifier.classify_many([mail for _, mail in pending], model=model)
         for (record_id, _), reading in zip(pending, readings, strict=True):
             print(
@@ -131,12 +140,14 @@ def _classify_jsonl(name: str, config: Config) -> int:
             )
         pending.clear()
 
+    first_problem = None
     try:
         for number, line in _jsonl_input(name):
             record, problem = _read_line(line)
             if problem:
                 flush()  # keep the output in input order
                 failed += 1
+                first_problem = first_problem or f"line {number}: {problem}"
                 print(json.dumps({"id": record.get("id"), "error": f"line {number}: {problem}"}))
                 continue
             mail = {
@@ -151,8 +162,19 @@ def _classify_jsonl(name: str, config: Config) -> int:
         flush()
     except OSError as error:
         print(f"siegel classify: {name}: cannot read: {error.strerror}", file=sys.stderr)
-        return 66
-    return 1 if failed else 0
+        return EX_NOINPUT
+    except UnicodeDecodeError as error:
+        flush()
+        print(f"siegel classify: {name}: not UTF-8 text: {error.reason}", file=sys.stderr)
+        return EX_DATAERR
+    if failed:
+        print(
+            f"siegel classify: {name}: {failed} lines not classified, the first at "
+            f"{first_problem} (each line: {{{', '.join(JSONL_KEYS)}}})",
+            file=sys.stderr,
+        )
+        return EX_DATAERR
+    return EX_OK
 
 
 def _read_line(line: str) -> tuple[dict[str, Any], str | None]:
@@ -165,9 +187,14 @@ def _read_line(line: str) -> tuple[dict[str, Any], str | None]:
         return {}, f"not JSON: {error.msg}"
     if not isinstance(record, dict):
         return {}, "not a JSON object"
+    unknown = [key for key in record if key not in JSONL_KEYS]
+    if unknown:
+        return record, f"unknown key {unknown[0]!r}, expected {', '.join(JSONL_KEYS)}"
     for key in ("subject", "body"):
         if not isinstance(record.get(key) or "", str):
             return record, f"{key} must be a string"
+    if not (record.get("subject") or record.get("body") or "").strip():
+        return record, "neither subject nor body: nothing to classify"
     return record, None
 
 
@@ -195,7 +222,7 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
         f"trained on {len(training)} shipped records and {len(corrected)} operator "
         f"corrections; saved to {path} (restart `siegel serve` to use it)"
     )
-    return 0
+    return EX_OK
 
 
 def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
@@ -209,7 +236,7 @@ def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
         print(f"\n# {args.folds}-fold cross-validation on the training data\n")
         training = records.read_records(records.TRAIN_DIR)
         print(evaluation.cross_validate(training, folds=args.folds).to_text())
-    return 0
+    return EX_OK
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -1,13 +1,16 @@
 """The `siegel` command line: the operator's whole interface besides mail.
 
-Exit codes follow sysexits(3) where an MTA reads them (`siegel ingest`): 0 stored
-(committed), 65 bad data (empty, or larger than `[smtp] max_message_bytes`, which SMTP
-refuses with 552 too), 66 no input file, 67 unknown recipient; everything else that
-may pass is 75, the MTA's "try again": a busy, locked, corrupt, missing or unreachable
-database, an unknown database driver, an unexpected error, and for `ingest` also a bad
+Every exit code is a constant of `mailflow.command_support` and listed in the README
+("Exit codes"). `siegel ingest` speaks to an MTA: 0 stored (committed), 65 bad data
+(empty, or larger than `[smtp] max_message_bytes`, which SMTP refuses with 552 too),
+66 no input file, 67 unknown recipient; everything else that may pass is 75, the
+MTA's "try again": a busy, locked, corrupt, missing or unreachable database, an
+unknown database driver, an unexpected error, and for `ingest` also a bad
 configuration or bad arguments, so that the MTA keeps the mail while the operator
-fixes it. Each failure is one line on stderr; `-v` logs the traceback. Other commands
-exit 2 for a bad configuration or bad arguments.
+fixes it. Other commands exit 2 for a bad configuration or bad arguments (an unknown
+filter value included), 69 when `serve` or `intake` cannot bind its port, 141 when
+the reader of their output went away. Each failure is one line on stderr; `-v` logs
+the traceback. `--config` and `-v` may stand before or after the command.
 """
 
 from __future__ import annotations
@@ -15,27 +18,59 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from mailflow import case_commands, classifier_commands, logs, outbox, queue, seal_commands, spool
+from mailflow import (
+    case_commands,
+    classifier_commands,
+    desk_commands,
+    logs,
+    outbox,
+    queue,
+    readable,
+    report_commands,
+    seal_commands,
+    spool,
+)
 from mailflow import config as config_module
-from mailflow.command_support import EX_OK, EX_USAGE, Handler, add_command, print_json
+from mailflow.command_support import (
+    EX_DATAERR,
+    EX_FAILED,
+    EX_NOINPUT,
+    EX_NOUSER,
+    EX_OK,
+    EX_PIPE,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    LISTEN_ERRORS,
+    Handler,
+    Page,
+    add_command,
+    add_paging,
+    cannot_listen,
+    print_json,
+)
 from mailflow.config import Config, ConfigError
-from mailflow.db import open_database
-from mailflow.models import MailStatus, StoredMail
+from mailflow.db import open_database, utcnow
+from mailflow.models import (
+    MailStatus,
+    OutboxAttempt,
+    OutboxMail,
+    OutboxStatus,
+    StoredMail,
+)
 from mediation import addresses
-
-EX_DATAERR = 65
-EX_NOINPUT = 66
-EX_NOUSER = 67
-EX_TEMPFAIL = 75
+from mediation.storage import Case, CaseDeadline, HeldMail
 
 log = logging.getLogger("mailflow.intake")
 
@@ -48,15 +83,35 @@ def _engine(config: Config) -> Engine:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
-    from mailflow.service import ALL_PARTS, Part, Service  # aiosmtpd, imapclient, apscheduler
+    from mailflow.service import ALL_PARTS, Part, PortUnavailable, Service  # aiosmtpd, ...
 
     parts = ALL_PARTS if args.command == "serve" else {Part(args.command)}
     threads = getattr(args, "threads", 1)
     if threads < 1:
         print("siegel: --threads must be at least 1", file=sys.stderr)
         return EX_USAGE
-    Service(config, parts=parts, worker_threads=threads).run_until_signalled()
+    try:
+        Service(config, parts=parts, worker_threads=threads).run_until_signalled()
+    except PortUnavailable as refused:
+        return cannot_listen(args.command, refused.what, refused.address, refused.key, refused)
+    except OSError as error:
+        if error.errno not in LISTEN_ERRORS:
+            raise
+        # Taken between the check and the listener's bind, or a listener of its own.
+        print(f"siegel {args.command}: cannot listen: {error}", file=sys.stderr)
+        return EX_UNAVAILABLE
     return EX_OK
+
+
+def cmd_web(args: argparse.Namespace, config: Config) -> int:
+    from mailflow.service import PortUnavailable, check_port
+    from mailflow.web import server  # starlette, uvicorn
+
+    try:
+        check_port("HTTP", config.web.host, config.web.port, "[web] port")
+    except PortUnavailable as refused:
+        return cannot_listen(args.command, refused.what, refused.address, refused.key, refused)
+    return server.run(config)
 
 
 # ------------------------------------------------------------------ ingest
@@ -84,6 +139,7 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     sources = args.files or ["-"]
     engine = None
     status = EX_OK
+    batch: list[tuple[str, spool.Arrival]] = []
     for name in sources:
         if name == "-":
             # A failing pipe from the MTA is not bad data: OSError is left to `main` (75).
@@ -126,11 +182,30 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
             envelope_to=tuple(recipients),
             source="file stdin" if name == "-" else f"file {Path(name).name}",
         )
-        engine = engine or _engine(config)
-        [stored] = spool.store(engine, [arrival])
-        word = "already stored" if stored.duplicate else "stored"
-        print(f"{name}: {word} as mail {stored.mail_id}")
+        batch.append((name, arrival))
+        if (
+            len(batch) >= INGEST_BATCH_FILES
+            or sum(len(a.raw) for _, a in batch) > INGEST_BATCH_BYTES
+        ):
+            engine = _store_batch(engine or _engine(config), batch)
+    if batch:
+        _store_batch(engine or _engine(config), batch)
     return status
+
+
+INGEST_BATCH_FILES = 200
+INGEST_BATCH_BYTES = 20_000_000
+"""Files that `siegel ingest` stores in one transaction: each is reported stored only
+after that commit, and a failure leaves the whole batch to be tried again."""
+
+
+def _store_batch(engine: Engine, batch: list[tuple[str, spool.Arrival]]) -> Engine:
+    stored = spool.store(engine, [arrival for _, arrival in batch])
+    for (name, _), result in zip(batch, stored, strict=True):
+        word = "already stored" if result.duplicate else "stored"
+        print(f"{name}: {word} as mail {result.mail_id}")
+    batch.clear()
+    return engine
 
 
 def _one_line(error: BaseException) -> str:
@@ -177,9 +252,6 @@ def mail_summary(mail: StoredMail) -> dict[str, Any]:
 
 
 def _print_mail_table(rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        print("(none)")
-        return
     for row in rows:
         machine = f" [{row['machine']}]" if row["machine"] else ""
         reason = f"  ({row['quarantine_reason']})" if row["quarantine_reason"] else ""
@@ -190,24 +262,23 @@ def _print_mail_table(rows: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def _list_mails(config: Config, status: str | None, limit: int) -> list[dict[str, Any]]:
+def _list_mails(args: argparse.Namespace, config: Config, status: str | None) -> int:
+    page = Page.of(args)
     with Session(_engine(config)) as session:
-        query = select(StoredMail).order_by(StoredMail.id.desc()).limit(limit)
+        query = select(StoredMail).order_by(StoredMail.id.desc())  # type: ignore[union-attr]
         if status:
             query = query.where(StoredMail.status == status)
-        return [mail_summary(m) for m in session.scalars(query)]
+        query, total = page.query(session, query)
+        rows = [mail_summary(m) for m in session.scalars(query)]
+    return page.show(args.command, rows, total, _print_mail_table)
 
 
 def cmd_mails(args: argparse.Namespace, config: Config) -> int:
-    rows = _list_mails(config, args.status, args.limit)
-    print_json(rows) if args.json else _print_mail_table(rows)
-    return EX_OK
+    return _list_mails(args, config, args.status)
 
 
 def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
-    rows = _list_mails(config, MailStatus.QUARANTINED, args.limit)
-    print_json(rows) if args.json else _print_mail_table(rows)
-    return EX_OK
+    return _list_mails(args, config, MailStatus.QUARANTINED)
 
 
 def cmd_mail(args: argparse.Namespace, config: Config) -> int:
@@ -215,7 +286,7 @@ def cmd_mail(args: argparse.Namespace, config: Config) -> int:
         mail = session.get(StoredMail, args.id)
         if mail is None:
             print(f"siegel mail: no mail {args.id}", file=sys.stderr)
-            return 1
+            return EX_FAILED
         if args.raw:
             sys.stdout.buffer.write(mail.raw)
             return EX_OK
@@ -240,44 +311,212 @@ def cmd_requeue(args: argparse.Namespace, config: Config) -> int:
         mail = queue.requeue(_engine(config), args.id)
     except queue.NotRequeueable as refusal:
         print(f"siegel requeue: {refusal}", file=sys.stderr)
-        return 1
+        return EX_FAILED
     if mail is None:
         print(f"siegel requeue: no mail {args.id}", file=sys.stderr)
-        return 1
+        return EX_FAILED
     print(f"mail {args.id} requeued")
     return EX_OK
 
 
+def _outbox_summary(row: OutboxMail) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "message_id": row.message_id,
+        "recipient": row.recipient,
+        "kind": row.kind,
+        "case_ref": row.case_ref,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "suppressed_reason": row.suppressed_reason,
+        "created_at": row.created_at.isoformat(),
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+    }
+
+
 def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
+    page = Page.of(args)
     with Session(_engine(config)) as session:
-        rows = [
-            {
-                "id": row.id,
-                "message_id": row.message_id,
-                "recipient": row.recipient,
-                "kind": row.kind,
-                "case_ref": row.case_ref,
-                "status": row.status,
-                "attempts": row.attempts,
-                "last_error": row.last_error,
-                "created_at": row.created_at.isoformat(),
-                "next_attempt_at": row.next_attempt_at.isoformat(),
-                "sent_at": row.sent_at.isoformat() if row.sent_at else None,
-            }
-            for row in outbox.list_rows(session, status=args.status, limit=args.limit)
-        ]
-    if args.json:
-        print_json(rows)
-    elif not rows:
-        print("(none)")
-    else:
+        query = select(OutboxMail).order_by(OutboxMail.id.desc())  # type: ignore[union-attr]
+        if args.status:
+            query = query.where(OutboxMail.status == args.status)
+        query, total = page.query(session, query)
+        rows = [_outbox_summary(row) for row in session.scalars(query)]
+
+    def table(rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
-            error = f"  ({row['last_error']})" if row["last_error"] else ""
+            why = row["last_error"] or row["suppressed_reason"]
+            error = f"  ({why})" if why else ""
             print(
                 f"{row['id']:>7}  {row['status']:<10} {row['created_at'][:19]}  "
                 f"{row['recipient'][:40]:<40} {row['kind']}{error}"
             )
+
+    return page.show(args.command, rows, total, table)
+
+
+def cmd_outbox_show(args: argparse.Namespace, config: Config) -> int:
+    """One outgoing mail as its recipient reads it: headers, text, HTML as text, and
+    every delivery attempt; `--raw` the bytes as the relay sends them."""
+    with Session(_engine(config)) as session:
+        row = session.get(OutboxMail, args.id)
+        if row is None:
+            raise LookupError(f"no outgoing mail {args.id} (see `siegel outbox`)")
+        raw = outbox.message(row, config)
+        if args.raw:
+            sys.stdout.buffer.write(raw)
+            return EX_OK
+        detail = _outbox_summary(row) | readable.readable(raw)
+        detail["attempts"] = [
+            {
+                "at": attempt.at.isoformat(),
+                "outcome": attempt.outcome,
+                "code": attempt.code,
+                "response": attempt.response,
+            }
+            for attempt in outbox.list_attempts(session, args.id)
+        ]
+    if args.json:
+        print_json(detail)
+        return EX_OK
+    print(readable.as_text(detail))
     return EX_OK
+
+
+def _count_by(session: Session, column: Any) -> dict[str, int]:
+    return {
+        str(value): count
+        for value, count in session.execute(select(column, func.count()).group_by(column))
+    }
+
+
+def status_report(session: Session, now: datetime) -> dict[str, Any]:
+    """The service at a glance: queues, the relay's trouble, what is held, what is due."""
+    mails = dict.fromkeys(MailStatus, 0) | _count_by(session, StoredMail.status)
+    oldest = session.execute(
+        select(StoredMail.id, StoredMail.received_at)
+        .where(StoredMail.status.in_([MailStatus.NEW, MailStatus.PROCESSING]))  # type: ignore[attr-defined]
+        .order_by(StoredMail.received_at, StoredMail.id)  # type: ignore[arg-type]
+        .limit(1)
+    ).first()
+    sent = dict.fromkeys(OutboxStatus, 0) | _count_by(session, OutboxMail.status)
+    deferred = session.scalar(
+        select(func.count()).where(
+            OutboxMail.status == OutboxStatus.QUEUED,
+            OutboxMail.attempts > 0,  # type: ignore[operator]
+        )
+    )
+    last_failure = session.execute(
+        select(
+            OutboxAttempt.outbox_id,
+            OutboxAttempt.at,
+            OutboxAttempt.outcome,
+            OutboxAttempt.response,
+        )
+        .where(OutboxAttempt.outcome.in_(["deferred", "failed", "bounced"]))  # type: ignore[attr-defined]
+        .order_by(OutboxAttempt.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    ).first()
+    next_attempt = session.scalar(
+        select(func.min(OutboxMail.next_attempt_at)).where(OutboxMail.status == OutboxStatus.QUEUED)
+    )
+    due = (
+        select(CaseDeadline.kind, CaseDeadline.due_at, Case.ref)
+        .join(Case, CaseDeadline.case_id == Case.id)  # type: ignore[arg-type]
+        .where(CaseDeadline.held_reason.is_(None))  # type: ignore[union-attr]
+        .order_by(CaseDeadline.due_at, CaseDeadline.id)  # type: ignore[arg-type]
+    )
+    pending = session.scalar(select(func.count()).select_from(due.subquery())) or 0
+    overdue = session.scalar(
+        select(func.count()).select_from(due.where(CaseDeadline.due_at <= now).subquery())  # type: ignore[operator]
+    )
+    held_deadlines = session.scalar(
+        select(func.count()).where(CaseDeadline.held_reason.is_not(None))  # type: ignore[union-attr]
+    )
+    return {
+        "at": now.isoformat(),
+        "mails": {
+            "by_status": mails,
+            "oldest_unprocessed": None
+            if oldest is None
+            else {
+                "id": oldest.id,
+                "received_at": oldest.received_at.isoformat(),
+                "age_seconds": round((now - oldest.received_at).total_seconds()),
+            },
+        },
+        "outbox": {
+            "by_status": sent,
+            "deferred": deferred or 0,
+            "next_attempt_at": next_attempt.isoformat() if next_attempt else None,
+            "last_failure": None
+            if last_failure is None
+            else {
+                "outbox_id": last_failure.outbox_id,
+                "at": last_failure.at.isoformat(),
+                "outcome": last_failure.outcome,
+                "response": last_failure.response,
+            },
+        },
+        "deadlines": {
+            "pending": pending,
+            "overdue": overdue or 0,
+            "held": held_deadlines or 0,
+            "next": [
+                {"case": ref, "kind": kind, "due_at": due_at.isoformat()}
+                for kind, due_at, ref in session.execute(due.limit(5))
+            ],
+        },
+        "held_mails": session.scalar(select(func.count()).select_from(HeldMail)) or 0,
+        "cases": _count_by(session, Case.state),
+    }
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    with Session(_engine(config)) as session:
+        report = status_report(session, utcnow())
+    if args.json:
+        print_json(report)
+        return EX_OK
+    mails, sent, deadlines = report["mails"], report["outbox"], report["deadlines"]
+
+    def counts(values: dict[str, int]) -> str:
+        return ", ".join(f"{name} {count}" for name, count in values.items()) or "none"
+
+    oldest = mails["oldest_unprocessed"]
+    waiting = (
+        f"oldest unprocessed: mail {oldest['id']}, {_age(oldest['age_seconds'])} old"
+        if oldest
+        else "nothing waiting"
+    )
+    print(f"mails      {counts(mails['by_status'])}; {waiting}")
+    print(f"outbox     {counts(sent['by_status'])}")
+    retry = f", next attempt {sent['next_attempt_at'][:19]}" if sent["next_attempt_at"] else ""
+    print(f"relay      {sent['deferred']} deferred, {sent['by_status']['failed']} failed{retry}")
+    failure = sent["last_failure"]
+    if failure:
+        print(
+            f"           last trouble: outbox {failure['outbox_id']} {failure['outcome']} at "
+            f"{failure['at'][:19]}: {failure['response'][:120]}"
+        )
+    print(f"held       {report['held_mails']} mails (siegel held)")
+    print(f"cases      {counts(report['cases'])}")
+    print(
+        f"deadlines  {deadlines['pending']} pending, {deadlines['overdue']} overdue, "
+        f"{deadlines['held']} held"
+    )
+    for due in deadlines["next"]:
+        print(f"           {due['due_at'][:16]}  {due['case']}  {due['kind']}")
+    return EX_OK
+
+
+def _age(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
@@ -309,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="worker threads in this process (default 1)"
     )
     command("relay", cmd_serve, "run only the relay that sends the outbox")
+    command("web", cmd_web, "run only the web side: certificate pages and badges")
 
     ingest = command("ingest", cmd_ingest, "store mail files (or stdin) as received mail")
     ingest.add_argument("files", nargs="*", metavar="FILE", help="mail files; - or none: stdin")
@@ -317,16 +557,25 @@ def build_parser() -> argparse.ArgumentParser:
         "-r", "--recipient", action="append", help="envelope recipient (repeatable)"
     )
 
-    for name, handler, help_text in [
-        ("mails", cmd_mails, "list stored mails, newest first"),
-        ("quarantine", cmd_quarantine, "list quarantined mails with their reasons"),
-        ("outbox", cmd_outbox, "list outgoing mails, newest first"),
+    for name, handler, help_text, statuses in [
+        ("mails", cmd_mails, "list stored mails, newest first", MailStatus),
+        ("quarantine", cmd_quarantine, "list quarantined mails with their reasons", None),
+        ("outbox", cmd_outbox, "list outgoing mails, newest first", OutboxStatus),
     ]:
-        sub = command(name, handler, help_text)
-        sub.add_argument("--json", action="store_true", help="print JSON")
-        sub.add_argument("--limit", type=int, default=100)
-        if name != "quarantine":
-            sub.add_argument("--status", help="only this status")
+        sub = add_command(commands, name, handler, help_text)
+        add_paging(sub)
+        if statuses:
+            sub.add_argument(
+                "--status", choices=[s.value for s in statuses], help="only this status"
+            )
+    verbs = sub.add_subparsers(dest="verb", metavar="VERB")  # `siegel outbox show ID`
+    show = add_command(verbs, "show", cmd_outbox_show, "show one outgoing mail as it reads")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--raw", action="store_true", help="print the message as the relay sends it")
+
+    status = add_command(commands, "status", cmd_status, "queues, relay trouble, held, deadlines")
+    status.add_argument("--json", action="store_true", help="print JSON")
 
     mail = command("mail", cmd_mail, "show one stored mail")
     mail.add_argument("id", type=int)
@@ -340,7 +589,30 @@ def build_parser() -> argparse.ArgumentParser:
     merchant_verbs = case_commands.register(commands)
     classifier_commands.register(commands)
     seal_commands.register(commands, merchant_verbs)
+    desk_commands.register(commands, merchant_verbs)
+    report_commands.register(commands)
+    _options_anywhere(parser)
     return parser
+
+
+def _options_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `--config` and `-v` stand after the command too (`siegel mails --config X`):
+    every sub-command takes them, and a value given there wins."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in dict.fromkeys(action.choices.values()):
+            known = sub._option_string_actions
+            if "--config" not in known:
+                sub.add_argument(
+                    "--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+                )
+            if "-v" not in known and "--verbose" not in known:
+                sub.add_argument(
+                    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS,
+                )  # fmt: skip
+            _options_anywhere(sub)
 
 
 class _ArgumentsRefused(Exception):
@@ -377,7 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ingest:
             # A wrong pipe command in the MTA's configuration: keep the mail queued.
             return _ingest_failed(f"bad arguments: {refused.message}")
-        argparse.ArgumentParser.error(refused.parser, refused.message)  # usage, exit 2
+        prog = refused.parser.prog
+        print(f"{prog}: {refused.message} (see `{prog} --help`)", file=sys.stderr)
+        return EX_USAGE
     logs.configure(args.verbose)  # stderr, rate-limited, address tokens redacted
     if ingest:
         return _main_ingest(args)
@@ -389,7 +663,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"siegel: cannot prepare data directory: {error}", file=sys.stderr)
         return EX_TEMPFAIL
-    return args.handler(args, config)
+    try:
+        status = args.handler(args, config)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        return _pipe_closed()
+    return status
+
+
+def _pipe_closed() -> int:
+    """The reader went away (`siegel mails | head`): no traceback, no error line. What
+    is still buffered goes nowhere, so that the flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EX_PIPE
 
 
 def _main_ingest(args: argparse.Namespace) -> int:

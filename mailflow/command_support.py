@@ -1,18 +1,52 @@
-"""What every `siegel` subcommand shares: exit codes, JSON output, argument errors."""
+"""What every `siegel` subcommand shares: exit codes, JSON output, paging, argument errors.
+
+The exit codes of every command are the constants below, and only these (README,
+"Exit codes", lists them with their meaning). They follow sysexits(3) where a caller
+reads them (an MTA running `siegel ingest`), 2 for bad arguments and configuration
+as argparse and the shell do, and 128+13 for a closed output pipe as a shell does.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlmodel import Session
 
 from mailflow.config import Config
 
 EX_OK = 0
+"""Done."""
 EX_FAILED = 1
+"""The command ran and found a problem: no such mail, case or merchant; a sweep with
+failed deadlines; a refused requeue."""
 EX_USAGE = 2
+"""Bad arguments (an unknown option, an unknown filter value, a malformed time) or a
+bad configuration; nothing was done."""
+EX_DATAERR = 65
+"""Bad input data: `ingest` of an empty or oversize mail, `classify --jsonl` lines that
+cannot be classified."""
+EX_NOINPUT = 66
+"""An input file that cannot be read."""
+EX_NOUSER = 67
+"""`ingest`: no recipient of ours."""
+EX_UNAVAILABLE = 69
+"""`serve`, `intake`: the SMTP/LMTP (or web) port is in use or may not be bound."""
+EX_TEMPFAIL = 75
+"""Try again later: `ingest` on any failure that may pass; any command whose data
+directory cannot be prepared."""
+EX_PIPE = 128 + 13
+"""The reader of our output went away (`siegel mails | head`): quiet, as a shell
+reports a process ended by SIGPIPE."""
+
+DEFAULT_PAGE = 100
+"""Rows a list command prints as a table when no --limit is given."""
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
@@ -26,6 +60,138 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def one_of(option: str, value: str | None, valid: Sequence[str], listing: str = "") -> None:
+    """Refuse a filter `value` that is none of `valid` (UsageError naming them all)."""
+    if value is None or value in valid:
+        return
+    shown = ", ".join(valid[:20]) + (f" and {len(valid) - 20} more" if len(valid) > 20 else "")
+    hint = f" (see `{listing}`)" if listing else ""
+    if not valid:
+        raise UsageError(f"{option} {value!r}: unknown; there are none yet{hint}")
+    raise UsageError(f"{option} {value!r}: unknown; one of {shown}{hint}")
+
+
+# ------------------------------------------------------------------ paging
+
+
+def add_paging(parser: argparse.ArgumentParser) -> None:
+    """--json, --limit and --offset of a list command (see `Page`)."""
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--limit",
+        type=_count(1),
+        help=f"at most N rows (default: all in JSON, {DEFAULT_PAGE} in the table)",
+    )
+    parser.add_argument("--offset", type=_count(0), default=None, help="skip the first N rows")
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{number} is less than {minimum}")
+        return number
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which rows of a listing to show.
+
+    `--json` without --limit and --offset prints every row, as a JSON array; with
+    either it prints one page as ``{"total", "offset", "limit", "items"}``. The table
+    shows `DEFAULT_PAGE` rows unless --limit says otherwise, and says on stderr how
+    many more there are: a listing never stops silently.
+    """
+
+    limit: int | None
+    offset: int
+    as_json: bool
+    paged: bool
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Page:
+        as_json = bool(getattr(args, "json", False))
+        limit, offset = getattr(args, "limit", None), getattr(args, "offset", None)
+        paged = limit is not None or offset is not None
+        if limit is None and not as_json:
+            limit = DEFAULT_PAGE
+        return cls(limit, offset or 0, as_json, paged)
+
+    def query(self, session: Session, query: Select) -> tuple[Select, int]:
+        """`query` cut to this page, and the number of rows of the whole `query`."""
+        counted = select(func.count()).select_from(query.order_by(None).subquery())
+        total = session.scalar(counted) or 0
+        return query.offset(self.offset).limit(self.limit), total
+
+    def rows(self, rows: Sequence[Any]) -> tuple[list[Any], int]:
+        """This page of rows listed in full already, and their number."""
+        end = None if self.limit is None else self.offset + self.limit
+        return list(rows[self.offset : end]), len(rows)
+
+    def show(
+        self,
+        command: str,
+        items: Sequence[Any],
+        total: int,
+        table: Callable[[Sequence[Any]], None],
+    ) -> int:
+        """Print `items` (this page of `total` rows) as JSON or with `table`."""
+        if self.as_json:
+            if self.paged:
+                print_json(
+                    {"total": total, "offset": self.offset, "limit": self.limit, "items": items}
+                )
+            else:
+                print_json(list(items))
+            return EX_OK
+        if items:
+            table(items)
+        else:
+            print("(none)" if not total else f"(none at offset {self.offset})")
+        if self.offset + len(items) < total:
+            shown = f"{self.offset + 1}-{self.offset + len(items)}" if items else "none"
+            sys.stdout.flush()
+            print(
+                f"siegel {command}: rows {shown} of {total} shown; "
+                f"--offset {self.offset + len(items)} for the next, --limit N for more",
+                file=sys.stderr,
+            )
+        return EX_OK
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cannot_listen(
+    command: str, what: str, address: tuple[str, int], key: str, error: OSError
+) -> int:
+    """One line for a listening port that cannot be bound (in use, or privileged), with
+    the key that moves it; returns `EX_UNAVAILABLE`. For any server command (`serve`,
+    `intake`, a web server)."""
+    host, port = address
+    reason = error.strerror or str(error)
+    if error.errno == errno.EADDRINUSE:
+        hint = f"another process listens there (`ss -ltnp 'sport = :{port}'`): stop it or set {key}"
+    elif error.errno == errno.EACCES:
+        hint = f"ports below 1024 need privileges: choose another with {key}"
+    else:
+        hint = f"check {key} and the host's addresses"
+    print(
+        f"siegel {command}: cannot listen for {what} on {host}:{port}: {reason.lower()}; {hint}",
+        file=sys.stderr,
+    )
+    return EX_UNAVAILABLE
+
+
+LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL})
+"""The errors of binding a listening socket that `cannot_listen` reports."""
+
+
 def guarded(handler: Handler) -> Handler:
     """`handler` with argument errors (exit 2) and unknown names (exit 1) as one line."""
 
@@ -33,13 +199,19 @@ def guarded(handler: Handler) -> Handler:
         try:
             return handler(args, config)
         except UsageError as error:
-            print(f"siegel {args.command}: {error}", file=sys.stderr)
+            print(f"siegel {command_name(args)}: {error}", file=sys.stderr)
             return EX_USAGE
         except LookupError as error:
-            print(f"siegel {args.command}: {error.args[0]}", file=sys.stderr)
+            print(f"siegel {command_name(args)}: {error.args[0]}", file=sys.stderr)
             return EX_FAILED
 
     return run
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The command as typed, with its verb: `merchant show`, `outbox show`, `mails`."""
+    verb = getattr(args, "verb", None) or getattr(args, "action", None)
+    return f"{args.command} {verb}" if verb else args.command
 
 
 def add_command(

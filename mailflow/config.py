@@ -27,6 +27,8 @@ log = logging.getLogger("mailflow.config")
 
 ENV_CONFIG = "SIEGEL_CONFIG"
 ENV_SECRET = "SIEGEL_SECRET"  # noqa: S105 - the variable name, not a secret
+ENV_BADGE_SECRET = "SIEGEL_BADGE_SECRET"  # noqa: S105 - the variable name
+ENV_OPERATOR_PASSWORD_HASH = "SIEGEL_OPERATOR_PASSWORD_HASH"  # noqa: S105 - the name
 # The HMAC key of case and bounce addresses: at least 32 bytes of its UTF-8 text
 # (256 bits if random; the generated one has 43 characters).
 MIN_SECRET_BYTES = 32
@@ -78,6 +80,9 @@ class RelaySection:
     max_backoff_seconds: float = 3600.0
     max_attempts: int = 20
     timeout_seconds: float = 30.0
+    maildir: str = ""
+    """Deliver into this local Maildir (one per recipient below it) instead of through
+    host:port: the demo's relay, which a mail client can open. Empty: SMTP."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class QueueSection:
     max_attempts: int = 3
     lease_seconds: float = 300.0
     poll_seconds: float = 1.0
+    batch_size: int = 32
+    batch_transaction_ms: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,46 @@ class CalendarSection:
 
 
 @dataclass(frozen=True)
+class WebSection:
+    """The public web side (`mailflow.web`): certificate pages and badges. `siegel serve`
+    runs it when `enabled`; `siegel web` runs it alone."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = ""
+    """The address shoppers reach the pages at (behind a proxy, its https URL); links
+    and badge snippets are built from it. Empty: http://host:port."""
+    badge_secret: str = ""
+    """HMAC key of the badge links' domain tokens; empty: SIEGEL_BADGE_SECRET, else one
+    derived from the signing secret of [siegel]."""
+    rating_link_days: int = 60
+    """How long the rating link in the closing mail is valid, from the case's closing."""
+    form_minutes: int = 120
+    """How long a rendered form may be submitted (its signed CSRF token's age)."""
+    feedback_confirm_hours: int = 72
+    """How long the confirmation link of a Lob & Tadel entry is valid."""
+    feedback_per_address_per_day: int = 3
+    feedback_per_ip_per_hour: int = 10
+    operator_user: str = ""
+    """The operator's login for /betrieb (HTTP Basic); empty: the views are off."""
+    operator_password_hash: str = ""
+    """pbkdf2_sha256$ITERATIONS$SALT$HASH (`python -m mailflow.web.operator_auth`);
+    SIEGEL_OPERATOR_PASSWORD_HASH overrides it. Never a password in clear."""
+    operator_login_failures: int = 5
+    """Failed logins to /betrieb per client within the window before it gets 429."""
+    operator_login_window_minutes: int = 15
+    trial_notice_days: int = 14
+    """Lifecycle mails: the trial's end, this many days before."""
+    expiry_notice_days: int = 30
+    """Lifecycle mails: the certification's end, this many days before."""
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
 class ScoringSection:
     """The seal's scoring policy (every key of `ScoringPolicy.to_flat`, docs/scoring.md
     section 8) and the local time of the nightly recompute."""
@@ -235,6 +282,7 @@ class Config:
     calendar: CalendarSection = field(default_factory=CalendarSection)
     scoring: ScoringSection = field(default_factory=ScoringSection)
     dkim: DkimSection = field(default_factory=DkimSection)
+    web: WebSection = field(default_factory=WebSection)
     base_dir: Path = Path(".")
 
     @property
@@ -248,12 +296,23 @@ class Config:
         return f"sqlite:///{self.data_dir / 'siegel.db'}"
 
     @property
+    def maildir_path(self) -> Path | None:
+        """Where `[relay] maildir` delivers (relative to this file), or None: SMTP."""
+        return self.base_dir / self.relay.maildir if self.relay.maildir else None
+
+    @property
     def dkim_key_path(self) -> Path:
         return self.base_dir / self.dkim.private_key_file
 
     @property
     def secret_bytes(self) -> bytes:
         return self.siegel.secret.encode()
+
+    @property
+    def badge_secret_bytes(self) -> bytes:
+        """The secret of the badge tokens: [web] badge_secret, else the signing secret
+        (`mediation.badges` derives its own key from it, never a case-address key)."""
+        return (self.web.badge_secret or self.siegel.secret).encode()
 
 
 def _convert(key: str, value: object, expected: object) -> object:
@@ -313,6 +372,8 @@ def _check(config: Config) -> None:
         "[queue] max_attempts": config.queue.max_attempts,
         "[queue] lease_seconds": config.queue.lease_seconds,
         "[queue] poll_seconds": config.queue.poll_seconds,
+        "[queue] batch_size": config.queue.batch_size,
+        "[queue] batch_transaction_ms": config.queue.batch_transaction_ms,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -335,6 +396,29 @@ def _check(config: Config) -> None:
             raise ConfigError(f"[[imap]] #{i}", "host and username are required")
     _check_cases(config)
     _check_dkim(config)
+    _check_web(config.web)
+
+
+def _check_web(web: WebSection) -> None:
+    if not 0 < web.port < 65536:
+        raise ConfigError("[web] port", f"expected a port between 1 and 65535, got {web.port}")
+    if web.base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", web.base_url):
+        raise ConfigError("[web] base_url", f"expected an http(s) URL, got {web.base_url!r}")
+    if web.badge_secret:
+        check_secret("[web] badge_secret", web.badge_secret)
+    for key in (
+        "rating_link_days", "form_minutes", "feedback_confirm_hours",
+        "feedback_per_address_per_day", "feedback_per_ip_per_hour",
+        "trial_notice_days", "expiry_notice_days",
+        "operator_login_failures", "operator_login_window_minutes",
+    ):  # fmt: skip
+        if getattr(web, key) <= 0:
+            raise ConfigError(f"[web] {key}", f"must be greater than 0, got {getattr(web, key)}")
+    if web.operator_user and not web.operator_password_hash.startswith("pbkdf2_sha256$"):
+        raise ConfigError(
+            "[web] operator_password_hash",
+            "expected pbkdf2_sha256$... (python -m mailflow.web.operator_auth) with operator_user",
+        )
 
 
 def _check_dkim(config: Config) -> None:
@@ -408,6 +492,17 @@ def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Confi
     elif config.siegel.secret:
         # `secret = ""` is the documented "not here": SIEGEL_SECRET or the generated file.
         check_secret("[siegel] secret", config.siegel.secret)
+    if environ.get(ENV_OPERATOR_PASSWORD_HASH):
+        config = dataclasses.replace(
+            config,
+            web=dataclasses.replace(
+                config.web, operator_password_hash=environ[ENV_OPERATOR_PASSWORD_HASH]
+            ),
+        )
+    if environ.get(ENV_BADGE_SECRET):
+        config = dataclasses.replace(
+            config, web=dataclasses.replace(config.web, badge_secret=environ[ENV_BADGE_SECRET])
+        )
     for env_key, section, attr in [
         ("SIEGEL_DATABASE_URL", "database", "url"),
         ("SIEGEL_RELAY_PASSWORD", "relay", "password"),

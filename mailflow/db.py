@@ -33,14 +33,18 @@ from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
-from mediation import feedback as feedback_storage
-from mediation import ratings as rating_storage
+from mediation import feedback_store as feedback_storage
+from mediation import form_store as form_storage
+from mediation import lifecycle as lifecycle_storage
+from mediation import mediator_store, merchant_changes, report_store
+from mediation import rating_store as rating_storage
 from mediation import seal as seal_storage
 from mediation import storage as case_storage
 
 log = logging.getLogger("mailflow.db")
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0
+READ_ONLY = "siegel_read_only"  # execution option of `read_scope`
 # The database file and SQLite's files beside it: readable by the service's user only.
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIRECTORY_MODE = 0o700
@@ -78,6 +82,12 @@ class _QueuedWriterConnection(sqlite3.Connection):
         except BaseException:
             self._release()
             raise
+
+    def set_query_only(self, query_only: bool) -> None:
+        """Refuse (or allow again) writes on this connection: a read-only unit of work."""
+        if getattr(self, "_query_only", False) != query_only:
+            self.execute(f"PRAGMA query_only={int(query_only)}")
+            self._query_only = query_only
 
     def _release(self) -> None:
         if self._holding:
@@ -136,9 +146,16 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
+        dbapi_connection = connection.connection.dbapi_connection
+        read_only = bool(connection.get_execution_options().get(READ_ONLY))
+        dbapi_connection.set_query_only(read_only)  # type: ignore[union-attr]
+        if read_only:
+            # Reads a snapshot (WAL): waits for no writer and keeps none waiting.
+            dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+            return
         # A deferred transaction that reads and then writes fails at once with
         # SQLITE_BUSY when another writer went first; IMMEDIATE waits its turn.
-        connection.connection.dbapi_connection.begin_immediate()  # type: ignore[union-attr]
+        dbapi_connection.begin_immediate()  # type: ignore[union-attr]
 
     return engine
 
@@ -210,6 +227,19 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads. On SQLite it takes no writer lock: it reads a
+    snapshot while the intake and the worker go on writing, and a read inside another
+    unit of work does not wait for that one to finish. Writing in it is an error."""
+    options = {READ_ONLY: True, "postgresql_readonly": True}
+    with Session(engine.execution_options(**options), expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 @contextmanager
@@ -316,6 +346,46 @@ def _case_number_sequence(connection: Connection) -> None:
     )
 
 
+def _feedback_publication(connection: Connection) -> None:
+    # The certificate page shows a Lob & Tadel text only with both (mediation.feedback_store).
+    postgres = connection.dialect.name == "postgresql"
+    add_column("feedback", "publish_consent", "BOOLEAN NOT NULL DEFAULT FALSE")(connection)
+    add_column("feedback", "released_at", "TIMESTAMPTZ" if postgres else "DATETIME")(connection)
+    add_column("feedback", "released_by", "VARCHAR(200)")(connection)
+
+
+def _web_forms(connection: Connection) -> None:
+    # The rating form asks for consent to publish; the operator may refuse an entry.
+    postgres = connection.dialect.name == "postgresql"
+    stamp = "TIMESTAMPTZ" if postgres else "DATETIME"
+    add_column("rating", "publish_consent", "BOOLEAN NOT NULL DEFAULT FALSE")(connection)
+    add_column("rating_history", "publish_consent", "BOOLEAN NOT NULL DEFAULT FALSE")(connection)
+    add_column("feedback", "rejected_at", stamp)(connection)
+    add_column("feedback", "rejected_by", "VARCHAR(200)")(connection)
+    _create_tables(*form_storage.TABLES, *lifecycle_storage.TABLES)(connection)
+
+
+def _rating_publication(connection: Connection) -> None:
+    # A rating's Lob & Tadel, given with consent, wait for the operator's release like
+    # the Lob & Tadel entries (mediation.rating_store.waiting, published).
+    stamp = "TIMESTAMPTZ" if connection.dialect.name == "postgresql" else "DATETIME"
+    add_column("rating", "released_at", stamp)(connection)
+    add_column("rating", "released_by", "VARCHAR(200)")(connection)
+    add_column("rating", "rejected_at", stamp)(connection)
+    add_column("rating", "rejected_by", "VARCHAR(200)")(connection)
+
+
+def _outbox_recipient_index(connection: Connection) -> None:
+    # The daily cap of automatic replies counts a recipient's rows case-insensitively
+    # (`outbox._AutoReplyCounts`); without this index each count read the whole outbox.
+    connection.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_outbox_recipient_lower"
+            " ON outbox (lower(recipient), created_at)"
+        )
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     (
         "mail path: mail, outbox, attempts, IMAP checkpoints",
@@ -341,6 +411,21 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ),
     ("Lob & Tadel outside cases", _create_tables(*feedback_storage.TABLES)),
     ("cases: PostgreSQL numbers cases from a sequence", _case_number_sequence),
+    (
+        "Lob & Tadel: the author's consent to publish, the operator's release",
+        _feedback_publication,
+    ),
+    (
+        "web forms: used rating links, Lob & Tadel requests, refusals, consent; lifecycle mails",
+        _web_forms,
+    ),
+    ("outbox: the mail as written, rendered when sent", add_column("outbox", "payload", "JSON")),
+    ("outbox: automatic replies per recipient, by index", _outbox_recipient_index),
+    (
+        "operator's desk: mediators as records, merchant change history, monthly reports",
+        _create_tables(*mediator_store.TABLES, *merchant_changes.TABLES, *report_store.TABLES),
+    ),
+    ("ratings: the operator's release of consented Lob & Tadel", _rating_publication),
 ]
 
 

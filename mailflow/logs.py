@@ -28,8 +28,11 @@ PERIOD_SECONDS = 10.0
 # Distinct templates tracked at once; beyond them a logger's other lines share one count,
 # so that messages built with f-strings cannot grow the table without end.
 MAX_TEMPLATES = 1000
-# aiosmtpd logs each connection and each command line at INFO, tokens included.
-QUIET_LOGGERS = {"mail.log": logging.WARNING}
+# aiosmtpd logs each connection and each command line at INFO, tokens included;
+# APScheduler two lines for every run of every job (the sweep runs every minute).
+# The service's own INFO is one line per processed and per sent mail, and events
+# (start, stop, a tier change); the rest is DEBUG, shown with `--verbose`.
+QUIET_LOGGERS = {"mail.log": logging.WARNING, "apscheduler": logging.WARNING}
 
 _OTHER = "(other messages)"
 

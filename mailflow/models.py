@@ -83,10 +83,14 @@ class OutboxMail(SQLModel, table=True):
     __tablename__ = "outbox"
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=998, index=True)
+    message_id: str = Field(max_length=998, index=True, sa_column_kwargs={"insert_sentinel": True})
     recipient: str = Field(max_length=998, index=True)
     envelope_from: str = Field(default="", max_length=998)
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # The message, rendered when it is sent (`outbox.message`) from `payload`: the
+    # `OutgoingMail` as written, with the recipient's address as sent. Rows written
+    # before payloads existed hold their rendered bytes in `raw` instead.
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     kind: str = Field(max_length=60)
     auto_reply: bool = False
     case_ref: str | None = Field(default=None, max_length=40, index=True)

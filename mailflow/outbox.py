@@ -2,9 +2,10 @@
 
 `enqueue()` turns an `OutgoingMail` into one stored row in the caller's session, so
 that the mail is committed together with the change that caused it (one
-transaction, one door out). The full RFC 5322 message is rendered once, here, with
-a Message-ID that is kept in the row: a resend after a crash carries the same one.
-The relay (`mailflow.relay`) later sends the stored bytes unchanged.
+transaction, one door out). The row keeps the mail as written (`payload`) and a
+Message-ID; `message()` renders the full RFC 5322 message from them when the relay
+(`mailflow.relay`) sends it, outside the worker's transaction, the same bytes every
+time: a resend after a crash carries the same Message-ID.
 
 Loop safety lives here too (RFC 3834 §2): nothing automatic is answered
 automatically, automatic replies to one address are capped per day (exactly, on
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import json
 import logging
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from email.charset import BASE64, QP, Charset
 from email.header import Header
@@ -113,6 +116,7 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
     domain = config.siegel.domain
     if not config.secret_bytes:
         raise ValueError("[siegel] secret is empty: call config.ensure_secret() first")
+    check_header_values(mail)
     message_id = f"<siegel.{uuid.uuid4().hex}@{domain}>"
     undeliverable = None
     try:
@@ -128,7 +132,7 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
     row = OutboxMail(
         message_id=message_id,
         recipient=mail.to,
-        raw=render(mail, message_id, domain, now),
+        payload=_payload(mail),
         kind=mail.kind,
         auto_reply=mail.auto_reply,
         case_ref=mail.case_ref,
@@ -140,14 +144,10 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
         next_attempt_at=now,
     )
     session.add(row)
-    session.flush()  # the VERP address names the row, so it needs the row's id
-    assert row.id is not None
-    row.envelope_from = addresses.bounce_address(config.secret_bytes, domain, row.id)
-    session.add(row)
     if reason:
-        log.warning("outbox %s (%s) suppressed: %s", row.id, mail.kind, reason)
+        log.warning("outbox %s to %s suppressed: %s", mail.kind, addresses.redact(mail.to), reason)
     elif undeliverable:
-        log.warning("outbox %s (%s) failed: %s", row.id, mail.kind, addresses.redact(undeliverable))
+        log.warning("outbox %s failed: %s", mail.kind, addresses.redact(undeliverable))
     return row
 
 
@@ -159,11 +159,9 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     display name pass `header_text` (bidi and control characters removed, line
     breaks made spaces), the recipient `wire_address`. Built with the `email.mime`
     classes: the stdlib's policy-based `EmailMessage` costs about ten times as much
-    per mail, and rendering runs inside the worker's transaction.
+    per mail.
     """
-    for value in (mail.to, mail.reply_to or "", mail.in_reply_to or "", *mail.references):
-        if _LINE_BREAK.search(value):
-            raise ValueError("header values must not contain line breaks")
+    check_header_values(mail)
     try:
         to = wire_address(mail.to)
     except ValueError:
@@ -174,7 +172,9 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     if mail.html is None:
         message: Message = text
     else:
-        message = MIMEMultipart("alternative")
+        # The boundary from the Message-ID: rendering the row again gives the same bytes.
+        boundary = "=_siegel_" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+        message = MIMEMultipart("alternative", boundary=boundary)
         for part in (text, MIMEText(mail.html, "html", _charset=_QP_UTF8)):
             del part["MIME-Version"]  # belongs to the top level only (RFC 2045 §4)
             message.attach(part)
@@ -205,6 +205,14 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     return message.as_bytes(policy=_WIRE_UTF8 if international else _WIRE)
 
 
+def check_header_values(mail: OutgoingMail) -> None:
+    """Refuse header values that would break the message (checked at `enqueue`, so that
+    a mail that could never be rendered fails the unit of work that wrote it)."""
+    for value in (mail.to, mail.reply_to or "", mail.in_reply_to or "", *mail.references):
+        if _LINE_BREAK.search(value):
+            raise ValueError("header values must not contain line breaks")
+
+
 def _mailbox(name: str, address: str, international: bool) -> str:
     """The To header's mailbox: `address`, with `name` quoted or encoded when given."""
     if not name:
@@ -227,39 +235,95 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
-        _lock_recipient(session, mail.to)
-        recent = session.scalar(
-            select(func.count())
-            .select_from(OutboxMail)
-            .where(
-                func.lower(OutboxMail.recipient) == func.lower(mail.to),
-                OutboxMail.auto_reply.is_(True),  # type: ignore[attr-defined]
-                OutboxMail.status != OutboxStatus.SUPPRESSED,
-                OutboxMail.created_at > now - AUTOREPLY_WINDOW,  # type: ignore[operator]
-            )
-        )
-        if recent is not None and recent >= cap:
+        counts = _autoreply_counts(session, now)
+        recent = counts.sent_to(mail.to)
+        if recent >= cap:
             return (
                 f"{Suppression.AUTOREPLY_DAILY_CAP}: {recent} automatic replies to this "
                 f"address within 24 hours (limit {cap})"
             )
+        counts.add(mail.to)
     return None
 
 
-def _lock_recipient(session: Session, recipient: str) -> None:
+class _AutoReplyCounts:
+    """Automatic replies per recipient within the cap's window, for one transaction.
+
+    Each recipient is counted in the database once per transaction (under its lock on
+    PostgreSQL, held until commit) and then counted on here as this transaction adds
+    rows: every outbox row passes `enqueue`, so the count stays exact, while a batch
+    of mails costs one query rather than one per mail (`prefetch_autoreply_counts`).
+    """
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.since = now - AUTOREPLY_WINDOW
+        self.counts: dict[str, int] = {}
+
+    def load(self, recipients: Iterable[str]) -> None:
+        wanted = sorted({r.lower() for r in recipients} - self.counts.keys())
+        if not wanted:
+            return
+        _lock_recipients(self.session, wanted)
+        recipient = func.lower(OutboxMail.recipient)
+        rows = self.session.execute(
+            select(recipient, func.count())
+            .where(
+                recipient.in_(wanted),
+                OutboxMail.auto_reply.is_(True),  # type: ignore[attr-defined]
+                OutboxMail.status != OutboxStatus.SUPPRESSED,
+                OutboxMail.created_at > self.since,  # type: ignore[operator]
+            )
+            .group_by(recipient)
+        )
+        self.counts.update(dict.fromkeys(wanted, 0))
+        self.counts.update({address: count for address, count in rows})
+
+    def sent_to(self, recipient: str) -> int:
+        self.load([recipient])
+        return self.counts[recipient.lower()]
+
+    def add(self, recipient: str) -> None:
+        self.counts[recipient.lower()] += 1
+
+
+def _autoreply_counts(session: Session, now: datetime) -> _AutoReplyCounts:
+    counts = session.info.get(_AutoReplyCounts)
+    if counts is None:
+        counts = session.info[_AutoReplyCounts] = _AutoReplyCounts(session, now)
+    return counts
+
+
+def prefetch_autoreply_counts(session: Session, recipients: Iterable[str], now: datetime) -> None:
+    """Count the recent automatic replies to all of `recipients` in one query (and, on
+    PostgreSQL, take their locks in one sorted statement), for a batch of mails."""
+    wire = []
+    for recipient in recipients:
+        try:
+            wire.append(wire_address(recipient))
+        except ValueError:
+            continue
+    _autoreply_counts(session, now).load(wire)
+
+
+def _lock_recipients(session: Session, recipients: Sequence[str]) -> None:
     """On PostgreSQL, serialise the cap's count-then-insert per recipient until commit.
 
     Without it two workers enqueueing to one address at the same moment would both
     count below the cap and both insert. SQLite has one writer at a time already. A
-    hash collision only makes two addresses wait for each other. Two units of work
-    that answer the same two addresses in opposite order can deadlock: PostgreSQL
-    aborts one, and the worker retries that mail as a failed attempt."""
+    hash collision only makes two addresses wait for each other. The locks of a batch
+    are taken in one statement in sorted order; a unit of work that needs another
+    recipient later takes its lock then, so two workers can still meet in opposite
+    order: PostgreSQL then aborts one, and its batch is retried mail by mail."""
     bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    if bind.dialect.name != "postgresql" or not recipients:
         return
     session.execute(
-        text("SELECT pg_advisory_xact_lock(:class_id, hashtext(lower(:recipient)))"),
-        {"class_id": AUTOREPLY_CAP_LOCK, "recipient": recipient},
+        text(
+            "SELECT pg_advisory_xact_lock(:class_id, hashtext(recipient))"
+            " FROM unnest(CAST(:recipients AS text[])) AS recipient ORDER BY recipient"
+        ),
+        {"class_id": AUTOREPLY_CAP_LOCK, "recipients": sorted(recipients)},
     )
 
 
@@ -359,5 +423,25 @@ def list_attempts(session: Session, outbox_id: int) -> list[OutboxAttempt]:
 
 
 def message(row: OutboxMail, config: Config) -> bytes:
-    """The complete message of an outbox row as the relay sends it (before DKIM signing)."""
-    return row.raw
+    """The complete message of an outbox row as the relay sends it (before DKIM signing):
+    rendered from the row's payload, the same bytes each time (a resend after a crash
+    carries the same Message-ID, Date and MIME boundary)."""
+    if row.payload is None:
+        return row.raw
+    mail = OutgoingMail(**{**row.payload, "references": tuple(row.payload["references"])})
+    return render(mail, row.message_id, config.siegel.domain, row.created_at)
+
+
+def _payload(mail: OutgoingMail) -> dict[str, object]:
+    return {field.name: getattr(mail, field.name) for field in dataclasses.fields(mail)} | {
+        "references": list(mail.references)
+    }
+
+
+def envelope_sender(row: OutboxMail, config: Config) -> str:
+    """The row's VERP envelope sender: a delivery report to it names the row (by its id,
+    so it is made when the row is sent, not stored when the row is written)."""
+    assert row.id is not None
+    return row.envelope_from or addresses.bounce_address(
+        config.secret_bytes, config.siegel.domain, row.id
+    )

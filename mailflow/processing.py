@@ -12,6 +12,7 @@ or not at all. Work from the stored raw bytes only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from classifier import machine
 from mailflow import authentication, casework, outbox, parsing
 from mailflow.config import Config
 from mailflow.models import MailStatus, StoredMail
-from mediation import addresses
+from mediation import addresses, service
 
 log = logging.getLogger("mailflow.processing")
 
@@ -45,13 +46,34 @@ class Context:
 
 
 def analyse(mail: StoredMail, config: Config) -> Analysis:
+    [analysis] = analyse_batch([mail], config)
+    if isinstance(analysis, Exception):
+        raise analysis
+    return analysis
+
+
+def analyse_batch(mails: Sequence[StoredMail], config: Config) -> list[Analysis | Exception]:
+    """Each mail's analysis, or the exception that stopped it (that mail fails alone).
+    The classifier reads the batch's mails together, in one pass."""
+    analyses: list[Analysis | Exception] = []
+    for mail in mails:
+        try:
+            analyses.append(_analyse_alone(mail, config))
+        except Exception as error:
+            analyses.append(error)
+    readers = [a.reader for a in analyses if isinstance(a, Analysis) and a.reader is not None]
+    # Category, language, automatic reply: what every case asks first.
+    casework.Reader.read_together(readers)
+    return analyses
+
+
+def _analyse_alone(mail: StoredMail, config: Config) -> Analysis:
     parsed = parsing.parse(mail.raw)
     verdict = machine.detect(parsed.message, mail.envelope_from, config.siegel.domain)
     bounced = tuple(bounce_targets(mail, config))
     reader, results = None, ()
     if not bounced:
         reader = casework.Reader(parsed, config)
-        reader(None)  # category, language, automatic reply: what every case asks first
         results = authentication.results_for(
             mail.raw, parsed.headers, config.authentication, mail.source
         )
@@ -71,25 +93,39 @@ def bounce_targets(mail: StoredMail, config: Config) -> list[int]:
     return rows
 
 
-def process_mail(session: Session, mail: StoredMail, context: Context) -> None:
+def process_mail(session: Session, mail: StoredMail, context: Context) -> str:
+    """Apply one mail in the caller's unit of work; returns what it did, in a few words
+    (the worker logs it once the unit of work is committed)."""
     analysis = context.analysis or analyse(mail, context.config)
     parsed, verdict = analysis.parsed, analysis.verdict
+    for outbox_id in analysis.bounced:
+        detail = verdict.detail if verdict else {}
+        outbox.record_bounce(session, outbox_id, mail.id, dict(detail), context.now)  # type: ignore[arg-type]
+    done = f"delivery report for outbox {', '.join(map(str, analysis.bounced))}"
+    if analysis.reader is not None:
+        # Route to a case and decide; the case change and its outgoing mails are part
+        # of this unit of work.
+        outcome = casework.handle(
+            session, mail, parsed, verdict, context.config, context.now, analysis.reader,
+            analysis.authentication_results,
+        )  # fmt: skip
+        done = _summary(outcome)
+    # The mail's row is written once, with all it learnt (one UPDATE, after the case's).
     mail.parsed = parsed.to_json()
     mail.subject = parsed.subject
     mail.from_address = parsed.from_address
     mail.machine = verdict.kind if verdict else None
     mail.machine_rule = verdict.rule if verdict else None
-    for outbox_id in analysis.bounced:
-        detail = verdict.detail if verdict else {}
-        outbox.record_bounce(session, outbox_id, mail.id, dict(detail), context.now)  # type: ignore[arg-type]
-    if analysis.reader is not None:
-        # Route to a case and decide; the case change and its outgoing mails are part
-        # of this unit of work.
-        casework.handle(
-            session, mail, parsed, verdict, context.config, context.now, analysis.reader,
-            analysis.authentication_results,
-        )  # fmt: skip
     mail.status = MailStatus.DONE
     mail.processed_at = context.now
     mail.claimed_by = mail.claimed_at = None
     session.add(mail)
+    return done
+
+
+def _summary(outcome: service.Outcome) -> str:
+    case = f"case {outcome.case_ref}" if outcome.case_ref else "no case"
+    mails = f"{len(outcome.outgoing)} mail(s) queued"
+    if outcome.held:
+        return f"held ({outcome.held}), {case}, {mails}"
+    return f"{case}, {mails}"

@@ -13,9 +13,11 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
+from sqlmodel import Session
 
 from mailflow.db import is_postgres, session_scope
 from mailflow.models import MailStatus, StoredMail
@@ -31,32 +33,67 @@ def worker_id() -> str:
 
 def claim_next(engine: Engine, now: datetime, holder: str | None = None) -> StoredMail | None:
     """Claim the oldest new mail for `holder`, or return None when there is none."""
+    claimed = claim_batch(engine, now, 1, holder)
+    return claimed[0] if claimed else None
+
+
+def claim_batch(
+    engine: Engine, now: datetime, size: int, holder: str | None = None
+) -> list[StoredMail]:
+    """Claim up to `size` of the oldest new mails for `holder`, oldest first.
+
+    A mail tried before (its worker failed or died with it) is claimed alone: if it
+    kills its worker again, the mails that happened to share its batch are not
+    charged an attempt for it. On PostgreSQL rows another worker is claiming are
+    skipped, so that workers never wait for each other here.
+    """
     holder = holder or worker_id()
     with session_scope(engine) as session:
         query = (
-            select(StoredMail.id)
+            select(StoredMail.id, StoredMail.attempts)
             .where(StoredMail.status == MailStatus.NEW)
             .order_by(StoredMail.id)
-            .limit(1)
+            .limit(max(1, size))
         )
         if is_postgres(engine):
             query = query.with_for_update(skip_locked=True)
-        mail_id = session.scalar(query)
-        if mail_id is None:
-            return None
-        claimed = session.execute(
+        candidates = session.execute(query).all()
+        if not candidates:
+            return []
+        if candidates[0].attempts:
+            chosen = [candidates[0].id]
+        else:
+            chosen = []
+            for candidate in candidates:
+                if candidate.attempts:
+                    break
+                chosen.append(candidate.id)
+        claimed = session.scalars(
             update(StoredMail)
-            .where(StoredMail.id == mail_id, StoredMail.status == MailStatus.NEW)
+            .where(StoredMail.id.in_(chosen), StoredMail.status == MailStatus.NEW)  # type: ignore[union-attr]
             .values(
                 status=MailStatus.PROCESSING,
                 claimed_by=holder,
                 claimed_at=now,
                 attempts=StoredMail.attempts + 1,
             )
-        ).rowcount
-        if not claimed:
-            return None
-        return session.get(StoredMail, mail_id)
+            .returning(StoredMail)
+        ).all()
+        return sorted(claimed, key=lambda mail: mail.id or 0)
+
+
+def still_claimed(session: Session, mail_ids: Sequence[int], holder: str) -> set[int]:
+    """Which of `mail_ids` are still claimed by `holder` (not given back by a `recover`
+    that took the holder for dead); on PostgreSQL they stay locked until commit, so no
+    recover can give them away while they are processed."""
+    query = select(StoredMail.id).where(
+        StoredMail.id.in_(mail_ids),  # type: ignore[union-attr]
+        StoredMail.status == MailStatus.PROCESSING,
+        StoredMail.claimed_by == holder,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return set(session.scalars(query))
 
 
 def fail(engine: Engine, mail_id: int, error: str, max_attempts: int) -> str:

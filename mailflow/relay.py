@@ -24,6 +24,11 @@ stored. Receivers can recognise the duplicate by it. (A send that outlasts the l
 can be recovered by another process too: keep the lease well above the relay's
 `timeout_seconds`.)
 
+With `[relay] maildir` (the demo configuration) each message is written into the
+recipient's local Maildir instead (`mailflow.maildir`), with the same claim, signature,
+attempt record and status: 250 when the file is in `new/`, deferred when it cannot be
+written.
+
 With a `[dkim]` key the message is signed just before it is sent (`mailflow.signing`),
 every attempt afresh; the stored bytes stay as rendered.
 """
@@ -38,15 +43,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select, update
 
+from mailflow import outbox
 from mailflow.config import Config, ConfigError, RelaySection
 from mailflow.db import is_postgres, session_scope, utcnow
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
 from mailflow.outbox import AttemptOutcome
 from mailflow.signing import KeyFileError, Signer, load_key
 from mediation.addresses import redact
+
+if TYPE_CHECKING:
+    from mailflow.maildir import MaildirDelivery
 
 log = logging.getLogger("mailflow.relay")
 
@@ -70,6 +80,7 @@ class Claimed:
     recipient: str
     envelope_from: str
     raw: bytes
+    problem: str | None = None  # why the message could not be rendered
 
 
 @dataclass(frozen=True)
@@ -257,24 +268,36 @@ class Relay:
         refusing our session): the next row would only meet the same answer.
         """
         attempted = 0
-        with RelayConnection(self.config.relay, self.config.siegel.domain) as connection:
+        with self._connection() as connection:
             while attempted < BATCH_SIZE:
                 claimed = self._claim(self.clock())
                 if claimed is None:
                     break
-                try:
-                    raw = self.signer.sign(claimed.raw) if self.signer else claimed.raw
-                except Exception as error:
-                    # This message only (the key was checked at start): fail it, go on.
-                    log.exception("outbox %s cannot be DKIM-signed", claimed.id)
-                    answer = Answer(None, f"DKIM signing failed: {error}", unsendable=True)
-                else:
-                    answer = connection.deliver(claimed.envelope_from, claimed.recipient, raw)
+                answer = self._deliver(connection, claimed)
                 self._record(claimed, answer, self.clock())
                 attempted += 1
                 if answer.relay_problem:
                     break
         return attempted
+
+    def _deliver(self, connection: RelayConnection | MaildirDelivery, claimed: Claimed) -> Answer:
+        if claimed.problem:
+            return Answer(None, claimed.problem, unsendable=True)
+        try:
+            raw = self.signer.sign(claimed.raw) if self.signer else claimed.raw
+        except Exception as error:
+            # This message only (the key was checked at start): fail it, go on.
+            log.exception("outbox %s cannot be DKIM-signed", claimed.id)
+            return Answer(None, f"DKIM signing failed: {error}", unsendable=True)
+        return connection.deliver(claimed.envelope_from, claimed.recipient, raw)
+
+    def _connection(self) -> RelayConnection | MaildirDelivery:
+        """The SMTP relay of `[relay]`, or its local Maildir (`[relay] maildir`, the demo)."""
+        if self.config.maildir_path is not None:
+            from mailflow.maildir import MaildirDelivery
+
+            return MaildirDelivery(self.config.maildir_path)
+        return RelayConnection(self.config.relay, self.config.siegel.domain)
 
     def recover(self, now: datetime) -> int:
         """Queue again the rows a relay left `sending` longer than the lease ago."""
@@ -335,7 +358,15 @@ class Relay:
                 if claimed:
                     row = session.get(OutboxMail, row_id)
                     assert row is not None
-                    return Claimed(row_id, row.recipient, row.envelope_from, row.raw)
+                    envelope_from = outbox.envelope_sender(row, self.config)
+                    try:
+                        return Claimed(
+                            row_id, row.recipient, envelope_from, outbox.message(row, self.config)
+                        )
+                    except Exception as error:  # a row that can never be sent: fail it alone
+                        log.exception("outbox %s cannot be rendered", row_id)
+                        problem = f"cannot be rendered: {type(error).__name__}: {error}"
+                        return Claimed(row_id, row.recipient, envelope_from, b"", problem)
                 # Another relay claimed it between our SELECT and UPDATE: next one.
 
     def _record(self, claimed: Claimed, answer: Answer, now: datetime) -> None:

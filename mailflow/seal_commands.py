@@ -21,15 +21,20 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from mailflow import sealwork
+from mailflow.case_commands import check_merchant
 from mailflow.command_support import (
     EX_OK,
+    Page,
     UsageError,
     add_command,
+    add_paging,
     print_json,
 )
 from mailflow.config import Config
 from mailflow.db import open_database, session_scope, utcnow
-from mediation import feedback, ratings, seal, storage
+from mediation import feedback_store as feedback
+from mediation import rating_store as ratings
+from mediation import seal, storage
 from mediation.storage import Case, Merchant
 from scoring import Assessment
 
@@ -70,6 +75,8 @@ def _merchant(session: Session, slug: str) -> Merchant:
 def cmd_score(args: argparse.Namespace, config: Config) -> int:
     at = _moment(args.at, config)
     engine = open_database(config.database_url)
+    with Session(engine) as session:
+        check_merchant(session, "--merchant", args.merchant)
     if args.apply:
         done = sealwork.recompute(engine, config, at, args.merchant)
         for change in done.changes:
@@ -137,6 +144,7 @@ def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
+    page = Page.of(args)
     with Session(open_database(config.database_url)) as session:
         merchant = _merchant(session, args.slug)
         query = (
@@ -144,8 +152,8 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
             .join(Case, ratings.Rating.case_id == Case.id)  # type: ignore[arg-type]
             .where(ratings.Rating.merchant_id == merchant.id)
             .order_by(ratings.Rating.received_at.desc())  # type: ignore[attr-defined]
-            .limit(args.limit)
         )
+        query, total = page.query(session, query)
         rows = [
             {"case": ref, **rating.model_dump(exclude={"id", "case_id", "merchant_id"})}
             for rating, ref in session.execute(query)
@@ -155,35 +163,37 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
         scores = " ".join("-" if row[d] is None else str(row[d]) for d in ratings.DIMENSIONS)
         return f"{row['case']}  {row['received_at']:%Y-%m-%d %H:%M}  {scores}  #{row['revision']}"
 
-    return _show(rows, args.json, line, ("praise", "criticism", "comment"))
+    return _show("ratings", page, rows, total, line, ("praise", "criticism", "comment"))
 
 
 def _show(
+    command: str,
+    page: Page,
     rows: list[dict[str, Any]],
-    as_json: bool,
+    total: int,
     line: Callable[[dict[str, Any]], str],
     texts: tuple[str, ...],
 ) -> int:
-    """Ratings or Lob & Tadel entries: JSON, or a `line` each with its free `texts`
-    indented below it."""
-    if as_json:
-        print_json(rows)
-        return EX_OK
-    for row in rows:
-        print(line(row))
-        for name in texts:
-            if row[name]:
-                print(f"      {name}: {row[name]}")
-    if not rows:
-        print("(none)")
-    return EX_OK
+    """Ratings or Lob & Tadel entries (a `page` of `total`): JSON, or a `line` each with
+    its free `texts` indented below it."""
+
+    def table(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            print(line(row))
+            for name in texts:
+                if row[name]:
+                    print(f"      {name}: {row[name]}")
+
+    return page.show(command, rows, total, table)
 
 
 def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
     """Lob & Tadel outside cases, newest first; entries whose shop is not yet known too."""
+    page = Page.of(args)
     with Session(open_database(config.database_url)) as session:
+        check_merchant(session, "--merchant", args.merchant)
         merchant_id = _merchant(session, args.merchant).id if args.merchant else None
-        rows = feedback.listing(session, merchant_id)[: args.limit]
+        rows, total = page.rows(feedback.listing(session, merchant_id))
         slugs = {m.id: m.slug for m in session.scalars(select(Merchant))}
     for row in rows:
         row["merchant"] = slugs.get(row.pop("merchant_id"))
@@ -192,7 +202,7 @@ def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
         shop = row["merchant"] or "(shop not yet named)"
         return f"#{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {shop}  {row['source']}"
 
-    return _show(rows, args.json, line, ("praise", "criticism"))
+    return _show("feedback", page, rows, total, line, ("praise", "criticism"))
 
 
 # ------------------------------------------------------------------ seal records
@@ -282,13 +292,11 @@ def register(commands: Any, merchant_verbs: Any) -> None:
 
     listing = command("ratings", cmd_ratings, "a merchant's current ratings, newest first")
     listing.add_argument("slug")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.add_argument("--limit", type=int, default=100)
+    add_paging(listing)
 
     entries = command("feedback", cmd_feedback, "Lob & Tadel outside cases, newest first")
     entries.add_argument("--merchant", help="only this merchant (slug)")
-    entries.add_argument("--json", action="store_true", help="print JSON")
-    entries.add_argument("--limit", type=int, default=100)
+    add_paging(entries)
 
     verbs = merchant_verbs
     precheck = command("precheck", cmd_precheck, "record a pre-check or re-check", verbs)

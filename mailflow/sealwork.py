@@ -10,6 +10,8 @@ changes mailed, and the public rating barometer.
   several worker processes whose schedulers fire at once one recomputes and the others
   skip (`wait=False`) or wait (the command); a tier change is written by a conditional
   update anyway, so a recompute after another one mails nothing twice.
+  The same transaction sends the lifecycle mails that are due, once each
+  (`lifecycle_work`).
 - `barometer(session, config, slug, at)`: the public summary (Bewertungsbarometer):
   tier and figures only, nothing about a person.
 """
@@ -25,11 +27,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from mailflow import outbox
+from mailflow import lifecycle_work, outbox
 from mailflow.config import Config
 from mailflow.db import is_postgres, session_scope
-from mediation import feedback, figures, seal, storage
-from mediation.ratings import DIMENSIONS
+from mediation import feedback_store as feedback
+from mediation import figures, seal, storage
+from mediation.rating_store import DIMENSIONS
 from scoring import Assessment, score_all
 
 log = logging.getLogger("mailflow.seal")
@@ -72,7 +75,7 @@ def assess(
         merchant_ids = [merchant.id]
     policy = config.scoring.policy
     aggregates = figures.aggregates(session, at, policy.window_months, merchant_ids)  # type: ignore[arg-type]
-    records, held = seal.records(session)
+    records, held = seal.records(session, merchant_ids)
     return score_all(
         aggregates, policy, seals=records, on=scoring_day(config, at), previous_tiers=held
     )
@@ -86,6 +89,8 @@ class Recomputed:
     changes: list[seal.TierChange] = field(default_factory=list)
     skipped: bool = False
     """Another process held the recompute lock (PostgreSQL, `wait=False`): nothing done."""
+    lifecycle_mails: int = 0
+    """Lifecycle mails enqueued (trial ending, certification expiring, re-check due)."""
 
     @property
     def mails(self) -> int:
@@ -113,13 +118,16 @@ def recompute(
         assessments = assess(session, config, now, slug)
         merchants = {merchant.slug: merchant for merchant in storage.merchants(session)}
         window = config.scoring.policy.window_months
-        changes = seal.apply_tiers(session, assessments, merchants, now, window)
+        changes = seal.apply_tiers(
+            session, assessments, merchants, now, window, config.web.public_url
+        )
         for change in changes:
             if change.mail is not None:
                 outbox.enqueue(session, change.mail, config, now)
+        notices = lifecycle_work.send_due(session, config, now, scoring_day(config, now), slug)
     for change in changes:
         log.info("tier of %s: %s → %s", change.merchant, change.before, change.after)
-    return Recomputed(len(assessments), changes)
+    return Recomputed(len(assessments), changes, lifecycle_mails=notices)
 
 
 def barometer(session: Session, config: Config, slug: str, at: datetime) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterable
 
@@ -33,13 +34,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from mailflow import casework, queue, sealwork
+from mailflow import casework, monthly_reports, queue, sealwork
 from mailflow.config import Config
 from mailflow.db import open_database, utcnow
 from mailflow.imap import ImapPoller
 from mailflow.relay import Relay
 from mailflow.smtp import make_controller
 from mailflow.spool import Spool
+from mailflow.web.server import WebServer
 from mailflow.worker import Worker
 
 log = logging.getLogger("mailflow.service")
@@ -56,6 +58,30 @@ class Part(enum.StrEnum):
 
 
 ALL_PARTS = frozenset(Part)
+
+
+def check_port(what: str, host: str, port: int, key: str) -> None:
+    """Raise `PortUnavailable` unless `host:port` can be bound for listening now (a
+    probe with SO_REUSEADDR, as asyncio and uvicorn bind): for a one-line refusal
+    before a server starts, rather than a traceback from inside it."""
+    try:
+        for family, kind, protocol, _, address in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            with socket.socket(family, kind, protocol) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+    except OSError as error:
+        raise PortUnavailable(what, (host, port), key, error) from error
+
+
+class PortUnavailable(OSError):
+    """A listening port of this process cannot be bound (in use, privileged): `what`
+    listens there, `key` is the configuration key that moves it."""
+
+    def __init__(self, what: str, address: tuple[str, int], key: str, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror or str(error))
+        self.what, self.address, self.key = what, address, key
 
 
 class Service:
@@ -90,6 +116,7 @@ class Service:
             ]
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.threads: list[threading.Thread] = []
+        self.web: WebServer | None = None
 
     def _recover(self) -> None:
         if self.worker:
@@ -119,9 +146,11 @@ class Service:
         first takes an advisory lock and the others skip (`sealwork.recompute`)."""
         done = sealwork.recompute(self.engine, self.config, utcnow(), wait=False)
         if done.skipped:
-            log.info("seal recompute skipped: another process is running it")
+            log.debug("seal recompute skipped: another process is running it")
         elif done.mails:
             self._wake_relay()
+        if monthly_reports.send(self.engine, self.config, utcnow()):
+            self._wake_relay()  # last month's reports, once each
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
@@ -145,7 +174,36 @@ class Service:
                 delay = min(delay * 2, 300.0)
         self.worker.run(stop)
 
+    def listening(self) -> list[tuple[str, tuple[str, int], str]]:
+        """What this process listens for: (what, (host, port), configuration key)."""
+        if not self.controller:
+            return []
+        smtp = self.config.smtp
+        return [(smtp.mode.upper(), (smtp.host, smtp.port), "[smtp] port")]
+
+    def check_port(self) -> None:
+        """Raise `PortUnavailable` for a listening port that cannot be bound (in use,
+        privileged), before anything starts: a port taken by another server must stop
+        the start at once, with nothing to undo. The listener binds it again
+        (SO_REUSEADDR, as asyncio does); should another process take it in between,
+        `run_until_signalled` still stops what had started."""
+        for what, (host, port), key in self.listening():
+            check_port(what, host, port, key)
+
+    def _start_web(self) -> None:
+        """`siegel serve` (every part) also serves the web side, unless [web] disables it.
+        A web port that cannot be bound is logged and the mail service runs on: mail
+        must not wait for the pages (`siegel web` alone fails instead)."""
+        if self.parts != ALL_PARTS or not self.config.web.enabled:
+            return
+        try:
+            self.web = WebServer(self.config).start()
+        except OSError as error:
+            self.web = None
+            log.error("web side not started on port %s: %s", self.config.web.port, error)
+
     def start(self) -> None:
+        self.check_port()
         self._recover()
         if self.worker:
             casework.preload(self.config)
@@ -155,9 +213,14 @@ class Service:
             self._thread("relay", self.relay.run)
         if self.spool and self.controller:
             self.spool.start()
-            self.controller.start()
+            try:
+                self.controller.start()
+            except BaseException:
+                self.controller = None  # it never listened: nothing to stop
+                raise
             for poller in self.pollers:
                 self._thread(f"imap-{poller.account.username}", poller.run)
+        self._start_web()
         self._schedule()
         self.scheduler.start()
         self._log_started()
@@ -216,6 +279,8 @@ class Service:
 
     def stop(self) -> None:
         log.info("stopping")
+        if self.web:
+            self.web.stop()
         if self.controller:
             self.controller.stop()
         self.stop_event.set()
@@ -240,7 +305,12 @@ class Service:
 
         signal.signal(signal.SIGTERM, _signalled)
         signal.signal(signal.SIGINT, _signalled)
-        self.start()
+        self.check_port()  # before anything starts: nothing to undo
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # the parts that did start (a port taken meanwhile, say)
+            raise
         try:
             self.stop_event.wait()
         finally:

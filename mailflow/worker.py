@@ -1,28 +1,39 @@
-"""The processing worker: claims stored mails one at a time and processes each in one unit of work.
+"""The processing worker: claims stored mails in batches, each batch one unit of work.
 
-An exception while processing rolls back everything that mail's unit of work did and
-is recorded as a failed attempt (`queue.fail`); the worker itself never dies of a mail.
+A batch (`[queue] batch_size`) is parsed and classified outside any transaction
+(`processing.analyse_batch`, the classifier reading all its mails at once); then its
+state changes (cases, events, deadlines, outgoing mails, the mails' `done`) commit
+together, so that a mail costs a fraction of a commit and the rows of each table are
+written together. On SQLite a unit of work ends after `[queue] batch_transaction_ms`
+(the rest of the batch goes on in the next one): it holds the single writer lock,
+which the intake waits for before it answers 250. If any mail fails, its unit
+of work is rolled back whole and those mails are processed again one by one, each
+alone: only the failing mail is recorded as a failed attempt (`queue.fail`), the
+others are done as if they had come alone. The worker itself never dies of a mail.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from mailflow import queue
+from mailflow import casework, queue
 from mailflow.config import Config
-from mailflow.db import session_scope, utcnow
+from mailflow.db import is_postgres, session_scope, utcnow
 from mailflow.models import MailStatus, StoredMail
-from mailflow.processing import Context, analyse, process_mail
+from mailflow.processing import Analysis, Context, analyse_batch, process_mail
 
 log = logging.getLogger("mailflow.worker")
 
-Processor = Callable[[Session, StoredMail, Context], None]
+Processor = Callable[[Session, StoredMail, Context], object]
+"""Applies one mail in the given unit of work; what it returns is logged after the commit."""
 
 
 class Worker:
@@ -40,34 +51,32 @@ class Worker:
         self.wake = threading.Event()
 
     def run_once(self) -> bool:
-        """Process the next new mail, if any; True when one was taken."""
-        claimed = queue.claim_next(self.engine, self.clock())
-        if claimed is None:
-            return False
-        mail_id = claimed.id
-        assert mail_id is not None
-        try:
-            analysis = analyse(claimed, self.config)
-            with session_scope(self.engine) as session:
-                mail = session.get(StoredMail, mail_id)
-                if mail is None or mail.status != MailStatus.PROCESSING:
-                    return True
-                self.process(session, mail, Context(self.config, self.clock(), analysis))
-        except Exception as error:
-            log.exception("processing mail %s failed", mail_id)
-            queue.fail(
-                self.engine,
-                mail_id,
-                f"{type(error).__name__}: {error}",
-                self.config.queue.max_attempts,
-            )
-        return True
+        """Process the next batch of new mails, if any; True when one was taken."""
+        return self.run_batch() > 0
+
+    def run_batch(self) -> int:
+        """Process the next batch of new mails; returns how many mails it took."""
+        holder = queue.worker_id()
+        batch = queue.claim_batch(self.engine, self.clock(), self.config.queue.batch_size, holder)
+        if not batch:
+            return 0
+        analysed: list[tuple[int, StoredMail, Analysis]] = []
+        for mail, analysis in zip(batch, analyse_batch(batch, self.config), strict=True):
+            assert mail.id is not None
+            if isinstance(analysis, Exception):
+                self._failed(mail.id, analysis)
+            else:
+                analysed.append((mail.id, mail, analysis))
+        alone = self._process_together(analysed, holder) if len(analysed) > 1 else analysed
+        for mail_id, _, analysis in alone:
+            self._process_alone(mail_id, analysis)
+        return len(batch)
 
     def drain(self) -> int:
-        """Process until the queue holds no new mail; returns how many were taken."""
+        """Process until the queue holds no new mail; returns how many mails were taken."""
         taken = 0
-        while self.run_once():
-            taken += 1
+        while batch := self.run_batch():
+            taken += batch
         return taken
 
     def run(self, stop: threading.Event) -> None:
@@ -80,3 +89,69 @@ class Worker:
                 stop.wait(self.config.queue.poll_seconds)
             self.wake.wait(self.config.queue.poll_seconds)
             self.wake.clear()
+
+    def _process_together(
+        self, analysed: Sequence[tuple[int, StoredMail, Analysis]], holder: str
+    ) -> list[tuple[int, StoredMail, Analysis]]:
+        """The batch in as few units of work as the time limit allows; returns the mails
+        of a unit of work that failed (nothing of it is written) and those after it."""
+        pending = list(analysed)
+        # PostgreSQL locks rows, not the database: its units of work may be longer.
+        limit = (
+            math.inf if is_postgres(self.engine) else self.config.queue.batch_transaction_ms / 1000
+        )
+        while pending:
+            taken = 0
+            try:
+                with session_scope(self.engine) as session:
+                    mine = queue.still_claimed(session, [item[0] for item in pending], holder)
+                    now = self.clock()
+                    casework.prepare(session, [analysis for _, _, analysis in pending], now)
+                    started = time.perf_counter()
+                    done = []
+                    for mail_id, mail, analysis in pending:
+                        if mail_id in mine:
+                            session.add(mail)
+                            context = Context(self.config, now, analysis)
+                            done.append((mail_id, self.process(session, mail, context)))
+                        taken += 1
+                        if time.perf_counter() - started > limit:
+                            break
+            except Exception as error:
+                log.info(
+                    "a unit of work of %d mails failed (%s: %s); processing them one by one",
+                    taken + 1,
+                    type(error).__name__,
+                    error,
+                )
+                return pending
+            _log_done(done)
+            pending = pending[taken:]
+        return []
+
+    def _process_alone(self, mail_id: int, analysis: Analysis) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                mail = session.get(StoredMail, mail_id)
+                if mail is None or mail.status != MailStatus.PROCESSING:
+                    return
+                done = self.process(session, mail, Context(self.config, self.clock(), analysis))
+        except Exception as error:
+            log.exception("processing mail %s failed", mail_id)
+            self._failed(mail_id, error)
+            return
+        _log_done([(mail_id, done)])
+
+    def _failed(self, mail_id: int, error: Exception) -> None:
+        queue.fail(
+            self.engine,
+            mail_id,
+            f"{type(error).__name__}: {error}",
+            self.config.queue.max_attempts,
+        )
+
+
+def _log_done(done: Sequence[tuple[int, object]]) -> None:
+    """One line per mail, after its unit of work committed."""
+    for mail_id, what in done:
+        log.info("mail %s processed: %s", mail_id, what or "done")

@@ -17,6 +17,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 import holidays
 
@@ -61,7 +62,7 @@ class BusinessCalendar:
             if window is not None and not window[0] < window[1]:
                 raise ValueError(f"opening window {window} must open before it closes")
         try:
-            holidays.country_holidays(self.country, subdiv=self.subdivision)
+            _check_region(self.country, self.subdivision)
         except NotImplementedError as error:
             raise ValueError(f"unknown holiday region: {error}") from None
 
@@ -83,8 +84,7 @@ class BusinessCalendar:
         """The public holidays of the region in `year` (computed once per year)."""
         cached = self._holidays_by_year.get(year)
         if cached is None:
-            found = holidays.country_holidays(self.country, subdiv=self.subdivision, years=year)
-            cached = self._holidays_by_year[year] = frozenset(found.keys())
+            cached = self._holidays_by_year[year] = _holidays(self.country, self.subdivision, year)
         return cached
 
     def is_business_day(self, day: date) -> bool:
@@ -175,3 +175,15 @@ class BusinessCalendar:
                     total += finish - begin
             day += timedelta(days=1)
         return total / timedelta(hours=1)
+
+
+@lru_cache(maxsize=64)
+def _check_region(country: str, subdivision: str | None) -> None:
+    holidays.country_holidays(country, subdiv=subdivision)
+
+
+@lru_cache(maxsize=256)
+def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    """A region's public holidays in `year`, computed once per process (calendars are
+    made often: each merchant's and the default one)."""
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())

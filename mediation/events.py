@@ -1,6 +1,6 @@
 """The events of a case: what happened, in the past tense, as frozen dataclasses.
 
-Each event is an input of the state machine (`mediation.machine.decide`). The
+Each event is an input of the state machine (`mediation.workflow.decide`). The
 service turns a routed mail, a due deadline or a mediator command into one event;
 the event log stores them with who, when, why and which mail.
 `FirstReplyMeasured` is the one fact the machine derives itself.
@@ -64,12 +64,16 @@ class CustomerWrote:
 
 @dataclass(frozen=True)
 class CustomerConfirmedSolved:
-    """The customer said the problem is solved."""
+    """The customer said the problem is solved; `text` is what they wrote."""
+
+    text: str = ""
 
 
 @dataclass(frozen=True)
 class CustomerReportedUnsolved:
-    """The customer said the problem is not solved."""
+    """The customer said the problem is not solved; `text` is what they wrote."""
+
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,10 @@ class CustomerSilenceExpired:
 
 @dataclass(frozen=True)
 class CustomerWithdrew:
-    """The customer withdrew the complaint."""
+    """The customer withdrew the complaint (by mail, or the operator recorded it);
+    `text` is what the customer wrote."""
+
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,9 +144,10 @@ def _check_party(role: Role) -> None:
 
 @dataclass(frozen=True)
 class ProposalAccepted:
-    """One party accepted the pending proposal."""
+    """One party accepted the pending proposal; `text` is what it wrote."""
 
     role: Role
+    text: str = ""
 
     def __post_init__(self) -> None:
         _check_party(self.role)
@@ -147,9 +155,10 @@ class ProposalAccepted:
 
 @dataclass(frozen=True)
 class ProposalRejected:
-    """One party rejected the pending proposal."""
+    """One party rejected the pending proposal; `text` is what it wrote."""
 
     role: Role
+    text: str = ""
 
     def __post_init__(self) -> None:
         _check_party(self.role)
@@ -183,6 +192,35 @@ class MediationOverdue:
     """The mediation ran longer than the policy allows."""
 
 
+@dataclass(frozen=True)
+class MediatorUnavailable:
+    """The case entered mediation but no mediator is free (none registered, all paused):
+    it waits, and the operator is reminded."""
+
+
+@dataclass(frozen=True)
+class MediatorReassigned:
+    """The operator gave the case to another mediator (`previous` had it)."""
+
+    mediator: str
+    previous: str
+
+
+# --- the operator ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperatorClosed:
+    """The operator closed the case, resolved or not, with a `reason` the parties read."""
+
+    resolved: bool
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("closing a case needs a reason")
+
+
 Event = (
     ComplaintReceived
     | MerchantIdentified
@@ -205,6 +243,9 @@ Event = (
     | DeadlineExtended
     | MediationClosed
     | MediationOverdue
+    | MediatorUnavailable
+    | MediatorReassigned
+    | OperatorClosed
 )
 EVENT_TYPES: tuple[type[Event], ...] = typing.get_args(Event)
 

@@ -1,109 +1,129 @@
-"""Lob & Tadel outside any case: praise and criticism of a shop, mailed to ``lob@`` or
-recognised as praise at the complaint address.
+"""Lob & Tadel outside any case: praise and criticism of a shop, taken from mail.
 
-A `Feedback` row is one mail's praise or criticism about one merchant (None until its
-author names the shop, asked by mail at the row's own signed address). Nothing here
-opens a case, reaches the merchant or enters mediation; the merchant's barometer counts
-the rows (`counts`). Publishing a text needs the author's consent and the operator's
-release, which later work adds; until then no text leaves the operator's views.
+A person's mail to ``lob@`` (or ``lob+SLUG@``), or praise at the complaint address
+(`is_praise`), is recorded for the merchant found in it (`take`) and its author thanked;
+when no registered shop is found the author is asked for it at the entry's own signed
+address, and `name_merchant` reads the answer. Nothing here opens a case, reaches the
+merchant or enters mediation; the rows and their queries are in `feedback_store`.
 """
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime
-from typing import Any
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Text, func, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
-from mediation.storage import UTCDateTime
+from mediation import feedback_store, holds, loading, notices
+from mediation.addresses import feedback_address
+from mediation.feedback_store import Feedback, Source
+from mediation.incoming import Classify, IncomingMail, automatic
+from mediation.outcomes import Outcome
+from mediation.outgoing import OutgoingMail
+from mediation.settings import Settings
+from mediation.storage import HeldReason, Merchant
 
-TABLES = ("feedback",)
-"""The tables of this module, in creation order."""
+if TYPE_CHECKING:
+    from classifier import Classification
 
-MAX_TEXT_CHARS = 4000
-"""What is kept of one entry's text (the raw mail is stored anyway)."""
+log = logging.getLogger("mediation.service")
 
-
-class Source(enum.StrEnum):
-    """Where an entry came in."""
-
-    PRAISE_ADDRESS = "praise-address"
-    COMPLAINT_ADDRESS = "complaint-address"
-
-
-class Feedback(SQLModel, table=True):
-    """One mail's Lob & Tadel about one merchant (None: not yet named)."""
-
-    __tablename__ = "feedback"
-
-    id: int | None = Field(default=None, primary_key=True)
-    merchant_id: int | None = Field(default=None, foreign_key="merchant.id", index=True)
-    author: str = Field(max_length=320)
-    language: str = Field(default="de", max_length=8)
-    praise: str = Field(default="", sa_column=Column(Text, nullable=False))
-    criticism: str = Field(default="", sa_column=Column(Text, nullable=False))
-    source: str = Field(max_length=32)
-    mail_id: int = Field(index=True)
-    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
-    merchant_named_by: str | None = Field(default=None, max_length=64)
-    """How the merchant was found: a routing rule, or "author" when asked for."""
+PRAISE_MIN_CONFIDENCE = 0.5
+"""How sure the classifier must be that a mail to the complaint address is praise: a
+complaint taken for praise would get no case at all, so praise mixed with a problem
+("great service, but my parcel is still missing") stays a complaint."""
 
 
-def record(
+def is_praise(reading: Classification) -> bool:
+    """Whether a mail to the complaint address is Lob rather than a complaint."""
+    return reading.category == "praise" and reading.confidence >= PRAISE_MIN_CONFIDENCE
+
+
+def take(
     session: Session,
-    *,
-    merchant_id: int | None,
-    author: str,
-    language: str,
-    praise: str,
-    criticism: str,
+    mail: IncomingMail,
+    named_slug: str | None,
     source: Source,
-    mail_id: int,
-    received_at: datetime,
-    merchant_named_by: str | None,
-) -> Feedback:
-    entry = Feedback(
-        merchant_id=merchant_id,
-        author=author,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """Lob & Tadel outside any case, from a person: recorded for the merchant found in
+    it (as for a complaint), the author thanked, or asked for the shop when none was
+    found."""
+    assert mail.sender is not None
+    reading = classify(None)
+    found = loading.find_merchant(session, mail.subject, reading.own_text, named_slug)
+    match, merchant = found.match, found.merchant
+    praise, criticism = _texts(reading, source)
+    language = settings.language(reading.language)
+    entry = feedback_store.record(
+        session,
+        merchant_id=merchant.id if merchant else None,
+        author=mail.sender,
         language=language,
-        praise=praise[:MAX_TEXT_CHARS],
-        criticism=criticism[:MAX_TEXT_CHARS],
-        source=str(source),
-        mail_id=mail_id,
-        received_at=received_at,
-        merchant_named_by=merchant_named_by,
+        praise=praise,
+        criticism=criticism,
+        source=source,
+        mail_id=mail.id,
+        received_at=mail.received_at,
+        merchant_named_by=match.rule if match else None,
     )
-    session.add(entry)
-    session.flush()
-    return entry
+    log.debug("Lob & Tadel %s from mail %s (%s), merchant %s", entry.id, mail.id, source,
+             merchant.slug if merchant else "not found")  # fmt: skip
+    return Outcome((_notice(mail, entry, merchant, language, settings),))
 
 
-def entry(session: Session, feedback_id: int) -> Feedback | None:
-    return session.get(Feedback, feedback_id, with_for_update=True)
+def name_merchant(
+    session: Session, mail: IncomingMail, feedback_id: int, classify: Classify, settings: Settings
+) -> Outcome:
+    """The author's answer naming the shop of its Lob & Tadel; asked again (and held for
+    the operator) when no registered shop is found in it."""
+    entry = feedback_store.entry(session, feedback_id)
+    detail = f"answer to Lob & Tadel {feedback_id}"
+    machine = automatic(mail, classify)
+    if entry is None or (mail.sender or "").lower() != entry.author.lower():
+        return holds.hold(session, mail, HeldReason.SENDER_NOT_PARTY, detail, settings)
+    if machine or entry.merchant_id is not None:
+        why = f"{detail}: {machine or 'the shop is already named'}"
+        return holds.hold(session, mail, HeldReason.MACHINE_MAIL if machine else
+                          HeldReason.UNEXPECTED_EVENT, why, settings)  # fmt: skip
+    merchant = loading.find_merchant(session, mail.subject, classify(None).own_text).merchant
+    if merchant is None:
+        held = holds.hold(session, mail, HeldReason.UNKNOWN_MERCHANT, f"{detail}: no shop found",
+                          settings)  # fmt: skip
+        notice = _notice(mail, entry, None, entry.language, settings)
+        return dataclasses.replace(held, outgoing=(notice,))
+    feedback_store.name_merchant(session, entry, merchant.id)  # type: ignore[arg-type]
+    return Outcome((_notice(mail, entry, merchant, entry.language, settings),))
 
 
-def name_merchant(session: Session, found: Feedback, merchant_id: int) -> None:
-    """The author named the shop of an entry that had none."""
-    found.merchant_id, found.merchant_named_by = merchant_id, "author"
-    session.add(found)
-    session.flush()
+def _texts(reading: Classification, source: Source) -> tuple[str, str]:
+    """(Lob, Tadel) of a mail: its labelled fields where it has them ("Lob: …",
+    "Tadel: …"), else the author's whole own text as Lob when it reads as praise, as Tadel when
+    not. Praise at the complaint address is Lob as a whole."""
+    from classifier.ratings import parse_rating
+
+    text = reading.own_text.strip()
+    if source is Source.PRAISE_ADDRESS:
+        answer = parse_rating(text)
+        if answer.readable and (answer.praise or answer.criticism):
+            return answer.praise, answer.criticism
+    return (text, "") if reading.category == "praise" else ("", text)
 
 
-def counts(session: Session, merchant_id: int, since: datetime) -> dict[str, int]:
-    """Entries with praise and with criticism about a merchant since `since`."""
-    query = select(
-        func.count().filter(Feedback.praise != ""),
-        func.count().filter(Feedback.criticism != ""),
-    ).where(Feedback.merchant_id == merchant_id, Feedback.received_at >= since)
-    praise, criticism = session.execute(query).one()
-    return {"praise": int(praise), "criticism": int(criticism)}
-
-
-def listing(session: Session, merchant_id: int | None = None) -> list[dict[str, Any]]:
-    """Entries newest first, for the operator (`siegel feedback`)."""
-    query = select(Feedback).order_by(Feedback.received_at.desc(), Feedback.id.desc())  # type: ignore[union-attr]
-    if merchant_id is not None:
-        query = query.where(Feedback.merchant_id == merchant_id)
-    return [row.model_dump() for row in session.scalars(query)]
+def _notice(
+    mail: IncomingMail,
+    entry: Feedback,
+    merchant: Merchant | None,
+    language: str,
+    settings: Settings,
+) -> OutgoingMail:
+    if merchant is None:
+        assert entry.id is not None
+        reply_to = feedback_address(settings.secret, settings.domain, entry.id)
+        return notices.to_sender(
+            "customer.feedback_which_shop", mail, None, language, settings, reply_to=reply_to
+        )
+    values = {"merchant_name": merchant.name}
+    return notices.to_sender("customer.feedback_thanks", mail, None, language, settings, values)

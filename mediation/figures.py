@@ -8,7 +8,10 @@ ratings given in it) and returns one `scoring.MerchantAggregate` per merchant:
 2. open cases whose first-reply deadline has passed but not been fired yet: due too;
 3. the first-reply histogram: GROUP BY merchant and `scoring.reply_hours_bucket_sql`
    over the business seconds of each first reply;
-4. ratings per merchant: scored ratings, and per dimension COUNT and SUM.
+4. ratings per merchant: scored ratings, and per dimension COUNT and SUM;
+5. the time-to-resolution histogram: GROUP BY merchant and
+   `scoring.resolution_days_bucket_sql` over the seconds from opening to closing of
+   each resolved case (the seconds computed per dialect: `_seconds_open`).
 
 The database reads the covering indexes `ix_cases_scoring` and `ix_rating_scoring` in
 merchant order, and Python sees one small row per merchant (and one per merchant and
@@ -22,14 +25,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, func, literal_column, or_, select
+from sqlalchemy import Integer, Select, and_, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from mediation.machine import Deadline, State
-from mediation.ratings import DIMENSIONS, Rating
+from mediation.rating_store import DIMENSIONS, Rating
 from mediation.storage import Case, CaseDeadline, Merchant
-from scoring import MerchantAggregate, RatingTotals, add_months, reply_hours_bucket_sql
+from mediation.workflow import Deadline, State
+from scoring import (
+    MerchantAggregate,
+    RatingTotals,
+    add_months,
+    reply_hours_bucket_sql,
+    resolution_days_bucket_sql,
+)
 
 RESOLVED = (State.CLOSED_RESOLVED.value, State.CLOSED_SETTLED.value)
 _CASE_COUNTS = (
@@ -99,12 +108,14 @@ def aggregates(
     for merchant_id, pending in _pending_due(session, window).items():
         counts[merchant_id]["cases_due"] += pending
     histograms = _reply_histograms(session, window)
+    resolutions = _resolution_histograms(session, window)
     ratings = _rating_totals(session, window)
     return [
         MerchantAggregate(
             slug,
             **counts.get(merchant_id, {}),
             reply_hours=histograms.get(merchant_id, ()),
+            resolution_days=resolutions.get(merchant_id, ()),
             **ratings.get(merchant_id, {}),
         )
         for merchant_id, slug in slugs.items()
@@ -169,6 +180,37 @@ def _reply_histograms(session: Session, window: _Window) -> dict[int, tuple[int,
         .where(*window.cases(), window.replied())
         .group_by(Case.merchant_id, bucket)
     )
+    return _histograms(session, query)
+
+
+def _seconds_open(window: _Window) -> str:
+    """Whole seconds from a case's opening to its closing, as SQL of the dialect."""
+    if window.sqlite:
+        return (
+            "CAST(round((julianday(cases.closed_at) - julianday(cases.opened_at)) * 86400)"
+            " AS INTEGER)"
+        )
+    return "CAST(EXTRACT(EPOCH FROM (cases.closed_at - cases.opened_at)) AS BIGINT)"
+
+
+def _resolution_histograms(session: Session, window: _Window) -> dict[int, tuple[int, ...]]:
+    """Each merchant's resolved cases by days to resolution (`scoring.resolution`): the
+    cases `resolved` counts (closed by `at` as resolved or settled)."""
+    bucket = literal_column(resolution_days_bucket_sql(f"({_seconds_open(window)})"), Integer)
+    query = (
+        select(Case.merchant_id, bucket, func.count())
+        .where(
+            *window.cases(),
+            Case.closed_at <= window.at,  # type: ignore[operator]
+            Case.state.in_(RESOLVED),  # type: ignore[attr-defined]
+        )
+        .group_by(Case.merchant_id, bucket)
+    )
+    return _histograms(session, query)
+
+
+def _histograms(session: Session, query: Select) -> dict[int, tuple[int, ...]]:
+    """Rows (merchant, bucket, count) as one histogram per merchant."""
     buckets: dict[int, dict[int, int]] = {}
     for merchant_id, index, count in session.execute(query):
         buckets.setdefault(merchant_id, {})[int(index)] = int(count)

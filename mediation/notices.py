@@ -12,18 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from mediation import ratings, storage, templates
+from mediation import rating_links, rating_store, storage, templates
 from mediation.addresses import Role, case_address
-from mediation.machine import CaseSnapshot, Deadline, Decision, Party
+from mediation.incoming import IncomingMail
 from mediation.outgoing import OutgoingMail
+from mediation.settings import Settings
 from mediation.storage import Case, CaseEvent, Customer, Merchant
-
-if TYPE_CHECKING:
-    from mediation.service import IncomingMail, Settings
+from mediation.workflow import (
+    CaseSnapshot,
+    Deadline,
+    Decision,
+    Notification,
+    Party,
+    State,
+    one_per_party,
+)
 
 MAX_QUOTED_CHARS = 20_000
 """A forwarded text is cut here; the whole mail stays stored."""
@@ -42,6 +48,12 @@ DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
     "merchant.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
     "merchant.complaint_forwarded": (Deadline.MERCHANT_REPLY,),
     "merchant.merchant_reminder": (Deadline.MERCHANT_REPLY,),
+    "customer.proposal_accepted": (Deadline.PROPOSAL_ANSWER,),
+    "merchant.proposal_accepted": (Deadline.PROPOSAL_ANSWER,),
+    "customer.acceptance_confirmed": (Deadline.PROPOSAL_ANSWER,),
+    "merchant.acceptance_confirmed": (Deadline.PROPOSAL_ANSWER,),
+    "mediator.proposal_sent": (Deadline.PROPOSAL_ANSWER,),
+    "mediator.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
 }
 
 _UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
@@ -60,45 +72,75 @@ def for_decisions(
     the role that wrote `mail` answers it."""
     view = CaseView.load(session, case, settings)
     outgoing = []
+    kept = set(map(id, one_per_party([n for d in decisions for n in d.notifications])))
     for decision in decisions:
         for notification in decision.notifications:
-            recipient = _recipient(notification.to, case, decision.case, view, settings)
+            if id(notification) not in kept:
+                continue  # another mail to the same party says it (one mail per act)
+            recipient = _recipient(notification, case, decision.case, view, settings)
             if recipient is None:
                 continue  # no merchant, mediator or operator address: the event log has it
-            to, role, language, zone = recipient
             key = f"{notification.to}.{notification.template}"
-            filled = view.values(language, zone, notification.params)
+            language, zone = recipient.language, recipient.zone
+            filled = view.values(language, zone, notification.params, recipient.role)
             shown = DEADLINE_SHOWN.get(key, (Deadline.MEDIATION_END,))
             due = next(
                 (notification.params[k] for k in map(str, shown) if k in notification.params),
                 None,
             )
             filled["deadline"] = templates.format_moment(due, language, zone)  # type: ignore[arg-type]
+            role = recipient.role
             replying = mail if role is not None and role is sender_role else None
-            outgoing.append(compose(key, to, language, filled, case, role, replying, settings))
+            outgoing.append(
+                compose(key, recipient.to, language, filled, case, role, replying, settings)
+            )
     return outgoing
 
 
+@dataclass(frozen=True)
+class Addressee:
+    """Who a notification of a case goes to, and how it is written for them."""
+
+    to: str
+    role: Role | None
+    """Their role in the case (None: the operator), whose case address is the Reply-To."""
+    language: str
+    zone: str
+    """The time zone its moments are shown in."""
+
+
 def _recipient(
-    party: Party, case: Case, snapshot: CaseSnapshot, view: CaseView, settings: Settings
-) -> tuple[str, Role | None, str, str] | None:
-    """Address, role, language and time zone of `party` in `case`."""
-    match party:
+    notification: Notification,
+    case: Case,
+    snapshot: CaseSnapshot,
+    view: CaseView,
+    settings: Settings,
+) -> Addressee | None:
+    """Address, role, language and time zone of the party `notification` goes to."""
+    match notification.to:
         case Party.CUSTOMER:
-            return view.customer.address, Role.CUSTOMER, case.language, settings.timezone
+            return Addressee(view.customer.address, Role.CUSTOMER, case.language, settings.timezone)
         case Party.MERCHANT:
             merchant = view.merchant
             if merchant is None or not merchant.support_addresses:
                 return None
             zone = merchant.timezone or settings.calendar.timezone
-            return merchant.support_addresses[0], Role.MERCHANT, merchant.language, zone
+            return Addressee(merchant.support_addresses[0], Role.MERCHANT, merchant.language, zone)
         case Party.MEDIATOR:
             if not snapshot.mediator:
                 return None
-            return snapshot.mediator, Role.MEDIATOR, settings.default_language, settings.timezone
+            return Addressee(
+                snapshot.mediator, Role.MEDIATOR, settings.default_language, settings.timezone
+            )
+        case Party.FORMER_MEDIATOR:
+            # No Reply-To: its case address no longer acts for it.
+            former = str(notification.params.get("previous") or "")
+            if not former:
+                return None
+            return Addressee(former, None, settings.default_language, settings.timezone)
     if not settings.operator_address:
         return None
-    return settings.operator_address, None, settings.default_language, settings.timezone
+    return Addressee(settings.operator_address, None, settings.default_language, settings.timezone)
 
 
 def compose(
@@ -150,22 +192,32 @@ class CaseView:
 
     @classmethod
     def load(cls, session: Session, case: Case, settings: Settings) -> CaseView:
-        customer = session.get(Customer, case.customer_id)
-        assert customer is not None
-        merchant = session.get(Merchant, case.merchant_id) if case.merchant_id else None
+        customer = storage.customer_of(session, case)
+        merchant = storage.merchant_of(session, case)
         events = tuple(storage.events_of(session, case.id))  # type: ignore[arg-type]
         return cls(case, customer, merchant, events, settings)
 
-    def values(self, language: str, zone: str, params: Mapping[str, object]) -> dict[str, str]:
-        """Every parameter of `templates.PARAMETERS`, in `language` and time zone `zone`."""
+    def values(
+        self,
+        language: str,
+        zone: str,
+        params: Mapping[str, object],
+        to: Role | None = None,
+    ) -> dict[str, str]:
+        """Every parameter of `templates.PARAMETERS`, in `language` and time zone `zone`,
+        for a mail to the case's `to` (None: the operator or a former mediator)."""
         case, events = self.case, self.events
         complaint = next((e for e in events if e.kind == "ComplaintReceived"), None)
         proposal = next((e for e in reversed(events) if e.kind == "ProposalMade"), None)
         text, role = params.get("text"), params.get("role")
+        merchant_name = self.merchant.name if self.merchant else _UNKNOWN_MERCHANT[language]
+        customer_name = self.customer.name or self.customer.address
+        names = {"customer": customer_name, "merchant": merchant_name}
+        mediating = params.get("state") in (State.IN_MEDIATION, State.PROPOSAL_PENDING)
         return {
             "ref": case.ref,
-            "merchant_name": self.merchant.name if self.merchant else _UNKNOWN_MERCHANT[language],
-            "customer_name": self.customer.name or self.customer.address,
+            "merchant_name": merchant_name,
+            "customer_name": customer_name,
             "customer_address": self.customer.address,
             "mediator_address": case.mediator or "",
             "sender_address": "",
@@ -174,13 +226,31 @@ class CaseView:
             "message_text": _quoted(text),
             "proposal_text": _quoted(proposal.data.get("text") if proposal else ""),
             "party": templates.party_label(str(role), language) if role else "",
+            "party_name": names.get(str(role), "") if role else "",
+            "reason": str(params.get("reason", "")),
+            "forwarded_to": templates.forwarded_to(to, mediating, names, language),
+            "previous_mediator": str(params.get("previous", "")),
+            "quoted_words": templates.their_words(
+                names.get(str(role), customer_name) if role else customer_name, text, language
+            ),
+            "sender_name": "",
+            "mail_subject": "",
+            "mail_text": "",
             "days": str(params.get("days", "")),
             "deadline": templates.format_moment(None, language, zone),
             "case_file": _history(events, language, zone),
             "complaint_address": f"beschwerde@{self.settings.domain}",
             "problems": "",
-            "rating_summary": ratings.summary(params, language),
+            "rating_summary": rating_store.summary(params, language),
             "rating_help": "",
+            "rating_link": rating_links.url(
+                self.settings.secret,
+                self.settings.web_url,
+                case.ref,
+                case.customer_id,
+                case.closed_at,
+                self.settings.rating_link_days,
+            ),
         }
 
 
@@ -233,5 +303,40 @@ def to_sender(
         references=_thread(mail),
         reply_to=reply_to,
         auto_reply=True,
+        in_reply_to_mail=mail.id,
+    )
+
+
+def to_operator(
+    mail: IncomingMail, ref: str | None, why: str, settings: Settings
+) -> OutgoingMail | None:
+    """A person's mail to one of our operator addresses (``service@``, named in our
+    mails as the address to answer), passed on to the operator's mailbox with why it
+    was held; its Reply-To is the writer, so that answering reaches them. None without
+    an operator address."""
+    if not settings.operator_address or not mail.sender:
+        return None
+    language = settings.default_language
+    values = dict.fromkeys(templates.PARAMETERS, "") | {
+        "ref": ref or "-",
+        "sender_address": mail.sender,
+        "sender_name": mail.sender_name or mail.sender,
+        "mail_subject": mail.subject or _NO_SUBJECT[language],
+        "mail_text": _quoted(mail.text) or "> " + _NO_SUBJECT[language],
+        "reason": why,
+        "complaint_address": f"beschwerde@{settings.domain}",
+    }
+    rendered = templates.render("operator.forwarded_mail", language, values)
+    return OutgoingMail(
+        to=settings.operator_address,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        kind="operator.forwarded_mail",
+        language=language,
+        case_ref=ref,
+        reply_to=mail.sender,
+        in_reply_to=mail.message_id,
+        references=_thread(mail),
         in_reply_to_mail=mail.id,
     )

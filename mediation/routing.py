@@ -1,6 +1,7 @@
 """Routing: which merchant a complaint is about, and which case and role a reply is for.
 
-Pure functions over plain values; the service feeds them what it loaded.
+Pure functions over plain values; `mediation.loading` and the entry (`service`) feed them
+what they loaded.
 
 A complaint names its merchant by the complaint address (``beschwerde+SLUG@``), else
 the merchant is found in the mail by an ordered list of rules: the merchant's

@@ -137,12 +137,15 @@ def history(session: Session, merchant_id: int) -> list[SealHistory]:
     return list(session.scalars(query.order_by(SealHistory.id)))  # type: ignore[arg-type]
 
 
-def records(session: Session) -> tuple[dict[str, SealRecord], dict[str, Tier]]:
-    """Every merchant's seal record and held tier, by slug (merchants without a row
-    have neither: no pre-check, no tier)."""
-    rows = session.execute(
-        select(Merchant.slug, Seal).join(Seal, Seal.merchant_id == Merchant.id)  # type: ignore[arg-type]
-    )
+def records(
+    session: Session, merchant_ids: Iterable[int] | None = None
+) -> tuple[dict[str, SealRecord], dict[str, Tier]]:
+    """Every merchant's seal record and held tier (or only those of `merchant_ids`), by
+    slug (merchants without a row have neither: no pre-check, no tier)."""
+    query = select(Merchant.slug, Seal).join(Seal, Seal.merchant_id == Merchant.id)  # type: ignore[arg-type]
+    if merchant_ids is not None:
+        query = query.where(Seal.merchant_id.in_(list(merchant_ids)))  # type: ignore[attr-defined]
+    rows = session.execute(query)
     found: dict[str, SealRecord] = {}
     held: dict[str, Tier] = {}
     for slug, seal in rows:
@@ -170,8 +173,10 @@ def apply_tiers(
     merchants: Mapping[str, Merchant],
     now: datetime,
     window_months: int,
+    web_url: str = "",
 ) -> list[TierChange]:
-    """Store every changed tier with its history entry; the mails to send for them."""
+    """Store every changed tier with its history entry; the mails to send for them
+    (linking to the certificate pages under `web_url`)."""
     table = Seal.__table__  # type: ignore[attr-defined]
     changes = []
     for assessment in assessments:
@@ -205,7 +210,8 @@ def apply_tiers(
                 assessment=assessment.as_dict(),
             )
         )
-        mail = tier_mail(merchant, assessment, reasons, language, window_months)
+        page = f"{web_url.rstrip('/')}/siegel/{merchant.slug}"
+        mail = tier_mail(merchant, assessment, reasons, language, window_months, page)
         changes.append(TierChange(merchant.slug, assessment.previous_tier, assessment.tier, mail))
     session.flush()
     return changes
@@ -217,8 +223,10 @@ def tier_mail(
     reasons: list[str],
     language: str,
     window_months: int,
+    certificate_url: str = "",
 ) -> OutgoingMail | None:
-    """The mail telling `merchant` its new tier with the reasons, in its language."""
+    """The mail telling `merchant` its new tier with the reasons and its certificate
+    page, in its language."""
     if not merchant.support_addresses:
         return None
     names = TIER_NAMES[language]
@@ -229,6 +237,7 @@ def tier_mail(
         "previous_tier": names[assessment.previous_tier],
         "reasons": "\n".join(f"- {reason}" for reason in reasons),
         "window_months": str(window_months),
+        "certificate_url": certificate_url,
     }
     subject = " ".join(string.Template(entry["subject"]).substitute(values).split())
     text = string.Template(entry["text"]).substitute(values).strip() + "\n"

@@ -1,6 +1,9 @@
 """Case storage: merchants, customers, cases, their deadlines, event log and held mails.
 
-SQLModel tables of the case domain and the few queries the case service needs. The
+SQLModel tables of the case domain and every query the case service runs on them: the
+rooms of the service (`complaints`, `replies`, `case_ratings`, `feedback`, `deadlines`,
+`corrections`) and their helpers write no SQL of their own. Ratings and Lob & Tadel
+keep their tables and queries in `rating_store` and `feedback_store`. The
 schema is created by a step in `mailflow.db.MIGRATIONS`. Mails are named by the id of
 their row in the shell's `mail` table (no foreign key: the domain does not depend on
 the shell's schema). Every datetime is aware UTC.
@@ -27,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    event,
     func,
     insert,
     select,
@@ -34,10 +38,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import ORMExecuteState, make_transient_to_detached
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
-from mediation.machine import CLOSED, Deadline
+from mediation.workflow import CLOSED, Deadline
 from scoring import reply_hours_bucket_sql
 
 REF_PREFIX = "SSG"
@@ -298,32 +306,56 @@ def next_ref(session: Session, year: int) -> str:
     no row lock, so workers opening cases at once never wait for each other's commit.
     Its numbers count on across years (a new year does not start at 1 again) and a
     rolled-back opening leaves a gap. Elsewhere (SQLite, one writer at a time) each year
-    counts from 1 in its `case_sequence` row.
+    counts from 1 in its `case_sequence` row: read once per unit of work, counted on
+    here, and the last number written back just before the commit (the writer lock is
+    held all along), so that a batch of openings costs two statements, not two each.
     """
     dialect = _dialect(session)
     if dialect == "postgresql":
         number = session.execute(text(f"SELECT nextval('{CASE_NUMBER_SEQUENCE}')")).scalar_one()
         return f"{REF_PREFIX}-{year}-{number:06d}"
+    counted = _transaction_cache(session).case_numbers
+    if year in counted:
+        counted[year] += 1
+        return f"{REF_PREFIX}-{year}-{counted[year]:06d}"
     table = CaseSequence.__table__  # type: ignore[attr-defined]
-    if dialect == "sqlite":
-        session.execute(
-            sqlite.insert(table).values(year=year, last_number=0).on_conflict_do_nothing()
-        )
-    elif session.get(CaseSequence, year) is None:  # pragma: no cover - other databases
+    last = session.execute(select(table.c.last_number).where(table.c.year == year)).scalar()
+    if last is None:  # the year's first case
         session.execute(insert(table).values(year=year, last_number=0))
-    number = session.execute(
-        update(table)
-        .where(table.c.year == year)
-        .values(last_number=table.c.last_number + 1)
-        .returning(table.c.last_number)
-    ).scalar_one()
+        last = 0
+    number = counted[year] = last + 1
     return f"{REF_PREFIX}-{year}-{number:06d}"
+
+
+def _write_case_numbers(session: Session, numbers: Mapping[int, int]) -> None:
+    table = CaseSequence.__table__  # type: ignore[attr-defined]
+    for year, last in numbers.items():
+        session.execute(update(table).where(table.c.year == year).values(last_number=last))
 
 
 def load_case(session: Session, ref: str) -> Case | None:
     """The case `ref`, locked for this unit of work."""
     query = select(Case).where(Case.ref == ref.upper()).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def insert_case(session: Session, case: Case) -> Case:
+    """Store a newly opened case; its id is set on return."""
+    session.add(case)
+    session.flush()
+    assert case.id is not None
+    _transaction_cache(session).new_case_events[case.id] = []
+    return case
+
+
+def customer_of(session: Session, case: Case) -> Customer:
+    customer = session.get(Customer, case.customer_id)
+    assert customer is not None
+    return customer
+
+
+def merchant_of(session: Session, case: Case) -> Merchant | None:
+    return session.get(Merchant, case.merchant_id) if case.merchant_id else None
 
 
 def lock_case(session: Session, case_id: int) -> Case | None:
@@ -355,6 +387,12 @@ def update_case(session: Session, case: Case, values: Mapping[str, Any]) -> None
 
 def sync_deadlines(session: Session, case_id: int, wanted: Mapping[Deadline, datetime]) -> None:
     """Make the case's deadline rows what `wanted` says (new due times clear a hold)."""
+    cache = _transaction_cache(session)
+    if case_id in cache.new_case_events:
+        # Opened in this unit of work: no rows yet; written with the unit of work's others.
+        for kind, due_at in wanted.items():
+            cache.defer(CaseDeadline, {"case_id": case_id, "kind": kind.value, "due_at": due_at})
+        return
     existing = deadlines_of(session, case_id)
     table = CaseDeadline.__table__  # type: ignore[attr-defined]
     stale = [
@@ -433,7 +471,12 @@ def open_cases_per_mediator(session: Session, mediators: Sequence[str]) -> dict[
 
 
 def merchants(session: Session) -> list[Merchant]:
-    return list(session.scalars(select(Merchant).order_by(Merchant.slug)))
+    """Every registered merchant, by slug: read once per unit of work (a batch of mails
+    reads them once); a merchant added or changed in this unit of work is seen."""
+    cache = _transaction_cache(session)
+    if cache.merchants is None or any(isinstance(o, Merchant) for o in session.new):
+        cache.merchants = list(session.scalars(select(Merchant).order_by(Merchant.slug)))
+    return cache.merchants
 
 
 def merchant_by_slug(session: Session, slug: str) -> Merchant | None:
@@ -444,16 +487,69 @@ def ensure_customer(
     session: Session, address: str, name: str, language: str, now: datetime
 ) -> Customer:
     """The customer with `address`, created if new (safe with concurrent writers)."""
+    address = address.lower()
+    known = _transaction_cache(session).customers
+    if address in known:
+        return known[address]
+    values = dict(address=address, name=name[:200], language=language, created_at=now)
     table = Customer.__table__  # type: ignore[attr-defined]
-    values = dict(address=address.lower(), name=name[:200], language=language, created_at=now)
-    if _dialect(session) == "postgresql":
-        session.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())
+    upsert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    created_id = session.execute(
+        upsert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    ).scalar()
+    if created_id is None:  # there already, or written by another worker just now
+        customer = session.scalars(select(Customer).where(Customer.address == address)).one()
     else:
-        session.execute(sqlite.insert(table).values(**values).on_conflict_do_nothing())
-    return session.scalars(select(Customer).where(Customer.address == address.lower())).one()
+        # The row as written, known to the session without reading it back.
+        customer = Customer(id=created_id, **values)
+        make_transient_to_detached(customer)
+        session.add(customer)
+    known[address] = customer
+    return customer
+
+
+def preload_customers(session: Session, addresses: Iterable[str]) -> None:
+    """Read the customers of many mails at once (a batch), so that `ensure_customer`
+    finds the known ones without a query each."""
+    wanted = {address.lower() for address in addresses} - _transaction_cache(
+        session
+    ).customers.keys()
+    if wanted:
+        rows = session.scalars(select(Customer).where(Customer.address.in_(wanted)))  # type: ignore[attr-defined]
+        _transaction_cache(session).customers.update({row.address: row for row in rows})
+
+
+def append_events(session: Session, events: Iterable[CaseEvent]) -> None:
+    """Append `events` to their cases' logs (flushed with the unit of work)."""
+    for entry in events:
+        add_event(session, entry)
+
+
+def add_event(session: Session, entry: CaseEvent) -> None:
+    """Add one entry to its case's log. The log only grows: its rows are written
+    together, one statement for the whole unit of work (`_TransactionCache.defer`),
+    before anything reads them and at the latest before the commit."""
+    cache = _transaction_cache(session)
+    cache.defer(CaseEvent, {column: getattr(entry, column) for column in _EVENT_COLUMNS})
+    new_case = cache.new_case_events.get(entry.case_id)
+    if new_case is not None:
+        new_case.append(entry)
+
+
+def hold_mail(session: Session, held: HeldMail) -> None:
+    """Keep a mail that could not act for the operator (`siegel held`)."""
+    session.add(held)
+
+
+def add_correction(session: Session, correction: CategoryCorrection) -> None:
+    session.add(correction)
 
 
 def events_of(session: Session, case_id: int) -> list[CaseEvent]:
+    """A case's log, oldest first (for a case opened in this unit of work: what it added)."""
+    new_case = _transaction_cache(session).new_case_events.get(case_id)
+    if new_case is not None:
+        return list(new_case)
     query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)  # type: ignore[arg-type]
     return list(session.scalars(query))
 
@@ -471,3 +567,78 @@ def corrections(session: Session) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+# ------------------------------------------------------------------ per unit of work
+
+
+class _TransactionCache:
+    """What one unit of work has read, counted or is yet to write, so that a batch of
+    mails in it does not read or write the same tables once per mail. Dropped when
+    the transaction ends.
+
+    Rows that are only ever added (log entries, the deadlines of a new case) wait in
+    `deferred` and are written with one statement per table: before any statement of
+    the session runs (`_write_deferred`, like the ORM's autoflush) and before commit.
+    """
+
+    def __init__(self) -> None:
+        self.merchants: list[Merchant] | None = None
+        self.customers: dict[str, Customer] = {}
+        self.case_numbers: dict[int, int] = {}
+        self.new_case_events: dict[int, list[CaseEvent]] = {}
+        self.deferred: dict[type[SQLModel], list[dict[str, Any]]] = {}
+
+    def defer(self, model: type[SQLModel], row: dict[str, Any]) -> None:
+        self.deferred.setdefault(model, []).append(row)
+
+
+_EVENT_COLUMNS = tuple(c.name for c in CaseEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+def _write_deferred(session: Session) -> None:
+    cache = session.info.get(_TransactionCache)
+    if cache is None or not cache.deferred:
+        return
+    deferred, cache.deferred = cache.deferred, {}
+    for model, rows in deferred.items():
+        session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+
+
+def _transaction_cache(session: Session) -> _TransactionCache:
+    cache = session.info.get(_TransactionCache)
+    if cache is None:
+        cache = session.info[_TransactionCache] = _TransactionCache()
+    return cache
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _before_execute(state: ORMExecuteState) -> None:
+    cache = state.session.info.get(_TransactionCache)
+    if cache is not None and cache.deferred and _may_read(state.statement, cache.deferred):
+        _write_deferred(state.session)  # type: ignore[arg-type]
+
+
+def _may_read(statement: Any, deferred: Mapping[type[SQLModel], object]) -> bool:
+    """Whether `statement` may read or change rows of a table with rows still deferred:
+    any statement that names one, and any whose tables are not known (text)."""
+    if isinstance(statement, TextClause):
+        return True
+    found = find_tables(statement, check_columns=True, include_crud=True)
+    named = {table.name for table in found if table is not None}
+    return not named or any(model.__tablename__ in named for model in deferred)  # type: ignore[attr-defined]
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _before_commit(session: Session) -> None:
+    cache = session.info.get(_TransactionCache)
+    if cache is not None and cache.case_numbers:
+        _write_case_numbers(session, cache.case_numbers)
+        cache.case_numbers = {}
+    _write_deferred(session)
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_TransactionCache, None)

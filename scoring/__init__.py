@@ -16,11 +16,19 @@ from scoring.aggregates import (
 from scoring.assessment import Assessment, assess, score_all
 from scoring.lifecycle import SealPhase, SealRecord, SealStatus, add_months, seal_status
 from scoring.policy import CRITERIA, PolicyError, ScoringPolicy, Tier, TierThresholds
+from scoring.reasons import days_text, figure_name, figure_text, threshold_text
+from scoring.resolution import (
+    RESOLUTION_DAY_EDGES,
+    resolution_days_bucket,
+    resolution_days_bucket_sql,
+)
+from scoring.statistics import score_interval
 from scoring.tiers import Check
 
 __all__ = [
     "CRITERIA",
     "REPLY_HOUR_EDGES",
+    "RESOLUTION_DAY_EDGES",
     "Assessment",
     "Check",
     "MerchantAggregate",
@@ -34,8 +42,15 @@ __all__ = [
     "TierThresholds",
     "add_months",
     "assess",
+    "days_text",
+    "figure_name",
+    "figure_text",
     "reply_hours_bucket",
     "reply_hours_bucket_sql",
+    "resolution_days_bucket",
+    "resolution_days_bucket_sql",
     "score_all",
+    "score_interval",
     "seal_status",
+    "threshold_text",
 ]

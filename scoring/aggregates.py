@@ -9,8 +9,9 @@ first-reply times arrive as a histogram over the fixed buckets `REPLY_HOUR_EDGES
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
+
+from scoring import buckets, resolution
 
 SECONDS_PER_HOUR = 3600
 
@@ -31,25 +32,13 @@ _SCALE = 5
 
 def reply_hours_bucket(business_seconds: int) -> int:
     """The histogram bucket of a first reply that came after `business_seconds`."""
-    if business_seconds < 0:
-        raise ValueError(f"business seconds must not be negative, got {business_seconds}")
-    return bisect_left(_EDGE_SECONDS, business_seconds)
+    return buckets.bucket(business_seconds, _EDGE_SECONDS)
 
 
 def reply_hours_bucket_sql(seconds_column: str) -> str:
     """`reply_hours_bucket` as an SQL expression over an integer column of business
     seconds, the same on SQLite and PostgreSQL (integer division truncates both)."""
-    whole_hours = REPLY_HOUR_EDGES.index(48)
-    branches = [
-        f"WHEN {seconds_column} <= {48 * SECONDS_PER_HOUR} "
-        f"THEN ({seconds_column} + {SECONDS_PER_HOUR - 1}) / {SECONDS_PER_HOUR}"
-    ]
-    branches += [
-        f"WHEN {seconds_column} <= {edge * SECONDS_PER_HOUR} THEN {index}"
-        for index, edge in enumerate(REPLY_HOUR_EDGES)
-        if index > whole_hours
-    ]
-    return f"CASE {' '.join(branches)} ELSE {OVERFLOW_BUCKET} END"
+    return buckets.bucket_sql(seconds_column, REPLY_HOUR_EDGES, SECONDS_PER_HOUR, 48)
 
 
 @dataclass(frozen=True)
@@ -74,7 +63,9 @@ class MerchantAggregate:
     `closed` counts closed cases except `closed_withdrawn` (a withdrawal says nothing
     about the merchant); `resolved` counts `closed_resolved` and `closed_settled`.
     `mediated` counts cases that ever entered mediation (by escalation or because the
-    customer said "not solved"). `ratings` counts the rated cases (the current rating
+    customer said "not solved"). `resolution_days` is the histogram of the resolved
+    cases by days from opening to closing (`scoring.resolution`); left out (or all
+    zeros) it was not measured. `ratings` counts the rated cases (the current rating
     of each); a dimension may have fewer scores when a rating left it out.
     """
 
@@ -87,6 +78,7 @@ class MerchantAggregate:
     closed: int = 0
     resolved: int = 0
     mediated: int = 0
+    resolution_days: tuple[int, ...] = field(default=())
     ratings: int = 0
     service: RatingTotals = RatingTotals()
     reachability: RatingTotals = RatingTotals()
@@ -113,9 +105,21 @@ class MerchantAggregate:
                 self._fail(smaller, f"exceeds {larger}")
         if sum(histogram) != self.first_replies:
             self._fail("reply_hours", f"sums to {sum(histogram)}, not first_replies")
+        self._check_resolution_days()
         for name in ("service", "reachability", "reaction_time"):
             if getattr(self, name).count > self.ratings:
                 self._fail(name, "has more scores than there are ratings")
+
+    def _check_resolution_days(self) -> None:
+        days = tuple(self.resolution_days)
+        if len(days) > resolution.BUCKET_COUNT:
+            self._fail("resolution_days", f"has {len(days)} buckets, too many")
+        days += (0,) * (resolution.BUCKET_COUNT - len(days))
+        object.__setattr__(self, "resolution_days", days)
+        if min(days) < 0:
+            self._fail("resolution_days", "has a negative count")
+        if sum(days) not in (0, self.resolved):
+            self._fail("resolution_days", f"sums to {sum(days)}, not resolved")
 
     def _fail(self, name: str, problem: str) -> None:
         raise ValueError(f"merchant {self.merchant!r}: {name} {problem}")

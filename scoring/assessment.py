@@ -44,7 +44,17 @@ class Assessment:
     @cached_property
     def notes(self) -> tuple[Reason, ...]:
         """The reasons as data, in the order a merchant reads them."""
-        return _notes(self.earned_tier, self.tier, self.explanation, self.seal)
+        return _notes(
+            self.earned_tier, self.tier, self.explanation, self.seal, self.resolution_days
+        )
+
+    @property
+    def resolution_days(self) -> tuple[Figure, Figure] | None:
+        """Median and 90th percentile of the days to resolution; None: nothing resolved
+        (or not measured)."""
+        if not self.figures.get("resolution_days_count"):
+            return None
+        return self.figures["resolution_days_median"], self.figures["resolution_days_p90"]
 
     def reasons(self, language: str) -> list[str]:
         """The reasons for the tier as sentences in `language` ("de" or "en")."""
@@ -116,10 +126,15 @@ def score_all(
 
 
 def _notes(
-    earned: Tier, tier: Tier, checks: tuple[Check, ...], status: SealStatus
+    earned: Tier,
+    tier: Tier,
+    checks: tuple[Check, ...],
+    status: SealStatus,
+    resolved: tuple[Figure, Figure] | None = None,
 ) -> tuple[Reason, ...]:
     """Headline, lifecycle, then the thresholds that keep the merchant from the next
-    tier up, and any threshold of its tier met only within the hysteresis tolerance."""
+    tier up, and any threshold of its tier met only within the hysteresis tolerance;
+    last the time to resolution, shown but not judged, when it was measured."""
     notes = [Reason("tier", tier=tier) if tier is not Tier.NONE else Reason("no-tier")]
     if status.phase is SealPhase.PRECHECK_MISSING:
         notes.append(Reason("precheck-missing"))
@@ -145,6 +160,8 @@ def _notes(
             for check in checks
             if check.tier is target and not check.met
         ]
+    if resolved is not None:
+        notes.append(Reason("resolution-time", days=resolved))
     return tuple(notes)
 
 

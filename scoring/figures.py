@@ -12,6 +12,7 @@ from itertools import accumulate
 
 from scoring.aggregates import OVERFLOW_BUCKET, REPLY_HOUR_EDGES, MerchantAggregate
 from scoring.policy import ScoringPolicy
+from scoring.resolution import RESOLUTION_DAY_EDGES
 from scoring.statistics import cumulative_quantile, shrunk_mean, wilson_interval
 
 Figure = int | float | None
@@ -51,6 +52,7 @@ def measure(aggregate: MerchantAggregate, policy: ScoringPolicy) -> dict[str, Fi
         "resolution_lower": resolution_lower if a.closed else None,
         "mediation_rate": _share(a.mediated, a.cases),
         "mediation_upper": mediation_upper if a.cases else None,
+        **_resolution_days(a.resolution_days),
     }
     overall = 0.0
     for totals, (count_key, mean_key, shrunk_key) in zip(
@@ -65,6 +67,17 @@ def measure(aggregate: MerchantAggregate, policy: ScoringPolicy) -> dict[str, Fi
     # many service scores.
     figures["rating_overall"] = overall / len(RATING_DIMENSIONS)
     return figures
+
+
+def _resolution_days(histogram: tuple[int, ...]) -> dict[str, Figure]:
+    """How many resolutions were timed, and the median and 90th percentile of their days
+    ("at most this many days"): None when none was timed, or beyond the last edge."""
+    resolved = list(accumulate(histogram))
+    return {
+        "resolution_days_count": resolved[-1],
+        "resolution_days_median": cumulative_quantile(resolved, RESOLUTION_DAY_EDGES, 0.5),
+        "resolution_days_p90": cumulative_quantile(resolved, RESOLUTION_DAY_EDGES, 0.9),
+    }
 
 
 def _share(part: int, whole: int) -> float | None:

@@ -12,6 +12,7 @@ from datetime import date
 
 from scoring.aggregates import REPLY_HOUR_EDGES
 from scoring.policy import CRITERIA, Tier
+from scoring.resolution import RESOLUTION_DAY_EDGES
 from scoring.tiers import Check
 
 LANGUAGES = ("de", "en")
@@ -88,6 +89,12 @@ _SENTENCES = {
         "Die Zertifizierung ist am {day} abgelaufen; für ein Siegel ist eine Nachprüfung nötig.",
         "The certification expired on {day}; a re-check is needed for a seal.",
     ),
+    "resolution-time": (
+        "Zeit von der Beschwerde bis zur Lösung (angezeigt, nicht bewertet): Median {median},"
+        " 90-%-Wert {p90}.",
+        "Time from complaint to resolution (shown, not judged): median {median},"
+        " 90th percentile {p90}.",
+    ),
     "valid-until": (
         "Die Zertifizierung gilt bis einschließlich {day}.",
         "The certification is valid up to and including {day}.",
@@ -103,6 +110,8 @@ class Reason:
     tier: Tier | None = None
     check: Check | None = None
     day: date | None = None
+    days: tuple[float | None, float | None] | None = None
+    """Median and 90th percentile of the days to resolution (None: beyond the last edge)."""
 
 
 def render(reason: Reason, language: str, cases_due: int) -> str:
@@ -115,6 +124,9 @@ def render(reason: Reason, language: str, cases_due: int) -> str:
         fields["tier"] = _TIER_NAMES[reason.tier][0 if de else 1]
     if reason.day is not None:
         fields["day"] = reason.day.strftime("%d.%m.%Y") if de else reason.day.isoformat()
+    if reason.days is not None:
+        median, p90 = reason.days
+        fields |= {"median": days_text(median, language), "p90": days_text(p90, language)}
     if reason.check is not None:
         check = reason.check
         kind = _KIND[check.figure]
@@ -127,6 +139,38 @@ def render(reason: Reason, language: str, cases_due: int) -> str:
             "tolerance": _tolerance(check.tolerance, kind, de),
         }
     return _SENTENCES[reason.code][0 if de else 1].format(**fields)
+
+
+def figure_name(figure: str, language: str) -> str:
+    """The name of a judged figure (`CRITERIA`) as the reasons use it."""
+    return _FIGURE_NAMES[figure][0 if language == "de" else 1]
+
+
+def figure_text(value: float | None, figure: str, language: str, cases_due: int = 0) -> str:
+    """A judged figure's value as the reasons write it ("78,4 %", "4 business hours")."""
+    return _value(value, _KIND[figure], language == "de", cases_due)
+
+
+def threshold_text(threshold: float, figure: str, comparison: str, language: str) -> str:
+    """A threshold with its comparison: "mindestens 85,0 %", "at most 4 business hours"."""
+    de = language == "de"
+    word = _COMPARISONS[comparison][0 if de else 1]
+    return f"{word} {_number(threshold, _KIND[figure], de)}"
+
+
+def days_text(days: float | None, language: str) -> str:
+    """A quantile of the days to resolution: "höchstens 3 Tage", "at most 1 day"; None
+    (beyond the histogram's last edge): "mehr als 365 Tage"."""
+    de = language == "de"
+    if days is None:
+        last = RESOLUTION_DAY_EDGES[-1]
+        return f"mehr als {last} Tage" if de else f"more than {last} days"
+    if days == 0:  # the first bucket: resolved the moment it was opened
+        return "weniger als 1 Tag" if de else "less than 1 day"
+    count = f"{days:g}"
+    if de:
+        return f"höchstens {count} {'Tag' if days == 1 else 'Tage'}"
+    return f"at most {count} {'day' if days == 1 else 'days'}"
 
 
 def _value(value: float | None, kind: str, de: bool, cases_due: int) -> str:

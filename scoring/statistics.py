@@ -86,3 +86,20 @@ def cumulative_quantile(
     rank = math.ceil(round(quantile * total, 9))
     bucket = bisect_left(cumulative, rank)
     return upper_edges[bucket] if bucket < len(upper_edges) else None
+
+
+def score_interval(counts: Sequence[int], confidence: float) -> tuple[float, float, float] | None:
+    """Mean and confidence interval (mean, lower, upper) of scores 1, 2, ... given as
+    `counts` (`counts[0]` scores of 1, ...): the normal interval of the mean with the
+    sample standard deviation, clamped to the scale. None with fewer than two scores:
+    one score says nothing about the spread."""
+    if min(counts, default=0) < 0:
+        raise ValueError("counts must not be negative")
+    n = sum(counts)
+    if n < 2:
+        return None
+    scores = range(1, len(counts) + 1)
+    mean = sum(score * count for score, count in zip(scores, counts, strict=True)) / n
+    squares = sum(count * (score - mean) ** 2 for score, count in zip(scores, counts, strict=True))
+    spread = z_score(confidence) * math.sqrt(squares / (n - 1) / n)
+    return mean, max(1.0, mean - spread), min(float(len(counts)), mean + spread)

@@ -73,7 +73,7 @@ def forged(
 
 def outbox_texts(harness: Harness) -> list[str]:
     with Session(harness.engine) as session:
-        return [row.kind for row in session.scalars(select(OutboxMail))]
+        return [row.kind for row in session.scalars(select(OutboxMail).order_by(OutboxMail.id))]
 
 
 def event_kinds(harness: Harness, ref: str) -> list[str]:

@@ -17,8 +17,8 @@ from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail
 from mediation import service, storage
-from mediation.machine import Deadline
 from mediation.storage import Case, CaseDeadline, CaseEvent, Merchant
+from mediation.workflow import Deadline
 from tests.conftest import make_config
 
 OPENED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # Monday 10:30 in Berlin

@@ -68,7 +68,7 @@ def test_jsonl_gives_one_line_per_input_in_order(config_path: Path, tmp_path: Pa
     )
     done = siegel(config_path, "classify", "--jsonl", str(source))
     out = [json.loads(line) for line in done.stdout.splitlines()]
-    assert done.returncode == 1  # one line could not be read
+    assert done.returncode == 65  # one line could not be read (EX_DATAERR)
     assert [o.get("id") for o in out] == ["a", 7, None, "c"]
     assert "error" in out[2]
     for result in (out[0], out[1], out[3]):

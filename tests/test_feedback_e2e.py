@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from mediation import feedback
+from mediation import feedback_store as feedback
 from tests.harness import Harness, addressed_to, compose, plain
 from tests.sink import Sink
 from tests.test_cases_e2e import CUSTOMER, MERCHANT

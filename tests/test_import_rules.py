@@ -111,3 +111,47 @@ def test_an_indirect_import_breaks_the_contract_too(tmp_path: Path) -> None:
     assert broken(result.stdout) == {
         "classifier imports neither mediation, scoring nor a database"
     }, result.stdout
+
+
+LAYERS = "mediation layers: entry, rooms, acts, notices, storage"
+ACYCLIC = "no import cycles inside mediation"
+DOMAIN_PURE = "the mediation domain reads no database"
+NO_SQL = "the case service writes no SQL outside storage"
+
+
+@pytest.mark.parametrize(
+    ("module", "statement", "contracts"),
+    [
+        # One room calling another: the mail would visit two rooms.
+        ("mediation/replies.py", "from mediation import deadlines", {LAYERS}),
+        # Storage reaching up into a room.
+        ("mediation/storage.py", "from mediation import complaints", {LAYERS, ACYCLIC}),
+        # The cycle the service once had: notices importing the entry that imports it.
+        ("mediation/notices.py", "from mediation import service", {LAYERS, ACYCLIC}),
+        ("mediation/routing.py", "from mediation import storage", {DOMAIN_PURE}),
+        ("mediation/workflow.py", "import sqlalchemy", {DOMAIN_PURE}),
+        ("mediation/replies.py", "from sqlalchemy import select", {NO_SQL}),
+    ],
+)
+def test_an_import_against_the_mediation_layers_breaks_its_contracts(
+    tmp_path: Path, module: str, statement: str, contracts: set[str]
+) -> None:
+    """An import added to a module of mediation that breaks its layering, purity or
+    SQL rule breaks exactly the contracts that say so."""
+    root = copy_of_repository(tmp_path)
+    path = root / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{statement}\n", encoding="utf-8")
+    result = lint_imports(root)
+    assert result.returncode != 0, result.stdout
+    assert broken(result.stdout) == contracts, result.stdout
+
+
+def test_a_cycle_between_new_modules_of_mediation_breaks_the_acyclic_contract(
+    tmp_path: Path,
+) -> None:
+    """Two modules outside the layers that import each other are a cycle all the same."""
+    root = copy_of_repository(tmp_path)
+    (root / "mediation" / "_probe.py").write_text("from mediation import _helper\n")
+    (root / "mediation" / "_helper.py").write_text("from mediation import _probe\n")
+    result = lint_imports(root)
+    assert broken(result.stdout) == {ACYCLIC}, result.stdout

@@ -28,15 +28,18 @@ from mediation.events import (
     MediatorAssigned,
     MediatorMessaged,
     MediatorNoted,
+    MediatorReassigned,
     MerchantDeadlinePassed,
     MerchantIdentified,
     MerchantReplied,
+    OperatorClosed,
     ProposalAccepted,
     ProposalMade,
     ProposalRejected,
     ReminderDue,
 )
-from mediation.machine import (
+from mediation.policy import Policy
+from mediation.workflow import (
     CLOSED,
     DUE_EVENTS,
     NEW_CASE,
@@ -52,7 +55,6 @@ from mediation.machine import (
     diagram,
     transitions,
 )
-from mediation.policy import Policy
 
 ROOT = Path(__file__).resolve().parents[1]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -116,6 +118,13 @@ SAMPLES: dict[type, list[tuple[Event, dict, str]]] = {
     ProposalMade: [(ProposalMade("50 % Erstattung."), {}, "")],
     CustomerWrote: [(CustomerWrote("Noch eine Frage."), {}, "")],
     CustomerRated: [(CustomerRated(service=4, reachability=2, reaction_time=3), {}, "")],
+    MediatorReassigned: [
+        (MediatorReassigned("neu@siegel.localhost", "alt@siegel.localhost"), {}, "")
+    ],
+    OperatorClosed: [
+        (OperatorClosed(resolved=True, reason="Doppelte Beschwerde."), {}, "resolved"),
+        (OperatorClosed(resolved=False, reason="Kein Shop zu finden."), {}, "unresolved"),
+    ],
 }
 
 
@@ -164,7 +173,17 @@ def test_every_pair_follows_the_table_or_is_held(state: State | None, event_type
             assert kind not in decision.deadlines
         if rule.target in CLOSED:
             assert decision.deadlines == {}
-        assert sent(decision) == [(n.to, n.template) for n in rule.notify]
+        assert sent(decision) == [(concrete(n.to, event), n.template) for n in rule.notify]
+
+
+def concrete(party: Party, event: Event) -> Party:
+    """A rule's party as the decision names it: the acting party and the other one."""
+    if party not in (Party.ACTING, Party.OTHER):
+        return party
+    acting = Party(str(event.role))  # type: ignore[union-attr]
+    if party is Party.ACTING:
+        return acting
+    return Party.MERCHANT if acting is Party.CUSTOMER else Party.CUSTOMER
 
 
 def test_the_walk_covers_every_edge_of_the_table() -> None:
@@ -267,7 +286,10 @@ def test_complaint_reply_solved_and_rated() -> None:
         berlin(2026, 11, 20, 16),
     )
     assert replied.state is State.AWAITING_CUSTOMER
-    assert sent(replied) == [(Party.CUSTOMER, "merchant_reply_forwarded")]
+    assert sent(replied) == [
+        (Party.CUSTOMER, "merchant_reply_forwarded"),
+        (Party.MERCHANT, "message_forwarded"),  # the merchant's confirmation
+    ]
     assert replied.notifications[0].params["text"] == "Ersatz ist unterwegs."
     assert replied.first_reply is not None
     assert replied.first_reply.seconds == 30 * 3600
@@ -277,7 +299,10 @@ def test_complaint_reply_solved_and_rated() -> None:
 
     later = decide(replied.case, MerchantReplied(), POLICY, berlin(2026, 11, 23, 9))
     assert later.first_reply is None  # only the first substantive reply stops the clock
-    assert sent(later) == [(Party.CUSTOMER, "merchant_message")]
+    assert sent(later) == [
+        (Party.CUSTOMER, "merchant_message"),
+        (Party.MERCHANT, "message_forwarded"),
+    ]
 
     solved = decide(later.case, CustomerConfirmedSolved(), POLICY, berlin(2026, 11, 23, 12))
     assert solved.state is State.CLOSED_RESOLVED
@@ -356,7 +381,8 @@ def test_missed_deadline_reminds_then_escalates_and_counts_the_miss() -> None:
     assert escalated.deadlines == {Deadline.MEDIATION_END: berlin(2026, 2, 2, 10)}  # 90 days
 
     late = decide(escalated.case, MerchantReplied(), POLICY, berlin(2025, 11, 4, 15))
-    assert sent(late) == []  # no mediator yet: the case file will carry the reply
+    # No mediator yet: the case file will carry the reply; the merchant is told it arrived.
+    assert sent(late) == [(Party.MERCHANT, "message_forwarded")]
     assert late.first_reply is not None
     assert late.first_reply.business_hours == 7 + 8 + 6
     assert not late.first_reply.within_deadline
@@ -390,9 +416,10 @@ def test_proposal_accepted_by_both_parties_settles_the_case() -> None:
     assert sent(message) == [
         (Party.CUSTOMER, "mediator_message"),
         (Party.MERCHANT, "mediator_message"),
+        (Party.MEDIATOR, "message_sent"),
     ]
     note = decide(message.case, MediatorNoted("Shop angerufen."), POLICY, berlin(2026, 11, 5, 11))
-    assert note.notifications == ()
+    assert sent(note) == [(Party.MEDIATOR, "note_recorded")]  # to nobody else
     assert note.records == (MediatorNoted("Shop angerufen."),)
 
     proposed = decide(note.case, ProposalMade("50 % zurück."), POLICY, berlin(2026, 11, 6, 10))
@@ -406,7 +433,11 @@ def test_proposal_accepted_by_both_parties_settles_the_case() -> None:
     )
     assert merchant_yes.state is State.PROPOSAL_PENDING
     assert merchant_yes.case.proposal_accepted_by == {Role.MERCHANT}
-    assert sent(merchant_yes) == [(Party.MEDIATOR, "proposal_accepted")]
+    assert sent(merchant_yes) == [
+        (Party.MERCHANT, "acceptance_confirmed"),
+        (Party.CUSTOMER, "proposal_accepted"),
+        (Party.MEDIATOR, "proposal_accepted"),
+    ]
     again = decide(merchant_yes.case, ProposalAccepted(Role.MERCHANT), POLICY, NOW)
     assert again.state is State.PROPOSAL_PENDING  # the same party twice is not both
 
@@ -515,11 +546,11 @@ def test_policy_refuses_impossible_values(bad: dict) -> None:
 
 
 def test_committed_state_docs_equal_the_generated_text() -> None:
-    """docs/states.md is exactly what `python -m mediation.machine --diagram` prints."""
+    """docs/states.md is exactly what `python -m mediation.workflow --diagram` prints."""
     committed = (ROOT / "docs" / "states.md").read_text(encoding="utf-8")
     assert committed == diagram()
     printed = subprocess.run(
-        [sys.executable, "-m", "mediation.machine", "--diagram"],
+        [sys.executable, "-m", "mediation.workflow", "--diagram"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -158,15 +158,17 @@ def test_enqueue_stores_a_due_row_whose_verp_sender_names_it(
     assert row.status == OutboxStatus.QUEUED
     assert row.next_attempt_at == NOW
     assert MESSAGE_ID.match(row.message_id)
-    assert parsed(row.raw)["Message-ID"] == row.message_id
-    decoded = addresses.parse_recipient(config.secret_bytes, TEST_DOMAIN, row.envelope_from)
+    assert parsed(outbox.message(row, config))["Message-ID"] == row.message_id
+    decoded = addresses.parse_recipient(
+        config.secret_bytes, TEST_DOMAIN, outbox.envelope_sender(row, config)
+    )
     assert decoded.kind is addresses.Kind.BOUNCE
     assert decoded.outbox_id == row.id
     with Session(engine) as session:
         stored = session.get(OutboxMail, row.id)
         assert stored is not None
         assert stored.envelope_from == row.envelope_from
-        assert stored.raw == row.raw
+        assert outbox.message(stored, config) == outbox.message(row, config)
 
 
 def test_enqueue_commits_with_the_change_that_caused_it(engine: Engine, config: Config) -> None:

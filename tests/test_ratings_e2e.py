@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from classifier.ratings import format_help
-from mediation import ratings, storage
+from mediation import rating_store as ratings
+from mediation import storage
 from tests.harness import Harness, addressed_to, compose, plain
 from tests.sink import Received, Sink
 from tests.test_cases_e2e import CUSTOMER, MERCHANT, REF

@@ -92,7 +92,8 @@ def test_a_row_is_delivered_once_with_its_headers_and_verp_sender(
     assert relay.run_once() == 1
     assert relay.run_once() == 0
     [received] = sink.received
-    assert received.raw.replace(b"\r\n", b"\n") == row.raw.replace(b"\r\n", b"\n")
+    sent = outbox.message(row, config)
+    assert received.raw.replace(b"\r\n", b"\n") == sent.replace(b"\r\n", b"\n")
     assert received.rcpt_tos == ("haendler@shop.example",)
     decoded = addresses.parse_recipient(TEST_SECRET.encode(), TEST_DOMAIN, received.mail_from)
     assert decoded.outbox_id == row.id
@@ -194,6 +195,25 @@ def test_one_refused_recipient_does_not_hold_up_the_others(
     statuses = [row_of(engine, row.id).status for row in rows]
     assert statuses == [OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SENT]
     assert [r.rcpt_tos for r in sink.received] == [("a@shop.example",), ("c@shop.example",)]
+
+
+def test_a_row_that_cannot_be_rendered_fails_alone(
+    engine: Engine, sink: Sink, tmp_path: Path
+) -> None:
+    """A row whose stored mail cannot be rendered (its payload damaged) fails with the
+    reason instead of stopping the relay at it; the next row is sent."""
+    config = relay_config(tmp_path, sink)
+    damaged, good = (enqueue(engine, config, mail(to=f"{n}@shop.example")) for n in "ab")
+    with session_scope(engine) as session:
+        session.execute(
+            update(OutboxMail).where(OutboxMail.id == damaged.id).values(payload={"to": "a@b"})
+        )
+    assert Relay(engine, config, clock=Clock()).run_once() == 2
+    failed = row_of(engine, damaged.id)
+    assert failed.status == OutboxStatus.FAILED
+    assert (failed.last_error or "").startswith("cannot be rendered: KeyError")
+    assert row_of(engine, good.id).status == OutboxStatus.SENT
+    assert [r.rcpt_tos for r in sink.received] == [("b@shop.example",)]
 
 
 def test_a_relay_down_for_a_while_delays_delivery_without_losing_mail(
@@ -356,7 +376,9 @@ def test_a_bounce_recorded_during_the_send_keeps_the_last_word(
     sending.start()
     assert sink.data_held.wait(10)
     dsn = b"From: MAILER-DAEMON@mx.shop.example\r\nMessage-ID: <dsn@mx>\r\n\r\nfailed\r\n"
-    [bounce] = store(engine, [Arrival(dsn, "", (row.envelope_from,), "test")], START)
+    [bounce] = store(
+        engine, [Arrival(dsn, "", (outbox.envelope_sender(row, config),), "test")], START
+    )
     with session_scope(engine) as session:
         detail = {"action": "failed", "status": "5.1.1"}
         outbox.record_bounce(session, row.id, bounce.mail_id, detail, START)  # type: ignore[arg-type]

@@ -31,9 +31,9 @@ from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import MailStatus, OutboxMail, OutboxStatus, StoredMail
 from mediation import storage
-from mediation.machine import Deadline
 from mediation.outgoing import OutgoingMail
 from mediation.storage import Case, CaseDeadline, CaseSequence
+from mediation.workflow import Deadline
 from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 from tests.net import free_port, wait_for_port
 from tests.test_case_service import add_merchant, open_case

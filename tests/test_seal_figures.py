@@ -11,10 +11,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from mailflow.db import session_scope
-from mediation import figures, ratings
-from mediation.machine import Deadline, State
+from mediation import figures
+from mediation import rating_store as ratings
 from mediation.storage import Case, CaseDeadline, Customer, Merchant
-from scoring import MerchantAggregate, RatingTotals, reply_hours_bucket
+from mediation.workflow import Deadline, State
+from scoring import MerchantAggregate, RatingTotals, reply_hours_bucket, resolution_days_bucket
 
 AT = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)
 START = datetime(2025, 11, 26, 3, 30, tzinfo=UTC)  # 12 months before AT
@@ -104,6 +105,7 @@ def test_every_count_is_taken_as_of_at_and_within_the_window(engine: Engine) -> 
         closed=2,  # 3 and 5; 4 closes after `at`, 6 was withdrawn
         resolved=1,
         mediated=1,  # 5; 4 enters mediation after `at`
+        resolution_days=(0,) * 20 + (1,),  # 3: resolved 20 days after it was opened
         ratings=1,
         service=RatingTotals(1, 5),
         reachability=RatingTotals(1, 4),
@@ -166,6 +168,7 @@ class _Reference:
              "resolved", "mediated", "ratings"), 0,
         )  # fmt: skip
         self.buckets: dict[int, int] = {}
+        self.resolutions: dict[int, int] = {}
         self.scores: dict[str, list[int]] = {name: [] for name in ratings.DIMENSIONS}
 
     def count(self, case: dict) -> None:
@@ -184,7 +187,11 @@ class _Reference:
         closed_at = case.get("closed_at")
         if closed_at is not None and closed_at <= AT and case["state"] != State.CLOSED_WITHDRAWN:
             c["closed"] += 1
-            c["resolved"] += case["state"] in (State.CLOSED_RESOLVED, State.CLOSED_SETTLED)
+            if case["state"] in (State.CLOSED_RESOLVED, State.CLOSED_SETTLED):
+                c["resolved"] += 1
+                seconds = round((closed_at - case["opened_at"]).total_seconds())
+                bucket = resolution_days_bucket(seconds)
+                self.resolutions[bucket] = self.resolutions.get(bucket, 0) + 1
         started = case.get("mediation_started_at")
         c["mediated"] += started is not None and started <= AT
 
@@ -196,10 +203,20 @@ class _Reference:
                     self.scores[name].append(getattr(given, name))
 
     def aggregate(self, slug: str) -> MerchantAggregate:
-        histogram = [0] * (max(self.buckets, default=-1) + 1)
-        for bucket, count in self.buckets.items():
-            histogram[bucket] = count
         totals = {
             name: RatingTotals(len(values), sum(values)) for name, values in self.scores.items()
         }
-        return MerchantAggregate(slug, **self.counts, reply_hours=tuple(histogram), **totals)
+        return MerchantAggregate(
+            slug,
+            **self.counts,
+            reply_hours=_histogram(self.buckets),
+            resolution_days=_histogram(self.resolutions),
+            **totals,
+        )
+
+
+def _histogram(buckets: dict[int, int]) -> tuple[int, ...]:
+    histogram = [0] * (max(buckets, default=-1) + 1)
+    for bucket, count in buckets.items():
+        histogram[bucket] = count
+    return tuple(histogram)

@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
-from mailflow import sealwork
+from mailflow import outbox, sealwork
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail
-from mediation import ratings, seal
-from mediation.machine import State
+from mediation import rating_store as ratings
+from mediation import seal
 from mediation.storage import Case, Customer, Merchant
+from mediation.workflow import State
 from scoring import SealPhase, Tier
 from tests.conftest import make_config
 
@@ -70,14 +71,17 @@ def record(engine: Engine, merchant_id: int, kind: str, on: date) -> None:
         seal.record(session, merchant_id, kind, on, "pruefer", AT)
 
 
-def tier_mails(engine: Engine) -> list[email.message.EmailMessage]:
+def tier_mails(engine: Engine, config: Config) -> list[email.message.EmailMessage]:
     with Session(engine) as session:
         rows = session.scalars(
             select(OutboxMail)
             .where(OutboxMail.kind == "merchant.tier_changed")
             .order_by(OutboxMail.id)  # type: ignore[arg-type]
         ).all()
-    return [email.message_from_bytes(row.raw, policy=email.policy.default) for row in rows]  # type: ignore[misc]
+    return [
+        email.message_from_bytes(outbox.message(row, config), policy=email.policy.default)
+        for row in rows
+    ]  # type: ignore[misc]
 
 
 def text_of(message: email.message.EmailMessage) -> str:
@@ -99,7 +103,7 @@ def test_a_new_tier_is_stored_with_history_and_mailed_once(engine: Engine, confi
         ("teeladen", Tier.NONE, Tier.SILBER),
         ("teashop", Tier.NONE, Tier.SILBER),
     }
-    by_to = {str(message["To"]): message for message in tier_mails(engine)}
+    by_to = {str(message["To"]): message for message in tier_mails(engine, config)}
     de, en = by_to["service@teeladen.test"], by_to["service@teashop.test"]
     assert de["Subject"] == "Service-Siegel für Shop teeladen: Silber"
     assert "bisher kein Siegel, jetzt Silber" in text_of(de)
@@ -110,6 +114,8 @@ def test_a_new_tier_is_stored_with_history_and_mailed_once(engine: Engine, confi
     )
     assert en["Subject"] == "Service-Siegel for Shop teashop: Silber"
     assert "- Your tier: Silber." in text_of(en) and en["Content-Language"] == "en"
+    assert "Ihre Zertifikatsseite: http://127.0.0.1:8080/siegel/teeladen" in text_of(de)
+    assert "Your certificate page: http://127.0.0.1:8080/siegel/teashop" in text_of(en)
     with Session(engine) as session:
         held = session.get(seal.Seal, german)
         assert held is not None and (held.tier, held.previous_tier) == ("silber", "none")
@@ -118,7 +124,7 @@ def test_a_new_tier_is_stored_with_history_and_mailed_once(engine: Engine, confi
     assert changed.assessment["figures"]["cases"] == 40
     assert len(changed.assessment["explanation"]) == 24
     again = sealwork.recompute(engine, config, AT + timedelta(days=1))
-    assert (again.changes, len(tier_mails(engine))) == ([], 2)
+    assert (again.changes, len(tier_mails(engine, config))) == ([], 2)
 
 
 def test_a_held_tier_survives_a_narrow_miss_that_a_new_merchant_would_not(
@@ -209,7 +215,7 @@ def test_two_recomputes_at_once_change_and_mail_a_tier_once(engine: Engine, conf
     for thread in threads:
         thread.join(60)
     assert sorted(len(result.changes) for result in results) == [0, 1]
-    assert len(tier_mails(engine)) == 1
+    assert len(tier_mails(engine, config)) == 1
     with Session(engine) as session:
         changes = [h for h in seal.history(session, merchant) if h.kind == "tier-changed"]
     assert len(changes) == 1
@@ -231,5 +237,6 @@ def test_the_tier_mail_says_the_same_in_german_and_english() -> None:
             "previous_tier",
             "reasons",
             "window_months",
+            "certificate_url",
         }
     )

@@ -8,12 +8,16 @@ from datetime import UTC, datetime
 import pytest
 
 from mediation import templates
-from mediation.machine import template_names
 from mediation.notices import DEADLINE_SHOWN
+from mediation.workflow import template_names
 
 KEYS = sorted(templates.names("de"))
 MACHINE_KEYS = {f"{party}.{name}" for party, names in template_names().items() for name in names}
-OUTSIDE_CASES = {"customer.feedback_thanks", "customer.feedback_which_shop"}
+OUTSIDE_CASES = {
+    "customer.feedback_thanks",
+    "customer.feedback_which_shop",
+    "operator.forwarded_mail",
+}
 """Mails about Lob & Tadel, which belongs to no case: their subject names none."""
 VALUES = {name: f'<{name}> & "{name}"' for name in templates.PARAMETERS} | {
     "ref": "SSG-2026-000123",
@@ -99,3 +103,14 @@ def test_quoted_text_becomes_a_blockquote_in_html() -> None:
         "<blockquote><p>Zeile eins<br>\n&lt;script&gt;alert(1)&lt;/script&gt;</p></blockquote>"
         in html
     )
+
+
+def test_committed_mail_docs_equal_the_generated_text() -> None:
+    """docs/mails.md shows every template as rendered now (regenerate it when one changes:
+    python -m mediation.templates.examples > docs/mails.md)."""
+    from pathlib import Path
+
+    from mediation.templates import examples
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "mails.md"
+    assert page.read_text(encoding="utf-8") == examples.document()

@@ -1,7 +1,7 @@
 """Notification templates: every mail to a customer, merchant, mediator or operator.
 
 The wording lives in ``de.toml`` and ``en.toml`` next to this module, one table per
-template, keyed ``party.name`` (the party a `mediation.machine.Notification` goes to,
+template, keyed ``party.name`` (the party a `mediation.workflow.Notification` goes to,
 or ``sender`` for answers to whoever wrote), each with a ``subject`` and a ``text``.
 Placeholders are ``${name}`` (`string.Template`); every template may use any name of
 `PARAMETERS`, and `render` fails loudly when a value is missing.
@@ -14,6 +14,7 @@ in the recipient's language and time zone (`format_moment`).
 from __future__ import annotations
 
 import html
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -46,6 +47,15 @@ PARAMETERS = (
     "problems",
     "rating_summary",
     "rating_help",
+    "rating_link",
+    "party_name",
+    "reason",
+    "forwarded_to",
+    "previous_mediator",
+    "quoted_words",
+    "sender_name",
+    "mail_subject",
+    "mail_text",
 )
 """The values every template may use; the service supplies all of them."""
 
@@ -71,8 +81,16 @@ PARTY_LABELS = {
         "customer": "die Kundin / der Kunde",
         "merchant": "der Händler",
         "mediator": "die Schlichtung",
+        "operator": "der Betreiber",
+        "system": "das System",
     },
-    "en": {"customer": "the customer", "merchant": "the merchant", "mediator": "the mediator"},
+    "en": {
+        "customer": "the customer",
+        "merchant": "the merchant",
+        "mediator": "the mediator",
+        "operator": "the operator",
+        "system": "the system",
+    },
 }
 
 EVENT_LABELS = {
@@ -103,6 +121,10 @@ EVENT_LABELS = {
         "MailHeld": "Nachricht zurückgehalten",
         "CategoryCorrected": "Kategorie korrigiert",
         "DeadlineHeld": "Frist zurückgehalten",
+        "MediatorUnavailable": "Keine Schlichterin / kein Schlichter frei",
+        "MediatorReassigned": "Schlichtung neu zugewiesen",
+        "OperatorClosed": "Vom Betreiber abgeschlossen",
+        "MerchantChanged": "Händler geändert",
     },
     "en": {
         "ComplaintReceived": "Complaint received",
@@ -131,6 +153,10 @@ EVENT_LABELS = {
         "MailHeld": "Mail held",
         "CategoryCorrected": "Category corrected",
         "DeadlineHeld": "Deadline held",
+        "MediatorUnavailable": "No mediator free",
+        "MediatorReassigned": "Mediation reassigned",
+        "OperatorClosed": "Closed by the operator",
+        "MerchantChanged": "Merchant changed",
     },
 }
 
@@ -160,10 +186,11 @@ class Rendered:
 
 
 @cache
-def _catalogue(language: str) -> dict[str, dict[str, str]]:
+def _catalogue(language: str, prefix: str = "") -> dict[str, dict[str, str]]:
+    """The templates of ``PREFIXlanguage.toml`` (``report_``: the monthly reports)."""
     if language not in LANGUAGES:
         raise ValueError(f"no templates in {language!r}; languages: {LANGUAGES}")
-    with (_HERE / f"{language}.toml").open("rb") as handle:
+    with (_HERE / f"{prefix}{language}.toml").open("rb") as handle:
         parties = tomllib.load(handle)
     return {
         f"{party}.{name}": entry
@@ -182,9 +209,23 @@ def render(key: str, language: str, values: Mapping[str, str]) -> Rendered:
     entry = _catalogue(language).get(key)
     if entry is None:
         raise KeyError(f"no template {key!r} in {language!r}")
+    return _fill(entry, language, values)
+
+
+def _fill(entry: Mapping[str, str], language: str, values: Mapping[str, str]) -> Rendered:
     subject = string.Template(entry["subject"]).substitute(values)
     text = string.Template(entry["text"]).substitute(values).strip() + "\n"
+    # An empty optional value (nothing quoted) leaves no gap of blank lines.
+    text = re.sub(r"\n{3,}", "\n\n", text)
     return Rendered(" ".join(subject.split()), text, to_html(text, language))
+
+
+REPORT_PARAMETERS = ("month", "merchant_name", "figures", "tier_changes")
+
+
+def render_report(key: str, language: str, values: Mapping[str, str]) -> Rendered:
+    """A monthly report (``report_de.toml``, ``report_en.toml``) with `values`."""
+    return _fill(_catalogue(language, "report_")[key], language, values)
 
 
 def to_html(text: str, language: str) -> str:
@@ -223,6 +264,31 @@ def format_moment(moment: datetime | None, language: str, timezone: str) -> str:
         zone = _GERMAN_ZONE_NAMES.get(zone, zone)
         return f"{weekday}, {local.day}. {month} {local.year}, {local:%H:%M} Uhr ({zone})"
     return f"{weekday}, {local.day} {month} {local.year}, {local:%H:%M} ({zone})"
+
+
+_THEIR_WORDS = {"de": "${name} schreibt dazu:", "en": "${name} wrote:"}
+
+
+def their_words(name: str, text: object, language: str) -> str:
+    """What a party wrote (its own new text), quoted under a line naming it; empty when
+    it wrote nothing of its own."""
+    if not text or not str(text).strip():
+        return ""
+    lead = string.Template(_THEIR_WORDS[language]).substitute(name=name)
+    return f"{lead}\n\n{quote(str(text)[:20_000])}"
+
+
+_MEDIATION_SERVICE = {"de": "die Schlichtungsstelle", "en": "the mediation service"}
+
+
+def forwarded_to(to: object, mediating: bool, names: Mapping[str, str], language: str) -> str:
+    """Who a party's message went on to: the mediation service while a case is in
+    mediation, else the other party (by name); empty for anyone else."""
+    if str(to) not in ("customer", "merchant"):
+        return ""
+    if mediating:
+        return _MEDIATION_SERVICE[language]
+    return names["merchant" if str(to) == "customer" else "customer"]
 
 
 def party_label(role: str, language: str) -> str:

@@ -8,10 +8,10 @@ touches no database. An event that fits no transition raises `UnexpectedEvent`: 
 caller holds the mail for the operator, so nothing is dropped and a closed case is
 never silently reopened.
 
-When a case enters ``in_mediation`` without a mediator, the service picks one and
-feeds `MediatorAssigned`. The sweep fires `DUE_EVENTS[kind]` for each due deadline.
+When a case enters ``in_mediation`` without a mediator, `mediation.transitions` picks
+one and feeds `MediatorAssigned`. The sweep fires `DUE_EVENTS[kind]` for each due deadline.
 
-``python -m mediation.machine --diagram > docs/states.md`` regenerates the docs.
+``python -m mediation.workflow --diagram > docs/states.md`` regenerates the docs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,9 +41,12 @@ from mediation.events import (
     MediatorAssigned,
     MediatorMessaged,
     MediatorNoted,
+    MediatorReassigned,
+    MediatorUnavailable,
     MerchantDeadlinePassed,
     MerchantIdentified,
     MerchantReplied,
+    OperatorClosed,
     ProposalAccepted,
     ProposalExpired,
     ProposalMade,
@@ -90,12 +93,25 @@ DUE_EVENTS: Mapping[Deadline, type[Event]] = {
 
 
 class Party(enum.StrEnum):
-    """Who a notification goes to: the roles of a case (`Role`) and the operator."""
+    """Who a notification goes to: the roles of a case (`Role`) and the operator.
+
+    In the table a rule may also name, relative to its event, the party that answered
+    (`ACTING`: the event's `role`, customer or merchant), the other of the two
+    (`OTHER`) or the mediator the case was taken from (`FORMER_MEDIATOR`); `decide`
+    resolves them, so a `Notification` names a party of the first four (or the
+    former mediator)."""
 
     CUSTOMER = "customer"
     MERCHANT = "merchant"
     MEDIATOR = "mediator"
     OPERATOR = "operator"
+    ACTING = "acting"
+    OTHER = "other"
+    FORMER_MEDIATOR = "former_mediator"
+
+
+PARTIES = (Party.CUSTOMER, Party.MERCHANT)
+"""The two parties of a dispute, whose answers a proposal waits for."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,16 @@ def mediator(template: str) -> Notify:
 
 def operator(template: str) -> Notify:
     return Notify(Party.OPERATOR, template)
+
+
+def acting(template: str) -> Notify:
+    """To the party whose answer the event is: its confirmation."""
+    return Notify(Party.ACTING, template)
+
+
+def other(template: str) -> Notify:
+    """To the other party of the dispute than the one that answered."""
+    return Notify(Party.OTHER, template)
 
 
 @dataclass(frozen=True)
@@ -183,6 +209,83 @@ BOTH_ACCEPTED = Guard(
 
 MERCHANT_CLOCK = (Deadline.MERCHANT_REPLY, Deadline.MERCHANT_REMINDER)
 RATING = customer("rating_request")
+OPERATOR_CLOSING = (
+    customer("closed_by_operator"),
+    merchant("closed_by_operator"),
+    mediator("closed_by_operator"),
+    RATING,
+)
+
+
+MEDIATING = (State.IN_MEDIATION, State.PROPOSAL_PENDING)
+EXTENDED = (
+    customer("deadline_extended"),
+    merchant("deadline_extended"),
+    mediator("deadline_extended"),
+)
+
+
+def _mediating(state: State) -> dict[tuple[State, type[Event]], Rule | Choice]:
+    """The edges `state` (in mediation, a proposal pending or not) shares with the other."""
+    closing = (mediator("case_closed"), RATING)
+    return {
+        (state, MediatorAssigned): Rule(
+            state,
+            notify=(
+                mediator("case_file"),
+                customer("mediator_assigned"),
+                merchant("mediator_assigned"),
+            ),
+        ),
+        (state, MediatorMessaged): Rule(
+            state,
+            notify=(
+                customer("mediator_message"),
+                merchant("mediator_message"),
+                mediator("message_sent"),
+            ),
+        ),
+        (state, MediatorNoted): Rule(state, notify=(mediator("note_recorded"),)),
+        (state, CustomerWrote): Rule(
+            state, notify=(mediator("customer_message"), customer("message_forwarded"))
+        ),
+        (state, MerchantReplied): Choice(
+            SUBSTANTIVE,
+            then=Rule(state, notify=(mediator("merchant_message"), merchant("message_forwarded"))),
+            otherwise=Rule(state),
+        ),
+        (state, ProposalMade): Rule(
+            State.PROPOSAL_PENDING,
+            start=(Deadline.PROPOSAL_ANSWER,),
+            notify=(customer("proposal"), merchant("proposal"), mediator("proposal_sent")),
+        ),
+        (state, MediationOverdue): Rule(
+            state,
+            stop=(Deadline.MEDIATION_END,),
+            notify=(operator("mediation_overdue"), mediator("mediation_overdue")),
+        ),
+        (state, MediationClosed): Choice(
+            RESOLVED,
+            then=Rule(
+                State.CLOSED_RESOLVED,
+                notify=(customer("case_resolved"), merchant("case_resolved"), *closing),
+            ),
+            otherwise=Rule(
+                State.CLOSED_UNRESOLVED,
+                notify=(customer("case_unresolved"), merchant("case_unresolved"), *closing),
+            ),
+        ),
+        (state, CustomerWithdrew): Rule(
+            State.CLOSED_WITHDRAWN,
+            notify=(
+                customer("withdrawal_confirmed"),
+                merchant("case_withdrawn"),
+                mediator("case_withdrawn"),
+                RATING,
+            ),
+        ),
+    }
+
 
 TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     # A complaint arrives; the shop is named, found, or asked for.
@@ -209,7 +312,7 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     (State.NEEDS_MERCHANT, CustomerWrote): Rule(
         State.NEEDS_MERCHANT,
         stop=(Deadline.CUSTOMER_ANSWER,),
-        notify=(operator("merchant_not_found"),),
+        notify=(customer("merchant_search"), operator("merchant_not_found")),
     ),
     (State.NEEDS_MERCHANT, CustomerSilenceExpired): Rule(
         State.CLOSED_NO_RESPONSE, notify=(customer("case_closed_no_response"),)
@@ -224,7 +327,7 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
             State.AWAITING_CUSTOMER,
             start=(Deadline.CUSTOMER_ANSWER,),
             stop=MERCHANT_CLOCK,
-            notify=(customer("merchant_reply_forwarded"),),
+            notify=(customer("merchant_reply_forwarded"), merchant("message_forwarded")),
         ),
         otherwise=Rule(State.AWAITING_MERCHANT),
     ),
@@ -240,7 +343,8 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
         notify=(customer("mediation_started"), merchant("deadline_missed")),
     ),
     (State.AWAITING_MERCHANT, CustomerWrote): Rule(
-        State.AWAITING_MERCHANT, notify=(merchant("customer_message"),)
+        State.AWAITING_MERCHANT,
+        notify=(merchant("customer_message"), customer("message_forwarded")),
     ),
     # Solved without a written reply (by phone, by a refund): nothing left to wait for.
     (State.AWAITING_MERCHANT, CustomerConfirmedSolved): Rule(
@@ -272,68 +376,22 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     ),
     (State.AWAITING_CUSTOMER, MerchantReplied): Choice(
         SUBSTANTIVE,
-        then=Rule(State.AWAITING_CUSTOMER, notify=(customer("merchant_message"),)),
+        then=Rule(
+            State.AWAITING_CUSTOMER,
+            notify=(customer("merchant_message"), merchant("message_forwarded")),
+        ),
         otherwise=Rule(State.AWAITING_CUSTOMER),
     ),
     (State.AWAITING_CUSTOMER, CustomerWithdrew): Rule(
         State.CLOSED_WITHDRAWN,
         notify=(customer("withdrawal_confirmed"), merchant("case_withdrawn"), RATING),
     ),
-    # Mediation: the mediator works the case by replying.
-    (State.IN_MEDIATION, MediatorAssigned): Rule(
-        State.IN_MEDIATION,
-        notify=(
-            mediator("case_file"),
-            customer("mediator_assigned"),
-            merchant("mediator_assigned"),
-        ),
-    ),
-    (State.IN_MEDIATION, MediatorMessaged): Rule(
-        State.IN_MEDIATION, notify=(customer("mediator_message"), merchant("mediator_message"))
-    ),
-    (State.IN_MEDIATION, MediatorNoted): Rule(State.IN_MEDIATION),
-    (State.IN_MEDIATION, CustomerWrote): Rule(
-        State.IN_MEDIATION, notify=(mediator("customer_message"),)
-    ),
-    (State.IN_MEDIATION, MerchantReplied): Choice(
-        SUBSTANTIVE,
-        then=Rule(State.IN_MEDIATION, notify=(mediator("merchant_message"),)),
-        otherwise=Rule(State.IN_MEDIATION),
-    ),
-    (State.IN_MEDIATION, ProposalMade): Rule(
-        State.PROPOSAL_PENDING,
-        start=(Deadline.PROPOSAL_ANSWER,),
-        notify=(customer("proposal"), merchant("proposal")),
-    ),
+    # Mediation: the mediator works the case by replying; a proposal may be pending.
+    **{edge: rule for state in MEDIATING for edge, rule in _mediating(state).items()},
     (State.IN_MEDIATION, DeadlineExtended): Rule(
         State.IN_MEDIATION,
         extend=Deadline.MEDIATION_END,
-        notify=(customer("deadline_extended"), merchant("deadline_extended")),
-    ),
-    (State.IN_MEDIATION, MediationOverdue): Rule(
-        State.IN_MEDIATION,
-        stop=(Deadline.MEDIATION_END,),
-        notify=(operator("mediation_overdue"), mediator("mediation_overdue")),
-    ),
-    (State.IN_MEDIATION, MediationClosed): Choice(
-        RESOLVED,
-        then=Rule(
-            State.CLOSED_RESOLVED,
-            notify=(customer("case_resolved"), merchant("case_resolved"), RATING),
-        ),
-        otherwise=Rule(
-            State.CLOSED_UNRESOLVED,
-            notify=(customer("case_unresolved"), merchant("case_unresolved"), RATING),
-        ),
-    ),
-    (State.IN_MEDIATION, CustomerWithdrew): Rule(
-        State.CLOSED_WITHDRAWN,
-        notify=(
-            customer("withdrawal_confirmed"),
-            merchant("case_withdrawn"),
-            mediator("case_withdrawn"),
-            RATING,
-        ),
+        notify=EXTENDED,
     ),
     # A proposal stands: both parties must accept it; one rejection ends it.
     (State.PROPOSAL_PENDING, ProposalAccepted): Choice(
@@ -342,14 +400,21 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
             State.CLOSED_SETTLED,
             notify=(customer("settled"), merchant("settled"), mediator("settled"), RATING),
         ),
-        otherwise=Rule(State.PROPOSAL_PENDING, notify=(mediator("proposal_accepted"),)),
+        otherwise=Rule(
+            State.PROPOSAL_PENDING,
+            notify=(
+                acting("acceptance_confirmed"),
+                other("proposal_accepted"),
+                mediator("proposal_accepted"),
+            ),
+        ),
     ),
     (State.PROPOSAL_PENDING, ProposalRejected): Rule(
         State.IN_MEDIATION,
         stop=(Deadline.PROPOSAL_ANSWER,),
         notify=(
-            customer("proposal_rejected"),
-            merchant("proposal_rejected"),
+            acting("rejection_confirmed"),
+            other("proposal_rejected"),
             mediator("proposal_rejected"),
         ),
     ),
@@ -362,61 +427,48 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
             mediator("proposal_expired"),
         ),
     ),
-    (State.PROPOSAL_PENDING, ProposalMade): Rule(
-        State.PROPOSAL_PENDING,
-        start=(Deadline.PROPOSAL_ANSWER,),
-        notify=(customer("proposal"), merchant("proposal")),
-    ),
-    (State.PROPOSAL_PENDING, MediatorAssigned): Rule(
-        State.PROPOSAL_PENDING,
-        notify=(
-            mediator("case_file"),
-            customer("mediator_assigned"),
-            merchant("mediator_assigned"),
-        ),
-    ),
-    (State.PROPOSAL_PENDING, MediatorMessaged): Rule(
-        State.PROPOSAL_PENDING, notify=(customer("mediator_message"), merchant("mediator_message"))
-    ),
-    (State.PROPOSAL_PENDING, MediatorNoted): Rule(State.PROPOSAL_PENDING),
-    (State.PROPOSAL_PENDING, CustomerWrote): Rule(
-        State.PROPOSAL_PENDING, notify=(mediator("customer_message"),)
-    ),
-    (State.PROPOSAL_PENDING, MerchantReplied): Choice(
-        SUBSTANTIVE,
-        then=Rule(State.PROPOSAL_PENDING, notify=(mediator("merchant_message"),)),
-        otherwise=Rule(State.PROPOSAL_PENDING),
-    ),
     (State.PROPOSAL_PENDING, DeadlineExtended): Rule(
         State.PROPOSAL_PENDING,
         extend=Deadline.PROPOSAL_ANSWER,
-        notify=(customer("deadline_extended"), merchant("deadline_extended")),
+        notify=EXTENDED,
     ),
-    (State.PROPOSAL_PENDING, MediationOverdue): Rule(
-        State.PROPOSAL_PENDING,
-        stop=(Deadline.MEDIATION_END,),
-        notify=(operator("mediation_overdue"), mediator("mediation_overdue")),
-    ),
-    (State.PROPOSAL_PENDING, MediationClosed): Choice(
+    # No mediator free: the case waits for one, and the operator is reminded.
+    **{
+        (state, MediatorUnavailable): Rule(state, notify=(operator("no_mediator"),))
+        for state in MEDIATING
+    },
+    # The operator gives the case to another mediator.
+    **{
+        (state, MediatorReassigned): Rule(
+            state,
+            notify=(
+                mediator("case_file"),
+                Notify(Party.FORMER_MEDIATOR, "case_reassigned"),
+                customer("mediator_changed"),
+                merchant("mediator_changed"),
+            ),
+        )
+        for state in MEDIATING
+    },
+    # The operator closes an open case, with a reason every party reads.
+    (State.NEEDS_MERCHANT, OperatorClosed): Choice(
         RESOLVED,
-        then=Rule(
-            State.CLOSED_RESOLVED,
-            notify=(customer("case_resolved"), merchant("case_resolved"), RATING),
-        ),
-        otherwise=Rule(
-            State.CLOSED_UNRESOLVED,
-            notify=(customer("case_unresolved"), merchant("case_unresolved"), RATING),
-        ),
+        then=Rule(State.CLOSED_RESOLVED, notify=(customer("closed_by_operator"),)),
+        otherwise=Rule(State.CLOSED_UNRESOLVED, notify=(customer("closed_by_operator"),)),
     ),
-    (State.PROPOSAL_PENDING, CustomerWithdrew): Rule(
-        State.CLOSED_WITHDRAWN,
-        notify=(
-            customer("withdrawal_confirmed"),
-            merchant("case_withdrawn"),
-            mediator("case_withdrawn"),
-            RATING,
-        ),
-    ),
+    **{
+        (state, OperatorClosed): Choice(
+            RESOLVED,
+            then=Rule(State.CLOSED_RESOLVED, notify=OPERATOR_CLOSING),
+            otherwise=Rule(State.CLOSED_UNRESOLVED, notify=OPERATOR_CLOSING),
+        )
+        for state in (
+            State.AWAITING_MERCHANT,
+            State.AWAITING_CUSTOMER,
+            State.IN_MEDIATION,
+            State.PROPOSAL_PENDING,
+        )
+    },
     # After closing only the customer's rating is taken; anything else is held.
     **{
         (state, CustomerRated): Rule(state, notify=(customer("rating_thanks"),))
@@ -501,11 +553,47 @@ def decide(case: CaseSnapshot, event: Event, policy: Policy, now: datetime) -> D
     )
     params = _params(updated, event)
     notifications = tuple(
-        Notification(notice.to, notice.template, params)
+        Notification(party, notice.template, params)
         for notice in rule.notify
-        if _reachable(updated, notice.to)
+        if (party := _addressee(notice.to, event)) is not None and _reachable(updated, party)
     )
     return Decision(updated, notifications, (event, *derived))
+
+
+def _addressee(party: Party, event: Event) -> Party | None:
+    """`party` of a rule made concrete for `event` (the acting and the other party)."""
+    if party not in (Party.ACTING, Party.OTHER):
+        return party
+    role = getattr(event, "role", None)
+    if role not in PARTIES:
+        return None
+    acting_party = Party(str(role))
+    if party is Party.ACTING:
+        return acting_party
+    return next(p for p in PARTIES if p is not acting_party)
+
+
+SUPERSEDED_BY: Mapping[str, frozenset[str]] = {
+    "mediator_assigned": frozenset({"mediation_started", "deadline_missed"}),
+    # The mediator's confirmations: one says what its mail did.
+    "message_sent": frozenset({"proposal_sent", "case_closed", "deadline_extended"}),
+    "note_recorded": frozenset(
+        {"message_sent", "proposal_sent", "case_closed", "deadline_extended"}
+    ),
+}
+"""A notice a party need not get when one of these goes to it for the same act: entering
+mediation and the mediator's assignment at once are one mail (the first says it all)."""
+
+
+def one_per_party(notifications: Sequence[Notification]) -> list[Notification]:
+    """`notifications` of one act (the decisions of one mail, deadline or command) without
+    those another of the same party's already says (`SUPERSEDED_BY`)."""
+    sent = {(n.to, n.template) for n in notifications}
+    return [
+        n
+        for n in notifications
+        if not any((n.to, other) in sent for other in SUPERSEDED_BY.get(n.template, ()))
+    ]
 
 
 def _check_due(case: CaseSnapshot, event: Event, now: datetime) -> None:
@@ -530,7 +618,7 @@ def _apply(
             return replace(case, first_reply_at=now), (_measure_first_reply(case, now),)
         case MerchantDeadlinePassed():
             return replace(case, merchant_missed_deadline=True), ()
-        case MediatorAssigned(mediator=address):
+        case MediatorAssigned(mediator=address) | MediatorReassigned(mediator=address):
             return replace(case, mediator=address), ()
         case ProposalAccepted(role=role):
             return replace(case, proposal_accepted_by=case.proposal_accepted_by | {role}), ()
@@ -588,6 +676,8 @@ def _reachable(case: CaseSnapshot, party: Party) -> bool:
     # assignment carries the whole timeline, so nothing is lost.
     if party is Party.MEDIATOR:
         return case.mediator is not None
+    if party is Party.FORMER_MEDIATOR:
+        return True
     if party is Party.MERCHANT:
         return case.merchant is not None
     return True
@@ -622,7 +712,12 @@ def template_names() -> dict[Party, frozenset[str]]:
     names: dict[Party, set[str]] = {party: set() for party in Party}
     for _, _, _, rule in transitions():
         for notice in rule.notify:
-            names[notice.to].add(notice.template)
+            relative = notice.to in (Party.ACTING, Party.OTHER)
+            for party in PARTIES if relative else (notice.to,):
+                names[party].add(notice.template)
+    # The former mediator is a mediator: its templates are the mediator's.
+    names[Party.MEDIATOR] |= names.pop(Party.FORMER_MEDIATOR)
+    del names[Party.ACTING], names[Party.OTHER]
     return {party: frozenset(found) for party, found in names.items()}
 
 
@@ -641,8 +736,8 @@ def diagram() -> str:
     lines = [
         "# Case states",
         "",
-        "Generated from `mediation.machine.TRANSITIONS` by",
-        "`python -m mediation.machine --diagram > docs/states.md`; do not edit by hand.",
+        "Generated from `mediation.workflow.TRANSITIONS` by",
+        "`python -m mediation.workflow --diagram > docs/states.md`; do not edit by hand.",
         "Events not listed for a state are held for the operator (`UnexpectedEvent`).",
         "Entering a closed state stops every deadline.",
         "",
@@ -665,7 +760,7 @@ def diagram() -> str:
 
 def main(argv: list[str]) -> int:
     if argv != ["--diagram"]:
-        print("usage: python -m mediation.machine --diagram", file=sys.stderr)
+        print("usage: python -m mediation.workflow --diagram", file=sys.stderr)
         return 2
     sys.stdout.write(diagram())
     return 0

@@ -1,0 +1,286 @@
+"""The operator's desk on the command line: acts on a case, mediators, merchant edits.
+
+- ``siegel case REF --withdraw [--reason TEXT]``, ``--close resolved|unresolved
+  --reason TEXT``, ``--mediator ADDRESS``: through the workflow, logged, the parties
+  told (`mediation.service`); the options are registered on ``siegel case`` by
+  `mailflow.case_commands`, which calls `act_on_case`.
+- ``siegel mediator add ADDRESS [--name N] | list | pause ADDRESS | resume ADDRESS``:
+  mediators as records (``[mediation] mediators`` is the seed, records win); adding or
+  resuming one hands it the mediations waiting for a mediator.
+- ``siegel merchant set SLUG --FIELD VALUE ...``: every field but the slug, each change
+  recorded with who and when (shown by ``siegel merchant show``).
+
+A refused act (a closed case, no mediation) is one line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import sys
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from mailflow import casework, outbox
+from mailflow.command_support import (
+    EX_FAILED,
+    EX_OK,
+    Page,
+    UsageError,
+    add_command,
+    add_paging,
+)
+from mailflow.config import Config
+from mailflow.db import open_database, session_scope, utcnow
+from mediation import mediator_store, merchant_changes, service, storage
+from mediation.mediator_store import MediatorRecord
+from mediation.outcomes import Outcome
+from mediation.outgoing import LANGUAGES
+
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def who() -> str:
+    """The operator as the records name them: ``operator (LOGIN)``."""
+    try:
+        return f"operator ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "operator"
+
+
+def _enqueue(session: Session, outcomes: list[Outcome], config: Config, now: datetime) -> int:
+    count = 0
+    for outcome in outcomes:
+        for outgoing in outcome.outgoing:
+            outbox.enqueue(session, outgoing, config, now)
+            count += 1
+    return count
+
+
+# ------------------------------------------------------------------ case acts
+
+
+def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: datetime) -> None:
+    """Carry out ``--withdraw``, ``--close`` or ``--mediator`` of ``siegel case REF``
+    (at most one); prints one line. LookupError: no such case or mediator; UsageError:
+    a bad combination; `service.NotAllowed`: the case's state does not allow it."""
+    chosen = [name for name in ("withdraw", "close", "mediator") if getattr(args, name, None)]
+    if not chosen:
+        return
+    if len(chosen) > 1:
+        raise UsageError("--withdraw, --close and --mediator: one at a time")
+    reason = (getattr(args, "reason", None) or "").strip()
+    if args.close and not reason:
+        raise UsageError("--close needs --reason TEXT: the parties read it")
+    settings = casework.settings(config)
+    with session_scope(engine) as session:
+        if args.withdraw:
+            outcome = service.withdraw(session, args.ref, reason, now, settings)
+            done = "withdrawn"
+        elif args.close:
+            resolved = args.close == "resolved"
+            outcome = service.close(session, args.ref, resolved, reason, now, settings)
+            done = f"closed as {args.close}"
+        else:
+            outcome = service.reassign(session, args.ref, args.mediator, now, settings)
+            done = f"given to {args.mediator.lower()}"
+        mails = _enqueue(session, [outcome], config, now)
+    print(f"{args.ref.upper()}: {done}, {mails} mails queued")
+
+
+def add_case_options(case: argparse.ArgumentParser) -> None:
+    """The desk's options of ``siegel case REF``."""
+    case.add_argument(
+        "--withdraw", action="store_true", help="record that the customer withdrew the complaint"
+    )
+    case.add_argument(
+        "--close", choices=("resolved", "unresolved"), help="close the case (needs --reason)"
+    )
+    case.add_argument("--reason", help="why (--close, --withdraw); the parties read it")
+    case.add_argument("--mediator", help="give a case in mediation to this mediator (address)")
+
+
+# ------------------------------------------------------------------ mediators
+
+
+def _mediator_summary(mediator: Any, record: MediatorRecord | None, load: int) -> dict[str, Any]:
+    return {
+        "address": mediator.address,
+        "name": record.name if record else "",
+        "paused": mediator.paused,
+        "open_cases": load,
+        "source": "record" if record else "config",
+        "changed_at": record.changed_at.isoformat() if record else None,
+        "changed_by": record.changed_by if record else None,
+    }
+
+
+def cmd_mediator_add(args: argparse.Namespace, config: Config) -> int:
+    address = args.address.strip().lower()
+    if not _ADDRESS.match(address):
+        raise UsageError(f"{args.address!r}: not a mail address")
+    now = utcnow()
+    engine = open_database(config.database_url)
+    with session_scope(engine) as session:
+        if mediator_store.record(session, address) is not None:
+            print(f"siegel mediator add: {address} exists already", file=sys.stderr)
+            return EX_FAILED
+        mediator_store.save(
+            session,
+            MediatorRecord(address=address, name=(args.name or "").strip(), created_at=now,
+                           changed_at=now, changed_by=who()),
+        )  # fmt: skip
+        picked = service.assign_waiting(session, now, casework.settings(config))
+        mails = _enqueue(session, picked, config, now)
+    print(f"mediator {address} added; {_picked(picked, mails)}")
+    return EX_OK
+
+
+def _picked(picked: list[Outcome], mails: int) -> str:
+    refs = ", ".join(o.case_ref or "?" for o in picked)
+    if not picked:
+        return "no mediation was waiting"
+    return f"waiting mediations assigned: {refs} ({mails} mails queued)"
+
+
+def _set_paused(args: argparse.Namespace, config: Config, paused: bool) -> int:
+    address = args.address.strip().lower()
+    now = utcnow()
+    engine = open_database(config.database_url)
+    with session_scope(engine) as session:
+        record = mediator_store.record(session, address)
+        if record is None:
+            seeded = address in {m.lower() for m in config.mediation.mediators}
+            if not seeded:
+                raise LookupError(f"no mediator {address} (see `siegel mediator list`)")
+            record = MediatorRecord(address=address, created_at=now)  # the seed, as a record
+        record.paused, record.changed_at, record.changed_by = paused, now, who()
+        mediator_store.save(session, record)
+        picked = [] if paused else service.assign_waiting(session, now, casework.settings(config))
+        mails = _enqueue(session, picked, config, now)
+    state = "paused: no new cases" if paused else f"takes cases again; {_picked(picked, mails)}"
+    print(f"mediator {address} {state}")
+    return EX_OK
+
+
+def cmd_mediator_pause(args: argparse.Namespace, config: Config) -> int:
+    return _set_paused(args, config, True)
+
+
+def cmd_mediator_resume(args: argparse.Namespace, config: Config) -> int:
+    return _set_paused(args, config, False)
+
+
+def cmd_mediator_list(args: argparse.Namespace, config: Config) -> int:
+    page = Page.of(args)
+    with Session(open_database(config.database_url)) as session:
+        roster = mediator_store.roster(session, config.mediation.mediators)
+        loads = storage.open_cases_per_mediator(session, [m.address for m in roster])
+        records = {r.address: r for r in mediator_store.records(session)}
+        everyone = [_mediator_summary(m, records.get(m.address), loads[m.address]) for m in roster]
+    rows, total = page.rows(everyone)
+
+    def table(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            state = "paused" if row["paused"] else "active"
+            print(f"{row['address']:<40} {state:<7} {row['open_cases']:>4} open  "
+                  f"{row['source']:<6} {row['name']}")  # fmt: skip
+
+    return page.show("mediator list", rows, total, table)
+
+
+# ------------------------------------------------------------------ merchant set
+
+_OPTIONS = {
+    "name": "name",
+    "email": "support_addresses",
+    "domain": "domains",
+    "order_pattern": "order_pattern",
+    "language": "language",
+    "calendar": "calendar_region",
+    "timezone": "timezone",
+    "hours": "opening_hours",
+}
+"""``merchant set`` option → merchant field (the names of ``merchant add``)."""
+
+
+def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
+    from mailflow.case_commands import _merchant_values  # the checks of `merchant add`
+
+    given = {option: getattr(args, option) for option in _OPTIONS if getattr(args, option)}
+    if not given:
+        raise UsageError(f"nothing to set: give one of --{', --'.join(_OPTIONS)}".replace("_", "-"))
+    now = utcnow()
+    with session_scope(open_database(config.database_url)) as session:
+        merchant = storage.merchant_by_slug(session, args.slug)
+        if merchant is None:
+            raise LookupError(f"no merchant {args.slug}")
+        current = argparse.Namespace(
+            slug=merchant.slug,
+            name=merchant.name,
+            email=list(merchant.support_addresses),
+            domain=list(merchant.domains),
+            order_pattern=merchant.order_pattern,
+            language=merchant.language,
+            calendar=merchant.calendar_region,
+            timezone=merchant.timezone,
+            hours=merchant.opening_hours,
+        )
+        for option, value in given.items():
+            cleared = [] if option == "domain" else None  # a shop needs its name and email
+            setattr(current, option, cleared if value in ("-", ["-"]) else value)
+        checked = _merchant_values(current)
+        values = {_OPTIONS[option]: checked[_OPTIONS[option]] for option in given}
+        changes = merchant_changes.change(session, merchant, values, who(), now)
+        lines = [f"  {c.field}: {shown(c.old)} → {shown(c.new)}" for c in changes]
+    print(f"merchant {args.slug.lower()}: {len(lines)} fields changed", *lines, sep="\n")
+    return EX_OK
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+def change_history(session: Session, merchant_id: int) -> list[dict[str, Any]]:
+    """The recorded changes of a merchant, for ``siegel merchant show``."""
+    return [
+        {"at": c.at.isoformat(), "by": c.actor, "field": c.field, "old": c.old, "new": c.new}
+        for c in merchant_changes.history(session, merchant_id)
+    ]
+
+
+# ------------------------------------------------------------------ parser
+
+
+def register(commands: Any, merchant_verbs: Any) -> None:
+    """Add ``siegel mediator`` and ``siegel merchant set``."""
+    mediator = commands.add_parser("mediator", help="mediators: add, list, pause, resume")
+    verbs = mediator.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add = add_command(verbs, "add", cmd_mediator_add, "register a mediator; it takes waiting cases")
+    add.add_argument("address", help="the mediator's mail address")
+    add.add_argument("--name", help="the mediator's name")
+    listing = add_command(verbs, "list", cmd_mediator_list, "list mediators with their load")
+    add_paging(listing)
+    pause = add_command(verbs, "pause", cmd_mediator_pause, "give a mediator no new cases")
+    pause.add_argument("address")
+    resume = add_command(verbs, "resume", cmd_mediator_resume, "give a paused mediator cases again")
+    resume.add_argument("address")
+
+    edit = add_command(merchant_verbs, "set", cmd_merchant_set, "change a merchant's fields")
+    edit.add_argument("slug")
+    edit.add_argument("--name", help="the shop's name as customers write it")
+    edit.add_argument(
+        "--email", action="append", help="support addresses, replacing them (repeatable)"
+    )
+    edit.add_argument("--domain", action="append", help="domains, replacing them (repeatable)")
+    edit.add_argument("--order-pattern", help="regular expression of its order numbers; - clears")
+    edit.add_argument("--language", choices=LANGUAGES)
+    edit.add_argument("--calendar", help="its own holiday region, e.g. DE-BY; - clears")
+    edit.add_argument("--timezone", help="its own time zone; - clears")
+    edit.add_argument("--hours", help="its own business hours, HH:MM-HH:MM; - clears")

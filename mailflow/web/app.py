@@ -1,0 +1,93 @@
+"""The web application: the page modules composed into one Starlette app.
+
+Each page module exports `ROUTES` (a list of Starlette routes); `PAGES` lists the
+modules in order, and a new page (the rating form, Lob & Tadel, the operator's views)
+is one more module there. The app keeps the configuration, the engine and the clock in
+`app.state`; pages read them through `mailflow.web.pages`, forms write through
+`app.state.writer` (`mailflow.web.forms.writer`); the operator's failed logins are
+counted in `app.state.login_throttle`. Static files come from the package
+(`static/`), never from a CDN. Errors: 404 and 405 get the not-found page, any other
+failure the error page (500), both in the request's language, both with the security
+headers (`security.SecurityHeaders` wraps even Starlette's error handling).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from mailflow.config import Config
+from mailflow.db import utcnow
+from mailflow.web import (
+    badge,
+    certificate,
+    feedback_form,
+    operator,
+    operator_auth,
+    pages,
+    rating_form,
+)
+from mailflow.web.security import SecurityHeaders
+
+log = logging.getLogger("mailflow.web")
+
+PAGES = (certificate, badge, rating_form, feedback_form, operator)
+"""The page modules, each with its `ROUTES`."""
+
+
+def embeddable(path: str) -> bool:
+    """Paths that shops may embed (the badge); every other response forbids framing."""
+    return path.startswith("/siegel/") and path.endswith("/badge.svg")
+
+
+class WebApp(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), embeddable)
+
+
+def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    if status not in (404, 405):
+        status = 404
+    return pages.render(request, "not_found.html", {}, status_code=status)
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    log.error("web request %s failed", request.url.path, exc_info=exc)
+    return pages.render(request, "error.html", {}, status_code=500)
+
+
+def create_app(
+    config: Config,
+    engine: Engine,
+    clock: Callable[[], datetime] = utcnow,
+    writer: Engine | None = None,
+) -> Starlette:
+    """The app over `engine` (pages read through it) and `writer` (the forms write
+    through it; default `engine`, which must then allow writes)."""
+    routes = [route for module in PAGES for route in module.ROUTES]
+    static = StaticFiles(packages=[("mailflow.web", "static")])
+    routes.append(Mount("/static", static, name="static"))
+    app = WebApp(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found, Exception: server_error},
+    )
+    app.state.config = config
+    app.state.engine = engine
+    app.state.writer = writer or engine
+    app.state.clock = clock
+    app.state.login_throttle = operator_auth.Throttle(
+        config.web.operator_login_failures,
+        timedelta(minutes=config.web.operator_login_window_minutes),
+    )
+    return app

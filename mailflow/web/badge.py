@@ -1,0 +1,129 @@
+"""The embeddable badge: `/siegel/SLUG/badge.svg`, and the HTML snippet that links it.
+
+The badge shows the seal as it is today, never an old tier: the tier held while the
+certification is valid, otherwise the state (expired, withdrawn, trial, pre-check).
+Its state is read from the stored seal and `scoring.seal_status` alone (no figures),
+so it is cheap; it is cached briefly (`MAX_AGE`) and revalidated by ETag.
+
+The snippet links to the certificate page with the domain-bound token of
+`mediation.badges`, one per registered shop domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mailflow import sealwork
+from mailflow.config import Config
+from mailflow.web import i18n, pages
+from mediation import badges, certificate_store, storage
+from mediation.seal import TIER_NAMES, Seal
+from scoring import SealPhase, SealRecord, Tier, seal_status
+
+MAX_AGE = 300
+WIDTH, HEIGHT = 220, 64
+SVG_TYPE = "image/svg+xml; charset=utf-8"
+
+_COLOURS = {
+    "gold": ("#8a6d00", "#d4a514"),
+    "silber": ("#4d5660", "#9aa4ad"),
+    "bronze": ("#6b3e1f", "#b87333"),
+    "none": ("#3d4650", "#8a939c"),
+    "warning": ("#8b1a1a", "#c0392b"),
+}
+
+
+def state(
+    session: Session, config: Config, slug: str, language: str, at: datetime
+) -> dict[str, Any]:
+    """What the badge of `slug` shows at `at`: a headline, a detail line, its colours."""
+    t = i18n.texts(language)
+    merchant = storage.merchant_by_slug(session, slug)
+    if merchant is None or merchant.id is None:
+        return _shown("unknown", t["badge_unknown"], "", "warning", known=False)
+    public = certificate_store.public_seal(session, merchant.id)
+    if public.withdrawn:
+        return _shown("withdrawn", t["badge_withdrawn"], "", "warning")
+    row = session.get(Seal, merchant.id)
+    record = row.record() if row is not None else SealRecord()
+    status = seal_status(record, sealwork.scoring_day(config, at), config.scoring.policy)
+    if status.phase is SealPhase.RECHECK_DUE:
+        day = i18n.day(status.valid_until, language) if status.valid_until else ""
+        return _shown("expired", t["badge_expired"], day, "warning")
+    if status.phase is SealPhase.TRIAL:
+        return _shown("trial", t["badge_trial"], "", "none")
+    if status.phase is SealPhase.PRECHECK_MISSING:
+        return _shown("precheck", t["badge_precheck"], "", "none")
+    tier = Tier(public.tier)
+    until = ""
+    if status.valid_until is not None and tier is not Tier.NONE:
+        last = status.valid_until - timedelta(days=1)
+        until = t["badge_valid_until"].format(day=i18n.day(last, language))
+    return _shown("active", TIER_NAMES[language][tier], until, tier.value)
+
+
+def _shown(
+    kind: str, headline: str, detail: str, colours: str, known: bool = True
+) -> dict[str, Any]:
+    text, medal = _COLOURS[colours]
+    return {"kind": kind, "headline": headline, "detail": detail, "text": text,
+            "medal": medal, "known": known}  # fmt: skip
+
+
+def badge_svg(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    language = pages.language(request)
+    config = pages.config(request)
+    with Session(pages.engine(request)) as session:
+        shown = state(session, config, slug, language, pages.now(request))
+    t = i18n.texts(language)
+    label = f"{t['badge_seal']}: {shown['headline']} {shown['detail']}".strip()
+    body = (
+        pages.environment()
+        .get_template("badge.svg")
+        .render(t=t, shown=shown, label=label, width=WIDTH, height=HEIGHT)
+        .encode()
+    )
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {
+        "Cache-Control": f"public, max-age={MAX_AGE}",
+        "ETag": etag,
+        "Vary": "Accept-Language",
+        "Content-Language": language,
+    }
+    status_code = 200 if shown["known"] else 404
+    if status_code == 200 and etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, status_code=status_code, media_type=SVG_TYPE, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
+
+
+def snippet(config: Config, slug: str, name: str, domain: str, language: str) -> str:
+    """The HTML a shop pastes: the badge image, linked to the certificate page with the
+    token that binds it to `domain`."""
+    t = i18n.texts(language)
+    base = config.web.public_url
+    token = badges.token(config.badge_secret_bytes, slug, domain)
+    link = f"{base}/siegel/{slug}?{urlencode({'d': badges.normalise_domain(domain), 'v': token})}"
+    image = f"{base}/siegel/{slug}/badge.svg?{urlencode({'lang': language})}"
+    alt = t["badge_alt"].format(tier="", name=name).replace("  ", " ")
+    return (
+        f'<a href="{escape(link)}" rel="noopener">'
+        f'<img src="{escape(image)}" width="{WIDTH}" height="{HEIGHT}" alt="{escape(alt)}">'
+        "</a>"
+    )
+
+
+ROUTES = [Route("/siegel/{slug}/badge.svg", badge_svg, name="badge")]

@@ -1,0 +1,77 @@
+"""What every page module shares: the templates, the request's language, rendering.
+
+Templates are Jinja2 with autoescape on for every template (HTML and SVG alike), loaded
+from the package; a page module renders through `render`, which adds the language, its
+texts and the language switch to the context.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from mailflow.config import Config
+from mailflow.web import i18n
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("mailflow.web", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def config(request: Request) -> Config:
+    return request.app.state.config
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def now(request: Request) -> datetime:
+    return request.app.state.clock()
+
+
+def language(request: Request) -> str:
+    return i18n.negotiate(
+        request.query_params.get("lang"),
+        request.headers.get("accept-language"),
+        config(request).siegel.default_language,
+    )
+
+
+def switch_url(request: Request, target: str) -> str:
+    """This page in language `target`, keeping its other query parameters."""
+    query = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
+    return f"{request.url.path}?{urlencode([*query, ('lang', target)])}"
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    lang = language(request)
+    other = "en" if lang == "de" else "de"
+    full = {
+        "lang": lang,
+        "other": other,
+        "t": i18n.texts(lang),
+        "switch_url": switch_url(request, other),
+        "static": lambda name: f"/static/{name}",
+        **context,
+    }
+    body = environment().get_template(template).render(full)
+    # The language depends on the query and on Accept-Language.
+    headers = {"Content-Language": lang, "Vary": "Accept-Language"}
+    return HTMLResponse(body, status_code=status_code, headers=headers)

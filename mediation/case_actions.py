@@ -1,0 +1,129 @@
+"""The operator's acts on a case: withdraw it, close it with a reason, give it to
+another mediator, and hand waiting mediations to a mediator who became free.
+
+Called from the command line (``siegel case REF --withdraw|--close|--mediator``,
+``siegel mediator add|resume``) in the shell's unit of work, at the time the shell
+passes. Every act goes through the workflow (`transitions.advance`), is logged with the
+operator as its actor and the reason given, and tells the parties (`notices`). An act
+the case's state does not allow raises `NotAllowed`, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session
+
+from mediation import loading, mediator_store, storage, transitions
+from mediation.events import (
+    CustomerWithdrew,
+    Event,
+    MediatorAssigned,
+    MediatorReassigned,
+    OperatorClosed,
+)
+from mediation.outcomes import Outcome
+from mediation.settings import Settings
+from mediation.storage import Case
+from mediation.workflow import UnexpectedEvent
+
+OPERATOR = "operator"
+
+
+class NotAllowed(Exception):
+    """The act does not fit the case's state (a closed case, no mediation): one line."""
+
+
+def withdraw(session: Session, ref: str, reason: str, now: datetime, settings: Settings) -> Outcome:
+    """Record that the customer withdrew the complaint (by phone, by letter)."""
+    case = _case(session, ref)
+    why = (
+        f"withdrawn for the customer by the operator: {reason}"
+        if reason
+        else ("withdrawn for the customer by the operator")
+    )
+    return _act(session, case, [CustomerWithdrew()], why, now, settings)
+
+
+def close(
+    session: Session, ref: str, resolved: bool, reason: str, now: datetime, settings: Settings
+) -> Outcome:
+    """Close the open case `ref` as resolved or not, with a `reason` every party reads."""
+    case = _case(session, ref)
+    event = OperatorClosed(resolved=resolved, reason=reason.strip())
+    return _act(session, case, [event], f"closed by the operator: {reason}", now, settings)
+
+
+def reassign(
+    session: Session, ref: str, address: str, now: datetime, settings: Settings
+) -> Outcome:
+    """Give the case in mediation `ref` to the mediator `address` (registered or seeded)."""
+    case = _case(session, ref)
+    address = address.strip().lower()
+    known = {m.address for m in mediator_store.roster(session, settings.mediators)}
+    if address not in known:
+        raise LookupError(f"no mediator {address} (see `siegel mediator list`)")
+    if case.mediator == address:
+        raise NotAllowed(f"{case.ref} is already with {address}")
+    event: Event = (
+        MediatorAssigned(address)
+        if case.mediator is None
+        else MediatorReassigned(address, case.mediator)
+    )
+    return _act(
+        session, case, [event], f"mediator chosen by the operator: {address}", now, settings
+    )
+
+
+def assign_waiting(session: Session, now: datetime, settings: Settings) -> list[Outcome]:
+    """Give every mediation waiting for a mediator to the free one with the fewest open
+    cases, oldest case first, until nobody is free; returns what to send."""
+    outcomes = []
+    for ref in mediator_store.waiting_cases(session):
+        case = storage.load_case(session, ref)
+        if case is None or case.mediator is not None:
+            continue
+        steps = transitions.advance(loading.snapshot(session, case, settings), [], now,
+                                    settings, session)  # fmt: skip
+        if not steps:
+            break  # nobody free: the rest wait too
+        outcomes.append(_finish(session, case, steps, now, settings))
+    return outcomes
+
+
+def _case(session: Session, ref: str) -> Case:
+    case = storage.load_case(session, ref)
+    if case is None:
+        raise LookupError(f"no case {ref}")
+    return case
+
+
+def _act(
+    session: Session,
+    case: Case,
+    events: Sequence[Event],
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    acts = [transitions.Act(event, OPERATOR, reason) for event in events]
+    try:
+        steps = transitions.advance(loading.snapshot(session, case, settings), acts, now,
+                                    settings, session)  # fmt: skip
+    except UnexpectedEvent as error:
+        raise NotAllowed(f"{case.ref} is {case.state}: {error}") from None
+    return _finish(session, case, steps, now, settings)
+
+
+def _finish(
+    session: Session,
+    case: Case,
+    steps: Sequence[transitions.Step],
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    ref = case.ref
+    transitions.save(session, case, steps, now)
+    transitions.record(session, case, steps, now, None)
+    return Outcome(tuple(transitions.notify(session, case, steps, None, None, settings)), ref)

@@ -1,0 +1,170 @@
+"""Mail to a closed case, and ratings: a closed case is rated, never reopened.
+
+The customer's mail to its closed case (with a merchant) may rate it
+(`rating_mail`): its own text is read by `classifier.ratings.parse_rating`, and a
+readable rating is applied by `rate`, the one act of rating a case, which a rating form
+calls as well. Whatever the case's outcome, a rating is taken the same way (no review
+gating); a later rating replaces the current one (`rating_store` keeps the history). An
+unreadable answer to our request is held and the customer shown the format; any other
+mail to a closed case is held for the operator (`mail_to_closed_case`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session
+
+from mediation import holds, loading, notices, rating_store, transitions
+from mediation.addresses import Role
+from mediation.events import CustomerRated
+from mediation.incoming import Classify, IncomingMail
+from mediation.outcomes import Outcome
+from mediation.rating_store import GivenRating
+from mediation.settings import Settings
+from mediation.storage import Case, HeldReason
+from mediation.workflow import State
+
+RATING_MAILS = ("customer.rating_request", "customer.rating_help")
+"""Our mails whose answer is expected to be a rating (an unreadable answer to the
+thanks, usually a "thank you", is held like any late mail)."""
+
+
+def mail_to_closed_case(
+    session: Session,
+    case: Case,
+    role: Role,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """A party's mail to its closed case: the customer's may rate it; anything else the
+    operator sees (a closed case is never reopened by mail)."""
+    if role is Role.CUSTOMER and case.merchant_id is not None:
+        rated = rating_mail(session, case, mail, classify, settings)
+        if rated is not None:
+            return rated
+    detail = f"{role} wrote to {case.ref}, closed as {State(case.state)}"
+    return holds.hold(
+        session, mail, HeldReason.CLOSED_CASE, detail, settings,
+        tell=classify, ref=case.ref, case=case,
+    )  # fmt: skip
+
+
+def rating_mail(
+    session: Session, case: Case, mail: IncomingMail, classify: Classify, settings: Settings
+) -> Outcome | None:
+    """The customer's mail to its closed case as a rating; None when it neither reads
+    as one nor tries to (then it is held like any late mail).
+
+    Only the case's customer gets here, at its signed case address (`authority`), and
+    only its own text is read (no quote, not even an answered one). A readable rating is
+    applied (`rate`) and thanked with what was read; an answer to the request, or a try
+    at a rating, that cannot be read is held for the operator and the customer is shown
+    the format.
+    """
+    from classifier.ratings import parse_rating  # loaded only when needed
+
+    reading = classify(None)
+    if reading.auto_reply:
+        return None  # an out-of-office note rates nothing
+    answer = parse_rating(reading.own_text)
+    if not answer.readable:
+        if not answer.tried and not set(mail.answered_kinds) & set(RATING_MAILS):
+            return None
+        return _unreadable(session, case, mail, answer.problems, classify, settings)
+    given = GivenRating(
+        service=answer.service,
+        reachability=answer.reachability,
+        reaction_time=answer.reaction_time,
+        praise=answer.praise,
+        criticism=answer.criticism,
+        comment=answer.comment,
+    )
+    return rate(
+        session, case, given, mail.received_at, settings,
+        source=f"rating mail {mail.id}", problems=answer.problems, mail=mail,
+    )  # fmt: skip
+
+
+def rate(
+    session: Session,
+    case: Case,
+    given: GivenRating,
+    at: datetime,
+    settings: Settings,
+    *,
+    source: str,
+    problems: Sequence[str] = (),
+    mail: IncomingMail | None = None,
+) -> Outcome:
+    """Rate the closed `case` (which has a merchant) with `given`, at `at`.
+
+    The rating becomes the case's current one (an earlier one moves to the history; the
+    event names the revision it replaces), ``CustomerRated`` is applied and logged, and
+    the customer is thanked with what was read. `source` says where the rating came
+    from (``rating mail 17``), `problems` what of it could not be read; `mail` is the
+    mail it came in, answered by the thanks (None for a rating given otherwise). The
+    caller holds the case's row lock (`storage.load_case`).
+    """
+    event = CustomerRated(
+        service=given.service,
+        reachability=given.reachability,
+        reaction_time=given.reaction_time,
+        praise=given.praise,
+        criticism=given.criticism,
+    )
+    assert case.id is not None and case.merchant_id is not None
+    earlier = rating_store.current(session, case.id)  # changed in place by `save`
+    replaced = earlier.revision if earlier else None
+    replaces = (
+        f"; replaces the customer's rating #{replaced} of {earlier.received_at:%Y-%m-%d}"
+        if earlier
+        else ""
+    )
+    unread = f"; not read: {', '.join(problems)}" if problems else ""
+    why = f"{source}{replaces}{unread}"
+    snapshot = loading.snapshot(session, case, settings)
+    steps = transitions.advance(
+        snapshot, [transitions.Act(event, "customer", why)], at, settings, session
+    )
+    mail_id = mail.id if mail else None
+    stored = rating_store.save(session, case.id, case.merchant_id, given, mail_id, at)
+    transitions.save(session, case, steps, at)
+    extra = {
+        "comment": given.comment,
+        "revision": stored.revision,
+        "replaces_revision": replaced,
+    }
+    transitions.record(session, case, steps, at, mail, extra)
+    outgoing = transitions.notify(session, case, steps, mail, Role.CUSTOMER, settings)
+    return Outcome(tuple(outgoing), case.ref)
+
+
+def _unreadable(
+    session: Session,
+    case: Case,
+    mail: IncomingMail,
+    problems: Sequence[str],
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """Held for the operator (it may say something else); the customer gets the format."""
+    from classifier.ratings import format_help
+
+    detail = f"no rating read from the customer's answer ({', '.join(problems)})"
+    outcome = holds.hold(
+        session, mail, HeldReason.CLOSED_CASE, detail, settings,
+        tell=classify, ref=case.ref, case=case,
+    )  # fmt: skip
+    language = settings.language(case.language)
+    view = notices.CaseView.load(session, case, settings)
+    values = view.values(language, settings.timezone, {})
+    values["rating_help"] = format_help(language)
+    key = "customer.rating_help"
+    notice = notices.compose(
+        key, view.customer.address, language, values, case, Role.CUSTOMER, mail, settings
+    )
+    return dataclasses.replace(outcome, outgoing=(notice,))

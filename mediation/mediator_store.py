@@ -1,0 +1,86 @@
+"""Mediators as records: who they are, whether they take new cases, and their load.
+
+The table `mediator` (created by a step in `mailflow.db.MIGRATIONS`) and its queries;
+`mediators.roster` merges it with the configured seed. Pausing a mediator stops new
+assignments only: the cases it holds stay with it, and it keeps acting on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, select
+from sqlmodel import Field, Session, SQLModel
+
+from mediation import mediators, storage
+from mediation.storage import UTCDateTime
+
+TABLES = ("mediator",)
+
+
+def _utc(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class MediatorRecord(SQLModel, table=True):
+    """A registered mediator (Schlichter/in)."""
+
+    __tablename__ = "mediator"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=320, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    paused: bool = False
+    created_at: datetime = _utc()
+    changed_at: datetime = _utc()
+    changed_by: str = Field(default="", max_length=200)
+
+
+def records(session: Session) -> list[MediatorRecord]:
+    return list(session.scalars(select(MediatorRecord).order_by(MediatorRecord.id)))  # type: ignore[arg-type]
+
+
+def record(session: Session, address: str) -> MediatorRecord | None:
+    query = select(MediatorRecord).where(MediatorRecord.address == address.lower())
+    return session.scalars(query).first()
+
+
+def roster(session: Session, seed: Sequence[str]) -> tuple[mediators.Mediator, ...]:
+    """Every mediator, the records winning over the configured `seed`."""
+    rows = [mediators.Mediator(row.address, row.paused) for row in records(session)]
+    return mediators.roster(rows, seed)
+
+
+def choose(
+    session: Session, seed: Sequence[str]
+) -> tuple[mediators.Mediator | None, dict[str, int], int]:
+    """The free mediator with the fewest open cases (or None), every load, and how many
+    mediators are free."""
+    everyone = roster(session, seed)
+    loads = storage.open_cases_per_mediator(session, [m.address for m in everyone])
+    free = sum(1 for mediator in everyone if not mediator.paused)
+    return mediators.choose(everyone, loads), loads, free
+
+
+def save(session: Session, row: MediatorRecord) -> MediatorRecord:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def waiting_cases(session: Session) -> list[str]:
+    """References of the cases in mediation that have no mediator yet, oldest first."""
+    from mediation.storage import Case
+    from mediation.workflow import State
+
+    query = (
+        select(Case.ref)
+        .where(
+            Case.mediator.is_(None),  # type: ignore[union-attr]
+            Case.state.in_([State.IN_MEDIATION.value, State.PROPOSAL_PENDING.value]),  # type: ignore[attr-defined]
+        )
+        .order_by(Case.opened_at, Case.id)  # type: ignore[arg-type]
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,177 @@
+"""A party's reply to its open case: read, turned into events, applied.
+
+Only a mail that `authority` lets act gets here (its role's signed case address, from
+that role's party, authenticated where required, written by a person). What it says
+comes from the classifier's reading of its own text, in the context the case is in:
+the merchant's answer or its verdict on a proposal, the customer's "solved" / "not
+solved" or verdict, the mediator's commands (`commands.parse`). A mediator command that
+cannot be carried out is held and the mediator told why; an event the workflow does not
+expect in the case's state holds the mail.
+
+An automatic mail from a party (`ignore_automatic`) is logged on the case and does
+nothing else. Mail to a closed case goes to `case_ratings` instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from mediation import commands, holds, loading, notices, templates, transitions, withdrawal
+from mediation.addresses import Role
+from mediation.events import (
+    CustomerConfirmedSolved,
+    CustomerReportedUnsolved,
+    CustomerWithdrew,
+    CustomerWrote,
+    Event,
+    MerchantIdentified,
+    MerchantReplied,
+    ProposalAccepted,
+    ProposalRejected,
+)
+from mediation.incoming import Classify, IncomingMail, reading_summary, said
+from mediation.outcomes import Outcome
+from mediation.settings import Settings
+from mediation.storage import Case, HeldReason
+from mediation.workflow import State, UnexpectedEvent, accepts
+
+if TYPE_CHECKING:
+    from classifier import Classification
+
+log = logging.getLogger("mediation.service")
+
+
+def reply(
+    session: Session,
+    case: Case,
+    role: Role,
+    via: str,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """Apply what `mail`, written by the case's `role`, says to the open `case`."""
+    state = State(case.state)
+    context = _reply_context(state, role)
+    reading = classify(context)
+    why = f"mail {mail.id} from the {role} via {via}; {reading_summary(reading)}"
+    if role is Role.MEDIATOR:
+        instructions = commands.parse(reading.own_text)
+        if instructions.problems:
+            return _command_problem(session, case, mail, instructions.problems, settings)
+        events: list[Event] = list(instructions.events)
+        if not events:
+            transitions.log(session, case, "MailWithoutEffect", str(role), "no command, no text",
+                            mail.received_at, mail)  # fmt: skip
+            return Outcome(case_ref=case.ref)
+    elif role is Role.MERCHANT:
+        events = [_merchant_event(state, reading)]
+    else:
+        events = [_customer_event(session, state, reading, mail)]
+    snapshot = loading.snapshot(session, case, settings)
+    acts = [transitions.Act(event, str(role), why) for event in events]
+    try:
+        steps = transitions.advance(snapshot, acts, mail.received_at, settings, session)
+    except UnexpectedEvent as error:
+        if role is Role.MEDIATOR:
+            problem = commands.Problem(commands.ProblemCode.NOT_POSSIBLE, str(error))
+            return _command_problem(session, case, mail, (problem,), settings)
+        return holds.hold(
+            session, mail, HeldReason.UNEXPECTED_EVENT, str(error), settings,
+            tell=classify, ref=case.ref, case=case,
+        )  # fmt: skip
+    transitions.save(session, case, steps, mail.received_at)
+    # What a party wrote stays in the log (and the mediator's case file) whatever it meant.
+    text = {"text": said(reading)} if role is not Role.MEDIATOR else None
+    transitions.record(session, case, steps, mail.received_at, mail, text)
+    outgoing = transitions.notify(session, case, steps, mail, role, settings)
+    return Outcome(tuple(outgoing), case.ref)
+
+
+def ignore_automatic(
+    session: Session, case: Case, role: Role, mail: IncomingMail, why: str
+) -> Outcome:
+    """An automatic mail from a party: on the case's timeline, and nothing else (no
+    state change, no clock stopped, nothing forwarded)."""
+    transitions.log(session, case, "AutomaticMailIgnored", str(role), f"mail {mail.id}: {why}",
+                    mail.received_at, mail)  # fmt: skip
+    log.debug("automatic mail %s to %s recorded, no effect: %s", mail.id, case.ref, why)
+    return Outcome(case_ref=case.ref)
+
+
+def _reply_context(state: State, role: Role) -> str | None:
+    if state is State.PROPOSAL_PENDING and role in (Role.CUSTOMER, Role.MERCHANT):
+        return "proposal"
+    if role is Role.CUSTOMER and state in (State.AWAITING_MERCHANT, State.AWAITING_CUSTOMER):
+        return "solved_question"
+    return None
+
+
+def _merchant_event(state: State, reading: Classification) -> Event:
+    own = reading.own_text.strip()
+    if state is State.PROPOSAL_PENDING:
+        if reading.intent == "accept":
+            return ProposalAccepted(Role.MERCHANT, own)
+        if reading.intent == "reject":
+            return ProposalRejected(Role.MERCHANT, own)
+    # A reply with no word of its own (only the quote, only an attachment) answers
+    # nothing: recorded, but it stops no clock and is not forwarded.
+    substantive = any(character.isalnum() for character in reading.own_text)
+    return MerchantReplied(substantive=substantive, text=said(reading))
+
+
+def _customer_event(
+    session: Session, state: State, reading: Classification, mail: IncomingMail
+) -> Event:
+    own = reading.own_text.strip()
+    # A withdrawal in the customer's own words ends the case in any open state.
+    if accepts(state, CustomerWithdrew) and withdrawal.withdraws(own):
+        return CustomerWithdrew(own)
+    match state:
+        case State.NEEDS_MERCHANT:
+            found = loading.find_merchant(session, mail.subject, reading.own_text or mail.text)
+            if found.match is not None:
+                return MerchantIdentified(found.match.slug)
+        case State.AWAITING_MERCHANT if reading.intent == "resolved":
+            return CustomerConfirmedSolved(own)
+        case State.AWAITING_CUSTOMER if reading.intent == "resolved":
+            return CustomerConfirmedSolved(own)
+        case State.AWAITING_CUSTOMER if reading.intent == "not_resolved":
+            return CustomerReportedUnsolved(own)
+        case State.PROPOSAL_PENDING if reading.intent == "accept":
+            return ProposalAccepted(Role.CUSTOMER, own)
+        case State.PROPOSAL_PENDING if reading.intent == "reject":
+            return ProposalRejected(Role.CUSTOMER, own)
+    # Unsure, or no answer the workflow waits for: forwarded, and asked again where
+    # the case waits for the customer's answer (the workflow's `solved_question`).
+    return CustomerWrote(text=said(reading))
+
+
+def _command_problem(
+    session: Session,
+    case: Case,
+    mail: IncomingMail,
+    problems: Sequence[commands.Problem],
+    settings: Settings,
+) -> Outcome:
+    """A mediator's reply that cannot be carried out: nothing of it acts; they are told."""
+    detail = "; ".join(f"{p.code}: {p.line}" for p in problems)
+    outcome = holds.hold(
+        session, mail, HeldReason.COMMAND_PROBLEM, detail, settings, ref=case.ref, case=case
+    )
+    language = settings.default_language
+    values = notices.CaseView.load(session, case, settings).values(language, settings.timezone, {})
+    values["problems"] = "\n".join(
+        f"- {problem.line}: {templates.problem_text(problem.code, language)}"
+        for problem in problems
+    )
+    key = "mediator.command_problem"
+    notice = notices.compose(
+        key, mail.sender or "", language, values, case, Role.MEDIATOR, mail, settings
+    )
+    return dataclasses.replace(outcome, outgoing=(notice,))

@@ -1,0 +1,42 @@
+"""What the case service needs from the configuration: `Settings`.
+
+The shell builds one from config.toml (`mailflow.casework.settings`) and passes it to
+every handler; nothing in the domain reads the configuration itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from mediation.business_time import BusinessCalendar
+from mediation.outgoing import LANGUAGES
+from mediation.policy import Policy
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the case service needs from the configuration."""
+
+    domain: str
+    secret: bytes
+    policy: Policy = dataclasses.field(default_factory=Policy)
+    calendar: BusinessCalendar = dataclasses.field(default_factory=BusinessCalendar)
+    """The default business calendar (merchants without their own)."""
+    mediators: tuple[str, ...] = ()
+    operator_address: str | None = None
+    default_language: str = "de"
+    timezone: str = "Europe/Berlin"
+    """The operator's time zone: deadlines are shown to customers and mediators in it."""
+    authserv_id: str | None = None
+    """The MTA's authserv-id whose Authentication-Results we trust (`authority`); None
+    where no MTA in front of us authenticates senders."""
+    web_url: str = ""
+    """The public web side's address (`[web] base_url`): the rating link in the mail
+    that closes a case points there (`rating_links`); empty: no link."""
+    rating_link_days: int = 60
+    """How long that link is valid after the closing."""
+
+    def language(self, language: str | None) -> str:
+        """`language` where we write it, else the operator's default."""
+        return language if language in LANGUAGES else self.default_language

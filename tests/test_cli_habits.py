@@ -1,0 +1,341 @@
+"""The command line's habits, run as an operator runs it (a new process each time): one
+line on stderr and a documented exit code for every error, `--config` anywhere, quiet on
+a closed pipe, complete or paginated `--json` lists, `siegel status`, `outbox show`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from mailflow import command_support, outbox
+from mailflow.config import load
+from mailflow.db import open_database, session_scope, utcnow
+from mailflow.models import OutboxMail
+from tests.conftest import TEST_DOMAIN, TEST_SECRET
+from tests.net import free_port
+from tests.test_maildir import queue
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[siegel]\ndomain = "{TEST_DOMAIN}"\nsecret = "{TEST_SECRET}"\ndata_dir = "data"\n{extra}',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+def siegel(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    """`siegel ARGS` in a new process, without SIEGEL_CONFIG: `--config` is in ARGS."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEGEL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mailflow.cli", *args],
+        input=stdin.decode(),
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The command's single stderr line (no traceback, no usage block)."""
+    lines = [line for line in done.stderr.splitlines() if " INFO " not in line]
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def ingest(config: Path, number: int) -> None:
+    mail = (
+        f"From: kundin{number}@example.org\nTo: beschwerde@{TEST_DOMAIN}\n"
+        f"Subject: Beschwerde {number}\nMessage-ID: <habit-{number}@example.org>\n\n"
+        f"Meine Bestellung {number} ist nicht angekommen.\n"
+    ).encode()
+    done = siegel("ingest", "--config", str(config), stdin=mail)
+    assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------------------------ options
+
+
+def test_config_is_taken_before_and_after_the_command(config_path: Path) -> None:
+    """`--config` works wherever it stands: before the command, after it, after a verb."""
+    ingest(config_path, 1)
+    before = siegel("--config", str(config_path), "mails", "--json")
+    after = siegel("mails", "--json", "--config", str(config_path))
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+    assert [m["id"] for m in json.loads(after.stdout)] == [1]
+    verb = siegel("merchant", "list", "--config", str(config_path))
+    assert verb.returncode == 0 and verb.stdout.strip() == "(none)", verb.stderr
+
+
+def test_unknown_status_is_refused_in_one_line_listing_the_valid_ones(config_path: Path) -> None:
+    """An unknown --status is a usage error (exit 2) that names every valid status."""
+    done = siegel("mails", "--config", str(config_path), "--status", "bogus")
+    assert done.returncode == command_support.EX_USAGE == 2
+    line = one_line(done)
+    assert "'bogus'" in line and all(s in line for s in ("new", "processing", "quarantined"))
+    assert "--help" in line  # the hint
+    done = siegel("outbox", "--config", str(config_path), "--status", "lost")
+    assert done.returncode == 2 and "suppressed" in one_line(done)
+    done = siegel("cases", "--config", str(config_path), "--state", "closed")
+    assert done.returncode == 2 and "closed_resolved" in one_line(done)
+
+
+def test_unknown_merchant_filter_is_refused_listing_the_registered_ones(config_path: Path) -> None:
+    """`cases --merchant` (and `feedback`, `score`) with an unregistered slug is exit 2,
+    not an empty "(none)" with exit 0; the line names the registered merchants."""
+    added = siegel(
+        "merchant", "add", "moebel-fuchs", "--name", "Möbel Fuchs",
+        "--email", "support@moebel-fuchs.example", "--config", str(config_path),
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    for command in (["cases"], ["feedback"], ["score"]):
+        done = siegel(*command, "--merchant", "moebel-fux", "--config", str(config_path))
+        assert done.returncode == 2, (command, done.stderr)
+        line = one_line(done)
+        assert "moebel-fux" in line and "moebel-fuchs" in line and "merchant list" in line
+    known = siegel("cases", "--merchant", "moebel-fuchs", "--config", str(config_path))
+    assert known.returncode == 0 and known.stdout.strip() == "(none)"
+
+
+def test_bad_option_values_are_one_line_usage_errors(config_path: Path) -> None:
+    """A malformed number or time is exit 2 with one line, never argparse's usage block."""
+    for args in (["mails", "--limit", "0"], ["sweep", "--at", "morgen"], ["mail", "x"]):
+        done = siegel(*args, "--config", str(config_path))
+        assert done.returncode == 2, (args, done.stderr)
+        one_line(done)
+
+
+def test_jsonl_with_wrong_keys_fails_with_the_line_number(
+    config_path: Path, tmp_path: Path
+) -> None:
+    """`classify --jsonl` whose lines carry the text under another key is bad data (65)
+    with the first bad line's number, never an "other" classification of nothing."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        json.dumps({"id": 1, "subject": "", "body": ""}) + "\n"
+        + json.dumps({"id": 2, "text": "Paket fehlt"}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    done = siegel("classify", "--jsonl", str(source), "--config", str(config_path))
+    assert done.returncode == command_support.EX_DATAERR == 65
+    line = one_line(done)
+    assert "line 1" in line and "2 lines not classified" in line
+    out = [json.loads(text) for text in done.stdout.splitlines()]
+    assert [o["id"] for o in out] == [1, 2]
+    assert all("error" in o and "category" not in o for o in out)
+    assert "unknown key 'text'" in out[1]["error"]
+    missing = siegel("classify", "--jsonl", str(tmp_path / "nope"), "--config", str(config_path))
+    assert missing.returncode == command_support.EX_NOINPUT == 66
+    one_line(missing)
+
+
+def test_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A wrong key in the file: one line naming it, exit 2 (75 only for `ingest`)."""
+    path = write_config(tmp_path, "[relay]\nmaildir = 7\n")
+    done = siegel("status", "--config", str(path))
+    assert done.returncode == 2 and "[relay] maildir" in one_line(done)
+
+
+# ------------------------------------------------------------------ output
+
+
+def test_closed_pipe_is_quiet_and_exits_141(config_path: Path) -> None:
+    """`siegel mails | head`: the reader leaves early; no BrokenPipe traceback, exit 141
+    as a shell reports a process ended by SIGPIPE."""
+    for number in range(1, 4):
+        ingest(config_path, number)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEGEL_")}
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the command writes a byte
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "mailflow.cli", "mails", "--config", str(config_path)],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            env=environment,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert process.returncode == command_support.EX_PIPE == 141
+    assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
+
+
+def test_json_lists_are_complete_or_paginated_with_a_total(config_path: Path) -> None:
+    """`--json` alone lists every row (beyond the table's 100); with --limit/--offset it
+    is one page with the total; the table says on stderr when rows are left out."""
+    engine = open_database(load(config_path).database_url)
+    from mailflow import spool
+
+    spool.store(
+        engine,
+        [
+            spool.Arrival(
+                raw=f"Subject: {n}\nMessage-ID: <page-{n}@example.org>\n\nText {n}\n".encode(),
+                envelope_from="kunde@example.org",
+                envelope_to=(f"beschwerde@{TEST_DOMAIN}",),
+                source="test",
+            )
+            for n in range(105)
+        ],
+    )
+    engine.dispose()
+    complete = siegel("mails", "--json", "--config", str(config_path))
+    assert complete.returncode == 0, complete.stderr
+    assert len(json.loads(complete.stdout)) == 105
+    page = json.loads(
+        siegel(
+            "mails", "--json", "--limit", "10", "--offset", "100", "--config", str(config_path)
+        ).stdout
+    )
+    assert (page["total"], page["offset"], page["limit"]) == (105, 100, 10)
+    assert [m["id"] for m in page["items"]] == [5, 4, 3, 2, 1]
+    table = siegel("mails", "--config", str(config_path))
+    assert table.returncode == 0
+    assert len(table.stdout.splitlines()) == 100
+    assert "rows 1-100 of 105" in one_line(table) and "--offset 100" in table.stderr
+
+
+# ------------------------------------------------------------------ servers
+
+
+def test_port_in_use_is_one_line_exit_69(tmp_path: Path) -> None:
+    """`siegel intake` (and `serve`) on a port another process holds: one line naming the
+    address and the key that moves it, exit 69, and nothing started."""
+    port = free_port()
+    path = write_config(tmp_path, f"[smtp]\nport = {port}\n")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        done = siegel("intake", "--config", str(path))
+    assert done.returncode == command_support.EX_UNAVAILABLE == 69
+    line = one_line(done)
+    assert f"127.0.0.1:{port}" in line and "in use" in line and "[smtp] port" in line
+
+
+def test_the_scheduler_logs_nothing_at_info(tmp_path: Path) -> None:
+    """An idle service writes next to nothing: APScheduler's two lines per job run (the
+    sweep every minute) are kept below WARNING unless `--verbose`."""
+    script = (
+        "import time\n"
+        "from apscheduler.schedulers.background import BackgroundScheduler\n"
+        "from mailflow import logs\n"
+        "logs.configure(False)\n"
+        "scheduler = BackgroundScheduler(timezone='UTC')\n"
+        "scheduler.add_job(lambda: None, 'interval', seconds=0.05, id='sweep')\n"
+        "scheduler.start(); time.sleep(0.5); scheduler.shutdown()\n"
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert quiet.stderr == ""
+    loud = subprocess.run(
+        [sys.executable, "-c", script.replace("configure(False)", "configure(True)")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "apscheduler" in loud.stderr
+
+
+# ------------------------------------------------------------------ status, outbox show
+
+
+def _queue_mail(config_path: Path) -> int:
+    config = load(config_path)
+    engine = open_database(config.database_url)
+    row_id = queue(
+        engine,
+        config,
+        "erika@example.org",
+        "Ihre Beschwerde [SSG-2026-000001]",
+        to_name="Erika Muster",
+        text="Guten Tag,\n\nwir haben Ihre Beschwerde erhalten.\n",
+        html="<p>Guten Tag,</p><p>wir haben Ihre <b>Beschwerde</b> erhalten.</p>"
+        '<p style="display:none">unsichtbar</p>',
+        case_ref="SSG-2026-000001",
+    )
+    engine.dispose()
+    return row_id
+
+
+def test_outbox_show_prints_the_mail_as_it_reads_and_raw(config_path: Path) -> None:
+    """`outbox show ID`: decoded headers, the text part, the HTML part as text (hidden
+    text left out), the attempts; `--raw` the bytes the relay sends."""
+    row_id = _queue_mail(config_path)
+    done = siegel("outbox", "show", str(row_id), "--config", str(config_path))
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout
+    assert "Subject: Ihre Beschwerde [SSG-2026-000001]" in shown
+    assert "To:" in shown and "Erika Muster" in shown
+    assert "wir haben Ihre Beschwerde erhalten." in shown
+    assert "HTML part, as text" in shown and "unsichtbar" not in shown
+    assert "(none yet)" in shown
+    detail = json.loads(
+        siegel("outbox", "show", str(row_id), "--json", "--config", str(config_path)).stdout
+    )
+    assert detail["attempts"] == [] and "Beschwerde erhalten" in detail["html_as_text"]
+    raw = subprocess.run(
+        [sys.executable, "-m", "mailflow.cli", "outbox", "show", str(row_id), "--raw",
+         "--config", str(config_path)],
+        capture_output=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    config = load(config_path)
+    with Session(open_database(config.database_url)) as session:
+        row = session.get(OutboxMail, row_id)
+        assert row is not None
+        assert raw == outbox.message(row, config)
+    missing = siegel("outbox", "show", "999", "--config", str(config_path))
+    assert missing.returncode == 1 and "no outgoing mail 999" in one_line(missing)
+
+
+def test_status_shows_queues_relay_trouble_and_what_waits(config_path: Path) -> None:
+    """`siegel status --json`: mails by status with the oldest unprocessed, the outbox by
+    status with deferrals and the last failure, held mails, deadlines."""
+    ingest(config_path, 1)
+    ingest(config_path, 2)
+    row_id = _queue_mail(config_path)
+    config = load(config_path)
+    engine = open_database(config.database_url)
+    from mailflow.relay import Answer, Claimed, Relay
+
+    relay = Relay(engine, config)
+    with Session(engine) as session:
+        row = session.get(OutboxMail, row_id)
+        assert row is not None
+        claimed = Claimed(row_id, row.recipient, "bounce@x", row.raw)
+    with session_scope(engine) as session:
+        session.get(OutboxMail, row_id).status = "sending"  # type: ignore[union-attr]
+    relay._record(claimed, Answer(451, "try later"), utcnow())
+    engine.dispose()
+    done = siegel("status", "--json", "--config", str(config_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["mails"]["by_status"] == {"new": 2, "processing": 0, "done": 0, "quarantined": 0}
+    assert report["mails"]["oldest_unprocessed"]["id"] == 1
+    assert report["outbox"]["by_status"]["queued"] == 1 and report["outbox"]["deferred"] == 1
+    assert report["outbox"]["last_failure"]["response"] == "try later"
+    assert report["held_mails"] == 0 and report["deadlines"]["pending"] == 0
+    text = siegel("status", "--config", str(config_path))
+    assert "oldest unprocessed: mail 1" in text.stdout and "1 deferred" in text.stdout

@@ -1,0 +1,309 @@
+"""The operator's desk and the parties' mail, end to end through real SMTP.
+
+An unregistered shop named later (by the operator and by the customer's answer), a
+withdrawal by mail and by the operator, a mediation that waits for a mediator until one
+is added, one mail per party per act, notices quoting the other party's new words, and
+mail to service@ reaching the operator's mailbox; the commands run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.harness import MEDIATORS, Harness, addressed_to, compose, plain
+from tests.sink import Sink
+from tests.test_cases_e2e import (
+    CUSTOMER,
+    MERCHANT,
+    REF,
+    complain,
+    merchant_answers,
+    to_mediation,
+)
+
+OPERATOR = "betreiber@siegel.test"
+NEW_MEDIATOR = "neu@siegel-schlichtung.test"
+
+
+def _harness(engine: Engine, tmp_path: Path, sink: Sink, mediators: list[str]) -> Harness:
+    running = Harness(
+        engine, tmp_path, sink, mediation={"mediators": mediators, "operator": OPERATOR}
+    )
+    running.add_merchant(
+        "moebel-fuchs", "Möbel Fuchs", MERCHANT, "--domain", "moebel-fuchs.test",
+        "--order-pattern", r"\bMF-\d{6}\b",
+    )  # fmt: skip
+    return running
+
+
+@pytest.fixture
+def harness(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
+    running = _harness(engine, tmp_path, sink, list(MEDIATORS))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def nobody(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
+    """A service with no mediator configured."""
+    running = _harness(engine, tmp_path, sink, [])
+    yield running
+    running.stop()
+
+
+def unknown_shop(harness: Harness) -> tuple[str, object]:
+    harness.send(
+        compose(CUSTOMER, "beschwerde@siegel.test", "Paket", "Mein Paket fehlt seit Wochen.")
+    )
+    [question] = harness.process()
+    return REF.search(question.message["Subject"]).group(1), question  # type: ignore[union-attr]
+
+
+def one_per_party(harness: Harness, mails: list) -> None:  # type: ignore[type-arg]
+    recipients = [mail.rcpt_tos[0] for mail in mails]
+    assert len(recipients) == len(set(recipients)), harness.sent(mails)
+
+
+# ------------------------------------------------------------------ the shop, later
+
+
+def test_the_operator_names_an_unregistered_shop_later_and_the_customer_is_told(
+    harness: Harness,
+) -> None:
+    """No registered shop in the answer: the operator is told the command that works,
+    registers the shop and assigns it; customer and merchant get their mails."""
+    ref, question = unknown_shop(harness)
+    harness.send(harness.reply(question, CUSTOMER, "Das war bei Teeladen Sommer."))  # type: ignore[arg-type]
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == [
+        (OPERATOR, "operator.merchant_not_found"),
+        (CUSTOMER, "customer.merchant_search"),
+    ]
+    [notice] = addressed_to(sent, OPERATOR)
+    assert f"siegel case {ref} --merchant SLUG" in plain(notice)
+    harness.cli("merchant", "add", "teeladen", "--name", "Teeladen Sommer",
+                "--email", "hilfe@teeladen.test")  # fmt: skip
+    done = harness.cli("case", ref, "--merchant", "teeladen")
+    assert "2 mails queued" in done.stdout
+    assigned = harness.process()
+    assert sorted(harness.sent(assigned)) == [
+        (CUSTOMER, "customer.complaint_acknowledged"),
+        ("hilfe@teeladen.test", "merchant.complaint_forwarded"),
+    ]
+    assert "Teeladen Sommer" in plain(addressed_to(assigned, CUSTOMER)[0])
+    assert harness.case(ref)["state"] == "awaiting_merchant"
+
+
+def test_the_customers_answer_naming_a_registered_shop_assigns_it(harness: Harness) -> None:
+    ref, question = unknown_shop(harness)
+    harness.send(harness.reply(question, CUSTOMER, "Bestellt bei Möbel Fuchs, MF-204518."))  # type: ignore[arg-type]
+    sent = harness.process()
+    one_per_party(harness, sent)
+    assert sorted(harness.sent(sent)) == [
+        (CUSTOMER, "customer.complaint_acknowledged"),
+        (MERCHANT, "merchant.complaint_forwarded"),
+    ]
+    assert harness.case(ref)["merchant"] == "moebel-fuchs"
+
+
+# ------------------------------------------------------------------ withdrawing
+
+
+def test_the_customer_withdraws_by_mail_and_everyone_is_told(harness: Harness) -> None:
+    """ "Ich ziehe meine Beschwerde zurück" at the case address closes the case as
+    withdrawn; the merchant's notice quotes the customer's own words only."""
+    ref, sent = complain(harness)
+    [ack] = addressed_to(sent, CUSTOMER)
+    words = "Hiermit ziehe ich meine Beschwerde zurück, der Shop hat angerufen."
+    harness.send(harness.reply(ack, CUSTOMER, words))
+    closing = harness.process()
+    assert harness.case(ref)["state"] == "closed_withdrawn"
+    assert (CUSTOMER, "customer.withdrawal_confirmed") in harness.sent(closing)
+    [to_merchant] = addressed_to(closing, MERCHANT)
+    assert harness.sent([to_merchant]) == [(MERCHANT, "merchant.case_withdrawn")]
+    assert words in plain(to_merchant)
+    assert "Ihre Beschwerde ist eingegangen" not in plain(to_merchant)  # not the quote
+
+
+def test_the_operator_withdraws_a_case_waiting_for_its_shop(harness: Harness) -> None:
+    ref, _ = unknown_shop(harness)
+    done = harness.cli("case", ref, "--withdraw", "--reason", "Kundin rief an")
+    assert done.stdout.splitlines()[0] == f"{ref}: withdrawn, 1 mails queued"
+    [told] = harness.process()
+    assert harness.sent([told]) == [(CUSTOMER, "customer.withdrawal_confirmed")]
+    case = harness.case(ref)
+    assert case["state"] == "closed_withdrawn"
+    [event] = [e for e in case["events"] if e["kind"] == "CustomerWithdrew"]
+    assert event["actor"] == "operator" and "Kundin rief an" in event["reason"]
+
+
+def test_the_operator_closes_with_a_reason_and_refuses_a_closed_case(harness: Harness) -> None:
+    ref, _ = complain(harness)
+    missing = harness.cli("case", ref, "--close", "unresolved", check=False)
+    assert (missing.returncode, missing.stderr.count("\n")) == (2, 1)
+    assert "--reason" in missing.stderr
+    harness.cli("case", ref, "--close", "unresolved", "--reason", "Doppelte Beschwerde")
+    closed = harness.process()
+    [to_customer] = [m for m in addressed_to(closed, CUSTOMER)
+                     if harness.sent([m])[0][1] == "customer.closed_by_operator"]  # fmt: skip
+    assert "Doppelte Beschwerde" in plain(to_customer)
+    assert harness.case(ref)["state"] == "closed_unresolved"
+    again = harness.cli("case", ref, "--withdraw", check=False)
+    assert (again.returncode, again.stderr.count("\n")) == (1, 1)
+    assert again.stderr.startswith(f"siegel case: {ref} is closed_unresolved")
+
+
+# ------------------------------------------------------------------ mediators
+
+
+def test_a_mediation_without_a_free_mediator_waits_until_one_is_added(nobody: Harness) -> None:
+    """No mediator: the case waits and the operator is reminded; `siegel mediator add`
+    hands it over at once, with one mail per party."""
+    harness = nobody
+    ref, entering = to_mediation(harness)
+    one_per_party(harness, entering)
+    assert (OPERATOR, "operator.no_mediator") in harness.sent(entering)
+    assert harness.case(ref)["mediator"] is None
+    added = harness.cli("mediator", "add", NEW_MEDIATOR, "--name", "Frau Neu")
+    assert f"waiting mediations assigned: {ref}" in added.stdout
+    assigned = harness.process()
+    one_per_party(harness, assigned)
+    assert sorted(harness.sent(assigned)) == sorted(
+        [
+            (NEW_MEDIATOR, "mediator.case_file"),
+            (CUSTOMER, "customer.mediator_assigned"),
+            (MERCHANT, "merchant.mediator_assigned"),
+        ]
+    )
+    assert harness.case(ref)["mediator"] == NEW_MEDIATOR
+    listing = json.loads(harness.cli("mediator", "list", "--json").stdout)
+    assert listing == [
+        {"address": NEW_MEDIATOR, "name": "Frau Neu", "paused": False, "open_cases": 1,
+         "source": "record", "changed_at": listing[0]["changed_at"],
+         "changed_by": listing[0]["changed_by"]},
+    ]  # fmt: skip
+
+
+def test_entering_mediation_is_one_mail_per_party_and_quotes_the_customer(
+    harness: Harness,
+) -> None:
+    """ "Not solved" with a mediator free: customer and merchant get one mail each, the
+    merchant's quoting what the customer wrote; a paused mediator gets no new case."""
+    harness.cli("mediator", "pause", MEDIATORS[0])
+    ref, sent = to_mediation(harness)
+    one_per_party(harness, sent)
+    assert sorted(harness.sent(sent)) == sorted(
+        [
+            (CUSTOMER, "customer.mediation_started"),
+            (MERCHANT, "merchant.mediation_started"),
+            (MEDIATORS[1], "mediator.case_file"),
+        ]
+    )
+    [to_merchant] = addressed_to(sent, MERCHANT)
+    assert "zweimal verschoben" in plain(to_merchant)
+    assert harness.case(ref)["mediator"] == MEDIATORS[1]
+
+
+def test_a_merchant_rejecting_a_proposal_reads_a_sentence_and_the_customer_its_words(
+    harness: Harness,
+) -> None:
+    ref, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATORS[0])
+    harness.send(harness.reply(case_file, MEDIATORS[0], "#vorschlag 50 Euro Gutschrift."))
+    proposals = harness.process()
+    assert (MEDIATORS[0], "mediator.proposal_sent") in harness.sent(proposals)
+    [to_merchant] = [m for m in addressed_to(proposals, MERCHANT)
+                     if harness.sent([m])[0][1] == "merchant.proposal"]  # fmt: skip
+    harness.send(harness.reply(to_merchant, MERCHANT, "Wir lehnen ab, das ist zu viel."))
+    answered = harness.process()
+    one_per_party(harness, answered)
+    assert sorted(harness.sent(answered)) == sorted(
+        [
+            (MERCHANT, "merchant.rejection_confirmed"),
+            (CUSTOMER, "customer.proposal_rejected"),
+            (MEDIATORS[0], "mediator.proposal_rejected"),
+        ]
+    )
+    [confirmation] = addressed_to(answered, MERCHANT)
+    assert "Sie haben den Schlichtungsvorschlag" in plain(confirmation)
+    assert "(von:" not in plain(confirmation)
+    [to_customer] = addressed_to(answered, CUSTOMER)
+    assert "das ist zu viel" in plain(to_customer)
+    assert harness.case(ref)["state"] == "in_mediation"
+
+
+# ------------------------------------------------------------------ service@
+
+
+def test_mail_to_service_reaches_the_operators_mailbox(harness: Harness) -> None:
+    """A person answering service@ (our From) is held and passed on to the operator."""
+    harness.send(
+        compose("kunde@example.org", "service@siegel.test", "Frage zum Siegel",
+                "Wie bekommt mein Shop das Siegel?")
+    )  # fmt: skip
+    sent = harness.process()
+    [forward] = addressed_to(sent, OPERATOR)
+    assert harness.sent([forward]) == [(OPERATOR, "operator.forwarded_mail")]
+    assert "Wie bekommt mein Shop das Siegel?" in plain(forward)
+    assert forward.message["Reply-To"] == "kunde@example.org"
+
+
+# ------------------------------------------------------------------ merchants, reports
+
+
+def test_merchant_set_changes_a_field_and_records_who_and_when(harness: Harness) -> None:
+    done = harness.cli("merchant", "set", "moebel-fuchs", "--name", "Möbel Fuchs GmbH",
+                       "--email", "hilfe@moebel-fuchs.test")  # fmt: skip
+    assert "2 fields changed" in done.stdout
+    shown = json.loads(harness.cli("merchant", "show", "moebel-fuchs", "--json").stdout)
+    assert shown["name"] == "Möbel Fuchs GmbH"
+    assert [(c["field"], c["old"], c["new"]) for c in shown["changes"]] == [
+        ("name", "Möbel Fuchs", "Möbel Fuchs GmbH"),
+        ("support_addresses", [MERCHANT], ["hilfe@moebel-fuchs.test"]),
+    ]
+    assert shown["changes"][0]["by"].startswith("operator")
+    bad = harness.cli("merchant", "set", "moebel-fuchs", "--hours", "18-9", check=False)
+    assert (bad.returncode, bad.stderr.count("\n")) == (2, 1)
+    unknown = harness.cli("merchant", "set", "nix", "--name", "X", check=False)
+    assert (unknown.returncode, unknown.stderr.count("\n")) == (1, 1)
+
+
+def test_the_monthly_report_counts_the_month(harness: Harness) -> None:
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    merchant_answers(harness, forward)
+    month = harness.case(ref)["opened_at"][:7]
+    report = json.loads(harness.cli("report", "--month", month, "--json").stdout)
+    [fuchs] = report["merchants"]
+    assert (fuchs["merchant"], fuchs["figures"]["cases"]) == ("moebel-fuchs", 1)
+    assert fuchs["figures"]["first_replies"] == 1
+    assert report["operator"]["figures"]["cases"] == 1
+    text = harness.cli("report", "--month", month, "--merchant", "moebel-fuchs").stdout
+    assert "moebel-fuchs" in text
+    bad = harness.cli("report", "--month", "2026-13", check=False)
+    assert (bad.returncode, bad.stderr.count("\n")) == (2, 1)
+
+
+def test_last_months_reports_are_mailed_once(harness: Harness) -> None:
+    """The nightly job mails each merchant and the operator last month's report, once."""
+    from mailflow import monthly_reports
+
+    ref, _ = complain(harness)
+    opened = datetime.fromisoformat(harness.case(ref)["opened_at"])
+    next_month = (opened.replace(day=1) + timedelta(days=32)).replace(day=2)
+    assert monthly_reports.send(harness.engine, harness.config, next_month) == 2
+    assert monthly_reports.send(harness.engine, harness.config, next_month) == 0
+    harness.clock.advance_to(next_month)
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == [
+        (OPERATOR, "operator.monthly_report"),
+        (MERCHANT, "merchant.monthly_report"),
+    ]
+    [to_merchant] = addressed_to(sent, MERCHANT)
+    assert "Neue Fälle:" in plain(to_merchant) and f"{opened:%Y-%m}" in plain(to_merchant)

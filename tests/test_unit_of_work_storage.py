@@ -1,0 +1,113 @@
+"""Case storage within one unit of work: what a batch of mails reads once, writes together,
+and still sees as written (mediation.storage's per-transaction cache)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, event, func, select, text
+
+from mailflow.db import session_scope
+from mediation import storage
+from mediation.storage import Case, CaseEvent, Customer, Merchant
+from mediation.workflow import Deadline
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+def new_case(session, ref: str, customer_id: int) -> Case:  # type: ignore[no-untyped-def]
+    return storage.insert_case(
+        session,
+        Case(
+            ref=ref, state="needs_merchant", customer_id=customer_id, language="de",
+            subject="Sofa", complaint_mail_id=1, opened_at=NOW, updated_at=NOW,
+        ),
+    )  # fmt: skip
+
+
+def event_row(case: Case, kind: str) -> CaseEvent:
+    return CaseEvent(case_id=case.id, at=NOW, kind=kind, actor="system", state_after="x")  # type: ignore[arg-type]
+
+
+def test_case_numbers_count_on_in_memory_and_are_written_at_commit(engine: Engine) -> None:
+    """Openings in one unit of work get consecutive numbers; the next unit of work goes
+    on after them; a rolled-back one leaves the counter where it was (SQLite) or a gap
+    (PostgreSQL's sequence), never a number twice."""
+    with session_scope(engine) as session:
+        first = [storage.next_ref(session, 2026) for _ in range(3)]
+    numbers = [int(ref.rsplit("-", 1)[1]) for ref in first]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    try:
+        with session_scope(engine) as session:
+            storage.next_ref(session, 2026)
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    with session_scope(engine) as session:
+        after = int(storage.next_ref(session, 2026).rsplit("-", 1)[1])
+    assert after > numbers[-1]
+
+
+def test_log_entries_are_written_together_yet_seen_by_every_later_read(engine: Engine) -> None:
+    """Entries wait to be written in one statement, but a query of the same unit of
+    work (ORM, Core or text) sees them, and the commit writes them."""
+    with session_scope(engine) as session:
+        customer = storage.ensure_customer(session, "Kundin@Example.org", "K", "de", NOW)
+        case = new_case(session, "SSG-2026-900001", customer.id)  # type: ignore[arg-type]
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with session_scope(engine) as session:
+        loaded = storage.load_case(session, case.ref)
+        assert loaded is not None
+        for kind in ("A", "B", "C"):
+            storage.add_event(session, event_row(loaded, kind))
+        inserts_before_read = [s for s in statements if s.startswith("INSERT INTO case_event")]
+        assert inserts_before_read == []
+        assert [e.kind for e in storage.events_of(session, loaded.id)] == ["A", "B", "C"]  # type: ignore[arg-type]
+        storage.add_event(session, event_row(loaded, "D"))
+        counted = session.execute(text("SELECT count(*) FROM case_event")).scalar()
+        assert counted == 4
+        storage.add_event(session, event_row(loaded, "E"))
+    assert len([s for s in statements if s.startswith("INSERT INTO case_event")]) == 3
+    with session_scope(engine) as session:
+        kinds = session.scalars(select(CaseEvent.kind).order_by(CaseEvent.id))  # type: ignore[arg-type]
+        assert list(kinds) == ["A", "B", "C", "D", "E"]
+
+
+def test_a_case_opened_in_the_unit_of_work_has_its_log_without_a_query(engine: Engine) -> None:
+    """The log of a case opened in this unit of work is what it added; it reaches the
+    table with the deadlines at commit, nothing is lost when it is read from memory."""
+    with session_scope(engine) as session:
+        customer = storage.ensure_customer(session, "neu@example.org", "N", "de", NOW)
+        case = new_case(session, "SSG-2026-900002", customer.id)  # type: ignore[arg-type]
+        storage.add_event(session, event_row(case, "ComplaintReceived"))
+        storage.sync_deadlines(session, case.id, {Deadline.MERCHANT_REPLY: NOW})  # type: ignore[arg-type]
+        assert [e.kind for e in storage.events_of(session, case.id)] == ["ComplaintReceived"]  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        assert [e.kind for e in storage.events_of(session, case.id)] == ["ComplaintReceived"]  # type: ignore[arg-type]
+        assert set(storage.deadlines_of(session, case.id)) == {Deadline.MERCHANT_REPLY}  # type: ignore[arg-type]
+
+
+def test_merchants_and_customers_are_read_once_and_stay_current(engine: Engine) -> None:
+    """The merchant list is read once per unit of work, yet includes one added in it; a
+    customer is the same record each time it is asked for."""
+    selects: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: selects.append(a[2]) if a[2].startswith("SELECT merchant") else None,
+    )
+    with session_scope(engine) as session:
+        assert storage.merchants(session) == []
+        assert storage.merchants(session) == []
+        assert len(selects) == 1
+        session.add(Merchant(slug="fuchs", name="Fuchs", support_addresses=[], created_at=NOW))
+        assert [m.slug for m in storage.merchants(session)] == ["fuchs"]
+        one = storage.ensure_customer(session, "a@example.org", "A", "de", NOW)
+        assert storage.ensure_customer(session, "A@example.org", "A", "de", NOW) is one
+    with session_scope(engine) as session:
+        storage.preload_customers(session, ["a@example.org", "b@example.org"])
+        again = storage.ensure_customer(session, "a@example.org", "A", "de", NOW)
+        assert again.id == one.id
+        count = session.scalar(select(func.count()).select_from(Customer))
+        assert count == 1

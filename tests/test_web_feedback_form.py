@@ -1,0 +1,195 @@
+"""The Lob & Tadel form over HTTP, with double opt-in: the entry counts only after the
+link mailed (through the outbox) to the address given is confirmed, and is published
+only with consent after the operator's release. Refusals: missing or wrong CSRF token,
+bad input, limits per address and per client, unknown and expired confirmation links;
+a confirmed link confirms nothing twice."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+from starlette.testclient import TestClient
+
+from mailflow import outbox
+from mailflow.config import Config
+from mailflow.db import session_scope
+from mailflow.models import OutboxMail
+from mailflow.web import csrf
+from mailflow.web.app import create_app
+from mediation import feedback_store, rating_links, seal
+from mediation.storage import Merchant
+from tests.conftest import make_config
+
+NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
+SLUG = "moebel-fuchs"
+FORM = f"/siegel/{SLUG}/lob-tadel"
+ENTRY = {"address": "olga@example.org", "praise": "Sehr freundlich", "consent": "yes"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def build(engine: Engine, config: Config, clock: Clock) -> TestClient:
+    with session_scope(engine) as session:
+        if session.scalars(select(Merchant)).first() is None:
+            merchant = Merchant(
+                slug=SLUG, name="Möbel Fuchs", support_addresses=["s@fuchs.example"],
+                domains=["fuchs.example"], created_at=NOW,
+            )  # fmt: skip
+            gone = Merchant(slug="entzogen", name="Weg", created_at=NOW)
+            session.add_all([merchant, gone])
+            session.flush()
+            seal.record(session, merchant.id, "precheck-passed", NOW.date(), "op", NOW)  # type: ignore[arg-type]
+            seal.record(session, gone.id, "precheck-failed", NOW.date(), "op", NOW)  # type: ignore[arg-type]
+    return TestClient(create_app(config, engine, clock), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(sqlite_engine: Engine, config: Config, clock: Clock) -> Iterator[TestClient]:
+    with build(sqlite_engine, config, clock) as running:
+        yield running
+
+
+def token_of(page: str) -> str:
+    found = re.search(rf'name="{csrf.FIELD}" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def post(client: TestClient, path: str, fields: dict[str, str]):  # type: ignore[no-untyped-def]
+    return client.post(path, data={csrf.FIELD: token_of(client.get(path).text), **fields})
+
+
+def plain_text(row: OutboxMail) -> str:
+    """The text part of an outbox row, as the relay sends it."""
+    raw = outbox.message(row, make_config(Path(".")))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return text.replace("\r\n", "\n")
+
+
+def confirmation_links(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        rows = list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))  # type: ignore[arg-type]
+    links = []
+    for row in rows:
+        assert row.kind == "shopper.feedback_confirm"
+        body = plain_text(row)
+        links.append(urlsplit(re.search(r"http://\S+", body).group(0)).path)  # type: ignore[union-attr]
+    return links
+
+
+def entries(engine: Engine) -> list[feedback_store.Feedback]:
+    with Session(engine) as session:
+        return list(session.scalars(select(feedback_store.Feedback)))
+
+
+def test_an_entry_counts_only_after_its_confirmation_and_shows_only_after_release(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    """The certificate page links the form; sending it mails a confirmation link and
+    stores nothing countable; GET on the link shows a button (a link scanner confirms
+    nothing), POST confirms: one entry from the web form with the consent, waiting for
+    release, not shown; confirming again changes nothing; released, it is shown."""
+    page = client.get(f"/siegel/{SLUG}")
+    assert f'href="{FORM}?lang=de"' in page.text
+    sent = post(client, FORM, ENTRY)
+    assert sent.status_code == 200 and 'data-message="feedback_sent"' in sent.text
+    assert entries(sqlite_engine) == []
+    [path] = confirmation_links(sqlite_engine)
+    shown = client.get(path)
+    assert shown.status_code == 200 and 'id="confirm-form"' in shown.text
+    assert entries(sqlite_engine) == []
+    done = post(client, path, {})
+    assert done.status_code == 200 and 'data-message="confirm_done"' in done.text
+    [entry] = entries(sqlite_engine)
+    assert (entry.author, entry.praise, entry.source) == (
+        "olga@example.org",
+        "Sehr freundlich",
+        "web-form",
+    )
+    assert entry.publish_consent and entry.released_at is None
+    with Session(sqlite_engine) as session:
+        assert [e.id for e in feedback_store.waiting(session)] == [entry.id]
+    assert "Sehr freundlich" not in client.get(f"/siegel/{SLUG}").text
+    assert client.get(path).status_code == 200 and len(entries(sqlite_engine)) == 1
+    with session_scope(sqlite_engine) as session:
+        feedback_store.release(session, entry.id, "op", NOW)  # type: ignore[arg-type]
+    page = client.get(f"/siegel/{SLUG}").text
+    assert "Sehr freundlich" in page and "olga" not in page
+
+
+def test_bad_input_and_missing_tokens_are_refused(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    """No CSRF token or one of another merchant's form: 403; no address, no text, too
+    long a text: 400 with the messages (English by the switch); an unknown or withdrawn
+    merchant: 404. No mail is queued for any of them."""
+    assert client.post(FORM, data=ENTRY).status_code == 403
+    other = csrf.issue(b"x" * 40, "feedback", SLUG, NOW)
+    assert client.post(FORM, data={csrf.FIELD: other, **ENTRY}).status_code == 403
+    bad = post(client, f"{FORM}?lang=en", {"address": "not-an-address", "praise": ""})
+    assert bad.status_code == 400
+    assert "Please give a valid email address." in bad.text
+    assert "Please write praise, criticism or both." in bad.text
+    long = post(client, FORM, ENTRY | {"criticism": "x" * 2001})
+    assert long.status_code == 400 and "Der Tadel ist zu lang" in long.text
+    assert client.get("/siegel/entzogen/lob-tadel").status_code == 404
+    assert client.get("/siegel/unbekannt/lob-tadel").status_code == 404
+    assert confirmation_links(sqlite_engine) == []
+
+
+def test_requests_are_limited_per_address_and_per_client(
+    sqlite_engine: Engine, tmp_path, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Three a day per address, then 429; four an hour per client (across addresses),
+    then 429; an hour later the client may send again."""
+    config = make_config(
+        tmp_path, web={"feedback_per_address_per_day": 3, "feedback_per_ip_per_hour": 4}
+    )
+    with build(sqlite_engine, config, clock) as client:
+        for _ in range(3):
+            assert post(client, FORM, ENTRY).status_code == 200
+        limited = post(client, FORM, ENTRY)
+        assert limited.status_code == 429 and 'data-message="rate_limited"' in limited.text
+        assert post(client, FORM, ENTRY | {"address": "b@example.org"}).status_code == 200
+        assert post(client, FORM, ENTRY | {"address": "c@example.org"}).status_code == 429
+        clock.now = NOW + timedelta(hours=1, minutes=1)
+        assert post(client, FORM, ENTRY | {"address": "c@example.org"}).status_code == 200
+        assert post(client, FORM, ENTRY).status_code == 429  # still the same day
+    assert len(confirmation_links(sqlite_engine)) == 5
+
+
+def test_unknown_and_expired_confirmation_links_are_refused(
+    client: TestClient, sqlite_engine: Engine, clock: Clock, config: Config
+) -> None:
+    """A made-up token: 404; a real one after its 72 hours: 410 and no entry."""
+    assert client.get("/lob-tadel/bestaetigen/erfunden").status_code == 404
+    assert post(client, FORM, ENTRY).status_code == 200
+    [path] = confirmation_links(sqlite_engine)
+    clock.now = NOW + timedelta(hours=73)
+    page = client.get(path)
+    assert page.status_code == 410 and 'data-message="confirm_expired"' in page.text
+    digest = rating_links.digest(path.rsplit("/", 1)[1])
+    token = csrf.issue(config.secret_bytes, "confirm", digest, clock.now)  # a fresh form
+    assert client.post(path, data={csrf.FIELD: token}).status_code == 410
+    assert entries(sqlite_engine) == []
