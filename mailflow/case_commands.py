@@ -15,7 +15,7 @@ import zoneinfo
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from classifier.records import CATEGORIES
@@ -31,8 +31,8 @@ from mailflow.command_support import (
     print_json,
 )
 from mailflow.config import Config
-from mailflow.db import open_database, session_scope, utcnow
-from mailflow.models import OutboxMail, OutboxStatus, StoredMail
+from mailflow.db import open_database, read_scope, session_scope, utcnow
+from mailflow.models import OutboxMail, StoredMail
 from mediation import addresses, service, storage
 from mediation.business_time import BusinessCalendar
 from mediation.outgoing import LANGUAGES
@@ -124,7 +124,7 @@ def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         rows, total = page.rows([merchant_summary(m) for m in storage.merchants(session)])
 
     def table(rows: list[dict[str, Any]]) -> None:
@@ -135,7 +135,7 @@ def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         merchant = storage.merchant_by_slug(session, args.slug)
         if merchant is None:
             print(f"siegel merchant show: no merchant {args.slug}", file=sys.stderr)
@@ -207,7 +207,7 @@ def _case_rows(
 
 def cmd_cases(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         check_merchant(session, "--merchant", args.merchant)
         rows, total = _case_rows(session, args.state, args.merchant, page)
 
@@ -389,7 +389,7 @@ def _held_summary(row: HeldMail, mail: StoredMail | None, ref: str | None) -> di
 
 def cmd_held(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         query = (
             select(HeldMail, StoredMail, Case.ref)
             .join(StoredMail, HeldMail.mail_id == StoredMail.id, isouter=True)  # type: ignore[arg-type]
@@ -426,10 +426,7 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     """Fire what is due at `--at` (default now); its mails are due now, not at `--at`."""
     now = _moment(args.at, config) if args.at else utcnow()
     engine = open_database(config.database_url)
-    with Session(engine) as session:
-        last = session.scalar(select(func.max(OutboxMail.id))) or 0
-    report = casework.sweep(engine, config, now)
-    _send_now(engine, after_id=last, created_at=now, real_now=utcnow())
+    report = casework.sweep(engine, config, now, send_at=utcnow())
     for fired in report.fired:
         held = f"  HELD: {fired.held}" if fired.held else ""
         print(f"{fired.case_ref}  {fired.kind:<18} {len(fired.outgoing)} mails{held}")
@@ -438,25 +435,6 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
         f"{report.mails} mails queued, {len(report.failed)} failed"
     )
     return EX_FAILED if report.failed else EX_OK
-
-
-def _send_now(engine: Engine, after_id: int, created_at: datetime, real_now: datetime) -> int:
-    """Make the mails this sweep queued due at `real_now`: a sweep `--at` a later time
-    stamps them with that time (their Date, the reply cap), and the relay would hold
-    them until the clock got there. They are the rows after `after_id` created at
-    exactly the sweep's time and never tried."""
-    with session_scope(engine) as session:
-        return session.execute(
-            update(OutboxMail)
-            .where(
-                OutboxMail.id > after_id,  # type: ignore[operator]
-                OutboxMail.created_at == created_at,
-                OutboxMail.status == OutboxStatus.QUEUED,
-                OutboxMail.attempts == 0,
-                OutboxMail.next_attempt_at > real_now,  # type: ignore[operator]
-            )
-            .values(next_attempt_at=real_now)
-        ).rowcount
 
 
 # ------------------------------------------------------------------ parser

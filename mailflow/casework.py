@@ -301,8 +301,12 @@ class SweepReport:
         return sum(len(fired.outgoing) for fired in self.fired)
 
 
-def sweep(engine: Engine, config: Config, now: datetime) -> SweepReport:
-    """Fire every deadline due at `now`, oldest first; each in its own transaction."""
+def sweep(
+    engine: Engine, config: Config, now: datetime, send_at: datetime | None = None
+) -> SweepReport:
+    """Fire every deadline due at `now`, oldest first; each in its own transaction.
+    Their mails are due at `send_at` (default `now`): `siegel sweep --at` a later time
+    sends them at once."""
     case_settings = settings(config)
     report = SweepReport()
     while len(report.fired) + len(report.failed) < MAX_FIRED_PER_SWEEP:
@@ -315,7 +319,7 @@ def sweep(engine: Engine, config: Config, now: datetime) -> SweepReport:
                 with session_scope(engine) as session:
                     fired = service.fire_deadline(session, deadline_id, now, case_settings)
                     for outgoing in fired.outgoing if fired else ():
-                        outbox.enqueue(session, outgoing, config, now)
+                        outbox.enqueue(session, outgoing, config, now, send_at=send_at)
             except Exception:
                 log.exception("firing deadline %s failed; skipped in this sweep", deadline_id)
                 report.failed.append(deadline_id)

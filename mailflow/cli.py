@@ -61,7 +61,7 @@ from mailflow.command_support import (
     print_json,
 )
 from mailflow.config import Config, ConfigError
-from mailflow.db import open_database, utcnow
+from mailflow.db import open_database, read_scope, utcnow
 from mailflow.models import (
     MailStatus,
     OutboxAttempt,
@@ -264,7 +264,7 @@ def _print_mail_table(rows: Sequence[dict[str, Any]]) -> None:
 
 def _list_mails(args: argparse.Namespace, config: Config, status: str | None) -> int:
     page = Page.of(args)
-    with Session(_engine(config)) as session:
+    with read_scope(_engine(config)) as session:
         query = select(StoredMail).order_by(StoredMail.id.desc())  # type: ignore[union-attr]
         if status:
             query = query.where(StoredMail.status == status)
@@ -282,7 +282,7 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_mail(args: argparse.Namespace, config: Config) -> int:
-    with Session(_engine(config)) as session:
+    with read_scope(_engine(config)) as session:
         mail = session.get(StoredMail, args.id)
         if mail is None:
             print(f"siegel mail: no mail {args.id}", file=sys.stderr)
@@ -338,7 +338,7 @@ def _outbox_summary(row: OutboxMail) -> dict[str, Any]:
 
 def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
-    with Session(_engine(config)) as session:
+    with read_scope(_engine(config)) as session:
         query = select(OutboxMail).order_by(OutboxMail.id.desc())  # type: ignore[union-attr]
         if args.status:
             query = query.where(OutboxMail.status == args.status)
@@ -360,7 +360,7 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
 def cmd_outbox_show(args: argparse.Namespace, config: Config) -> int:
     """One outgoing mail as its recipient reads it: headers, text, HTML as text, and
     every delivery attempt; `--raw` the bytes as the relay sends them."""
-    with Session(_engine(config)) as session:
+    with read_scope(_engine(config)) as session:
         row = session.get(OutboxMail, args.id)
         if row is None:
             raise LookupError(f"no outgoing mail {args.id} (see `siegel outbox`)")
@@ -475,7 +475,7 @@ def status_report(session: Session, now: datetime) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
-    with Session(_engine(config)) as session:
+    with read_scope(_engine(config)) as session:
         report = status_report(session, utcnow())
     if args.json:
         print_json(report)

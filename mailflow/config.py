@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
+from mediation import addresses
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.policy import Policy
 from scoring import PolicyError, ScoringPolicy
@@ -455,6 +456,17 @@ def _check_cases(config: Config) -> None:
     for address in (*config.mediation.mediators, config.mediation.operator):
         if address and "@" not in address:
             raise ConfigError("[mediation]", f"not a mail address: {address!r}")
+    # Mail to one of our own addresses comes back into our intake: the operator's
+    # mailbox there would pass service@ mail on to service@ again, a loop.
+    for key, values in (("mediators", config.mediation.mediators),
+                        ("operator", (config.mediation.operator,))):  # fmt: skip
+        for address in values:
+            if address and addresses.in_scheme(config.siegel.domain, address):
+                raise ConfigError(
+                    f"[mediation] {key}",
+                    f"{address} is one of the service's own addresses at "
+                    f"{config.siegel.domain}; name a person's mailbox",
+                )
 
 
 def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Config:

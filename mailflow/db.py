@@ -233,13 +233,11 @@ def is_postgres(engine: Engine) -> bool:
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads. On SQLite it takes no writer lock: it reads a
     snapshot while the intake and the worker go on writing, and a read inside another
-    unit of work does not wait for that one to finish. Writing in it is an error."""
+    unit of work does not wait for that one to finish. Writing in it is an error. What
+    it loaded stays readable after it ends (closed, not expired)."""
     options = {READ_ONLY: True, "postgresql_readonly": True}
     with Session(engine.execution_options(**options), expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+        yield session
 
 
 @contextmanager

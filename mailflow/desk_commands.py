@@ -35,7 +35,7 @@ from mailflow.command_support import (
     add_paging,
 )
 from mailflow.config import Config
-from mailflow.db import open_database, session_scope, utcnow
+from mailflow.db import open_database, read_scope, session_scope, utcnow
 from mediation import mediator_store, merchant_changes, service, storage
 from mediation.mediator_store import MediatorRecord
 from mediation.outcomes import Outcome
@@ -177,7 +177,7 @@ def cmd_mediator_resume(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_mediator_list(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         roster = mediator_store.roster(session, config.mediation.mediators)
         loads = storage.open_cases_per_mediator(session, [m.address for m in roster])
         records = {r.address: r for r in mediator_store.records(session)}

@@ -45,13 +45,15 @@ from email.mime.text import MIMEText
 from email.policy import SMTPUTF8, compat32
 from email.utils import format_datetime, formataddr
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from classifier.machine import LOOP_HEADER
 from mailflow.config import Config
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
-from mediation import addresses
+from mediation import addresses, mediator_store
 from mediation.outgoing import OutgoingMail, ascii_domain, header_text, wire_address
 
 log = logging.getLogger("mailflow.outbox")
@@ -102,11 +104,18 @@ class AttemptOutcome(enum.StrEnum):
     REPORTED = "reported"  # any other report to the VERP address: recorded only
 
 
-def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime) -> OutboxMail:
+def enqueue(
+    session: Session,
+    mail: OutgoingMail,
+    config: Config,
+    now: datetime,
+    send_at: datetime | None = None,
+) -> OutboxMail:
     """Store `mail` as an outbox row in the caller's session; the caller commits.
 
-    The row is `queued` (due at `now`) or, when a loop-safety rule fires,
-    `suppressed` with the rule in `suppressed_reason`: it is then never sent. A
+    The row is `queued` (due at `send_at`, by default `now`, the time it is dated)
+    or, when a loop-safety rule fires, `suppressed` with the rule in
+    `suppressed_reason`: it is then never sent. A
     recipient that cannot be written (a domain that IDNA cannot encode) gives a
     `failed` row with the reason in `last_error`, rather than an exception that would
     undo the caller's whole unit of work. The row's recipient is the address as sent
@@ -141,7 +150,7 @@ def enqueue(session: Session, mail: OutgoingMail, config: Config, now: datetime)
         suppressed_reason=reason,
         last_error=None if reason else undeliverable,
         created_at=now,
-        next_attempt_at=now,
+        next_attempt_at=send_at or now,
     )
     session.add(row)
     if reason:
@@ -228,7 +237,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         return f"{Suppression.ANSWERS_MACHINE_MAIL}: the mail this answers was machine mail"
     if _is_own_service_address(mail.to, config):
         return f"{Suppression.OWN_SERVICE_ADDRESS}: would loop back into our own intake"
-    if mail.auto_reply and _is_at_own_domain(mail.to, config):
+    if mail.auto_reply and _is_at_own_domain(mail.to, config, session):
         return (
             f"{Suppression.AUTOREPLY_TO_OWN_DOMAIN}: an automatic answer to an address at "
             "our own domain would answer ourselves"
@@ -294,6 +303,13 @@ def _autoreply_counts(session: Session, now: datetime) -> _AutoReplyCounts:
     return counts
 
 
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_counts(session: Session, transaction: SessionTransaction) -> None:
+    """The counts hold for one transaction: the next one counts (and locks) afresh."""
+    if transaction.parent is None:
+        session.info.pop(_AutoReplyCounts, None)
+
+
 def prefetch_autoreply_counts(session: Session, recipients: Iterable[str], now: datetime) -> None:
     """Count the recent automatic replies to all of `recipients` in one query (and, on
     PostgreSQL, take their locks in one sorted statement), for a batch of mails."""
@@ -336,14 +352,15 @@ def _is_own_service_address(address: str, config: Config) -> bool:
     return recipient.kind is not addresses.Kind.OPERATOR
 
 
-def _is_at_own_domain(address: str, config: Config) -> bool:
+def _is_at_own_domain(address: str, config: Config, session: Session | None = None) -> bool:
     """Whether `address` is at our domain itself (any case, trailing dot, Unicode or
     A-labels); a subdomain is someone else's.
 
     Our own addresses (service, postmaster, abuse, complaint, case and bounce
     addresses) always count. A person configured as mediator or operator at our
-    domain under a local part of their own (not one of the address scheme) does not:
-    answers to people we deliberately mail are not answers to ourselves.
+    domain, or registered as a mediator record (`siegel mediator add`, read through
+    `session`), under a local part of their own (not one of the address scheme) does
+    not: answers to people we deliberately mail are not answers to ourselves.
     """
     try:
         local, domain = addresses.split_address(address)
@@ -353,6 +370,8 @@ def _is_at_own_domain(address: str, config: Config) -> bool:
     except (addresses.AddressError, ValueError):
         return False
     people = {a.strip().lower() for a in (*config.mediation.mediators, config.mediation.operator)}
+    if session is not None and not people & {f"{local}@{domain}", f"{local}@{ours}"}:
+        people |= {record.address for record in mediator_store.records(session)}
     if f"{local}@{domain}" not in people and f"{local}@{ours}" not in people:
         return True
     try:
@@ -428,8 +447,12 @@ def message(row: OutboxMail, config: Config) -> bytes:
     carries the same Message-ID, Date and MIME boundary)."""
     if row.payload is None:
         return row.raw
-    mail = OutgoingMail(**{**row.payload, "references": tuple(row.payload["references"])})
-    return render(mail, row.message_id, config.siegel.domain, row.created_at)
+    # Fields of the mail as this version knows them: a row written by an older or newer
+    # version (a field added since, or dropped) still renders.
+    known = {field.name for field in dataclasses.fields(OutgoingMail)}
+    values = {key: value for key, value in row.payload.items() if key in known}
+    values["references"] = tuple(values.get("references") or ())
+    return render(OutgoingMail(**values), row.message_id, config.siegel.domain, row.created_at)
 
 
 def _payload(mail: OutgoingMail) -> dict[str, object]:

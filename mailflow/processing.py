@@ -63,7 +63,16 @@ def analyse_batch(mails: Sequence[StoredMail], config: Config) -> list[Analysis 
             analyses.append(error)
     readers = [a.reader for a in analyses if isinstance(a, Analysis) and a.reader is not None]
     # Category, language, automatic reply: what every case asks first.
-    casework.Reader.read_together(readers)
+    try:
+        casework.Reader.read_together(readers)
+    except Exception:
+        # One mail the classifier cannot read: each is read alone, so that it fails alone.
+        for index, analysis in enumerate(analyses):
+            if isinstance(analysis, Analysis) and analysis.reader is not None:
+                try:
+                    analysis.reader(None)
+                except Exception as error:
+                    analyses[index] = error
     return analyses
 
 

@@ -96,12 +96,35 @@ def still_claimed(session: Session, mail_ids: Sequence[int], holder: str) -> set
     return set(session.scalars(query))
 
 
-def fail(engine: Engine, mail_id: int, error: str, max_attempts: int) -> str:
-    """Record a failed attempt; quarantine after `max_attempts`. Returns the new status."""
+def load_claimed(session: Session, mail_id: int, holder: str) -> StoredMail | None:
+    """The mail `mail_id` if `holder` still holds its claim (locked until commit on
+    PostgreSQL, so that no `recover` gives it away meanwhile); else None."""
+    query = select(StoredMail).where(
+        StoredMail.id == mail_id,
+        StoredMail.status == MailStatus.PROCESSING,
+        StoredMail.claimed_by == holder,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def fail(
+    engine: Engine, mail_id: int, error: str, max_attempts: int, holder: str | None = None
+) -> str:
+    """Record a failed attempt; quarantine after `max_attempts`. Returns the new status.
+    With `holder`, only while that holder's claim stands: a mail given back and taken
+    by another worker meanwhile is that worker's now."""
     with session_scope(engine) as session:
-        mail = session.get(StoredMail, mail_id)
+        mail = session.get(StoredMail, mail_id, with_for_update=True)
         if mail is None:
             return "missing"
+        if holder is not None and (mail.status, mail.claimed_by) != (
+            MailStatus.PROCESSING,
+            holder,
+        ):
+            log.warning("mail %s failed but was given back meanwhile: %s", mail_id, error)
+            return mail.status
         mail.last_error = error[-_ERROR_LIMIT:]
         mail.claimed_by = None
         mail.claimed_at = None

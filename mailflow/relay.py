@@ -1,16 +1,17 @@
 """The relay worker: the only code that speaks SMTP outwards.
 
 It claims due outbox rows one at a time (a conditional UPDATE to `sending`, so two
-relays never hold the same row), hands the stored bytes with the row's VERP
-envelope sender to the configured relay unchanged, and records every answer as an
-`OutboxAttempt`:
+relays never hold the same row), renders the row's message (`outbox.message`: the same
+bytes each time it is rendered), hands it with the row's VERP envelope sender to the
+configured relay, and records every answer as an `OutboxAttempt`:
 
 - 2xx: `sent`.
 - 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1).
 - A message the relay cannot take as it is: `failed` at once, with the reason, and
   the pass goes on with the next row. That is a recipient with a non-ASCII local part
   (rendered with UTF-8 headers, `mailflow.outbox`) when the relay does not offer
-  SMTPUTF8 (RFC 6531), or a message that cannot be signed.
+  SMTPUTF8 (RFC 6531), a message that cannot be signed, or a row whose stored mail
+  cannot be rendered (damaged).
 - 4xx, no connection, or a relay that refuses us (greeting, STARTTLS, AUTH): tried
   again after `retry_base_seconds * 2**(attempts-1)`, capped at
   `max_backoff_seconds`, up to 10 % later at random so that rows deferred together
@@ -19,8 +20,8 @@ envelope sender to the configured relay unchanged, and records every answer as a
 Delivery is at-least-once. A worker that dies after the SMTP relay accepted a
 message but before it committed `sent` leaves the row `sending`; once the lease
 (`[queue] lease_seconds`) has run out, `recover()` queues it again and it is sent a
-second time, with the same Message-ID, because the message was rendered once and
-stored. Receivers can recognise the duplicate by it. (A send that outlasts the lease
+second time, with the same Message-ID, Date and MIME boundary: rendering a row is
+deterministic. Receivers can recognise the duplicate by it. (A send that outlasts the lease
 can be recovered by another process too: keep the lease well above the relay's
 `timeout_seconds`.)
 
@@ -30,7 +31,7 @@ attempt record and status: 250 when the file is in `new/`, deferred when it cann
 written.
 
 With a `[dkim]` key the message is signed just before it is sent (`mailflow.signing`),
-every attempt afresh; the stored bytes stay as rendered.
+every attempt afresh.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from mailflow.command_support import (
     print_json,
 )
 from mailflow.config import Config
-from mailflow.db import open_database, session_scope, utcnow
+from mailflow.db import open_database, read_scope, session_scope, utcnow
 from mediation import feedback_store as feedback
 from mediation import rating_store as ratings
 from mediation import seal, storage
@@ -126,7 +126,7 @@ def _print_assessment(assessment: Assessment, language: str) -> None:
 
 def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
     at = _moment(args.at, config)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         summary = sealwork.barometer(session, config, args.slug, at)
     if args.json:
         print_json(summary)
@@ -145,7 +145,7 @@ def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         merchant = _merchant(session, args.slug)
         query = (
             select(ratings.Rating, Case.ref)
@@ -190,7 +190,7 @@ def _show(
 def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
     """Lob & Tadel outside cases, newest first; entries whose shop is not yet known too."""
     page = Page.of(args)
-    with Session(open_database(config.database_url)) as session:
+    with read_scope(open_database(config.database_url)) as session:
         check_merchant(session, "--merchant", args.merchant)
         merchant_id = _merchant(session, args.merchant).id if args.merchant else None
         rows, total = page.rows(feedback.listing(session, merchant_id))

@@ -27,7 +27,7 @@ from sqlmodel import Session
 from mailflow import casework, queue
 from mailflow.config import Config
 from mailflow.db import is_postgres, session_scope, utcnow
-from mailflow.models import MailStatus, StoredMail
+from mailflow.models import StoredMail
 from mailflow.processing import Analysis, Context, analyse_batch, process_mail
 
 log = logging.getLogger("mailflow.worker")
@@ -64,12 +64,12 @@ class Worker:
         for mail, analysis in zip(batch, analyse_batch(batch, self.config), strict=True):
             assert mail.id is not None
             if isinstance(analysis, Exception):
-                self._failed(mail.id, analysis)
+                self._failed(mail.id, analysis, holder)
             else:
                 analysed.append((mail.id, mail, analysis))
         alone = self._process_together(analysed, holder) if len(analysed) > 1 else analysed
         for mail_id, _, analysis in alone:
-            self._process_alone(mail_id, analysis)
+            self._process_alone(mail_id, analysis, holder)
         return len(batch)
 
     def drain(self) -> int:
@@ -129,25 +129,26 @@ class Worker:
             pending = pending[taken:]
         return []
 
-    def _process_alone(self, mail_id: int, analysis: Analysis) -> None:
+    def _process_alone(self, mail_id: int, analysis: Analysis, holder: str) -> None:
         try:
             with session_scope(self.engine) as session:
-                mail = session.get(StoredMail, mail_id)
-                if mail is None or mail.status != MailStatus.PROCESSING:
+                mail = queue.load_claimed(session, mail_id, holder)
+                if mail is None:  # given back meanwhile (`queue.recover`): not ours now
                     return
                 done = self.process(session, mail, Context(self.config, self.clock(), analysis))
         except Exception as error:
             log.exception("processing mail %s failed", mail_id)
-            self._failed(mail_id, error)
+            self._failed(mail_id, error, holder)
             return
         _log_done([(mail_id, done)])
 
-    def _failed(self, mail_id: int, error: Exception) -> None:
+    def _failed(self, mail_id: int, error: Exception, holder: str) -> None:
         queue.fail(
             self.engine,
             mail_id,
             f"{type(error).__name__}: {error}",
             self.config.queue.max_attempts,
+            holder,
         )
 
 

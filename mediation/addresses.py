@@ -167,6 +167,22 @@ def parse_recipient(secret: bytes, domain: str, address: str) -> Recipient:
     raise AddressError("no such address")
 
 
+def in_scheme(domain: str, address: str) -> bool:
+    """Whether `address` is one of our scheme's addresses at `domain` (operator,
+    complaint and praise addresses, and anything shaped like a case, bounce or
+    feedback address, whatever its token): no person's mailbox."""
+    try:
+        local, address_domain = split_address(address)
+    except AddressError:
+        return False
+    if address_domain != domain.lower().rstrip("."):
+        return False
+    return local in OPERATOR_LOCALS or any(
+        pattern.match(local)
+        for pattern in (_COMPLAINT_RE, _CASE_RE, _BOUNCE_RE, _FEEDBACK_RE, _PRAISE_RE)
+    )
+
+
 def redact(text: str) -> str:
     """Hide address tokens, for logs and error messages."""
     return _REDACT_RE.sub(lambda m: f"{m.group(1) or ''}<token>", text)

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from mediation import holds, loading, notices, rating_store, transitions
+from mediation import holds, loading, notices, rating_store, templates, transitions
 from mediation.addresses import Role
 from mediation.events import CustomerRated
 from mediation.incoming import Classify, IncomingMail
@@ -27,9 +27,14 @@ from mediation.settings import Settings
 from mediation.storage import Case, HeldReason
 from mediation.workflow import State
 
-RATING_MAILS = ("customer.rating_request", "customer.rating_help")
-"""Our mails whose answer is expected to be a rating (an unreadable answer to the
-thanks, usually a "thank you", is held like any late mail)."""
+RATING_MAILS = (
+    "customer.rating_request",  # a mail of its own before the closing notice carried it
+    "customer.rating_help",
+    *sorted(key for key in templates.names() if templates.has_block(key, "rating_request")),
+)
+"""Our mails whose answer is expected to be a rating: the closing notices, which carry
+the rating request (``${rating_request}``), and the format help (an unreadable answer to
+the thanks, usually a "thank you", is held like any late mail)."""
 
 
 def mail_to_closed_case(

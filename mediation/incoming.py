@@ -38,7 +38,7 @@ class IncomingMail:
     thread_refs: tuple[str, ...] = ()
     """Case references of our own mails that `references` names (found in the outbox)."""
     answered_kinds: tuple[str, ...] = ()
-    """The templates (``customer.rating_request``, ...) of our own mails it answers."""
+    """The templates (``customer.case_resolved``, ...) of our own mails it answers."""
     machine: str | None = None
     """The kind of machine mail, when the header rules recognised one."""
     machine_rule: str | None = None

@@ -22,6 +22,7 @@ from mediation.outgoing import OutgoingMail
 from mediation.settings import Settings
 from mediation.storage import Case, CaseEvent, Customer, Merchant
 from mediation.workflow import (
+    FOLDED,
     CaseSnapshot,
     Deadline,
     Decision,
@@ -72,29 +73,81 @@ def for_decisions(
     the role that wrote `mail` answers it."""
     view = CaseView.load(session, case, settings)
     outgoing = []
-    kept = set(map(id, one_per_party([n for d in decisions for n in d.notifications])))
-    for decision in decisions:
-        for notification in decision.notifications:
-            if id(notification) not in kept:
-                continue  # another mail to the same party says it (one mail per act)
-            recipient = _recipient(notification, case, decision.case, view, settings)
-            if recipient is None:
-                continue  # no merchant, mediator or operator address: the event log has it
-            key = f"{notification.to}.{notification.template}"
-            language, zone = recipient.language, recipient.zone
-            filled = view.values(language, zone, notification.params, recipient.role)
-            shown = DEADLINE_SHOWN.get(key, (Deadline.MEDIATION_END,))
-            due = next(
-                (notification.params[k] for k in map(str, shown) if k in notification.params),
-                None,
-            )
-            filled["deadline"] = templates.format_moment(due, language, zone)  # type: ignore[arg-type]
-            role = recipient.role
-            replying = mail if role is not None and role is sender_role else None
-            outgoing.append(
-                compose(key, recipient.to, language, filled, case, role, replying, settings)
-            )
+    if not decisions:
+        return outgoing
+    final = decisions[-1].case.deadlines
+    kept = one_per_party([n for d in decisions for n in d.notifications])
+    snapshots = {id(n): d.case for d in decisions for n in d.notifications}
+    for notification, carried in _fold(kept):
+        snapshot = snapshots[id(notification)]
+        recipient = _recipient(notification, case, snapshot, view, settings)
+        if recipient is None:
+            continue  # no merchant, mediator or operator address: the event log has it
+        key = f"{_writer(notification.to)}.{notification.template}"
+        language, zone = recipient.language, recipient.zone
+        filled = view.values(language, zone, notification.params, recipient.role)
+        filled["deadline"] = _deadline(key, notification.params, final, language, zone)
+        for block in carried:
+            values = view.values(language, zone, block.params, recipient.role)
+            filled[block.template] = templates.render_block(block.template, language, values)
+        role = recipient.role
+        replying = mail if role is not None and role is sender_role else None
+        outgoing.append(
+            compose(key, recipient.to, language, filled, case, role, replying, settings)
+        )
     return outgoing
+
+
+def _writer(party: Party) -> str:
+    """The party whose templates a notification to `party` uses: a former mediator's
+    are the mediator's (`workflow.template_names`)."""
+    return str(Party.MEDIATOR if party is Party.FORMER_MEDIATOR else party)
+
+
+def _deadline(
+    key: str,
+    params: Mapping[str, object],
+    final: Mapping[Deadline, object],
+    language: str,
+    zone: str,
+) -> str:
+    """The deadline mail `key` states: as the whole act left it (two commands in one
+    mediator's mail), else as its own decision did (a closing clears every deadline)."""
+    shown = DEADLINE_SHOWN.get(key, (Deadline.MEDIATION_END,))
+    due = next((final[k] for k in shown if k in final), None)
+    if due is None:
+        due = next((params[k] for k in map(str, shown) if k in params), None)
+    return templates.format_moment(due, language, zone)  # type: ignore[arg-type]
+
+
+def _fold(
+    notifications: Sequence[Notification],
+) -> list[tuple[Notification, tuple[Notification, ...]]]:
+    """One mail per party and act: each notification with those that travel inside it
+    (`workflow.FOLDED`: the rating request in the closing notice, the mediator's message
+    in its proposal). A folded notice whose party gets no other mail with room for it
+    (the block ``${NAME}`` in the template, in both languages alike) is a mail of its own."""
+    carried: dict[int, list[Notification]] = {id(n): [] for n in notifications}
+    folded: set[int] = set()
+    for notification in notifications:
+        if notification.template not in FOLDED:
+            continue
+        host = next(
+            (
+                other
+                for other in notifications
+                if other.to is notification.to
+                and other.template not in FOLDED
+                and templates.has_block(
+                    f"{_writer(other.to)}.{other.template}", notification.template
+                )
+            ),
+            None,
+        )
+        if host is not None:
+            carried[id(host)].append(notification)
+            folded.add(id(notification))
+    return [(n, tuple(carried[id(n)])) for n in notifications if id(n) not in folded]
 
 
 @dataclass(frozen=True)
@@ -243,6 +296,8 @@ class CaseView:
             "problems": "",
             "rating_summary": rating_store.summary(params, language),
             "rating_help": "",
+            "rating_request": "",  # blocks: filled when the mail carries one
+            "mediator_message": "",
             "rating_link": rating_links.url(
                 self.settings.secret,
                 self.settings.web_url,

@@ -1,5 +1,5 @@
 """Rating links: the signed, expiring link to the rating form in the mail that closes a
-case (``customer.rating_request``).
+case (the rating request, ``${rating_request}``, in the customer's closing notice).
 
 A link is ``/bewertung/REF.EXPIRES.MAC``: the case reference, the moment it expires
 (Unix seconds) and an HMAC over the reference, the case's customer and the expiry. The

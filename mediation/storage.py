@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import ORMExecuteState, make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.util import find_tables
@@ -638,7 +638,23 @@ def _before_commit(session: Session) -> None:
     _write_deferred(session)
 
 
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_TransactionCache, None)
+@event.listens_for(OrmSession, "after_transaction_create")
+def _no_savepoint_over_deferred(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint rolled back would take rows deferred before it (and written inside it)
+    # with it: write them first (`write_pending`), or open the savepoint before them.
+    cache = session.info.get(_TransactionCache)
+    if transaction.nested and cache is not None and (cache.deferred or cache.case_numbers):
+        raise RuntimeError("a savepoint over deferred case rows: call storage.write_pending first")
+
+
+def write_pending(session: Session) -> None:
+    """Write what this unit of work has deferred (log entries, deadlines, case numbers)."""
+    _before_commit(session)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    # Only when the whole transaction ends (commit, rollback or close): a savepoint's
+    # end keeps what the transaction around it has read, counted and deferred.
+    if transaction.parent is None:
+        session.info.pop(_TransactionCache, None)

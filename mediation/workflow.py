@@ -209,6 +209,8 @@ BOTH_ACCEPTED = Guard(
 
 MERCHANT_CLOCK = (Deadline.MERCHANT_REPLY, Deadline.MERCHANT_REMINDER)
 RATING = customer("rating_request")
+"""The rating request of every closing with a merchant: it travels inside the customer's
+closing notice of the same edge (`FOLDED`), so the customer gets one mail."""
 OPERATOR_CLOSING = (
     customer("closed_by_operator"),
     merchant("closed_by_operator"),
@@ -348,7 +350,8 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     ),
     # Solved without a written reply (by phone, by a refund): nothing left to wait for.
     (State.AWAITING_MERCHANT, CustomerConfirmedSolved): Rule(
-        State.CLOSED_RESOLVED, notify=(merchant("case_resolved"), RATING)
+        State.CLOSED_RESOLVED,
+        notify=(customer("case_resolved"), merchant("case_resolved"), RATING),
     ),
     (State.AWAITING_MERCHANT, CustomerWithdrew): Rule(
         State.CLOSED_WITHDRAWN,
@@ -356,7 +359,8 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     ),
     # The customer's turn: solved, not solved, or silence.
     (State.AWAITING_CUSTOMER, CustomerConfirmedSolved): Rule(
-        State.CLOSED_RESOLVED, notify=(merchant("case_resolved"), RATING)
+        State.CLOSED_RESOLVED,
+        notify=(customer("case_resolved"), merchant("case_resolved"), RATING),
     ),
     (State.AWAITING_CUSTOMER, CustomerReportedUnsolved): Rule(
         State.IN_MEDIATION,
@@ -580,19 +584,35 @@ SUPERSEDED_BY: Mapping[str, frozenset[str]] = {
     "note_recorded": frozenset(
         {"message_sent", "proposal_sent", "case_closed", "deadline_extended"}
     ),
+    # Several commands in one mediator's mail: the last word says it all (a proposal
+    # states its answer deadline, extended or not; a closing ends a proposal).
+    "deadline_extended": frozenset(
+        {"proposal", "proposal_sent", "case_resolved", "case_unresolved", "case_closed"}
+    ),
+    "proposal": frozenset({"case_resolved", "case_unresolved"}),
+    "proposal_sent": frozenset({"case_closed"}),
 }
 """A notice a party need not get when one of these goes to it for the same act: entering
 mediation and the mediator's assignment at once are one mail (the first says it all)."""
 
+FOLDED = frozenset({"rating_request", "mediator_message"})
+"""Notices that travel inside another mail to the same party for the same act, as the
+block ``${NAME}`` of that mail's template (`mediation.notices`): the rating request in
+the closing notice, the mediator's message in the proposal, extension or closing it
+came with. Alone, such a notice is a mail of its own."""
+
 
 def one_per_party(notifications: Sequence[Notification]) -> list[Notification]:
     """`notifications` of one act (the decisions of one mail, deadline or command) without
-    those another of the same party's already says (`SUPERSEDED_BY`)."""
+    those another of the same party's already says (`SUPERSEDED_BY`), and without the
+    earlier of the same notice to the same party (two commands of one kind)."""
     sent = {(n.to, n.template) for n in notifications}
+    last = {(n.to, n.template): index for index, n in enumerate(notifications)}
     return [
         n
-        for n in notifications
-        if not any((n.to, other) in sent for other in SUPERSEDED_BY.get(n.template, ()))
+        for index, n in enumerate(notifications)
+        if last[(n.to, n.template)] == index
+        and not any((n.to, other) in sent for other in SUPERSEDED_BY.get(n.template, ()))
     ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, event, select
 from sqlmodel import Session
 
+import classifier
 from mailflow import queue
 from mailflow.db import utcnow
 from mailflow.models import OutboxMail, StoredMail
@@ -141,3 +142,47 @@ def test_a_mail_given_back_meanwhile_is_not_processed_by_the_batch(harness: Harn
     statuses = {m.id: m.status for m in mails(harness.engine)}
     assert statuses[given_back] == "processing"
     assert sorted(statuses.values()) == ["done", "done", "processing"]
+
+
+def test_a_mail_the_classifier_cannot_read_fails_alone(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The classifier reads a batch at once; if one mail makes it fail, the others are
+    read alone and done, and only that mail counts a failed attempt."""
+    send_complaints(harness, 3)
+    harness.send(
+        compose("K <k@example.org>", "beschwerde+moebel-fuchs@siegel.test", "Sofa", "POISON")
+    )
+    original = classifier.classify_many
+
+    def classify_many(batch, **options):  # type: ignore[no-untyped-def]
+        if any("POISON" in mail["body"] for mail in batch):
+            raise ValueError("the classifier chokes on this one mail")
+        return original(batch, **options)
+
+    monkeypatch.setattr(classifier, "classify_many", classify_many)
+    monkeypatch.setattr(classifier.classification, "classify_many", classify_many)
+    assert harness.worker.run_batch() == 4
+    stored = mails(harness.engine)
+    assert [(m.status, m.attempts) for m in stored] == [("done", 1)] * 3 + [("new", 1)]
+    assert "the classifier chokes" in (stored[-1].last_error or "")
+
+
+def test_a_failure_after_the_claim_was_given_back_leaves_the_new_holder_alone(
+    harness: Harness,
+) -> None:
+    """A worker whose claim was given back (and taken by another) records no failure on
+    that mail and does not process it: the mail is the other worker's now."""
+    send_complaints(harness, 1)
+    [mail] = mails(harness.engine)
+    queue.claim_next(harness.engine, utcnow(), holder="slow-host:1:1")
+    assert queue.fail(harness.engine, mail.id, "too late", 3, holder="other:2:2") == "processing"  # type: ignore[arg-type]
+    with Session(harness.engine) as session:
+        assert queue.load_claimed(session, mail.id, "other:2:2") is None  # type: ignore[arg-type]
+        assert queue.load_claimed(session, mail.id, "slow-host:1:1") is not None  # type: ignore[arg-type]
+    [again] = mails(harness.engine)
+    assert (again.status, again.claimed_by, again.last_error) == (
+        "processing",
+        "slow-host:1:1",
+        None,
+    )

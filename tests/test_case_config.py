@@ -77,3 +77,28 @@ def test_a_wrong_value_names_its_key(raw: dict, key: str, tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as error:
         parse(raw, tmp_path, {})
     assert error.value.key == key
+
+
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        ({"operator": "service@siegel.example"}, "[mediation] operator"),
+        ({"operator": "Postmaster@Siegel.Example."}, "[mediation] operator"),
+        ({"operator": "beschwerde@siegel.example"}, "[mediation] operator"),
+        ({"operator": "beschwerde+moebel-fuchs@siegel.example"}, "[mediation] operator"),
+        ({"operator": "lob@siegel.example"}, "[mediation] operator"),
+        ({"mediators": ["complaints@siegel.example"]}, "[mediation] mediators"),
+    ],
+)
+def test_our_own_addresses_are_refused_as_operator_or_mediator(
+    raw: dict, key: str, tmp_path: Path
+) -> None:
+    """The operator's mailbox (and a mediator's) must be a person's, not one of the
+    scheme's addresses at [siegel] domain: mail to it would come back into our intake
+    (service@ mail passed on to service@ again)."""
+    siegel = {"domain": "siegel.example", "secret": "s" * 32}
+    with pytest.raises(ConfigError) as error:
+        parse({"siegel": siegel, "mediation": raw}, tmp_path, {})
+    assert error.value.key == key and "own addresses" in str(error.value)
+    people = {"operator": "betreiber@siegel.example", "mediators": ["service@elsewhere.example"]}
+    assert parse({"siegel": siegel, "mediation": people}, tmp_path, {}).mediation.operator

@@ -150,9 +150,11 @@ def test_the_operator_closes_with_a_reason_and_refuses_a_closed_case(harness: Ha
     assert "--reason" in missing.stderr
     harness.cli("case", ref, "--close", "unresolved", "--reason", "Doppelte Beschwerde")
     closed = harness.process()
-    [to_customer] = [m for m in addressed_to(closed, CUSTOMER)
-                     if harness.sent([m])[0][1] == "customer.closed_by_operator"]  # fmt: skip
+    one_per_party(harness, closed)
+    [to_customer] = addressed_to(closed, CUSTOMER)  # the closing carries the rating request
+    assert harness.sent([to_customer]) == [(CUSTOMER, "customer.closed_by_operator")]
     assert "Doppelte Beschwerde" in plain(to_customer)
+    assert "Service (1-5):" in plain(to_customer)
     assert harness.case(ref)["state"] == "closed_unresolved"
     again = harness.cli("case", ref, "--withdraw", check=False)
     assert (again.returncode, again.stderr.count("\n")) == (1, 1)
@@ -207,6 +209,46 @@ def test_entering_mediation_is_one_mail_per_party_and_quotes_the_customer(
     )
     [to_merchant] = addressed_to(sent, MERCHANT)
     assert "zweimal verschoben" in plain(to_merchant)
+    assert harness.case(ref)["mediator"] == MEDIATORS[1]
+
+
+def test_a_mediators_message_and_proposal_are_one_mail_per_party(harness: Harness) -> None:
+    """A mediator's reply with a message and a #vorschlag: each party gets the proposal
+    with the mediator's words in it, the mediator one confirmation."""
+    ref, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATORS[0])
+    words = "Danke für die Fotos. Mein Vorschlag steht unten."
+    harness.send(harness.reply(case_file, MEDIATORS[0], f"{words}\n#vorschlag 50 Euro Gutschrift."))
+    proposals = harness.process()
+    one_per_party(harness, proposals)
+    assert sorted(harness.sent(proposals)) == sorted(
+        [
+            (CUSTOMER, "customer.proposal"),
+            (MERCHANT, "merchant.proposal"),
+            (MEDIATORS[0], "mediator.proposal_sent"),
+        ]
+    )
+    for party in (CUSTOMER, MERCHANT):
+        [mail] = addressed_to(proposals, party)
+        assert words in plain(mail) and "50 Euro Gutschrift" in plain(mail)
+    assert harness.case(ref)["state"] == "proposal_pending"
+
+
+def test_the_operator_gives_a_mediation_to_another_mediator(harness: Harness) -> None:
+    """`siegel case REF --mediator`: the new mediator gets the case file, the former one
+    is told, each party gets one mail."""
+    ref, _ = to_mediation(harness)
+    harness.cli("case", ref, "--mediator", MEDIATORS[1])
+    moved = harness.process()
+    one_per_party(harness, moved)
+    assert sorted(harness.sent(moved)) == sorted(
+        [
+            (MEDIATORS[1], "mediator.case_file"),
+            (MEDIATORS[0], "mediator.case_reassigned"),
+            (CUSTOMER, "customer.mediator_changed"),
+            (MERCHANT, "merchant.mediator_changed"),
+        ]
+    )
     assert harness.case(ref)["mediator"] == MEDIATORS[1]
 
 

@@ -90,7 +90,7 @@ def test_the_operator_closes_with_a_reason_every_party_reads() -> None:
         ("customer", "closed_by_operator"),
         ("merchant", "closed_by_operator"),
         ("mediator", "closed_by_operator"),
-        ("customer", "rating_request"),
+        ("customer", "rating_request"),  # travels in the customer's closing notice
     ]
     assert closed.notifications[0].params["reason"] == "Doppelt."
     with pytest.raises(ValueError):

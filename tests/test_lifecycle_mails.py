@@ -87,7 +87,7 @@ def test_the_nightly_recompute_sends_each_lifecycle_mail_once(
     trial, expiring, recheck = (
         mails[f"info@{slug}.example"][1] for slug in ids if slug != "frisch"
     )
-    assert "endet in 9" in trial and "Ab dem 05.12.2026 (dem dritten Monat)" in trial
+    assert "endet in 9" in trial and "Ab dem 05.12.2026, dem Beginn des dritten Monats" in trial
     assert "/siegel/in-testphase" in trial
     assert "expires on 2026-12-20, in 24 days" in expiring
     assert "Nachprüfung ist\nfällig" in recheck or "Nachprüfung ist fällig" in recheck

@@ -307,7 +307,11 @@ def test_complaint_reply_solved_and_rated() -> None:
     solved = decide(later.case, CustomerConfirmedSolved(), POLICY, berlin(2026, 11, 23, 12))
     assert solved.state is State.CLOSED_RESOLVED
     assert solved.deadlines == {}
-    assert sent(solved) == [(Party.MERCHANT, "case_resolved"), (Party.CUSTOMER, "rating_request")]
+    assert sent(solved) == [
+        (Party.CUSTOMER, "case_resolved"),  # carries the rating request: one mail
+        (Party.MERCHANT, "case_resolved"),
+        (Party.CUSTOMER, "rating_request"),
+    ]
 
     rating = CustomerRated(service=5, reachability=4, reaction_time=5, praise="Schnell!")
     rated = decide(solved.case, rating, POLICY, berlin(2026, 11, 24, 8))

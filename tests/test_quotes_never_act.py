@@ -563,8 +563,11 @@ VALUES = {name: f"<{name}>" for name in templates.PARAMETERS} | {
 GMAIL_HEADER = "Am Do., 12. März 2026 um 14:22 Uhr schrieb Service-Siegel <fall@siegel.example>:"
 
 
-def _request(key: str = "customer.rating_request") -> str:
-    return templates.render(key, "de", VALUES).text
+def _request(key: str = "customer.case_resolved") -> str:
+    """Our mail as the customer quotes it: by default the closing notice, which carries
+    the rating request."""
+    blocks = {"rating_request": templates.render_block("rating_request", "de", VALUES)}
+    return templates.render(key, "de", VALUES | blocks | {"mediator_message": ""}).text
 
 
 def _quoted(text: str) -> str:
@@ -817,7 +820,7 @@ def test_an_interleaved_answer_to_the_rating_request_rates_nothing_it_quotes(
     closed_at = rr.resolved(mailer, ref)
     outcome = _deliver(
         engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, _interleaved_text(),
-        closed_at + timedelta(hours=1), answered=("customer.rating_request",),
+        closed_at + timedelta(hours=1), answered=("customer.case_resolved",),
     )  # fmt: skip
     assert outcome.held is not None
     assert [mail.kind for mail in outcome.outgoing] == ["customer.rating_help"]
@@ -1221,7 +1224,7 @@ def test_the_probes_hidden_rating_is_not_stored(
     closed_at = rr.resolved(mailer, ref)
     outcome = _deliver_mime(
         engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, text, markup,
-        closed_at + timedelta(hours=1), answered=("customer.rating_request",),
+        closed_at + timedelta(hours=1), answered=("customer.case_resolved",),
     )  # fmt: skip
     assert outcome.held is not None
     assert [mail.kind for mail in outcome.outgoing] == ["customer.rating_help"]

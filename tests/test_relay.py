@@ -211,7 +211,7 @@ def test_a_row_that_cannot_be_rendered_fails_alone(
     assert Relay(engine, config, clock=Clock()).run_once() == 2
     failed = row_of(engine, damaged.id)
     assert failed.status == OutboxStatus.FAILED
-    assert (failed.last_error or "").startswith("cannot be rendered: KeyError")
+    assert (failed.last_error or "").startswith("cannot be rendered: TypeError")
     assert row_of(engine, good.id).status == OutboxStatus.SENT
     assert [r.rcpt_tos for r in sink.received] == [("b@shop.example",)]
 

@@ -9,7 +9,7 @@ import pytest
 
 from mediation import templates
 from mediation.notices import DEADLINE_SHOWN
-from mediation.workflow import template_names
+from mediation.workflow import FOLDED, template_names
 
 KEYS = sorted(templates.names("de"))
 MACHINE_KEYS = {f"{party}.{name}" for party, names in template_names().items() for name in names}
@@ -26,10 +26,30 @@ VALUES = {name: f'<{name}> & "{name}"' for name in templates.PARAMETERS} | {
 
 
 def test_both_languages_have_every_template_the_machine_sends() -> None:
-    """German and English have the same templates, covering every notification."""
+    """German and English have the same templates, covering every notification (the
+    rating request only as a block: it always travels in a closing notice)."""
     assert templates.names("de") == templates.names("en")
-    assert templates.names("de") >= MACHINE_KEYS
+    assert templates.names("de") >= MACHINE_KEYS - {"customer.rating_request"}
     assert set(DEADLINE_SHOWN) <= templates.names("de")
+
+
+@pytest.mark.parametrize("block", templates.BLOCKS)
+def test_every_block_is_written_in_both_languages_and_has_hosts_in_both(block: str) -> None:
+    """A block (`workflow.FOLDED`) renders in German and English, and a template that
+    has room for it has that room in both languages."""
+    assert set(templates.BLOCKS) == FOLDED
+    hosts = {
+        language: {
+            key
+            for key in templates.names(language)
+            if VALUES[block] in templates.render(key, language, VALUES).text
+        }
+        for language in templates.LANGUAGES
+    }
+    assert hosts["de"] == hosts["en"] and hosts["de"]
+    assert hosts["de"] == {key for key in KEYS if templates.has_block(key, block)}
+    for language in templates.LANGUAGES:
+        assert "${" not in templates.render_block(block, language, VALUES)
 
 
 @pytest.mark.parametrize("language", templates.LANGUAGES)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Engine, event, func, select, text
+from sqlmodel import Session
 
 from mailflow.db import session_scope
 from mediation import storage
@@ -111,3 +113,37 @@ def test_merchants_and_customers_are_read_once_and_stay_current(engine: Engine) 
         assert again.id == one.id
         count = session.scalar(select(func.count()).select_from(Customer))
         assert count == 1
+
+
+def test_a_savepoint_never_takes_deferred_rows_with_it(engine: Engine) -> None:
+    """Rows deferred before a savepoint would be written inside it and lost with its
+    rollback: opening one over them is refused until they are written."""
+    with session_scope(engine) as session:
+        customer = storage.ensure_customer(session, "sp@example.org", "S", "de", NOW)
+        case = new_case(session, "SSG-2026-900003", customer.id)  # type: ignore[arg-type]
+        storage.add_event(session, event_row(case, "ComplaintReceived"))
+        with pytest.raises(RuntimeError, match="write_pending"):
+            session.begin_nested()
+        storage.write_pending(session)
+        savepoint = session.begin_nested()
+        session.execute(text("SELECT 1"))
+        savepoint.rollback()
+    with session_scope(engine) as session:
+        assert [e.kind for e in storage.events_of(session, case.id)] == ["ComplaintReceived"]  # type: ignore[arg-type]
+
+
+def test_what_a_session_counted_ends_with_its_transaction(engine: Engine) -> None:
+    """A Session used for a second transaction (after a close) reads and counts afresh:
+    nothing of the first is written by the second."""
+    session = Session(engine)
+    storage.next_ref(session, 2027)
+    storage.ensure_customer(session, "gone@example.org", "G", "de", NOW)
+    session.close()  # ends the transaction without a commit: nothing of it stays
+    with session_scope(engine) as fresh:
+        assert fresh.scalar(select(func.count()).select_from(Customer)) == 0
+    with session:
+        ref = storage.next_ref(session, 2027)
+        session.commit()
+    # SQLite counts from its row, which the rollback left at 0; PostgreSQL's sequence
+    # never gives a number twice, rolled back or not.
+    assert ref.endswith("-000001") or engine.dialect.name == "postgresql"

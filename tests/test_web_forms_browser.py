@@ -37,9 +37,10 @@ SHOPPER = "olga.shopper@example.org"
 
 
 @pytest.fixture
-def site(sqlite_engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[tuple[Harness, str]]:
-    """Mail service and web side over one database; the links in mails point at the
-    web side's port; the operator's login is configured (hash only)."""
+def site(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[tuple[Harness, str]]:
+    """Mail service and web side over one database (SQLite, then PostgreSQL); the links
+    in mails point at the web side's port; the operator's login is configured (hash
+    only)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = {
@@ -47,7 +48,7 @@ def site(sqlite_engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[tuple[Ha
         "operator_user": "betrieb",
         "operator_password_hash": operator_auth.hash_password(PASSWORD, iterations=1000),
     }
-    harness = Harness(sqlite_engine, tmp_path, sink, web=web)
+    harness = Harness(engine, tmp_path, sink, web=web)
     harness.add_merchant(
         "moebel-fuchs", "Möbel Fuchs", MERCHANT, "--order-pattern", r"\bMF-\d{6}\b",
         "--domain", "moebel-fuchs.example",

@@ -56,8 +56,16 @@ PARAMETERS = (
     "sender_name",
     "mail_subject",
     "mail_text",
+    "rating_request",
+    "mediator_message",
 )
-"""The values every template may use; the service supplies all of them."""
+"""The values every template may use; the service supplies all of them. The last two
+are blocks (`BLOCKS`): empty unless the mail carries that notice."""
+
+BLOCKS = ("rating_request", "mediator_message")
+"""Notices that may travel inside another mail of the same act (`workflow.FOLDED`),
+written in the ``[block.NAME]`` tables: a template with room for one names it as
+``${NAME}``."""
 
 _WEEKDAYS = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
@@ -200,13 +208,26 @@ def _catalogue(language: str, prefix: str = "") -> dict[str, dict[str, str]]:
 
 
 def names(language: str = "de") -> frozenset[str]:
-    """Every template key (``party.name``) written in `language`."""
-    return frozenset(_catalogue(language))
+    """Every template key (``party.name``) of a mail written in `language` (no block)."""
+    return frozenset(key for key in _catalogue(language) if not key.startswith("block."))
+
+
+def has_block(key: str, block: str) -> bool:
+    """Whether template `key` has room for the block `block` (``${block}`` in its text;
+    the same in both languages, as `tests/test_templates.py` checks)."""
+    entry = _catalogue(LANGUAGES[0]).get(key)
+    return entry is not None and f"${{{block}}}" in entry["text"]
+
+
+def render_block(block: str, language: str, values: Mapping[str, str]) -> str:
+    """The text of block `block` (``[block.NAME]``) in `language` with `values`."""
+    entry = _catalogue(language)[f"block.{block}"]
+    return string.Template(entry["text"]).substitute(values).strip()
 
 
 def render(key: str, language: str, values: Mapping[str, str]) -> Rendered:
     """Template `key` in `language` with `values`; KeyError when a value is missing."""
-    entry = _catalogue(language).get(key)
+    entry = _catalogue(language).get(key) if not key.startswith("block.") else None
     if entry is None:
         raise KeyError(f"no template {key!r} in {language!r}")
     return _fill(entry, language, values)

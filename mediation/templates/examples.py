@@ -48,6 +48,16 @@ REPORT_EXAMPLE = {
 }
 
 
+def _example(language: str) -> dict[str, str]:
+    """The example values with every block filled: a mail shown as it reads when it
+    carries all it may (the rating request in a closing notice, a mediator's words)."""
+    blocks = {"message_text": "> Danke an beide Seiten für die schnelle Einigung."}
+    return EXAMPLE | {
+        block: templates.render_block(block, language, EXAMPLE | blocks)
+        for block in templates.BLOCKS
+    }
+
+
 def document() -> str:
     """The page: every template, German then English, with the example values."""
     lines = [
@@ -57,7 +67,10 @@ def document() -> str:
         "in German and English, rendered with example values. Generated from",
         "`mediation/templates/*.toml` by",
         "`python -m mediation.templates.examples > docs/mails.md`; do not edit by hand.",
-        "Which event sends which mail: [states.md](states.md).",
+        "Which event sends which mail: [states.md](states.md). A mail with room for a block",
+        "(`${rating_request}`: the rating request in a closing notice; `${mediator_message}`:",
+        "the mediator's words that came with a proposal, an extension or a closing) is shown",
+        "with it filled in; without one the block is left out.",
         "",
     ]
     keys = sorted(templates.names("de"))
@@ -68,7 +81,7 @@ def document() -> str:
             if is_report:
                 rendered = templates.render_report(key, language, REPORT_EXAMPLE)
             else:
-                rendered = templates.render(key, language, EXAMPLE)
+                rendered = templates.render(key, language, _example(language))
             lines += [f"**{language}**: {rendered.subject}", "", "```text", rendered.text.rstrip()]
             lines += ["```", ""]
     return "\n".join(lines)
