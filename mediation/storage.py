@@ -312,7 +312,7 @@ def next_ref(session: Session, year: int) -> str:
     """
     dialect = _dialect(session)
     if dialect == "postgresql":
-        number = session.execute(text(f"SELECT nextval('{CASE_NUMBER_SEQUENCE}')")).scalar_one()
+        number = session.execute(select(func.nextval(CASE_NUMBER_SEQUENCE))).scalar_one()
         return f"{REF_PREFIX}-{year}-{number:06d}"
     counted = _transaction_cache(session).case_numbers
     if year in counted:
@@ -621,12 +621,13 @@ def _before_execute(state: ORMExecuteState) -> None:
 
 def _may_read(statement: Any, deferred: Mapping[type[SQLModel], object]) -> bool:
     """Whether `statement` may read or change rows of a table with rows still deferred:
-    any statement that names one, and any whose tables are not known (text)."""
+    any statement that names one, and text, whose tables are not known. (A statement
+    naming no table, such as a sequence's `nextval`, reads none.)"""
     if isinstance(statement, TextClause):
         return True
     found = find_tables(statement, check_columns=True, include_crud=True)
     named = {table.name for table in found if table is not None}
-    return not named or any(model.__tablename__ in named for model in deferred)  # type: ignore[attr-defined]
+    return any(model.__tablename__ in named for model in deferred)  # type: ignore[attr-defined]
 
 
 @event.listens_for(OrmSession, "before_commit")
