@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from mailflow import outbox
+from mailflow import outbox, sealwork
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mediation import figures, report_store, seal, storage, templates
@@ -82,12 +82,7 @@ def reports(
     """The month's report: every merchant's (or `slug`'s) figures and tier movement, and
     the operator's totals."""
     start, end = bounds(month, config.siegel.timezone)
-    merchant_ids = None
-    if slug is not None:
-        merchant = storage.merchant_by_slug(session, slug)
-        if merchant is None:
-            raise LookupError(f"no merchant {slug}")
-        merchant_ids = [merchant.id]
+    merchant_ids = sealwork.merchants_named(session, slug)
     policy = config.scoring.policy
     # A window of one month that ends where the month ends starts where it starts.
     aggregates = figures.aggregates(session, end, 1, merchant_ids)  # type: ignore[arg-type]

@@ -63,16 +63,22 @@ def scoring_day(config: Config, at: datetime) -> date:
     return at.astimezone(ZoneInfo(config.siegel.timezone)).date()
 
 
+def merchants_named(session: Session, slug: str | None) -> list[int] | None:
+    """The id of merchant `slug` as a one-element list, or None (all) without a slug;
+    LookupError for an unknown slug."""
+    if slug is None:
+        return None
+    merchant = storage.merchant_by_slug(session, slug)
+    if merchant is None:
+        raise LookupError(f"no merchant {slug}")
+    return [merchant.id]  # type: ignore[list-item]
+
+
 def assess(
     session: Session, config: Config, at: datetime, slug: str | None = None
 ) -> list[Assessment]:
     """Every merchant's assessment as of `at` (only `slug`'s when given), by slug."""
-    merchant_ids = None
-    if slug is not None:
-        merchant = storage.merchant_by_slug(session, slug)
-        if merchant is None:
-            raise LookupError(f"no merchant {slug}")
-        merchant_ids = [merchant.id]
+    merchant_ids = merchants_named(session, slug)
     policy = config.scoring.policy
     aggregates = figures.aggregates(session, at, policy.window_months, merchant_ids)  # type: ignore[arg-type]
     records, held = seal.records(session, merchant_ids)
