@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,14 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-DOCS = REPO / "docs"
+DOCS = (
+    REPO / "docs"
+    if os.environ.get("SIEGEL_SCREENSHOTS")
+    else Path(tempfile.mkdtemp(prefix="siegel-screenshots-"))
+)
+"""Where the browser tests save their screenshots: docs/, for the README, when
+SIEGEL_SCREENSHOTS=1 (`SIEGEL_SCREENSHOTS=1 scripts/test -k browser`); else a temporary
+folder, so that a test run leaves the checkout as it found it."""
 
 
 @pytest.fixture

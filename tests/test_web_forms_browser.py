@@ -5,7 +5,7 @@ sink: the rating link from the closing mail opens the form, a submission counts 
 refused; Lob & Tadel goes through the sink's confirmation mail (double opt-in); the
 operator logs in (HTTP Basic) and releases the entry, which then shows in public. Both
 forms, filled in, are photographed in German and English for the README
-(docs/rating-form-*.png, docs/feedback-form-*.png).
+(docs/rating-form-*.png, docs/feedback-form-*.png, with SIEGEL_SCREENSHOTS=1).
 
 Skipped without the browser, failing under `CI=true` (the `browser` fixture).
 """
@@ -76,7 +76,7 @@ def click_and_wait(driver, element) -> None:  # type: ignore[no-untyped-def]
 
 
 def photograph(driver, name: str) -> None:  # type: ignore[no-untyped-def]
-    """docs/NAME.png: the page as far as it goes (the body, not the tall window)."""
+    """NAME.png in DOCS: the page as far as it goes (the body, not the tall window)."""
     from selenium.webdriver.common.by import By
 
     DOCS.mkdir(exist_ok=True)
