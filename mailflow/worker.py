@@ -119,10 +119,10 @@ class Worker:
                             break
             except Exception as error:
                 log.info(
-                    "a unit of work of %d mails failed (%s: %s); processing them one by one",
-                    taken + 1,
+                    "a unit of work failed (%s: %s); processing its %d mails one by one",
                     type(error).__name__,
                     error,
+                    len(pending),
                 )
                 return pending
             _log_done(done)
