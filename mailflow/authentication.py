@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-
-import dkim
+from typing import TYPE_CHECKING
 
 from mailflow.config import AuthenticationSection
+
+if TYPE_CHECKING:
+    import dkim
 
 log = logging.getLogger("mailflow.authentication")
 
@@ -64,6 +66,8 @@ def _from_mta(source: str, mta_peers: Sequence[str]) -> bool:
 
 def dkim_results(raw: bytes, authserv_id: str, dnsfunc: DnsLookup | None = None) -> str:
     """One Authentication-Results value with a ``dkim=`` result per signature checked."""
+    import dkim  # dkimpy and its DNS resolver load only where we verify ourselves
+
     results = []
     try:
         verifier = dkim.DKIM(raw, timeout=DNS_TIMEOUT_SECONDS)
@@ -79,6 +83,8 @@ def dkim_results(raw: bytes, authserv_id: str, dnsfunc: DnsLookup | None = None)
 
 def _verify_one(verifier: dkim.DKIM, index: int, dnsfunc: DnsLookup | None) -> tuple[str, str]:
     """("pass" | "fail" | "temperror" | "permerror", the signing domain) of signature `index`."""
+    import dkim
+
     verifier.domain = None  # set again by this signature's own d= tag
     try:
         passed = verifier.verify(index, dnsfunc=dnsfunc) if dnsfunc else verifier.verify(index)
