@@ -449,14 +449,17 @@ def message(row: OutboxMail, config: Config) -> bytes:
         return row.raw
     # Fields of the mail as this version knows them: a row written by an older or newer
     # version (a field added since, or dropped) still renders.
-    known = {field.name for field in dataclasses.fields(OutgoingMail)}
-    values = {key: value for key, value in row.payload.items() if key in known}
+    values = {key: value for key, value in row.payload.items() if key in _MAIL_FIELDS}
     values["references"] = tuple(values.get("references") or ())
     return render(OutgoingMail(**values), row.message_id, config.siegel.domain, row.created_at)
 
 
+_MAIL_FIELDS = tuple(field.name for field in dataclasses.fields(OutgoingMail))
+"""What a row's payload keeps of an `OutgoingMail` (and all `message` reads back)."""
+
+
 def _payload(mail: OutgoingMail) -> dict[str, object]:
-    return {field.name: getattr(mail, field.name) for field in dataclasses.fields(mail)} | {
+    return {name: getattr(mail, name) for name in _MAIL_FIELDS} | {
         "references": list(mail.references)
     }
 
