@@ -1,14 +1,15 @@
 """Database engine and versioned schema upgrades.
 
 SQLite (WAL, full fsync, `BEGIN IMMEDIATE` so that concurrent writers wait instead
-of failing) is the embedded default; PostgreSQL is used by URL. The schema is
+of failing, and write transactions taking turns in `mailflow.writer_queue`) is the
+embedded default; PostgreSQL is used by URL. The schema is
 upgraded by numbered steps recorded in `schema_version`; each step is idempotent,
 so a fresh database and an old one converge on the same schema and keep their data.
 
 A SQLite database holds every complaint and the spool: its directory is created 0700,
 the file 0600 before SQLite first opens it (SQLite gives its -wal and -shm files the
-database file's mode), and an existing file, -wal, -shm or -journal that others may
-read is tightened to 0600 at every start, whatever the process umask. How long a
+database file's mode), and an existing file, -wal, -shm, -journal or -writer that
+others may read is tightened to 0600 at every start, whatever the process umask. How long a
 writer waits for another one's lock is the URL's `timeout` in seconds (default 30,
 e.g. `sqlite:////var/lib/siegel/siegel.db?timeout=60`); beyond it the command fails
 with "database is locked", which `siegel ingest` turns into exit 75.
@@ -19,13 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -33,6 +32,7 @@ from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
+from mailflow.writer_queue import LOCK_FILE_SUFFIX, QueuedWriterConnection
 from mediation import feedback_store as feedback_storage
 from mediation import form_store as form_storage
 from mediation import lifecycle as lifecycle_storage
@@ -48,69 +48,11 @@ READ_ONLY = "siegel_read_only"  # execution option of `read_scope`
 # The database file and SQLite's files beside it: readable by the service's user only.
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIRECTORY_MODE = 0o700
-SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", LOCK_FILE_SUFFIX)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _QueuedWriterConnection(sqlite3.Connection):
-    """A SQLite connection whose transactions queue on a lock shared in this process.
-
-    SQLite admits one writer at a time, and a writer that finds the database locked
-    polls with sleeps of up to 100 ms (its busy handler): under contention an SMTP
-    session would wait hundreds of milliseconds for its 250. Threads of one process
-    instead wait on this lock, taken before BEGIN and released right after COMMIT or
-    ROLLBACK; other processes (the CLI) still meet the busy timeout.
-    """
-
-    _locks: ClassVar[dict[str, threading.RLock]] = {}
-    _locks_guard: ClassVar[threading.Lock] = threading.Lock()
-    _holding = False
-
-    def attach_lock(self, database: str) -> None:
-        with self._locks_guard:
-            self._writer_lock = self._locks.setdefault(database, threading.RLock())
-        self._holding = False
-
-    def begin_immediate(self) -> None:
-        self._writer_lock.acquire()
-        self._holding = True
-        try:
-            self.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._release()
-            raise
-
-    def set_query_only(self, query_only: bool) -> None:
-        """Refuse (or allow again) writes on this connection: a read-only unit of work."""
-        if getattr(self, "_query_only", False) != query_only:
-            self.execute(f"PRAGMA query_only={int(query_only)}")
-            self._query_only = query_only
-
-    def _release(self) -> None:
-        if self._holding:
-            self._holding = False
-            self._writer_lock.release()
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._release()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._release()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._release()
 
 
 def make_engine(url: str) -> Engine:
@@ -127,16 +69,20 @@ def make_engine(url: str) -> Engine:
         connect_args={
             "check_same_thread": False,
             "timeout": busy_timeout,
-            "factory": _QueuedWriterConnection,
+            "factory": QueuedWriterConnection,
         },
     )
-    lock_key = str(Path(database).resolve()) if database != ":memory:" else f"memory:{id(engine)}"
+    in_memory = database == ":memory:"
+    queue_key = f"memory:{id(engine)}" if in_memory else str(Path(database).resolve())
+    # Processes take turns by a lock file beside the database (`mailflow.writer_queue`).
+    by_file = not in_memory and not parsed.query.get("uri")
+    lock_file = Path(f"{queue_key}{LOCK_FILE_SUFFIX}") if by_file else None
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy's "begin" below decide when transactions start.
         dbapi_connection.isolation_level = None
-        dbapi_connection.attach_lock(lock_key)
+        dbapi_connection.attach_queue(queue_key, lock_file, busy_timeout)
         cursor = dbapi_connection.cursor()
         _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
