@@ -11,7 +11,9 @@ write transaction first takes its turn here:
 - processes queue on an exclusive `flock` of a file beside the database
   (`DATABASE-writer`): the kernel wakes a waiting process as soon as the holder lets go.
   A wait longer than the database URL's `timeout` fails with "database is locked", as
-  SQLite's own busy wait does.
+  SQLite's own busy wait does. A forked child closes the descriptors it inherited: a
+  flock lasts until every copy of its descriptor is closed, so a child would otherwise
+  keep its parent's turn.
 
 Programs that do not take this turn (the `sqlite3` shell) still meet SQLite's busy
 timeout, which stays set.
@@ -19,6 +21,7 @@ timeout, which stays set.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -29,6 +32,10 @@ from typing import ClassVar
 
 LOCK_FILE_SUFFIX = "-writer"
 LOCK_FILE_MODE = 0o600
+
+# Every descriptor this process opened to take a turn, held or still waited on.
+_descriptors: set[int] = set()
+_descriptors_guard = threading.Lock()
 
 
 class FairLock:
@@ -41,13 +48,13 @@ class FairLock:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._owner: int | None = None
+        self._owner: object = None
         self._depth = 0
         self._waiters: deque[threading.Lock] = deque()
 
-    def acquire(self) -> bool:
+    def acquire(self, timeout: float = -1) -> bool:
         """Take the lock; True when this took it rather than entered it again."""
-        me = threading.get_ident()
+        me = threading.current_thread()  # not get_ident(): idents of ended threads are reused
         with self._guard:
             if self._owner == me:
                 self._depth += 1
@@ -58,25 +65,41 @@ class FairLock:
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
-        turn.acquire()  # released by the holder that hands the lock over
-        with self._guard:
-            self._owner, self._depth = me, 1
+        try:
+            if not turn.acquire(timeout=timeout):  # released by the holder handing over
+                raise sqlite3.OperationalError("database is locked")
+            with self._guard:
+                self._owner, self._depth = me, 1
+        except BaseException:  # e.g. KeyboardInterrupt: leave the queue, or pass the lock on
+            with self._guard:
+                if turn in self._waiters:
+                    self._waiters.remove(turn)
+                elif self._owner in (-1, me):
+                    self._depth = 0
+                    self._hand_on()
+            raise
         return True
 
-    def release(self) -> bool:
-        """Give the lock up once; True when this let it go rather than left it entered."""
+    def release(self, owner: object = None) -> bool:
+        """Give the lock up once for `owner` (the calling thread by default)."""
         with self._guard:
-            if self._owner != threading.get_ident():
+            if self._owner is not (owner or threading.current_thread()):
                 raise RuntimeError("cannot release a lock held by another thread")
             self._depth -= 1
             if self._depth:
                 return False
-            if self._waiters:
-                self._owner = -1  # handed over: nobody barges in before the next holder
-                self._waiters.popleft().release()
-            else:
-                self._owner = None
+            self._hand_on()
             return True
+
+    def held_by(self, owner: object) -> bool:
+        return self._owner is owner
+
+    def _hand_on(self) -> None:
+        if self._waiters:
+            self._owner = -1  # handed over: nobody barges in before the next holder
+            self._waiters.popleft().release()
+        else:
+            self._owner = None
 
 
 class WriterQueue:
@@ -90,7 +113,7 @@ class WriterQueue:
         self._descriptor: int | None = None
 
     def acquire(self) -> None:
-        if self._threads.acquire() and self.lock_file is not None:
+        if self._threads.acquire(self.timeout) and self.lock_file is not None:
             try:
                 self._descriptor = _lock_exclusively(self.lock_file, self.timeout)
             except BaseException:
@@ -98,24 +121,34 @@ class WriterQueue:
                 raise
         self._depth += 1
 
-    def release(self) -> None:
+    def release(self, owner: object) -> None:
+        if not self._threads.held_by(owner):
+            raise RuntimeError("cannot release a turn held by another thread")
         self._depth -= 1
         if not self._depth and self._descriptor is not None:
             descriptor, self._descriptor = self._descriptor, None
-            os.close(descriptor)  # before the next thread's turn: closing ends the flock
-        self._threads.release()
+            _close(descriptor)  # before the next thread's turn: closing ends the flock
+        self._threads.release(owner)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: none of the parent's threads, nor its turn, came along."""
+        self._threads = FairLock()
+        self._depth = 0
+        self._descriptor = None
 
 
 def _lock_exclusively(path: Path, timeout: float) -> int:
     """An open descriptor of `path` holding its exclusive flock, taken within `timeout`."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_FILE_MODE)
+    with _descriptors_guard:  # no fork between open and add (see register_at_fork)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_FILE_MODE)
+        _descriptors.add(descriptor)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return descriptor
     except BlockingIOError:
         pass
     except BaseException:
-        os.close(descriptor)
+        _close(descriptor)
         raise
     # flock itself cannot time out: a helper thread waits, and this one waits for it.
     answered = threading.Event()
@@ -130,20 +163,44 @@ def _lock_exclusively(path: Path, timeout: float) -> int:
             result = error
         with decided:
             if answered.is_set() or result is not None:
-                os.close(descriptor)  # given up on meanwhile, or never locked
+                _close(descriptor)  # given up on meanwhile, or never locked
             if not answered.is_set():
                 outcome.append(result)
                 answered.set()
 
     threading.Thread(target=wait, name="sqlite-writer-turn", daemon=True).start()
-    answered.wait(timeout)
-    with decided:
-        if not answered.is_set():
-            answered.set()  # the helper closes the descriptor when its wait ends
-            raise sqlite3.OperationalError("database is locked")
-    if outcome[0] is not None:
-        raise outcome[0]
-    return descriptor
+    try:
+        answered.wait(timeout)
+        with decided:
+            if not answered.is_set():
+                answered.set()  # the helper closes the descriptor when its wait ends
+                raise sqlite3.OperationalError("database is locked")
+        if outcome[0] is not None:
+            raise outcome[0]
+        return descriptor
+    except BaseException:  # timed out, failed, or interrupted (KeyboardInterrupt)
+        with decided:
+            answered.set()  # from now on the helper closes the descriptor itself
+            granted = outcome == [None]
+        if granted:
+            _close(descriptor)
+        raise
+
+
+def _close(descriptor: int) -> None:
+    with _descriptors_guard:
+        _descriptors.discard(descriptor)
+        os.close(descriptor)
+
+
+def _forget_after_fork() -> None:
+    global _descriptors_guard
+    _descriptors_guard = threading.Lock()
+    for descriptor in _descriptors:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    _descriptors.clear()
+    QueuedWriterConnection.forget_after_fork()
 
 
 class QueuedWriterConnection(sqlite3.Connection):
@@ -154,6 +211,12 @@ class QueuedWriterConnection(sqlite3.Connection):
     _queues_guard = threading.Lock()
     _holding = False
 
+    @classmethod
+    def forget_after_fork(cls) -> None:
+        cls._queues_guard = threading.Lock()
+        for writer_queue in cls._queues.values():
+            writer_queue.forget_after_fork()
+
     def attach_queue(self, key: str, lock_file: Path | None, timeout: float) -> None:
         with self._queues_guard:
             self._queue = self._queues.setdefault(key, WriterQueue(lock_file, timeout))
@@ -161,7 +224,7 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def begin_immediate(self) -> None:
         self._queue.acquire()
-        self._holding = True
+        self._holder, self._holding = threading.current_thread(), True
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -177,7 +240,7 @@ class QueuedWriterConnection(sqlite3.Connection):
     def _release(self) -> None:
         if self._holding:
             self._holding = False
-            self._queue.release()
+            self._queue.release(self._holder)
 
     def commit(self) -> None:
         try:
@@ -196,3 +259,10 @@ class QueuedWriterConnection(sqlite3.Connection):
             super().close()
         finally:
             self._release()
+
+
+os.register_at_fork(
+    before=lambda: _descriptors_guard.acquire(),
+    after_in_parent=lambda: _descriptors_guard.release(),
+    after_in_child=_forget_after_fork,
+)

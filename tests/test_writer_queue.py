@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -14,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from mailflow.db import open_database, session_scope
 from mailflow.models import StoredMail
 from mailflow.spool import Arrival, store
-from mailflow.writer_queue import LOCK_FILE_SUFFIX, FairLock
+from mailflow.writer_queue import LOCK_FILE_SUFFIX, FairLock, _lock_exclusively
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,3 +190,51 @@ def test_sqlite_shell_writers_still_meet_the_busy_timeout(tmp_path: Path) -> Non
         outsider.close()
         engine.dispose()
     assert _count(url) == 1
+
+
+def test_a_child_forked_during_a_write_does_not_keep_the_parents_turn(tmp_path: Path) -> None:
+    """A flock lasts while any copy of its descriptor is open, and a fork copies them:
+    the child closes what it inherited, so the parent's commit hands the turn on."""
+    database = tmp_path / "siegel.db"
+    url = f"sqlite:///{database}?timeout=0.3"
+    engine = open_database(url)
+    try:
+        with session_scope(engine) as session:
+            session.execute(text("SELECT 1"))  # this process holds the turn
+            child = os.fork()
+            if child == 0:  # pragma: no cover - the child only waits
+                time.sleep(3)
+                os._exit(0)
+        try:
+            descriptor = _lock_exclusively(Path(f"{database}{LOCK_FILE_SUFFIX}"), 0.3)
+            os.close(descriptor)
+        finally:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+    finally:
+        engine.dispose()
+
+
+def test_a_thread_waiting_past_the_timeout_fails_and_leaves_the_queue() -> None:
+    """A waiter that gives up (the URL's timeout, or an interrupt) leaves the queue: the
+    next release goes to the thread behind it, not to nobody."""
+    lock = FairLock()
+    lock.acquire()
+    failures: list[BaseException] = []
+
+    def impatient() -> None:
+        try:
+            lock.acquire(timeout=0.1)
+        except sqlite3.OperationalError as error:
+            failures.append(error)
+
+    gives_up = threading.Thread(target=impatient)
+    gives_up.start()
+    gives_up.join(10)
+    assert [str(error) for error in failures] == ["database is locked"]
+    patient = threading.Thread(target=lambda: (lock.acquire(timeout=10), lock.release()))
+    patient.start()
+    lock.release()
+    patient.join(10)
+    assert not patient.is_alive()
+    assert lock.acquire() is True  # free again
