@@ -1,7 +1,7 @@
 """Scoring benchmark: 10,000 merchants, 1,000,000 cases and 300,000 ratings in the real
 tables, scored the way `siegel score` and the nightly recompute do.
 
-Issue 5's target: scoring (the SQL aggregation of `mediation.figures` plus
+Issue 5's target: scoring (the SQL aggregation of `mediation.figure_store` plus
 `scoring.score_all`) under 10 s on this machine, resident memory under 500 MB. The
 data is built first with SQLAlchemy Core executemany in chunks (not timed): merchants
 of very different sizes (a few large shops, many small ones) and quality, cases over
@@ -40,7 +40,7 @@ from sqlalchemy import JSON, Date, Engine, column, event, func, insert, select, 
 from sqlmodel import Session
 
 from mailflow.db import make_engine, open_database
-from mediation import figures, seal
+from mediation import figure_store, seal
 from mediation.rating_store import Rating
 from mediation.storage import Case, CaseDeadline, Customer, Merchant, UTCDateTime
 from mediation.workflow import Deadline, State
@@ -302,7 +302,7 @@ def score(engine: Engine, policy: ScoringPolicy) -> tuple[list, float, float, fl
     and the wall and CPU seconds of both steps."""
 
     def read(session: Session) -> tuple[list, tuple]:
-        return figures.aggregates(session, AT, policy.window_months), seal.records(session)
+        return figure_store.aggregates(session, AT, policy.window_months), seal.records(session)
 
     with Session(engine) as session:
         (aggregates, (records, held)), sql_wall, sql_cpu = _timed(read, session)

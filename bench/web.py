@@ -2,7 +2,7 @@
 
 Issue 12's target: the page renders in under 50 ms (median over the timed requests,
 through the whole ASGI application in this process: routing, the SQL of
-`mediation.figures` and `scoring` as the nightly recompute runs them, the template,
+`mediation.figure_store` and `scoring` as the nightly recompute runs them, the template,
 the security headers). The data is built first (not timed): one merchant, certified,
 with 300 cases opened over the last twelve months (first replies, missed deadlines,
 mediations, every closed state) and 3,000 ratings received in the window. A case has

@@ -9,10 +9,9 @@ arguments and the configuration and returns the exit status.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import zoneinfo
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -32,16 +31,12 @@ from mailflow.command_support import (
 )
 from mailflow.config import Config
 from mailflow.db import open_database, read_scope, session_scope, utcnow
+from mailflow.merchant_values import merchant_values
 from mailflow.models import OutboxMail, StoredMail
-from mediation import addresses, service, storage
-from mediation.business_time import BusinessCalendar
+from mediation import addresses, case_service, storage
 from mediation.outgoing import LANGUAGES
 from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant
 from mediation.workflow import State
-
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -49,50 +44,6 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 # ------------------------------------------------------------------ merchants
-
-
-def _merchant_values(args: argparse.Namespace) -> dict[str, Any]:
-    slug = args.slug.lower()
-    if not _SLUG.match(slug):
-        raise UsageError(f"slug {slug!r}: lower-case letters, digits and dashes (beschwerde+SLUG@)")
-    emails = [e.strip().lower() for e in args.email]
-    for email in emails:
-        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-            raise UsageError(f"--email {email!r}: not a mail address")
-    domains = [d.strip().lower().rstrip(".") for d in args.domain or []]
-    for domain in domains:
-        if not _DOMAIN.match(domain):
-            raise UsageError(f"--domain {domain!r}: not a domain name")
-    if args.order_pattern:
-        try:
-            re.compile(args.order_pattern)
-        except re.error as error:
-            raise UsageError(f"--order-pattern: not a regular expression: {error}") from None
-    if args.hours:
-        opens, _, closes = args.hours.partition("-")
-        if not _HOURS.match(args.hours) or time.fromisoformat(opens) >= time.fromisoformat(closes):
-            raise UsageError(f"--hours {args.hours!r}: expected HH:MM-HH:MM, opening first")
-    if args.timezone:
-        try:
-            zoneinfo.ZoneInfo(args.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"--timezone {args.timezone!r}: unknown time zone") from None
-    if args.calendar:
-        try:
-            BusinessCalendar.from_region(args.calendar)
-        except ValueError as error:
-            raise UsageError(f"--calendar {args.calendar!r}: {error}") from None
-    return dict(
-        slug=slug,
-        name=args.name.strip(),
-        support_addresses=emails,
-        domains=domains,
-        order_pattern=args.order_pattern or None,
-        language=args.language,
-        calendar_region=args.calendar,
-        timezone=args.timezone,
-        opening_hours=args.hours,
-    )
 
 
 def merchant_summary(merchant: Merchant) -> dict[str, Any]:
@@ -111,7 +62,7 @@ def merchant_summary(merchant: Merchant) -> dict[str, Any]:
 
 
 def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
-    values = _merchant_values(args)
+    values = merchant_values(args)
     with session_scope(open_database(config.database_url)) as session:
         if storage.merchant_by_slug(session, values["slug"]) is not None:
             print(f"siegel merchant add: {values['slug']} exists already", file=sys.stderr)
@@ -313,12 +264,12 @@ def cmd_case(args: argparse.Namespace, config: Config) -> int:
             if args.category not in CATEGORIES:
                 raise UsageError(f"--category: one of {', '.join(CATEGORIES)}")
             with session_scope(engine) as session:
-                service.correct_category(session, args.ref, args.category, now)
+                case_service.correct_category(session, args.ref, args.category, now)
             print(f"{args.ref.upper()}: category {args.category} (kept for training)")
         if args.merchant:
             _assign_merchant(engine, config, args.ref, args.merchant, now)
         desk_commands.act_on_case(args, config, engine, now)
-    except service.NotAllowed as error:
+    except case_service.NotAllowed as error:
         print(f"siegel case: {error}", file=sys.stderr)
         return EX_FAILED
     except LookupError as error:
@@ -342,7 +293,7 @@ def _assign_merchant(engine: Engine, config: Config, ref: str, slug: str, now: d
         case = storage.load_case(session, ref)
         if case is not None and case.state != State.NEEDS_MERCHANT:
             raise LookupError(f"{case.ref} is {case.state}; only needs_merchant takes a merchant")
-        outcome = service.assign_merchant(session, ref, slug, now, casework.settings(config))
+        outcome = case_service.assign_merchant(session, ref, slug, now, casework.settings(config))
         for outgoing in outcome.outgoing:
             outbox.enqueue(session, outgoing, config, now)
     print(f"{ref.upper()}: merchant {slug}, {len(outcome.outgoing)} mails queued")

@@ -5,7 +5,7 @@
   the classifier.
 
 - `handle(session, mail, parsed, verdict, config, now)`: a processed mail into
-  `mediation.service.handle_mail`, with the case references of our own mails its
+  `mediation.case_service.handle_mail`, with the case references of our own mails its
   threading headers name (looked up in the outbox) and the classifier (`Reader`), and
   the returned mails enqueued in the caller's session, so the case change and its
   mails commit together. The reading the case used is kept as the mail's
@@ -33,13 +33,12 @@ from mailflow import authentication, outbox
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail, StoredMail
-from mediation import service, storage
+from mediation import case_service, storage
 
 if TYPE_CHECKING:
     from classifier import Classification, Model
     from classifier.machine import MachineVerdict
     from mailflow.parsing import ParsedMail
-    from mailflow.processing import Analysis
 
 log = logging.getLogger("mailflow.casework")
 
@@ -49,10 +48,10 @@ MAX_FIRED_PER_SWEEP = 10_000
 
 
 @cache
-def settings(config: Config) -> service.Settings:
+def settings(config: Config) -> case_service.Settings:
     """The case service's settings from the (already checked) configuration; made once
     per configuration (the business calendar behind them is costly to build)."""
-    return service.Settings(
+    return case_service.Settings(
         domain=config.siegel.domain,
         secret=config.secret_bytes,
         policy=config.deadlines.policy(config.calendar),
@@ -224,14 +223,14 @@ def incoming(
     parsed: ParsedMail,
     verdict: MachineVerdict | None,
     authentication_results: tuple[str, ...] = (),
-) -> service.IncomingMail:
+) -> case_service.IncomingMail:
     """What the case service reads of a stored, parsed mail."""
     assert mail.id is not None
     answered = [*parsed.references, *filter(None, [parsed.in_reply_to])]
     answered = list(dict.fromkeys(answered))
     # In-Reply-To names the direct parent: its case is the strongest evidence.
     newest_first = [*filter(None, [parsed.in_reply_to]), *reversed(parsed.references)]
-    return service.IncomingMail(
+    return case_service.IncomingMail(
         id=mail.id,
         received_at=mail.received_at,
         envelope_to=tuple(mail.envelope_to),
@@ -249,14 +248,6 @@ def incoming(
     )
 
 
-def prepare(session: Session, analyses: Sequence[Analysis], now: datetime) -> None:
-    """Read for a batch of mails at once what each would read alone: their senders'
-    customer records and automatic-reply counts (a query each instead of one per mail)."""
-    senders = [a.parsed.from_address for a in analyses if a.reader and a.parsed.from_address]
-    storage.preload_customers(session, senders)
-    outbox.prefetch_autoreply_counts(session, senders, now)
-
-
 def handle(
     session: Session,
     mail: StoredMail,
@@ -266,14 +257,14 @@ def handle(
     now: datetime,
     reader: Reader | None = None,
     authentication_results: tuple[str, ...] = (),
-) -> service.Outcome:
+) -> case_service.Outcome:
     """Apply one processed mail to its case; its mails go into the outbox in `session`.
 
     Pass the `reader` made before the transaction (`processing.analyse`), so that the
     classifier's work does not hold the database's write lock.
     """
     reader = reader or Reader(parsed, config)
-    outcome = service.handle_mail(
+    outcome = case_service.handle_mail(
         session,
         incoming(session, mail, parsed, verdict, authentication_results),
         reader,
@@ -293,7 +284,7 @@ def handle(
 class SweepReport:
     """What one sweep did."""
 
-    fired: list[service.Fired] = field(default_factory=list)
+    fired: list[case_service.Fired] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
 
     @property
@@ -317,7 +308,7 @@ def sweep(
         for deadline_id in due:
             try:
                 with session_scope(engine) as session:
-                    fired = service.fire_deadline(session, deadline_id, now, case_settings)
+                    fired = case_service.fire_deadline(session, deadline_id, now, case_settings)
                     for outgoing in fired.outgoing if fired else ():
                         outbox.enqueue(session, outgoing, config, now, send_at=send_at)
             except Exception:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mediation import addresses
 from mediation.business_time import BusinessCalendar, opening_hours
-from mediation.policy import Policy
+from mediation.deadline_policy import Policy
 from scoring import PolicyError, ScoringPolicy
 
 log = logging.getLogger("mailflow.config")
@@ -151,7 +151,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 @dataclass(frozen=True)
 class DeadlinesSection:
-    """The case workflow's deadlines (defaults: `mediation.policy.Policy`) and the sweep."""
+    """The case workflow's deadlines (defaults: `mediation.deadline_policy.Policy`) and
+    the sweep."""
 
     merchant_reply_business_days: int = _POLICY.merchant_reply_business_days
     reminder_fraction: float = _POLICY.reminder_fraction

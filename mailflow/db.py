@@ -35,7 +35,7 @@ from mailflow import models
 from mailflow.writer_queue import LOCK_FILE_SUFFIX, QueuedWriterConnection
 from mediation import feedback_store as feedback_storage
 from mediation import form_store as form_storage
-from mediation import lifecycle as lifecycle_storage
+from mediation import lifecycle_notices as lifecycle_storage
 from mediation import mediator_store, merchant_changes, report_store
 from mediation import rating_store as rating_storage
 from mediation import seal as seal_storage

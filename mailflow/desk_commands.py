@@ -2,7 +2,7 @@
 
 - ``siegel case REF --withdraw [--reason TEXT]``, ``--close resolved|unresolved
   --reason TEXT``, ``--mediator ADDRESS``: through the workflow, logged, the parties
-  told (`mediation.service`); the options are registered on ``siegel case`` by
+  told (`mediation.case_service`); the options are registered on ``siegel case`` by
   `mailflow.case_commands`, which calls `act_on_case`.
 - ``siegel mediator add ADDRESS [--name N] | list | pause ADDRESS | resume ADDRESS``:
   mediators as records (``[mediation] mediators`` is the seed, records win); adding or
@@ -36,7 +36,8 @@ from mailflow.command_support import (
 )
 from mailflow.config import Config
 from mailflow.db import open_database, read_scope, session_scope, utcnow
-from mediation import mediator_store, merchant_changes, service, storage
+from mailflow.merchant_values import merchant_values
+from mediation import case_service, mediator_store, merchant_changes, storage
 from mediation.mediator_store import MediatorRecord
 from mediation.outcomes import Outcome
 from mediation.outgoing import LANGUAGES
@@ -67,7 +68,7 @@ def _enqueue(session: Session, outcomes: list[Outcome], config: Config, now: dat
 def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: datetime) -> None:
     """Carry out ``--withdraw``, ``--close`` or ``--mediator`` of ``siegel case REF``
     (at most one); prints one line. LookupError: no such case or mediator; UsageError:
-    a bad combination; `service.NotAllowed`: the case's state does not allow it."""
+    a bad combination; `case_service.NotAllowed`: the case's state does not allow it."""
     chosen = [name for name in ("withdraw", "close", "mediator") if getattr(args, name, None)]
     if not chosen:
         return
@@ -79,14 +80,14 @@ def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: d
     settings = casework.settings(config)
     with session_scope(engine) as session:
         if args.withdraw:
-            outcome = service.withdraw(session, args.ref, reason, now, settings)
+            outcome = case_service.withdraw(session, args.ref, reason, now, settings)
             done = "withdrawn"
         elif args.close:
             resolved = args.close == "resolved"
-            outcome = service.close(session, args.ref, resolved, reason, now, settings)
+            outcome = case_service.close(session, args.ref, resolved, reason, now, settings)
             done = f"closed as {args.close}"
         else:
-            outcome = service.reassign(session, args.ref, args.mediator, now, settings)
+            outcome = case_service.reassign(session, args.ref, args.mediator, now, settings)
             done = f"given to {args.mediator.lower()}"
         mails = _enqueue(session, [outcome], config, now)
     print(f"{args.ref.upper()}: {done}, {mails} mails queued")
@@ -134,7 +135,7 @@ def cmd_mediator_add(args: argparse.Namespace, config: Config) -> int:
             MediatorRecord(address=address, name=(args.name or "").strip(), created_at=now,
                            changed_at=now, changed_by=who()),
         )  # fmt: skip
-        picked = service.assign_waiting(session, now, casework.settings(config))
+        picked = case_service.assign_waiting(session, now, casework.settings(config))
         mails = _enqueue(session, picked, config, now)
     print(f"mediator {address} added; {_picked(picked, mails)}")
     return EX_OK
@@ -160,7 +161,9 @@ def _set_paused(args: argparse.Namespace, config: Config, paused: bool) -> int:
             record = MediatorRecord(address=address, created_at=now)  # the seed, as a record
         record.paused, record.changed_at, record.changed_by = paused, now, who()
         mediator_store.save(session, record)
-        picked = [] if paused else service.assign_waiting(session, now, casework.settings(config))
+        picked = (
+            [] if paused else case_service.assign_waiting(session, now, casework.settings(config))
+        )
         mails = _enqueue(session, picked, config, now)
     state = "paused: no new cases" if paused else f"takes cases again; {_picked(picked, mails)}"
     print(f"mediator {address} {state}")
@@ -209,8 +212,6 @@ _OPTIONS = {
 
 
 def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
-    from mailflow.case_commands import _merchant_values  # the checks of `merchant add`
-
     given = {option: getattr(args, option) for option in _OPTIONS if getattr(args, option)}
     if not given:
         raise UsageError(f"nothing to set: give one of --{', --'.join(_OPTIONS)}".replace("_", "-"))
@@ -233,7 +234,7 @@ def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
         for option, value in given.items():
             cleared = [] if option == "domain" else None  # a shop needs its name and email
             setattr(current, option, cleared if value in ("-", ["-"]) else value)
-        checked = _merchant_values(current)
+        checked = merchant_values(current)
         values = {_OPTIONS[option]: checked[_OPTIONS[option]] for option in given}
         changes = merchant_changes.change(session, merchant, values, who(), now)
         lines = [f"  {c.field}: {shown(c.old)} → {shown(c.new)}" for c in changes]

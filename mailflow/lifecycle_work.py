@@ -1,6 +1,6 @@
 """The seal's lifecycle mails, sent from the nightly recompute (`sealwork.recompute`):
 each merchant's seal status on the operator's day, the notices due
-(`mediation.lifecycle.due`: trial ends in `[web] trial_notice_days`, certification
+(`mediation.lifecycle_notices.due`: trial ends in `[web] trial_notice_days`, certification
 expires in `expiry_notice_days`, re-check due), each sent once (recorded with its mail,
 in the caller's unit of work) through the outbox.
 """
@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from mailflow import outbox
 from mailflow.config import Config
-from mediation import lifecycle, seal, storage
+from mediation import lifecycle_notices, seal, storage
 from scoring import seal_status
 
 log = logging.getLogger("mailflow.seal")
@@ -37,12 +37,16 @@ def send_due(
         if record is None or (slug is not None and merchant.slug != slug):
             continue
         status = seal_status(record, on, policy)
-        for notice in lifecycle.due(status, on, web.trial_notice_days, web.expiry_notice_days):
+        for notice in lifecycle_notices.due(
+            status, on, web.trial_notice_days, web.expiry_notice_days
+        ):
             assert merchant.id is not None
-            if lifecycle.sent(session, merchant.id, notice):
+            if lifecycle_notices.sent(session, merchant.id, notice):
                 continue
-            mail = lifecycle.mail(merchant, notice, on, certificate_url(config, merchant.slug))
-            lifecycle.record(session, merchant.id, notice, now)
+            mail = lifecycle_notices.mail(
+                merchant, notice, on, certificate_url(config, merchant.slug)
+            )
+            lifecycle_notices.record(session, merchant.id, notice, now)
             if mail is not None:
                 outbox.enqueue(session, mail, config, now)
                 count += 1

@@ -20,7 +20,7 @@ import mailbox
 import re
 from pathlib import Path
 
-from mailflow.relay import Answer
+from mailflow.outbox import Answer
 
 _UNSAFE = re.compile(r"[^\w@.+=-]")
 

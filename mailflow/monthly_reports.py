@@ -1,7 +1,7 @@
 """Monthly reports: per merchant and for the operator, as data, as text and as mail.
 
 One calendar month in the operator's time zone. The figures are the seal's own: every
-merchant's cases and ratings of the month aggregated in SQL (`mediation.figures`, a
+merchant's cases and ratings of the month aggregated in SQL (`mediation.figure_store`, a
 window of one month ending where the month ends) and measured by `scoring.measure`, so
 a report never computes a figure a second way; the operator's totals are the sum of the
 merchants' aggregates, measured the same way. Tier movement is the seal history's
@@ -29,7 +29,7 @@ from sqlmodel import Session
 from mailflow import outbox, sealwork
 from mailflow.config import Config
 from mailflow.db import session_scope
-from mediation import figures, report_store, seal, storage, templates
+from mediation import figure_store, report_store, seal, storage, templates
 from mediation.outgoing import OutgoingMail
 from scoring import MerchantAggregate, RatingTotals, add_months, days_text, figure_text
 from scoring.figures import measure
@@ -85,7 +85,7 @@ def reports(
     merchant_ids = sealwork.merchants_named(session, slug)
     policy = config.scoring.policy
     # A window of one month that ends where the month ends starts where it starts.
-    aggregates = figures.aggregates(session, end, 1, merchant_ids)  # type: ignore[arg-type]
+    aggregates = figure_store.aggregates(session, end, 1, merchant_ids)  # type: ignore[arg-type]
     by_slug = {m.slug: m for m in storage.merchants(session)}
     merchants = []
     for aggregate in aggregates:

@@ -104,6 +104,26 @@ class AttemptOutcome(enum.StrEnum):
     REPORTED = "reported"  # any other report to the VERP address: recorded only
 
 
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """The relay's answer to one message; `code` is None when there was no answer."""
+
+    code: int | None
+    response: str
+    relay_problem: bool = False  # the relay, not this message, is the trouble
+    unsendable: bool = False  # this message cannot go out this way: no retry helps
+
+    @property
+    def outcome(self) -> AttemptOutcome:
+        if self.unsendable:
+            return AttemptOutcome.FAILED
+        if self.code is not None and 200 <= self.code < 300:
+            return AttemptOutcome.SENT
+        if self.code is not None and 500 <= self.code < 600 and not self.relay_problem:
+            return AttemptOutcome.FAILED
+        return AttemptOutcome.DEFERRED
+
+
 def enqueue(
     session: Session,
     mail: OutgoingMail,

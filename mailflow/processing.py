@@ -22,7 +22,7 @@ from classifier import machine
 from mailflow import authentication, casework, outbox, parsing
 from mailflow.config import Config
 from mailflow.models import MailStatus, StoredMail
-from mediation import addresses, service
+from mediation import addresses, case_service, storage
 
 log = logging.getLogger("mailflow.processing")
 
@@ -132,9 +132,17 @@ def process_mail(session: Session, mail: StoredMail, context: Context) -> str:
     return done
 
 
-def _summary(outcome: service.Outcome) -> str:
+def _summary(outcome: case_service.Outcome) -> str:
     case = f"case {outcome.case_ref}" if outcome.case_ref else "no case"
     mails = f"{len(outcome.outgoing)} mail(s) queued"
     if outcome.held:
         return f"held ({outcome.held}), {case}, {mails}"
     return f"{case}, {mails}"
+
+
+def prepare(session: Session, analyses: Sequence[Analysis], now: datetime) -> None:
+    """Read for a batch of mails at once what each would read alone: their senders'
+    customer records and automatic-reply counts (a query each instead of one per mail)."""
+    senders = [a.parsed.from_address for a in analyses if a.reader and a.parsed.from_address]
+    storage.preload_customers(session, senders)
+    outbox.prefetch_autoreply_counts(session, senders, now)

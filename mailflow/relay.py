@@ -44,20 +44,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select, update
 
 from mailflow import outbox
 from mailflow.config import Config, ConfigError, RelaySection
 from mailflow.db import is_postgres, session_scope, utcnow
+from mailflow.maildir import MaildirDelivery
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
-from mailflow.outbox import AttemptOutcome
+from mailflow.outbox import Answer, AttemptOutcome
 from mailflow.signing import KeyFileError, Signer, load_key
 from mediation.addresses import redact
-
-if TYPE_CHECKING:
-    from mailflow.maildir import MaildirDelivery
 
 log = logging.getLogger("mailflow.relay")
 
@@ -82,26 +79,6 @@ class Claimed:
     envelope_from: str
     raw: bytes
     problem: str | None = None  # why the message could not be rendered
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The relay's answer to one message; `code` is None when there was no answer."""
-
-    code: int | None
-    response: str
-    relay_problem: bool = False  # the relay, not this message, is the trouble
-    unsendable: bool = False  # this message cannot go out this way: no retry helps
-
-    @property
-    def outcome(self) -> AttemptOutcome:
-        if self.unsendable:
-            return AttemptOutcome.FAILED
-        if self.code is not None and 200 <= self.code < 300:
-            return AttemptOutcome.SENT
-        if self.code is not None and 500 <= self.code < 600 and not self.relay_problem:
-            return AttemptOutcome.FAILED
-        return AttemptOutcome.DEFERRED
 
 
 class RelayConnection:
@@ -295,8 +272,6 @@ class Relay:
     def _connection(self) -> RelayConnection | MaildirDelivery:
         """The SMTP relay of `[relay]`, or its local Maildir (`[relay] maildir`, the demo)."""
         if self.config.maildir_path is not None:
-            from mailflow.maildir import MaildirDelivery
-
             return MaildirDelivery(self.config.maildir_path)
         return RelayConnection(self.config.relay, self.config.siegel.domain)
 

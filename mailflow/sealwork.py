@@ -2,7 +2,7 @@
 changes mailed, and the public rating barometer.
 
 - `assess(session, config, at)`: the figures of every merchant (or one) aggregated in
-  SQL (`mediation.figures`) and assessed by `scoring.score_all` with each merchant's
+  SQL (`mediation.figure_store`) and assessed by `scoring.score_all` with each merchant's
   seal record and the tier it holds (hysteresis).
 - `recompute(engine, config, now)`: the nightly job and `siegel score --apply`: in one
   transaction, changed tiers are stored with their history and the merchants' mails
@@ -31,7 +31,7 @@ from mailflow import lifecycle_work, outbox
 from mailflow.config import Config
 from mailflow.db import is_postgres, session_scope
 from mediation import feedback_store as feedback
-from mediation import figures, seal, storage
+from mediation import figure_store, seal, storage
 from mediation.rating_store import DIMENSIONS
 from scoring import Assessment, score_all
 
@@ -80,7 +80,7 @@ def assess(
     """Every merchant's assessment as of `at` (only `slug`'s when given), by slug."""
     merchant_ids = merchants_named(session, slug)
     policy = config.scoring.policy
-    aggregates = figures.aggregates(session, at, policy.window_months, merchant_ids)  # type: ignore[arg-type]
+    aggregates = figure_store.aggregates(session, at, policy.window_months, merchant_ids)  # type: ignore[arg-type]
     records, held = seal.records(session, merchant_ids)
     return score_all(
         aggregates, policy, seals=records, on=scoring_day(config, at), previous_tiers=held
@@ -145,7 +145,7 @@ def barometer(session: Session, config: Config, slug: str, at: datetime) -> dict
     held = session.get(seal.Seal, merchant.id)
     policy = config.scoring.policy
     shown = assessment.figures
-    distribution = figures.rating_distribution(session, merchant.id, at, policy.window_months)
+    distribution = figure_store.rating_distribution(session, merchant.id, at, policy.window_months)
     status = assessment.seal
     return {
         "merchant": merchant.slug,
@@ -156,10 +156,10 @@ def barometer(session: Session, config: Config, slug: str, at: datetime) -> dict
             "valid_until": status.valid_until.isoformat() if status.valid_until else None,
         },
         "as_of": at.isoformat(),
-        "window_start": figures.window_start(at, policy.window_months).isoformat(),
+        "window_start": figure_store.window_start(at, policy.window_months).isoformat(),
         "figures": {name: shown[name] for name in (*PUBLIC_COUNTS, *PUBLIC_FIGURES)},
         "feedback": feedback.counts(
-            session, merchant.id, figures.window_start(at, policy.window_months)
+            session, merchant.id, figure_store.window_start(at, policy.window_months)
         ),
         "ratings": {
             "count": shown["ratings"],

@@ -24,11 +24,11 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from mailflow import casework, queue
+from mailflow import queue
 from mailflow.config import Config
 from mailflow.db import is_postgres, session_scope, utcnow
 from mailflow.models import StoredMail
-from mailflow.processing import Analysis, Context, analyse_batch, process_mail
+from mailflow.processing import Analysis, Context, analyse_batch, prepare, process_mail
 
 log = logging.getLogger("mailflow.worker")
 
@@ -106,7 +106,7 @@ class Worker:
                 with session_scope(self.engine) as session:
                     mine = queue.still_claimed(session, [item[0] for item in pending], holder)
                     now = self.clock()
-                    casework.prepare(session, [analysis for _, _, analysis in pending], now)
+                    prepare(session, [analysis for _, _, analysis in pending], now)
                     started = time.perf_counter()
                     done = []
                     for mail_id, mail, analysis in pending:

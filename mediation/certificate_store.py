@@ -1,7 +1,7 @@
 """What the public certificate page reads besides the seal's figures: complaints per
 month, and the merchant's seal as the public sees it (held tier, withdrawn or not).
 
-The figures themselves come from `mediation.figures` and `scoring`, as for the nightly
+The figures themselves come from `mediation.figure_store` and `scoring`, as for the nightly
 recompute; nothing here computes a figure a second way. No person is read: no
 customer, no address, no mail.
 """

@@ -21,7 +21,7 @@ from mediation.settings import Settings
 from mediation.storage import Case
 from mediation.workflow import CaseSnapshot, State
 
-log = logging.getLogger("mediation.service")
+log = logging.getLogger("mediation.case_service")
 
 
 def open_case(

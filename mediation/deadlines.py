@@ -17,7 +17,7 @@ from mediation.outcomes import Fired
 from mediation.settings import Settings
 from mediation.workflow import DUE_EVENTS, Deadline, UnexpectedEvent
 
-log = logging.getLogger("mediation.service")
+log = logging.getLogger("mediation.case_service")
 
 
 def fire(session: Session, deadline_id: int, now: datetime, settings: Settings) -> Fired | None:

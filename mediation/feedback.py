@@ -27,7 +27,7 @@ from mediation.storage import HeldReason, Merchant
 if TYPE_CHECKING:
     from classifier import Classification
 
-log = logging.getLogger("mediation.service")
+log = logging.getLogger("mediation.case_service")
 
 PRAISE_MIN_CONFIDENCE = 0.5
 """How sure the classifier must be that a mail to the complaint address is praise: a

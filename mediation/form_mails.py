@@ -1,6 +1,6 @@
 """Mails outside any case that the web side and the seal's lifecycle send: the
 confirmation of a Lob & Tadel entry (double opt-in) and the merchants' lifecycle
-notices (`mediation.lifecycle`).
+notices (`mediation.lifecycle_notices`).
 
 Texts live in ``templates/forms_{de,en}.toml`` and ``templates/lifecycle_{de,en}.toml``,
 one table per mail with a ``subject`` and a ``text`` (``${name}`` placeholders; a

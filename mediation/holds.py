@@ -20,7 +20,7 @@ from mediation.outcomes import Outcome
 from mediation.settings import Settings
 from mediation.storage import Case, HeldMail, HeldReason
 
-log = logging.getLogger("mediation.service")
+log = logging.getLogger("mediation.case_service")
 
 
 def hold(

@@ -1,7 +1,7 @@
 """Rating storage: each closed case's current rating and the ones it replaced.
 
 The `case_ratings` room takes a rating (from the customer's mail, or a form) and
-stores it here; scoring reads the rows (`mediation.figures`).
+stores it here; scoring reads the rows (`mediation.figure_store`).
 
 `Rating` holds one row per rated case, the current rating. A later rating of the same
 case replaces it; the earlier one moves unchanged to `RatingHistory`, so nothing a
@@ -68,7 +68,7 @@ class Rating(SQLModel, table=True):
     """A case's current rating: 1-5 per dimension (None: not given), Lob & Tadel."""
 
     __tablename__ = "rating"
-    # What scoring reads of a rating, in merchant order (mediation.figures).
+    # What scoring reads of a rating, in merchant order (mediation.figure_store).
     __table_args__ = (
         Index(
             "ix_rating_scoring",

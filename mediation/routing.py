@@ -1,6 +1,6 @@
 """Routing: which merchant a complaint is about, and which case and role a reply is for.
 
-Pure functions over plain values; `mediation.loading` and the entry (`service`) feed them
+Pure functions over plain values; `mediation.loading` and the entry (`case_service`) feed them
 what they loaded.
 
 A complaint names its merchant by the complaint address (``beschwerde+SLUG@``), else

@@ -10,8 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from mediation.business_time import BusinessCalendar
+from mediation.deadline_policy import Policy
 from mediation.outgoing import LANGUAGES
-from mediation.policy import Policy
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Case storage: merchants, customers, cases, their deadlines, event log and held mails.
 
 SQLModel tables of the case domain and every query the case service runs on them: the
-rooms of the service (`complaints`, `replies`, `case_ratings`, `feedback`, `deadlines`,
+rooms of the service (`complaints`, `party_replies`, `case_ratings`, `feedback`, `deadlines`,
 `corrections`) and their helpers write no SQL of their own. Ratings and Lob & Tadel
 keep their tables and queries in `rating_store` and `feedback_store`. The
 schema is created by a step in `mailflow.db.MIGRATIONS`. Mails are named by the id of
@@ -147,7 +147,7 @@ class Case(SQLModel, table=True):
     __tablename__ = "cases"
     # Everything scoring reads of a case, in merchant order and, within a merchant, by
     # first-reply bucket: every merchant's figures and reply histogram are one scan of
-    # this index each, without a sort (mediation.figures).
+    # this index each, without a sort (mediation.figure_store).
     __table_args__ = (
         Index(
             "ix_cases_scoring",

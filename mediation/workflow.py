@@ -25,6 +25,7 @@ from datetime import datetime
 
 from mediation.addresses import Role
 from mediation.business_time import BusinessCalendar
+from mediation.deadline_policy import Policy
 from mediation.events import (
     ComplaintReceived,
     CustomerConfirmedSolved,
@@ -53,7 +54,6 @@ from mediation.events import (
     ProposalRejected,
     ReminderDue,
 )
-from mediation.policy import Policy
 
 
 class State(enum.StrEnum):

@@ -9,13 +9,13 @@ import pytest
 
 from mailflow import casework
 from mailflow.config import ConfigError, load, parse
-from mediation.policy import Policy
+from mediation.deadline_policy import Policy
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_shipped_config_states_the_policy_defaults() -> None:
-    """config.toml's [deadlines] and [calendar] are mediation.policy's defaults."""
+    """config.toml's [deadlines] and [calendar] are mediation.deadline_policy's defaults."""
     config = load(REPO / "config.toml", environ={})
     assert config.deadlines.policy(config.calendar) == Policy()
     assert config.deadlines.sweep_seconds == 60

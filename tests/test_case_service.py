@@ -16,7 +16,7 @@ from mailflow import casework
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail
-from mediation import service, storage
+from mediation import case_service, storage
 from mediation.storage import Case, CaseDeadline, CaseEvent, Merchant
 from mediation.workflow import Deadline
 from tests.conftest import make_config
@@ -45,7 +45,7 @@ def add_merchant(engine: Engine) -> None:
 
 def open_case(engine: Engine, config: Config, number: int, at: datetime = OPENED) -> str:
     """A complaint through the case service, classified by the real classifier."""
-    mail = service.IncomingMail(
+    mail = case_service.IncomingMail(
         id=number,
         received_at=at,
         envelope_to=("beschwerde@siegel.test",),
@@ -59,7 +59,7 @@ def open_case(engine: Engine, config: Config, number: int, at: datetime = OPENED
         return classifier.classify(mail.subject, mail.text, context=context)
 
     with session_scope(engine) as session:
-        outcome = service.handle_mail(session, mail, classify, casework.settings(config))
+        outcome = case_service.handle_mail(session, mail, classify, casework.settings(config))
     assert outcome.case_ref is not None and outcome.held is None
     return outcome.case_ref
 
@@ -152,10 +152,12 @@ def test_the_operator_names_the_shop_and_corrects_the_category(
     ref = open_case(engine, config, 1)  # no merchant registered yet
     add_merchant(engine)
     with session_scope(engine) as session:
-        outcome = service.assign_merchant(
+        outcome = case_service.assign_merchant(
             session, ref, "moebel-fuchs", OPENED + timedelta(hours=1), casework.settings(config)
         )
-        service.correct_category(session, ref, "damaged_defective", OPENED + timedelta(hours=1))
+        case_service.correct_category(
+            session, ref, "damaged_defective", OPENED + timedelta(hours=1)
+        )
     assert sorted(mail.kind for mail in outcome.outgoing) == [
         "customer.complaint_acknowledged",
         "merchant.complaint_forwarded",

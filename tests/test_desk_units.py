@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mediation.business_time import BusinessCalendar
+from mediation.deadline_policy import Policy
 from mediation.events import (
     CustomerWithdrew,
     MediatorReassigned,
@@ -15,7 +16,6 @@ from mediation.events import (
     OperatorClosed,
 )
 from mediation.mediators import Mediator, choose, roster
-from mediation.policy import Policy
 from mediation.withdrawal import withdraws
 from mediation.workflow import (
     CaseSnapshot,

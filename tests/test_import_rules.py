@@ -123,14 +123,14 @@ NO_SQL = "the case service writes no SQL outside storage"
     ("module", "statement", "contracts"),
     [
         # One room calling another: the mail would visit two rooms.
-        ("mediation/replies.py", "from mediation import deadlines", {LAYERS}),
+        ("mediation/party_replies.py", "from mediation import deadlines", {LAYERS}),
         # Storage reaching up into a room.
         ("mediation/storage.py", "from mediation import complaints", {LAYERS, ACYCLIC}),
         # The cycle the service once had: notices importing the entry that imports it.
-        ("mediation/notices.py", "from mediation import service", {LAYERS, ACYCLIC}),
+        ("mediation/notices.py", "from mediation import case_service", {LAYERS, ACYCLIC}),
         ("mediation/routing.py", "from mediation import storage", {DOMAIN_PURE}),
         ("mediation/workflow.py", "import sqlalchemy", {DOMAIN_PURE}),
-        ("mediation/replies.py", "from sqlalchemy import select", {NO_SQL}),
+        ("mediation/party_replies.py", "from sqlalchemy import select", {NO_SQL}),
     ],
 )
 def test_an_import_against_the_mediation_layers_breaks_its_contracts(
@@ -155,3 +155,26 @@ def test_a_cycle_between_new_modules_of_mediation_breaks_the_acyclic_contract(
     (root / "mediation" / "_helper.py").write_text("from mediation import _probe\n")
     result = lint_imports(root)
     assert broken(result.stdout) == {ACYCLIC}, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "statement"),
+    [
+        # The cycles the shell once had, type-only imports included.
+        ("mailflow/casework.py", "from mailflow.processing import Analysis"),
+        ("mailflow/maildir.py", "from mailflow.relay import Relay"),
+        ("mailflow/desk_commands.py", "from mailflow import case_commands"),
+    ],
+)
+def test_an_import_cycle_inside_the_shell_breaks_its_contract(
+    tmp_path: Path, module: str, statement: str
+) -> None:
+    root = copy_of_repository(tmp_path)
+    path = root / module
+    guarded = f"\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    {statement}\n"
+    path.write_text(path.read_text(encoding="utf-8") + guarded, encoding="utf-8")
+    result = lint_imports(root)
+    assert result.returncode != 0, result.stdout
+    assert broken(result.stdout) == {
+        "no import cycles inside mailflow (type-only imports count)"
+    }, result.stdout

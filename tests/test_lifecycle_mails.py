@@ -14,7 +14,7 @@ from mailflow import sealwork
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail
-from mediation import lifecycle, seal
+from mediation import lifecycle_notices, seal
 from mediation.storage import Merchant
 from scoring import SealPhase, SealStatus
 from tests.test_web_feedback_form import plain_text
@@ -27,18 +27,23 @@ def test_which_notice_is_due_when() -> None:
     """Trial: from 14 days before its end; active: from 30 days before the end;
     re-check due once it ended; nothing otherwise."""
     trial = SealStatus(SealPhase.TRIAL, trial_ends_on=date(2026, 12, 10))
-    assert lifecycle.due(trial, TODAY, 14, 30) == [
-        lifecycle.Due(lifecycle.Kind.TRIAL_ENDING, date(2026, 12, 10))
+    assert lifecycle_notices.due(trial, TODAY, 14, 30) == [
+        lifecycle_notices.Due(lifecycle_notices.Kind.TRIAL_ENDING, date(2026, 12, 10))
     ]
-    assert lifecycle.due(trial, date(2026, 11, 25), 14, 30) == []
+    assert lifecycle_notices.due(trial, date(2026, 11, 25), 14, 30) == []
     active = SealStatus(
         SealPhase.ACTIVE, valid_from=date(2025, 12, 26), valid_until=date(2026, 12, 26)
     )
-    assert lifecycle.due(active, TODAY, 14, 30)[0].kind is lifecycle.Kind.CERTIFICATION_EXPIRING
-    assert lifecycle.due(active, TODAY, 14, 29) == []
+    assert (
+        lifecycle_notices.due(active, TODAY, 14, 30)[0].kind
+        is lifecycle_notices.Kind.CERTIFICATION_EXPIRING
+    )
+    assert lifecycle_notices.due(active, TODAY, 14, 29) == []
     expired = SealStatus(SealPhase.RECHECK_DUE, valid_until=date(2026, 1, 10))
-    assert lifecycle.due(expired, TODAY, 14, 30)[0].kind is lifecycle.Kind.RECHECK_DUE
-    assert lifecycle.due(SealStatus(SealPhase.PRECHECK_MISSING), TODAY, 14, 30) == []
+    assert (
+        lifecycle_notices.due(expired, TODAY, 14, 30)[0].kind is lifecycle_notices.Kind.RECHECK_DUE
+    )
+    assert lifecycle_notices.due(SealStatus(SealPhase.PRECHECK_MISSING), TODAY, 14, 30) == []
 
 
 def merchants(engine: Engine) -> dict[str, int]:
@@ -103,4 +108,4 @@ def test_the_nightly_recompute_sends_each_lifecycle_mail_once(
         "merchant.certification_expiring",
     )
     with Session(sqlite_engine) as session:
-        assert len(lifecycle.history(session, ids["abgelaufen"])) == 2
+        assert len(lifecycle_notices.history(session, ids["abgelaufen"])) == 2

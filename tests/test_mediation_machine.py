@@ -13,6 +13,7 @@ import pytest
 
 from mediation.addresses import Role
 from mediation.business_time import BusinessCalendar
+from mediation.deadline_policy import Policy
 from mediation.events import (
     EVENT_TYPES,
     ComplaintReceived,
@@ -38,7 +39,6 @@ from mediation.events import (
     ProposalRejected,
     ReminderDue,
 )
-from mediation.policy import Policy
 from mediation.workflow import (
     CLOSED,
     DUE_EVENTS,

@@ -38,7 +38,7 @@ from classifier.replies import extract_reply
 from mailflow import casework, outbox, parsing, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
-from mediation import commands, service, storage, templates
+from mediation import case_service, commands, storage, templates
 from mediation import rating_store as ratings
 from mediation.addresses import Role, case_address
 from mediation.events import DeadlineExtended, MediationClosed, MediatorMessaged
@@ -758,13 +758,13 @@ def service_config(tmp_path: Path) -> Config:
 def _deliver(
     engine: Engine, config: Config, ref: str, role: Role, sender: str, text: str,
     at: datetime, answered: tuple[str, ...] = (),
-) -> service.Outcome:  # fmt: skip
+) -> case_service.Outcome:  # fmt: skip
     """One plain-text mail to the case's `role` address through the case service with
     the real classifier, its answers into the outbox (as the worker does)."""
     to = case_address(TEST_SECRET.encode(), TEST_DOMAIN, ref, role)
     raw = f"From: {sender}\r\nTo: {to}\r\nMessage-ID: <interleaved@example.org>\r\n\r\n{text}"
     [stored] = spool.store(engine, [spool.Arrival(raw.encode(), sender, (to,), "test")], at)
-    mail = service.IncomingMail(
+    mail = case_service.IncomingMail(
         id=stored.mail_id, received_at=at, envelope_to=(to,), sender=sender,
         subject="Re: Sofa beschädigt", text=text, answered_kinds=answered,
     )  # fmt: skip
@@ -773,7 +773,7 @@ def _deliver(
         return classifier.classify(mail.subject, mail.text, context=context)
 
     with session_scope(engine) as session:
-        outcome = service.handle_mail(session, mail, classify, casework.settings(config))
+        outcome = case_service.handle_mail(session, mail, classify, casework.settings(config))
         for outgoing in outcome.outgoing:
             outbox.enqueue(session, outgoing, config, at)
     return outcome
@@ -1129,7 +1129,7 @@ def test_legit_multipart_mails_keep_every_line_and_act(config: Config) -> None:
 def _deliver_mime(
     engine: Engine, config: Config, ref: str, role: Role, sender: str,
     text: str | None, markup: str | None, at: datetime, answered: tuple[str, ...] = (),
-) -> service.Outcome:  # fmt: skip
+) -> case_service.Outcome:  # fmt: skip
     """One MIME mail (text, HTML or both) to the case's `role` address through the case
     service, read as production reads it (`casework.reply_parts`: the parts as sent)."""
     to = case_address(TEST_SECRET.encode(), TEST_DOMAIN, ref, role)
@@ -1137,7 +1137,7 @@ def _deliver_mime(
     [stored] = spool.store(engine, [spool.Arrival(raw, sender, (to,), "test")], at)
     parsed = parsing.parse(raw)
     body, markup_as_sent = casework.reply_parts(parsed)
-    mail = service.IncomingMail(
+    mail = case_service.IncomingMail(
         id=stored.mail_id, received_at=at, envelope_to=(to,), sender=sender,
         subject="Re: Sofa beschädigt", text=parsed.text or "", answered_kinds=answered,
     )  # fmt: skip
@@ -1146,7 +1146,7 @@ def _deliver_mime(
         return classifier.classify(mail.subject, body, markup_as_sent, context=context)
 
     with session_scope(engine) as session:
-        outcome = service.handle_mail(session, mail, classify, casework.settings(config))
+        outcome = case_service.handle_mail(session, mail, classify, casework.settings(config))
         for outgoing in outcome.outgoing:
             outbox.enqueue(session, outgoing, config, at)
     return outcome

@@ -24,7 +24,7 @@ from mailflow import casework, outbox, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail, OutboxStatus
-from mediation import case_ratings, service, storage
+from mediation import case_ratings, case_service, storage
 from mediation.addresses import Role, case_address
 from mediation.events import CustomerWithdrew
 from mediation.storage import Merchant
@@ -56,7 +56,7 @@ class Mailer:
         [stored] = spool.store(
             self.engine, [spool.Arrival(raw.encode(), sender, (to,), "test")], at
         )
-        mail = service.IncomingMail(
+        mail = case_service.IncomingMail(
             id=stored.mail_id,
             received_at=at,
             envelope_to=(to,),
@@ -70,7 +70,9 @@ class Mailer:
             return classifier.classify(mail.subject, mail.text, context=context)
 
         with session_scope(self.engine) as session:
-            outcome = service.handle_mail(session, mail, classify, casework.settings(self.config))
+            outcome = case_service.handle_mail(
+                session, mail, classify, casework.settings(self.config)
+            )
             for outgoing in outcome.outgoing:
                 outbox.enqueue(session, outgoing, self.config, at)
         assert outcome.case_ref is not None and outcome.held is None, outcome

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from mailflow.db import session_scope
-from mediation import figures
+from mediation import figure_store
 from mediation import rating_store as ratings
 from mediation.storage import Case, CaseDeadline, Customer, Merchant
 from mediation.workflow import Deadline, State
@@ -93,7 +93,7 @@ def test_every_count_is_taken_as_of_at_and_within_the_window(engine: Engine) -> 
         before = START - timedelta(days=1)
         ratings.save(session, withdrawn.id, a, ratings.GivenRating(service=1), None, before)  # type: ignore[arg-type]
     with Session(engine) as session:
-        found = {row.merchant: row for row in figures.aggregates(session, AT, 12)}
+        found = {row.merchant: row for row in figure_store.aggregates(session, AT, 12)}
     assert found["quiet-shop"] == MerchantAggregate("quiet-shop")
     assert found["a-shop"] == MerchantAggregate(
         "a-shop",
@@ -134,7 +134,7 @@ def test_random_cases_give_the_figures_of_a_plain_count(engine: Engine) -> None:
                 expected[slug].rate(given, received)
             expected[slug].count(values)
     with Session(engine) as session:
-        found = {row.merchant: row for row in figures.aggregates(session, AT, 12)}
+        found = {row.merchant: row for row in figure_store.aggregates(session, AT, 12)}
     for slug in slugs:
         assert asdict(found[slug]) == asdict(expected[slug].aggregate(slug)), slug
 

@@ -1,8 +1,8 @@
 """Everything the certificate page of one merchant shows, read in one session.
 
-The figures are the nightly recompute's (`sealwork.assess`: `mediation.figures` in SQL,
+The figures are the nightly recompute's (`sealwork.assess`: `mediation.figure_store` in SQL,
 `scoring` in Python), as of the request's time; the held tier is the stored one
-(`mediation.seal`), the score distribution `figures.rating_distribution`, the months
+(`mediation.seal`), the score distribution `figure_store.rating_distribution`, the months
 and the public seal `mediation.certificate_store`, the released Lob & Tadel of the
 form and of ratings (`feedback_store.published`, `rating_store.published`). Nothing
 about a person is read.
@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from mailflow import sealwork
 from mailflow.config import Config
-from mediation import certificate_store, feedback_store, figures, rating_store, storage
+from mediation import certificate_store, feedback_store, figure_store, rating_store, storage
 from mediation.certificate_store import PublicSeal
 from mediation.storage import Merchant
 from scoring import Assessment, add_months
@@ -70,7 +70,7 @@ def load(session: Session, config: Config, merchant: Merchant, at: datetime) -> 
     """The certificate of `merchant` as of `at`."""
     assert merchant.id is not None
     window = config.scoring.policy.window_months
-    start = figures.window_start(at, window)
+    start = figure_store.window_start(at, window)
     [assessment] = sealwork.assess(session, config, at, merchant.slug)
     edges = month_edges(at, config.siegel.timezone)
     counts = certificate_store.complaints_per_month(session, merchant.id, edges)
@@ -78,7 +78,7 @@ def load(session: Session, config: Config, merchant: Merchant, at: datetime) -> 
         merchant=merchant,
         seal=certificate_store.public_seal(session, merchant.id),
         assessment=assessment,
-        distribution=figures.rating_distribution(session, merchant.id, at, window),
+        distribution=figure_store.rating_distribution(session, merchant.id, at, window),
         months=[(edge.date(), count) for edge, count in zip(edges, counts, strict=False)],
         feedback=published(session, merchant.id, start),
         as_of=at,

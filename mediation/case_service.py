@@ -3,7 +3,7 @@
 - `handle_mail` decodes where one received mail was delivered, finds its case (case
   address, threading headers, subject reference: `routing.case_candidates`), asks
   `authority` what it may do there and hands it to the one room that acts on it:
-  `replies` (a party's mail to its open case), `case_ratings` (mail to a closed case:
+  `party_replies` (a party's mail to its open case), `case_ratings` (mail to a closed case:
   the customer's rating), `complaints` (a complaint opens a case), `feedback` (Lob &
   Tadel outside any case) or `holds` (whatever cannot act).
 - `fire_deadline` fires one due deadline for the sweep (`deadlines`).
@@ -38,7 +38,7 @@ from mediation import (
     holds,
     loading,
     notices,
-    replies,
+    party_replies,
     routing,
     storage,
 )
@@ -254,10 +254,10 @@ def _apply(
                 return case_ratings.mail_to_closed_case(
                     session, case, verdict.role, mail, classify, settings
                 )
-            return replies.reply(session, case, verdict.role, via, mail, classify, settings)
+            return party_replies.reply(session, case, verdict.role, via, mail, classify, settings)
         case Standing.AUTOMATIC:
             assert verdict.role is not None
-            return replies.ignore_automatic(session, case, verdict.role, mail, verdict.detail)
+            return party_replies.ignore_automatic(session, case, verdict.role, mail, verdict.detail)
         case Standing.EVIDENCE:
             return holds.hold(
                 session, mail, HeldReason.NOT_CASE_ADDRESS, detail, settings,

@@ -43,7 +43,7 @@ from mediation.workflow import State, UnexpectedEvent, accepts
 if TYPE_CHECKING:
     from classifier import Classification
 
-log = logging.getLogger("mediation.service")
+log = logging.getLogger("mediation.case_service")
 
 
 def reply(

@@ -1,0 +1,65 @@
+"""A merchant's fields as the operator gives them on the command line, checked.
+
+One set of checks for ``siegel merchant add`` (all fields) and ``siegel merchant set``
+(the merchant's current fields with the changed ones over them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import zoneinfo
+from datetime import time
+from typing import Any
+
+from mailflow.command_support import UsageError
+from mediation.business_time import BusinessCalendar
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+
+
+def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The merchant's fields from `args`, each checked; a bad one is a `UsageError`."""
+    slug = args.slug.lower()
+    if not _SLUG.match(slug):
+        raise UsageError(f"slug {slug!r}: lower-case letters, digits and dashes (beschwerde+SLUG@)")
+    emails = [e.strip().lower() for e in args.email]
+    for email in emails:
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+            raise UsageError(f"--email {email!r}: not a mail address")
+    domains = [d.strip().lower().rstrip(".") for d in args.domain or []]
+    for domain in domains:
+        if not _DOMAIN.match(domain):
+            raise UsageError(f"--domain {domain!r}: not a domain name")
+    if args.order_pattern:
+        try:
+            re.compile(args.order_pattern)
+        except re.error as error:
+            raise UsageError(f"--order-pattern: not a regular expression: {error}") from None
+    if args.hours:
+        opens, _, closes = args.hours.partition("-")
+        if not _HOURS.match(args.hours) or time.fromisoformat(opens) >= time.fromisoformat(closes):
+            raise UsageError(f"--hours {args.hours!r}: expected HH:MM-HH:MM, opening first")
+    if args.timezone:
+        try:
+            zoneinfo.ZoneInfo(args.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"--timezone {args.timezone!r}: unknown time zone") from None
+    if args.calendar:
+        try:
+            BusinessCalendar.from_region(args.calendar)
+        except ValueError as error:
+            raise UsageError(f"--calendar {args.calendar!r}: {error}") from None
+    return dict(
+        slug=slug,
+        name=args.name.strip(),
+        support_addresses=emails,
+        domains=domains,
+        order_pattern=args.order_pattern or None,
+        language=args.language,
+        calendar_region=args.calendar,
+        timezone=args.timezone,
+        opening_hours=args.hours,
+    )
