@@ -175,6 +175,15 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def writer_wanted(session: Session) -> bool:
+    """Whether another thread of this process waits to write the SQLite database that
+    `session` holds a write transaction on (never on PostgreSQL, where writers lock
+    rows, not the database)."""
+    raw = session.connection().connection.dbapi_connection
+    turn_wanted = getattr(raw, "turn_wanted", None)
+    return bool(turn_wanted and turn_wanted())
+
+
 @contextmanager
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads. On SQLite it takes no writer lock: it reads a

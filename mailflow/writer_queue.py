@@ -94,6 +94,10 @@ class FairLock:
     def held_by(self, owner: object) -> bool:
         return self._owner is owner
 
+    def wanted(self) -> bool:
+        """Whether another thread waits for the lock."""
+        return bool(self._waiters)
+
     def _hand_on(self) -> None:
         if self._waiters:
             self._owner = -1  # handed over: nobody barges in before the next holder
@@ -129,6 +133,11 @@ class WriterQueue:
             descriptor, self._descriptor = self._descriptor, None
             _close(descriptor)  # before the next thread's turn: closing ends the flock
         self._threads.release(owner)
+
+    def wanted(self) -> bool:
+        """Whether another thread of this process waits for the turn (other processes'
+        waits cannot be seen)."""
+        return self._threads.wanted()
 
     def forget_after_fork(self) -> None:
         """In a forked child: none of the parent's threads, nor its turn, came along."""
@@ -221,6 +230,11 @@ class QueuedWriterConnection(sqlite3.Connection):
         with self._queues_guard:
             self._queue = self._queues.setdefault(key, WriterQueue(lock_file, timeout))
         self._holding = False
+
+    def turn_wanted(self) -> bool:
+        """Whether another thread of this process waits to write: a long unit of work
+        may end early and let it in."""
+        return self._queue.wanted()
 
     def begin_immediate(self) -> None:
         self._queue.acquire()

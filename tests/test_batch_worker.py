@@ -4,6 +4,8 @@ fails alone, a mail tried before is taken alone, a mail no longer ours is left a
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +14,11 @@ from sqlalchemy import Engine, event, select
 from sqlmodel import Session
 
 import classifier
-from mailflow import queue
-from mailflow.db import utcnow
+from mailflow import queue, spool
+from mailflow.db import utcnow, writer_wanted
 from mailflow.models import OutboxMail, StoredMail
 from mailflow.processing import Context, process_mail
+from mailflow.spool import Arrival
 from mailflow.worker import Worker
 from mediation.storage import Case
 from tests.harness import Harness, compose
@@ -186,3 +189,52 @@ def test_a_failure_after_the_claim_was_given_back_leaves_the_new_holder_alone(
         "slow-host:1:1",
         None,
     )
+
+
+def test_on_sqlite_a_unit_of_work_ends_early_when_the_intake_waits_to_write(
+    sqlite_engine: Engine, tmp_path: Path, sink: Sink
+) -> None:
+    """SQLite has one writer: a mail arriving over SMTP waits for the worker's unit of
+    work to commit before it gets its 250. When the intake waits, the unit ends after
+    the mail in hand, not after the batch (nor after `batch_transaction_ms`)."""
+    harness = Harness(
+        sqlite_engine, tmp_path, sink, queue={"batch_size": 50, "batch_transaction_ms": 60_000}
+    )
+    try:
+        harness.add_merchant("moebel-fuchs", "Möbel Fuchs", MERCHANT)
+        send_complaints(harness, 3)
+        order: list[str] = []
+        intake = threading.Thread(
+            target=lambda: (
+                spool.store(
+                    sqlite_engine,
+                    [
+                        Arrival(
+                            b"Message-ID: <late@x>\r\n\r\nlate\r\n",
+                            "",
+                            ("beschwerde@siegel.test",),
+                            "test",
+                        )
+                    ],
+                ),
+                order.append("intake committed"),
+            )
+        )
+
+        def process(session: Session, mail: StoredMail, context: Context) -> None:
+            process_mail(session, mail, context)
+            order.append(f"mail {mail.id}")
+            if not intake.is_alive() and "intake committed" not in order:
+                intake.start()
+                deadline = time.monotonic() + 10
+                while not writer_wanted(session) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+
+        worker = Worker(harness.engine, harness.config, process, harness.clock)
+        assert worker.run_batch() == 3
+        intake.join(10)
+        first, second, third = (f"mail {m.id}" for m in mails(harness.engine)[:3])
+        assert order == [first, "intake committed", second, third]
+        assert {m.status for m in mails(harness.engine)[:3]} == {"done"}
+    finally:
+        harness.stop()
