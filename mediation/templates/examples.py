@@ -7,6 +7,7 @@ when the committed file differs, so the page always shows what the parties read.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 from mediation import templates
 
@@ -25,35 +26,64 @@ EXAMPLE = {
     "message_text": "> Wir holen das Sofa nächste Woche ab und liefern ein neues.",
     "proposal_text": "> Möbel Fuchs erstattet 899 Euro und holt das Sofa ab.",
     "quoted_words": "Erika Muster schreibt dazu:\n\n> Die Abholung wurde zweimal verschoben.",
-    "party": "der Händler",
     "party_name": "Möbel Fuchs",
     "days": "5",
-    "deadline": "Mittwoch, 4. März 2026, 17:00 Uhr (MEZ)",
-    "case_file": "- Montag, 2. März 2026, 10:12 Uhr (MEZ): Beschwerde eingegangen (Kundin)",
     "complaint_address": "beschwerde@siegel.example",
     "case_address": "fall+SSG-2026-000123.customer.TOKEN@siegel.example",
-    "problems": "- #frist fünf: erwartet eine Zahl von Werktagen, z. B. #frist 5",
-    "rating_summary": "Service 4, Erreichbarkeit 5, Reaktionszeit 3",
-    "rating_help": "Bitte tragen Sie je eine Zahl von 1 bis 5 ein.",
     "rating_link": "https://siegel.example/bewerten/TOKEN",
-    "reason": "Die Beschwerde kam doppelt; der Fall SSG-2026-000122 läuft weiter.",
     "forwarded_to": "Möbel Fuchs",
     "previous_mediator": "schlichter@siegel-schlichtung.example",
 }
-REPORT_EXAMPLE = {
-    "month": "2026-03",
-    "merchant_name": "Möbel Fuchs",
-    "figures": "Neue Fälle: 12\nErste Antwort, Median: 4 Geschäftsstunden",
-    "tier_changes": "Stufe geändert am 2026-03-14: silber → gold",
+REPORT_EXAMPLE = {"month": "2026-03", "merchant_name": "Möbel Fuchs"}
+REPORT_WRITTEN = {
+    "de": {
+        "figures": "Neue Fälle: 12\nErste Antwort, Median: 4 Geschäftsstunden",
+        "tier_changes": "Stufe geändert am 2026-03-14: silber → gold",
+    },
+    "en": {
+        "figures": "New cases: 12\nFirst reply, median: 4 business hours",
+        "tier_changes": "Tier changed on 2026-03-14: silber → gold",
+    },
 }
 
 
+# Values a recipient reads in their own language, made as the service makes them.
+_DEADLINE = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+_MERCHANT_REPLIED = datetime(2026, 3, 2, 9, 12, tzinfo=UTC)
+_ZONE = "Europe/Berlin"
+_WRITTEN = {
+    "de": {
+        "rating_summary": "Service 4, Erreichbarkeit 5, Reaktionszeit 3",
+        "rating_help": "Bitte tragen Sie je eine Zahl von 1 bis 5 ein.",
+        "reason": "Die Beschwerde kam doppelt; der Fall SSG-2026-000122 läuft weiter.",
+    },
+    "en": {
+        "rating_summary": "Service 4, Reachability 5, Reaction time 3",
+        "rating_help": "Please enter one number from 1 to 5 for each.",
+        "reason": "The complaint arrived twice; case SSG-2026-000122 goes on.",
+    },
+}
+
+
+def _in_language(language: str) -> dict[str, str]:
+    replied = templates.format_moment(_MERCHANT_REPLIED, language, _ZONE)
+    event = templates.event_label("MerchantReplied", language)
+    return _WRITTEN[language] | {
+        "party": templates.party_label("merchant", language),
+        "deadline": templates.format_moment(_DEADLINE, language, _ZONE),
+        "case_file": f"- {replied}: {event} ({templates.party_label('merchant', language)})",
+        "problems": f"- #frist fünf: {templates.problem_text('bad-days', language)}",
+    }
+
+
 def _example(language: str) -> dict[str, str]:
-    """The example values with every block filled: a mail shown as it reads when it
-    carries all it may (the rating request in a closing notice, a mediator's words)."""
+    """The example values in `language`, with every block filled: a mail shown as it
+    reads when it carries all it may (the rating request in a closing notice, a
+    mediator's words)."""
+    values = EXAMPLE | _in_language(language)
     blocks = {"message_text": "> Danke an beide Seiten für die schnelle Einigung."}
-    return EXAMPLE | {
-        block: templates.render_block(block, language, EXAMPLE | blocks)
+    return values | {
+        block: templates.render_block(block, language, values | blocks)
         for block in templates.BLOCKS
     }
 
@@ -79,7 +109,8 @@ def document() -> str:
         lines += [f"## `{key}`", ""]
         for language in templates.LANGUAGES:
             if is_report:
-                rendered = templates.render_report(key, language, REPORT_EXAMPLE)
+                values = REPORT_EXAMPLE | REPORT_WRITTEN[language]
+                rendered = templates.render_report(key, language, values)
             else:
                 rendered = templates.render(key, language, _example(language))
             lines += [f"**{language}**: {rendered.subject}", "", "```text", rendered.text.rstrip()]
