@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ from email.utils import parseaddr
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
+from imapclient.imapclient import _parse_untagged_response
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -455,9 +457,10 @@ class ImapPoller:
             return
         renew_at = time.monotonic() + min(self.account.idle_seconds, MAX_IDLE_SECONDS)
         client.idle()
+        responses = already_read(client)
         while not stop.is_set() and time.monotonic() < renew_at:
             asked = time.monotonic()
-            responses = client.idle_check(timeout=IDLE_CHECK_SECONDS)
+            responses = responses or client.idle_check(timeout=IDLE_CHECK_SECONDS)
             if any(response[0] == b"BYE" for response in responses):
                 raise ConnectionError("the server ended the session")
             if any(len(response) > 1 and response[1] == b"EXISTS" for response in responses):
@@ -466,7 +469,32 @@ class ImapPoller:
             # below then fails at once, and run() reconnects.
             if not responses and time.monotonic() - asked < IDLE_CHECK_SECONDS / 2:
                 break
+            responses = []
         client.idle_done()
+
+
+def already_read(client: IMAPClient) -> list[tuple]:
+    """The responses that arrived with the server's answer to IDLE, parsed.
+
+    A mail that arrives between the last SELECT and IDLE is announced (EXISTS) as IDLE
+    starts, often in the same packet as "+ idling". The client reads that packet into
+    its buffer while it waits for "+ idling", and `idle_check` only polls the socket, so
+    the announcement would wait for the next packet: the IDLE renewal, minutes away.
+    """
+    buffered = client._imap.file  # imaplib's reader of the socket
+    sock = client.socket()
+    sock.setblocking(False)  # peek at what is buffered without waiting for more
+    try:
+        waiting = buffered.peek(1)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        waiting = b""
+    finally:
+        sock.setblocking(True)
+        client._set_read_timeout()
+    # Whole lines only: the rest of a line still on its way is left for idle_check.
+    return [
+        _parse_untagged_response(client._imap._get_line()) for _ in range(waiting.count(b"\r\n"))
+    ]
 
 
 @dataclass

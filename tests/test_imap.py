@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from imapclient import IMAPClient
 from sqlalchemy import Engine, select, text
 
 from mailflow import db, imap
@@ -44,10 +45,6 @@ def account_for(server: DovecotServer, user: ImapUser, **overrides: object) -> I
         "processed_folder": PROCESSED,
         "quarantine_folder": QUARANTINE,
         "poll_seconds": 3600.0,
-        # A mail appended between the poller's last check and its IDLE is not announced
-        # by this Dovecot during IDLE; the renewal finds it. Short, so that tests do not
-        # wait on that race (the service's default is 300 s: see config.toml).
-        "idle_seconds": 10.0,
     }
     return ImapAccount(**(values | overrides))
 
@@ -517,3 +514,30 @@ def test_stop_ends_an_idling_poller_promptly(
 
     assert not thread.is_alive()
     assert time.monotonic() - asked < 1.5
+
+
+@pytest.mark.dovecot
+def test_a_mail_arriving_just_before_idle_is_taken_at_once(
+    dovecot: DovecotServer, sqlite_engine: Engine, sqlite_spool: Spool, running, monkeypatch
+) -> None:
+    """A mail appended after the poller's last check and before its IDLE is announced by
+    the server as IDLE starts, often in the same packet as the "+ idling" answer, which
+    the client has then read into its buffer already: it is taken then, not at the next
+    renewal of IDLE (here 10 minutes away)."""
+    user = dovecot.add_user()
+    appended: list[str] = []
+    original_idle = IMAPClient.idle
+
+    def idle_after_an_arrival(client: IMAPClient) -> None:
+        if not appended:
+            appended.append("late")
+            dovecot.append(user, complaint("late"))
+        original_idle(client)
+
+    monkeypatch.setattr(IMAPClient, "idle", idle_after_an_arrival)
+    running(
+        ImapPoller(
+            account_for(dovecot, user, idle_seconds=600), sqlite_spool, sqlite_engine, MAX_BYTES
+        )
+    )
+    wait_until(lambda: len(rows(sqlite_engine)) == 1, timeout=8)
