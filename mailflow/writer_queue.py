@@ -260,7 +260,10 @@ class QueuedWriterConnection(sqlite3.Connection):
         try:
             super().commit()
         finally:
-            self._release()
+            # A COMMIT that failed (a full disk) may leave the transaction open: the
+            # turn goes on with the rollback that follows, not before.
+            if not self.in_transaction:
+                self._release()
 
     def rollback(self) -> None:
         try:

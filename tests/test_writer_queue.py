@@ -238,3 +238,27 @@ def test_a_thread_waiting_past_the_timeout_fails_and_leaves_the_queue() -> None:
     patient.join(10)
     assert not patient.is_alive()
     assert lock.acquire() is True  # free again
+
+
+def test_a_commit_that_fails_keeps_the_turn_until_the_rollback(tmp_path: Path) -> None:
+    """A COMMIT refused by a deferred constraint leaves SQLite's transaction open: the
+    next writer must not get its turn (and meet SQLite's busy wait) before the rollback."""
+    engine = open_database(f"sqlite:///{tmp_path / 'siegel.db'}")
+    raw = engine.raw_connection().dbapi_connection
+    try:
+        raw.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        raw.execute(
+            "CREATE TABLE child (parent_id INTEGER"
+            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        raw.begin_immediate()
+        raw.execute("INSERT INTO child VALUES (7)")
+        with pytest.raises(sqlite3.IntegrityError):
+            raw.commit()
+        assert raw.in_transaction
+        assert raw._queue._threads.held_by(threading.current_thread())
+        raw.rollback()
+        assert not raw._queue._threads.held_by(threading.current_thread())
+    finally:
+        raw.close()
+        engine.dispose()
