@@ -8,8 +8,8 @@ so a fresh database and an old one converge on the same schema and keep their da
 
 A SQLite database holds every complaint and the spool: its directory is created 0700,
 the file 0600 before SQLite first opens it (SQLite gives its -wal and -shm files the
-database file's mode), and an existing file, -wal, -shm, -journal or -writer that
-others may read is tightened to 0600 at every start, whatever the process umask. How long a
+database file's mode), and an existing file, -wal, -shm, -journal, -writer or
+-writer-waiting that others may read is tightened to 0600 at every start, whatever the process umask. How long a
 writer waits for another one's lock is the URL's `timeout` in seconds (default 30,
 e.g. `sqlite:////var/lib/siegel/siegel.db?timeout=60`); beyond it the command fails
 with "database is locked", which `siegel ingest` turns into exit 75.
@@ -32,7 +32,7 @@ from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
 from mailflow import models
-from mailflow.writer_queue import LOCK_FILE_SUFFIX, QueuedWriterConnection
+from mailflow.writer_queue import LOCK_FILE_SUFFIX, WAITING_FILE_SUFFIX, QueuedWriterConnection
 from mediation import feedback_store as feedback_storage
 from mediation import form_store as form_storage
 from mediation import lifecycle_notices as lifecycle_storage
@@ -48,7 +48,7 @@ READ_ONLY = "siegel_read_only"  # execution option of `read_scope`
 # The database file and SQLite's files beside it: readable by the service's user only.
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIRECTORY_MODE = 0o700
-SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", LOCK_FILE_SUFFIX)
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", LOCK_FILE_SUFFIX, WAITING_FILE_SUFFIX)
 
 
 def utcnow() -> datetime:
@@ -176,7 +176,7 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def writer_wanted(session: Session) -> bool:
-    """Whether another thread of this process waits to write the SQLite database that
+    """Whether another thread or process waits to write the SQLite database that
     `session` holds a write transaction on (never on PostgreSQL, where writers lock
     rows, not the database)."""
     raw = session.connection().connection.dbapi_connection

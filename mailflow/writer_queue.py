@@ -10,6 +10,8 @@ write transaction first takes its turn here:
   unit of work lets the intake's group commit in between;
 - processes queue on an exclusive `flock` of a file beside the database
   (`DATABASE-writer`): the kernel wakes a waiting process as soon as the holder lets go.
+  While it waits, a process holds a shared `flock` of `DATABASE-writer-waiting`, so
+  that the holder can see that another process wants the turn (`WriterQueue.wanted`).
   A wait longer than the database URL's `timeout` fails with "database is locked", as
   SQLite's own busy wait does. A forked child closes the descriptors it inherited: a
   flock lasts until every copy of its descriptor is closed, so a child would otherwise
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import ClassVar
 
 LOCK_FILE_SUFFIX = "-writer"
+WAITING_FILE_SUFFIX = "-writer-waiting"
 LOCK_FILE_MODE = 0o600
 
 # Every descriptor this process opened to take a turn, held or still waited on.
@@ -112,14 +115,20 @@ class WriterQueue:
     def __init__(self, lock_file: Path | None, timeout: float) -> None:
         self.lock_file = lock_file
         self.timeout = timeout
+        self.waiting_file = (
+            None if lock_file is None else lock_file.with_name(lock_file.name + "-waiting")
+        )
         self._threads = FairLock()
         self._depth = 0  # how often the holding thread entered; touched by it alone
         self._descriptor: int | None = None
+        self._probe: int | None = None  # a descriptor of the waiting file, to test it
 
     def acquire(self) -> None:
         if self._threads.acquire(self.timeout) and self.lock_file is not None:
             try:
-                self._descriptor = _lock_exclusively(self.lock_file, self.timeout)
+                self._descriptor = _lock_exclusively(
+                    self.lock_file, self.timeout, self.waiting_file
+                )
             except BaseException:
                 self._threads.release()
                 raise
@@ -135,22 +144,40 @@ class WriterQueue:
         self._threads.release(owner)
 
     def wanted(self) -> bool:
-        """Whether another thread of this process waits for the turn (other processes'
-        waits cannot be seen)."""
-        return self._threads.wanted()
+        """Whether another thread or process waits for the turn."""
+        return self._threads.wanted() or self._others_waiting()
+
+    def _others_waiting(self) -> bool:
+        if self.waiting_file is None:
+            return False
+        if self._probe is None:
+            self._probe = _open(self.waiting_file)
+        try:
+            fcntl.flock(self._probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # a waiter holds it shared
+        fcntl.flock(self._probe, fcntl.LOCK_UN)
+        return False
 
     def forget_after_fork(self) -> None:
         """In a forked child: none of the parent's threads, nor its turn, came along."""
         self._threads = FairLock()
         self._depth = 0
         self._descriptor = None
+        self._probe = None
 
 
-def _lock_exclusively(path: Path, timeout: float) -> int:
-    """An open descriptor of `path` holding its exclusive flock, taken within `timeout`."""
+def _open(path: Path) -> int:
     with _descriptors_guard:  # no fork between open and add (see register_at_fork)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_FILE_MODE)
         _descriptors.add(descriptor)
+    return descriptor
+
+
+def _lock_exclusively(path: Path, timeout: float, waiting_file: Path | None = None) -> int:
+    """An open descriptor of `path` holding its exclusive flock, taken within `timeout`;
+    while it waits, a shared flock of `waiting_file` says so to the holder."""
+    descriptor = _open(path)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return descriptor
@@ -177,8 +204,13 @@ def _lock_exclusively(path: Path, timeout: float) -> int:
                 outcome.append(result)
                 answered.set()
 
-    threading.Thread(target=wait, name="sqlite-writer-turn", daemon=True).start()
+    waiting, started = None, False
     try:
+        if waiting_file is not None:
+            waiting = _open(waiting_file)
+            fcntl.flock(waiting, fcntl.LOCK_SH)  # waits only while a holder tests it
+        threading.Thread(target=wait, name="sqlite-writer-turn", daemon=True).start()
+        started = True
         answered.wait(timeout)
         with decided:
             if not answered.is_set():
@@ -191,9 +223,12 @@ def _lock_exclusively(path: Path, timeout: float) -> int:
         with decided:
             answered.set()  # from now on the helper closes the descriptor itself
             granted = outcome == [None]
-        if granted:
-            _close(descriptor)
+        if granted or not started:
+            _close(descriptor)  # ours, or no helper took it over
         raise
+    finally:
+        if waiting is not None:
+            _close(waiting)
 
 
 def _close(descriptor: int) -> None:

@@ -18,10 +18,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from mailflow.db import open_database, session_scope
+from mailflow.db import open_database, session_scope, writer_wanted
 from mailflow.models import StoredMail
 from mailflow.spool import Arrival, store
-from mailflow.writer_queue import LOCK_FILE_SUFFIX, FairLock, _lock_exclusively
+from mailflow.writer_queue import (
+    LOCK_FILE_SUFFIX,
+    WAITING_FILE_SUFFIX,
+    FairLock,
+    _lock_exclusively,
+)
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +98,7 @@ HOLD_A_WRITE = textwrap.dedent(
     """
     import sys, time
     from sqlalchemy import text
-    from mailflow.db import open_database, session_scope
+    from mailflow.db import open_database, session_scope, writer_wanted
     engine = open_database(sys.argv[1])
     with session_scope(engine) as session:
         session.execute(text("SELECT 1"))
@@ -262,3 +267,41 @@ def test_a_commit_that_fails_keeps_the_turn_until_the_rollback(tmp_path: Path) -
     finally:
         raw.close()
         engine.dispose()
+
+
+STORE_ONE = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from mailflow.db import open_database
+    from mailflow.spool import Arrival, store
+    engine = open_database(sys.argv[1])  # its schema check already waits for the turn
+    raw = b"Message-ID: <other@turns>\\r\\n\\r\\nbody\\r\\n"
+    store(engine, [Arrival(raw, "", ("beschwerde@x.test",), "test")], datetime.now(UTC))
+    """
+)
+
+
+def test_the_holder_sees_that_another_process_waits(tmp_path: Path) -> None:
+    """A process waiting for the turn says so (a shared lock of DATABASE-writer-waiting):
+    the worker's long unit of work can end early for `siegel intake` in its own process."""
+    database = tmp_path / "siegel.db"
+    url = f"sqlite:///{database}"
+    engine = open_database(url)
+    try:
+        with session_scope(engine) as session:
+            session.execute(text("SELECT 1"))
+            assert not writer_wanted(session)
+            other = subprocess.Popen([sys.executable, "-c", STORE_ONE, url], cwd=ROOT)
+            deadline = time.monotonic() + 20
+            while not writer_wanted(session) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert writer_wanted(session)
+        assert other.wait(30) == 0  # it went on once this unit of work committed
+        with session_scope(engine) as session:
+            assert not writer_wanted(session)  # nobody waits any more
+    finally:
+        engine.dispose()
+    waiting = Path(f"{database}{WAITING_FILE_SUFFIX}")
+    assert stat.S_IMODE(waiting.stat().st_mode) == 0o600
+    assert _count(url) == 1
