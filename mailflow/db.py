@@ -9,10 +9,10 @@ so a fresh database and an old one converge on the same schema and keep their da
 A SQLite database holds every complaint and the spool: its directory is created 0700,
 the file 0600 before SQLite first opens it (SQLite gives its -wal and -shm files the
 database file's mode), and an existing file, -wal, -shm, -journal, -writer or
--writer-waiting that others may read is tightened to 0600 at every start, whatever the process umask. How long a
-writer waits for another one's lock is the URL's `timeout` in seconds (default 30,
-e.g. `sqlite:////var/lib/siegel/siegel.db?timeout=60`); beyond it the command fails
-with "database is locked", which `siegel ingest` turns into exit 75.
+-writer-waiting that others may read is tightened to 0600 at every start, whatever the
+process umask. How long a writer waits for another one's lock is the URL's `timeout` in
+seconds (default 30, e.g. `sqlite:////var/lib/siegel/siegel.db?timeout=60`); beyond it
+the command fails with "database is locked", which `siegel ingest` turns into exit 75.
 """
 
 from __future__ import annotations
