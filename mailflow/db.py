@@ -45,6 +45,7 @@ log = logging.getLogger("mailflow.db")
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0
 READ_ONLY = "siegel_read_only"  # execution option of `read_scope`
+GIVING_WAY = "siegel_giving_way"  # execution option of `session_scope(giving_way=True)`
 # The database file and SQLite's files beside it: readable by the service's user only.
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIRECTORY_MODE = 0o700
@@ -101,7 +102,8 @@ def make_engine(url: str) -> Engine:
             return
         # A deferred transaction that reads and then writes fails at once with
         # SQLITE_BUSY when another writer went first; IMMEDIATE waits its turn.
-        dbapi_connection.begin_immediate()  # type: ignore[union-attr]
+        giving_way = bool(connection.get_execution_options().get(GIVING_WAY))
+        dbapi_connection.begin_immediate(urgent=not giving_way)  # type: ignore[union-attr]
 
     return engine
 
@@ -176,9 +178,9 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def writer_wanted(session: Session) -> bool:
-    """Whether another thread or process waits to write the SQLite database that
-    `session` holds a write transaction on (never on PostgreSQL, where writers lock
-    rows, not the database)."""
+    """Whether another thread or process waits urgently (not giving way) to write the
+    SQLite database that `session` holds a write transaction on (never on PostgreSQL,
+    where writers lock rows, not the database)."""
     raw = session.connection().connection.dbapi_connection
     turn_wanted = getattr(raw, "turn_wanted", None)
     return bool(turn_wanted and turn_wanted())
@@ -196,9 +198,14 @@ def read_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, giving_way: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error.
+
+    On SQLite, a unit `giving_way` (the worker's batch) waits for the writer's turn
+    without asking the holder to make way, and is meant to end early itself when
+    `writer_wanted` says another writer waits."""
+    bound = engine.execution_options(**{GIVING_WAY: True}) if giving_way else engine
+    with Session(bound, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

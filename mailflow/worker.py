@@ -103,7 +103,7 @@ class Worker:
         while pending:
             taken = 0
             try:
-                with session_scope(self.engine) as session:
+                with session_scope(self.engine, giving_way=True) as session:
                     mine = queue.still_claimed(session, [item[0] for item in pending], holder)
                     now = self.clock()
                     prepare(session, [analysis for _, _, analysis in pending], now)

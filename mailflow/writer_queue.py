@@ -12,6 +12,7 @@ write transaction first takes its turn here:
   (`DATABASE-writer`): the kernel wakes a waiting process as soon as the holder lets go.
   While it waits, a process holds a shared `flock` of `DATABASE-writer-waiting`, so
   that the holder can see that another process wants the turn (`WriterQueue.wanted`).
+  Only urgent writers say so: the worker's units of work wait quietly for each other.
   A wait longer than the database URL's `timeout` fails with "database is locked", as
   SQLite's own busy wait does. A forked child closes the descriptors it inherited: a
   flock lasts until every copy of its descriptor is closed, so a child would otherwise
@@ -54,9 +55,11 @@ class FairLock:
         self._owner: object = None
         self._depth = 0
         self._waiters: deque[threading.Lock] = deque()
+        self._urgent = 0  # waiters that want the holder to make way (`wanted`)
 
-    def acquire(self, timeout: float = -1) -> bool:
-        """Take the lock; True when this took it rather than entered it again."""
+    def acquire(self, timeout: float = -1, urgent: bool = True) -> bool:
+        """Take the lock; True when this took it rather than entered it again. An
+        `urgent` waiter is reported by `wanted` while it waits."""
         me = threading.current_thread()  # not get_ident(): idents of ended threads are reused
         with self._guard:
             if self._owner == me:
@@ -68,13 +71,18 @@ class FairLock:
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
+            self._urgent += urgent
         try:
-            if not turn.acquire(timeout=timeout):  # released by the holder handing over
-                raise sqlite3.OperationalError("database is locked")
+            granted = turn.acquire(timeout=timeout)  # released by the holder handing over
             with self._guard:
+                self._urgent -= urgent
+                urgent = False  # counted off
+                if not granted:
+                    raise sqlite3.OperationalError("database is locked")
                 self._owner, self._depth = me, 1
         except BaseException:  # e.g. KeyboardInterrupt: leave the queue, or pass the lock on
             with self._guard:
+                self._urgent -= urgent
                 if turn in self._waiters:
                     self._waiters.remove(turn)
                 elif self._owner in (-1, me):
@@ -98,8 +106,8 @@ class FairLock:
         return self._owner is owner
 
     def wanted(self) -> bool:
-        """Whether another thread waits for the lock."""
-        return bool(self._waiters)
+        """Whether an urgent waiter waits for the lock."""
+        return self._urgent > 0
 
     def _hand_on(self) -> None:
         if self._waiters:
@@ -123,11 +131,14 @@ class WriterQueue:
         self._descriptor: int | None = None
         self._probe: int | None = None  # a descriptor of the waiting file, to test it
 
-    def acquire(self) -> None:
-        if self._threads.acquire(self.timeout) and self.lock_file is not None:
+    def acquire(self, urgent: bool = True) -> None:
+        """Take the turn. An `urgent` writer (the intake's commit, a command) lets the
+        holder see that it waits; a bulk one (the worker's unit of work) waits quietly,
+        so that two workers do not cut each other's units short."""
+        if self._threads.acquire(self.timeout, urgent) and self.lock_file is not None:
             try:
                 self._descriptor = _lock_exclusively(
-                    self.lock_file, self.timeout, self.waiting_file
+                    self.lock_file, self.timeout, self.waiting_file if urgent else None
                 )
             except BaseException:
                 self._threads.release()
@@ -144,7 +155,7 @@ class WriterQueue:
         self._threads.release(owner)
 
     def wanted(self) -> bool:
-        """Whether another thread or process waits for the turn."""
+        """Whether another thread or process waits urgently for the turn."""
         return self._threads.wanted() or self._others_waiting()
 
     def _others_waiting(self) -> bool:
@@ -267,12 +278,12 @@ class QueuedWriterConnection(sqlite3.Connection):
         self._holding = False
 
     def turn_wanted(self) -> bool:
-        """Whether another thread of this process waits to write: a long unit of work
-        may end early and let it in."""
+        """Whether another writer waits urgently: a long unit of work may end early and
+        let it in."""
         return self._queue.wanted()
 
-    def begin_immediate(self) -> None:
-        self._queue.acquire()
+    def begin_immediate(self, urgent: bool = True) -> None:
+        self._queue.acquire(urgent)
         self._holder, self._holding = threading.current_thread(), True
         try:
             self.execute("BEGIN IMMEDIATE")

@@ -305,3 +305,31 @@ def test_the_holder_sees_that_another_process_waits(tmp_path: Path) -> None:
     waiting = Path(f"{database}{WAITING_FILE_SUFFIX}")
     assert stat.S_IMODE(waiting.stat().st_mode) == 0o600
     assert _count(url) == 1
+
+
+def test_units_giving_way_do_not_cut_each_other_short(tmp_path: Path) -> None:
+    """Two workers' units of work wait for each other quietly; the intake's commit (an
+    urgent writer) is what the holder makes way for."""
+    engine = open_database(f"sqlite:///{tmp_path / 'siegel.db'}")
+
+    def other_unit() -> None:
+        with session_scope(engine, giving_way=True) as session:
+            session.execute(text("SELECT 1"))
+
+    try:
+        with session_scope(engine, giving_way=True) as session:
+            session.execute(text("SELECT 1"))
+            worker = threading.Thread(target=other_unit)
+            worker.start()
+            time.sleep(0.3)  # the other unit waits by now
+            assert not writer_wanted(session)
+            intake = threading.Thread(target=lambda: store(engine, [_mail(1)], NOW))
+            intake.start()
+            deadline = time.monotonic() + 10
+            while not writer_wanted(session) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert writer_wanted(session)
+        worker.join(10)
+        intake.join(10)
+    finally:
+        engine.dispose()
