@@ -23,7 +23,9 @@ message but before it committed `sent` leaves the row `sending`; once the lease
 second time, with the same Message-ID, Date and MIME boundary: rendering a row is
 deterministic. Receivers can recognise the duplicate by it. (A send that outlasts the lease
 can be recovered by another process too: keep the lease well above the relay's
-`timeout_seconds`.)
+`timeout_seconds`.) Rows are claimed `CLAIM_SIZE` at a time and rendered after the
+claim's commit; a claimed row is not tried once half the lease has passed since its
+claim, and rows not tried go back to the queue as they were.
 
 With `[relay] maildir` (the demo configuration) each message is written into the
 recipient's local Maildir instead (`mailflow.maildir`), with the same claim, signature,
@@ -59,6 +61,9 @@ from mediation.addresses import redact
 log = logging.getLogger("mailflow.relay")
 
 BATCH_SIZE = 50
+# Rows claimed in one transaction: at most this many wait as `sending` behind the one in
+# flight, and a relay killed meanwhile sends them after the lease, flagged interrupted.
+CLAIM_SIZE = 10
 JITTER = 0.1
 _RESPONSE_LIMIT = 2000
 _MAX_EXPONENT = 40  # 2**40 base intervals is far past any cap; avoids float overflow
@@ -242,20 +247,32 @@ class Relay:
     def run_once(self) -> int:
         """One pass over the due rows; returns how many delivery attempts it made.
 
-        The pass ends early when the relay itself is the problem (unreachable, or
-        refusing our session): the next row would only meet the same answer.
+        Rows are claimed a few at a time (`CLAIM_SIZE`, one transaction) and each is
+        recorded in its own transaction right after its attempt. The pass ends early when
+        the relay itself is the problem (unreachable, or refusing our session): the next
+        row would only meet the same answer, so the rows claimed and not tried go back
+        to the queue untouched, as they do when anything else stops the pass.
         """
         attempted = 0
         with self._connection() as connection:
             while attempted < BATCH_SIZE:
-                claimed = self._claim(self.clock())
-                if claimed is None:
+                claimed_at = self.clock()
+                batch = self._claim(claimed_at, min(CLAIM_SIZE, BATCH_SIZE - attempted))
+                if not batch:
                     break
-                answer = self._deliver(connection, claimed)
-                self._record(claimed, answer, self.clock())
-                attempted += 1
-                if answer.relay_problem:
-                    break
+                tried = 0
+                try:
+                    for claimed in batch:
+                        if self.clock() - claimed_at > self.lease / 2:
+                            break  # `recover` may soon hand the rest to another relay
+                        answer = self._deliver(connection, claimed)
+                        self._record(claimed, answer, self.clock())
+                        tried += 1
+                        if answer.relay_problem:
+                            return attempted + tried
+                finally:
+                    attempted += tried
+                    self._give_back([claimed.id for claimed in batch[tried:]])
         return attempted
 
     def _deliver(self, connection: RelayConnection | MaildirDelivery, claimed: Claimed) -> Answer:
@@ -309,41 +326,62 @@ class Relay:
             log.warning("requeued %d outbox rows left sending by a stopped relay", recovered)
         return recovered
 
-    def _claim(self, now: datetime) -> Claimed | None:
+    def _claim(self, now: datetime, limit: int) -> list[Claimed]:
+        """Up to `limit` due rows, marked `sending` in one transaction and rendered after
+        it (rendering holds no lock). A row that cannot be rendered is claimed all the
+        same, with its problem, so that it fails alone."""
+        table = OutboxMail.__table__  # type: ignore[attr-defined]
         with session_scope(self.engine) as session:
             while True:
                 query = (
-                    select(OutboxMail.id)
-                    .where(
-                        OutboxMail.status == OutboxStatus.QUEUED,
-                        OutboxMail.next_attempt_at <= now,  # type: ignore[operator]
-                    )
-                    .order_by(OutboxMail.next_attempt_at, OutboxMail.id)  # type: ignore[arg-type]
-                    .limit(1)
+                    select(table.c.id)
+                    .where(table.c.status == OutboxStatus.QUEUED, table.c.next_attempt_at <= now)
+                    .order_by(table.c.next_attempt_at, table.c.id)
+                    .limit(limit)
                 )
                 if is_postgres(self.engine):
                     query = query.with_for_update(skip_locked=True)
-                row_id = session.scalar(query)
-                if row_id is None:
-                    return None
-                claimed = session.execute(
-                    update(OutboxMail)
-                    .where(OutboxMail.id == row_id, OutboxMail.status == OutboxStatus.QUEUED)
-                    .values(status=OutboxStatus.SENDING, claimed_at=now)
-                ).rowcount
+                due = list(session.scalars(query))
+                if not due:
+                    return []
+                claimed = set(
+                    session.scalars(
+                        update(table)
+                        .where(table.c.id.in_(due), table.c.status == OutboxStatus.QUEUED)
+                        .values(status=OutboxStatus.SENDING, claimed_at=now)
+                        .returning(table.c.id)
+                    )
+                )
                 if claimed:
-                    row = session.get(OutboxMail, row_id)
-                    assert row is not None
-                    envelope_from = outbox.envelope_sender(row, self.config)
-                    try:
-                        return Claimed(
-                            row_id, row.recipient, envelope_from, outbox.message(row, self.config)
-                        )
-                    except Exception as error:  # a row that can never be sent: fail it alone
-                        log.exception("outbox %s cannot be rendered", row_id)
-                        problem = f"cannot be rendered: {type(error).__name__}: {error}"
-                        return Claimed(row_id, row.recipient, envelope_from, b"", problem)
-                # Another relay claimed it between our SELECT and UPDATE: next one.
+                    rows = session.scalars(
+                        select(OutboxMail).where(OutboxMail.id.in_(claimed))  # type: ignore[union-attr]
+                    )
+                    by_id = {row.id: row for row in rows}
+                    break
+                # Others claimed them between our SELECT and UPDATE: the next ones.
+        return [self._rendered(by_id[row_id]) for row_id in due if row_id in by_id]
+
+    def _rendered(self, row: OutboxMail) -> Claimed:
+        assert row.id is not None
+        envelope_from = outbox.envelope_sender(row, self.config)
+        try:
+            return Claimed(row.id, row.recipient, envelope_from, outbox.message(row, self.config))
+        except Exception as error:  # a row that can never be sent: fail it alone
+            log.exception("outbox %s cannot be rendered", row.id)
+            problem = f"cannot be rendered: {type(error).__name__}: {error}"
+            return Claimed(row.id, row.recipient, envelope_from, b"", problem)
+
+    def _give_back(self, row_ids: list[int]) -> None:
+        """Claimed rows not tried: queued again as they were (no attempt counted)."""
+        if not row_ids:
+            return
+        table = OutboxMail.__table__  # type: ignore[attr-defined]
+        with session_scope(self.engine) as session:
+            session.execute(
+                update(table)
+                .where(table.c.id.in_(row_ids), table.c.status == OutboxStatus.SENDING)
+                .values(status=OutboxStatus.QUEUED, claimed_at=None)
+            )
 
     def _record(self, claimed: Claimed, answer: Answer, now: datetime) -> None:
         settings = self.config.relay

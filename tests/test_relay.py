@@ -227,6 +227,9 @@ def test_a_relay_down_for_a_while_delays_delivery_without_losing_mail(
     sink.stop()
 
     assert relay.run_once() == 1  # the relay is down: no use trying the other rows now
+    for untried in rows[1:]:  # claimed with the first, then given back untouched
+        row = row_of(engine, untried.id)
+        assert (row.status, row.attempts, row.claimed_at) == (OutboxStatus.QUEUED, 0, None)
     [down] = attempts_of(engine, rows[0].id)
     assert (down.outcome, down.code) == (Outcome.DEFERRED, None)
     assert "unreachable" in down.response
