@@ -155,9 +155,9 @@ def main() -> int:
 
     ratios = sorted(burst.rate / base.rate for base, burst in pairs)
     ratio = statistics.median(ratios)
-    base, burst = pairs[0]
     p99 = statistics.median(b.p99 for _, b in pairs)
-    print(f"mails: {total} per run ({args.clients} clients x {args.mails}), {burst.backend}")
+    backend = pairs[0][1].backend
+    print(f"mails: {total} per run ({args.clients} clients x {args.mails}), {backend}")
     for number, (base, burst) in enumerate(pairs, start=1):
         print(f"round {number} do-nothing handler:            {base.line()}")
         print(f"round {number} store-first, worker paused:    {burst.line()}")

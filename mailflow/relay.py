@@ -260,19 +260,24 @@ class Relay:
                 batch = self._claim(claimed_at, min(CLAIM_SIZE, BATCH_SIZE - attempted))
                 if not batch:
                     break
-                tried = 0
+                tried, relay_down = 0, False
                 try:
                     for claimed in batch:
-                        if self.clock() - claimed_at > self.lease / 2:
-                            break  # `recover` may soon hand the rest to another relay
+                        # The first row was claimed just now; a later one may have waited
+                        # so long that `recover` could hand it to another relay.
+                        if tried and self.clock() - claimed_at > self.lease / 2:
+                            break
                         answer = self._deliver(connection, claimed)
                         self._record(claimed, answer, self.clock())
                         tried += 1
                         if answer.relay_problem:
-                            return attempted + tried
+                            relay_down = True
+                            break
                 finally:
                     attempted += tried
                     self._give_back([claimed.id for claimed in batch[tried:]])
+                if relay_down:
+                    break
         return attempted
 
     def _deliver(self, connection: RelayConnection | MaildirDelivery, claimed: Claimed) -> Answer:
