@@ -340,10 +340,17 @@ def load_case(session: Session, ref: str) -> Case | None:
 
 
 def insert_case(session: Session, case: Case) -> Case:
-    """Store a newly opened case; its id is set on return."""
+    """Store a newly opened case; its id is set on return.
+
+    A Core insert rather than the ORM's flush: a flush would also write every row the
+    unit of work has pending (the previous mails' updates and outgoing mails), one mail
+    at a time, where the commit's single flush writes them together.
+    """
+    values = {column: getattr(case, column) for column in _CASE_COLUMNS}
+    with session.no_autoflush:
+        case.id = session.execute(_INSERT_CASE, values).scalar_one()
+    make_transient_to_detached(case)
     session.add(case)
-    session.flush()
-    assert case.id is not None
     _transaction_cache(session).new_case_events[case.id] = []
     return case
 
@@ -492,11 +499,9 @@ def ensure_customer(
     if address in known:
         return known[address]
     values = dict(address=address, name=name[:200], language=language, created_at=now)
-    table = Customer.__table__  # type: ignore[attr-defined]
-    upsert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    created_id = session.execute(
-        upsert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
-    ).scalar()
+    upsert = _UPSERT_CUSTOMER["postgresql" if _dialect(session) == "postgresql" else "sqlite"]
+    with session.no_autoflush:  # no row the ORM has pending bears on this one
+        created_id = session.execute(upsert, values).scalar()
     if created_id is None:  # there already, or written by another worker just now
         customer = session.scalars(select(Customer).where(Customer.address == address)).one()
     else:
@@ -593,6 +598,15 @@ class _TransactionCache:
         self.deferred.setdefault(model, []).append(row)
 
 
+_CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+_UPSERT_CUSTOMER = {
+    name: dialect.insert(Customer.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing()
+    .returning(Customer.__table__.c.id)  # type: ignore[attr-defined]
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""Insert a customer unless its address is known; returns the new id, or none."""
+_INSERT_CASE = insert(Case.__table__).returning(Case.__table__.c.id)  # type: ignore[attr-defined]
 _EVENT_COLUMNS = tuple(c.name for c in CaseEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 
