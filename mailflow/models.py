@@ -46,7 +46,7 @@ class StoredMail(SQLModel, table=True):
     # None means the intake did not learn the envelope sender (a pipe without -f,
     # an IMAP mail without Return-Path).
     envelope_from: str | None = Field(default=None, max_length=998, nullable=True)
-    envelope_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    envelope_to: list[str] = Field(default=[], sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=200)
     received_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     arrivals: int = 1

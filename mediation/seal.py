@@ -93,7 +93,7 @@ class SealHistory(SQLModel, table=True):
     tier_before: str | None = Field(default=None, max_length=10)
     tier_after: str | None = Field(default=None, max_length=10)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
-    assessment: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    assessment: dict = Field(default={}, sa_column=Column(JSON, nullable=False))
 
 
 # ------------------------------------------------------------------ operator records

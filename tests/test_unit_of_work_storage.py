@@ -10,8 +10,9 @@ from sqlalchemy import Engine, event, func, select, text
 from sqlmodel import Session
 
 from mailflow.db import session_scope
+from mailflow.models import StoredMail
 from mediation import storage
-from mediation.storage import Case, CaseEvent, Customer, Merchant
+from mediation.storage import Case, CaseEvent, Customer, HeldMail, Merchant
 from mediation.workflow import Deadline
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -88,6 +89,46 @@ def test_a_case_opened_in_the_unit_of_work_has_its_log_without_a_query(engine: E
     with session_scope(engine) as session:
         assert [e.kind for e in storage.events_of(session, case.id)] == ["ComplaintReceived"]  # type: ignore[arg-type]
         assert set(storage.deadlines_of(session, case.id)) == {Deadline.MERCHANT_REPLY}  # type: ignore[arg-type]
+
+
+def test_opening_cases_flushes_nothing_pending_until_the_commit(engine: Engine) -> None:
+    """A case's row and its customer are written at once, yet what the unit of work has
+    pending for the ORM (here a held mail per case) waits for the commit's one flush,
+    instead of one flush per opened case."""
+    flushes: list[int] = []
+    with session_scope(engine) as session:
+        event.listen(session, "after_flush", lambda *_: flushes.append(len(flushes)))
+        cases = []
+        for number in range(3):
+            address = f"flush{number}@example.org"
+            customer = storage.ensure_customer(session, address, "K", "de", NOW)
+            case = new_case(session, f"SSG-2026-90010{number}", customer.id)  # type: ignore[arg-type]
+            storage.hold_mail(session, HeldMail(mail_id=number, reason="x", held_at=NOW))
+            cases.append(case)
+        assert flushes == []
+        assert len({case.id for case in cases}) == 3
+        assert all(case.id is not None for case in cases)
+        cases[0].mediator = "mediatorin@siegel.localhost"  # still tracked by the session
+    assert flushes == [0]
+    with session_scope(engine) as session:
+        stored = session.scalars(select(Case).order_by(Case.id)).all()  # type: ignore[arg-type]
+        assert [case.ref for case in stored][-3:] == [case.ref for case in cases]
+        assert stored[-3].mediator == "mediatorin@siegel.localhost"
+        assert session.scalar(select(func.count()).select_from(HeldMail)) == 3
+
+
+def test_list_and_dict_defaults_are_not_shared_between_rows() -> None:
+    """The JSON columns' defaults are plain values (cheaper than a factory): each row
+    still gets a list or dict of its own."""
+    first, second = Case(ref="a", state="x", customer_id=1), Case(ref="b", state="x", customer_id=1)
+    first.proposal_accepted_by.append("customer")
+    assert second.proposal_accepted_by == []
+    one, other = (CaseEvent(case_id=1, at=NOW, kind="k", actor="system") for _ in range(2))
+    one.data["key"] = "value"
+    assert other.data == {}
+    assert (
+        StoredMail(message_id="m", sha256="", fingerprint="", raw=b"", source="t").envelope_to == []
+    )
 
 
 def test_merchants_and_customers_are_read_once_and_stay_current(engine: Engine) -> None:
