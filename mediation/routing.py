@@ -23,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from mediation.addresses import Role
 
@@ -88,7 +89,7 @@ def find_merchant(
         for merchant in merchants:
             if merchant.slug == named_slug.lower():
                 return MerchantMatch(merchant.slug, "complaint-address", f"beschwerde+{named_slug}")
-    scanned = f"{subject}\n{text}"[:MAX_SCAN_CHARS]
+    scanned = _Scanned(f"{subject}\n{text}"[:MAX_SCAN_CHARS])
     candidates = list(merchants)
     for rule, test in (
         ("order-number", _order_number),
@@ -104,37 +105,66 @@ def find_merchant(
     return None  # none fits, or several fit every rule that fired
 
 
-def _order_number(merchant: MerchantProfile, text: str) -> str | None:
-    if not merchant.order_pattern:
-        return None
-    try:
-        match = re.search(merchant.order_pattern, text)
-    except re.error:
-        return None
+class _Scanned:
+    """The searched text in the forms the rules read, each made once per complaint
+    rather than once per registered merchant."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @cached_property
+    def lowered(self) -> str:
+        return self.text.lower()
+
+    @cached_property
+    def folded(self) -> str:
+        return _fold(self.text)
+
+
+def _order_number(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
+    pattern = _order_pattern(merchant.order_pattern) if merchant.order_pattern else None
+    match = pattern.search(scanned.text) if pattern else None
     return match.group(0) if match else None
 
 
-def _domain(merchant: MerchantProfile, text: str) -> str | None:
-    lowered = text.lower()
+def _domain(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
     for domain in merchant.domains:
-        # The domain as a whole name: "shop.example" in "www.shop.example/x" or
-        # "info@shop.example", not in "myshop.example" or "shop.example.org".
-        pattern = rf"(?<![\w-])(?:[\w-]+\.)*{re.escape(domain.lower())}(?![\w-]|\.[a-z])"
-        if re.search(pattern, lowered):
+        if _domain_pattern(domain.lower()).search(scanned.lowered):
             return domain
     return None
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).casefold().translate(_UMLAUTS)
+def _name(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
+    pattern = _name_pattern(merchant.name)
+    return merchant.name if pattern and pattern.search(scanned.folded) else None
 
 
-def _name(merchant: MerchantProfile, text: str) -> str | None:
-    words = _fold(merchant.name).split()
+# Compiled once per merchant value (the process's merchants, edits included, fit).
+@lru_cache(maxsize=4096)
+def _order_pattern(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _domain_pattern(domain: str) -> re.Pattern[str]:
+    # The domain as a whole name: "shop.example" in "www.shop.example/x" or
+    # "info@shop.example", not in "myshop.example" or "shop.example.org".
+    return re.compile(rf"(?<![\w-])(?:[\w-]+\.)*{re.escape(domain)}(?![\w-]|\.[a-z])")
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str] | None:
+    words = _fold(name).split()
     if not words:
         return None
-    pattern = r"(?<!\w)" + r"[\s-]+".join(re.escape(word) for word in words) + r"(?!\w)"
-    return merchant.name if re.search(pattern, _fold(text)) else None
+    return re.compile(r"(?<!\w)" + r"[\s-]+".join(re.escape(word) for word in words) + r"(?!\w)")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold().translate(_UMLAUTS)
 
 
 # ------------------------------------------------------------------ replies

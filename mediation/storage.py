@@ -484,9 +484,16 @@ def merchants(session: Session) -> list[Merchant]:
     """Every registered merchant, by slug: read once per unit of work (a batch of mails
     reads them once); a merchant added or changed in this unit of work is seen."""
     cache = _transaction_cache(session)
-    if cache.merchants is None or any(isinstance(o, Merchant) for o in session.new):
+    if cache.merchants is None:
         cache.merchants = list(session.scalars(select(Merchant).order_by(Merchant.slug)))
     return cache.merchants
+
+
+@event.listens_for(OrmSession, "transient_to_pending")
+def _merchant_added(session: Session, instance: object) -> None:
+    cache = session.info.get(_TransactionCache)
+    if cache is not None and isinstance(instance, Merchant):
+        cache.merchants = None  # read again, with the new one
 
 
 def merchant_by_slug(session: Session, slug: str) -> Merchant | None:
