@@ -70,7 +70,8 @@ class StoredMail(SQLModel, table=True):
 
 class OutboxStatus(enum.StrEnum):
     QUEUED = "queued"
-    SENDING = "sending"
+    CLAIMED = "claimed"  # taken by a relay, which has not begun to send it
+    SENDING = "sending"  # in the relay's hands: it may have been delivered
     SENT = "sent"
     FAILED = "failed"
     BOUNCED = "bounced"

@@ -1,6 +1,6 @@
 """The relay worker: the only code that speaks SMTP outwards.
 
-It claims due outbox rows one at a time (a conditional UPDATE to `sending`, so two
+It claims due outbox rows a few at a time (a conditional UPDATE to `claimed`, so two
 relays never hold the same row), renders the row's message (`outbox.message`: the same
 bytes each time it is rendered), hands it with the row's VERP envelope sender to the
 configured relay, and records every answer as an `OutboxAttempt`:
@@ -24,8 +24,12 @@ second time, with the same Message-ID, Date and MIME boundary: rendering a row i
 deterministic. Receivers can recognise the duplicate by it. (A send that outlasts the lease
 can be recovered by another process too: keep the lease well above the relay's
 `timeout_seconds`.) Rows are claimed `CLAIM_SIZE` at a time and rendered after the
-claim's commit; a claimed row is not tried once half the lease has passed since its
-claim, and rows not tried go back to the queue as they were.
+claim's commit. Only the row about to be sent is `sending`: the claim marks the first,
+and the transaction that records a row's answer marks the next, so a relay killed
+mid-batch leaves one row that may have gone out (requeued as interrupted) and the rest
+`claimed`, requeued after the lease without an attempt. A claimed row is not tried once
+half the lease has passed since its claim, and rows not tried go back to the queue as
+they were.
 
 With `[relay] maildir` (the demo configuration) each message is written into the
 recipient's local Maildir instead (`mailflow.maildir`), with the same claim, signature,
@@ -61,8 +65,8 @@ from mediation.addresses import redact
 log = logging.getLogger("mailflow.relay")
 
 BATCH_SIZE = 50
-# Rows claimed in one transaction: at most this many wait as `sending` behind the one in
-# flight, and a relay killed meanwhile sends them after the lease, flagged interrupted.
+# Rows claimed in one transaction: at most this many wait as `claimed` behind the one in
+# flight; a relay killed meanwhile leaves them to be requeued after the lease.
 CLAIM_SIZE = 10
 JITTER = 0.1
 _RESPONSE_LIMIT = 2000
@@ -83,6 +87,7 @@ class Claimed:
     recipient: str
     envelope_from: str
     raw: bytes
+    claimed_at: datetime
     problem: str | None = None  # why the message could not be rendered
 
 
@@ -262,17 +267,18 @@ class Relay:
                     break
                 tried, relay_down = 0, False
                 try:
-                    for claimed in batch:
-                        # The first row was claimed just now; a later one may have waited
-                        # so long that `recover` could hand it to another relay.
-                        if tried and self.clock() - claimed_at > self.lease / 2:
-                            break
-                        answer = self._deliver(connection, claimed)
-                        self._record(claimed, answer, self.clock())
+                    sending: Claimed | None = batch[0]  # marked `sending` by the claim
+                    while sending is not None:
+                        answer = self._deliver(connection, sending)
                         tried += 1
-                        if answer.relay_problem:
-                            relay_down = True
-                            break
+                        relay_down = answer.relay_problem
+                        # A later row may have waited so long that `recover` could hand
+                        # it to another relay: it is given back instead.
+                        fresh = self.clock() - claimed_at <= self.lease / 2
+                        following = batch[tried] if tried < len(batch) else None
+                        if relay_down or not fresh:
+                            following = None
+                        sending = self._record(sending, answer, self.clock(), following)
                 finally:
                     attempted += tried
                     self._give_back([claimed.id for claimed in batch[tried:]])
@@ -298,9 +304,19 @@ class Relay:
         return RelayConnection(self.config.relay, self.config.siegel.domain)
 
     def recover(self, now: datetime) -> int:
-        """Queue again the rows a relay left `sending` longer than the lease ago."""
+        """Queue again the rows a relay left `sending` or `claimed` longer than the lease
+        ago; only a `sending` row may have gone out, and gets an interrupted attempt."""
         recovered = 0
+        table = OutboxMail.__table__  # type: ignore[attr-defined]
         with session_scope(self.engine) as session:
+            untried = session.execute(
+                update(table)
+                .where(
+                    table.c.status == OutboxStatus.CLAIMED,
+                    table.c.claimed_at < now - self.lease,
+                )
+                .values(status=OutboxStatus.QUEUED, claimed_at=None)
+            ).rowcount
             stuck = session.scalars(
                 select(OutboxMail)
                 .where(
@@ -327,14 +343,16 @@ class Relay:
                 row.next_attempt_at = now
                 session.add(row)
                 recovered += 1
+        if untried:
+            log.info("requeued %d outbox rows a stopped relay had claimed, not tried", untried)
         if recovered:
             log.warning("requeued %d outbox rows left sending by a stopped relay", recovered)
-        return recovered
+        return recovered + untried
 
     def _claim(self, now: datetime, limit: int) -> list[Claimed]:
-        """Up to `limit` due rows, marked `sending` in one transaction and rendered after
-        it (rendering holds no lock). A row that cannot be rendered is claimed all the
-        same, with its problem, so that it fails alone."""
+        """Up to `limit` due rows, marked `claimed` (the first `sending`) in one
+        transaction and rendered after it (rendering holds no lock). A row that cannot be
+        rendered is claimed all the same, with its problem, so that it fails alone."""
         table = OutboxMail.__table__  # type: ignore[attr-defined]
         with session_scope(self.engine) as session:
             while True:
@@ -353,28 +371,36 @@ class Relay:
                     session.scalars(
                         update(table)
                         .where(table.c.id.in_(due), table.c.status == OutboxStatus.QUEUED)
-                        .values(status=OutboxStatus.SENDING, claimed_at=now)
+                        .values(status=OutboxStatus.CLAIMED, claimed_at=now)
                         .returning(table.c.id)
                     )
                 )
                 if claimed:
+                    due = [row_id for row_id in due if row_id in claimed]
+                    session.execute(
+                        update(table)
+                        .where(table.c.id == due[0])
+                        .values(status=OutboxStatus.SENDING)
+                    )
                     rows = session.scalars(
                         select(OutboxMail).where(OutboxMail.id.in_(claimed))  # type: ignore[union-attr]
                     )
                     by_id = {row.id: row for row in rows}
                     break
                 # Others claimed them between our SELECT and UPDATE: the next ones.
-        return [self._rendered(by_id[row_id]) for row_id in due if row_id in by_id]
+        return [self._rendered(by_id[row_id]) for row_id in due]
 
     def _rendered(self, row: OutboxMail) -> Claimed:
         assert row.id is not None
+        assert row.claimed_at is not None
         envelope_from = outbox.envelope_sender(row, self.config)
         try:
-            return Claimed(row.id, row.recipient, envelope_from, outbox.message(row, self.config))
+            raw = outbox.message(row, self.config)
         except Exception as error:  # a row that can never be sent: fail it alone
             log.exception("outbox %s cannot be rendered", row.id)
             problem = f"cannot be rendered: {type(error).__name__}: {error}"
-            return Claimed(row.id, row.recipient, envelope_from, b"", problem)
+            return Claimed(row.id, row.recipient, envelope_from, b"", row.claimed_at, problem)
+        return Claimed(row.id, row.recipient, envelope_from, raw, row.claimed_at)
 
     def _give_back(self, row_ids: list[int]) -> None:
         """Claimed rows not tried: queued again as they were (no attempt counted)."""
@@ -384,12 +410,21 @@ class Relay:
         with session_scope(self.engine) as session:
             session.execute(
                 update(table)
-                .where(table.c.id.in_(row_ids), table.c.status == OutboxStatus.SENDING)
+                .where(
+                    table.c.id.in_(row_ids),
+                    table.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+                )
                 .values(status=OutboxStatus.QUEUED, claimed_at=None)
             )
 
-    def _record(self, claimed: Claimed, answer: Answer, now: datetime) -> None:
+    def _record(
+        self, claimed: Claimed, answer: Answer, now: datetime, following: Claimed | None
+    ) -> Claimed | None:
+        """Record `claimed`'s answer and, in the same transaction, mark `following`
+        `sending`; returns it when it is still this relay's to send (a bounce or a
+        recovery meanwhile leaves it alone), else None."""
         settings = self.config.relay
+        table = OutboxMail.__table__  # type: ignore[attr-defined]
         with session_scope(self.engine) as session:
             row = session.get(OutboxMail, claimed.id, with_for_update=True)
             assert row is not None
@@ -428,6 +463,17 @@ class Relay:
                     )
                     row.next_attempt_at = now + timedelta(seconds=delay)
             session.add(row)
+            if following is not None:
+                marked = session.execute(
+                    update(table)
+                    .where(
+                        table.c.id == following.id,
+                        table.c.status == OutboxStatus.CLAIMED,
+                        table.c.claimed_at == following.claimed_at,
+                    )
+                    .values(status=OutboxStatus.SENDING)
+                ).rowcount
+                following = following if marked == 1 else None
         recipient = redact(claimed.recipient)
         if outcome is AttemptOutcome.SENT:
             log.info("outbox %s sent to %s: %s", claimed.id, recipient, redact(answer.response))
@@ -440,6 +486,7 @@ class Relay:
                 row.attempts,
                 redact(_error(answer)),
             )
+        return following
 
 
 def _error(answer: Answer) -> str:

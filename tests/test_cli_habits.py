@@ -324,10 +324,10 @@ def test_status_shows_queues_relay_trouble_and_what_waits(config_path: Path) -> 
     with Session(engine) as session:
         row = session.get(OutboxMail, row_id)
         assert row is not None
-        claimed = Claimed(row_id, row.recipient, "bounce@x", row.raw)
+        claimed = Claimed(row_id, row.recipient, "bounce@x", row.raw, utcnow())
     with session_scope(engine) as session:
         session.get(OutboxMail, row_id).status = "sending"  # type: ignore[union-attr]
-    relay._record(claimed, Answer(451, "try later"), utcnow())
+    relay._record(claimed, Answer(451, "try later"), utcnow(), None)
     engine.dispose()
     done = siegel("status", "--json", "--config", str(config_path))
     assert done.returncode == 0, done.stderr

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -329,14 +330,9 @@ Relay(make_engine(url), parse(raw, Path("."), {})).run_once()
 """
 
 
-@pytest.mark.slow
-def test_a_relay_killed_before_its_commit_resends_with_the_same_message_id(
-    engine: Engine, sink: Sink, tmp_path: Path
-) -> None:
-    """SIGKILL after the relay got the message but before the 250 was stored: sent twice,
-    both copies with the same Message-ID and the same bytes (at-least-once delivery)."""
-    config = relay_config(tmp_path, sink)
-    row = enqueue(engine, config, mail(), utcnow())
+def kill_a_relay_in_data(engine: Engine, sink: Sink) -> None:
+    """Run a relay pass in a child process and SIGKILL it while the sink holds the first
+    message's DATA (the message received, its 250 not yet given)."""
     raw_config = {
         "siegel": {"domain": TEST_DOMAIN, "secret": TEST_SECRET},
         "relay": sink.relay_settings(),
@@ -354,6 +350,17 @@ def test_a_relay_killed_before_its_commit_resends_with_the_same_message_id(
     finally:
         child.wait(30)
     sink.release()
+
+
+@pytest.mark.slow
+def test_a_relay_killed_before_its_commit_resends_with_the_same_message_id(
+    engine: Engine, sink: Sink, tmp_path: Path
+) -> None:
+    """SIGKILL after the relay got the message but before the 250 was stored: sent twice,
+    both copies with the same Message-ID and the same bytes (at-least-once delivery)."""
+    config = relay_config(tmp_path, sink)
+    row = enqueue(engine, config, mail(), utcnow())
+    kill_a_relay_in_data(engine, sink)
     assert len(sink.received) == 1
     assert row_of(engine, row.id).status == OutboxStatus.SENDING
 
@@ -365,6 +372,52 @@ def test_a_relay_killed_before_its_commit_resends_with_the_same_message_id(
     assert first.message["Message-ID"] == second.message["Message-ID"] == row.message_id
     assert first.raw == second.raw
     assert row_of(engine, row.id).status == OutboxStatus.SENT
+
+
+@pytest.mark.slow
+def test_a_relay_killed_mid_batch_flags_only_the_row_in_flight(
+    engine: Engine, sink: Sink, tmp_path: Path
+) -> None:
+    """Killed while the first of three claimed rows is in DATA: that row may have gone
+    out and is resent flagged interrupted; the two never tried are queued again after
+    the lease without an attempt, and each goes out once."""
+    config = relay_config(tmp_path, sink)
+    rows = [enqueue(engine, config, mail(to=f"k{n}@shop.example"), utcnow()) for n in range(3)]
+    kill_a_relay_in_data(engine, sink)
+    statuses = [row_of(engine, row.id).status for row in rows]
+    assert statuses == [OutboxStatus.SENDING, OutboxStatus.CLAIMED, OutboxStatus.CLAIMED]
+
+    after_lease = Clock(utcnow() + timedelta(seconds=config.queue.lease_seconds + 1))
+    relay = Relay(engine, config, clock=after_lease)
+    assert relay.recover(after_lease()) == 3
+    assert relay.run_once() == 3
+    received = sink.wait_for(4)
+    counted = Counter(r.message["Message-ID"] for r in received)
+    assert counted == {rows[0].message_id: 2, rows[1].message_id: 1, rows[2].message_id: 1}
+    outcomes = [[a.outcome for a in attempts_of(engine, row.id)] for row in rows]
+    assert outcomes == [[Outcome.INTERRUPTED, Outcome.SENT], [Outcome.SENT], [Outcome.SENT]]
+
+
+def test_a_row_bounced_while_claimed_is_not_sent(
+    engine: Engine, sink: Sink, tmp_path: Path
+) -> None:
+    """A delivery report recorded for a row that waits `claimed` behind the one in flight
+    keeps it from being sent in that pass."""
+    config = relay_config(tmp_path, sink)
+    first, second = (enqueue(engine, config, mail(to=f"b{n}@shop.example")) for n in range(2))
+    relay = Relay(engine, config, clock=Clock())
+    sink.hold()
+    sending = threading.Thread(target=relay.run_once)
+    sending.start()
+    assert sink.data_held.wait(10)
+    assert row_of(engine, second.id).status == OutboxStatus.CLAIMED
+    with session_scope(engine) as session:
+        detail = {"action": "failed", "status": "5.1.1"}
+        outbox.record_bounce(session, second.id, None, detail, START)  # type: ignore[arg-type]
+    sink.release()
+    sending.join(10)
+    assert [r.message["Message-ID"] for r in sink.received] == [first.message_id]
+    assert row_of(engine, second.id).status == OutboxStatus.BOUNCED
 
 
 def test_a_bounce_recorded_during_the_send_keeps_the_last_word(
