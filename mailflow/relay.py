@@ -281,7 +281,7 @@ class Relay:
                         sending = self._record(sending, answer, self.clock(), following)
                 finally:
                     attempted += tried
-                    self._give_back([claimed.id for claimed in batch[tried:]])
+                    self._give_back([claimed.id for claimed in batch[tried:]], claimed_at)
                 if relay_down:
                     break
         return attempted
@@ -402,8 +402,10 @@ class Relay:
             return Claimed(row.id, row.recipient, envelope_from, b"", row.claimed_at, problem)
         return Claimed(row.id, row.recipient, envelope_from, raw, row.claimed_at)
 
-    def _give_back(self, row_ids: list[int]) -> None:
-        """Claimed rows not tried: queued again as they were (no attempt counted)."""
+    def _give_back(self, row_ids: list[int], claimed_at: datetime) -> None:
+        """Rows claimed at `claimed_at` and not tried: queued again as they were (no
+        attempt counted); a row recovered and claimed by another relay meanwhile is not
+        this relay's to give back."""
         if not row_ids:
             return
         table = OutboxMail.__table__  # type: ignore[attr-defined]
@@ -413,6 +415,7 @@ class Relay:
                 .where(
                     table.c.id.in_(row_ids),
                     table.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
+                    table.c.claimed_at == claimed_at,
                 )
                 .values(status=OutboxStatus.QUEUED, claimed_at=None)
             )
