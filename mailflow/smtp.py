@@ -48,6 +48,7 @@ NO_SUCH_ADDRESS = "550 5.1.1 No such address here"
 BAD_ADDRESS = "553 5.1.3 Bad recipient address syntax"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 NO_VALID_RECIPIENTS = "554 5.5.1 No valid recipients"
+EMPTY_MESSAGE = "554 5.6.0 Empty message: nothing was stored"
 QUEUED = "250 2.0.0 OK: stored as mail {mail_id}"
 DUPLICATE = "250 2.0.0 OK: already stored as mail {mail_id}"
 TEMPORARY_FAILURE = "451 4.3.0 Could not store the mail now; please try again later"
@@ -112,6 +113,17 @@ class IntakeHandler:
         if not envelope.rcpt_tos:
             return NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
+        if raw.strip():
+            reply = await self._store(raw, session, envelope)
+        else:  # as `siegel ingest` refuses it: not a mail
+            reply = EMPTY_MESSAGE
+        if self.lmtp:
+            # RFC 2033 §4.2: one reply per accepted recipient after DATA.
+            return "\r\n".join([reply] * len(envelope.rcpt_tos))
+        return reply
+
+    async def _store(self, raw: bytes, session: Session, envelope: Envelope) -> str:
+        """Commit the mail; the reply to DATA says whether it was."""
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         arrival = Arrival(
             raw=raw,
@@ -122,17 +134,12 @@ class IntakeHandler:
         try:
             stored = await self.spool.put(arrival)
         except SpoolError:
-            reply = TEMPORARY_FAILURE
+            return TEMPORARY_FAILURE
         except Exception:
             log.exception("unexpected spool failure")
-            reply = TEMPORARY_FAILURE
-        else:
-            template = DUPLICATE if stored.duplicate else QUEUED
-            reply = template.format(mail_id=stored.mail_id)
-        if self.lmtp:
-            # RFC 2033 §4.2: one reply per accepted recipient after DATA.
-            return "\r\n".join([reply] * len(envelope.rcpt_tos))
-        return reply
+            return TEMPORARY_FAILURE
+        template = DUPLICATE if stored.duplicate else QUEUED
+        return template.format(mail_id=stored.mail_id)
 
 
 class Silent:

@@ -147,6 +147,20 @@ def test_oversize_mail_gets_552_and_is_not_stored(intake: Intake) -> None:
     assert intake.mails() == []
 
 
+def test_empty_data_gets_554_and_is_not_stored(intake: Intake) -> None:
+    """An empty DATA (or only blank lines) is no mail: refused, as `siegel ingest`
+    refuses it, rather than stored and held for want of a sender."""
+    with intake.client() as client:
+        for empty in (b"", b"\r\n\r\n"):
+            client.ehlo()
+            client.mail("kunde@example.org")
+            client.rcpt("beschwerde@siegel.test")
+            code, message = client.data(empty)
+            assert (code, message) == (554, b"5.6.0 Empty message: nothing was stored")
+            client.rset()
+    assert intake.mails() == []
+
+
 def test_storage_failure_answers_451(engine: Engine, tmp_path: Path) -> None:
     """When the database cannot commit, DATA answers 451 so that the sender retries."""
     running = start_intake(engine, tmp_path)
