@@ -69,6 +69,7 @@ _ZONE_HOURS = {"CET": 1, "MEZ": 1, "CEST": 2, "MESZ": 2, "WET": 0, "WEST": 1, "E
 _RFC5322_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT",
                             "PST", "PDT"})  # fmt: skip
 _ADDRESS_HEADERS = {"from": "from_", "to": "to", "cc": "cc", "reply-to": "reply_to"}
+_LOOSE_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _BODY_TYPES = ("text/plain", "text/html")
 
 
@@ -428,7 +429,22 @@ def _address_pairs(message: Message, header: str, reader: Any) -> list[tuple[str
         normalised = normalise_address(str(address))
         if normalised:
             result.append((_clean(" ".join(str(name).split()))[:200], normalised))
-    return result
+    return result or _lenient_pair(raw_text)
+
+
+def _lenient_pair(raw_text: str) -> list[tuple[str, str]]:
+    """The one address of a field the parsers gave up on (an unclosed ``<`` or comment,
+    a missing ``<>``), as clients and lists in the wild write them; nothing when the
+    field holds no address or several, which would be a guess."""
+    text, _ = _unfold_and_decode_8bit(raw_text)
+    found = {match.group(0).lower() for match in _LOOSE_ADDRESS.finditer(text)}
+    if len(found) != 1:
+        return []
+    normalised = normalise_address(_LOOSE_ADDRESS.search(text).group(0))  # type: ignore[union-attr]
+    if normalised is None:
+        return []
+    name = text.partition("<")[0] if "<" in text else ""
+    return [(_clean(" ".join(_decode_words(name).strip().strip('"').split()))[:200], normalised)]
 
 
 def _getaddresses(text: str) -> list[tuple[str, str]]:

@@ -276,6 +276,33 @@ def test_broken_mime_gets_a_best_effort_and_defects() -> None:
     assert parsed.attachments[0]["filename"] == "a.pdf"
 
 
+@pytest.mark.parametrize(
+    ("field", "name", "address"),
+    [
+        (b"=?utf-8?q?Kaputt?= <broken@example.org", "Kaputt", "broken@example.org"),
+        (b"broken@Example.ORG (Kaputt", "", "broken@example.org"),
+        (b"Kaputt broken@example.org", "", "broken@example.org"),
+        (b'"J\xc3\xbcrgen" <j@example.org>>', "J\u00fcrgen", "j@example.org"),
+    ],
+)
+def test_a_from_field_the_parsers_give_up_on_still_names_its_one_address(
+    field: bytes, name: str, address: str
+) -> None:
+    """An unclosed ``<`` or comment, as broken clients write them: the one address in
+    the field is the sender, so that a complaint still gets its answer."""
+    parsed = parse(b"From: " + field + b"\r\nSubject: Sofa\r\n\r\nDas Sofa ist kaputt.\r\n")
+    assert (parsed.from_name, parsed.from_address) == (name, address)
+
+
+@pytest.mark.parametrize(
+    "field", [b"a@example.org <b@example.net", b"Kaputt <broken at example.org>", b"Kaputt <"]
+)
+def test_a_broken_from_field_with_no_address_or_two_names_no_sender(field: bytes) -> None:
+    """Two addresses in a broken field would be a guess, and a word is no address."""
+    parsed = parse(b"From: " + field + b"\r\nSubject: Sofa\r\n\r\nKaputt.\r\n")
+    assert parsed.from_address is None
+
+
 def test_a_reused_boundary_does_not_hide_the_attachment() -> None:
     """Parts after an early close boundary (same boundary nested) are recovered."""
     raw = mail(
