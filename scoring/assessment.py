@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import cached_property
 
 from scoring.aggregates import MerchantAggregate
@@ -143,7 +143,7 @@ def _notes(
     elif status.phase is SealPhase.RECHECK_DUE:
         notes.append(Reason("recheck-due", day=status.valid_until))
     elif status.valid_until is not None:
-        notes.append(Reason("valid-until", day=status.valid_until - timedelta(days=1)))
+        notes.append(Reason("valid-until", day=status.last_valid_day))
     if not status.shows_seal and earned is not Tier.NONE:
         notes.append(Reason("earned-hidden", tier=earned))
     notes += [

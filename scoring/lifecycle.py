@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from scoring.policy import ScoringPolicy
@@ -52,6 +52,11 @@ class SealStatus:
     @property
     def shows_seal(self) -> bool:
         return self.phase is SealPhase.ACTIVE
+
+    @property
+    def last_valid_day(self) -> date | None:
+        """The last day the certification holds: what "valid up to and including" shows."""
+        return self.valid_until - timedelta(days=1) if self.valid_until else None
 
 
 def add_months(day: date, months: int) -> date:

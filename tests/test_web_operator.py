@@ -111,7 +111,11 @@ def test_the_overview_lists_merchants_attention_and_waiting_entries(client) -> N
     page = running.get("/betrieb", headers=GOOD)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
-    assert "Möbel Fuchs none active 15.01.2027" in text
+    # Certified on 15.01.2026 for twelve months: valid up to and including 14.01.2027,
+    # the day the public certificate shows too.
+    assert "Möbel Fuchs none active 14.01.2027" in text
+    certificate = running.get("/siegel/moebel-fuchs", headers={"Accept-Language": "de"})
+    assert '<strong id="valid-until">14.01.2027</strong>' in certificate.text
     assert "Neuer Laden none trial 01.01.2027" in text
     assert "SSG-2026-000001" in page.text and "SSG-2026-000002 (in_mediation)" in text
     assert "SSG-2026-000003: merchant_reply" in text

@@ -12,7 +12,7 @@ The snippet links to the certificate page with the domain-bound token of
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -65,9 +65,8 @@ def state(
         return _shown("precheck", t["badge_precheck"], "", "none")
     tier = Tier(public.tier)
     until = ""
-    if status.valid_until is not None and tier is not Tier.NONE:
-        last = status.valid_until - timedelta(days=1)
-        until = t["badge_valid_until"].format(day=i18n.day(last, language))
+    if status.last_valid_day is not None and tier is not Tier.NONE:
+        until = t["badge_valid_until"].format(day=i18n.day(status.last_valid_day, language))
     return _shown("active", TIER_NAMES[language][tier], until, tier.value)
 
 

@@ -8,7 +8,6 @@ way the tier reasons write them (`scoring.figure_text`, `scoring.days_text`).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,9 +45,8 @@ def status(certificate: Certificate, language: str) -> dict[str, Any]:
     if seal.phase is SealPhase.ACTIVE:
         title = t["state_active"] if held is not Tier.NONE else t["state_no_tier"]
         shown |= {"title": title, "tier": held.value, "tier_name": names[held]}
-        if seal.valid_until is not None:
-            last = seal.valid_until - timedelta(days=1)
-            shown["valid_until"] = i18n.day(last, language)
+        if seal.last_valid_day is not None:
+            shown["valid_until"] = i18n.day(seal.last_valid_day, language)
         live = certificate.assessment.tier
         if live is not held:
             shown["note"] = t["live_differs"].format(tier=names[live])

@@ -80,7 +80,7 @@ def overview(request: Request) -> Response:
                     "tier": str(held.get(merchant.slug, "none")),
                     "phase": status.phase.value if status else "precheck-missing",
                     "trial_ends": _day(status.trial_ends_on if status else None, language),
-                    "valid_until": _day(status.valid_until if status else None, language),
+                    "valid_until": _day(status.last_valid_day if status else None, language),
                 }
             )
         context: dict[str, Any] = {
