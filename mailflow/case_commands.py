@@ -50,6 +50,7 @@ def merchant_summary(merchant: Merchant) -> dict[str, Any]:
     return {
         "slug": merchant.slug,
         "name": merchant.name,
+        "name_aliases": merchant.name_aliases,
         "emails": merchant.support_addresses,
         "domains": merchant.domains,
         "order_pattern": merchant.order_pattern,
@@ -80,7 +81,8 @@ def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
 
     def table(rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            print(f"{row['slug']:<24} {row['name']:<32} {', '.join(row['emails'])}")
+            also = f"  (also: {', '.join(row['name_aliases'])})" if row["name_aliases"] else ""
+            print(f"{row['slug']:<24} {row['name']:<32} {', '.join(row['emails'])}{also}")
 
     return page.show("merchant list", rows, total, table)
 
@@ -403,6 +405,11 @@ def register(commands: Any) -> Any:
     add = command("add", cmd_merchant_add, "register a merchant", verbs)
     add.add_argument("slug", help="short name, used in beschwerde+SLUG@")
     add.add_argument("--name", required=True, help="the shop's name as customers write it")
+    add.add_argument(
+        "--name-alias",
+        action="append",
+        help='another name customers use for the shop, e.g. "Grüne Tasse" (repeatable)',
+    )
     add.add_argument(
         "--email",
         action="append",

@@ -386,6 +386,10 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         _create_tables(*mediator_store.TABLES, *merchant_changes.TABLES, *report_store.TABLES),
     ),
     ("ratings: the operator's release of consented Lob & Tadel", _rating_publication),
+    (
+        "merchants: other names customers use (name aliases)",
+        add_column("merchant", "name_aliases", "JSON NOT NULL DEFAULT '[]'"),
+    ),
 ]
 
 

@@ -200,6 +200,7 @@ def cmd_mediator_list(args: argparse.Namespace, config: Config) -> int:
 
 _OPTIONS = {
     "name": "name",
+    "name_alias": "name_aliases",
     "email": "support_addresses",
     "domain": "domains",
     "order_pattern": "order_pattern",
@@ -223,6 +224,7 @@ def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
         current = argparse.Namespace(
             slug=merchant.slug,
             name=merchant.name,
+            name_alias=list(merchant.name_aliases),
             email=list(merchant.support_addresses),
             domain=list(merchant.domains),
             order_pattern=merchant.order_pattern,
@@ -232,7 +234,8 @@ def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
             hours=merchant.opening_hours,
         )
         for option, value in given.items():
-            cleared = [] if option == "domain" else None  # a shop needs its name and email
+            # A shop needs its name and email; its lists of domains and aliases may be empty.
+            cleared = [] if option in ("domain", "name_alias") else None
             setattr(current, option, cleared if value in ("-", ["-"]) else value)
         checked = merchant_values(current)
         values = {_OPTIONS[option]: checked[_OPTIONS[option]] for option in given}
@@ -276,6 +279,11 @@ def register(commands: Any, merchant_verbs: Any) -> None:
     edit = add_command(merchant_verbs, "set", cmd_merchant_set, "change a merchant's fields")
     edit.add_argument("slug")
     edit.add_argument("--name", help="the shop's name as customers write it")
+    edit.add_argument(
+        "--name-alias",
+        action="append",
+        help="other names customers use, replacing them (repeatable); - clears",
+    )
     edit.add_argument(
         "--email", action="append", help="support addresses, replacing them (repeatable)"
     )

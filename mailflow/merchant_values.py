@@ -18,6 +18,11 @@ from mediation.business_time import BusinessCalendar
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+MAX_NAME_ALIASES = 20
+MAX_NAME_CHARS = 200
+"""As the merchant's `name` column holds."""
+MIN_ALIAS_CHARS = 3
+"""Letters or digits an alias needs: a shorter one would name a shop in any mail."""
 
 
 def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -33,6 +38,7 @@ def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
     for domain in domains:
         if not _DOMAIN.match(domain):
             raise UsageError(f"--domain {domain!r}: not a domain name")
+    aliases = _name_aliases(args.name_alias or [])
     if args.order_pattern:
         try:
             re.compile(args.order_pattern)
@@ -55,6 +61,7 @@ def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         slug=slug,
         name=args.name.strip(),
+        name_aliases=aliases,
         support_addresses=emails,
         domains=domains,
         order_pattern=args.order_pattern or None,
@@ -63,3 +70,19 @@ def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
         timezone=args.timezone,
         opening_hours=args.hours,
     )
+
+
+def _name_aliases(given: list[str]) -> list[str]:
+    """The aliases as given, spaces tidied, each once (whatever its case), bounded."""
+    aliases: dict[str, str] = {}
+    for alias in (" ".join(a.split()) for a in given):
+        if sum(character.isalnum() for character in alias) < MIN_ALIAS_CHARS:
+            raise UsageError(
+                f"--name-alias {alias!r}: at least {MIN_ALIAS_CHARS} letters or digits"
+            )
+        if len(alias) > MAX_NAME_CHARS:
+            raise UsageError(f"--name-alias {alias[:40]!r}...: at most {MAX_NAME_CHARS} characters")
+        aliases.setdefault(alias.casefold(), alias)
+    if len(aliases) > MAX_NAME_ALIASES:
+        raise UsageError(f"--name-alias: at most {MAX_NAME_ALIASES} names, {len(aliases)} given")
+    return list(aliases.values())

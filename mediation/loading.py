@@ -84,6 +84,7 @@ def _profile(merchant: Merchant) -> routing.MerchantProfile:
         support_addresses=tuple(merchant.support_addresses),
         domains=tuple(merchant.domains),
         order_pattern=merchant.order_pattern,
+        name_aliases=tuple(merchant.name_aliases),
     )
 
 

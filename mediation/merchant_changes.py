@@ -20,6 +20,7 @@ from mediation.storage import Merchant, UTCDateTime
 TABLES = ("merchant_change",)
 FIELDS = (
     "name",
+    "name_aliases",
     "support_addresses",
     "domains",
     "order_pattern",

@@ -5,9 +5,12 @@ what they loaded.
 
 A complaint names its merchant by the complaint address (``beschwerde+SLUG@``), else
 the merchant is found in the mail by an ordered list of rules: the merchant's
-order-number pattern, one of its domains, its registered name. Each rule narrows the
-candidates; a rule that finds exactly one merchant decides, and a mail that stays
-ambiguous names none (the customer is asked).
+order-number pattern, one of its domains, its registered name or one of the other
+names the operator registered for it (its aliases), then a variant of the name made
+here (`name_variants`: without the legal form, without trailing digits, the domain's
+first label). Each rule narrows the candidates; a rule that finds exactly one merchant
+decides, and a mail that stays ambiguous names none (the customer is asked). Names
+match folded (case, umlauts) as whole words, never as the start of a longer name.
 
 A reply belongs to a case by the case address it was sent to; when a client dropped
 the Reply-To, by the threading headers (RFC 5322 §3.6.4: `In-Reply-To`/`References`
@@ -31,6 +34,7 @@ MAX_SCAN_CHARS = 20_000
 """Only the start of a complaint is searched: bounded time for operator-made patterns."""
 
 _SUBJECT_REF = re.compile(r"\b(SSG-\d{4}-\d{6})\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
@@ -43,6 +47,8 @@ class MerchantProfile:
     support_addresses: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
     order_pattern: str | None = None
+    name_aliases: tuple[str, ...] = ()
+    """Other names customers use for the shop, registered by the operator."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class MerchantMatch:
     """The merchant a complaint is about, and the rule that found it."""
 
     slug: str
-    rule: str  # "complaint-address", "order-number", "domain" or "name"
+    rule: str  # "complaint-address", "order-number", "domain", "name" or "name-variant"
     detail: str
 
 
@@ -95,6 +101,7 @@ def find_merchant(
         ("order-number", _order_number),
         ("domain", _domain),
         ("name", _name),
+        ("name-variant", _name_variant),
     ):
         hits = [(m, found) for m in candidates if (found := test(m, scanned)) is not None]
         if len(hits) == 1:
@@ -120,6 +127,11 @@ class _Scanned:
     def folded(self) -> str:
         return _fold(self.text)
 
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """The folded text's words: a name none of whose words is missing is searched."""
+        return frozenset(_WORD.findall(self.folded))
+
 
 def _order_number(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
     pattern = _order_pattern(merchant.order_pattern) if merchant.order_pattern else None
@@ -129,14 +141,20 @@ def _order_number(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
 
 def _domain(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
     for domain in merchant.domains:
-        if _domain_pattern(domain.lower()).search(scanned.lowered):
+        lowered = domain.lower()
+        # Searched only where it is written at all: most merchants' domains are not.
+        if lowered in scanned.lowered and _domain_pattern(lowered).search(scanned.lowered):
             return domain
     return None
 
 
 def _name(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
-    pattern = _name_pattern(merchant.name)
-    return merchant.name if pattern and pattern.search(scanned.folded) else None
+    return _names_pattern((merchant.name, *merchant.name_aliases)).find(scanned)
+
+
+def _name_variant(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
+    variants = _variants_pattern(merchant.name, merchant.name_aliases, merchant.domains)
+    return variants.find(scanned)
 
 
 # Compiled once per merchant value (the process's merchants, edits included, fit).
@@ -155,12 +173,107 @@ def _domain_pattern(domain: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:[\w-]+\.)*{re.escape(domain)}(?![\w-]|\.[a-z])")
 
 
+class _Names:
+    """Names as one pattern over folded text: whole words, any run of spaces or dashes
+    between them; `find` says which name was found.
+
+    The pattern runs only when every word of one of the names is a word of the text
+    (a match needs that), so a complaint costs a set lookup per merchant, not a search.
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names: list[str] = []
+        self.words: list[frozenset[str]] = []
+        alternatives = []
+        for name in names:
+            words = _words(name).split()
+            if words:
+                self.names.append(name)
+                self.words.append(frozenset(_WORD.findall(" ".join(words))))
+                alternatives.append("(" + r"[\s-]+".join(re.escape(w) for w in words) + ")")
+        self.pattern = (
+            re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+            if alternatives
+            else None
+        )
+
+    def find(self, scanned: _Scanned) -> str | None:
+        if self.pattern is None or not any(words <= scanned.words for words in self.words):
+            return None
+        match = self.pattern.search(scanned.folded)
+        return self.names[match.lastindex - 1] if match and match.lastindex else None
+
+
 @lru_cache(maxsize=4096)
-def _name_pattern(name: str) -> re.Pattern[str] | None:
-    words = _fold(name).split()
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)" + r"[\s-]+".join(re.escape(word) for word in words) + r"(?!\w)")
+def _names_pattern(names: tuple[str, ...]) -> _Names:
+    return _Names(names)
+
+
+@lru_cache(maxsize=4096)
+def _variants_pattern(name: str, aliases: tuple[str, ...], domains: tuple[str, ...]) -> _Names:
+    return _Names(name_variants(name, aliases, domains))
+
+
+# ------------------------------------------------------------------ name variants
+
+_LEGAL_FORM = re.compile(
+    r"[\s,]+(?:(?:GmbH\s*)?&\s*Co\.?\s*(?:KGaA|KG|OHG)|gGmbH|GmbH|AG|KGaA|KG|OHG|GbR|SE"
+    r"|UG(?:\s*\(haftungsbeschränkt\))?|e\.\s*K(?:fm|fr)?\.|e\.\s*V\.|Ltd\.?|Inc\.?|LLC)\s*$",
+    re.IGNORECASE,
+)
+MIN_VARIANT_CHARS = 5
+"""A variant of one word needs this many characters: "Shop" of "Shop24" would name
+every shop."""
+_TRAILING_DIGITS = re.compile(rf"^([^\W\d_]{{{MIN_VARIANT_CHARS},}})[\s-]*\d+$")
+
+
+def name_variants(
+    name: str, aliases: tuple[str, ...] = (), domains: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """The names customers write for a merchant besides its registered name and
+    aliases, safe against naming another shop or none:
+
+    - the name without its legal form ("Möbel Fuchs GmbH & Co. KG": "Möbel Fuchs"),
+      where more than one word or a word of at least five characters remains;
+    - without trailing digits where one word of at least five letters remains
+      ("TechStore24": "TechStore"; "Shop24" gives nothing);
+    - the first label of a domain where it is distinctive: at least five characters
+      and a digit in it, or the name's first words run together ("techstore24",
+      "moebelfuchs"); a plain word ("schuhe.example") may be any customer's word.
+
+    Never the start of a longer name: "Das Haus Möbel" gives no "Das Haus" (an alias
+    does). Returns the variants as written, without the registered names.
+    """
+    core = name.strip()
+    while (stripped := _LEGAL_FORM.sub("", core)) != core:
+        core = stripped.strip()
+    found = [core]
+    if digits := _TRAILING_DIGITS.match(core):
+        found.append(digits.group(1))
+    words = _fold(core).split()
+    run_together = {"".join(words[:count]) for count in range(2, len(words) + 1)}
+    for domain in domains:
+        labels = domain.lower().split(".")
+        label = labels[1] if labels[0] == "www" and len(labels) > 2 else labels[0]
+        if len(label) < MIN_VARIANT_CHARS or label.startswith("xn--"):
+            continue
+        if label in run_together or (
+            any(c.isdigit() for c in label) and sum(c.isalpha() for c in label) >= 3
+        ):
+            found.append(label)
+    known = {_words(registered) for registered in (name, *aliases)}
+    variants: dict[str, str] = {}
+    for variant in found:
+        key = _words(variant)
+        distinct = key and key not in known and key not in variants
+        if distinct and (" " in key or len(variant) >= MIN_VARIANT_CHARS):
+            variants[key] = variant
+    return tuple(variants.values())
+
+
+def _words(name: str) -> str:
+    """A name as the name patterns see it: folded words, dashes as spaces."""
+    return " ".join(_fold(name).replace("-", " ").split())
 
 
 def _fold(text: str) -> str:
@@ -236,3 +349,11 @@ def role_of(sender: str | None, parties: CaseParties) -> Role | None:
         if belongs(sender, role, parties):
             return role
     return None
+
+
+def order_numbers(order_pattern: str | None, text: str) -> set[str]:
+    """The order numbers a merchant's pattern finds in (the start of) `text`, as written."""
+    pattern = _order_pattern(order_pattern) if order_pattern else None
+    if pattern is None:
+        return set()
+    return {match.group(0) for match in pattern.finditer(text[:MAX_SCAN_CHARS])}

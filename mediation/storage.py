@@ -104,6 +104,11 @@ class Merchant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200)
+    name_aliases: list[str] = Field(
+        default=[], sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
+    )
+    """Other names customers use for the shop ("Grüne Tasse" for "Grüne Tasse
+    Teehandel"): a complaint naming one is routed to it like one naming `name`."""
     support_addresses: list[str] = _json_list()
     """Where complaints are sent (the first) and whose mail counts as the merchant's."""
     domains: list[str] = _json_list()
@@ -252,6 +257,9 @@ class HeldReason(enum.StrEnum):
     """From one of our own addresses (complaint, case, bounce, operator): never a party."""
     UNAUTHENTICATED = "unauthenticated"
     """A merchant's or mediator's mail whose From domain the MTA did not authenticate."""
+    OPEN_CASE = "open-case"
+    """A new complaint from the customer of an open case about the same shop and order:
+    attached to that case as evidence, no second case opened."""
 
 
 class HeldMail(SQLModel, table=True):
@@ -478,6 +486,20 @@ def open_cases_per_mediator(session: Session, mediators: Sequence[str]) -> dict[
     for mediator, count in rows:
         counts[mediator] = count
     return counts
+
+
+def open_cases_of(session: Session, customer_id: int, merchant_id: int) -> list[Case]:
+    """The customer's open cases about the merchant, newest first."""
+    query = (
+        select(Case)
+        .where(
+            Case.customer_id == customer_id,
+            Case.merchant_id == merchant_id,
+            Case.state.not_in(list(CLOSED)),  # type: ignore[attr-defined]
+        )
+        .order_by(Case.id.desc())  # type: ignore[union-attr]
+    )
+    return list(session.scalars(query))
 
 
 def merchants(session: Session) -> list[Merchant]:

@@ -16,6 +16,7 @@ from tests.harness import Harness, compose
 from tests.sink import Sink
 
 CUSTOMER = "kunde@example.org"
+TWENTY_ONE_ALIASES = [arg for n in range(21) for arg in ("--name-alias", f"Name {n}")]
 
 
 @pytest.fixture
@@ -60,6 +61,9 @@ def test_merchants_are_added_listed_and_shown(harness: Harness) -> None:
         (["--email", "a@b.test", "--calendar", "XX-YY"], "unknown holiday region"),
         (["--email", "a@b.test", "--hours", "17:00-09:00"], "HH:MM-HH:MM"),
         (["--email", "a@b.test", "--domain", "no_domain"], "not a domain"),
+        (["--email", "a@b.test", "--name-alias", "GT"], "at least 3 letters or digits"),
+        (["--email", "a@b.test", "--name-alias", "x" * 201], "at most 200 characters"),
+        (["--email", "a@b.test", *TWENTY_ONE_ALIASES], "at most 20 names"),
     ],
 )
 def test_a_bad_merchant_option_is_one_line_and_exit_2(
@@ -69,6 +73,43 @@ def test_a_bad_merchant_option_is_one_line_and_exit_2(
     status, _, errors = harness.siegel("merchant", "add", "shop", "--name", "Shop", *options)
     assert status == 2 and complaint in errors
     assert json.loads(harness.siegel("merchant", "list", "--json")[1]) == []
+
+
+def test_name_aliases_are_added_set_cleared_and_shown(harness: Harness) -> None:
+    """`--name-alias` is repeatable on `add` and `set` (replacing them, `-` clears), kept
+    once whatever its case, shown by `show` and `list`, and each change recorded."""
+    harness.add_merchant(
+        "gruene-tasse", "Grüne Tasse Teehandel", "hallo@gruene-tasse.test",
+        "--name-alias", " Grüne  Tasse ", "--name-alias", "GRÜNE TASSE", "--name-alias", "GT Tee",
+    )  # fmt: skip
+    shown = json.loads(harness.siegel("merchant", "show", "gruene-tasse", "--json")[1])
+    assert shown["name_aliases"] == ["Grüne Tasse", "GT Tee"]
+    status, out, _ = harness.siegel(
+        "merchant",
+        "set",
+        "gruene-tasse",
+        "--name-alias",
+        "Grüne Tasse",
+        "--name-alias",
+        "Tee-Tasse",
+    )
+    assert status == 0 and "1 fields changed" in out
+    [listed] = json.loads(harness.siegel("merchant", "list", "--json")[1])
+    assert listed["name_aliases"] == ["Grüne Tasse", "Tee-Tasse"]
+    assert "(also: Grüne Tasse, Tee-Tasse)" in harness.siegel("merchant", "list")[1]
+    assert (
+        "name_aliases: Grüne Tasse, Tee-Tasse"
+        in harness.siegel("merchant", "show", "gruene-tasse")[1]
+    )
+    assert harness.siegel("merchant", "set", "gruene-tasse", "--name-alias", "-")[0] == 0
+    shown = json.loads(harness.siegel("merchant", "show", "gruene-tasse", "--json")[1])
+    assert shown["name_aliases"] == []
+    assert [(c["field"], c["new"]) for c in shown["changes"]] == [
+        ("name_aliases", ["Grüne Tasse", "Tee-Tasse"]),
+        ("name_aliases", []),
+    ]
+    status, _, errors = harness.siegel("merchant", "set", "gruene-tasse", "--name-alias", "T")
+    assert status == 2 and "at least 3 letters or digits" in errors
 
 
 def test_cases_case_and_held_show_what_happened(harness: Harness) -> None:

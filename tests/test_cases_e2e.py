@@ -58,11 +58,13 @@ def harness(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
     running.stop()
 
 
-def complain(harness: Harness, to: str = "beschwerde@siegel.test") -> tuple[str, list[Received]]:
+def complain(
+    harness: Harness, to: str = "beschwerde@siegel.test", customer: str = CUSTOMER
+) -> tuple[str, list[Received]]:
     """Send the standard complaint; returns the case reference and the mails it caused."""
-    harness.send(compose(f"Erika Muster <{CUSTOMER}>", to, "Sofa beschädigt", COMPLAINT_TEXT))
+    harness.send(compose(f"Erika Muster <{customer}>", to, "Sofa beschädigt", COMPLAINT_TEXT))
     sent = harness.process()
-    [ack] = addressed_to(sent, CUSTOMER)
+    [ack] = addressed_to(sent, customer)
     found = REF.search(ack.message["Subject"])
     assert found, ack.message["Subject"]
     return found.group(1), sent
@@ -77,15 +79,15 @@ def merchant_answers(harness: Harness, forward: Received) -> list[Received]:
     return harness.process()
 
 
-def to_mediation(harness: Harness) -> tuple[str, list[Received]]:
+def to_mediation(harness: Harness, customer: str = CUSTOMER) -> tuple[str, list[Received]]:
     """Complaint, merchant reply, customer "not solved": the case is in mediation."""
-    ref, sent = complain(harness)
+    ref, sent = complain(harness, customer=customer)
     [forward] = addressed_to(sent, MERCHANT)
-    [forwarded_reply] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    [forwarded_reply] = addressed_to(merchant_answers(harness, forward), customer)
     harness.send(
         harness.reply(
             forwarded_reply,
-            CUSTOMER,
+            customer,
             "Nein, das ist nicht gelöst. Die Abholung wurde schon zweimal verschoben.",
         )
     )
@@ -174,6 +176,30 @@ def test_an_unknown_shop_is_asked_for_and_the_answer_routes_the_case(harness: Ha
         (MERCHANT, "merchant.complaint_forwarded"),
     ]
     assert harness.case(ref)["state"] == "awaiting_merchant"
+
+
+def test_the_shop_named_as_customers_write_it_is_found_in_complaint_and_answer(
+    harness: Harness,
+) -> None:
+    """A registered alias ("Grüne Tasse") and a variant ("TechStore" of "TechStore24")
+    route a complaint; the alias in the answer to "which shop?" routes that case too."""
+    tea, tech = "hallo@gruene-tasse.test", "service@techstore24.test"
+    harness.add_merchant(
+        "gruene-tasse", "Grüne Tasse Teehandel", tea, "--name-alias", "Grüne Tasse"
+    )
+    harness.add_merchant("techstore24", "TechStore24", tech, "--domain", "techstore24.test")
+    for text, merchant in [
+        ("Bei Grüne Tasse bestellter Tee kam nie an.", tea),
+        ("Der Laptop von TechStore ist defekt angekommen.", tech),
+    ]:
+        harness.send(compose(CUSTOMER, "beschwerde@siegel.test", "Bestellung", text))
+        assert (merchant, "merchant.complaint_forwarded") in harness.sent(harness.process())
+    harness.send(compose(CUSTOMER, "beschwerde@siegel.test", "Paket", "Mein Paket fehlt."))
+    [question] = harness.process()
+    ref = REF.search(question.message["Subject"]).group(1)  # type: ignore[union-attr]
+    harness.send(harness.reply(question, CUSTOMER, "Grüne Tasse"))
+    assert (tea, "merchant.complaint_forwarded") in harness.sent(harness.process())
+    assert harness.case(ref)["merchant"] == "gruene-tasse"
 
 
 # ------------------------------------------------------------------ merchant reply
@@ -312,8 +338,9 @@ def test_not_solved_goes_to_mediation_and_the_mediator_gets_the_case_file(
     assert "Riss im Bezug" in text and "holen das Sofa nächste Woche ab" in text
     assert "zweimal verschoben" in text
     assert case_file.message["Reply-To"] == harness.case_address(ref, Role.MEDIATOR)
-    # The next case goes to the other mediator, who has none open.
-    second, _ = to_mediation(harness)
+    # The next case (another customer's: the same customer's repeat would join the open
+    # case) goes to the other mediator, who has none open.
+    second, _ = to_mediation(harness, customer="hans.beispiel@example.org")
     assert harness.case(second)["mediator"] == MEDIATORS[1]
 
 
@@ -352,6 +379,22 @@ def test_a_proposal_accepted_by_both_closes_the_case_as_settled(harness: Harness
     case = harness.case(ref)
     assert case["state"] == "closed_settled" and case["deadlines"] == {}
     assert case["closed_at"] is not None
+
+
+def test_a_conditional_agreement_to_a_proposal_is_a_message(harness: Harness) -> None:
+    """ "Einverstanden wären wir nur, wenn ..." accepts nothing: the mediator reads the
+    condition, and the proposal stays pending (tests/test_proposal_intent.py)."""
+    ref, sent = to_proposal(harness)
+    [to_merchant] = _of_kind(harness, sent, "merchant.proposal")
+    text = "Einverstanden wären wir nur, wenn die Kundin das Sofa vorher zurückschickt."
+    harness.send(harness.reply(to_merchant, MERCHANT, text))
+    assert sorted(harness.sent(harness.process())) == [
+        (MEDIATOR, "mediator.merchant_message"),
+        (MERCHANT, "merchant.message_forwarded"),
+    ]
+    case = harness.case(ref)
+    assert case["state"] == "proposal_pending"
+    assert "ProposalAccepted" not in [event["kind"] for event in case["events"]]
 
 
 @pytest.mark.parametrize("style", ["angle-quotes", "outlook"])

@@ -12,6 +12,7 @@ from mediation.routing import (
     belongs,
     case_candidates,
     find_merchant,
+    name_variants,
     role_of,
     subject_refs,
 )
@@ -106,6 +107,99 @@ def test_a_broken_order_pattern_is_ignored() -> None:
     broken = MerchantProfile("broken", "Broken", (), (), r"(unclosed")
     match = find_merchant("", "bei Möbel Fuchs", [broken, FUCHS])
     assert match is not None and match.slug == "moebel-fuchs"
+
+
+# ------------------------------------------------------------------ other names
+
+TASSE = MerchantProfile(
+    "gruene-tasse",
+    "Grüne Tasse Teehandel",
+    ("hallo@gruene-tasse.example",),
+    ("gruene-tasse.example",),
+    name_aliases=("Grüne Tasse", "GT Tee"),
+)
+TECH = MerchantProfile("techstore24", "TechStore24", (), ("techstore24.de",))
+HAUS = MerchantProfile("das-haus", "Das Haus Möbel", (), ("das-haus.example",))
+OTHER_NAMES = [TASSE, TECH, HAUS]
+
+
+@pytest.mark.parametrize(
+    "text, slug, rule, detail",
+    [
+        ("Bestellt bei Grüne Tasse, der Tee kam nicht", "gruene-tasse", "name", "Grüne Tasse"),
+        ("bei GRUENE-TASSE bestellt", "gruene-tasse", "name", "Grüne Tasse"),
+        ("Antwort von GT Tee kam nie", "gruene-tasse", "name", "GT Tee"),
+        ("Grüne Tasse Teehandel liefert nicht", "gruene-tasse", "name", "Grüne Tasse Teehandel"),
+        ("Ich habe bei TechStore bestellt", "techstore24", "name-variant", "TechStore"),
+        ("bei TechStore24 bestellt", "techstore24", "name", "TechStore24"),
+    ],
+)
+def test_aliases_and_variants_name_the_merchant(
+    text: str, slug: str, rule: str, detail: str
+) -> None:
+    """An alias the operator registered counts as the name; a variant of the name is
+    found when no registered name is."""
+    match = find_merchant("Beschwerde", text, [*OTHER_NAMES, *MERCHANTS])
+    assert match is not None and (match.slug, match.rule, match.detail) == (slug, rule, detail)
+
+
+@pytest.mark.parametrize(
+    "name, domains, variants",
+    [
+        ("Möbel Fuchs GmbH", (), ("Möbel Fuchs",)),
+        ("Möbel Fuchs GmbH & Co. KG", (), ("Möbel Fuchs",)),
+        ("Kaffee Klatsch e.K.", (), ("Kaffee Klatsch",)),
+        ("Spielwerk UG (haftungsbeschränkt)", (), ("Spielwerk",)),
+        ("Nordlicht Handels OHG", (), ("Nordlicht Handels",)),
+        ("Acme Widgets, Inc.", (), ("Acme Widgets",)),
+        ("Brightside Ltd.", (), ("Brightside",)),
+        ("TechStore24 GmbH", (), ("TechStore24", "TechStore")),
+        ("TechStore24", ("techstore24.de", "www.techstore24.at"), ("TechStore",)),
+        ("Technik Laden", ("technikladen.example",), ("technikladen",)),
+        ("Schuhwerk", ("tritt24.example",), ("tritt24",)),
+        ("Shop24", (), ()),  # "Shop" would name every shop
+        ("Otto GmbH", (), ()),  # one short word: an alias, if wanted
+        ("Das Haus Möbel", ("das-haus.example",), ()),  # no start of the name
+        ("Schuhwerk", ("schuhe.example",), ()),  # a plain word as domain
+        ("Zahlen", ("12345.example",), ()),  # digits only
+    ],
+)
+def test_name_variants_are_safe(name: str, domains: tuple[str, ...], variants: tuple) -> None:
+    assert name_variants(name, (), domains) == variants
+
+
+def test_a_variant_equal_to_an_alias_is_not_repeated() -> None:
+    assert name_variants("Möbel Fuchs GmbH", ("MÖBEL-FUCHS",)) == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wir waren im Haus, das Haus war kalt",  # "Das Haus" is no name of "Das Haus Möbel"
+        "Eine grüne Teetasse kam zerbrochen an",  # not the alias as a whole
+        "Der Tech-Store um die Ecke",  # neither name nor variant
+        "bei TechStores bestellt",  # no name inside a longer word
+        "Bestellung 24 im Shop",  # no "Shop24" written apart
+    ],
+)
+def test_generic_words_name_no_merchant(text: str) -> None:
+    shop24 = MerchantProfile("shop24", "Shop24", (), ("shop24.example",))
+    assert find_merchant("", text, [*OTHER_NAMES, shop24]) is None
+
+
+def test_a_registered_name_wins_over_another_merchants_variant() -> None:
+    """ "TechStore" is one shop's name and another's variant: the name decides."""
+    plain = MerchantProfile("techstore", "TechStore", (), ("techstore.example",))
+    match = find_merchant("", "bei TechStore bestellt", [TECH, plain])
+    assert match is not None and (match.slug, match.rule) == ("techstore", "name")
+
+
+def test_an_alias_or_variant_two_merchants_share_names_none() -> None:
+    """Two shops registered with the same alias, or with the same variant: ambiguous."""
+    twin = MerchantProfile("tasse-zwei", "Tassenwelt", name_aliases=("Grüne Tasse",))
+    assert find_merchant("", "bei Grüne Tasse bestellt", [TASSE, twin]) is None
+    other = MerchantProfile("techstore-gmbh", "TechStore GmbH")
+    assert find_merchant("", "bei TechStore bestellt", [TECH, other]) is None
 
 
 # ------------------------------------------------------------------ cases

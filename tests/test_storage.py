@@ -16,6 +16,8 @@ from sqlalchemy import Engine, event, func, inspect, select, text
 from mailflow import db, spool
 from mailflow.models import StoredMail
 from mailflow.spool import Arrival, Spool
+from mediation import loading, storage
+from mediation.storage import Merchant
 from tests.conftest import CORPORA
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -327,6 +329,37 @@ def test_a_new_upgrade_step_runs_once_and_keeps_data(
     assert "note" in columns
     assert [tuple(row) for row in old] == [("<old@example.org>", None)]
     assert _schema_rows(version_one_database) == list(range(1, len(future) + 1))
+
+
+def test_merchants_registered_before_name_aliases_get_an_empty_list(
+    blank_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step that adds `merchant.name_aliases` fills it with [] for existing rows, and
+    the merchants are routed and take aliases afterwards."""
+    step = next(n for n, (about, _) in enumerate(db.MIGRATIONS, 1) if "name aliases" in about)
+    engine = db.make_engine(blank_database_url)
+    with monkeypatch.context() as older:
+        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[: step - 1])
+        assert db.upgrade(engine) == step - 1
+    with engine.begin() as connection:  # the merchant table as the older versions made it
+        connection.execute(text('ALTER TABLE merchant DROP COLUMN "name_aliases"'))
+        connection.execute(
+            Merchant.__table__.insert().values(  # type: ignore[attr-defined]
+                slug="gruene-tasse", name="Grüne Tasse Teehandel", support_addresses=["a@b.test"],
+                domains=[], language="de", created_at=datetime(2026, 1, 5, tzinfo=UTC),
+            )
+        )  # fmt: skip
+
+    assert db.upgrade(engine) == db.upgrade(engine) == len(db.MIGRATIONS)
+    with db.session_scope(engine) as session:
+        merchant = storage.merchant_by_slug(session, "gruene-tasse")
+        assert merchant is not None and merchant.name_aliases == []
+        merchant.name_aliases = ["Grüne Tasse"]
+    with db.session_scope(engine) as session:
+        found = loading.find_merchant(session, "Tee", "bei Grüne Tasse bestellt")
+        assert found.merchant is not None and found.merchant.name_aliases == ["Grüne Tasse"]
+    engine.dispose()
+    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
 
 
 def test_concurrent_upgrades_of_a_blank_database(blank_database_url: str) -> None:
