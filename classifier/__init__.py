@@ -13,6 +13,7 @@ from typing import Any
 # Names are resolved on first use (PEP 562), so that importing a light submodule
 # (`classifier.machine`, `classifier.records`) does not load numpy and the model code.
 _HOME = {
+    "DEFAULT_PROPOSAL_THRESHOLD": "classifier.classification",
     "DEFAULT_TRIAGE_THRESHOLD": "classifier.classification",
     "Classification": "classifier.classification",
     "classify": "classifier.classification",

@@ -34,6 +34,8 @@ from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail, StoredMail
 from mediation import case_service, storage
+from mediation.incoming import Attachment
+from mediation.outgoing import AttachmentPolicy
 
 if TYPE_CHECKING:
     from classifier import Classification, Model
@@ -63,6 +65,11 @@ def settings(config: Config) -> case_service.Settings:
         authserv_id=authentication.trusted_authserv_id(config.authentication),
         web_url=config.web.public_url,
         rating_link_days=config.web.rating_link_days,
+        attachments=AttachmentPolicy(
+            max_count=config.outbox.max_attachments,
+            max_bytes=config.outbox.max_attachment_bytes,
+            withheld_extensions=config.outbox.withheld_extensions,
+        ),
     )
 
 
@@ -151,7 +158,12 @@ class Reader:
         if context not in self.readings:
             text, html = reply_parts(self.parsed)
             self.readings[context] = classifier.classify(
-                self.parsed.subject, text, html, context=context, model=model(self.config)
+                self.parsed.subject,
+                text,
+                html,
+                context=context,
+                model=model(self.config),
+                proposal_threshold=self.config.classifier.proposal_threshold,
             )
         return self.readings[context]
 
@@ -245,6 +257,24 @@ def incoming(
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
         authentication_results=authentication_results,
+        attachments=attachments(parsed),
+    )
+
+
+def attachments(parsed: ParsedMail) -> tuple[Attachment, ...]:
+    """The parser's attachment list as the case service reads it, with each part's
+    Content-Disposition (an unnamed inline part is body, not an attachment)."""
+    return tuple(
+        Attachment(
+            index=index,
+            filename=entry.get("filename"),
+            content_type=str(entry.get("content_type") or "application/octet-stream"),
+            size=int(entry.get("size") or 0),
+            disposition=part.get_content_disposition(),
+        )
+        for index, (entry, part) in enumerate(
+            zip(parsed.attachments, parsed.attachment_parts, strict=False)
+        )
     )
 
 

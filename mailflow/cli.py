@@ -364,7 +364,7 @@ def cmd_outbox_show(args: argparse.Namespace, config: Config) -> int:
         row = session.get(OutboxMail, args.id)
         if row is None:
             raise LookupError(f"no outgoing mail {args.id} (see `siegel outbox`)")
-        raw = outbox.message(row, config)
+        raw = outbox.message(row, config, session)
         if args.raw:
             sys.stdout.buffer.write(raw)
             return EX_OK

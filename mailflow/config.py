@@ -22,6 +22,7 @@ from pathlib import Path
 from mediation import addresses
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.deadline_policy import Policy
+from mediation.outgoing import WITHHELD_EXTENSIONS
 from scoring import PolicyError, ScoringPolicy
 
 log = logging.getLogger("mailflow.config")
@@ -89,6 +90,13 @@ class RelaySection:
 @dataclass(frozen=True)
 class OutboxSection:
     max_autoreplies_per_day: int = 10
+    max_staff_mails_per_day: int = 200
+    """The same cap for automatic mails to our own mediators and operator (mediator.*,
+    operator.*): they work many cases a day, and each act of theirs is confirmed."""
+    # What of a complaint's attachments its forward carries (mediation.outgoing.enclose).
+    max_attachments: int = 10
+    max_attachment_bytes: int = 7 * 1024 * 1024
+    withheld_extensions: tuple[str, ...] = WITHHELD_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,18 @@ class ImapAccount:
     quarantine_folder: str = "Siegel/Quarantine"
     poll_seconds: float = 60.0
     idle_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class ClassifierSection:
+    """How sure the classifier's models must be before what they read acts."""
+
+    # `classifier.DEFAULT_PROPOSAL_THRESHOLD`, written out: importing the classifier's
+    # models here would load numpy into every command.
+    proposal_threshold: float = 0.9
+    """The intent model alone accepts or rejects a mediator's proposal only at this
+    probability or above; below it (and where the verdict rules find the reply undecided,
+    conditional or negated) the reply is a message to the mediator."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +299,7 @@ class Config:
     queue: QueueSection = field(default_factory=QueueSection)
     imap: tuple[ImapAccount, ...] = ()
     mediation: MediationSection = field(default_factory=MediationSection)
+    classifier: ClassifierSection = field(default_factory=ClassifierSection)
     authentication: AuthenticationSection = field(default_factory=AuthenticationSection)
     deadlines: DeadlinesSection = field(default_factory=DeadlinesSection)
     calendar: CalendarSection = field(default_factory=CalendarSection)
@@ -376,10 +397,18 @@ def _check(config: Config) -> None:
         "[queue] poll_seconds": config.queue.poll_seconds,
         "[queue] batch_size": config.queue.batch_size,
         "[queue] batch_transaction_ms": config.queue.batch_transaction_ms,
+        "[outbox] max_attachment_bytes": config.outbox.max_attachment_bytes,
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(key, f"must be greater than 0, got {value}")
+    if config.outbox.max_attachments < 0:
+        raise ConfigError("[outbox] max_attachments", "must be 0 (none) or more")
+    for extension in config.outbox.withheld_extensions:
+        if not re.fullmatch(r"\.?[A-Za-z0-9_~$-]{1,20}", extension):
+            raise ConfigError(
+                "[outbox] withheld_extensions", f"expected file extensions, got {extension!r}"
+            )
     if config.smtp.mode not in ("smtp", "lmtp"):
         raise ConfigError("[smtp] mode", f'expected "smtp" or "lmtp", got {config.smtp.mode!r}')
     domain = config.siegel.domain
@@ -396,6 +425,11 @@ def _check(config: Config) -> None:
     for i, account in enumerate(config.imap):
         if not account.host or not account.username:
             raise ConfigError(f"[[imap]] #{i}", "host and username are required")
+    threshold = config.classifier.proposal_threshold
+    if not 0.5 <= threshold <= 1:
+        raise ConfigError(
+            "[classifier] proposal_threshold", f"expected a number from 0.5 to 1, got {threshold}"
+        )
     _check_cases(config)
     _check_dkim(config)
     _check_web(config.web)

@@ -21,6 +21,14 @@ part). A message to a non-ASCII local part is rendered with UTF-8 headers (RFC 6
 and needs a relay with SMTPUTF8 (RFC 6531); every other message stays 7-bit. A
 recipient that cannot be written at all is stored `failed` with the reason.
 
+A mail that carries a received mail's attachments (the forward of a complaint) keeps
+only which ones (`OutgoingMail.attachments`, chosen by `mediation.outgoing.enclose`);
+`message()` reads the stored complaint and `render()` takes their bytes from it through
+the parser (`parsing.ParsedMail.attachment_parts`), so no attachment is stored twice.
+They go out in base64 under their original names and content types, a non-ASCII name
+encoded both ways clients read (RFC 2231 ``filename*`` in Content-Disposition, RFC 2047
+words in the Content-Type ``name``), and the text says what is attached.
+
 `record_bounce()` connects a delivery status notification that came back to a
 row's VERP envelope sender with that row.
 """
@@ -33,13 +41,16 @@ import hashlib
 import json
 import logging
 import re
+import urllib.parse
 import uuid
+from base64 import encodebytes
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from email.charset import BASE64, QP, Charset
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
+from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8, compat32
@@ -51,9 +62,11 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from classifier.machine import LOOP_HEADER
+from mailflow import parsing
 from mailflow.config import Config
-from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
+from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus, StoredMail
 from mediation import addresses, mediator_store
+from mediation.incoming import Attachment
 from mediation.outgoing import OutgoingMail, ascii_domain, header_text, wire_address
 
 log = logging.getLogger("mailflow.outbox")
@@ -180,7 +193,13 @@ def enqueue(
     return row
 
 
-def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> bytes:
+def render(
+    mail: OutgoingMail,
+    message_id: str,
+    domain: str,
+    now: datetime,
+    source: bytes | None = None,
+) -> bytes:
     """The complete RFC 5322 message with CRLF line endings; 7-bit clean unless the
     recipient's local part is non-ASCII (then its headers are UTF-8, RFC 6532).
 
@@ -188,7 +207,9 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     display name pass `header_text` (bidi and control characters removed, line
     breaks made spaces), the recipient `wire_address`. Built with the `email.mime`
     classes: the stdlib's policy-based `EmailMessage` costs about ten times as much
-    per mail.
+    per mail. `source` is the raw stored mail whose attachments `mail` carries
+    (`mail.attachments_from`); the text and HTML then travel in a multipart/mixed
+    with them.
     """
     check_header_values(mail)
     try:
@@ -206,6 +227,13 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
         message = MIMEMultipart("alternative", boundary=boundary)
         for part in (text, MIMEText(mail.html, "html", _charset=_QP_UTF8)):
             del part["MIME-Version"]  # belongs to the top level only (RFC 2045 §4)
+            message.attach(part)
+    enclosed = _enclosures(mail, source)
+    if enclosed:
+        digest = hashlib.sha256(message_id.encode()).hexdigest()[:32]
+        body, message = message, MIMEMultipart("mixed", boundary=f"=_siegel_mixed_{digest}")
+        del body["MIME-Version"]
+        for part in (body, *enclosed):
             message.attach(part)
     message["From"] = formataddr((SENDER_NAME, f"{SENDER_LOCAL}@{domain}"))
     message["To"] = _mailbox(header_text(mail.to_name or ""), to, international)
@@ -234,6 +262,108 @@ def render(mail: OutgoingMail, message_id: str, domain: str, now: datetime) -> b
     return message.as_bytes(policy=_WIRE_UTF8 if international else _WIRE)
 
 
+def _enclosures(mail: OutgoingMail, source: bytes | None) -> list[Message]:
+    """The parts of `mail.attachments`, their bytes taken from `source` (the stored mail
+    they belong to) as the parser finds them there; one the parser no longer finds at
+    its place (another size), or that cannot be written, is left out and logged: the
+    forward itself must go out."""
+    if not mail.attachments:
+        return []
+    if source is None:
+        raise ValueError(f"the attachments of mail {mail.attachments_from} are needed")
+    parsed = parsing.parse(source)
+    parts = []
+    for attachment in mail.attachments:
+        index = attachment.index
+        if index >= len(parsed.attachment_parts) or (
+            parsed.attachments[index].get("size") != attachment.size
+        ):
+            log.warning(
+                "attachment %s of mail %s not found as listed: left out",
+                index,
+                mail.attachments_from,
+            )
+            continue
+        try:
+            parts.append(_enclosure(attachment, parsed.attachment_parts[index]))
+        except Exception:
+            why = "attachment %s of mail %s cannot be written: left out"
+            log.exception(why, index, mail.attachments_from)
+    return parts
+
+
+def _enclosure(attachment: Attachment, original: Message) -> Message:
+    """One attachment as sent: its bytes from `original` in base64 (an attached mail
+    that is 7-bit as message/rfc822, RFC 2046 §5.2.1, else as an .eml file), under its
+    name and type (a text type keeps its charset), always ``attachment``."""
+    content_type, name = attachment.content_type, attachment.filename
+    inner = original.get_payload()
+    if content_type == "message/rfc822" and isinstance(inner, list) and inner:
+        data = inner[0].as_bytes(policy=_WIRE)
+        if data.isascii():
+            part = MIMEMessage(inner[0])
+            del part["MIME-Version"]
+            part["Content-Disposition"] = _disposition(name)
+            return part
+        content_type = "application/octet-stream"
+        name = name if (name or "").lower().endswith(".eml") else f"{name or 'message'}.eml"
+    else:
+        payload = original.get_payload(decode=True)  # as the parser measured it
+        data = payload if isinstance(payload, bytes) else b""
+    part = Message()
+    charset = original.get_content_charset() if content_type.startswith("text/") else None
+    params = f"; charset={charset}" if charset and _TOKEN.fullmatch(charset) else ""
+    if name:
+        params += ";\n\t" + _rfc2047_param("name", name)
+    part["Content-Type"] = content_type + params
+    part["Content-Transfer-Encoding"] = "base64"
+    part["Content-Disposition"] = _disposition(name)
+    part.set_payload(encodebytes(data).decode("ascii"))
+    return part
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}")
+# RFC 2231 attribute-char: a token character other than "*", "'" and "%".
+_ATTRIBUTE_CHARS = "!#$&+-.^_`|~"
+# Characters of a parameter's value per header line: with "\tfilename*NN*=" and ";"
+# no line grows past 78 (RFC 5322 §2.1.1); the first also holds "utf-8''".
+_PIECE_CHARS = (50, 60)
+
+
+def _disposition(name: str | None) -> str:
+    """``attachment`` with `name` as RFC 2231 ``filename``: a quoted string when it is
+    short ASCII, else percent-encoded UTF-8 (``filename*=utf-8''...``), in numbered
+    continuations (``filename*0*=...``) when long, each ending on a whole character."""
+    if not name:
+        return "attachment"
+    if name.isascii() and len(name) <= _PIECE_CHARS[0]:
+        return "attachment;\n\tfilename=" + _quoted(name)
+    pieces = [""]
+    for character in name:
+        encoded = urllib.parse.quote(character.encode("utf-8"), safe=_ATTRIBUTE_CHARS)
+        if len(pieces[-1]) + len(encoded) > _PIECE_CHARS[len(pieces) > 1]:
+            pieces.append("")
+        pieces[-1] += encoded
+    if len(pieces) == 1:
+        return f"attachment;\n\tfilename*=utf-8''{pieces[0]}"
+    pieces[0] = "utf-8''" + pieces[0]
+    values = [f"filename*{number}*={piece}" for number, piece in enumerate(pieces)]
+    return "attachment;\n\t" + ";\n\t".join(values)
+
+
+def _rfc2047_param(attribute: str, value: str) -> str:
+    """``name="..."`` for the Content-Type: the value quoted, as RFC 2047 encoded words
+    when it is not ASCII (what clients that read no RFC 2231 show)."""
+    if value.isascii():
+        return f"{attribute}={_quoted(value)}"
+    words = Header(value, _B_UTF8, maxlinelen=72, header_name=attribute).encode(linesep="\n")
+    return f'{attribute}="{words}"'
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def check_header_values(mail: OutgoingMail) -> None:
     """Refuse header values that would break the message (checked at `enqueue`, so that
     a mail that could never be rendered fails the unit of work that wrote it)."""
@@ -252,6 +382,11 @@ def _mailbox(name: str, address: str, international: bool) -> str:
     return str(Address(display_name=name, username=local, domain=domain))
 
 
+STAFF_KINDS = ("mediator", "operator")
+"""Templates (`kind` prefixes) of mails to our own staff: capped by `[outbox]
+max_staff_mails_per_day`, not by the customers' and merchants' limit."""
+
+
 def _suppression(session: Session, mail: OutgoingMail, config: Config, now: datetime) -> str | None:
     if mail.auto_reply and mail.answers_machine_mail:
         return f"{Suppression.ANSWERS_MACHINE_MAIL}: the mail this answers was machine mail"
@@ -264,6 +399,8 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
+        if mail.kind.partition(".")[0] in STAFF_KINDS:
+            cap = config.outbox.max_staff_mails_per_day
         counts = _autoreply_counts(session, now)
         recent = counts.sent_to(mail.to)
         if recent >= cap:
@@ -461,17 +598,28 @@ def list_attempts(session: Session, outbox_id: int) -> list[OutboxAttempt]:
     return list(session.scalars(query.order_by(OutboxAttempt.id)))  # type: ignore[arg-type]
 
 
-def message(row: OutboxMail, config: Config) -> bytes:
+def message(row: OutboxMail, config: Config, session: Session | None = None) -> bytes:
     """The complete message of an outbox row as the relay sends it (before DKIM signing):
     rendered from the row's payload, the same bytes each time (a resend after a crash
-    carries the same Message-ID, Date and MIME boundary)."""
+    carries the same Message-ID, Date and MIME boundaries). A row that carries a stored
+    mail's attachments reads that mail through `session`."""
     if row.payload is None:
         return row.raw
     # Fields of the mail as this version knows them: a row written by an older or newer
     # version (a field added since, or dropped) still renders.
     values = {key: value for key, value in row.payload.items() if key in _MAIL_FIELDS}
     values["references"] = tuple(values.get("references") or ())
-    return render(OutgoingMail(**values), row.message_id, config.siegel.domain, row.created_at)
+    values["attachments"] = tuple(map(Attachment.from_json, values.get("attachments") or ()))
+    mail = OutgoingMail(**values)
+    source = None
+    if mail.attachments:
+        if session is None:
+            raise ValueError(f"outbox row {row.id} carries attachments: pass a session")
+        stored = session.get(StoredMail, mail.attachments_from)
+        if stored is None:
+            raise LookupError(f"mail {mail.attachments_from} with the attachments is gone")
+        source = stored.raw
+    return render(mail, row.message_id, config.siegel.domain, row.created_at, source)
 
 
 _MAIL_FIELDS = tuple(field.name for field in dataclasses.fields(OutgoingMail))
@@ -480,7 +628,8 @@ _MAIL_FIELDS = tuple(field.name for field in dataclasses.fields(OutgoingMail))
 
 def _payload(mail: OutgoingMail) -> dict[str, object]:
     return {name: getattr(mail, name) for name in _MAIL_FIELDS} | {
-        "references": list(mail.references)
+        "references": list(mail.references),
+        "attachments": [attachment.to_json() for attachment in mail.attachments],
     }
 
 

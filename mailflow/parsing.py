@@ -105,10 +105,13 @@ class ParsedMail:
     body_forwarded: bool = False
     """The body is the text of an attached message (a forward as attachment, a bounce):
     what its sender wrote is none of it, so the reply reader gets it as a quote."""
+    attachment_parts: list[Message] = field(default_factory=list, repr=False, compare=False)
+    """The MIME part of each entry of `attachments`, in the same order (the outbox
+    forwards their bytes); not in to_json."""
 
     def to_json(self) -> dict[str, Any]:
-        """Everything but `message` and `html_source`, as JSON-ready values (the date in
-        ISO 8601)."""
+        """Everything but `message`, `html_source` and `attachment_parts`, as JSON-ready
+        values (the date in ISO 8601)."""
         return {
             "message_id": self.message_id,
             "from_address": self.from_address,
@@ -281,6 +284,7 @@ def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
         message=message,
         html_source=body.html_source,
         body_forwarded=body.forwarded,
+        attachment_parts=body.parts,
     )
 
 
@@ -478,6 +482,7 @@ class _Body:
     attachments: list[dict[str, Any]]
     html_source: str | None = None
     forwarded: bool = False
+    parts: list[Message] = field(default_factory=list)
 
     @classmethod
     def of(cls, message: Message, defects: list[str]) -> _Body:
@@ -487,6 +492,7 @@ class _Body:
         nested_plain: list[str] = []
         nested_html: list[str] = []
         attachments: list[dict[str, Any]] = []
+        parts: list[Message] = []
         dropped = 0
         # Each entry: part, and the attachment entry of the message/* part it is inside.
         recovered = _epilogue_parts(message, defects)
@@ -501,6 +507,7 @@ class _Body:
                 entry = _attachment_entry(part, content_type, is_container)
                 if len(attachments) < MAX_ATTACHMENTS:
                     attachments.append(entry)
+                    parts.append(part)
                 else:
                     dropped += 1
                 if not is_container:
@@ -533,6 +540,7 @@ class _Body:
             attachments,
             _clean(source) if source is not None else None,
             forwarded,
+            parts,
         )
 
 

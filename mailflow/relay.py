@@ -55,7 +55,7 @@ from sqlalchemy import Engine, select, update
 
 from mailflow import outbox
 from mailflow.config import Config, ConfigError, RelaySection
-from mailflow.db import is_postgres, session_scope, utcnow
+from mailflow.db import is_postgres, read_scope, session_scope, utcnow
 from mailflow.maildir import MaildirDelivery
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
 from mailflow.outbox import Answer, AttemptOutcome
@@ -395,7 +395,9 @@ class Relay:
         assert row.claimed_at is not None
         envelope_from = outbox.envelope_sender(row, self.config)
         try:
-            raw = outbox.message(row, self.config)
+            # Reads the stored mail whose attachments a forward carries; takes no lock.
+            with read_scope(self.engine) as session:
+                raw = outbox.message(row, self.config, session)
         except Exception as error:  # a row that can never be sent: fail it alone
             log.exception("outbox %s cannot be rendered", row.id)
             problem = f"cannot be rendered: {type(error).__name__}: {error}"

@@ -166,7 +166,7 @@ def _unreadable(
     )  # fmt: skip
     language = settings.language(case.language)
     view = notices.CaseView.load(session, case, settings)
-    values = view.values(language, settings.timezone, {})
+    values = view.values(language, settings.timezone, {}, Role.CUSTOMER)
     values["rating_help"] = format_help(language)
     key = "customer.rating_help"
     notice = notices.compose(

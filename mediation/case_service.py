@@ -264,9 +264,14 @@ def _apply(
                 tell=classify, ref=case.ref, case=case, role=verdict.role,
             )  # fmt: skip
         case Standing.UNAUTHENTICATED:
-            reason = HeldReason.UNAUTHENTICATED
-        case _:
-            reason = HeldReason.SENDER_NOT_PARTY
+            return holds.hold(
+                session, mail, HeldReason.UNAUTHENTICATED, detail, settings,
+                tell=classify, ref=case.ref, case=case,
+            )  # fmt: skip
+    # Not the party of the address it wrote to; maybe another party of the case (the
+    # shop answering at the customer's address): it is told its own case address.
+    own_role = routing.role_of(mail.sender, loading.parties(session, case, settings))
     return holds.hold(
-        session, mail, reason, detail, settings, tell=classify, ref=case.ref, case=case
+        session, mail, HeldReason.SENDER_NOT_PARTY, detail, settings,
+        tell=classify, ref=case.ref, case=case, role=own_role,
     )  # fmt: skip

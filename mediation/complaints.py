@@ -3,7 +3,10 @@
 A person's mail to the complaint address (``beschwerde@`` or ``beschwerde+SLUG@``) that
 is not praise: the merchant is found in it (`loading.find_merchant`), the customer
 recorded, a case number drawn, ``ComplaintReceived`` applied, the case stored with its
-first deadlines, and the customer (and a known merchant) notified.
+first deadlines, and the customer (and a known merchant) notified. A complaint that
+repeats the customer's open case about the same shop (no order number, or one of that
+case's) opens no second case: it is attached to the open one as evidence and the
+customer is told how to write into it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ import logging
 
 from sqlmodel import Session
 
-from mediation import loading, notices, storage, transitions
+from mediation import holds, loading, notices, routing, storage, transitions
 from mediation.addresses import Role
 from mediation.events import ComplaintReceived
 from mediation.incoming import Classify, IncomingMail, reading_summary
 from mediation.outcomes import Outcome
 from mediation.settings import Settings
-from mediation.storage import Case
+from mediation.storage import Case, HeldReason, Merchant
 from mediation.workflow import CaseSnapshot, State
 
 log = logging.getLogger("mediation.case_service")
@@ -40,6 +43,15 @@ def open_case(
     customer = storage.ensure_customer(
         session, mail.sender, mail.sender_name, language, mail.received_at
     )
+    repeated = _open_case_repeated(session, customer.id, merchant, mail) if merchant else None  # type: ignore[arg-type]
+    if repeated is not None:
+        assert merchant is not None
+        detail = f"complaint mail {mail.id}; {repeated.ref} about {merchant.slug} is still open"
+        return holds.hold(
+            session, mail, HeldReason.OPEN_CASE, detail, settings, tell=classify,
+            ref=repeated.ref, case=repeated, role=Role.CUSTOMER,
+            values={"merchant_name": merchant.name},
+        )  # fmt: skip
     ref = storage.next_ref(session, mail.received_at.year)
     snapshot = CaseSnapshot(ref=ref, calendar=loading.calendar_of(merchant, settings))
     event = ComplaintReceived(merchant=match.slug if match else None)
@@ -68,8 +80,29 @@ def open_case(
         ),
     )
     storage.sync_deadlines(session, case.id, final.deadlines)  # type: ignore[arg-type]
-    complaint = {"text": mail.text[: notices.MAX_QUOTED_CHARS]}
+    complaint = {
+        "text": mail.text[: notices.MAX_QUOTED_CHARS],
+        "attachments": [attachment.to_json() for attachment in mail.attachments],
+    }
     transitions.record(session, case, steps, mail.received_at, mail, complaint)
     outgoing = transitions.notify(session, case, steps, mail, Role.CUSTOMER, settings)
     log.debug("case %s opened (%s), %s", ref, final.state, how)
     return Outcome(tuple(outgoing), ref)
+
+
+def _open_case_repeated(
+    session: Session, customer_id: int, merchant: Merchant, mail: IncomingMail
+) -> Case | None:
+    """The customer's open case about `merchant` that this complaint repeats ("still no
+    delivery!"): the newest, unless the two name different order numbers of the shop,
+    which makes it a separate matter."""
+    named = routing.order_numbers(merchant.order_pattern, f"{mail.subject}\n{mail.text}")
+    for case in storage.open_cases_of(session, customer_id, merchant.id):  # type: ignore[arg-type]
+        if not named:
+            return case
+        first = storage.events_of(session, case.id)[:1]  # type: ignore[arg-type]
+        complaint = str(first[0].data.get("text", "")) if first else ""
+        earlier = routing.order_numbers(merchant.order_pattern, f"{case.subject}\n{complaint}")
+        if not earlier or named & earlier:
+            return case
+    return None

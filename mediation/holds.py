@@ -34,10 +34,13 @@ def hold(
     ref: str | None = None,
     case: Case | None = None,
     role: Role | None = None,
+    values: dict[str, str] | None = None,
 ) -> Outcome:
     """Keep `mail` for the operator; with `tell`, a person who sent it is told in their
     language (never a machine: no answer loops). `role` is the sender's role in `case`,
-    for a mail attached as evidence: its notice names that role's case address."""
+    for a mail attached as evidence, or one that a party sent to another party's case
+    address: its notice names that role's case address; `values` fill the notice's
+    other blanks."""
     told = bool(tell is not None and mail.sender and ref and automatic(mail, tell) is None)
     storage.hold_mail(
         session,
@@ -52,7 +55,7 @@ def hold(
         ),
     )
     if case is not None:
-        kind = "EvidenceAttached" if reason is HeldReason.NOT_CASE_ADDRESS else "MailHeld"
+        kind = "EvidenceAttached" if reason in EVIDENCE else "MailHeld"
         why = f"{reason}: {detail}"
         transitions.log(session, case, kind, "system", why, mail.received_at, mail)
     log.debug("mail %s held (%s): %s", mail.id, reason, detail)
@@ -62,18 +65,25 @@ def hold(
     language = settings.language(tell(None).language)
     key = SENDER_NOTICES.get(reason, "sender.mail_held")
     reply_to = None
-    if role is not None and reason is HeldReason.NOT_CASE_ADDRESS:
+    if role is not None and (reason in EVIDENCE or reason is HeldReason.SENDER_NOT_PARTY):
+        # The sender's own case address: where its mail would have acted.
         reply_to = case_address(settings.secret, settings.domain, ref, role)
-    else:
-        key = "sender.mail_held" if key == "sender.use_case_address" else key
-    values = {"case_address": reply_to or ""}
+        if reason is HeldReason.SENDER_NOT_PARTY:
+            key = "sender.other_role_address"
+    elif reason in EVIDENCE:
+        key = "sender.mail_held"
+    values = {"case_address": reply_to or "", **(values or {})}
     notice = notices.to_sender(key, mail, ref, language, settings, values, reply_to)
     return Outcome((notice,), ref, reason, detail)
 
+
+EVIDENCE = frozenset({HeldReason.NOT_CASE_ADDRESS, HeldReason.OPEN_CASE})
+"""Reasons of a party's mail that is attached to its case as evidence, never acting."""
 
 SENDER_NOTICES = {
     HeldReason.SENDER_NOT_PARTY: "sender.not_party",
     HeldReason.CLOSED_CASE: "sender.case_closed",
     HeldReason.NOT_CASE_ADDRESS: "sender.use_case_address",
+    HeldReason.OPEN_CASE: "sender.complaint_already_open",
 }
 """The notice a person gets for each reason its mail was held (others: "being reviewed")."""

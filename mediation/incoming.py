@@ -8,10 +8,11 @@ automatic, what a party said, and the one-line summary the event log keeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from classifier import Classification
@@ -19,6 +20,29 @@ if TYPE_CHECKING:
 Classify = Callable[[str | None], "Classification"]
 """Classifies the mail being handled; the argument is the reply context the case is in
 (``solved_question``, ``proposal`` or None)."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attachment of a received mail, as the parser lists it (`mailflow.parsing`):
+    `index` is its place in that list, which parsing the stored raw mail again gives
+    alike, so that the outbox finds its bytes there when it forwards it."""
+
+    index: int
+    filename: str | None
+    content_type: str
+    size: int
+    """Decoded bytes."""
+    disposition: str | None = None
+    """Its Content-Disposition (``attachment``, ``inline`` or None)."""
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attachment:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in fields})
 
 
 @dataclass(frozen=True)
@@ -44,6 +68,7 @@ class IncomingMail:
     machine_rule: str | None = None
     authentication_results: tuple[str, ...] = ()
     """Its Authentication-Results header values, top first (RFC 8601)."""
+    attachments: tuple[Attachment, ...] = ()
 
 
 def automatic(mail: IncomingMail, classify: Classify) -> str | None:

@@ -4,21 +4,24 @@ Who gets a notification (the customer, the merchant's first support address, the
 assigned mediator, the operator address), in which language and time zone, with
 which template values, the case address of the recipient's role as Reply-To, and the
 threading headers when it answers the mail being handled (RFC 5322 §3.6.4; RFC 3834
-``auto-replied`` then, ``auto-generated`` otherwise). Plus the short answers to a
-sender whose mail was held.
+``auto-replied`` then, ``auto-generated`` otherwise). A mail whose template lists the
+complaint's attachments (``${attachments}``: the forward to the merchant, the
+mediator's case file) carries those `outgoing.enclose` lets through, by reference to
+the stored complaint. Plus the short answers to a sender whose mail was held.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlmodel import Session
 
 from mediation import rating_links, rating_store, storage, templates
 from mediation.addresses import Role, case_address
-from mediation.incoming import IncomingMail
-from mediation.outgoing import OutgoingMail
+from mediation.incoming import Attachment, IncomingMail
+from mediation.outgoing import Enclosure, OutgoingMail, enclose
 from mediation.settings import Settings
 from mediation.storage import Case, CaseEvent, Customer, Merchant
 from mediation.workflow import (
@@ -92,8 +95,9 @@ def for_decisions(
             filled[block.template] = templates.render_block(block.template, language, values)
         role = recipient.role
         replying = mail if role is not None and role is sender_role else None
+        attached = view.attached if templates.uses(key, "attachments") else ()
         outgoing.append(
-            compose(key, recipient.to, language, filled, case, role, replying, settings)
+            compose(key, recipient.to, language, filled, case, role, replying, settings, attached)
         )
     return outgoing
 
@@ -205,8 +209,10 @@ def compose(
     role: Role | None,
     replying: IncomingMail | None,
     settings: Settings,
+    attachments: tuple[Attachment, ...] = (),
 ) -> OutgoingMail:
-    """One rendered mail; `replying` is the mail it answers, when it goes to its sender."""
+    """One rendered mail; `replying` is the mail it answers, when it goes to its sender;
+    `attachments` are the complaint's it carries."""
     rendered = templates.render(key, language, values)
     reply_to = case_address(settings.secret, settings.domain, case.ref, role) if role else None
     return OutgoingMail(
@@ -224,6 +230,8 @@ def compose(
         auto_reply=replying is not None,
         in_reply_to_mail=replying.id if replying else None,
         answers_machine_mail=bool(replying and replying.machine),
+        attachments_from=case.complaint_mail_id if attachments else None,
+        attachments=attachments,
     )
 
 
@@ -250,6 +258,22 @@ class CaseView:
         events = tuple(storage.events_of(session, case.id))  # type: ignore[arg-type]
         return cls(case, customer, merchant, events, settings)
 
+    @cached_property
+    def enclosed(self) -> tuple[tuple[Attachment, Enclosure], ...]:
+        """What a forward of the complaint does with each of its attachments (as its
+        ``ComplaintReceived`` recorded them; none for a case without a stored complaint)."""
+        complaint = next((e for e in self.events if e.kind == "ComplaintReceived"), None)
+        if complaint is None or self.case.complaint_mail_id is None:
+            return ()
+        listed = complaint.data.get("attachments") or ()
+        attachments = [Attachment.from_json(entry) for entry in listed]
+        return enclose(attachments, self.settings.attachments)
+
+    @property
+    def attached(self) -> tuple[Attachment, ...]:
+        """The complaint's attachments that a forward of it carries."""
+        return tuple(a for a, how in self.enclosed if how is Enclosure.ATTACHED)
+
     def values(
         self,
         language: str,
@@ -264,7 +288,9 @@ class CaseView:
         proposal = next((e for e in reversed(events) if e.kind == "ProposalMade"), None)
         text, role = params.get("text"), params.get("role")
         merchant_name = self.merchant.name if self.merchant else _UNKNOWN_MERCHANT[language]
-        customer_name = self.customer.name or self.customer.address
+        customer = self.customer
+        customer_name = templates.person_name(customer.name, customer.address) or customer.address
+        greeted = customer.name if to is Role.CUSTOMER else None
         names = {"customer": customer_name, "merchant": merchant_name}
         mediating = params.get("state") in (State.IN_MEDIATION, State.PROPOSAL_PENDING)
         return {
@@ -289,6 +315,12 @@ class CaseView:
             "sender_name": "",
             "mail_subject": "",
             "mail_text": "",
+            "greeting": templates.greeting(greeted, customer.address, language),
+            "customer_mailbox": templates.mailbox(customer.name, customer.address),
+            "sender_mailbox": "",
+            "attachments": templates.attachment_list(
+                self.enclosed, self.settings.attachments, language, str(to)
+            ),
             "days": str(params.get("days", "")),
             "deadline": templates.format_moment(None, language, zone),
             "case_file": _history(events, language, zone),
@@ -375,7 +407,8 @@ def to_operator(
     values = dict.fromkeys(templates.PARAMETERS, "") | {
         "ref": ref or "-",
         "sender_address": mail.sender,
-        "sender_name": mail.sender_name or mail.sender,
+        "sender_name": templates.person_name(mail.sender_name, mail.sender) or mail.sender,
+        "sender_mailbox": templates.mailbox(mail.sender_name, mail.sender),
         "mail_subject": mail.subject or _NO_SUBJECT[language],
         "mail_text": _quoted(mail.text) or "> " + _NO_SUBJECT[language],
         "reason": why,

@@ -15,13 +15,24 @@ they can be tested on their own; the outbox applies them in one place, `render()
   To header: NFC (RFC 6532 §3.1); with an ASCII local part the domain becomes A-labels
   (IDNA, RFC 5890), so the mail needs nothing of the relay; only a non-ASCII local
   part needs SMTPUTF8 (RFC 6531).
+
+A forwarded complaint carries the customer's attachments (`enclose`): not their bytes,
+which stay in the stored mail, but which of them it attaches; the outbox takes the
+bytes from the stored mail when it renders the message. Programs and scripts, which
+mail providers refuse (a forward carrying one would bounce), and what exceeds the
+limits of one mail are withheld, and the text says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from mediation.incoming import Attachment
 
 LANGUAGES = ("de", "en")
 
@@ -118,6 +129,11 @@ class OutgoingMail:
     in_reply_to_mail: int | None = None
     answers_machine_mail: bool = False
     to_name: str | None = None
+    attachments_from: int | None = None
+    """The stored mail (table ``mail``) whose `attachments` this mail carries."""
+    attachments: tuple[Attachment, ...] = ()
+    """The attachments of that mail it carries (`enclose`), by their place in the
+    parser's list; the outbox takes their bytes from the stored mail when it renders."""
 
     def __post_init__(self) -> None:
         if "@" not in self.to:
@@ -129,3 +145,99 @@ class OutgoingMail:
         if not isinstance(self.references, tuple):
             # A list would make the value unhashable and mutable behind our back.
             object.__setattr__(self, "references", tuple(self.references))
+        if not isinstance(self.attachments, tuple):
+            object.__setattr__(self, "attachments", tuple(self.attachments))
+        if self.attachments and self.attachments_from is None:
+            raise ValueError("attachments need the stored mail they come from")
+
+
+class Enclosure(enum.StrEnum):
+    """What a forward does with one attachment of the mail it forwards."""
+
+    ATTACHED = "attached"
+    WITHHELD = "withheld"
+    """A type that mail providers refuse (programs, scripts): kept with the case only."""
+    OVER_LIMIT = "over-limit"
+    """Past the count or size one mail may carry: kept with the case only."""
+
+
+# File types that Gmail, Outlook.com and Exchange's default filters refuse to deliver
+# (programs, scripts, installers, shortcuts, disk images): a forward carrying one would
+# bounce or be quarantined, and the complaint with it.
+WITHHELD_EXTENSIONS = (
+    "ade", "adp", "apk", "appx", "appxbundle", "bat", "cab", "chm", "cmd", "com", "cpl",
+    "diagcab", "diagcfg", "diagpack", "dll", "dmg", "ex", "ex_", "exe", "hta", "img",
+    "ins", "iso", "isp", "jar", "jnlp", "js", "jse", "lib", "lnk", "mde", "msc", "msi",
+    "msix", "msixbundle", "msp", "mst", "nsh", "pif", "ps1", "scr", "sct", "shb", "sys",
+    "vb", "vbe", "vbs", "vhd", "vxd", "wsc", "wsf", "wsh", "xll",
+)  # fmt: skip
+# Content types of programs and scripts, withheld whatever the file is called.
+EXECUTABLE_TYPES = frozenset({
+    "application/hta", "application/javascript", "application/x-bat",
+    "application/x-dosexec", "application/x-executable", "application/x-javascript",
+    "application/x-ms-installer", "application/x-ms-shortcut", "application/x-msdos-program",
+    "application/x-msdownload", "application/x-msi", "application/x-sh",
+    "application/vnd.microsoft.portable-executable", "text/javascript", "text/vbscript",
+})  # fmt: skip
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+
+@dataclass(frozen=True)
+class AttachmentPolicy:
+    """How much of a complaint's attachments its forward carries (``[outbox]``)."""
+
+    max_count: int = 10
+    max_bytes: int = 7 * 1024 * 1024
+    """All attached files together, decoded; base64 adds a third on the way."""
+    withheld_extensions: tuple[str, ...] = WITHHELD_EXTENSIONS
+
+    def withholds(self, attachment: Attachment) -> bool:
+        """Whether `attachment` is of a type mail providers refuse (by its name's last
+        extension, as Windows reads it, or by its content type)."""
+        if attachment.content_type in EXECUTABLE_TYPES:
+            return True
+        _, dot, extension = (attachment.filename or "").rstrip(". ").lower().rpartition(".")
+        return bool(dot) and extension in {e.lstrip(".").lower() for e in self.withheld_extensions}
+
+
+def enclose(
+    attachments: Sequence[Attachment], policy: AttachmentPolicy
+) -> tuple[tuple[Attachment, Enclosure], ...]:
+    """What a forward does with each real attachment of a mail, in the mail's order.
+
+    Real attachments are those named, marked ``attachment`` or an attached mail; an
+    unnamed inline part is part of the body (an image its HTML shows) and is left out.
+    Each comes back with a name fit to show and to send (`attachment_name`) and the
+    type as the parser read it (else ``application/octet-stream``). Withheld types never
+    go out; the others are attached in order while they fit `policy`'s count and size,
+    and those that do not are `Enclosure.OVER_LIMIT`.
+    """
+    planned: list[tuple[Attachment, Enclosure]] = []
+    count = total = 0
+    for attachment in attachments:
+        named = attachment_name(attachment.filename)
+        content_type = attachment.content_type.lower()
+        if not _CONTENT_TYPE.fullmatch(content_type):
+            content_type = "application/octet-stream"
+        real = named or attachment.disposition == "attachment" or content_type == "message/rfc822"
+        if not real:
+            continue
+        shown = dataclasses.replace(attachment, filename=named, content_type=content_type)
+        if policy.withholds(shown):
+            planned.append((shown, Enclosure.WITHHELD))
+        elif count < policy.max_count and total + shown.size <= policy.max_bytes:
+            count, total = count + 1, total + shown.size
+            planned.append((shown, Enclosure.ATTACHED))
+        else:
+            planned.append((shown, Enclosure.OVER_LIMIT))
+    return tuple(planned)
+
+
+def attachment_name(filename: str | None) -> str | None:
+    """An attachment's file name as we show and send it: without directories (a name
+    like ``..\\..\\x.exe`` is ``x.exe``), bidi and control characters (`header_text`:
+    ``Rechnung<U+202E>fdp.exe`` does not pose as a PDF); None when nothing is left."""
+    if not filename:
+        return None
+    name = header_text(filename).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name or None

@@ -165,7 +165,8 @@ def _command_problem(
         session, mail, HeldReason.COMMAND_PROBLEM, detail, settings, ref=case.ref, case=case
     )
     language = settings.default_language
-    values = notices.CaseView.load(session, case, settings).values(language, settings.timezone, {})
+    view = notices.CaseView.load(session, case, settings)
+    values = view.values(language, settings.timezone, {}, Role.MEDIATOR)
     values["problems"] = "\n".join(
         f"- {problem.line}: {templates.problem_text(problem.code, language)}"
         for problem in problems

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mediation.business_time import BusinessCalendar
 from mediation.deadline_policy import Policy
-from mediation.outgoing import LANGUAGES
+from mediation.outgoing import LANGUAGES, AttachmentPolicy
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Settings:
     that closes a case points there (`rating_links`); empty: no link."""
     rating_link_days: int = 60
     """How long that link is valid after the closing."""
+    attachments: AttachmentPolicy = dataclasses.field(default_factory=AttachmentPolicy)
+    """What of a complaint's attachments its forward carries (`outgoing.enclose`)."""
 
     def language(self, language: str | None) -> str:
         """`language` where we write it, else the operator's default."""

@@ -83,6 +83,26 @@ def event_kinds(harness: Harness, ref: str) -> list[str]:
 # ------------------------------------------------------------------ forged senders
 
 
+def test_the_merchant_at_the_customers_case_address_acts_not_and_learns_its_own(
+    harness: Harness,
+) -> None:
+    """The shop writes from its registered address to the customer's case address (it
+    answered the customer's forwarded mail): nothing acts, nothing reaches the customer,
+    and the shop is told its own case address, not to use its registered one."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    [forwarded] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    customer_address = harness.case_address(ref, Role.CUSTOMER)
+    harness.send(harness.reply(forwarded, MERCHANT, "Das Problem ist gelöst.", to=customer_address))
+    told = harness.process()
+    assert harness.sent(told) == [(MERCHANT, "sender.other_role_address")]
+    merchant_address = harness.case_address(ref, Role.MERCHANT)
+    assert told[0].message["Reply-To"] == merchant_address
+    assert merchant_address in plain(told[0]) and customer_address not in plain(told[0])
+    assert harness.case(ref)["state"] == "awaiting_customer"
+    assert [h["reason"] for h in harness.case(ref)["held_mails"]] == ["sender-not-party"]
+
+
 @pytest.mark.parametrize("to", OUR_OTHER_ADDRESSES)
 def test_a_merchant_forging_the_customer_by_subject_cannot_close_the_case(
     harness: Harness, to: str

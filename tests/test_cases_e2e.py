@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from mailflow.db import is_postgres
@@ -25,6 +25,7 @@ from mailflow.worker import Worker
 from mediation import templates
 from mediation.addresses import Role
 from mediation.business_time import BusinessCalendar
+from mediation.storage import Case
 from tests.harness import MEDIATORS, Harness, addressed_to, compose, plain
 from tests.sink import Received, Sink
 
@@ -537,6 +538,75 @@ def test_mail_to_a_closed_case_is_held_and_does_not_reopen_it(harness: Harness) 
     case = harness.case(ref)
     assert case["state"] == "closed_resolved"
     assert [h["reason"] for h in case["held_mails"]] == ["closed-case"]
+
+
+# ------------------------------------------------------------------ repeat complaints
+# The customer complains again about the same shop while a case is open: the repeat
+# ("still no delivery!") is attached to the open case as evidence (no second case, no
+# second forward, no second count in the seal's figures) and the customer is told the
+# case and its address; another order of the shop is a separate matter.
+
+GRETA = "greta.beispiel@example.org"
+GRETA_COMPLAINT = (
+    "Guten Tag,\n\nmeine Bestellung MF-777777 vom 3. November ist nie angekommen.\n"
+    "Bitte helfen Sie mir.\n\nGreta Beispiel\n"
+)
+
+
+def greta_complains(harness: Harness, subject: str, text: str) -> list[Received]:
+    harness.send(compose(f"Greta Beispiel <{GRETA}>", "beschwerde@siegel.test", subject, text))
+    return harness.process()
+
+
+def _cases(harness: Harness) -> int:
+    with Session(harness.engine) as session:
+        return session.scalar(select(func.count()).select_from(Case))  # type: ignore[return-value]
+
+
+def _greta_case(harness: Harness) -> str:
+    sent = greta_complains(harness, "Lieferung fehlt", GRETA_COMPLAINT)
+    assert len(addressed_to(sent, MERCHANT)) == 1
+    [ack] = addressed_to(sent, GRETA)
+    found = REF.search(ack.message["Subject"])
+    assert found
+    return found.group(1)
+
+
+def test_a_repeat_is_attached_to_the_open_case_and_another_order_opens_its_own(
+    harness: Harness,
+) -> None:
+    ref = _greta_case(harness)
+    customer_address = harness.case_address(ref, Role.CUSTOMER)
+    for text in (
+        "Lieferung fehlt immer noch!! Ich hatte schon geschrieben, Bestellung MF-777777.\n",
+        "Möbel Fuchs hat sich immer noch nicht gemeldet. Was ist da los?\n",
+    ):
+        sent = greta_complains(harness, "Lieferung fehlt immer noch", text)
+        assert harness.sent(sent) == [(GRETA, "sender.complaint_already_open")]
+        [told] = sent
+        assert ref in told.message["Subject"] and "Möbel Fuchs" in told.message["Subject"]
+        assert told.message["Reply-To"] == customer_address
+        assert customer_address in plain(told)
+    assert _cases(harness) == 1
+    case = harness.case(ref)
+    assert [h["reason"] for h in case["held_mails"]] == ["open-case", "open-case"]
+    assert [e["kind"] for e in case["events"]][-2:] == ["EvidenceAttached"] * 2
+
+    sent = greta_complains(harness, "Noch ein Problem", "Auch Bestellung MF-888888 ist kaputt.\n")
+    [ack] = addressed_to(sent, GRETA)
+    found = REF.search(ack.message["Subject"])
+    assert found and found.group(1) != ref
+    assert len(addressed_to(sent, MERCHANT)) == 1
+    assert _cases(harness) == 2
+
+
+def test_after_the_case_is_closed_a_new_complaint_opens_a_new_case(harness: Harness) -> None:
+    ref = _greta_case(harness)
+    harness.cli("case", ref, "--close", "resolved", "--reason", "Paket zugestellt")
+    harness.process()  # the closing mails
+    sent = greta_complains(harness, "Schon wieder", "Möbel Fuchs liefert wieder nicht.\n")
+    assert len(addressed_to(sent, MERCHANT)) == 1
+    assert _cases(harness) == 2
 
 
 # ------------------------------------------------------------------ concurrency

@@ -18,6 +18,7 @@ def _inputs(text: str, context: str = "proposal") -> tuple[list[str], list[str]]
     [
         ("Mit dem Vorschlag bin ich nicht einverstanden.", ["nxeinverstanden"]),
         ("I don't accept this offer, sorry", ["nxaccept", "nxthis", "nxoffer"]),
+        ("I don’t accept this offer, sorry", ["nxaccept", "nxthis", "nxoffer"]),
         ("Kein Problem mehr, danke", ["nxproblem", "nxmehr"]),
         ("ja klar, gelöst ist hier gar nichts", []),
         ("That is not acceptable.", ["nxacceptable"]),

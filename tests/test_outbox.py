@@ -223,6 +223,24 @@ def test_auto_replies_to_one_address_are_capped_per_day(engine: Engine, config: 
     assert next_day.status == OutboxStatus.QUEUED
 
 
+def test_mails_to_our_mediators_have_their_own_higher_cap(tmp_path: Path, engine: Engine) -> None:
+    """A mediator confirms many acts a day: mails of the mediator.* and operator.*
+    templates are counted against `max_staff_mails_per_day`, not the customers' cap,
+    which still stops a loop with a mediator's auto-responder at that limit."""
+    config = make_config(
+        tmp_path, outbox={"max_autoreplies_per_day": 3, "max_staff_mails_per_day": 5}
+    )
+    mediator = "schlichterin@siegel-team.example"
+    statuses = [
+        enqueue(engine, config, mail(to=mediator, kind="mediator.proposal_sent")).status
+        for _ in range(6)
+    ]
+    assert statuses == [OutboxStatus.QUEUED] * 5 + [OutboxStatus.SUPPRESSED]
+    for kind in ("ack-customer", "customer.proposal"):
+        customer = enqueue(engine, config, mail(to=f"{kind}@example.org", kind=kind))
+        assert customer.status == OutboxStatus.QUEUED
+
+
 def test_mail_to_our_own_case_address_is_suppressed(engine: Engine, config: Config) -> None:
     """Mail to one of our service addresses would loop into our intake: never sent."""
     own = addresses.case_address(

@@ -134,3 +134,39 @@ def test_committed_mail_docs_equal_the_generated_text() -> None:
 
     page = Path(__file__).resolve().parents[1] / "docs" / "mails.md"
     assert page.read_text(encoding="utf-8") == examples.document()
+
+
+ERIKA = ("Erika Muster", "erika@example.org")
+DAVE = "dave@example.com"
+
+
+@pytest.mark.parametrize(
+    "name, address, language, greeting, shown",
+    [
+        (*ERIKA, "de", "Guten Tag Erika Muster,", "Erika Muster <erika@example.org>"),
+        (*ERIKA, "en", "Hello Erika Muster,", "Erika Muster <erika@example.org>"),
+        ("", DAVE, "de", "Guten Tag,", DAVE),
+        (None, DAVE, "en", "Hello,", DAVE),
+        ("Dave@Example.com", DAVE, "en", "Hello,", DAVE),
+        ('"<info@shop.example>"', DAVE, "de", "Guten Tag,", DAVE),
+        ('  "Dave  Miller" ', DAVE, "en", "Hello Dave Miller,", f"Dave Miller <{DAVE}>"),
+    ],
+)
+def test_people_are_greeted_by_name_only_when_they_gave_one(
+    name: str | None, address: str, language: str, greeting: str, shown: str
+) -> None:
+    """No name, or an address given as the name: a greeting without a name and the
+    address shown once; else the name, in both languages."""
+    assert templates.greeting(name, address, language) == greeting
+    assert templates.mailbox(name, address) == shown
+
+
+def test_customers_are_greeted_by_the_one_greeting_helper() -> None:
+    """Every mail to a customer of a case opens with ``${greeting}`` (`templates.greeting`),
+    none with the name placeholder that shows a bare address."""
+    for language in templates.LANGUAGES:
+        for key in KEYS:
+            text = templates.render(key, language, VALUES).text
+            assert "Guten Tag <customer_name>" not in text and "Hello <customer_name>" not in text
+            if key.startswith("customer.") and key not in OUTSIDE_CASES:
+                assert text.startswith(VALUES["greeting"]), key

@@ -8,7 +8,10 @@ Placeholders are ``${name}`` (`string.Template`); every template may use any nam
 
 The HTML part is derived from the rendered text with every character escaped, so no
 value can inject markup; quoted lines (``> ``) become a blockquote. Dates are written
-in the recipient's language and time zone (`format_moment`).
+in the recipient's language and time zone (`format_moment`). People are named by one
+rule (`person_name`): a greeting without a name where none was given (`greeting`), an
+address shown once where the name is missing (`mailbox`). A forward lists the
+attachments it carries and those it withholds (`attachment_list`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from mediation.incoming import Attachment
+from mediation.outgoing import AttachmentPolicy, Enclosure
 
 LANGUAGES = ("de", "en")
 _HERE = Path(__file__).resolve().parent
@@ -56,11 +62,18 @@ PARAMETERS = (
     "sender_name",
     "mail_subject",
     "mail_text",
+    "greeting",
+    "customer_mailbox",
+    "sender_mailbox",
+    "attachments",
     "rating_request",
     "mediator_message",
 )
 """The values every template may use; the service supplies all of them. The last two
-are blocks (`BLOCKS`): empty unless the mail carries that notice."""
+are blocks (`BLOCKS`): empty unless the mail carries that notice. ``greeting`` greets
+the recipient (by name where we know one); ``customer_mailbox`` and ``sender_mailbox``
+are "Name <address>", or the address alone; ``attachments`` lists a forwarded
+complaint's attachments (empty without any)."""
 
 BLOCKS = ("rating_request", "mediator_message")
 """Notices that may travel inside another mail of the same act (`workflow.FOLDED`),
@@ -215,8 +228,14 @@ def names(language: str = "de") -> frozenset[str]:
 def has_block(key: str, block: str) -> bool:
     """Whether template `key` has room for the block `block` (``${block}`` in its text;
     the same in both languages, as `tests/test_templates.py` checks)."""
+    return uses(key, block)
+
+
+def uses(key: str, name: str) -> bool:
+    """Whether template `key` says the value `name` (``${name}`` in its text; both
+    languages use the same values, as `tests/test_templates.py` checks)."""
     entry = _catalogue(LANGUAGES[0]).get(key)
-    return entry is not None and f"${{{block}}}" in entry["text"]
+    return entry is not None and f"${{{name}}}" in entry["text"]
 
 
 def render_block(block: str, language: str, values: Mapping[str, str]) -> str:
@@ -297,6 +316,103 @@ def their_words(name: str, text: object, language: str) -> str:
         return ""
     lead = string.Template(_THEIR_WORDS[language]).substitute(name=name)
     return f"{lead}\n\n{quote(str(text)[:20_000])}"
+
+
+_GREETINGS = {"de": ("Guten Tag ${name},", "Guten Tag,"), "en": ("Hello ${name},", "Hello,")}
+_ADDRESS_ONLY = re.compile(r"<?[^\s@<>]+@[^\s@<>]+>?")
+
+
+def person_name(name: str | None, address: str) -> str:
+    """The name to call someone by: `name` as they gave it (spaces collapsed), or ""
+    when they gave none, or gave an address as their name (``dave@example.com
+    <dave@example.com>``): the one rule for every name a template shows."""
+    cleaned = " ".join((name or "").split()).strip("\"' ")
+    if not cleaned or _ADDRESS_ONLY.fullmatch(cleaned) or cleaned.lower() == address.lower():
+        return ""
+    return cleaned
+
+
+def greeting(name: str | None, address: str, language: str) -> str:
+    """ "Guten Tag Erika Muster," / "Hello Erika Muster,"; without a name "Guten Tag," /
+    "Hello,"."""
+    named, anonymous = _GREETINGS[language]
+    called = person_name(name, address)
+    return string.Template(named).substitute(name=called) if called else anonymous
+
+
+def mailbox(name: str | None, address: str) -> str:
+    """ "Erika Muster <erika@example.org>", or the address alone when there is no name."""
+    called = person_name(name, address)
+    return f"{called} <{address}>" if called else address
+
+
+_ATTACHMENT_TEXTS = {
+    "de": {
+        "attached": "Anhänge der Kundin / des Kunden, an diese E-Mail angehängt:",
+        "merchant": "Nicht angehängt, aber beim Fall gespeichert (die Schlichtungsstelle "
+        "kann sie einsehen):",
+        "mediator": "Nicht angehängt, aber beim Fall gespeichert (der Betreiber gibt sie "
+        "Ihnen auf Nachfrage):",
+        Enclosure.WITHHELD: "ein Dateityp, den Mailanbieter nicht zustellen",
+        Enclosure.OVER_LIMIT: "mehr, als eine E-Mail trägt (höchstens ${count} Anhänge, "
+        "zusammen ${size})",
+        "unnamed": "(ohne Namen)",
+        "bytes": "Bytes",
+    },
+    "en": {
+        "attached": "The customer's attachments, attached to this email:",
+        "merchant": "Not attached, but kept with the case (the mediation service can see them):",
+        "mediator": "Not attached, but kept with the case (the operator sends them on request):",
+        Enclosure.WITHHELD: "a file type that mail providers do not deliver",
+        Enclosure.OVER_LIMIT: "more than one email carries (at most ${count} attachments, "
+        "${size} in all)",
+        "unnamed": "(unnamed)",
+        "bytes": "bytes",
+    },
+}
+
+
+def attachment_list(
+    planned: tuple[tuple[Attachment, Enclosure], ...],
+    policy: AttachmentPolicy,
+    language: str,
+    reader: str = "merchant",
+) -> str:
+    """The attachments a forward carries and, apart, those it withholds with why (name,
+    type and size of each), for `reader` (``merchant`` or ``mediator``: who can see
+    the withheld ones); empty without any."""
+    texts = _ATTACHMENT_TEXTS[language]
+
+    def line(attachment: Attachment) -> str:
+        name = attachment.filename or texts["unnamed"]
+        size = format_size(attachment.size, language)
+        return f"- {name} ({attachment.content_type}, {size})"
+
+    attached = [line(a) for a, how in planned if how is Enclosure.ATTACHED]
+    limits = {"count": str(policy.max_count), "size": format_size(policy.max_bytes, language)}
+    kept = [
+        f"{line(a)}: " + string.Template(texts[how]).substitute(limits)
+        for a, how in planned
+        if how is not Enclosure.ATTACHED
+    ]
+    sections = []
+    if attached:
+        sections.append("\n".join([texts["attached"], *attached]))
+    if kept:
+        sections.append(
+            "\n".join([texts["mediator" if reader == "mediator" else "merchant"], *kept])
+        )
+    return "\n\n".join(sections)
+
+
+def format_size(size: int, language: str) -> str:
+    """A size as people read it: "834 Bytes", "120 KB", "1,2 MB" (units of 1024)."""
+    if size < 1024:
+        return f"{size} {_ATTACHMENT_TEXTS[language]['bytes']}"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    megabytes = f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+    return f"{megabytes.replace('.', ',') if language == 'de' else megabytes} MB"
 
 
 _MEDIATION_SERVICE = {"de": "die Schlichtungsstelle", "en": "the mediation service"}

@@ -10,12 +10,16 @@ import sys
 from datetime import UTC, datetime
 
 from mediation import templates
+from mediation.incoming import Attachment
+from mediation.outgoing import AttachmentPolicy, enclose
 
 EXAMPLE = {
     "ref": "SSG-2026-000123",
     "merchant_name": "Möbel Fuchs",
     "customer_name": "Erika Muster",
     "customer_address": "erika.muster@example.org",
+    "customer_mailbox": templates.mailbox("Erika Muster", "erika.muster@example.org"),
+    "sender_mailbox": templates.mailbox("Erika Muster", "erika.muster@example.org"),
     "mediator_address": "schlichterin@siegel-schlichtung.example",
     "sender_address": "erika.muster@example.org",
     "sender_name": "Erika Muster",
@@ -34,6 +38,12 @@ EXAMPLE = {
     "forwarded_to": "Möbel Fuchs",
     "previous_mediator": "schlichter@siegel-schlichtung.example",
 }
+ATTACHMENTS = (
+    Attachment(0, "sofa.jpg", "image/jpeg", 1_288_490, "attachment"),
+    Attachment(1, "Rechnung März.pdf", "application/pdf", 84_120, "attachment"),
+    Attachment(2, "Reklamation.exe", "application/x-msdownload", 310_272, "attachment"),
+)
+"""A complaint's attachments: two forwarded, one withheld (`outgoing.enclose`)."""
 REPORT_EXAMPLE = {"month": "2026-03", "merchant_name": "Möbel Fuchs"}
 REPORT_WRITTEN = {
     "de": {
@@ -65,10 +75,15 @@ _WRITTEN = {
 }
 
 
-def _in_language(language: str) -> dict[str, str]:
+def _in_language(language: str, reader: str) -> dict[str, str]:
     replied = templates.format_moment(_MERCHANT_REPLIED, language, _ZONE)
     event = templates.event_label("MerchantReplied", language)
+    policy = AttachmentPolicy()
     return _WRITTEN[language] | {
+        "greeting": templates.greeting(EXAMPLE["customer_name"], "", language),
+        "attachments": templates.attachment_list(
+            enclose(ATTACHMENTS, policy), policy, language, reader
+        ),
         "party": templates.party_label("merchant", language),
         "deadline": templates.format_moment(_DEADLINE, language, _ZONE),
         "case_file": f"- {replied}: {event} ({templates.party_label('merchant', language)})",
@@ -76,11 +91,11 @@ def _in_language(language: str) -> dict[str, str]:
     }
 
 
-def _example(language: str) -> dict[str, str]:
-    """The example values in `language`, with every block filled: a mail shown as it
-    reads when it carries all it may (the rating request in a closing notice, a
-    mediator's words)."""
-    values = EXAMPLE | _in_language(language)
+def _example(language: str, reader: str = "merchant") -> dict[str, str]:
+    """The example values in `language` for a mail to `reader` (the party of its
+    template), with every block filled: a mail shown as it reads when it carries all it
+    may (the rating request in a closing notice, a mediator's words)."""
+    values = EXAMPLE | _in_language(language, reader)
     blocks = {"message_text": "> Danke an beide Seiten für die schnelle Einigung."}
     return values | {
         block: templates.render_block(block, language, values | blocks)
@@ -112,7 +127,8 @@ def document() -> str:
                 values = REPORT_EXAMPLE | REPORT_WRITTEN[language]
                 rendered = templates.render_report(key, language, values)
             else:
-                rendered = templates.render(key, language, _example(language))
+                values = _example(language, key.partition(".")[0])
+                rendered = templates.render(key, language, values)
             lines += [f"**{language}**: {rendered.subject}", "", "```text", rendered.text.rstrip()]
             lines += ["```", ""]
     return "\n".join(lines)
