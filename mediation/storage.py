@@ -362,7 +362,9 @@ def insert_case(session: Session, case: Case) -> Case:
         case.id = session.execute(_INSERT_CASE, values).scalar_one()
     make_transient_to_detached(case)
     session.add(case)
-    _transaction_cache(session).new_case_events[case.id] = []
+    cache = _transaction_cache(session)
+    cache.new_case_events[case.id] = []
+    cache.caseless_customers.discard(case.customer_id)
     return case
 
 
@@ -489,7 +491,10 @@ def open_cases_per_mediator(session: Session, mediators: Sequence[str]) -> dict[
 
 
 def open_cases_of(session: Session, customer_id: int, merchant_id: int) -> list[Case]:
-    """The customer's open cases about the merchant, newest first."""
+    """The customer's open cases about the merchant, newest first (none, without a
+    query, for a customer this unit of work created and opened no case for)."""
+    if customer_id in _transaction_cache(session).caseless_customers:
+        return []
     query = (
         select(Case)
         .where(
@@ -541,6 +546,7 @@ def ensure_customer(
         customer = Customer(id=created_id, **values)
         make_transient_to_detached(customer)
         session.add(customer)
+        _transaction_cache(session).caseless_customers.add(created_id)
     known[address] = customer
     return customer
 
@@ -622,6 +628,8 @@ class _TransactionCache:
     def __init__(self) -> None:
         self.merchants: list[Merchant] | None = None
         self.customers: dict[str, Customer] = {}
+        self.caseless_customers: set[int] = set()
+        """Customers created in this unit of work that have no case yet."""
         self.case_numbers: dict[int, int] = {}
         self.new_case_events: dict[int, list[CaseEvent]] = {}
         self.deferred: dict[type[SQLModel], list[dict[str, Any]]] = {}

@@ -131,6 +131,37 @@ def test_list_and_dict_defaults_are_not_shared_between_rows() -> None:
     )
 
 
+def test_a_new_customer_has_no_open_case_to_look_up(engine: Engine) -> None:
+    """The repeat-complaint check costs no query for a customer created in this unit of
+    work, until a case is opened for it; a known customer's cases are looked up."""
+    with session_scope(engine) as session:
+        fuchs = Merchant(slug="fuchs", name="Fuchs", support_addresses=[], created_at=NOW)
+        session.add(fuchs)
+        session.flush()
+        known = storage.ensure_customer(session, "known@example.org", "K", "de", NOW)
+    selects: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: selects.append(a[2]) if "FROM cases" in a[2] else None,
+    )
+    with session_scope(engine) as session:
+        storage.preload_customers(session, ["known@example.org"])
+        again = storage.ensure_customer(session, "known@example.org", "K", "de", NOW)
+        assert again.id == known.id
+        assert storage.open_cases_of(session, known.id, fuchs.id) == []  # type: ignore[arg-type]
+        assert len(selects) == 1
+        new = storage.ensure_customer(session, "new@example.org", "N", "de", NOW)
+        assert storage.open_cases_of(session, new.id, fuchs.id) == []  # type: ignore[arg-type]
+        assert len(selects) == 1
+        case = Case(
+            ref="SSG-2026-900200", state="awaiting_merchant", customer_id=new.id,
+            merchant_id=fuchs.id, opened_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+        storage.insert_case(session, case)
+        assert [c.ref for c in storage.open_cases_of(session, new.id, fuchs.id)] == [case.ref]  # type: ignore[arg-type]
+
+
 def test_merchants_and_customers_are_read_once_and_stay_current(engine: Engine) -> None:
     """The merchant list is read once per unit of work, yet includes one added in it; a
     customer is the same record each time it is asked for."""
