@@ -203,11 +203,15 @@ class NotRequeueable(Exception):
 
 
 def requeue(engine: Engine, mail_id: int) -> StoredMail | None:
-    """Put a quarantined (or done) mail back into the queue with a fresh attempt count."""
+    """Put a quarantined mail back into the queue with a fresh attempt count. Any other
+    is refused: a done mail processed again would act twice (a second acknowledgement,
+    a reply counted again), and a new or claimed one is in the queue already."""
     with session_scope(engine) as session:
         mail = session.get(StoredMail, mail_id)
         if mail is None:
             return None
+        if mail.status != MailStatus.QUARANTINED:
+            raise NotRequeueable(f"mail {mail_id} is {mail.status}, not quarantined")
         if mail.size != len(mail.raw):
             # An IMAP mail too large to store, or without a body: only its headers
             # were kept; the mail itself waits in the IMAP quarantine folder.

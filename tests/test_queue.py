@@ -99,6 +99,21 @@ def test_requeue_gives_a_quarantined_mail_fresh_attempts(engine: Engine) -> None
     assert (mail.status, mail.attempts, mail.quarantine_reason) == ("new", 0, None)
 
 
+@pytest.mark.parametrize("status", ["done", "new", "processing"])
+def test_only_a_quarantined_mail_is_requeued(engine: Engine, status: str) -> None:
+    """A done mail processed again would act twice; a new or claimed one is queued."""
+    [mail_id] = add_mails(engine, 1)
+    with Session(engine) as session:
+        mail = session.get(StoredMail, mail_id)
+        assert mail is not None
+        mail.status = status
+        session.add(mail)
+        session.commit()
+    with pytest.raises(queue.NotRequeueable, match=f"is {status}, not quarantined"):
+        queue.requeue(engine, mail_id)
+    assert get(engine, mail_id).status == status
+
+
 def _dead_pid() -> int:
     child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
