@@ -46,8 +46,16 @@ def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--order-pattern: not a regular expression: {error}") from None
     if args.hours:
         opens, _, closes = args.hours.partition("-")
-        if not _HOURS.match(args.hours) or time.fromisoformat(opens) >= time.fromisoformat(closes):
-            raise UsageError(f"--hours {args.hours!r}: expected HH:MM-HH:MM, opening first")
+        try:
+            valid = bool(_HOURS.match(args.hours)) and (
+                time.fromisoformat(opens) < time.fromisoformat(closes)
+            )
+        except ValueError:  # 25:00, 09:60: a time of day that does not exist
+            valid = False
+        if not valid:
+            raise UsageError(
+                f"--hours {args.hours!r}: expected HH:MM-HH:MM (00:00 to 23:59), opening first"
+            )
     if args.timezone:
         try:
             zoneinfo.ZoneInfo(args.timezone)

@@ -60,6 +60,8 @@ def test_merchants_are_added_listed_and_shown(harness: Harness) -> None:
         (["--email", "a@b.test", "--order-pattern", "(MF"], "not a regular expression"),
         (["--email", "a@b.test", "--calendar", "XX-YY"], "unknown holiday region"),
         (["--email", "a@b.test", "--hours", "17:00-09:00"], "HH:MM-HH:MM"),
+        (["--email", "a@b.test", "--hours", "25:00-26:00"], "HH:MM-HH:MM"),
+        (["--email", "a@b.test", "--hours", "09:00-17:60"], "HH:MM-HH:MM"),
         (["--email", "a@b.test", "--domain", "no_domain"], "not a domain"),
         (["--email", "a@b.test", "--name-alias", "GT"], "at least 3 letters or digits"),
         (["--email", "a@b.test", "--name-alias", "x" * 201], "at most 200 characters"),
