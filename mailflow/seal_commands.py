@@ -62,6 +62,16 @@ def _day(text: str | None, option: str, config: Config) -> date:
         raise UsageError(f"{option} {text!r}: expected an ISO date, e.g. 2026-03-02") from None
 
 
+def _past_day(text: str | None, option: str, config: Config) -> date:
+    """A day on which something happened (a pre-check, a certification): not later
+    than today, which would replace the real record with one that holds nothing yet."""
+    day = _day(text, option, config)
+    today = sealwork.scoring_day(config, utcnow())
+    if day > today:
+        raise UsageError(f"{option} {text}: a day after today ({today.isoformat()})")
+    return day
+
+
 def _merchant(session: Session, slug: str) -> Merchant:
     merchant = storage.merchant_by_slug(session, slug)
     if merchant is None:
@@ -136,10 +146,15 @@ def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
     for name, value in shown.items():
         print(f"  {name:<26} {'-' if value is None else value}")
     rated = summary["ratings"]
-    print(f"  {'ratings':<26} {rated['count']}, overall {rated['overall']:.2f}")
+    print(f"  {'ratings':<26} {rated['count']}")
     for dimension in ratings.DIMENSIONS:
         scores = rated[dimension]
-        print(f"  {dimension:<26} {scores['shrunk_mean']:.2f} from {scores['count']} scores")
+        mean = "-" if scores["mean"] is None else f"{scores['mean']:.2f}"
+        low_high = scores["interval"]
+        interval = f", interval {low_high[0]:.2f}-{low_high[1]:.2f}" if low_high else ""
+        print(f"  {dimension:<26} mean {mean} from {scores['count']} scores{interval}")
+    # The shrunk score the tier is judged on is no mean: the public sees the means above.
+    print(f"  {'rating score for the tier':<26} {rated['tier_score']:.2f} (shrunk, not a mean)")
     return EX_OK
 
 
@@ -226,7 +241,7 @@ def _login() -> str:
 
 def cmd_precheck(args: argparse.Namespace, config: Config) -> int:
     kind = "precheck-passed" if args.passed else "precheck-failed"
-    return _record(args, config, kind, _day(args.on, "--on", config))
+    return _record(args, config, kind, _past_day(args.on, "--on", config))
 
 
 def cmd_trial(args: argparse.Namespace, config: Config) -> int:
@@ -234,7 +249,7 @@ def cmd_trial(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_certify(args: argparse.Namespace, config: Config) -> int:
-    return _record(args, config, "certified", _day(args.on, "--on", config))
+    return _record(args, config, "certified", _past_day(args.on, "--on", config))
 
 
 def cmd_seal(args: argparse.Namespace, config: Config) -> int:

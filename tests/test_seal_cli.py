@@ -37,7 +37,7 @@ def test_the_seal_records_are_kept_with_who_and_when(harness: Harness) -> None:
     assert (shown["precheck_passed_on"], shown["precheck_by"]) == ("2026-03-02", "Anna Prüfer")
     assert (shown["trial_started_on"], shown["certified_on"]) == ("2026-03-02", "2026-05-02")
     assert (
-        harness.siegel("merchant", "precheck", "teeladen", "--failed", "--on", "2027-03-01")[0] == 0
+        harness.siegel("merchant", "precheck", "teeladen", "--failed", "--on", "2026-11-01")[0] == 0
     )
     shown = json.loads(harness.siegel("merchant", "seal", "teeladen", "--json")[1])
     assert shown["precheck_passed_on"] is None
@@ -45,10 +45,10 @@ def test_the_seal_records_are_kept_with_who_and_when(harness: Harness) -> None:
         ("precheck-passed", "2026-03-02"),
         ("trial-started", "2026-03-02"),
         ("certified", "2026-05-02"),
-        ("precheck-failed", "2027-03-01"),
+        ("precheck-failed", "2026-11-01"),
     ]
     status, output, _ = harness.siegel("merchant", "seal", "teeladen")
-    assert status == 0 and "precheck-failed 2027-03-01" in output
+    assert status == 0 and "precheck-failed 2026-11-01" in output
 
 
 def test_score_explains_every_threshold_as_text_and_json(harness: Harness) -> None:
@@ -91,6 +91,10 @@ def test_score_explains_every_threshold_as_text_and_json(harness: Harness) -> No
         (("merchant", "precheck", "teeladen", "--passed", "--on", "2.3.2026"), 2,
          "--on '2.3.2026': expected an ISO date"),
         (("merchant", "trial", "unbekannt", "--start", "2026-03-02"), 1, "no merchant unbekannt"),
+        (("merchant", "precheck", "teeladen", "--passed", "--on", "2999-01-01"), 2,
+         "--on 2999-01-01: a day after today"),
+        (("merchant", "certify", "teeladen", "--on", "2999-01-01"), 2,
+         "--on 2999-01-01: a day after today"),
     ],
 )  # fmt: skip
 def test_a_wrong_argument_is_one_line_and_an_exit_status(
