@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zoneinfo
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,8 @@ from mailflow.command_support import (
     UsageError,
     add_command,
     add_paging,
+    local_time,
+    moment_option,
     one_of,
     print_json,
 )
@@ -167,7 +168,7 @@ def cmd_cases(args: argparse.Namespace, config: Config) -> int:
     def table(rows: list[dict[str, Any]]) -> None:
         for row in rows:
             print(
-                f"{row['ref']}  {row['state']:<19} {row['opened_at'][:16]}  "
+                f"{row['ref']}  {row['state']:<19} {local_time(row['opened_at'], config)}  "
                 f"{(row['merchant'] or '-'):<20} {(row['category'] or '-'):<20} "
                 f"{row['customer']}"
             )
@@ -365,19 +366,9 @@ def cmd_held(args: argparse.Namespace, config: Config) -> int:
 # ------------------------------------------------------------------ sweep
 
 
-def _moment(text: str, config: Config) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--at {text!r}: expected an ISO time, e.g. 2026-03-04T10:00") from None
-    if moment.tzinfo is None:  # the operator's local time
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(config.siegel.timezone))
-    return moment
-
-
 def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     """Fire what is due at `--at` (default now); its mails are due now, not at `--at`."""
-    now = _moment(args.at, config) if args.at else utcnow()
+    now = moment_option(args.at, config) if args.at else utcnow()
     engine = open_database(config.database_url)
     report = casework.sweep(engine, config, now, send_at=utcnow())
     for fired in report.fired:

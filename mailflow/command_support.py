@@ -12,8 +12,10 @@ import argparse
 import errno
 import json
 import sys
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -53,6 +55,32 @@ Handler = Callable[[argparse.Namespace, Config], int]
 
 class UsageError(Exception):
     """A bad argument: printed as one line, exit status 2."""
+
+
+def moment_option(text: str, config: Config, option: str = "--at") -> datetime:
+    """A time option (`--at`): ISO 8601; without an offset, the operator's local time
+    (`[siegel] timezone`), as the text output shows times (`local_time`)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: expected an ISO time, e.g. 2026-03-04T10:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(config.siegel.timezone))
+    return moment
+
+
+def local_time(moment: datetime | str | None, config: Config) -> str:
+    """A moment in a command's text output: the operator's local time to the minute with
+    its zone ("2026-12-08 13:00 CET"), which `moment_option` reads back (JSON output keeps
+    ISO 8601 in UTC with its offset)."""
+    if moment is None:
+        return "-"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    local = moment.astimezone(zoneinfo.ZoneInfo(config.siegel.timezone))
+    return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def print_json(value: Any) -> None:

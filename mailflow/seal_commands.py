@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import zoneinfo
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +27,7 @@ from mailflow.command_support import (
     UsageError,
     add_command,
     add_paging,
+    moment_option,
     print_json,
 )
 from mailflow.config import Config
@@ -37,19 +37,6 @@ from mediation import rating_store as ratings
 from mediation import seal, storage
 from mediation.storage import Case, Merchant
 from scoring import Assessment
-
-
-def _moment(text: str | None, config: Config) -> datetime:
-    """`--at`: an ISO time, local to the operator when it has no offset; default now."""
-    if text is None:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--at {text!r}: expected an ISO time, e.g. 2026-11-26T04:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(config.siegel.timezone))
-    return moment
 
 
 def _day(text: str | None, option: str, config: Config) -> date:
@@ -83,7 +70,7 @@ def _merchant(session: Session, slug: str) -> Merchant:
 
 
 def cmd_score(args: argparse.Namespace, config: Config) -> int:
-    at = _moment(args.at, config)
+    at = moment_option(args.at, config) if args.at else utcnow()
     engine = open_database(config.database_url)
     with Session(engine) as session:
         check_merchant(session, "--merchant", args.merchant)
@@ -135,7 +122,7 @@ def _print_assessment(assessment: Assessment, language: str) -> None:
 
 
 def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
-    at = _moment(args.at, config)
+    at = moment_option(args.at, config) if args.at else utcnow()
     with read_scope(open_database(config.database_url)) as session:
         summary = sealwork.barometer(session, config, args.slug, at)
     if args.json:
