@@ -24,12 +24,16 @@ def decide(
     session: Session, model: type[Row], row_id: int, action: str, by: str, now: datetime
 ) -> Row | None:
     """Record the operator's `action` ("released" or "rejected") on one row; None when
-    there is no such row."""
+    there is no such row. The last decision stands: it clears the other, so that an
+    operator can take back a release (reject it) or a refusal (release it)."""
     assert action in ("released", "rejected")
+    other = "rejected" if action == "released" else "released"
     found = session.get(model, row_id)
     if found is not None:
         setattr(found, f"{action}_at", now)
         setattr(found, f"{action}_by", by)
+        setattr(found, f"{other}_at", None)
+        setattr(found, f"{other}_by", None)
         session.add(found)
         session.flush()
     return found

@@ -122,6 +122,39 @@ def test_a_rejected_text_stays_off_and_a_new_rating_waits_anew(engine: Engine) -
         assert rating_store.published(session, mid, since) == []
 
 
+def test_the_last_decision_stands_and_clears_the_other(engine: Engine) -> None:
+    """Released then rejected: off the page, only the refusal recorded; released again:
+    shown, only the release recorded. Both kinds of entry alike."""
+    mid, cases, _ = seed(engine, cases=1)
+    rated = rate(engine, mid, cases[0], 3, praise="Gut", publish_consent=True)
+    with session_scope(engine) as session:
+        entry = feedback_store.record(
+            session, merchant_id=mid, author="a@example.org", language="de", praise="Toll",
+            criticism="", source=feedback_store.Source.PRAISE_ADDRESS, mail_id=1,
+            received_at=NOW, merchant_named_by="test",
+        )  # fmt: skip
+        feedback_store.consent(session, entry.id, True)  # type: ignore[arg-type]
+        entry_id = entry.id
+    since = NOW - timedelta(days=365)
+    for store, row_id, model in (
+        (rating_store, rated, rating_store.Rating),
+        (feedback_store, entry_id, feedback_store.Feedback),
+    ):
+        with session_scope(engine) as session:
+            store.release(session, row_id, "betrieb", NOW)
+            store.reject(session, row_id, "betrieb", NOW + timedelta(minutes=1))
+        with Session(engine) as session:
+            row = session.get(model, row_id)
+            assert (row.released_at, row.rejected_by) == (None, "betrieb")  # type: ignore[union-attr]
+            assert store.published(session, mid, since) == []
+        with session_scope(engine) as session:
+            store.release(session, row_id, "betrieb", NOW + timedelta(minutes=2))
+        with Session(engine) as session:
+            row = session.get(model, row_id)
+            assert (row.rejected_at, row.released_by) == (None, "betrieb")  # type: ignore[union-attr]
+            assert len(store.published(session, mid, since)) == 1
+
+
 def test_the_page_lists_form_entries_and_rated_texts_together(engine: Engine) -> None:
     """One published list: entries of the Lob & Tadel form and rated texts, newest
     first, at most `FEEDBACK_SHOWN`."""
