@@ -11,7 +11,8 @@ A line starting with ``#`` and a word is a command:
 - ``#abschluss gelöst|ungelöst`` / ``#close resolved|unresolved``: close the case.
 
 The text of a proposal or note is the rest of its line and the lines after it, up to
-the next command. Every other line is the message to both parties. The result lists
+the next blank line or command (a mediator's "Dear both, ..." and signature after it
+are the message, not the proposal). Every other line is the message to both parties. The result lists
 the events in the order they apply: the message first, then the commands as written.
 A line like ``#12345`` (an order number) is text, not a command.
 """
@@ -128,6 +129,8 @@ def parse(own_text: str) -> Instructions:
             break
         match = _COMMAND_LINE.match(line)
         if match is None:
+            if collecting is not None and not line.strip() and any(collecting.lines):
+                finish()  # a blank line ends the proposal or note: the rest is the message
             (collecting.lines if collecting else message).append(line)
             continue
         finish()

@@ -57,6 +57,25 @@ def test_the_message_comes_first_then_the_commands_in_order() -> None:
     assert parsed.message.startswith("Liebe Parteien")
 
 
+def test_a_blank_line_ends_a_proposal_and_the_rest_is_the_message() -> None:
+    """The greeting and signature after a proposal go to both parties as the message;
+    a proposal's own lines (points, without a blank line) stay together, and a
+    proposal that starts on the line after the command is read too."""
+    parsed = parse(
+        "#proposal The shop refunds 50 EUR.\n- The customer keeps the sofa.\n\n"
+        "Dear both, please consider this proposal.\nMia\n"
+    )
+    assert parsed.events == (
+        MediatorMessaged("Dear both, please consider this proposal.\nMia"),
+        ProposalMade("The shop refunds 50 EUR.\n- The customer keeps the sofa."),
+    )
+    later = parse("#vorschlag\n\nDer Händler erstattet 50 Euro.\n\nViele Grüße\nMia\n")
+    assert later.events == (
+        MediatorMessaged("Viele Grüße\nMia"),
+        ProposalMade("Der Händler erstattet 50 Euro."),
+    )
+
+
 def test_quoted_lines_are_never_read() -> None:
     """Reading stops at the first quoted line, so a quoted #abschluss does nothing."""
     parsed = parse("Danke für die Fotos.\n\n> #abschluss gelöst\n#abschluss gelöst\n")
