@@ -14,6 +14,7 @@ from typing import Any
 # (`classifier.machine`, `classifier.records`) does not load numpy and the model code.
 _HOME = {
     "DEFAULT_PROPOSAL_THRESHOLD": "classifier.classification",
+    "DEFAULT_SOLVED_THRESHOLD": "classifier.classification",
     "DEFAULT_TRIAGE_THRESHOLD": "classifier.classification",
     "Classification": "classifier.classification",
     "classify": "classifier.classification",

@@ -9,10 +9,14 @@ Owns `Classification`, `classify` and `classify_many`. The chain, for each mail:
 4. the models: category (calibrated confidence; below the triage threshold the mail is
    marked for triage but keeps its label), reply intent when a context is given, and the
    automatic-reply model when no decisive rule fired.
-An answer to a proposal acts (accepted by both, the case closes settled), so there the
-verdict rules (`intent_cues.proposal_hits`: stated, denied, reserved) decide first, and
-the intent model decides the rest only when it is at least `proposal_threshold` sure of
-an acceptance or a rejection; below that the reply answers nothing: it is a message.
+Two answers act: to a proposal (accepted by both, the case closes settled) and to "is
+your problem solved?" (solved closes the case for good, not solved sends it to
+mediation). So for both the verdict rules (`intent_cues.verdict_hits`: stated, denied,
+reserved) decide first, and the intent model decides the rest only when it is at least
+`proposal_threshold` sure of an acceptance or a rejection, `solved_threshold` sure of
+"solved"; below that the reply answers nothing: it is a message, and the question stays
+open. "Not solved" from the model alone needs no more than to be its reading: it is the
+customer's right, and the rules have already taken every hedge out.
 The batch path extracts all mails first, then featurises and scores all their texts with
 a few array operations per batch.
 """
@@ -23,7 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,7 +35,15 @@ from classifier import autoreply
 from classifier import records as rec
 from classifier.features import count_ngrams
 from classifier.inference import LinearHead, row_sums
-from classifier.intent_cues import OTHER, intent_inputs, proposal_answer, proposal_hits
+from classifier.intent_cues import (
+    OTHER,
+    PROPOSAL,
+    RESOLVED,
+    SOLVED_QUESTION,
+    intent_inputs,
+    verdict_answer,
+    verdict_hits,
+)
 from classifier.language import decide_language, language_scores_many
 from classifier.model import Model, train
 from classifier.replies import Reply, extract_reply
@@ -42,7 +54,15 @@ DEFAULT_TRIAGE_THRESHOLD = 0.6
 # only leaves the reply to the mediator as a message. By cross-validation on the training
 # data, no wrong verdict is left from 0.8 on.
 DEFAULT_PROPOSAL_THRESHOLD = 0.9
-PROPOSAL = "proposal"
+# How sure the intent model alone must be that a customer's answer says "solved"
+# (`[classifier] solved_threshold`): a wrong "solved" closes the case for good, a missed
+# one asks the customer again. By cross-validation on the training data (with the verdict
+# rules), no wrong "solved" is left from 0.8 on, and no wrong "not solved" at any
+# probability: "not solved" from the model alone needs no threshold.
+DEFAULT_SOLVED_THRESHOLD = 0.9
+# The answers the model alone gives only at the context's threshold or above.
+_SURE_ANSWERS = {PROPOSAL: frozenset(rec.INTENT_BY_ANSWER[PROPOSAL]) - {OTHER}}
+_SURE_ANSWERS[SOLVED_QUESTION] = frozenset({RESOLVED})
 # Mails featurised together: large enough to amortise the per-call costs of numpy, small
 # enough that the arrays of one batch stay a few megabytes.
 BATCH_SIZE = 256
@@ -86,6 +106,7 @@ def classify(
     model: Model | None = None,
     triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
     proposal_threshold: float = DEFAULT_PROPOSAL_THRESHOLD,
+    solved_threshold: float = DEFAULT_SOLVED_THRESHOLD,
 ) -> Classification:
     """Classify one mail's own text. `context` ("solved_question" or "proposal") asks for
     the reply intent; `model` defaults to one trained on the shipped data."""
@@ -95,6 +116,7 @@ def classify(
         model=model,
         triage_threshold=triage_threshold,
         proposal_threshold=proposal_threshold,
+        solved_threshold=solved_threshold,
     )[0]
 
 
@@ -103,11 +125,14 @@ def classify_many(
     model: Model | None = None,
     triage_threshold: float = DEFAULT_TRIAGE_THRESHOLD,
     proposal_threshold: float = DEFAULT_PROPOSAL_THRESHOLD,
+    solved_threshold: float = DEFAULT_SOLVED_THRESHOLD,
 ) -> list[Classification]:
     """Classify many mails (mappings with "subject", "body" and optional "html",
     "context"), featurising the texts of up to `BATCH_SIZE` mails at once."""
     model = model or default_model()
-    thresholds = (triage_threshold, proposal_threshold)
+    thresholds = _Thresholds(
+        triage_threshold, {PROPOSAL: proposal_threshold, SOLVED_QUESTION: solved_threshold}
+    )
     results: list[Classification] = []
     for start in range(0, len(mails), BATCH_SIZE):
         results.extend(_classify_batch(mails[start : start + BATCH_SIZE], model, thresholds))
@@ -139,8 +164,13 @@ class _Scores:
         return self.rows[row][self.labels.index(label)] if label in self.labels else 0.0
 
 
+class _Thresholds(NamedTuple):
+    triage: float
+    sure: Mapping[str, float]  # per reply context: how sure the intent model alone must be
+
+
 def _classify_batch(
-    mails: Sequence[Mapping[str, Any]], model: Model, thresholds: tuple[float, float]
+    mails: Sequence[Mapping[str, Any]], model: Model, thresholds: _Thresholds
 ) -> list[Classification]:
     replies = [extract_reply(mail.get("body") or "", mail.get("html")) for mail in mails]
     subjects = [mail.get("subject") or "" for mail in mails]
@@ -207,9 +237,9 @@ def _decide(
     category: Reading,
     auto_kind: Reading,
     intent: Reading,
-    thresholds: tuple[float, float],  # triage, proposal
+    thresholds: _Thresholds,
 ) -> Classification:
-    triage_threshold, proposal_threshold = thresholds
+    triage_threshold = thresholds.triage
     # One rule per cut of the reply reader, with the line it cut at (docs/replies.md).
     own = "" if reply.own_text == reply.new_text else f", own text {len(reply.own_text)}"
     rules: list[dict[str, str]] = [
@@ -272,7 +302,8 @@ def _decide(
         )
     intent_label = None
     if context is not None:
-        intent_label = _intent(context, reply.own_text, intent, proposal_threshold, rules)
+        sure = thresholds.sure.get(context, 0.0)
+        intent_label = _intent(context, reply.own_text, intent, sure, rules)
     return Classification(
         category=label,
         confidence=confidence,
@@ -291,21 +322,20 @@ def _intent(
     context: str,
     own_text: str,
     intent: Reading,
-    proposal_threshold: float,
+    threshold: float,
     rules: list[dict[str, str]],
 ) -> str | None:
-    """The answer of a reply in `context`, its rules appended to `rules`: for a proposal
-    the verdict rules first, then the model, which alone answers only when sure."""
+    """The answer of a reply in `context`, its rules appended to `rules`: the verdict
+    rules first, then the model, which alone gives an answer that acts only when at
+    least `threshold` sure of it."""
     if not _WORD.search(own_text):
         # Nothing of its own said (only quotes, hidden or unconfirmed text): no answer.
         rules.append({"rule": "no-own-text", "detail": f"no intent read ({context})"})
         return None
     names = rec.INTENT_BY_ANSWER[context]
-    settled = None
-    if context == PROPOSAL:
-        hits = proposal_hits(own_text)
-        rules.extend({"rule": hit.rule, "detail": hit.detail} for hit in hits)
-        settled = proposal_answer(hits)
+    hits = verdict_hits(own_text, context)
+    rules.extend({"rule": hit.rule, "detail": hit.detail} for hit in hits)
+    settled = verdict_answer(hits)
     scores, row = intent
     answer = settled
     if scores is None or row is None:
@@ -321,12 +351,12 @@ def _intent(
         )
         if settled is None:
             answer = scores.label(row)
-            if context == PROPOSAL and answer != OTHER and probability < proposal_threshold:
+            if answer in _SURE_ANSWERS[context] and probability < threshold:
                 rules.append(
                     {
                         "rule": "intent-unsure",
-                        "detail": f"{names[answer]} {probability:.2f} < {proposal_threshold:.2f}"
-                        ": no verdict, a message",
+                        "detail": f"{names[answer]} {probability:.2f} < {threshold:.2f}"
+                        ": no answer, a message",
                     }
                 )
                 answer = OTHER

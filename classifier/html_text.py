@@ -20,8 +20,15 @@ quickly. Both texts come from the same pass over the markup and agree on what is
   returned. It must be given the HTML as it was sent: the quote structure lives in the
   class, id and style attributes that a sanitiser removes.
 
-They differ in what only a person needs: `readable_text` writes links as "text (url)"
-(http, https, mailto and tel; once when the text is the address), list items with a
+Both write a link as "text (url)" (http, https, mailto and tel; once when the text is the
+address): `readable_text` in its text, `html_to_text` in `HtmlText.with_links`, the same
+lines as its `text` with the target after the text of each link, and only after text: its
+`text` stays without them, for finding quotes and comparing with the text part, and the
+reply reader takes the lines the sender wrote from `with_links` (what it forwards keeps
+what the sender linked to).
+
+They differ in what only a person needs: `readable_text` writes a link without text as
+its bare url (an image's link, a link around blocks), list items with a
 dash, image alt texts, blank lines around headings, lists, tables, quotes and preformatted
 blocks, and the indentation of preformatted text; it writes no quote marks and no cut
 mark (a reader of the text sees the quote as the mail shows it, indented, not marked).
@@ -126,7 +133,7 @@ _FLAT_TAGS = frozenset(
     {"area", "base", "br", "col", "dd", "dt", "embed", "hr", "img", "input", "li", "link",
      "meta", "option", "p", "param", "source", "td", "th", "tr", "track", "wbr"}
 )  # fmt: skip
-# The link targets `readable_text` writes: the ones a reader can follow.
+# The link targets written as text: the ones a reader can follow (no "javascript:").
 _LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 
 # Gmail's signature block; its text part writes "-- " above the signature, and so does
@@ -177,12 +184,19 @@ class HtmlText(NamedTuple):
     "html-quote-element" (a blockquote, cite or left-border bar, written as '>' lines)
     and "html-quote-container" (a client's container, written as `HTML_CUT_MARK`); the
     text that a mail client does not show (`hidden`, one line per block) and the 1-based
-    lines of `text` where it stood (`hidden_at`)."""
+    lines of `text` where it stood (`hidden_at`); and `text` line for line with the
+    target of each link after its text, "text (url)" (`with_links`)."""
 
     text: str
     markers: tuple[str, ...]
     hidden: str = ""
     hidden_at: tuple[int, ...] = ()
+    with_links: str = ""
+
+
+class _Target(str):
+    """A link's target written after its text by `html_to_text`: in `HtmlText.with_links`,
+    not in `HtmlText.text`."""
 
 
 # Start tags that close an open <p> (HTML's tree construction, "in body").
@@ -241,7 +255,7 @@ class _Open(NamedTuple):
     opened_quote: bool
     view: View
     implied: tuple[int, ...]
-    # `readable_text` only: a link's target, the line it opened on and where in that line.
+    # A link's target, the line it opened on and where in that line.
     link: tuple[str, int, int] | None = None
 
 
@@ -255,6 +269,10 @@ class _TextBuilder(HTMLParser):
         self.markers: dict[str, None] = {}  # an ordered set
         self._cut_written = False
         self._line: list[str] = []
+        # `html_to_text`: the lines of `lines` (by index) written with their links' targets,
+        # and whether the open line holds one.
+        self.linked: dict[int, str] = {}
+        self._line_linked = False
         # Whether the open line holds a no-break space and nothing else visible: a block
         # holding only "&nbsp;" is a blank line in a browser (GMX, Web.de, Outlook).
         self._line_spaced = False
@@ -297,14 +315,20 @@ class _TextBuilder(HTMLParser):
         """End the current line; `force` (a `<br>`) keeps an empty line, one at most."""
         self._end_hidden_line()
         line = "".join(self._line)
+        if self._line_linked:
+            linked = line.strip()
+            line = "".join(piece for piece in self._line if type(piece) is not _Target)
         # A reader sees the indentation of preformatted text.
         text = line.rstrip() if self._readable and self._pre_depth else line.strip()
         prefix = self._marks(self._line_depth)
         if text:
+            if self._line_linked:
+                self.linked[len(self.lines)] = prefix + linked
             self.lines.append(prefix + text)
         elif (force or self._line_spaced) and self._ends_with_text():
             self.lines.append(prefix.rstrip())
         self._line = []
+        self._line_linked = False
         self._line_spaced = False
         self._line_depth = self._quote_depth
 
@@ -403,8 +427,8 @@ class _TextBuilder(HTMLParser):
             is_quote_element(tag, attributes, borders) if attributes else tag == "blockquote"
         )
         link = None
-        if self._readable and tag == "a" and attributes.get("href", "").strip():
-            link = (attributes["href"].strip(), len(self.lines), len(self._line))
+        if tag == "a" and attributes.get("href", "").strip():
+            link = (_target(attributes["href"]), len(self.lines), len(self._line))
         self._open_element(tag, attributes, opens_quote, view, link)
         if opens_quote and tag not in _VOID_TAGS:
             if tag not in _BLOCK_TAGS:
@@ -429,16 +453,21 @@ class _TextBuilder(HTMLParser):
             self._line.append(attributes["alt"].strip())
 
     def _end_links(self, closing: _Open | None) -> None:
-        """`readable_text`: write the target of each link that closes with `closing` (all
-        open ones for None) after its text: "text (url)", or the url alone for a link
-        without text; not again when its text is the address."""
+        """Write the target of each link that closes with `closing` (all open ones for
+        None) after its text on its last line: "text (url)"; in `readable_text` the url
+        alone for a link without text there; not again when its text is the address. In
+        `html_to_text` as a `_Target`: only in `HtmlText.with_links`."""
         for element in reversed(self._open):
             if element.link is not None:
                 href, line, start = element.link
                 pieces = self._line[start:] if line == len(self.lines) else self._line
-                label = "".join(pieces).strip()
+                label = "".join(piece for piece in pieces if type(piece) is not _Target).strip()
                 if href.lower().startswith(_LINK_SCHEMES) and _bare(href) != _bare(label):
-                    self._line.append(f" ({href})" if label else href)
+                    if self._readable:
+                        self._line.append(f" ({href})" if label else href)
+                    elif label:
+                        self._line.append(_Target(f" ({href})"))
+                        self._line_linked = True
             if element is closing:
                 return
 
@@ -503,7 +532,7 @@ class _TextBuilder(HTMLParser):
             return  # text after </body> still goes into the open elements
         closing = self._closing(tag)
         drawn = not (closing.view.gone if closing is not None else self._view.gone)
-        if self._readable and closing is not None and self._open_count["a"]:
+        if closing is not None and self._open_count.get("a"):
             self._end_links(closing)
         if tag in _BLOCK_TAGS and tag != "br":
             self._end_hidden_line()
@@ -586,7 +615,7 @@ class _TextBuilder(HTMLParser):
             self._line.append(text)
 
     def result(self) -> str:
-        if self._readable and self._open_count["a"]:
+        if self._open_count.get("a"):
             self._end_links(None)
         self._break()
         while self.lines and not self.lines[-1]:
@@ -609,11 +638,15 @@ def html_to_text(html: str) -> HtmlText:
     text = builder.result()
     builder._end_hidden_line()
     last = text.count("\n") + 1
+    linked = builder.linked
     return HtmlText(
         text,
         tuple(builder.markers),
         "\n".join(builder.hidden),
         tuple(dict.fromkeys(min(line, last) for line in builder.hidden_at)),
+        "\n".join(linked.get(index, line) for index, line in enumerate(builder.lines))
+        if linked
+        else text,
     )
 
 
@@ -621,6 +654,13 @@ def readable_text(html: str) -> str:
     """The text of an HTML body as a person reads it: what the mail shows, with links,
     list dashes and image alt texts, quotes unmarked."""
     return _read(html, readable=True).result()
+
+
+def _target(href: str) -> str:
+    """A link's target as text: without white space (a browser drops the line breaks and
+    tabs in it), control and format characters (bidi overrides), so that it stays one
+    word on its line."""
+    return "".join(char for char in href if char.isprintable() and not char.isspace())
 
 
 def _bare(url_or_label: str) -> str:

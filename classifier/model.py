@@ -42,8 +42,9 @@ from classifier.replies import Reply, extract_reply
 # and the service trains a new one at its start (`mailflow.casework.model`; after that,
 # `siegel classifier train` brings the operators' corrections back in). 3: answers to a
 # proposal that are undecided, conditional or a negated rejection (intents_extra.md), and
-# the intent cues read a typographic apostrophe ("don’t") as one.
-MODEL_VERSION = "siegel-classifier-3"
+# the intent cues read a typographic apostrophe ("don’t") as one. 4: answers to "is your
+# problem solved?" that hedge, are conditional or only partly yes (intents_extra.md).
+MODEL_VERSION = "siegel-classifier-4"
 # Weight of the cue block next to the word and character blocks (each L2-normalised to 1),
 # chosen by cross-validation on the training intents.
 CUE_SCALE = 0.4

@@ -19,8 +19,11 @@ container, when the text part agrees). Signatures ("-- " and other signature rul
 a short rest, mobile footers) are kept apart from the new text. Text that the HTML does
 not show (`html_text`: hidden by style, a sheet, attributes or its colour) is no text at
 all, and in a mail with both parts a line is the sender's only when both parts say it
-(a reader sees one or the other). Every cut is recorded with its rule id and line
-(`Reply.cuts`); docs/replies.md is the table of the rules.
+(a reader sees one or the other). The HTML's quotes are found in its text without link
+targets; its lines are written with them ("hier (https://...)", `HtmlText.with_links`), as
+the sender's reader sees them, and the parts are compared without link addresses. Every
+cut is recorded with its rule id and line (`Reply.cuts`); docs/replies.md is the table of
+the rules.
 
 One scan of the whole text finds the lines that may mark a quote or a signature
 (`quote_markers.candidate_lines`); a mail without any is new text as a whole, and in the
@@ -129,7 +132,13 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
         return _split(plain, "text")
     converted = html_to_text(html)
     html_body = _normalise(converted.text)
-    from_html = _split(html_body, "html", converted.markers, hidden_at=converted.hidden_at)
+    from_html = _split(
+        html_body,
+        "html",
+        converted.markers,
+        hidden_at=converted.hidden_at,
+        shown=_normalise(converted.with_links or converted.text),
+    )
     if not plain.strip():
         return replace(from_html, hidden=converted.hidden)
     from_text = _split(plain, "text")
@@ -165,7 +174,12 @@ def _with_answers_in_container(
     if "html-quote-container" not in from_html.markers or from_text.new_text == from_text.own_text:
         return from_html
     opened = _split(
-        body, "html", converted.markers, open_container=True, hidden_at=converted.hidden_at
+        body,
+        "html",
+        converted.markers,
+        open_container=True,
+        hidden_at=converted.hidden_at,
+        shown=_normalise(converted.with_links or converted.text),
     )
     added = _own_keys(opened.layout) - _own_keys(from_html.layout)
     answers = {
@@ -184,25 +198,37 @@ def _split(
     structure: tuple[str, ...] = (),
     open_container: bool = False,
     hidden_at: tuple[int, ...] = (),
+    shown: str | None = None,
 ) -> Reply:
     """One body's split; `structure` is what the HTML marked as quotes (see `html_text`);
     `open_container`: read the answers in a quote container (`_container_quote_start`);
-    `hidden_at`: the lines where the HTML had text that it does not show."""
-    full = body.replace(qm.HTML_CUT_MARK, "").strip("\n")
-    candidates = qm.candidate_lines(body)
+    `hidden_at`: the lines where the HTML had text that it does not show; `shown`: the
+    same lines as the HTML shows them, with the targets of links ("hier (https://...)",
+    `HtmlText.with_links`): the quotes are found in `body`, without them, and the reply's
+    texts are made of these lines, so that what the sender linked to stays in them."""
     lines = body.split("\n")
+    shown_lines = lines if shown is None else shown.split("\n")
+    if len(shown_lines) != len(lines):
+        shown, shown_lines = None, lines  # pragma: no cover - `with_links` is line for line
+    text = body if shown is None else shown
+    full = text.replace(qm.HTML_CUT_MARK, "").strip("\n")
+    candidates = qm.candidate_lines(body)
     if not candidates:
         # No line that could mark a quote or a signature: all of it is new text.
-        whole = body.strip()
+        whole = text.strip()
         cuts = tuple(Cut("html-hidden", line, source) for line in hidden_at)
         return Reply(
             full, whole, whole, "", "", whole, tuple(dict.fromkeys(cut.rule for cut in cuts)),
-            source, cuts, tuple((line, _OWN) for line in lines),
+            source, cuts, tuple((line, _OWN) for line in shown_lines),
         )  # fmt: skip
     kinds, found, wrapped = _mark_quotes(
         lines, candidates, rewrapped=source == "text", open_container=open_container
     )
     authored_lines, signature_lines = _split_signatures(lines, kinds, found, candidates)
+    authored_lines = [
+        None if line is None else shown_line
+        for line, shown_line in zip(authored_lines, shown_lines, strict=True)
+    ]
     found += [("html-hidden", line) for line in hidden_at]
     cuts = [Cut(rule, line, source) for rule, line in sorted(found, key=lambda cut: cut[1])]
     if "html-quote-element" in structure:
@@ -211,9 +237,9 @@ def _split(
     # the quoted "wrote" lines told apart (each a bounded check, but not a free one).
     interleaved = _own_text_between_quotes(lines, kinds, signature_lines)
     layout = tuple(
-        (line, _role(line, kind, is_sig, index in wrapped, interleaved))
-        for index, (line, kind, is_sig) in enumerate(
-            zip(lines, kinds, signature_lines, strict=True)
+        (shown_line, _role(line, kind, is_sig, index in wrapped, interleaved))
+        for index, (line, shown_line, kind, is_sig) in enumerate(
+            zip(lines, shown_lines, kinds, signature_lines, strict=True)
         )
     )
     own_text = _trimmed(_join_runs([line if role == _OWN else None for line, role in layout]))
@@ -224,11 +250,14 @@ def _split(
         quoted=_join_runs(
             [
                 line if kind == _QUOTED and line.strip() != qm.HTML_CUT_MARK else None
-                for line, kind in zip(lines, kinds, strict=True)
+                for line, kind in zip(shown_lines, kinds, strict=True)
             ]
         ),
         signature=_join_runs(
-            [line if is_sig else None for line, is_sig in zip(lines, signature_lines, strict=True)]
+            [
+                line if is_sig else None
+                for line, is_sig in zip(shown_lines, signature_lines, strict=True)
+            ]
         ),
         authored=_join_runs(authored_lines),
         markers=tuple(dict.fromkeys(cut.rule for cut in cuts)),
@@ -382,9 +411,9 @@ MAX_PLACES = 64
 def _words(line: str) -> list[str]:
     """The words of a line as both parts write them: casefolded and compatibility-
     normalised letters and digits, without punctuation, markup, link addresses (the text
-    part writes "Shop <https://...>" where the HTML shows "Shop"), bare links and soft
-    hyphens."""
-    line = _BARE_LINK.sub(" ", _TEXT_ONLY.sub(" ", line))
+    part writes "Shop <https://...>", the HTML's text "Shop (https://...)"), bare links
+    and soft hyphens."""
+    line = _BARE_LINK.sub(" ", _without_links(line))
     line = unicodedata.normalize("NFKC", line.replace("\u00ad", "")).casefold()
     return _SAID_WORD.findall(line)
 
@@ -453,9 +482,19 @@ def _said_in_both(reply: Reply, other: Reply) -> Reply:
 
 
 # Words as both parts write them: a text part writes a link's address ("Shop
-# <https://shop.example>") and an image's name ("[image: logo.png]"), an HTML part neither.
+# <https://shop.example>") and an image's name ("[image: logo.png]"), an HTML part neither;
+# the HTML's text writes a link's address after its text ("Shop (https://shop.example)",
+# `HtmlText.with_links`), the text part in its own way or not at all.
 _WORD = re.compile(r"\w+")
 _TEXT_ONLY = re.compile(r"<[^<>\s]*(?::|@)[^<>\s]*>|\[(?:image|cid|bild|grafik):[^\]\n]*\]", re.I)
+_LINK_TARGET = re.compile(r"\((?:https?://|mailto:|tel:)\S*\)", re.IGNORECASE)
+
+
+def _without_links(text: str) -> str:
+    """`text` without what only one part writes: link addresses, in angle brackets or in
+    parentheses after the link's text, and images' names; to compare the parts'
+    words, never to show."""
+    return _LINK_TARGET.sub(" ", _TEXT_ONLY.sub(" ", text))
 
 
 def _as_the_text_part_writes_it(decided: Reply, from_text: Reply) -> Reply:
@@ -497,9 +536,9 @@ def _text_part_lines(decided: str, written: str) -> str | None:
     words = [
         (word, index)
         for index, line in enumerate(lines)
-        for word in _WORD.findall(_TEXT_ONLY.sub(" ", line).casefold())
+        for word in _WORD.findall(_without_links(line).casefold())
     ]
-    wanted = _WORD.findall(decided.casefold())
+    wanted = _WORD.findall(_without_links(decided).casefold())
     if [word for word, _ in words[: len(wanted)]] != wanted[: len(words)]:
         return None
     if len(wanted) >= len(words):
@@ -518,7 +557,7 @@ def _reply_words(layout: tuple[tuple[str, str], ...]) -> list[tuple[str, bool]]:
     return [
         (word, role == _OWN)
         for line, role in _interleaved_lines(layout) or []
-        for word in _WORD.findall(_TEXT_ONLY.sub(" ", line).casefold())
+        for word in _WORD.findall(_without_links(line).casefold())
     ]
 
 

@@ -164,6 +164,7 @@ class Reader:
                 context=context,
                 model=model(self.config),
                 proposal_threshold=self.config.classifier.proposal_threshold,
+                solved_threshold=self.config.classifier.solved_threshold,
             )
         return self.readings[context]
 

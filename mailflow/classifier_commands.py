@@ -123,7 +123,11 @@ def _classify_jsonl(name: str, config: Config) -> int:
         if not pending:
             return
         model = casework.model(config)  # loaded at the first line that can be classified
-        readings = classifier.classify_many([mail for _, mail in pending], model=model)
+        readings = classifier.classify_many(
+            [mail for _, mail in pending],
+            model=model,
+            solved_threshold=config.classifier.solved_threshold,  # as the cases read them
+        )
         for (record_id, _), reading in zip(pending, readings, strict=True):
             print(
                 json.dumps(

@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -58,6 +58,7 @@ from mailflow.command_support import (
     add_command,
     add_paging,
     cannot_listen,
+    local_time,
     print_json,
 )
 from mailflow.config import Config, ConfigError
@@ -251,12 +252,12 @@ def mail_summary(mail: StoredMail) -> dict[str, Any]:
     }
 
 
-def _print_mail_table(rows: Sequence[dict[str, Any]]) -> None:
+def _print_mail_table(rows: Sequence[dict[str, Any]], config: Config) -> None:
     for row in rows:
         machine = f" [{row['machine']}]" if row["machine"] else ""
         reason = f"  ({row['quarantine_reason']})" if row["quarantine_reason"] else ""
         print(
-            f"{row['id']:>7}  {row['status']:<11} {row['received_at'][:19]}  "
+            f"{row['id']:>7}  {row['status']:<11} {local_time(row['received_at'], config)}  "
             f"{(row['from'] or row['envelope_from'] or '-')[:32]:<32}  "
             f"{(row['subject'] or '')[:50]}{machine}{reason}"
         )
@@ -270,7 +271,7 @@ def _list_mails(args: argparse.Namespace, config: Config, status: str | None) ->
             query = query.where(StoredMail.status == status)
         query, total = page.query(session, query)
         rows = [mail_summary(m) for m in session.scalars(query)]
-    return page.show(args.command, rows, total, _print_mail_table)
+    return page.show(args.command, rows, total, lambda shown: _print_mail_table(shown, config))
 
 
 def cmd_mails(args: argparse.Namespace, config: Config) -> int:
@@ -350,7 +351,7 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
             why = row["last_error"] or row["suppressed_reason"]
             error = f"  ({why})" if why else ""
             print(
-                f"{row['id']:>7}  {row['status']:<10} {row['created_at'][:19]}  "
+                f"{row['id']:>7}  {row['status']:<10} {local_time(row['created_at'], config)}  "
                 f"{row['recipient'][:40]:<40} {row['kind']}{error}"
             )
 
@@ -392,6 +393,11 @@ def _count_by(session: Session, column: Any) -> dict[str, int]:
     }
 
 
+# A row `claimed` or `sending` this long is reported stuck: a relay holds a claim for the
+# seconds of one batch, while a dead one's rows wait for `Relay.recover`.
+STUCK_AFTER = timedelta(minutes=1)
+
+
 def status_report(session: Session, now: datetime) -> dict[str, Any]:
     """The service at a glance: queues, the relay's trouble, what is held, what is due."""
     mails = dict.fromkeys(MailStatus, 0) | _count_by(session, StoredMail.status)
@@ -422,6 +428,12 @@ def status_report(session: Session, now: datetime) -> dict[str, Any]:
     next_attempt = session.scalar(
         select(func.min(OutboxMail.next_attempt_at)).where(OutboxMail.status == OutboxStatus.QUEUED)
     )
+    stuck, stuck_since = session.execute(
+        select(func.count(), func.min(OutboxMail.claimed_at)).where(
+            OutboxMail.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),  # type: ignore[attr-defined]
+            OutboxMail.claimed_at < now - STUCK_AFTER,  # type: ignore[operator]
+        )
+    ).one()
     due = (
         select(CaseDeadline.kind, CaseDeadline.due_at, Case.ref)
         .join(Case, CaseDeadline.case_id == Case.id)  # type: ignore[arg-type]
@@ -451,6 +463,12 @@ def status_report(session: Session, now: datetime) -> dict[str, Any]:
             "by_status": sent,
             "deferred": deferred or 0,
             "next_attempt_at": next_attempt.isoformat() if next_attempt else None,
+            # Claimed or sending for over a minute: a relay died, or hangs, holding them.
+            "stuck": {
+                "count": stuck,
+                "oldest_claimed_at": stuck_since.isoformat() if stuck_since else None,
+                "age_seconds": round((now - stuck_since).total_seconds()) if stuck_since else None,
+            },
             "last_failure": None
             if last_failure is None
             else {
@@ -493,13 +511,28 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     )
     print(f"mails      {counts(mails['by_status'])}; {waiting}")
     print(f"outbox     {counts(sent['by_status'])}")
-    retry = f", next attempt {sent['next_attempt_at'][:19]}" if sent["next_attempt_at"] else ""
-    print(f"relay      {sent['deferred']} deferred, {sent['by_status']['failed']} failed{retry}")
+    retry = (
+        f", next attempt {local_time(sent['next_attempt_at'], config)}"
+        if sent["next_attempt_at"]
+        else ""
+    )
+    stuck = sent["stuck"]
+    stuck_since = (
+        f" (claimed or sending since {local_time(stuck['oldest_claimed_at'], config)}, "
+        f"{_age(stuck['age_seconds'])})"
+        if stuck["count"]
+        else ""
+    )
+    failed = sent["by_status"]["failed"]
+    print(
+        f"relay      {sent['deferred']} deferred, {failed} failed, "
+        f"{stuck['count']} stuck{stuck_since}{retry}"
+    )
     failure = sent["last_failure"]
     if failure:
         print(
             f"           last trouble: outbox {failure['outbox_id']} {failure['outcome']} at "
-            f"{failure['at'][:19]}: {failure['response'][:120]}"
+            f"{local_time(failure['at'], config)}: {failure['response'][:120]}"
         )
     print(f"held       {report['held_mails']} mails (siegel held)")
     print(f"cases      {counts(report['cases'])}")
@@ -508,7 +541,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         f"{deadlines['held']} held"
     )
     for due in deadlines["next"]:
-        print(f"           {due['due_at'][:16]}  {due['case']}  {due['kind']}")
+        print(f"           {local_time(due['due_at'], config)}  {due['case']}  {due['kind']}")
     return EX_OK
 
 

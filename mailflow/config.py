@@ -91,7 +91,7 @@ class RelaySection:
 class OutboxSection:
     max_autoreplies_per_day: int = 10
     max_staff_mails_per_day: int = 200
-    """The same cap for automatic mails to our own mediators and operator (mediator.*,
+    """The same cap for automatic answers to our own mediators and operator (mediator.*,
     operator.*): they work many cases a day, and each act of theirs is confirmed."""
     # What of a complaint's attachments its forward carries (mediation.outgoing.enclose).
     max_attachments: int = 10
@@ -139,12 +139,17 @@ class ImapAccount:
 class ClassifierSection:
     """How sure the classifier's models must be before what they read acts."""
 
-    # `classifier.DEFAULT_PROPOSAL_THRESHOLD`, written out: importing the classifier's
-    # models here would load numpy into every command.
+    # `classifier.DEFAULT_PROPOSAL_THRESHOLD` and `DEFAULT_SOLVED_THRESHOLD`, written
+    # out: importing the classifier's models here would load numpy into every command.
     proposal_threshold: float = 0.9
     """The intent model alone accepts or rejects a mediator's proposal only at this
     probability or above; below it (and where the verdict rules find the reply undecided,
     conditional or negated) the reply is a message to the mediator."""
+    solved_threshold: float = 0.9
+    """The intent model alone reads a customer's answer to "is your problem solved?" as
+    "solved" (the case closes) only at this probability or above; below it (and where the
+    verdict rules find the answer undecided, conditional, partial or hedged) the answer
+    is a message to the merchant, and the customer is asked again."""
 
 
 @dataclass(frozen=True)
@@ -425,11 +430,12 @@ def _check(config: Config) -> None:
     for i, account in enumerate(config.imap):
         if not account.host or not account.username:
             raise ConfigError(f"[[imap]] #{i}", "host and username are required")
-    threshold = config.classifier.proposal_threshold
-    if not 0.5 <= threshold <= 1:
-        raise ConfigError(
-            "[classifier] proposal_threshold", f"expected a number from 0.5 to 1, got {threshold}"
-        )
+    for key in ("proposal_threshold", "solved_threshold"):
+        threshold = getattr(config.classifier, key)
+        if not 0.5 <= threshold <= 1:
+            raise ConfigError(
+                f"[classifier] {key}", f"expected a number from 0.5 to 1, got {threshold}"
+            )
     _check_cases(config)
     _check_dkim(config)
     _check_web(config.web)

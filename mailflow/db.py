@@ -390,6 +390,14 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         "merchants: other names customers use (name aliases)",
         add_column("merchant", "name_aliases", "JSON NOT NULL DEFAULT '[]'"),
     ),
+    (
+        "mediators: the language of their mails (none: the operator's default)",
+        add_column("mediator", "language", "VARCHAR(5)"),
+    ),
+    (
+        "outbox: which relay holds a claimed row",
+        add_column("outbox", "claimed_by", "VARCHAR(200)"),
+    ),
 ]
 
 

@@ -4,9 +4,11 @@
   --reason TEXT``, ``--mediator ADDRESS``: through the workflow, logged, the parties
   told (`mediation.case_service`); the options are registered on ``siegel case`` by
   `mailflow.case_commands`, which calls `act_on_case`.
-- ``siegel mediator add ADDRESS [--name N] | list | pause ADDRESS | resume ADDRESS``:
-  mediators as records (``[mediation] mediators`` is the seed, records win); adding or
-  resuming one hands it the mediations waiting for a mediator.
+- ``siegel mediator add ADDRESS [--name N] [--language de|en] | set ADDRESS [--name N]
+  [--language de|en] | list | pause ADDRESS | resume ADDRESS``: mediators as records
+  (``[mediation] mediators`` is the seed, records win); adding or resuming one hands it
+  the mediations waiting for a mediator. Every mail to a mediator is in its language
+  (``[siegel] default_language`` unless given, and for one only in the seed).
 - ``siegel merchant set SLUG --FIELD VALUE ...``: every field but the slug, each change
   recorded with who and when (shown by ``siegel merchant show``).
 
@@ -108,10 +110,13 @@ def add_case_options(case: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ mediators
 
 
-def _mediator_summary(mediator: Any, record: MediatorRecord | None, load: int) -> dict[str, Any]:
+def _mediator_summary(
+    mediator: Any, record: MediatorRecord | None, load: int, config: Config
+) -> dict[str, Any]:
     return {
         "address": mediator.address,
         "name": record.name if record else "",
+        "language": (record and record.language) or config.siegel.default_language,
         "paused": mediator.paused,
         "open_cases": load,
         "source": "record" if record else "config",
@@ -132,8 +137,9 @@ def cmd_mediator_add(args: argparse.Namespace, config: Config) -> int:
             return EX_FAILED
         mediator_store.save(
             session,
-            MediatorRecord(address=address, name=(args.name or "").strip(), created_at=now,
-                           changed_at=now, changed_by=who()),
+            MediatorRecord(address=address, name=(args.name or "").strip(),
+                           language=args.language, created_at=now, changed_at=now,
+                           changed_by=who()),
         )  # fmt: skip
         picked = case_service.assign_waiting(session, now, casework.settings(config))
         mails = _enqueue(session, picked, config, now)
@@ -148,17 +154,26 @@ def _picked(picked: list[Outcome], mails: int) -> str:
     return f"waiting mediations assigned: {refs} ({mails} mails queued)"
 
 
+def _mediator_record(
+    session: Session, address: str, config: Config, now: datetime
+) -> MediatorRecord:
+    """The record of the mediator `address`; a new one for a mediator only in the seed.
+    LookupError: no such mediator."""
+    record = mediator_store.record(session, address)
+    if record is None:
+        seeded = address in {m.lower() for m in config.mediation.mediators}
+        if not seeded:
+            raise LookupError(f"no mediator {address} (see `siegel mediator list`)")
+        record = MediatorRecord(address=address, created_at=now)  # the seed, as a record
+    return record
+
+
 def _set_paused(args: argparse.Namespace, config: Config, paused: bool) -> int:
     address = args.address.strip().lower()
     now = utcnow()
     engine = open_database(config.database_url)
     with session_scope(engine) as session:
-        record = mediator_store.record(session, address)
-        if record is None:
-            seeded = address in {m.lower() for m in config.mediation.mediators}
-            if not seeded:
-                raise LookupError(f"no mediator {address} (see `siegel mediator list`)")
-            record = MediatorRecord(address=address, created_at=now)  # the seed, as a record
+        record = _mediator_record(session, address, config, now)
         record.paused, record.changed_at, record.changed_by = paused, now, who()
         mediator_store.save(session, record)
         picked = (
@@ -178,20 +193,43 @@ def cmd_mediator_resume(args: argparse.Namespace, config: Config) -> int:
     return _set_paused(args, config, False)
 
 
+def cmd_mediator_set(args: argparse.Namespace, config: Config) -> int:
+    """``siegel mediator set ADDRESS [--name N] [--language de|en]``: one line per change."""
+    given = {field: getattr(args, field) for field in ("name", "language")}
+    given = {field: value.strip() for field, value in given.items() if value is not None}
+    if not given:
+        raise UsageError("nothing to set: give --name or --language")
+    address = args.address.strip().lower()
+    now = utcnow()
+    with session_scope(open_database(config.database_url)) as session:
+        record = _mediator_record(session, address, config, now)
+        default = config.siegel.default_language
+        old = {"name": record.name, "language": record.language or default}
+        lines = [f"  {f}: {shown(old[f])} → {shown(v)}" for f, v in given.items() if old[f] != v]
+        for field, value in given.items():
+            setattr(record, field, value)
+        record.changed_at, record.changed_by = now, who()
+        mediator_store.save(session, record)
+    print(f"mediator {address}: {len(lines)} fields changed", *lines, sep="\n")
+    return EX_OK
+
+
 def cmd_mediator_list(args: argparse.Namespace, config: Config) -> int:
     page = Page.of(args)
     with read_scope(open_database(config.database_url)) as session:
         roster = mediator_store.roster(session, config.mediation.mediators)
         loads = storage.open_cases_per_mediator(session, [m.address for m in roster])
         records = {r.address: r for r in mediator_store.records(session)}
-        everyone = [_mediator_summary(m, records.get(m.address), loads[m.address]) for m in roster]
+        everyone = [
+            _mediator_summary(m, records.get(m.address), loads[m.address], config) for m in roster
+        ]
     rows, total = page.rows(everyone)
 
     def table(rows: list[dict[str, Any]]) -> None:
         for row in rows:
             state = "paused" if row["paused"] else "active"
             print(f"{row['address']:<40} {state:<7} {row['open_cases']:>4} open  "
-                  f"{row['source']:<6} {row['name']}")  # fmt: skip
+                  f"{row['language']:<2} {row['source']:<6} {row['name']}")  # fmt: skip
 
     return page.show("mediator list", rows, total, table)
 
@@ -262,13 +300,21 @@ def change_history(session: Session, merchant_id: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ parser
 
 
+_LANGUAGE_HELP = "the language of its mails (default: [siegel] default_language)"
+
+
 def register(commands: Any, merchant_verbs: Any) -> None:
     """Add ``siegel mediator`` and ``siegel merchant set``."""
-    mediator = commands.add_parser("mediator", help="mediators: add, list, pause, resume")
+    mediator = commands.add_parser("mediator", help="mediators: add, set, list, pause, resume")
     verbs = mediator.add_subparsers(dest="verb", required=True, metavar="VERB")
     add = add_command(verbs, "add", cmd_mediator_add, "register a mediator; it takes waiting cases")
     add.add_argument("address", help="the mediator's mail address")
     add.add_argument("--name", help="the mediator's name")
+    add.add_argument("--language", choices=LANGUAGES, help=_LANGUAGE_HELP)
+    change = add_command(verbs, "set", cmd_mediator_set, "change a mediator's name or language")
+    change.add_argument("address")
+    change.add_argument("--name", help="the mediator's name")
+    change.add_argument("--language", choices=LANGUAGES, help=_LANGUAGE_HELP)
     listing = add_command(verbs, "list", cmd_mediator_list, "list mediators with their load")
     add_paging(listing)
     pause = add_command(verbs, "pause", cmd_mediator_pause, "give a mediator no new cases")

@@ -102,6 +102,9 @@ class OutboxMail(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     claimed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The relay holding a `claimed` or `sending` row (`queue.worker_id()`: host, pid,
+    # thread), so that `Relay.recover` requeues a dead relay's rows without the lease.
+    claimed_by: str | None = Field(default=None, max_length=200)
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     bounce_mail: int | None = Field(default=None, foreign_key="mail.id")
     # Which loop-safety rule kept this row from being sent (status `suppressed`).

@@ -2,10 +2,13 @@
 
 One calendar month in the operator's time zone. The figures are the seal's own: every
 merchant's cases and ratings of the month aggregated in SQL (`mediation.figure_store`, a
-window of one month ending where the month ends) and measured by `scoring.measure`, so
-a report never computes a figure a second way; the operator's totals are the sum of the
-merchants' aggregates, measured the same way. Tier movement is the seal history's
-``tier-changed`` entries in the month (`mediation.seal`).
+window from the month's start) and measured by `scoring.measure`, so a report never
+computes a figure a second way; the operator's totals are the sum of the merchants'
+aggregates, measured the same way. The figures are as of the month's end, or as of now
+while the month runs: a case counts for the share of first replies within the deadline
+once it is due (answered, or its deadline passed by then), as `siegel score` and the
+barometer count it. Tier movement is the seal history's ``tier-changed`` entries in the
+month (`mediation.seal`).
 
 `send_due(session, config, now)` mails last month's reports that have not been sent
 (`mediation.report_store` keeps one row per month and recipient, in the same
@@ -39,6 +42,7 @@ log = logging.getLogger("mailflow.reports")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SHOWN = (
     "cases",
+    "cases_due",
     "first_replies",
     "replies_within_deadline",
     "closed",
@@ -77,15 +81,17 @@ def last_month(config: Config, now: datetime) -> date:
 
 
 def reports(
-    session: Session, config: Config, month: date, slug: str | None = None
+    session: Session, config: Config, month: date, slug: str | None = None, *, now: datetime
 ) -> dict[str, Any]:
     """The month's report: every merchant's (or `slug`'s) figures and tier movement, and
-    the operator's totals."""
+    the operator's totals, as of the month's end (as of `now` while the month runs)."""
     start, end = bounds(month, config.siegel.timezone)
+    # A deadline that has not passed yet is no miss: the month's cases are counted as of
+    # its end, or of now for the current month (a later month has no cases yet).
+    as_of = min(end, now)
     merchant_ids = sealwork.merchants_named(session, slug)
     policy = config.scoring.policy
-    # A window of one month that ends where the month ends starts where it starts.
-    aggregates = figure_store.aggregates(session, end, 1, merchant_ids)  # type: ignore[arg-type]
+    aggregates = figure_store.aggregates(session, as_of, 1, merchant_ids, start=start)  # type: ignore[arg-type]
     by_slug = {m.slug: m for m in storage.merchants(session)}
     merchants = []
     for aggregate in aggregates:
@@ -105,6 +111,7 @@ def reports(
         "month": f"{month:%Y-%m}",
         "from": start.isoformat(),
         "until": end.isoformat(),
+        "as_of": as_of.isoformat(),
         "operator": {
             "merchants": len(merchants),
             "figures": {k: total.get(k) for k in SHOWN},
@@ -137,6 +144,7 @@ def _sum(aggregates: list[MerchantAggregate]) -> MerchantAggregate:
 _LABELS = {
     "de": {
         "cases": "Neue Fälle",
+        "cases_due": "davon fällig (Antwort oder Frist um)",
         "first_replies": "davon mit erster Antwort",
         "replies_within_deadline": "erste Antwort innerhalb der Frist",
         "closed": "Abgeschlossen",
@@ -153,6 +161,7 @@ _LABELS = {
     },
     "en": {
         "cases": "New cases",
+        "cases_due": "due (replied or deadline passed)",
         "first_replies": "with a first reply",
         "replies_within_deadline": "first reply within the deadline",
         "closed": "Closed",
@@ -176,8 +185,11 @@ _MOVE = {
 }
 
 
-def figure_lines(values: dict[str, Any], language: str, cases_due: int = 0) -> str:
-    """The figures as aligned lines in `language` ("78,4 %", "4 Geschäftsstunden")."""
+def figure_lines(values: dict[str, Any], language: str) -> str:
+    """The figures as aligned lines in `language` ("78,4 %", "4 Geschäftsstunden"); a
+    reply time beyond the histogram's last edge while cases are due is "more than 160
+    business hours", not "not measurable"."""
+    cases_due = values.get("cases_due") or 0
     labels = _LABELS[language]
     width = max(len(label) for label in labels.values())
     lines = []
@@ -225,7 +237,7 @@ def operator_mail(report: dict[str, Any], to: str, language: str) -> OutgoingMai
     median = "first_reply_hours_median"
     rows = [
         f"- {m['merchant']}: {m['figures']['cases'] or 0} / "
-        f"{figure_text(m['figures'][median], median, language)}"
+        f"{figure_text(m['figures'][median], median, language, m['figures']['cases_due'])}"
         + (f" / {moves_text(m['tier_changes'], language)}" if m["tier_changes"] else "")
         for m in report["merchants"]
     ]
@@ -258,7 +270,7 @@ def send_due(session: Session, config: Config, now: datetime) -> int:
     merchants = {m.slug: m for m in storage.merchants(session)}
     if set(merchants) | {report_store.OPERATOR} <= done:
         return 0
-    report = reports(session, config, month)
+    report = reports(session, config, month, now=now)
     count = 0
     for entry in report["merchants"]:
         merchant = merchants[entry["merchant"]]

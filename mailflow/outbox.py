@@ -29,6 +29,14 @@ They go out in base64 under their original names and content types, a non-ASCII 
 encoded both ways clients read (RFC 2231 ``filename*`` in Content-Disposition, RFC 2047
 words in the Content-Type ``name``), and the text says what is attached.
 
+Threading lives in `enqueue()`: a mail about a case continues its recipient's thread
+of the case (`mediation.outgoing.in_thread`): it answers (`In-Reply-To`) our last mail
+to that recipient in the case, unless it answers a received mail, and its `References`
+name our first and latest ones there, so that mail clients show one conversation per
+case and party. The thread is decided when the row is written and kept in its payload,
+so the row renders the same bytes every time; our Message-IDs per case and recipient
+are read once per case and transaction (`_Threads`) and counted on as rows are added.
+
 `record_bounce()` connects a delivery status notification that came back to a
 row's VERP envelope sender with that row.
 """
@@ -44,7 +52,7 @@ import re
 import urllib.parse
 import uuid
 from base64 import encodebytes
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from email.charset import BASE64, QP, Charset
 from email.header import Header
@@ -55,6 +63,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8, compat32
 from email.utils import format_datetime, formataddr
+from typing import TypeVar
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session as OrmSession
@@ -67,7 +76,7 @@ from mailflow.config import Config
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus, StoredMail
 from mediation import addresses, mediator_store
 from mediation.incoming import Attachment
-from mediation.outgoing import OutgoingMail, ascii_domain, header_text, wire_address
+from mediation.outgoing import OutgoingMail, ascii_domain, header_text, in_thread, wire_address
 
 log = logging.getLogger("mailflow.outbox")
 
@@ -151,8 +160,9 @@ def enqueue(
     `suppressed_reason`: it is then never sent. A
     recipient that cannot be written (a domain that IDNA cannot encode) gives a
     `failed` row with the reason in `last_error`, rather than an exception that would
-    undo the caller's whole unit of work. The row's recipient is the address as sent
-    (`wire_address`): the daily cap counts "user@bücher.example" and
+    undo the caller's whole unit of work. A mail about a case continues its recipient's
+    thread of the case (`in_thread`), as stored in the row. The row's recipient is the
+    address as sent (`wire_address`): the daily cap counts "user@bücher.example" and
     "user@xn--bcher-kva.example" as one address.
     """
     domain = config.siegel.domain
@@ -171,6 +181,11 @@ def enqueue(
         status = OutboxStatus.SUPPRESSED
     elif undeliverable:
         status = OutboxStatus.FAILED
+    if mail.case_ref:
+        threads = _cache(session, _Threads)
+        mail = in_thread(mail, threads.earlier(mail.case_ref, mail.to))
+        if status == OutboxStatus.QUEUED:
+            threads.add(mail.case_ref, mail.to, message_id)
     row = OutboxMail(
         message_id=message_id,
         recipient=mail.to,
@@ -401,7 +416,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         cap = config.outbox.max_autoreplies_per_day
         if mail.kind.partition(".")[0] in STAFF_KINDS:
             cap = config.outbox.max_staff_mails_per_day
-        counts = _autoreply_counts(session, now)
+        counts = _cache(session, _AutoReplyCounts, now)
         recent = counts.sent_to(mail.to)
         if recent >= cap:
             return (
@@ -453,18 +468,61 @@ class _AutoReplyCounts:
         self.counts[recipient.lower()] += 1
 
 
-def _autoreply_counts(session: Session, now: datetime) -> _AutoReplyCounts:
-    counts = session.info.get(_AutoReplyCounts)
-    if counts is None:
-        counts = session.info[_AutoReplyCounts] = _AutoReplyCounts(session, now)
-    return counts
+# Message-IDs we did not, or could not, deliver: no thread continues from them.
+_UNSENT = (OutboxStatus.SUPPRESSED, OutboxStatus.FAILED, OutboxStatus.BOUNCED)
+
+
+class _Threads:
+    """Our Message-IDs per case and recipient, oldest first, for one transaction.
+
+    Each case is read once per transaction (one query on the indexed `case_ref`, for all
+    its recipients) and then kept up to date here as this transaction adds rows: every
+    outbox row passes `enqueue`, so the second mail of a unit of work to a recipient
+    answers the first. Rows that were never delivered (`_UNSENT`) are left out.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.sent: dict[str, dict[str, list[str]]] = {}
+
+    def earlier(self, case_ref: str, recipient: str) -> list[str]:
+        if case_ref not in self.sent:
+            rows = self.session.execute(
+                select(OutboxMail.recipient, OutboxMail.message_id)
+                .where(
+                    OutboxMail.case_ref == case_ref,
+                    OutboxMail.status.not_in(_UNSENT),  # type: ignore[attr-defined]
+                )
+                .order_by(OutboxMail.id)  # type: ignore[arg-type]
+            )
+            self.sent[case_ref] = {}
+            for address, message_id in rows:
+                self.sent[case_ref].setdefault(address.lower(), []).append(message_id)
+        return self.sent[case_ref].get(recipient.lower(), [])
+
+    def add(self, case_ref: str, recipient: str, message_id: str) -> None:
+        self.earlier(case_ref, recipient)
+        self.sent[case_ref].setdefault(recipient.lower(), []).append(message_id)
+
+
+_TRANSACTION_CACHES = (_AutoReplyCounts, _Threads)
+_Cache = TypeVar("_Cache", _AutoReplyCounts, _Threads)
+
+
+def _cache(session: Session, kind: Callable[..., _Cache], *args: object) -> _Cache:
+    """This transaction's `kind` (one of `_TRANSACTION_CACHES`), made on first use."""
+    cache = session.info.get(kind)
+    if cache is None:
+        cache = session.info[kind] = kind(session, *args)
+    return cache
 
 
 @event.listens_for(OrmSession, "after_transaction_end")
-def _forget_counts(session: Session, transaction: SessionTransaction) -> None:
-    """The counts hold for one transaction: the next one counts (and locks) afresh."""
+def _forget_caches(session: Session, transaction: SessionTransaction) -> None:
+    """The caches hold for one transaction: the next one counts (and locks) afresh."""
     if transaction.parent is None:
-        session.info.pop(_AutoReplyCounts, None)
+        for kind in _TRANSACTION_CACHES:
+            session.info.pop(kind, None)
 
 
 def prefetch_autoreply_counts(session: Session, recipients: Iterable[str], now: datetime) -> None:
@@ -476,7 +534,7 @@ def prefetch_autoreply_counts(session: Session, recipients: Iterable[str], now: 
             wire.append(wire_address(recipient))
         except ValueError:
             continue
-    _autoreply_counts(session, now).load(wire)
+    _cache(session, _AutoReplyCounts, now).load(wire)
 
 
 def _lock_recipients(session: Session, recipients: Sequence[str]) -> None:

@@ -149,7 +149,11 @@ def quarantine(engine: Engine, mail_id: int, reason: str) -> None:
             session.add(mail)
 
 
-def _holder_is_gone(holder: str | None, this_host: str) -> bool:
+def holder_is_gone(holder: str | None, this_host: str) -> bool:
+    """Whether the process of claim holder `holder` (`worker_id()`) provably died: on
+    `this_host` and its pid no longer alive. A holder on another host, or this process,
+    is alive as far as we know (its claims wait for the lease); no holder counts as gone.
+    Shared with the relay's recovery (`Relay.recover`)."""
     if not holder:
         return True
     host, _, rest = holder.partition(":")
@@ -181,7 +185,7 @@ def recover(engine: Engine, now: datetime, lease_seconds: float, max_attempts: i
         claimed = session.scalars(query).all()
         for mail in claimed:
             lease_over = mail.claimed_at is None or mail.claimed_at < expired
-            if not (lease_over or _holder_is_gone(mail.claimed_by, this_host)):
+            if not (lease_over or holder_is_gone(mail.claimed_by, this_host)):
                 continue
             note = f"interrupted while held by {mail.claimed_by}"
             mail.last_error = note

@@ -18,18 +18,20 @@ configured relay, and records every answer as an `OutboxAttempt`:
   spread out; `failed` after `max_attempts`.
 
 Delivery is at-least-once. A worker that dies after the SMTP relay accepted a
-message but before it committed `sent` leaves the row `sending`; once the lease
-(`[queue] lease_seconds`) has run out, `recover()` queues it again and it is sent a
-second time, with the same Message-ID, Date and MIME boundary: rendering a row is
-deterministic. Receivers can recognise the duplicate by it. (A send that outlasts the lease
-can be recovered by another process too: keep the lease well above the relay's
-`timeout_seconds`.) Rows are claimed `CLAIM_SIZE` at a time and rendered after the
-claim's commit. Only the row about to be sent is `sending`: the claim marks the first,
-and the transaction that records a row's answer marks the next, so a relay killed
+message but before it committed `sent` leaves the row `sending`; `recover()` queues it
+again and it is sent a second time, with the same Message-ID, Date and MIME boundary:
+rendering a row is deterministic. Receivers can recognise the duplicate by it. A claim
+names its holder (`claimed_by`, the mail queue's `queue.worker_id()`), so `recover()`
+(at start and every minute, `mailflow.service`) requeues at once the rows of a holder
+that provably died (`queue.holder_is_gone`: this host, pid gone); those of a live holder,
+of another host or of none wait for the lease (`[queue] lease_seconds`). (A send that
+outlasts the lease can be recovered by another process too: keep the lease well above
+the relay's `timeout_seconds`.) Rows are claimed `CLAIM_SIZE` at a time and rendered
+after the claim's commit. Only the row about to be sent is `sending`: the claim marks the
+first, and the transaction that records a row's answer marks the next, so a relay killed
 mid-batch leaves one row that may have gone out (requeued as interrupted) and the rest
-`claimed`, requeued after the lease without an attempt. A claimed row is not tried once
-half the lease has passed since its claim, and rows not tried go back to the queue as
-they were.
+`claimed`, requeued without an attempt. A claimed row is not tried once half the lease
+has passed since its claim, and rows not tried go back to the queue as they were.
 
 With `[relay] maildir` (the demo configuration) each message is written into the
 recipient's local Maildir instead (`mailflow.maildir`), with the same claim, signature,
@@ -45,15 +47,16 @@ from __future__ import annotations
 import logging
 import random
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
-from mailflow import outbox
+from mailflow import outbox, queue
 from mailflow.config import Config, ConfigError, RelaySection
 from mailflow.db import is_postgres, read_scope, session_scope, utcnow
 from mailflow.maildir import MaildirDelivery
@@ -304,25 +307,30 @@ class Relay:
         return RelayConnection(self.config.relay, self.config.siegel.domain)
 
     def recover(self, now: datetime) -> int:
-        """Queue again the rows a relay left `sending` or `claimed` longer than the lease
-        ago; only a `sending` row may have gone out, and gets an interrupted attempt."""
+        """Queue again the rows a relay left `sending` or `claimed`: at once when their
+        holder provably died (`queue.holder_is_gone`), else once the lease has run out.
+        Only a `sending` row may have gone out, and gets an interrupted attempt."""
         recovered = 0
         table = OutboxMail.__table__  # type: ignore[attr-defined]
+        held = [OutboxStatus.CLAIMED, OutboxStatus.SENDING]
         with session_scope(self.engine) as session:
+            holders = session.scalars(
+                select(table.c.claimed_by)
+                .where(table.c.status.in_(held), table.c.claimed_by.is_not(None))
+                .distinct()
+            )
+            this_host = socket.gethostname()
+            dead = [holder for holder in holders if queue.holder_is_gone(holder, this_host)]
+            # A dead holder claims nothing new: the condition keeps any newer claim.
+            left = or_(table.c.claimed_at < now - self.lease, table.c.claimed_by.in_(dead))
             untried = session.execute(
                 update(table)
-                .where(
-                    table.c.status == OutboxStatus.CLAIMED,
-                    table.c.claimed_at < now - self.lease,
-                )
-                .values(status=OutboxStatus.QUEUED, claimed_at=None)
+                .where(table.c.status == OutboxStatus.CLAIMED, left)
+                .values(status=OutboxStatus.QUEUED, claimed_at=None, claimed_by=None)
             ).rowcount
             stuck = session.scalars(
                 select(OutboxMail)
-                .where(
-                    OutboxMail.status == OutboxStatus.SENDING,
-                    OutboxMail.claimed_at < now - self.lease,  # type: ignore[operator]
-                )
+                .where(OutboxMail.status == OutboxStatus.SENDING, left)
                 .with_for_update()
             ).all()
             for row in stuck:
@@ -339,7 +347,7 @@ class Relay:
                     )
                 )
                 row.status = OutboxStatus.QUEUED
-                row.claimed_at = None
+                row.claimed_at = row.claimed_by = None
                 row.next_attempt_at = now
                 session.add(row)
                 recovered += 1
@@ -354,6 +362,7 @@ class Relay:
         transaction and rendered after it (rendering holds no lock). A row that cannot be
         rendered is claimed all the same, with its problem, so that it fails alone."""
         table = OutboxMail.__table__  # type: ignore[attr-defined]
+        holder = queue.worker_id()
         with session_scope(self.engine) as session:
             while True:
                 query = (
@@ -371,7 +380,7 @@ class Relay:
                     session.scalars(
                         update(table)
                         .where(table.c.id.in_(due), table.c.status == OutboxStatus.QUEUED)
-                        .values(status=OutboxStatus.CLAIMED, claimed_at=now)
+                        .values(status=OutboxStatus.CLAIMED, claimed_at=now, claimed_by=holder)
                         .returning(table.c.id)
                     )
                 )
@@ -419,7 +428,7 @@ class Relay:
                     table.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
                     table.c.claimed_at == claimed_at,
                 )
-                .values(status=OutboxStatus.QUEUED, claimed_at=None)
+                .values(status=OutboxStatus.QUEUED, claimed_at=None, claimed_by=None)
             )
 
     def _record(
@@ -449,7 +458,7 @@ class Relay:
             # A bounce recorded meanwhile (or a recovery by another relay after our
             # lease ran out) has the last word on the status; the attempt is kept.
             if row.status == OutboxStatus.SENDING:
-                row.claimed_at = None
+                row.claimed_at = row.claimed_by = None
                 if outcome is AttemptOutcome.SENT:
                     row.status = OutboxStatus.SENT
                     row.sent_at = now

@@ -1,7 +1,8 @@
 """``siegel report --month YYYY-MM [--merchant SLUG] [--json]``: the monthly report.
 
 The same figures the monthly mails carry (`mailflow.monthly_reports`): per merchant
-and the operator's totals, reply times, time to resolution and tier movement.
+and the operator's totals, reply times, time to resolution and tier movement, as of the
+month's end (as of now for the current month).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from mailflow import monthly_reports
 from mailflow.case_commands import check_merchant
 from mailflow.command_support import EX_OK, UsageError, add_command, print_json
 from mailflow.config import Config
-from mailflow.db import open_database
+from mailflow.db import open_database, utcnow
 
 
 def cmd_report(args: argparse.Namespace, config: Config) -> int:
@@ -25,12 +26,13 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"--month {error}") from None
     with Session(open_database(config.database_url)) as session:
         check_merchant(session, "--merchant", args.merchant)
-        report = monthly_reports.reports(session, config, month, args.merchant)
+        report = monthly_reports.reports(session, config, month, args.merchant, now=utcnow())
     if args.json:
         print_json(report)
         return EX_OK
     language = config.siegel.default_language
-    print(f"report {report['month']} ({report['from']} – {report['until']})")
+    span = f"{report['from']} – {report['until']}, as of {report['as_of']}"
+    print(f"report {report['month']} ({span})")
     if not args.merchant:
         print(f"\nall merchants ({report['operator']['merchants']}):")
         print(_indent(monthly_reports.figure_lines(report["operator"]["figures"], language)))

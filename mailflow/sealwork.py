@@ -13,7 +13,8 @@ changes mailed, and the public rating barometer.
   The same transaction sends the lifecycle mails that are due, once each
   (`lifecycle_work`).
 - `barometer(session, config, slug, at)`: the public summary (Bewertungsbarometer):
-  tier and figures only, nothing about a person.
+  tier and figures only, nothing about a person; the ratings as the certificate page
+  shows them (`scoring.rating_barometer`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from mailflow.config import Config
 from mailflow.db import is_postgres, session_scope
 from mediation import feedback_store as feedback
 from mediation import figure_store, seal, storage
-from mediation.rating_store import DIMENSIONS
-from scoring import Assessment, score_all
+from scoring import Assessment, rating_barometer, score_all
 
 log = logging.getLogger("mailflow.seal")
 
@@ -161,17 +161,5 @@ def barometer(session: Session, config: Config, slug: str, at: datetime) -> dict
         "feedback": feedback.counts(
             session, merchant.id, figure_store.window_start(at, policy.window_months)
         ),
-        "ratings": {
-            "count": shown["ratings"],
-            "overall": shown["rating_overall"],
-            **{
-                dimension: {
-                    "count": shown[f"rating_{dimension}_count"],
-                    "mean": shown[f"rating_{dimension}_mean"],
-                    "shrunk_mean": shown[f"rating_{dimension}"],
-                    "scores_1_to_5": distribution[dimension],
-                }
-                for dimension in DIMENSIONS
-            },
-        },
+        "ratings": rating_barometer(shown, distribution, policy.confidence).as_dict(),
     }

@@ -12,8 +12,9 @@ A line starting with ``#`` and a word is a command:
 
 The text of a proposal or note is the rest of its line and the lines after it, up to
 the next blank line or command (a mediator's "Dear both, ..." and signature after it
-are the message, not the proposal). Every other line is the message to both parties. The result lists
-the events in the order they apply: the message first, then the commands as written.
+are the message, not the proposal). Every other line is the message to both parties.
+The result lists the events in the order they apply: the message first, then the
+commands as written.
 A line like ``#12345`` (an order number) is text, not a command.
 """
 

@@ -18,6 +18,8 @@ merchant order, and Python sees one small row per merchant (and one per merchant
 bucket), never a case. The same SQL runs on SQLite and PostgreSQL. Figures are as of
 `at`: what happened after it is left out where the case stores when it happened (first
 reply, closing, entering mediation, a rating); a missed deadline counts as stored now.
+The window is the `window_months` before `at`, or from a given `start` (a monthly
+report: the cases of one calendar month, as of its end or of now while it runs).
 """
 
 from __future__ import annotations
@@ -60,9 +62,15 @@ class _Window:
     """The conditions that select a merchant's cases and ratings in the window."""
 
     def __init__(
-        self, session: Session, at: datetime, months: int, merchant_ids: Sequence[int] | None
+        self,
+        session: Session,
+        at: datetime,
+        months: int,
+        merchant_ids: Sequence[int] | None,
+        start: datetime | None = None,
     ) -> None:
-        self.at, self.start = at, window_start(at, months)
+        self.at = at
+        self.start = window_start(at, months) if start is None else start
         self.merchant_ids = list(merchant_ids) if merchant_ids is not None else None
         bind = session.get_bind()
         self.sqlite = bind.dialect.name == "sqlite"
@@ -96,10 +104,12 @@ def aggregates(
     at: datetime,
     window_months: int,
     merchant_ids: Sequence[int] | None = None,
+    start: datetime | None = None,
 ) -> list[MerchantAggregate]:
     """One aggregate per merchant (all, or `merchant_ids`), ordered by slug; a merchant
-    without cases or ratings in the window gets zeros."""
-    window = _Window(session, at, window_months, merchant_ids)
+    without cases or ratings in the window gets zeros. The window ends at `at` and starts
+    `window_months` before it, or at `start` when given."""
+    window = _Window(session, at, window_months, merchant_ids, start)
     query = select(Merchant.id, Merchant.slug).order_by(Merchant.slug)
     if merchant_ids is not None:
         query = query.where(Merchant.id.in_(list(merchant_ids)))  # type: ignore[union-attr]

@@ -3,6 +3,9 @@
 The table `mediator` (created by a step in `mailflow.db.MIGRATIONS`) and its queries;
 `mediators.roster` merges it with the configured seed. Pausing a mediator stops new
 assignments only: the cases it holds stay with it, and it keeps acting on them.
+
+The records are read once per unit of work (`records`): a batch of mails that assigns
+mediators, judges their mail and writes to them in their language reads the table once.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column, event, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import mediators, storage
@@ -33,13 +38,45 @@ class MediatorRecord(SQLModel, table=True):
     address: str = Field(max_length=320, unique=True, index=True)
     name: str = Field(default="", max_length=200)
     paused: bool = False
+    language: str | None = Field(default=None, max_length=5)
+    """The language of every mail to it (``de``, ``en``); None: the operator's default
+    (``[siegel] default_language``), as for a mediator only in the configured seed."""
     created_at: datetime = _utc()
     changed_at: datetime = _utc()
     changed_by: str = Field(default="", max_length=200)
 
 
 def records(session: Session) -> list[MediatorRecord]:
-    return list(session.scalars(select(MediatorRecord).order_by(MediatorRecord.id)))  # type: ignore[arg-type]
+    """Every record, oldest first: read once per unit of work; a record added in it is
+    seen, and so is a change to one (the same objects)."""
+    cached = session.info.get(_RECORDS)
+    if cached is None:
+        query = select(MediatorRecord).order_by(MediatorRecord.id)  # type: ignore[arg-type]
+        cached = session.info[_RECORDS] = list(session.scalars(query))
+    return list(cached)
+
+
+def language(session: Session, address: str) -> str | None:
+    """The language the record of the mediator `address` names; None: not registered or
+    none chosen (the operator's default applies)."""
+    address = address.lower()
+    return next((row.language for row in records(session) if row.address == address), None)
+
+
+_RECORDS = "mediation.mediator_store.records"
+"""The key of this unit of work's records in `Session.info`."""
+
+
+@event.listens_for(OrmSession, "transient_to_pending")
+def _record_added(session: Session, instance: object) -> None:
+    if isinstance(instance, MediatorRecord):
+        session.info.pop(_RECORDS, None)  # read again, with the new one
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole unit of work, not a savepoint
+        session.info.pop(_RECORDS, None)
 
 
 def record(session: Session, address: str) -> MediatorRecord | None:

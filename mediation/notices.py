@@ -1,7 +1,8 @@
 """Notices: the mails a case decision sends, rendered for each recipient.
 
 Who gets a notification (the customer, the merchant's first support address, the
-assigned mediator, the operator address), in which language and time zone, with
+assigned mediator, the operator address), in which language (the case's, the
+merchant's, the mediator's record's; else the operator's default) and time zone, with
 which template values, the case address of the recipient's role as Reply-To, and the
 threading headers when it answers the mail being handled (RFC 5322 §3.6.4; RFC 3834
 ``auto-replied`` then, ``auto-generated`` otherwise). A mail whose template lists the
@@ -18,7 +19,7 @@ from functools import cached_property
 
 from sqlmodel import Session
 
-from mediation import rating_links, rating_store, storage, templates
+from mediation import mediator_store, rating_links, rating_store, storage, templates
 from mediation.addresses import Role, case_address
 from mediation.incoming import Attachment, IncomingMail
 from mediation.outgoing import Enclosure, OutgoingMail, enclose
@@ -83,7 +84,7 @@ def for_decisions(
     snapshots = {id(n): d.case for d in decisions for n in d.notifications}
     for notification, carried in _fold(kept):
         snapshot = snapshots[id(notification)]
-        recipient = _recipient(notification, case, snapshot, view, settings)
+        recipient = _recipient(session, notification, case, snapshot, view, settings)
         if recipient is None:
             continue  # no merchant, mediator or operator address: the event log has it
         key = f"{_writer(notification.to)}.{notification.template}"
@@ -167,6 +168,7 @@ class Addressee:
 
 
 def _recipient(
+    session: Session,
     notification: Notification,
     case: Case,
     snapshot: CaseSnapshot,
@@ -186,18 +188,25 @@ def _recipient(
         case Party.MEDIATOR:
             if not snapshot.mediator:
                 return None
-            return Addressee(
-                snapshot.mediator, Role.MEDIATOR, settings.default_language, settings.timezone
-            )
+            language = mediator_language(session, snapshot.mediator, settings)
+            return Addressee(snapshot.mediator, Role.MEDIATOR, language, settings.timezone)
         case Party.FORMER_MEDIATOR:
             # No Reply-To: its case address no longer acts for it.
             former = str(notification.params.get("previous") or "")
             if not former:
                 return None
-            return Addressee(former, None, settings.default_language, settings.timezone)
+            language = mediator_language(session, former, settings)
+            return Addressee(former, None, language, settings.timezone)
     if not settings.operator_address:
         return None
     return Addressee(settings.operator_address, None, settings.default_language, settings.timezone)
+
+
+def mediator_language(session: Session, address: str, settings: Settings) -> str:
+    """The language of every mail to the mediator `address`: its record's, else the
+    operator's default (a mediator only in the configured seed). One read of the
+    records per unit of work (`mediator_store.records`)."""
+    return settings.language(mediator_store.language(session, address))
 
 
 def compose(

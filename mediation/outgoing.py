@@ -16,6 +16,10 @@ they can be tested on their own; the outbox applies them in one place, `render()
   (IDNA, RFC 5890), so the mail needs nothing of the relay; only a non-ASCII local
   part needs SMTPUTF8 (RFC 6531).
 
+Every mail about a case continues its recipient's thread of the case (`in_thread`):
+it names our earlier mails to that recipient in `References` (RFC 5322 §3.6.4), so that
+mail clients show the case as one conversation, not one per notice.
+
 A forwarded complaint carries the customer's attachments (`enclose`): not their bytes,
 which stay in the stored mail, but which of them it attaches; the outbox takes the
 bytes from the stored mail when it renders the message. Programs and scripts, which
@@ -149,6 +153,36 @@ class OutgoingMail:
             object.__setattr__(self, "attachments", tuple(self.attachments))
         if self.attachments and self.attachments_from is None:
             raise ValueError("attachments need the stored mail they come from")
+
+
+THREAD_REFERENCES = 4
+"""How many of our earlier mails of a thread `References` names at most: the first (the
+thread's root, which clients thread by) and the last three, the newest the parent."""
+MAX_REFERENCES = 20
+"""How many Message-IDs `References` holds at most: the first and the newest."""
+
+
+def in_thread(mail: OutgoingMail, earlier: Sequence[str]) -> OutgoingMail:
+    """`mail` as the next message of its recipient's thread: `earlier` are the Message-IDs
+    of our mails to that recipient in the case, oldest first.
+
+    A mail that answers a received mail keeps it as `In-Reply-To`; its `References`
+    (the parent's, then the parent: RFC 5322 §3.6.4) follow ours, since the parent may
+    have named none of them. Any other mail answers our last one, and its `References`
+    are ours. `references` then ends with the parent, as `In-Reply-To` names it. Ours are
+    trimmed to `THREAD_REFERENCES`, the whole to `MAX_REFERENCES`, each keeping the first.
+    """
+    if not earlier:
+        return mail
+    ours = _first_and_last(list(dict.fromkeys(earlier)), THREAD_REFERENCES)
+    parent = mail.in_reply_to or ours[-1]
+    chain = [r for r in dict.fromkeys((*ours, *mail.references)) if r != parent]
+    chain = _first_and_last([*chain, parent], MAX_REFERENCES)
+    return dataclasses.replace(mail, in_reply_to=parent, references=tuple(chain))
+
+
+def _first_and_last(ids: list[str], most: int) -> list[str]:
+    return ids if len(ids) <= most else [ids[0], *ids[len(ids) - most + 1 :]]
 
 
 class Enclosure(enum.StrEnum):

@@ -164,7 +164,7 @@ def _command_problem(
     outcome = holds.hold(
         session, mail, HeldReason.COMMAND_PROBLEM, detail, settings, ref=case.ref, case=case
     )
-    language = settings.default_language
+    language = notices.mediator_language(session, mail.sender or "", settings)
     view = notices.CaseView.load(session, case, settings)
     values = view.values(language, settings.timezone, {}, Role.MEDIATOR)
     values["problems"] = "\n".join(

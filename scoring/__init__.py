@@ -14,6 +14,7 @@ from scoring.aggregates import (
     reply_hours_bucket_sql,
 )
 from scoring.assessment import Assessment, assess, score_all
+from scoring.barometer import DimensionRatings, RatingBarometer, rating_barometer
 from scoring.lifecycle import SealPhase, SealRecord, SealStatus, add_months, seal_status
 from scoring.policy import CRITERIA, PolicyError, ScoringPolicy, Tier, TierThresholds
 from scoring.reasons import days_text, figure_name, figure_text, threshold_text
@@ -31,8 +32,10 @@ __all__ = [
     "RESOLUTION_DAY_EDGES",
     "Assessment",
     "Check",
+    "DimensionRatings",
     "MerchantAggregate",
     "PolicyError",
+    "RatingBarometer",
     "RatingTotals",
     "ScoringPolicy",
     "SealPhase",
@@ -45,6 +48,7 @@ __all__ = [
     "days_text",
     "figure_name",
     "figure_text",
+    "rating_barometer",
     "reply_hours_bucket",
     "reply_hours_bucket_sql",
     "resolution_days_bucket",

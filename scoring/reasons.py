@@ -46,9 +46,10 @@ _FIGURE_NAMES = {
         "Anteil der Fälle in Schlichtung (obere Vertrauensgrenze)",
         "share of cases in mediation (upper confidence bound)",
     ),
+    # Not the mean the barometer shows (`scoring.barometer`): named as the tier's score.
     "rating_overall": (
-        "Bewertungsdurchschnitt (bei wenigen Bewertungen zur Mitte hin geglättet)",
-        "average rating (pulled towards the middle while ratings are few)",
+        "Bewertungswert für die Stufe (bei wenigen Bewertungen zur Mitte hin geglättet)",
+        "rating score for the tier (pulled towards the middle while ratings are few)",
     ),
 }
 _COMPARISONS = {">=": ("mindestens", "at least"), "<=": ("höchstens", "at most")}

@@ -233,6 +233,31 @@ def test_the_merchant_reply_is_forwarded_with_the_latency_recorded(harness: Harn
     assert set(case["deadlines"]) == {"customer_answer"}
 
 
+def test_a_link_in_the_merchant_html_reply_reaches_the_customer(harness: Harness) -> None:
+    """A merchant's HTML-only reply (a Gmail reply with the forward quoted below it) keeps
+    the target of its link in what the customer gets, "text (url)"; the quoted link, and a
+    "javascript:" one, are not passed on."""
+    _, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    reply = harness.reply(forward, f"Möbel Fuchs Service <{MERCHANT}>", "", quote=False)
+    reply.set_content(
+        '<div dir="ltr">Das Retourenlabel erhalten Sie <a href="https://shop.example/label/123">'
+        'hier</a>. <a href="javascript:alert(1)">Gutschein</a><br>Gruss</div><br>'
+        '<div class="gmail_quote"><div dir="ltr" class="gmail_attr">Am Mo., 2. März 2026 um '
+        "10:00 Uhr schrieb Service-Siegel:<br></div>"
+        '<blockquote class="gmail_quote" style="border-left:1px solid #ccc;padding-left:1ex">'
+        'Siehe <a href="https://quoted.example/riss">Fotos</a><br>Riss im Bezug</blockquote></div>',
+        subtype="html",
+    )
+    harness.send(reply)
+    [forwarded] = addressed_to(harness.process(), CUSTOMER)
+    text = plain(forwarded)
+    assert "Das Retourenlabel erhalten Sie hier (https://shop.example/label/123)." in text
+    assert "Gutschein" in text
+    assert "javascript" not in text
+    assert "quoted.example" not in text and "Riss im Bezug" not in text
+
+
 @pytest.mark.parametrize(
     "headers, body",
     [
@@ -317,6 +342,25 @@ def test_an_unclear_customer_answer_is_forwarded_and_asked_again(harness: Harnes
     case = harness.case(ref)
     assert case["state"] == "awaiting_customer"
     assert case["deadlines"]["customer_answer"] > before
+    [wrote] = [e for e in case["events"] if e["kind"] == "CustomerWrote"]
+    assert "intent other" in wrote["reason"]
+
+
+def test_a_hedged_customer_answer_leaves_the_case_open(harness: Harness) -> None:
+    """A hope is no "solved": the case stays open (the intent model alone closed it as
+    resolved), the answer goes to the merchant and the customer is asked again, as with
+    any unclear answer; nothing goes to mediation either."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    [forwarded] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    hedge = "Das Sofa soll nächste Woche kommen, dann ist es hoffentlich erledigt."
+    harness.send(harness.reply(forwarded, CUSTOMER, hedge))
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == sorted(
+        [(MERCHANT, "merchant.customer_message"), (CUSTOMER, "customer.solved_question")]
+    )
+    case = harness.case(ref)
+    assert (case["state"], case["mediator"]) == ("awaiting_customer", None)
     [wrote] = [e for e in case["events"] if e["kind"] == "CustomerWrote"]
     assert "intent other" in wrote["reason"]
 

@@ -58,3 +58,10 @@ def test_no_answer_to_a_proposal_is_read_as_a_verdict_it_is_not(shipped_evaluati
     report = shipped_evaluation.reports["intent:proposal"]
     for verdict in ("accept", "reject"):
         assert report.per_class[verdict]["precision"] == 1.0, report.to_text()
+
+
+def test_no_answer_to_the_solved_question_is_read_as_solved_when_it_is_not(shipped_evaluation):
+    """ "Solved" closes the case for good, so every one the classifier reads on the
+    evaluation set is right; a miss is `other` (asked again) or `not_resolved`."""
+    report = shipped_evaluation.reports["intent:solved_question"]
+    assert report.per_class["resolved"]["precision"] == 1.0, report.to_text()

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from mailflow import command_support, outbox
 from mailflow.config import load
 from mailflow.db import open_database, session_scope, utcnow
 from mailflow.models import OutboxMail
-from tests.conftest import TEST_DOMAIN, TEST_SECRET
+from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 from tests.net import free_port
 from tests.test_maildir import queue
 
@@ -312,12 +313,22 @@ def test_outbox_show_prints_the_mail_as_it_reads_and_raw(config_path: Path) -> N
 
 def test_status_shows_queues_relay_trouble_and_what_waits(config_path: Path) -> None:
     """`siegel status --json`: mails by status with the oldest unprocessed, the outbox by
-    status with deferrals and the last failure, held mails, deadlines."""
+    status with deferrals, rows claimed or sending for over a minute (stuck: a relay died
+    holding them) and the last failure, held mails, deadlines."""
     ingest(config_path, 1)
     ingest(config_path, 2)
     row_id = _queue_mail(config_path)
+    held = [_queue_mail(config_path) for _ in range(3)]
     config = load(config_path)
     engine = open_database(config.database_url)
+    now = utcnow()
+    since = [now - timedelta(minutes=5), now - timedelta(minutes=2), now - timedelta(seconds=5)]
+    with session_scope(engine) as session:
+        statuses = ["sending", "claimed", "claimed"]
+        for held_id, status, claimed_at in zip(held, statuses, since, strict=True):
+            row = session.get(OutboxMail, held_id)
+            assert row is not None
+            row.status, row.claimed_at, row.claimed_by = status, claimed_at, "elsewhere:1:1"
     from mailflow.relay import Answer, Claimed, Relay
 
     relay = Relay(engine, config)
@@ -336,6 +347,33 @@ def test_status_shows_queues_relay_trouble_and_what_waits(config_path: Path) -> 
     assert report["mails"]["oldest_unprocessed"]["id"] == 1
     assert report["outbox"]["by_status"]["queued"] == 1 and report["outbox"]["deferred"] == 1
     assert report["outbox"]["last_failure"]["response"] == "try later"
+    stuck = report["outbox"]["stuck"]
+    assert stuck["count"] == 2 and stuck["age_seconds"] >= 300
+    assert datetime.fromisoformat(stuck["oldest_claimed_at"]) == since[0]
     assert report["held_mails"] == 0 and report["deadlines"]["pending"] == 0
     text = siegel("status", "--config", str(config_path))
     assert "oldest unprocessed: mail 1" in text.stdout and "1 deferred" in text.stdout
+    oldest = command_support.local_time(since[0], config)
+    assert f"2 stuck (claimed or sending since {oldest}, 5 min)" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("utc", "shown"),
+    [
+        (datetime(2026, 12, 8, 12, 0, tzinfo=UTC), "2026-12-08 13:00 CET"),
+        (datetime(2026, 7, 8, 12, 0, tzinfo=UTC), "2026-07-08 14:00 CEST"),
+    ],
+)
+def test_a_time_the_text_output_shows_is_read_back_by_at(
+    tmp_path: Path, utc: datetime, shown: str
+) -> None:
+    """Text output shows the operator's local time with its zone; the same time typed
+    into `--at` (ISO, without the zone) is that moment: `status` and `sweep --at` agree."""
+    config = make_config(tmp_path)
+    assert command_support.local_time(utc, config) == shown
+    assert command_support.local_time(utc.isoformat(), config) == shown
+    typed = shown.rsplit(" ", 1)[0].replace(" ", "T")
+    assert command_support.moment_option(typed, config) == utc
+    assert command_support.moment_option(utc.isoformat(), config) == utc
+    with pytest.raises(command_support.UsageError, match="--at 'morgen': expected an ISO"):
+        command_support.moment_option("morgen", config)

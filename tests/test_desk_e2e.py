@@ -186,7 +186,8 @@ def test_a_mediation_without_a_free_mediator_waits_until_one_is_added(nobody: Ha
     assert harness.case(ref)["mediator"] == NEW_MEDIATOR
     listing = json.loads(harness.cli("mediator", "list", "--json").stdout)
     assert listing == [
-        {"address": NEW_MEDIATOR, "name": "Frau Neu", "paused": False, "open_cases": 1,
+        {"address": NEW_MEDIATOR, "name": "Frau Neu", "language": "de", "paused": False,
+         "open_cases": 1,
          "source": "record", "changed_at": listing[0]["changed_at"],
          "changed_by": listing[0]["changed_by"]},
     ]  # fmt: skip
@@ -210,6 +211,61 @@ def test_entering_mediation_is_one_mail_per_party_and_quotes_the_customer(
     [to_merchant] = addressed_to(sent, MERCHANT)
     assert "zweimal verschoben" in plain(to_merchant)
     assert harness.case(ref)["mediator"] == MEDIATORS[1]
+
+
+def test_a_mediators_language_is_given_changed_and_listed(harness: Harness) -> None:
+    """`mediator add --language`, `mediator set --language` (a mediator only in the seed
+    becomes a record) and `mediator list` showing each one's, the configured default for
+    the seed's; an unknown mediator, nothing to set or another language is refused."""
+    status, out, _ = harness.siegel("mediator", "add", NEW_MEDIATOR, "--language", "en")
+    assert status == 0 and out.startswith(f"mediator {NEW_MEDIATOR} added")
+    status, out, _ = harness.siegel("mediator", "set", MEDIATORS[1], "--language", "en")
+    assert status == 0
+    assert out == f"mediator {MEDIATORS[1]}: 1 fields changed\n  language: de → en\n"
+    status, out, _ = harness.siegel("mediator", "set", NEW_MEDIATOR, "--name", "Ms New")
+    assert (status, out.splitlines()[1]) == (0, "  name: - → Ms New")
+    listed = json.loads(harness.siegel("mediator", "list", "--json")[1])
+    assert [(m["address"], m["language"], m["source"], m["name"]) for m in listed] == [
+        (NEW_MEDIATOR, "en", "record", "Ms New"),
+        (MEDIATORS[1], "en", "record", ""),
+        (MEDIATORS[0], "de", "config", ""),
+    ]
+    table = harness.siegel("mediator", "list")[1]
+    assert f"{MEDIATORS[0]:<40} active     0 open  de config" in table
+    assert harness.siegel("mediator", "set", "nobody@example.org", "--language", "en")[0] == 1
+    assert harness.siegel("mediator", "set", MEDIATORS[0])[0] == 2
+    assert harness.siegel("mediator", "add", "x@example.org", "--language", "fr")[0] == 2
+
+
+def test_an_english_mediator_reads_english_while_the_customer_reads_german(
+    harness: Harness,
+) -> None:
+    """Case file, command confirmation and command problem in the mediator's language;
+    the parties' mails in theirs; quoted words stay as written."""
+    assert harness.siegel("mediator", "set", MEDIATORS[0], "--language", "en")[0] == 0
+    ref, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATORS[0])
+    [to_customer] = addressed_to(sent, CUSTOMER)
+    assert case_file.message["Content-Language"] == "en"
+    assert "New mediation case" in case_file.message["Subject"]
+    assert "Riss im Bezug" in plain(case_file) and "zweimal verschoben" in plain(case_file)
+    assert to_customer.message["Content-Language"] == "de"
+    words = "Dear both, please send photos of the delivery by Friday."
+    harness.send(harness.reply(case_file, MEDIATORS[0], words))
+    told = harness.process()
+    [confirmation] = addressed_to(told, MEDIATORS[0])
+    [to_customer] = addressed_to(told, CUSTOMER)
+    assert harness.sent([confirmation]) == [(MEDIATORS[0], "mediator.message_sent")]
+    assert confirmation.message["Content-Language"] == "en"
+    assert "Your message went to both parties" in confirmation.message["Subject"]
+    assert to_customer.message["Content-Language"] == "de"
+    assert "Schlichtungsstelle" in plain(to_customer) and words in plain(to_customer)
+    harness.send(harness.reply(case_file, MEDIATORS[0], "#frist bald", quote=False))
+    [problem] = harness.process()
+    assert harness.sent([problem]) == [(MEDIATORS[0], "mediator.command_problem")]
+    assert problem.message["Content-Language"] == "en"
+    assert "was not carried out" in problem.message["Subject"]
+    assert harness.case(ref)["state"] == "in_mediation"
 
 
 def test_a_mediators_message_and_proposal_are_one_mail_per_party(harness: Harness) -> None:

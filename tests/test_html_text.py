@@ -41,6 +41,28 @@ def test_readable_text_writes_links_list_items_and_image_alt_texts() -> None:
     )
 
 
+def test_the_reply_reader_text_with_links_is_its_text_line_for_line() -> None:
+    """`HtmlText.with_links` is `text` with "(url)" after the text of each link a reader
+    can follow, on the same lines (quote marks and cut mark included), so that the reader
+    finds quotes without the targets and keeps them in what the sender wrote."""
+    markup = (
+        '<p>Bestellung bei <a href="https://shop.example/4711">Beispiel-Shop</a>, '
+        '<a href="javascript:alert(1)">Gutschein</a>, <a href="https://x.example">x.example</a>'
+        '<a href="https://shop.example/logo"><img alt="Logo" src="cid:x"></a></p>'
+        '<div class="gmail_quote"><blockquote><a href="mailto:a@b.example">Anna</a></blockquote>'
+        "</div>"
+    )
+    converted = html_to_text(markup)
+    assert converted.text == (
+        f"Bestellung bei Beispiel-Shop, Gutschein, x.example\n{HTML_CUT_MARK}\n> Anna"
+    )
+    assert converted.with_links == (
+        "Bestellung bei Beispiel-Shop (https://shop.example/4711), Gutschein, x.example\n"
+        f"{HTML_CUT_MARK}\n> Anna (mailto:a@b.example)"
+    )
+    assert html_to_text("<p>a</p>").with_links == "a"
+
+
 def test_text_a_client_does_not_show_is_no_text_in_either() -> None:
     """Hidden text (a preheader, white on white) is left out of both texts; the reader
     keeps it apart in `hidden`."""

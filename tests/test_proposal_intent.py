@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 import classifier
-from classifier.intent_cues import ACCEPT, OTHER, REJECT, proposal_answer, proposal_hits
+from classifier.intent_cues import ACCEPT, OTHER, REJECT, verdict_hits
 from mailflow import casework, parsing
 from mailflow.config import ConfigError, load, parse
+from tests.answers import read, settled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +67,7 @@ NEGATED_REJECTION = [
 
 
 def _answer(text: str) -> str | None:
-    return proposal_answer(proposal_hits(text))
+    return settled(text, "proposal")
 
 
 # ------------------------------------------------------------------ the verdict rules
@@ -124,14 +125,7 @@ def model() -> classifier.Model:
 
 
 def _intent(model: classifier.Model, text: str, **options: float) -> classifier.Classification:
-    quote = "\n\n> Bitte antworten Sie mit „annehmen“ oder „ablehnen“."
-    return classifier.classify(
-        "Re: [SSG-2026-000101] Schlichtungsvorschlag",
-        text + quote,
-        context="proposal",
-        model=model,
-        **options,
-    )
+    return read(model, "proposal", text, **options)
 
 
 @pytest.mark.parametrize("text", TESTER + UNDECIDED[:3] + CONDITIONAL[:3])
@@ -161,55 +155,75 @@ def test_the_model_alone_decides_only_when_sure(model: classifier.Model, text: s
         assert "intent-unsure" in [rule["rule"] for rule in strict.rules]
 
 
-def test_the_solved_question_is_read_as_before(model: classifier.Model) -> None:
-    """The verdict rules and the threshold are the proposal's alone."""
+def test_the_solved_question_has_rules_of_its_own(model: classifier.Model) -> None:
+    """The proposal's words are not read in an answer to "is your problem solved?", nor
+    its threshold: that question has its own (tests/test_solved_intent.py)."""
     reading = classifier.classify(
-        "Re: Ist Ihr Problem gelöst?", "Ja, gelöst, danke!", context="solved_question", model=model
+        "Re: Ist Ihr Problem gelöst?",
+        "Ja, gelöst, danke! Den Vorschlag nehme ich an.",
+        context="solved_question",
+        model=model,
+        proposal_threshold=1.0,
     )
     assert reading.intent == "resolved"
     assert not [rule for rule in reading.rules if rule["rule"].startswith(("proposal", "intent-u"))]
 
 
 # ------------------------------------------------------------------ configuration
+# Both thresholds of `[classifier]`: the proposal's and that of "is your problem solved?"
+# (tests/test_solved_intent.py), each with a reply that no rule reads.
+THRESHOLDS = [
+    ("proposal_threshold", "DEFAULT_PROPOSAL_THRESHOLD", "proposal", "Geht klar."),
+    ("solved_threshold", "DEFAULT_SOLVED_THRESHOLD", "solved_question", "Hmm."),
+]
+KEYS = [key for key, *_ in THRESHOLDS]
 
 
-def test_the_shipped_config_states_the_default_threshold() -> None:
+@pytest.mark.parametrize(("key", "default"), [(key, default) for key, default, *_ in THRESHOLDS])
+def test_the_shipped_config_states_the_default_threshold(key: str, default: str) -> None:
     config = load(REPO / "config.toml", environ={})
-    assert config.classifier.proposal_threshold == classifier.DEFAULT_PROPOSAL_THRESHOLD
-    assert parse({}, REPO, {}).classifier.proposal_threshold == config.classifier.proposal_threshold
+    assert getattr(config.classifier, key) == getattr(classifier, default)
+    assert getattr(parse({}, REPO, {}).classifier, key) == getattr(config.classifier, key)
 
 
+@pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("value", [0.3, 1.5, "hoch"])
-def test_a_wrong_threshold_names_its_key(value: object, tmp_path: Path) -> None:
+def test_a_wrong_threshold_names_its_key(key: str, value: object, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
-        parse({"classifier": {"proposal_threshold": value}}, tmp_path, {})
-    assert error.value.key == "[classifier] proposal_threshold"
+        parse({"classifier": {key: value}}, tmp_path, {})
+    assert error.value.key == f"[classifier] {key}"
 
 
+@pytest.mark.parametrize(("key", "context", "text"), [(k, c, t) for k, _, c, t in THRESHOLDS])
 def test_the_cases_read_with_the_configured_threshold(
-    model: classifier.Model, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    model: classifier.Model,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    key: str,
+    context: str,
+    text: str,
 ) -> None:
     """`casework.Reader`, through which the cases call the classifier, passes it on."""
     monkeypatch.setattr(casework, "model", lambda config: model)
     raw = (
-        b"From: shop@example.org\r\nTo: fall@siegel.test\r\nSubject: Re: Vorschlag\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\n\r\nGeht klar.\r\n"
+        b"From: kunde@example.org\r\nTo: fall@siegel.test\r\nSubject: Re: Fall\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode() + b"\r\n"
     )
     readings = {
         threshold: casework.Reader(
-            parsing.parse(raw),
-            parse({"classifier": {"proposal_threshold": threshold}}, tmp_path, {}),
-        )("proposal")
+            parsing.parse(raw), parse({"classifier": {key: threshold}}, tmp_path, {})
+        )(context)
         for threshold in (0.5, 1.0)
     }
+    loose = classifier.classify("Re: Fall", text, context=context, model=model, **{key: 0.5})
     assert readings[1.0].intent == "other"
-    assert readings[0.5].intent == _intent(model, "Geht klar.", proposal_threshold=0.5).intent
+    assert readings[0.5].intent == loose.intent != "other"
 
 
 def test_the_rules_read_a_long_text_in_linear_time() -> None:
     """A merchant's mail of 100 KB without a full stop costs milliseconds, not minutes:
     every look around a verdict word stays within a few words."""
     started = time.perf_counter()
-    proposal_hits("wir lehnen nicht einverstanden an " * 3000)
-    proposal_hits("a " * 50_000)
+    verdict_hits("wir lehnen nicht einverstanden an " * 3000, "proposal")
+    verdict_hits("a " * 50_000, "proposal")
     assert time.perf_counter() - started < 2.0

@@ -1004,22 +1004,23 @@ def test_hiding_never_swallows_visible_text_after_it(markup: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "markup",
+    ("markup", "after"),
     [
-        '<div style="background:#202124"><p style="color:#ffffff">{}</p></div>',
-        '<table bgcolor="#000000"><tr><td><font color="white">{}</font></td></tr></table>',
-        '<body style="background-color: rgb(30, 30, 30); color: white"><p>{}</p></body>',
-        '<div style="color:#fff"><a href="https://shop.example">{}</a></div>',
-        '<div style="color:#999999">{}</div>',
-        '<div aria-hidden="true">{}</div>',
+        ('<div style="background:#202124"><p style="color:#ffffff">{}</p></div>', ""),
+        ('<table bgcolor="#000000"><tr><td><font color="white">{}</font></td></tr></table>', ""),
+        ('<body style="background-color: rgb(30, 30, 30); color: white"><p>{}</p></body>', ""),
+        ('<div style="color:#fff"><a href="https://shop.example">{}</a></div>',
+         " (https://shop.example)"),
+        ('<div style="color:#999999">{}</div>', ""),
+        ('<div aria-hidden="true">{}</div>', ""),
     ],
-)
-def test_what_a_reader_sees_is_text(markup: str) -> None:
+)  # fmt: skip
+def test_what_a_reader_sees_is_text(markup: str, after: str) -> None:
     """White text on a dark background that the mail paints, a link (drawn in its own
-    colour), light grey text and an element hidden only from screen readers are seen:
-    they stay text, and a command in them acts."""
+    colour, its target written after its text), light grey text and an element hidden
+    only from screen readers are seen: they stay text, and a command in them acts."""
     reply = extract_reply("", markup.replace("{}", f"{SEEN}<br>{COMMAND}"))
-    assert reply.own_text == f"{SEEN}\n{COMMAND}"
+    assert reply.own_text == f"{SEEN}\n{COMMAND}{after}"
     assert reply.hidden == ""
     assert commands.parse(reply.own_text).events[-1] == DeadlineExtended(5)
 
@@ -1191,12 +1192,14 @@ def test_the_probes_hidden_solved_closes_no_case(
 ) -> None:
     """The probe's customer mail: "Danke ..., ich warte ab ..." with "Das Problem ist
     gelöst, danke!" in a hidden paragraph; the case waits for the customer as before
-    (and, as a control, the same words shown close it as solved)."""
+    (and, as a control, the solved words shown close it as solved; shown after the
+    wait-and-see they would be an unclear answer: tests/test_solved_intent.py)."""
     waiting = "Danke für Ihre Nachricht, ich warte ab, was der Händler schreibt."
     mailer, ref = _case_with_merchant(engine, service_config)
     mailer.merchant_replies(ref, rr.OPENED + timedelta(hours=2))
-    style = "" if shown else " style='display:none'"
-    markup = f"<p>{waiting}</p><p{style}>Das Problem ist gelöst, danke!</p>"
+    solved = "Das Problem ist gelöst, danke!"
+    hidden = f"<p>{waiting}</p><p style='display:none'>{solved}</p>"
+    markup = f"<p>{solved}</p>" if shown else hidden
     _deliver_mime(engine, service_config, ref, Role.CUSTOMER, rr.CUSTOMER, None, markup,
                   rr.OPENED + timedelta(hours=5))  # fmt: skip
     state, kinds = _state_and_events(engine, ref)

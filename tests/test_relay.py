@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -16,11 +17,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
-from mailflow import outbox
+from mailflow import outbox, queue
 from mailflow.config import Config
 from mailflow.db import session_scope, utcnow
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus
-from mailflow.relay import BATCH_SIZE, Relay, backoff_seconds
+from mailflow.relay import BATCH_SIZE, CLAIM_SIZE, Relay, backoff_seconds
 from mailflow.spool import Arrival, store
 from mediation import addresses
 from mediation.outgoing import OutgoingMail
@@ -319,6 +320,50 @@ def test_recovery_requeues_only_rows_whose_lease_ran_out(
     assert outcomes == [Outcome.INTERRUPTED, Outcome.SENT]
 
 
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait(30)
+    return child.pid
+
+
+def test_recovery_takes_a_dead_holders_rows_at_once_and_leaves_the_others_to_the_lease(
+    engine: Engine, sink: Sink, tmp_path: Path
+) -> None:
+    """Within the lease only the rows of a holder that died on this host come back (a
+    `claimed` one silently, a `sending` one flagged interrupted); those of this live
+    process, of another host or of no recorded holder wait for the lease."""
+    config = relay_config(tmp_path, sink)
+    host = socket.gethostname()
+    dead = f"{host}:{_dead_pid()}:1"
+    held = [
+        (OutboxStatus.CLAIMED, dead),
+        (OutboxStatus.SENDING, dead),
+        (OutboxStatus.SENDING, queue.worker_id()),
+        (OutboxStatus.SENDING, "other-host:1:1"),
+        (OutboxStatus.CLAIMED, None),
+    ]
+    rows = [enqueue(engine, config, mail(to=f"r{n}@shop.example")) for n in range(len(held))]
+    with session_scope(engine) as session:
+        for row, (status, holder) in zip(rows, held, strict=True):
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id == row.id)  # type: ignore[arg-type]
+                .values(status=status, claimed_at=START, claimed_by=holder)
+            )
+    relay = Relay(engine, config, clock=Clock())
+    assert relay.recover(START + timedelta(seconds=10)) == 2
+    after = [row_of(engine, row.id) for row in rows]
+    assert [(r.status, r.claimed_by) for r in after] == [
+        (OutboxStatus.QUEUED, None),
+        (OutboxStatus.QUEUED, None),
+        *((status, holder) for status, holder in held[2:]),
+    ]
+    outcomes = [[a.outcome for a in attempts_of(engine, row.id)] for row in rows]
+    assert outcomes == [[], [Outcome.INTERRUPTED], [], [], []]
+    lease = config.queue.lease_seconds
+    assert relay.recover(START + timedelta(seconds=lease + 1)) == 3
+
+
 CHILD_RELAY = """
 import json, sys
 from pathlib import Path
@@ -375,27 +420,43 @@ def test_a_relay_killed_before_its_commit_resends_with_the_same_message_id(
 
 
 @pytest.mark.slow
-def test_a_relay_killed_mid_batch_flags_only_the_row_in_flight(
+def test_a_relay_killed_mid_batch_is_recovered_at_once_flagging_only_the_row_in_flight(
     engine: Engine, sink: Sink, tmp_path: Path
 ) -> None:
-    """Killed while the first of three claimed rows is in DATA: that row may have gone
-    out and is resent flagged interrupted; the two never tried are queued again after
-    the lease without an attempt, and each goes out once."""
+    """Killed while the first of three claimed rows is in DATA: the next relay (in this
+    process) requeues them at once, the lease far from over, as their holder's pid is
+    gone. The row in flight may have gone out and is resent flagged interrupted; the two
+    never tried go back without an attempt, and each goes out once. A row this live
+    process holds is left alone."""
     config = relay_config(tmp_path, sink)
     rows = [enqueue(engine, config, mail(to=f"k{n}@shop.example"), utcnow()) for n in range(3)]
     kill_a_relay_in_data(engine, sink)
-    statuses = [row_of(engine, row.id).status for row in rows]
-    assert statuses == [OutboxStatus.SENDING, OutboxStatus.CLAIMED, OutboxStatus.CLAIMED]
+    left = [row_of(engine, row.id) for row in rows]
+    assert [r.status for r in left] == [
+        OutboxStatus.SENDING,
+        OutboxStatus.CLAIMED,
+        OutboxStatus.CLAIMED,
+    ]
+    [child] = {r.claimed_by for r in left}
+    assert child and child.startswith(f"{socket.gethostname()}:") and child != queue.worker_id()
 
-    after_lease = Clock(utcnow() + timedelta(seconds=config.queue.lease_seconds + 1))
-    relay = Relay(engine, config, clock=after_lease)
-    assert relay.recover(after_lease()) == 3
+    now = Clock(utcnow())  # within the lease: only the dead holder lets them go
+    ours = enqueue(engine, config, mail(to="lebt@shop.example"), now())
+    [held] = Relay(engine, config, clock=now)._claim(now(), CLAIM_SIZE)
+    relay = Relay(engine, config, clock=now)
+    assert relay.recover(now()) == 3
     assert relay.run_once() == 3
     received = sink.wait_for(4)
     counted = Counter(r.message["Message-ID"] for r in received)
     assert counted == {rows[0].message_id: 2, rows[1].message_id: 1, rows[2].message_id: 1}
     outcomes = [[a.outcome for a in attempts_of(engine, row.id)] for row in rows]
     assert outcomes == [[Outcome.INTERRUPTED, Outcome.SENT], [Outcome.SENT], [Outcome.SENT]]
+    assert all(row_of(engine, row.id).claimed_by is None for row in rows)
+    mine = row_of(engine, ours.id)
+    assert held.id == ours.id and (mine.status, mine.claimed_by) == (
+        OutboxStatus.SENDING,
+        queue.worker_id(),
+    )
 
 
 def test_a_row_bounced_while_claimed_is_not_sent(

@@ -251,6 +251,103 @@ def test_html_outlook_reply_divrplyfwdmsg_wins_over_plain_text():
     assert "html-quote-container" in reply.markers
 
 
+# A merchant's answer with a link (the return label), in German and English, above a
+# Gmail or an Outlook quote that holds a link of its own.
+LABEL = "https://shop.example/label/123"
+LINKED_REPLIES = {
+    "gmail-de": (
+        f'<div dir="ltr">Das Retourenlabel erhalten Sie <a href="{LABEL}">hier</a>.<br>Gruss'
+        '</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">Am Do., 12. März '
+        '2026 um 14:22 Uhr schrieb Service-Siegel &lt;<a href="mailto:fall@siegel.example">'
+        'fall@siegel.example</a>&gt;:<br></div><blockquote class="gmail_quote" '
+        'style="margin:0 0 0 .8ex;border-left:1px solid #ccc;padding-left:1ex">Die Fotos: '
+        '<a href="https://quoted.example/fotos">Album</a><br>#frist 5</blockquote></div>',
+        "Das Retourenlabel erhalten Sie hier (https://shop.example/label/123).\nGruss",
+    ),
+    "gmail-en": (
+        f'<div dir="ltr">You can get the return label <a href="{LABEL}">here</a>.<br>Regards'
+        '</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Thu, Mar 12, '
+        "2026 at 2:22 PM Service-Siegel &lt;fall@siegel.example&gt; wrote:<br></div>"
+        '<blockquote class="gmail_quote" style="border-left:1px solid #ccc;padding-left:1ex">'
+        'The photos: <a href="https://quoted.example/fotos">album</a><br>#frist 5</blockquote>'
+        "</div>",
+        "You can get the return label here (https://shop.example/label/123).\nRegards",
+    ),
+    "outlook-de": (
+        '<div class="WordSection1"><p class="MsoNormal">Das Retourenlabel erhalten Sie '
+        f'<a href="{LABEL}">hier</a>.<o:p></o:p></p><p class="MsoNormal">Gruss<o:p></o:p></p>'
+        '<div><div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">'
+        '<p class="MsoNormal"><b>Von:</b> Service-Siegel &lt;fall@siegel.example&gt;<br>'
+        "<b>Gesendet:</b> Donnerstag, 12. März 2026 14:22<br><b>Betreff:</b> Fall</p></div>"
+        '</div><p class="MsoNormal">Die Fotos: <a href="https://quoted.example/fotos">Album</a>'
+        '</p><p class="MsoNormal">#frist 5</p></div>',
+        "Das Retourenlabel erhalten Sie hier (https://shop.example/label/123).\nGruss",
+    ),
+    "outlook-en": (
+        '<div class="WordSection1"><p class="MsoNormal">You can get the return label '
+        f'<a href="{LABEL}">here</a>.<o:p></o:p></p><p class="MsoNormal">Regards<o:p></o:p></p>'
+        '<hr><div id="divRplyFwdMsg"><b>From:</b> Service-Siegel &lt;fall@siegel.example&gt;<br>'
+        "<b>Sent:</b> Thursday, March 12, 2026 2:22 PM<br><b>Subject:</b> Case</div>"
+        '<div>The photos: <a href="https://quoted.example/fotos">album</a></div>'
+        "<div>#frist 5</div></div>",
+        "You can get the return label here (https://shop.example/label/123).\nRegards",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LINKED_REPLIES))
+def test_an_html_reply_keeps_the_target_of_its_links(case: str) -> None:
+    """The own text of an HTML reply writes a link as a reader sees it, "text (url)": it
+    is what the other party gets. The quote below is still found (the link makes no
+    difference to it), and neither its link nor its command is the sender's."""
+    html, written = LINKED_REPLIES[case]
+    reply = extract_reply("", html)
+    assert reply.source == "html"
+    assert reply.own_text == reply.new_text == written
+    assert "html-quote-container" in reply.markers
+    assert "quoted.example" not in reply.own_text
+    assert "#frist" not in reply.own_text and "#frist 5" in reply.quoted
+    # Without the link, the reader reads the same lines.
+    unlinked = extract_reply("", html.replace(f'<a href="{LABEL}">', "<a>"))
+    assert unlinked.own_text == written.replace(f" ({LABEL})", "")
+    assert unlinked.markers == reply.markers
+
+
+def test_only_links_a_reader_can_follow_are_written_and_each_once() -> None:
+    """http(s) and mailto targets are written after their text, once where the text is the
+    address; a "javascript:" link, a link without text (an image's) and a hidden link's
+    target are not; the target stays one word on its line."""
+    html = (
+        '<p>Label: <a href="javascript:alert(1)">hier</a>, <a href="https://shop.example/">'
+        'shop.example</a>, <a href="mailto:info@shop.example">Mail</a>, '
+        '<a href=" https://shop.example/a\nb ">a</a>'
+        '<a href="https://shop.example/logo"><img src="cid:logo"></a>'
+        '<span style="display:none"><a href="https://hidden.example/">versteckt</a></span></p>'
+    )
+    reply = extract_reply("", html)
+    assert reply.own_text == (
+        "Label: hier, shop.example, Mail (mailto:info@shop.example), a (https://shop.example/ab)"
+    )
+    assert "javascript" not in reply.full and "hidden.example" not in reply.full
+
+
+def test_a_link_in_an_html_reply_survives_next_to_its_text_part() -> None:
+    """With a text part that writes the link its own way, the reply keeps the link: the
+    parts are compared without link addresses."""
+    html, _ = LINKED_REPLIES["gmail-de"]
+    text = (
+        f"Das Retourenlabel erhalten Sie hier <{LABEL}>.\nGruss\n\nAm Do., 12. März 2026 um "
+        "14:22 Uhr schrieb Service-Siegel <fall@siegel.example>:\n> Die Fotos: Album "
+        "<https://quoted.example/fotos>\n> #frist 5\n"
+    )
+    reply = extract_reply(text, html)
+    assert "parts-disagree" not in reply.markers
+    assert reply.own_text == f"Das Retourenlabel erhalten Sie hier <{LABEL}>.\nGruss"
+    # A text part that writes its words otherwise (Gmail's _underlined_): the HTML's.
+    reply = extract_reply(text.replace("hier <", "_hier_ <"), html)
+    assert reply.own_text == f"Das Retourenlabel erhalten Sie hier ({LABEL}).\nGruss"
+
+
 def test_plain_text_without_quote_is_kept_whole():
     """A mail without any quote marker comes back unchanged as new text."""
     text = "Sehr geehrte Damen und Herren,\n\nmein Paket ist nie angekommen.\n\nMfG\nErika"

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import Engine, event, func, inspect, select, text
 
 from mailflow import db, spool
-from mailflow.models import StoredMail
+from mailflow.models import OutboxMail, StoredMail
 from mailflow.spool import Arrival, Spool
-from mediation import loading, storage
+from mediation import loading, mediator_store, notices, storage
+from mediation.mediator_store import MediatorRecord
+from mediation.settings import Settings
 from mediation.storage import Merchant
 from tests.conftest import CORPORA
 
@@ -331,16 +333,22 @@ def test_a_new_upgrade_step_runs_once_and_keeps_data(
     assert _schema_rows(version_one_database) == list(range(1, len(future) + 1))
 
 
+def _upgraded_to_before(url: str, about: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """An engine on `url` upgraded to the version before the step described by `about`."""
+    step = next(n for n, (described, _) in enumerate(db.MIGRATIONS, 1) if about in described)
+    engine = db.make_engine(url)
+    with monkeypatch.context() as older:
+        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[: step - 1])
+        assert db.upgrade(engine) == step - 1
+    return engine
+
+
 def test_merchants_registered_before_name_aliases_get_an_empty_list(
     blank_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The step that adds `merchant.name_aliases` fills it with [] for existing rows, and
     the merchants are routed and take aliases afterwards."""
-    step = next(n for n, (about, _) in enumerate(db.MIGRATIONS, 1) if "name aliases" in about)
-    engine = db.make_engine(blank_database_url)
-    with monkeypatch.context() as older:
-        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[: step - 1])
-        assert db.upgrade(engine) == step - 1
+    engine = _upgraded_to_before(blank_database_url, "name aliases", monkeypatch)
     with engine.begin() as connection:  # the merchant table as the older versions made it
         connection.execute(text('ALTER TABLE merchant DROP COLUMN "name_aliases"'))
         connection.execute(
@@ -358,6 +366,65 @@ def test_merchants_registered_before_name_aliases_get_an_empty_list(
     with db.session_scope(engine) as session:
         found = loading.find_merchant(session, "Tee", "bei Grüne Tasse bestellt")
         assert found.merchant is not None and found.merchant.name_aliases == ["Grüne Tasse"]
+    engine.dispose()
+    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+
+
+def test_outbox_rows_from_before_claim_holders_keep_their_claim_without_a_holder(
+    blank_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step that adds `outbox.claimed_by` keeps the rows, a claimed one with no holder
+    (left to the lease), and runs once."""
+    engine = _upgraded_to_before(blank_database_url, "which relay", monkeypatch)
+    claimed_at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    with engine.begin() as connection:  # the outbox as the older versions made it
+        connection.execute(text('ALTER TABLE outbox DROP COLUMN "claimed_by"'))
+        connection.execute(
+            OutboxMail.__table__.insert().values(  # type: ignore[attr-defined]
+                message_id="<alt@siegel.test>", recipient="a@b.test", raw=b"", kind="test",
+                status="sending", created_at=claimed_at, next_attempt_at=claimed_at,
+                claimed_at=claimed_at,
+            )
+        )  # fmt: skip
+
+    assert db.upgrade(engine) == db.upgrade(engine) == len(db.MIGRATIONS)
+    with db.session_scope(engine) as session:
+        [row] = session.scalars(select(OutboxMail)).all()
+        assert (row.status, row.claimed_at, row.claimed_by) == ("sending", claimed_at, None)
+    engine.dispose()
+    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+
+
+def test_mediators_registered_before_their_language_read_the_operators_default(
+    blank_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step that adds `mediator.language` leaves existing records without one (the
+    operator's default applies), and a language can be set afterwards."""
+    step = next(n for n, (about, _) in enumerate(db.MIGRATIONS, 1) if "language of their" in about)
+    engine = db.make_engine(blank_database_url)
+    with monkeypatch.context() as older:
+        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[: step - 1])
+        assert db.upgrade(engine) == step - 1
+    with engine.begin() as connection:  # the mediator table as the older versions made it
+        connection.execute(text('ALTER TABLE mediator DROP COLUMN "language"'))
+        connection.execute(
+            MediatorRecord.__table__.insert().values(  # type: ignore[attr-defined]
+                address="alt@example.org", name="Alt", paused=False, changed_by="operator",
+                created_at=datetime(2026, 1, 5, tzinfo=UTC),
+                changed_at=datetime(2026, 1, 5, tzinfo=UTC),
+            )
+        )  # fmt: skip
+
+    assert db.upgrade(engine) == db.upgrade(engine) == len(db.MIGRATIONS)
+    english = Settings(domain="siegel.test", secret=b"x", default_language="en")
+    with db.session_scope(engine) as session:
+        assert mediator_store.language(session, "Alt@Example.org") is None
+        assert notices.mediator_language(session, "alt@example.org", english) == "en"
+        record = mediator_store.record(session, "alt@example.org")
+        assert record is not None
+        record.language = "de"
+    with db.session_scope(engine) as session:
+        assert notices.mediator_language(session, "alt@example.org", english) == "de"
     engine.dispose()
     assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
 

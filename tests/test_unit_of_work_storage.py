@@ -11,7 +11,9 @@ from sqlmodel import Session
 
 from mailflow.db import session_scope
 from mailflow.models import StoredMail
-from mediation import storage
+from mediation import mediator_store, notices, storage
+from mediation.mediator_store import MediatorRecord
+from mediation.settings import Settings
 from mediation.storage import Case, CaseEvent, Customer, HeldMail, Merchant
 from mediation.workflow import Deadline
 
@@ -185,6 +187,36 @@ def test_merchants_and_customers_are_read_once_and_stay_current(engine: Engine) 
         assert again.id == one.id
         count = session.scalar(select(func.count()).select_from(Customer))
         assert count == 1
+
+
+def test_mediators_are_read_once_per_unit_of_work_for_their_language(engine: Engine) -> None:
+    """A batch writing to mediators in their language, assigning and judging their mail
+    reads the mediator table once; one added or changed in it is seen; the next unit of
+    work reads afresh."""
+    selects: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: selects.append(a[2]) if "FROM mediator" in a[2] else None,
+    )
+    settings = Settings(domain="siegel.test", secret=b"x", mediators=("seed@example.org",))
+    with session_scope(engine) as session:
+        mediator_store.save(session, MediatorRecord(address="en@example.org", language="en",
+                                                    created_at=NOW, changed_at=NOW))  # fmt: skip
+    with session_scope(engine) as session:
+        for _ in range(3):  # three mails of a batch
+            assert notices.mediator_language(session, "EN@example.org", settings) == "en"
+            assert notices.mediator_language(session, "seed@example.org", settings) == "de"
+            mediator_store.choose(session, settings.mediators)
+        assert len(selects) == 1
+        mediator_store.records(session)[0].language = "de"
+        session.add(MediatorRecord(address="neu@example.org", language="en", created_at=NOW,
+                                   changed_at=NOW))  # fmt: skip
+        assert notices.mediator_language(session, "en@example.org", settings) == "de"
+        assert notices.mediator_language(session, "neu@example.org", settings) == "en"
+    with session_scope(engine) as session:
+        assert [r.language for r in mediator_store.records(session)] == ["de", "en"]
+    assert len(selects) == 3
 
 
 def test_a_savepoint_never_takes_deferred_rows_with_it(engine: Engine) -> None:

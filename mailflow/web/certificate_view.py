@@ -20,11 +20,9 @@ from scoring import (
     days_text,
     figure_name,
     figure_text,
-    score_interval,
+    rating_barometer,
     threshold_text,
 )
-
-DIMENSIONS = ("service", "reachability", "reaction_time")
 
 
 def status(certificate: Certificate, language: str) -> dict[str, Any]:
@@ -62,29 +60,31 @@ def status(certificate: Certificate, language: str) -> dict[str, Any]:
 
 
 def barometer(certificate: Certificate, language: str) -> list[dict[str, Any]]:
-    """Each rating dimension: mean, count and confidence interval, and the bar's width."""
+    """Each rating dimension: mean, count and confidence interval, and the bar's width;
+    the public figures of `scoring.rating_barometer`, as ``siegel barometer`` shows them
+    (the shrunk score the tier is judged on is in the explanation, not here)."""
     t = i18n.texts(language)
-    shown = certificate.assessment.figures
-    confidence = certificate.assessment.policy.confidence
+    assessment = certificate.assessment
+    shown = rating_barometer(
+        assessment.figures, certificate.distribution, assessment.policy.confidence
+    )
     rows = []
-    for name in DIMENSIONS:
-        count = int(shown[f"rating_{name}_count"] or 0)
-        mean = shown[f"rating_{name}_mean"]
-        interval = score_interval(certificate.distribution[name], confidence)
+    for name, dimension in shown.dimensions.items():
+        mean, interval = dimension.mean, dimension.interval
         rows.append(
             {
                 "name": t[f"dimension_{name}"],
-                "count": count,
+                "count": dimension.count,
                 "mean": i18n.number(mean, language) if mean is not None else None,
                 "interval": (
-                    f"{i18n.number(interval[1], language)} – {i18n.number(interval[2], language)}"
+                    f"{i18n.number(interval[0], language)} – {i18n.number(interval[1], language)}"
                     if interval
                     else None
                 ),
                 # The bar: the scale 1 to 5 over 100 units; the interval as a whisker.
                 "bar": round((mean - 1) * 25, 1) if mean is not None else 0,
-                "low": round((interval[1] - 1) * 25, 1) if interval else None,
-                "high": round((interval[2] - 1) * 25, 1) if interval else None,
+                "low": round((interval[0] - 1) * 25, 1) if interval else None,
+                "high": round((interval[1] - 1) * 25, 1) if interval else None,
             }
         )
     return rows
