@@ -162,13 +162,22 @@ def test_release_and_reject_need_the_form_token_and_take_the_entry_off_the_list(
     assert "Ohne Zustimmung" not in running.get("/siegel/moebel-fuchs").text
 
 
-def test_password_hashes_verify_and_a_login_needs_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """PBKDF2 hashes verify their password only; a login without a hash stops the start."""
+def test_password_hashes_verify_and_a_login_needs_one(
+    sqlite_engine: Engine, tmp_path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """PBKDF2 hashes verify their password only; a password given where its hash belongs
+    stops the start. A user without a hash (the shell of `siegel cases`, which need not
+    know the web side's secret) loads: the views stay off, and the web side says so."""
     assert operator_auth.verify_password(HASH, PASSWORD)
     assert not operator_auth.verify_password(HASH, PASSWORD + "x")
     assert not operator_auth.verify_password("plain", PASSWORD)
     with pytest.raises(ConfigError, match="operator_password_hash"):
         make_config(tmp_path, web={"operator_user": "betrieb", "operator_password_hash": PASSWORD})
+    without = make_config(tmp_path, web={"operator_user": "betrieb"})
+    with caplog.at_level("WARNING", logger="mailflow.web"):
+        app = create_app(without, sqlite_engine, lambda: NOW)
+    assert "operator views are off" in caplog.text
+    assert TestClient(app).get("/betrieb", headers=GOOD).status_code == 404
 
 
 def test_failed_logins_are_throttled_per_client_without_telling_users_apart(

@@ -75,6 +75,11 @@ def create_app(
 ) -> Starlette:
     """The app over `engine` (pages read through it) and `writer` (the forms write
     through it; default `engine`, which must then allow writes)."""
+    if config.web.operator_user and not config.web.operator_password_hash:
+        log.warning(
+            "[web] operator_user is set without a password hash "
+            "(SIEGEL_OPERATOR_PASSWORD_HASH): the operator views are off"
+        )
     routes = [route for module in PAGES for route in module.ROUTES]
     static = StaticFiles(packages=[("mailflow.web", "static")])
     routes.append(Mount("/static", static, name="static"))
