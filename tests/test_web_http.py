@@ -183,6 +183,7 @@ def test_the_badge_shows_the_state_caches_and_may_be_embedded(client: TestClient
     expired = client.get("/siegel/abgelaufen/badge.svg")
     assert 'data-state="expired">abgelaufen<' in expired.text
     assert "kein Siegel" not in expired.text and "Bronze" not in expired.text
+    assert 'data-mark="none"' in expired.text and 'data-mark="tick"' not in expired.text
     english = client.get("/siegel/entzogen/badge.svg?lang=en")
     assert 'data-state="withdrawn">withdrawn<' in english.text
     assert client.get("/siegel/gibt-es-nicht/badge.svg").status_code == 404

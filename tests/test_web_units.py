@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import create_engine, text
 
-from mailflow.web import chart, i18n
+from mailflow.web import badge, chart, i18n
 from mediation import badges
 from mediation.badges import Verdict
 from scoring import (
@@ -169,3 +169,19 @@ def test_days_to_resolution_read_as_a_shopper_would(
 ) -> None:
     """The first bucket (resolved at once) is not "at most 0 days"."""
     assert days_text(days, language) == text
+
+
+@pytest.mark.parametrize(
+    ("kind", "colours", "ticked"),
+    [
+        ("active", "gold", True),
+        ("active", "bronze", True),
+        ("active", "none", False),
+        ("trial", "none", False),
+        ("expired", "warning", False),
+        ("withdrawn", "warning", False),
+    ],
+)
+def test_only_a_seal_held_gets_the_tick(kind: str, colours: str, ticked: bool) -> None:
+    """ "No seal", a trial, an expired or withdrawn seal must not look like a pass."""
+    assert badge._shown(kind, "x", "", colours)["ticked"] is ticked

@@ -74,8 +74,11 @@ def _shown(
     kind: str, headline: str, detail: str, colours: str, known: bool = True
 ) -> dict[str, Any]:
     text, medal = _COLOURS[colours]
+    # A tick only for a seal held: "no seal", a trial or an expired one must not look
+    # like a pass at a glance.
+    ticked = kind == "active" and colours != "none"
     return {"kind": kind, "headline": headline, "detail": detail, "text": text,
-            "medal": medal, "known": known}  # fmt: skip
+            "medal": medal, "known": known, "ticked": ticked}  # fmt: skip
 
 
 def badge_svg(request: Request) -> Response:
