@@ -79,6 +79,8 @@ def rating_mail(
     if not answer.readable:
         if not answer.tried and not set(mail.answered_kinds) & set(RATING_MAILS):
             return None
+        if not answer.tried and classify("solved_question").intent == "not_resolved":
+            return None  # "not solved after all!": a late word on the case, not a rating
         return _unreadable(session, case, mail, answer.problems, classify, settings)
     given = GivenRating(
         service=answer.service,

@@ -574,14 +574,20 @@ def test_mail_to_a_closed_case_is_held_and_does_not_reopen_it(harness: Harness) 
     [forward] = addressed_to(sent, MERCHANT)
     [forwarded] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
     harness.send(harness.reply(forwarded, CUSTOMER, "Ja, danke, das Problem ist gelöst."))
-    closing = harness.sent(harness.process())
+    closed = harness.process()
+    closing = harness.sent(closed)
     assert (MERCHANT, "merchant.case_resolved") in closing
     assert harness.case(ref)["state"] == "closed_resolved"
     harness.send(harness.reply(forwarded, CUSTOMER, "Jetzt ist das neue Sofa auch kaputt!"))
     assert harness.sent(harness.process()) == [(CUSTOMER, "sender.case_closed")]
+    # An answer to the closing notice (which asks for a rating) saying it is not solved
+    # after all is a late word on the case, not a rating that could not be read.
+    [notice] = addressed_to(closed, CUSTOMER)
+    harness.send(harness.reply(notice, CUSTOMER, "Leider doch nicht gelöst! Es wackelt wieder."))
+    assert harness.sent(harness.process()) == [(CUSTOMER, "sender.case_closed")]
     case = harness.case(ref)
     assert case["state"] == "closed_resolved"
-    assert [h["reason"] for h in case["held_mails"]] == ["closed-case"]
+    assert [h["reason"] for h in case["held_mails"]] == ["closed-case", "closed-case"]
 
 
 # ------------------------------------------------------------------ repeat complaints
