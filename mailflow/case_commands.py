@@ -65,6 +65,7 @@ def merchant_summary(merchant: Merchant) -> dict[str, Any]:
 
 def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
     values = merchant_values(args)
+    values["language"] = values["language"] or config.siegel.default_language
     with session_scope(open_database(config.database_url)) as session:
         if storage.merchant_by_slug(session, values["slug"]) is not None:
             print(f"siegel merchant add: {values['slug']} exists already", file=sys.stderr)
@@ -409,7 +410,11 @@ def register(commands: Any) -> Any:
     )
     add.add_argument("--domain", action="append", help="the shop's mail/web domain (repeatable)")
     add.add_argument("--order-pattern", help="regular expression of its order numbers")
-    add.add_argument("--language", choices=LANGUAGES, default="de")
+    add.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="its mails' language (default [siegel] default_language)",
+    )
     add.add_argument("--calendar", help="its own holiday region, e.g. DE-BY")
     add.add_argument("--timezone", help="its own time zone, e.g. Europe/Vienna")
     add.add_argument("--hours", help="its own business hours, HH:MM-HH:MM")

@@ -256,7 +256,11 @@ def _toml(config: Config, settings: dict[str, Any]) -> str:
         f'secret = "{config.siegel.secret}"',
         f'data_dir = "{config.siegel.data_dir}"',
     ]
+    for key, value in settings.get("siegel", {}).items():
+        lines.append(f"{key} = {json.dumps(value)}")
     for section, values in settings.items():
+        if section == "siegel":
+            continue
         lines.append(f"[{section}]")
         for key, value in values.items():
             lines.append(f"{key} = {json.dumps(value)}")

@@ -159,3 +159,16 @@ def test_sweep_at_a_time_without_offset_is_the_operators_local_time(harness: Har
     assert "swept at 2026-03-02T10:00:00+01:00: 0 deadlines fired" in result.stdout
     status, _, errors = harness.siegel("sweep", "--at", "next tuesday")
     assert status == 2 and "ISO time" in errors
+
+
+def test_a_merchant_added_without_a_language_gets_the_operators_default(
+    engine: Engine, tmp_path: Path, sink: Sink
+) -> None:
+    """`merchant add` without --language: `[siegel] default_language`, not German."""
+    english = Harness(engine, tmp_path, sink, siegel={"default_language": "en"})
+    try:
+        english.cli("merchant", "add", "shop", "--name", "Shop", "--email", "s@shop.test")
+        shown = json.loads(english.siegel("merchant", "show", "shop", "--json")[1])
+        assert shown["language"] == "en"
+    finally:
+        english.stop()
