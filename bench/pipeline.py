@@ -377,7 +377,8 @@ def _ascii(text: str) -> str:
 
 def _sender(rng: random.Random, used: Counter[str]) -> tuple[str, str]:
     """A customer's name and address: mostly new customers, some who complain again
-    (never more than three times: the daily cap on automatic answers is ten)."""
+    (never more than three times: the daily cap on automatic answers is ten), each time
+    about another shop (`compose`)."""
     if used and rng.random() < 0.08:
         address = rng.choice(list(used))
         if used[address] < 3:
@@ -425,11 +426,20 @@ def _articles(language: str, product: str) -> tuple[str, str, str]:
     return noun, f"{indefinite} {noun}", f"{definite} {noun}"
 
 
-def compose(index: int, rng: random.Random, used: Counter[str], now: datetime) -> Complaint:
-    shop = rng.choice(SHOPS)
+def compose(
+    index: int,
+    rng: random.Random,
+    used: Counter[str],
+    now: datetime,
+    shops_of: dict[str, set[str]],
+) -> Complaint:
+    name, address = _sender(rng, used)
+    # A customer who complains again does so about another shop: a second complaint
+    # about a shop whose case is still open joins that case (no case of its own).
+    shop = rng.choice([s for s in SHOPS if s.slug not in shops_of.setdefault(address, set())])
+    shops_of[address].add(shop.slug)
     language = "en" if rng.random() < (0.7 if shop.language == "en" else 0.3) else "de"
     category = rng.choice(sorted(BODIES[language]))
-    name, address = _sender(rng, used)
     named, order = _naming(shop, rng)
     order_line = rng.choice(
         (f"Bestellnummer {order}", f"Bestellung #{order}", f"Bestellnummer: {order}")
@@ -494,8 +504,9 @@ def compose(index: int, rng: random.Random, used: Counter[str], now: datetime) -
 def generate(count: int, seed: int) -> list[Complaint]:
     rng = random.Random(seed)
     used: Counter[str] = Counter()
+    shops_of: dict[str, set[str]] = {}
     now = datetime.now(UTC)
-    return [compose(index, rng, used, now) for index in range(count)]
+    return [compose(index, rng, used, now, shops_of) for index in range(count)]
 
 
 # ------------------------------------------------------------------ the service, by its CLI

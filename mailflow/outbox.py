@@ -74,7 +74,7 @@ from classifier.machine import LOOP_HEADER
 from mailflow import parsing
 from mailflow.config import Config
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus, StoredMail
-from mediation import addresses, mediator_store
+from mediation import addresses, mediator_store, storage
 from mediation.incoming import Attachment
 from mediation.outgoing import OutgoingMail, ascii_domain, header_text, in_thread, wire_address
 
@@ -487,15 +487,21 @@ class _Threads:
 
     def earlier(self, case_ref: str, recipient: str) -> list[str]:
         if case_ref not in self.sent:
-            rows = self.session.execute(
-                select(OutboxMail.recipient, OutboxMail.message_id)
-                .where(
-                    OutboxMail.case_ref == case_ref,
-                    OutboxMail.status.not_in(_UNSENT),  # type: ignore[attr-defined]
-                )
-                .order_by(OutboxMail.id)  # type: ignore[arg-type]
-            )
             self.sent[case_ref] = {}
+            if storage.opened_here(self.session, case_ref):
+                return []  # a case opened in this unit of work has no mail before it
+            # Without autoflush: this transaction's rows of the case are all counted
+            # here (`add`) before any is written, and a flush per mail would write the
+            # unit of work's other rows one mail at a time.
+            with self.session.no_autoflush:
+                rows = self.session.execute(
+                    select(OutboxMail.recipient, OutboxMail.message_id)
+                    .where(
+                        OutboxMail.case_ref == case_ref,
+                        OutboxMail.status.not_in(_UNSENT),  # type: ignore[attr-defined]
+                    )
+                    .order_by(OutboxMail.id)  # type: ignore[arg-type]
+                )
             for address, message_id in rows:
                 self.sent[case_ref].setdefault(address.lower(), []).append(message_id)
         return self.sent[case_ref].get(recipient.lower(), [])

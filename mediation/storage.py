@@ -365,7 +365,13 @@ def insert_case(session: Session, case: Case) -> Case:
     cache = _transaction_cache(session)
     cache.new_case_events[case.id] = []
     cache.caseless_customers.discard(case.customer_id)
+    cache.opened.add(case.ref)
     return case
+
+
+def opened_here(session: Session, ref: str) -> bool:
+    """Whether case `ref` was opened in this unit of work (nothing about it is older)."""
+    return ref in _transaction_cache(session).opened
 
 
 def customer_of(session: Session, case: Case) -> Customer:
@@ -629,6 +635,8 @@ class _TransactionCache:
         self.merchants: list[Merchant] | None = None
         self.customers: dict[str, Customer] = {}
         self.caseless_customers: set[int] = set()
+        self.opened: set[str] = set()
+        """The references of the cases opened in this unit of work."""
         """Customers created in this unit of work that have no case yet."""
         self.case_numbers: dict[int, int] = {}
         self.new_case_events: dict[int, list[CaseEvent]] = {}

@@ -22,8 +22,10 @@ from mailflow import outbox
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail, OutboxStatus
+from mediation import storage
 from mediation.addresses import Role
 from mediation.outgoing import MAX_REFERENCES, THREAD_REFERENCES, OutgoingMail, in_thread
+from mediation.storage import Case
 from tests import test_cases_e2e
 from tests.conftest import make_config
 from tests.harness import Harness, addressed_to
@@ -187,6 +189,38 @@ def test_a_case_is_read_once_per_unit_of_work(engine: Engine, config: Config) ->
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(statements) == 1, statements
+
+
+def test_a_case_opened_in_the_unit_of_work_is_not_looked_up_nor_flushed_for(
+    engine: Engine, config: Config
+) -> None:
+    """A case opened in this unit of work has no older mail: its mails ask nothing of
+    the outbox, and looking a case up writes none of the unit of work's pending rows
+    (the commit writes them together)."""
+    selects: list[str] = []
+    flushes: list[int] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "outbox" in statement:
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with session_scope(engine) as session:
+            event.listen(session, "after_flush", lambda *_: flushes.append(1))
+            customer = storage.ensure_customer(session, "neu@example.org", "N", "de", NOW)
+            case = Case(
+                ref="SSG-2026-000777", state="awaiting_merchant", customer_id=customer.id,
+                opened_at=NOW, updated_at=NOW,
+            )  # fmt: skip
+            storage.insert_case(session, case)
+            for to in ("kunde@example.org", "shop@example.com"):
+                outbox.enqueue(session, mail(to=to, case_ref=case.ref), config, NOW)
+            assert selects == []
+            outbox.enqueue(session, mail(), config, NOW)  # an older case: looked up
+            assert len(selects) == 1 and flushes == []
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 # ------------------------------------------------------------------ end to end
