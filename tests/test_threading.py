@@ -8,6 +8,8 @@ is written, so that the row renders the same bytes every time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -174,7 +176,9 @@ def test_a_row_renders_the_same_bytes_however_the_thread_goes_on(
         assert outbox.message(stored, config) == before == outbox.message(row, config)
 
 
-def test_a_case_is_read_once_per_unit_of_work(engine: Engine, config: Config) -> None:
+@contextmanager
+def outbox_selects(engine: Engine) -> Iterator[list[str]]:
+    """The SELECTs on the outbox that `engine` runs meanwhile."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -183,11 +187,15 @@ def test_a_case_is_read_once_per_unit_of_work(engine: Engine, config: Config) ->
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        with session_scope(engine) as session:
-            for to in ("kunde@example.org", "shop@example.com") * 3:
-                outbox.enqueue(session, mail(to=to), config, NOW)
+        yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_case_is_read_once_per_unit_of_work(engine: Engine, config: Config) -> None:
+    with outbox_selects(engine) as statements, session_scope(engine) as session:
+        for to in ("kunde@example.org", "shop@example.com") * 3:
+            outbox.enqueue(session, mail(to=to), config, NOW)
     assert len(statements) == 1, statements
 
 
@@ -197,30 +205,20 @@ def test_a_case_opened_in_the_unit_of_work_is_not_looked_up_nor_flushed_for(
     """A case opened in this unit of work has no older mail: its mails ask nothing of
     the outbox, and looking a case up writes none of the unit of work's pending rows
     (the commit writes them together)."""
-    selects: list[str] = []
     flushes: list[int] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and "outbox" in statement:
-            selects.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with session_scope(engine) as session:
-            event.listen(session, "after_flush", lambda *_: flushes.append(1))
-            customer = storage.ensure_customer(session, "neu@example.org", "N", "de", NOW)
-            case = Case(
-                ref="SSG-2026-000777", state="awaiting_merchant", customer_id=customer.id,
-                opened_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            storage.insert_case(session, case)
-            for to in ("kunde@example.org", "shop@example.com"):
-                outbox.enqueue(session, mail(to=to, case_ref=case.ref), config, NOW)
-            assert selects == []
-            outbox.enqueue(session, mail(), config, NOW)  # an older case: looked up
-            assert len(selects) == 1 and flushes == []
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with outbox_selects(engine) as selects, session_scope(engine) as session:
+        event.listen(session, "after_flush", lambda *_: flushes.append(1))
+        customer = storage.ensure_customer(session, "neu@example.org", "N", "de", NOW)
+        case = Case(
+            ref="SSG-2026-000777", state="awaiting_merchant", customer_id=customer.id,
+            opened_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+        storage.insert_case(session, case)
+        for to in ("kunde@example.org", "shop@example.com"):
+            outbox.enqueue(session, mail(to=to, case_ref=case.ref), config, NOW)
+        assert selects == []
+        outbox.enqueue(session, mail(), config, NOW)  # an older case: looked up
+        assert len(selects) == 1 and flushes == []
 
 
 # ------------------------------------------------------------------ end to end
