@@ -11,7 +11,7 @@ Owns `Classification`, `classify` and `classify_many`. The chain, for each mail:
    automatic-reply model when no decisive rule fired.
 Two answers act: to a proposal (accepted by both, the case closes settled) and to "is
 your problem solved?" (solved closes the case for good, not solved sends it to
-mediation). So for both the verdict rules (`intent_cues.verdict_hits`: stated, denied,
+mediation). So for both the verdict rules (`verdicts.verdict_hits`: stated, denied,
 reserved) decide first, and the intent model decides the rest only when it is at least
 `proposal_threshold` sure of an acceptance or a rejection, `solved_threshold` sure of
 "solved"; below that the reply answers nothing: it is a message, and the question stays
@@ -35,18 +35,12 @@ from classifier import autoreply
 from classifier import records as rec
 from classifier.features import count_ngrams
 from classifier.inference import LinearHead, row_sums
-from classifier.intent_cues import (
-    OTHER,
-    PROPOSAL,
-    RESOLVED,
-    SOLVED_QUESTION,
-    intent_inputs,
-    verdict_answer,
-    verdict_hits,
-)
+from classifier.intent_cues import intent_inputs
 from classifier.language import decide_language, language_scores_many
 from classifier.model import Model, train
 from classifier.replies import Reply, extract_reply
+from classifier.verdict_words import OTHER, PROPOSAL, RESOLVED, SOLVED_QUESTION
+from classifier.verdicts import verdict_answer, verdict_hits
 
 DEFAULT_TRIAGE_THRESHOLD = 0.6
 # How sure the intent model alone must be to accept or reject a proposal (`[classifier]

@@ -4,7 +4,7 @@ rules alone (`settled`), or by the whole classifier below our question, quoted (
 from __future__ import annotations
 
 import classifier
-from classifier.intent_cues import verdict_answer, verdict_hits
+from classifier.verdicts import verdict_answer, verdict_hits
 
 # Per reply context: the subject of our question and its quoted last line.
 QUESTIONS = {

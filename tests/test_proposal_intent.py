@@ -2,7 +2,7 @@
 
 An acceptance by both parties closes the case as settled and a rejection ends the
 proposal, so an undecided, conditional or negated answer, and one the intent model is
-not sure of, must be a message. The verdict rules (`classifier.intent_cues`) are read
+not sure of, must be a message. The verdict rules (`classifier.verdicts`) are read
 first; the model decides the rest only at `[classifier] proposal_threshold` or above.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import classifier
-from classifier.intent_cues import ACCEPT, OTHER, REJECT, verdict_hits
+from classifier.verdict_words import ACCEPT, OTHER, REJECT
+from classifier.verdicts import verdict_hits
 from mailflow import casework, parsing
 from mailflow.config import ConfigError, load, parse
 from tests.answers import read, settled

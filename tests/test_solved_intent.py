@@ -3,7 +3,7 @@
 "Solved" closes the case as resolved for good, "not solved" sends it to mediation. So a
 hedged, undecided, conditional or partial answer must be neither: it is an unclear
 answer (forwarded to the merchant, the customer asked again). The verdict rules of
-`classifier.intent_cues` are read first, as for a proposal (tests/test_proposal_intent.py);
+`classifier.verdicts` are read first, as for a proposal (tests/test_proposal_intent.py);
 the intent model alone reads "solved" only at `[classifier] solved_threshold` or above,
 and "not solved" (the customer's right) whenever it is its reading. The threshold's
 configuration is tested with the proposal's, in tests/test_proposal_intent.py.
@@ -16,7 +16,8 @@ import time
 import pytest
 
 import classifier
-from classifier.intent_cues import NOT_RESOLVED, OTHER, RESOLVED, verdict_hits
+from classifier.verdict_words import NOT_RESOLVED, OTHER, RESOLVED
+from classifier.verdicts import verdict_hits
 from tests.answers import read, settled
 
 # Hedges that must close nothing and send nothing to mediation: no answer yet.
