@@ -321,8 +321,15 @@ def next_ref(session: Session, year: int) -> str:
     here, and the last number written back just before the commit (the writer lock is
     held all along), so that a batch of openings costs two statements, not two each.
     """
-    dialect = _dialect(session)
-    if dialect == "postgresql":
+    # Without autoflush: the sequence and the counter rows are written by Core only, so
+    # nothing the unit of work has pending bears on them, and a flush per opening would
+    # write the unit of work's other rows one mail at a time.
+    with session.no_autoflush:
+        return _next_ref(session, year)
+
+
+def _next_ref(session: Session, year: int) -> str:
+    if _dialect(session) == "postgresql":
         number = session.execute(select(func.nextval(CASE_NUMBER_SEQUENCE))).scalar_one()
         return f"{REF_PREFIX}-{year}-{number:06d}"
     counted = _transaction_cache(session).case_numbers

@@ -104,6 +104,7 @@ def test_opening_cases_flushes_nothing_pending_until_the_commit(engine: Engine) 
         for number in range(3):
             address = f"flush{number}@example.org"
             customer = storage.ensure_customer(session, address, "K", "de", NOW)
+            storage.next_ref(session, 2026)  # PostgreSQL's sequence: a statement each
             case = new_case(session, f"SSG-2026-90010{number}", customer.id)  # type: ignore[arg-type]
             storage.hold_mail(session, HeldMail(mail_id=number, reason="x", held_at=NOW))
             cases.append(case)
