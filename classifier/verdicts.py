@@ -191,9 +191,10 @@ def _verdicts(words: list[str], lexicon: Lexicon) -> tuple[list[VerdictHit], lis
     # "auf keinen Fall"), which negates nothing else: their words are no other verdict.
     found, spans = [], []
     for rule, pattern, answer in lexicon.phrases:
-        spans.extend(phrase.span() for phrase in pattern.finditer(said))
-        if phrase := pattern.search(said):
-            found.append(VerdictHit(rule, STATED, answer, phrase.group(0)))
+        phrases = list(pattern.finditer(said))
+        spans.extend(phrase.span() for phrase in phrases)
+        if phrases:
+            found.append(VerdictHit(rule, STATED, answer, phrases[0].group(0)))
     opener = _opener(words, lexicon)
     if spans:
         words = _mask(words, sorted(spans))

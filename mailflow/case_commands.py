@@ -369,7 +369,7 @@ def cmd_held(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     """Fire what is due at `--at` (default now); its mails are due now, not at `--at`."""
-    now = moment_option(args.at, config) if args.at else utcnow()
+    now = moment_option(args.at, config)
     engine = open_database(config.database_url)
     report = casework.sweep(engine, config, now, send_at=utcnow())
     for fired in report.fired:

@@ -22,6 +22,7 @@ from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
 from mailflow.config import Config
+from mailflow.db import utcnow
 
 EX_OK = 0
 """Done."""
@@ -57,9 +58,11 @@ class UsageError(Exception):
     """A bad argument: printed as one line, exit status 2."""
 
 
-def moment_option(text: str, config: Config, option: str = "--at") -> datetime:
+def moment_option(text: str | None, config: Config, option: str = "--at") -> datetime:
     """A time option (`--at`): ISO 8601; without an offset, the operator's local time
-    (`[siegel] timezone`), as the text output shows times (`local_time`)."""
+    (`[siegel] timezone`), as the text output shows times (`local_time`); not given: now."""
+    if text is None:
+        return utcnow()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -441,10 +441,10 @@ def _lenient_pair(raw_text: str) -> list[tuple[str, str]]:
     a missing ``<>``), as clients and lists in the wild write them; nothing when the
     field holds no address or several, which would be a guess."""
     text, _ = _unfold_and_decode_8bit(raw_text)
-    found = {match.group(0).lower() for match in _LOOSE_ADDRESS.finditer(text)}
-    if len(found) != 1:
+    found = [match.group(0) for match in _LOOSE_ADDRESS.finditer(text)]
+    if len({address.lower() for address in found}) != 1:
         return []
-    normalised = normalise_address(_LOOSE_ADDRESS.search(text).group(0))  # type: ignore[union-attr]
+    normalised = normalise_address(found[0])
     if normalised is None:
         return []
     name = text.partition("<")[0] if "<" in text else ""

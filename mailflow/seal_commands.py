@@ -70,7 +70,7 @@ def _merchant(session: Session, slug: str) -> Merchant:
 
 
 def cmd_score(args: argparse.Namespace, config: Config) -> int:
-    at = moment_option(args.at, config) if args.at else utcnow()
+    at = moment_option(args.at, config)
     engine = open_database(config.database_url)
     with Session(engine) as session:
         check_merchant(session, "--merchant", args.merchant)
@@ -122,7 +122,7 @@ def _print_assessment(assessment: Assessment, language: str) -> None:
 
 
 def cmd_barometer(args: argparse.Namespace, config: Config) -> int:
-    at = moment_option(args.at, config) if args.at else utcnow()
+    at = moment_option(args.at, config)
     with read_scope(open_database(config.database_url)) as session:
         summary = sealwork.barometer(session, config, args.slug, at)
     if args.json:

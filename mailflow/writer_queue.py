@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import ClassVar
 
 LOCK_FILE_SUFFIX = "-writer"
-WAITING_FILE_SUFFIX = "-writer-waiting"
+WAITING_FILE_SUFFIX = LOCK_FILE_SUFFIX + "-waiting"
 LOCK_FILE_MODE = 0o600
 
 # Every descriptor this process opened to take a turn, held or still waited on.
@@ -124,7 +124,11 @@ class WriterQueue:
         self.lock_file = lock_file
         self.timeout = timeout
         self.waiting_file = (
-            None if lock_file is None else lock_file.with_name(lock_file.name + "-waiting")
+            None
+            if lock_file is None
+            else lock_file.with_name(
+                lock_file.name.removesuffix(LOCK_FILE_SUFFIX) + WAITING_FILE_SUFFIX
+            )
         )
         self._threads = FairLock()
         self._depth = 0  # how often the holding thread entered; touched by it alone

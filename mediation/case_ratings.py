@@ -30,7 +30,7 @@ from mediation.workflow import State
 RATING_MAILS = (
     "customer.rating_request",  # a mail of its own before the closing notice carried it
     "customer.rating_help",
-    *sorted(key for key in templates.names() if templates.has_block(key, "rating_request")),
+    *sorted(key for key in templates.names() if templates.uses(key, "rating_request")),
 )
 """Our mails whose answer is expected to be a rating: the closing notices, which carry
 the rating request (``${rating_request}``), and the format help (an unreadable answer to

@@ -43,9 +43,9 @@ def open_case(
     customer = storage.ensure_customer(
         session, mail.sender, mail.sender_name, language, mail.received_at
     )
-    repeated = _open_case_repeated(session, customer.id, merchant, mail) if merchant else None  # type: ignore[arg-type]
-    if repeated is not None:
-        assert merchant is not None
+    if merchant is not None and (
+        repeated := _open_case_repeated(session, customer.id, merchant, mail)  # type: ignore[arg-type]
+    ):
         detail = f"complaint mail {mail.id}; {repeated.ref} about {merchant.slug} is still open"
         return holds.hold(
             session, mail, HeldReason.OPEN_CASE, detail, settings, tell=classify,
@@ -96,8 +96,10 @@ def _open_case_repeated(
     """The customer's open case about `merchant` that this complaint repeats ("still no
     delivery!"): the newest, unless the two name different order numbers of the shop,
     which makes it a separate matter."""
-    named = routing.order_numbers(merchant.order_pattern, f"{mail.subject}\n{mail.text}")
+    named: set[str] | None = None  # read only when an open case is there to compare with
     for case in storage.open_cases_of(session, customer_id, merchant.id):  # type: ignore[arg-type]
+        if named is None:
+            named = routing.order_numbers(merchant.order_pattern, f"{mail.subject}\n{mail.text}")
         if not named:
             return case
         first = storage.events_of(session, case.id)[:1]  # type: ignore[arg-type]

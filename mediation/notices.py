@@ -143,9 +143,7 @@ def _fold(
                 for other in notifications
                 if other.to is notification.to
                 and other.template not in FOLDED
-                and templates.has_block(
-                    f"{_writer(other.to)}.{other.template}", notification.template
-                )
+                and templates.uses(f"{_writer(other.to)}.{other.template}", notification.template)
             ),
             None,
         )

@@ -642,9 +642,9 @@ class _TransactionCache:
         self.merchants: list[Merchant] | None = None
         self.customers: dict[str, Customer] = {}
         self.caseless_customers: set[int] = set()
+        """Customers created in this unit of work that have no case yet."""
         self.opened: set[str] = set()
         """The references of the cases opened in this unit of work."""
-        """Customers created in this unit of work that have no case yet."""
         self.case_numbers: dict[int, int] = {}
         self.new_case_events: dict[int, list[CaseEvent]] = {}
         self.deferred: dict[type[SQLModel], list[dict[str, Any]]] = {}

@@ -47,7 +47,7 @@ def test_every_block_is_written_in_both_languages_and_has_hosts_in_both(block: s
         for language in templates.LANGUAGES
     }
     assert hosts["de"] == hosts["en"] and hosts["de"]
-    assert hosts["de"] == {key for key in KEYS if templates.has_block(key, block)}
+    assert hosts["de"] == {key for key in KEYS if templates.uses(key, block)}
     for language in templates.LANGUAGES:
         assert "${" not in templates.render_block(block, language, VALUES)
 

@@ -225,12 +225,6 @@ def names(language: str = "de") -> frozenset[str]:
     return frozenset(key for key in _catalogue(language) if not key.startswith("block."))
 
 
-def has_block(key: str, block: str) -> bool:
-    """Whether template `key` has room for the block `block` (``${block}`` in its text;
-    the same in both languages, as `tests/test_templates.py` checks)."""
-    return uses(key, block)
-
-
 def uses(key: str, name: str) -> bool:
     """Whether template `key` says the value `name` (``${name}`` in its text; both
     languages use the same values, as `tests/test_templates.py` checks)."""
