@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +24,7 @@ from mediation.mediator_store import MediatorRecord
 from mediation.settings import Settings
 from mediation.storage import Merchant
 from tests.conftest import CORPORA
+from tests.corpora import corpus_files
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -116,6 +120,43 @@ def test_corpus_mails_read_back_byte_for_byte(engine: Engine) -> None:
         else:
             assert (row.raw, row.sha256) == (raw, hashlib.sha256(raw).hexdigest()), path
     assert len(rows) == len({spool.identify(raw).fingerprint for raw in raws}) > 50
+
+
+def parser_message_id(head: bytes) -> str:
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+    return " ".join(str(headers.get("Message-ID") or "").split())[:900]
+
+
+def test_fast_message_id_reads_as_the_email_package_does() -> None:
+    """spool's regular-expression reading of the Message-ID gives the parser's value on
+    every real mail and on the shapes it must hand to the parser, or declines."""
+    heads = [
+        path.read_bytes().replace(b"\r\n", b"\n").split(b"\n\n")[0]
+        for path in corpus_files() + sorted((Path(__file__).parent / "mails").glob("*.eml"))
+    ]
+    heads += [
+        b"Message-ID:\r\n <folded@example.org>\r\nSubject: x",
+        b"message-id: <lower@example.org>",
+        b"MESSAGE-ID:   <a@b>  trailing  ",
+        b"Message-ID: <first@x>\nMessage-ID: <second@x>",
+        b"X-Message-ID: <not-this@x>\nMessage-ID: <this@x>",
+        b"Subject: about\n Message-ID: <continuation@x>",
+        b"Message-ID: <8bit-\xc3\xa4@x>",
+        b"Message-ID: <bare\rcr@x>",
+        b"From someone Tue Nov 24 10:00:00 2026\nMessage-ID: <mbox@x>",
+        b"No colon here\nMessage-ID: <after-a-broken-line@x>",
+        b"Message-ID : <space-before-colon@x>",
+        b"Message-ID:",
+        b"Subject: none",
+        b"Message-ID: <" + b"x" * 2000 + b"@x>",
+    ]
+    fast = 0
+    for head in heads:
+        reading = spool.plain_message_id(head)
+        if reading is not None:
+            fast += 1
+            assert reading == parser_message_id(head), head[:200]
+    assert fast > len(heads) // 2  # most real mails take the fast reading
 
 
 # ---------------------------------------------------------------------- dedupe
@@ -220,6 +261,44 @@ def test_spool_group_commit_from_many_threads(engine: Engine) -> None:
     assert {rows[mail_id] for mail_id in results.values()} == {
         f"<group-{n}@example.org>" for n in range(40)
     }
+
+
+def test_spool_answers_each_coroutine_and_isolates_a_mail_it_cannot_store(engine: Engine) -> None:
+    """Coroutines of one loop waiting on a Spool each get their own answer: their mail's
+    row, or SpoolError for the one mail that cannot be stored; a waiter that went away
+    meanwhile (its client disconnected) leaves the others and the writer working."""
+    writer = Spool(engine).start()
+    unstorable = Arrival("not bytes", "x@example.org", ("beschwerde@siegel.localhost",), "smtp")  # type: ignore[arg-type]
+
+    async def burst() -> tuple[list[spool.Stored], spool.Stored]:
+        good = [
+            asyncio.ensure_future(writer.put(arrival(mail(f"loop-{n}@example.org"))))
+            for n in range(30)
+        ]
+        gone = asyncio.ensure_future(writer.put(arrival(mail("gone@example.org"))))
+        bad = asyncio.ensure_future(writer.put(unstorable))
+        more = [
+            asyncio.ensure_future(writer.put(arrival(mail(f"more-{n}@example.org"))))
+            for n in range(30)
+        ]
+        await asyncio.sleep(0)  # every put has queued its mail
+        gone.cancel()
+        stored = await asyncio.wait_for(asyncio.gather(*good, *more), 30)
+        with pytest.raises(spool.SpoolError):
+            await asyncio.wait_for(bad, 30)
+        return stored, await asyncio.wait_for(writer.put(arrival(mail("after@example.org"))), 30)
+
+    try:
+        stored, after = asyncio.run(burst())
+    finally:
+        writer.stop()
+
+    rows = {row.id: row.message_id for row in read_all(url_of(engine))}
+    assert [rows[result.mail_id] for result in stored] == [
+        f"<{kind}-{n}@example.org>" for kind in ("loop", "more") for n in range(30)
+    ]
+    assert rows[after.mail_id] == "<after@example.org>"
+    assert "<gone@example.org>" in rows.values()  # committed; its client got no 250
 
 
 @pytest.mark.postgres
