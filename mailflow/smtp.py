@@ -221,6 +221,7 @@ class _Spoken(SMTP):
         self.connection = connection
         self.limits = limits
         self._greeting_sent = True
+        self._idle_deadline = 0.0
 
     async def push(self, status: str | bytes) -> None:
         if self._greeting_sent:  # aiosmtpd's own greeting, always its first push
@@ -236,6 +237,22 @@ class _Spoken(SMTP):
     def data_received(self, data: bytes) -> None:
         self._reset_timeout()
         super().data_received(data)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """Move the idle deadline; the timer is only replaced when it would fire later
+        than the new deadline, not at every command and chunk of DATA."""
+        self._idle_deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > self._idle_deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if self.loop.time() < self._idle_deadline:
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+        else:
+            self._timeout_cb()
 
     def _timeout_cb(self) -> None:
         # RFC 5321 §4.5.3.2: a server that times out a session should say so with 421.
