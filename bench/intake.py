@@ -13,7 +13,8 @@ and sending mails back to back. Runs of the same burst:
   `siegel worker`: only the writer is shared (SQLite's writers take turns).
 
 Printed: mails per second to the 250 and p50/p99 time from the end of DATA to the 250
-for each, the ratios, and mails per second until every mail is processed.
+for each, this process's CPU time per mail (the servers'; the clients run apart), the
+ratios, and mails per second until every mail is processed.
 
 Targets (issue 11): store-first at least 70 % of the do-nothing handler's throughput,
 p99 under 50 ms. The exit status judges the intake with the worker paused; the runs
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import resource
 import smtplib
 import statistics
 import sys
@@ -90,8 +92,16 @@ def client_run(port: int, client: int, count: int, results: multiprocessing.Queu
     results.put(latencies)
 
 
-def drive(port: int, clients: int, per_client: int) -> tuple[float, list[float]]:
+def server_cpu_seconds() -> float:
+    """CPU time of this process (the servers' threads; the clients run in their own)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def drive(port: int, clients: int, per_client: int) -> tuple[float, list[float], float]:
+    """Seconds for the burst, each mail's time to its 250, and this process's CPU seconds."""
     results: multiprocessing.Queue = multiprocessing.Queue()
+    cpu_before = server_cpu_seconds()
     processes = [
         multiprocessing.Process(target=client_run, args=(port, c, per_client, results))
         for c in range(clients)
@@ -103,9 +113,10 @@ def drive(port: int, clients: int, per_client: int) -> tuple[float, list[float]]
     for _ in processes:
         latencies.extend(results.get(timeout=600))
     elapsed = time.perf_counter() - started
+    cpu = server_cpu_seconds() - cpu_before
     for process in processes:
         process.join()
-    return elapsed, latencies
+    return elapsed, latencies, cpu
 
 
 class DoNothing:
@@ -168,6 +179,12 @@ def main() -> int:
         f"{', '.join(f'{r:.2f}' for r in ratios)}; target >= {TARGET_RATIO:.2f}); "
         f"p99 {p99:.1f} ms (median; target < {TARGET_P99_MS:.0f} ms)"
     )
+    cpu_ratios = sorted(burst.cpu_per_mail / base.cpu_per_mail for base, burst in pairs)
+    print(
+        f"server CPU per mail, store-first / do-nothing: {statistics.median(cpu_ratios):.2f}"
+        f" (median of {', '.join(f'{r:.2f}' for r in cpu_ratios)}; printed, not judged:"
+        " the figure that load on the machine moves least)"
+    )
     base = pairs[-1][0]
     print(
         f"with a worker, to the last do-nothing run: {mixed.rate / base.rate:.2f} alongside, "
@@ -189,10 +206,10 @@ def do_nothing(args: argparse.Namespace) -> Figures:
     port = free_port()
     baseline = Controller(DoNothing(), hostname="127.0.0.1", port=port)
     baseline.start()
-    elapsed, latencies = drive(port, args.clients, args.mails)
+    elapsed, latencies, cpu = drive(port, args.clients, args.mails)
     baseline.stop()
     total = args.clients * args.mails
-    return Figures(total / elapsed, latencies, total / elapsed)
+    return Figures(total / elapsed, latencies, total / elapsed, cpu / total)
 
 
 @dataclass(frozen=True)
@@ -200,6 +217,7 @@ class Figures:
     rate: float
     latencies: list[float]
     processed_rate: float
+    cpu_per_mail: float  # seconds of this process's CPU per mail during the burst
     backend: str = "none"
 
     @property
@@ -211,7 +229,10 @@ class Figures:
         return percentile(self.latencies, 99) * 1000
 
     def line(self) -> str:
-        return f"{self.rate:7.1f} mails/s to 250, p50 {self.p50:6.2f} ms, p99 {self.p99:7.2f} ms"
+        return (
+            f"{self.rate:7.1f} mails/s to 250, p50 {self.p50:6.2f} ms, p99 {self.p99:7.2f} ms,"
+            f" server CPU {self.cpu_per_mail * 1000:.2f} ms/mail"
+        )
 
 
 def run_intake(
@@ -241,7 +262,7 @@ def run_intake(
     started = time.perf_counter()
     if worker_mode == ALONG:
         worker_thread.start()
-    elapsed, latencies = drive(port, args.clients, args.mails)
+    elapsed, latencies, cpu = drive(port, args.clients, args.mails)
     controller.stop()
     spool.stop()
     processed_rate = 0.0
@@ -260,7 +281,8 @@ def run_intake(
         stop_apart.set()
         apart.join(60)
     engine.dispose()
-    return Figures(total / elapsed, latencies, processed_rate, engine.url.get_backend_name())
+    backend = engine.url.get_backend_name()
+    return Figures(total / elapsed, latencies, processed_rate, cpu / total, backend)
 
 
 def worker_apart(config: Config, url: str, ready: Any, stop: Any) -> None:
