@@ -164,6 +164,8 @@ def _classify_jsonl(name: str, config: Config) -> int:
             if len(pending) >= BATCH:
                 flush()
         flush()
+    except BrokenPipeError:
+        raise  # our reader left (`| head`): `main` ends quietly with 141
     except OSError as error:
         print(f"siegel classify: {name}: cannot read: {error.strerror}", file=sys.stderr)
         return EX_NOINPUT

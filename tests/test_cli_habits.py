@@ -159,17 +159,24 @@ def test_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ output
 
 
-def test_closed_pipe_is_quiet_and_exits_141(config_path: Path) -> None:
-    """`siegel mails | head`: the reader leaves early; no BrokenPipe traceback, exit 141
-    as a shell reports a process ended by SIGPIPE."""
+@pytest.mark.parametrize("command", ["mails", "classify"])
+def test_closed_pipe_is_quiet_and_exits_141(
+    config_path: Path, tmp_path: Path, command: str
+) -> None:
+    """`siegel mails | head`, `siegel classify --jsonl IN | head`: the reader leaves
+    early; no BrokenPipe traceback and no "cannot read", exit 141 as a shell reports a
+    process ended by SIGPIPE."""
     for number in range(1, 4):
         ingest(config_path, number)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "subject": "Paket", "body": "Wo ist es?"}) + "\n")
+    args = {"mails": ["mails"], "classify": ["classify", "--jsonl", str(source)]}[command]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEGEL_")}
     reader, writer = os.pipe()
     os.close(reader)  # the reader is gone before the command writes a byte
     try:
         process = subprocess.run(
-            [sys.executable, "-m", "mailflow.cli", "mails", "--config", str(config_path)],
+            [sys.executable, "-m", "mailflow.cli", *args, "--config", str(config_path)],
             stdout=writer,
             stderr=subprocess.PIPE,
             env=environment,
@@ -178,7 +185,7 @@ def test_closed_pipe_is_quiet_and_exits_141(config_path: Path) -> None:
         )
     finally:
         os.close(writer)
-    assert process.returncode == command_support.EX_PIPE == 141
+    assert process.returncode == command_support.EX_PIPE == 141, process.stderr
     assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
 
 
