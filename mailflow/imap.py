@@ -44,6 +44,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from mailflow import parsing
 from mailflow.config import ImapAccount
 from mailflow.db import session_scope, utcnow
 from mailflow.models import ImapCheckpoint, MailStatus, StoredMail
@@ -274,6 +275,7 @@ class ImapPoller:
             f"quarantine:{identity.fingerprint}:{size}".encode()
         ).hexdigest()
         envelope_from, envelope_to = envelope_of(headers, self.account.username)
+        shown = parsing.parse(headers)  # for `siegel mails`: who sent it, about what
         log.warning("%s uid %d quarantined: %s", self.account_key, uid, reason)
         for attempt in range(2):
             try:
@@ -300,6 +302,8 @@ class ImapPoller:
                             received_at=self.clock(),
                             status=MailStatus.QUARANTINED,
                             quarantine_reason=reason,
+                            subject=shown.subject or None,
+                            from_address=shown.from_address,
                         )
                     )
                 return

@@ -326,6 +326,7 @@ def test_an_oversize_mail_is_quarantined_with_its_headers_and_reason(
     assert held.quarantine_reason == f"imap: {len(big)} bytes exceeds max_message_bytes 4000"
     assert held.raw == big[: big.index(b"\r\n\r\n") + 4]  # the headers only
     assert (held.message_id, held.size) == ("<big@example.org>", len(big))
+    assert (held.from_address, held.subject) == ("kundin@example.org", "Bestellung big")
     assert dovecot.messages(user, folder(QUARANTINE)) == [big]
     assert dovecot.messages(user, folder(PROCESSED)) == [small]
     assert dovecot.uids(user, "INBOX") == []
