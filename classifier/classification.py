@@ -38,8 +38,9 @@ from classifier.inference import LinearHead, row_sums
 from classifier.intent_cues import intent_inputs
 from classifier.language import decide_language, language_scores_many
 from classifier.model import Model, train
+from classifier.records import OTHER, PROPOSAL, SOLVED_QUESTION
 from classifier.replies import Reply, extract_reply
-from classifier.verdict_words import OTHER, PROPOSAL, RESOLVED, SOLVED_QUESTION
+from classifier.verdict_words import RESOLVED
 from classifier.verdicts import verdict_answer, verdict_hits
 
 DEFAULT_TRIAGE_THRESHOLD = 0.6
@@ -103,7 +104,8 @@ def classify(
     solved_threshold: float = DEFAULT_SOLVED_THRESHOLD,
 ) -> Classification:
     """Classify one mail's own text. `context` ("solved_question" or "proposal") asks for
-    the reply intent; `model` defaults to one trained on the shipped data."""
+    the reply intent (another raises ValueError); `model` defaults to one trained on the
+    shipped data."""
     mail = {"subject": subject, "body": body, "html": html, "context": context}
     return classify_many(
         [mail],
@@ -122,7 +124,14 @@ def classify_many(
     solved_threshold: float = DEFAULT_SOLVED_THRESHOLD,
 ) -> list[Classification]:
     """Classify many mails (mappings with "subject", "body" and optional "html",
-    "context"), featurising the texts of up to `BATCH_SIZE` mails at once."""
+    "context"), featurising the texts of up to `BATCH_SIZE` mails at once. A context
+    other than those of `records.INTENT_LABELS` (or None) is a caller's mistake: a
+    ValueError naming it, before any mail is read."""
+    for mail in mails:
+        context = mail.get("context")
+        if context is not None and context not in rec.INTENT_LABELS:
+            known = " or ".join(map(repr, rec.INTENT_LABELS))
+            raise ValueError(f"unknown reply context {context!r}: expected {known} or None")
     model = model or default_model()
     thresholds = _Thresholds(
         triage_threshold, {PROPOSAL: proposal_threshold, SOLVED_QUESTION: solved_threshold}

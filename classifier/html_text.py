@@ -20,12 +20,12 @@ quickly. Both texts come from the same pass over the markup and agree on what is
   returned. It must be given the HTML as it was sent: the quote structure lives in the
   class, id and style attributes that a sanitiser removes.
 
-Both write a link as "text (url)" (http, https, mailto and tel; once when the text is the
-address): `readable_text` in its text, `html_to_text` in `HtmlText.with_links`, the same
-lines as its `text` with the target after the text of each link, and only after text: its
-`text` stays without them, for finding quotes and comparing with the text part, and the
-reply reader takes the lines the sender wrote from `with_links` (what it forwards keeps
-what the sender linked to).
+Both write a link as "text (url)" (http, https, mailto and tel: `LINK_SCHEMES`; once when
+the text is the address): `readable_text` in its text, `html_to_text` in
+`HtmlText.with_links`, the same lines as its `text` with the target after the text of
+each link, and only after text: its `text` stays without them, for finding quotes and
+comparing with the text part, and the reply reader takes the lines the sender wrote from
+`with_links` (what it forwards keeps what the sender linked to).
 
 They differ in what only a person needs: `readable_text` writes a link without text as
 its bare url (an image's link, a link around blocks), list items with a
@@ -133,8 +133,9 @@ _FLAT_TAGS = frozenset(
     {"area", "base", "br", "col", "dd", "dt", "embed", "hr", "img", "input", "li", "link",
      "meta", "option", "p", "param", "source", "td", "th", "tr", "track", "wbr"}
 )  # fmt: skip
-# The link targets written as text: the ones a reader can follow (no "javascript:").
-_LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
+# The link targets written as text: the ones a reader can follow (no "javascript:"); the
+# reply reader leaves them out to compare the parts (`classifier.replies`).
+LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 
 # Gmail's signature block; its text part writes "-- " above the signature, and so does
 # `html_to_text`, for the reader's signature rule.
@@ -462,7 +463,7 @@ class _TextBuilder(HTMLParser):
                 href, line, start = element.link
                 pieces = self._line[start:] if line == len(self.lines) else self._line
                 label = "".join(piece for piece in pieces if type(piece) is not _Target).strip()
-                if href.lower().startswith(_LINK_SCHEMES) and _bare(href) != _bare(label):
+                if href.lower().startswith(LINK_SCHEMES) and _bare(href) != _bare(label):
                     if self._readable:
                         self._line.append(f" ({href})" if label else href)
                     elif label:
@@ -666,6 +667,6 @@ def _target(href: str) -> str:
 def _bare(url_or_label: str) -> str:
     """A link target without scheme and trailing slash, to spot labels that repeat it."""
     text = url_or_label.strip().lower()
-    for scheme in _LINK_SCHEMES:
+    for scheme in LINK_SCHEMES:
         text = text.removeprefix(scheme)
     return text.rstrip("/")

@@ -3,8 +3,10 @@ turning a record into the text a model sees.
 
 Owns the record formats of `classifier/data/README.md` (complaints with a `category`, reply
 intents with `context` and `intent`, automatic replies with `auto_reply` and `kind`), the
-merging of operator corrections, and `model_text`, which every training, evaluation and
-classification path uses so that all of them see the same text.
+reply contexts (`PROPOSAL`, `SOLVED_QUESTION`) and answers (`POSITIVE`, `NEGATIVE`,
+`OTHER`) with their intent labels, the merging of operator corrections, and `model_text`,
+which every training, evaluation and classification path uses so that all of them see the
+same text.
 """
 
 from __future__ import annotations
@@ -33,15 +35,18 @@ CATEGORIES = (
     "praise",
     "other",
 )
+# The reply contexts: what a reply answers, a mediator's proposal or "is your problem solved?".
+PROPOSAL, SOLVED_QUESTION = "proposal", "solved_question"
 INTENT_LABELS = {
-    "solved_question": ("resolved", "not_resolved", "other"),
-    "proposal": ("accept", "reject", "other"),
+    SOLVED_QUESTION: ("resolved", "not_resolved", "other"),
+    PROPOSAL: ("accept", "reject", "other"),
 }
 # One intent model serves both contexts: "solved" and "accepted" are both a yes to what was
 # asked, and each context alone has too few examples to learn how people say yes and no.
-POSITIVE, NEGATIVE = "positive", "negative"
+# OTHER: no answer (yet), neither yes nor no.
+POSITIVE, NEGATIVE, OTHER = "positive", "negative", "other"
 INTENT_BY_ANSWER = {
-    context: {POSITIVE: yes, NEGATIVE: no, "other": other}
+    context: {POSITIVE: yes, NEGATIVE: no, OTHER: other}
     for context, (yes, no, other) in INTENT_LABELS.items()
 }
 ANSWER_BY_INTENT = {

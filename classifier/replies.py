@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from classifier import quote_markers as qm
-from classifier.html_text import HtmlText, html_to_text
+from classifier.html_text import LINK_SCHEMES, HtmlText, html_to_text
 
 # What one line turned out to be.
 _AUTHORED = "t"
@@ -132,12 +132,11 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
         return _split(plain, "text")
     converted = html_to_text(html)
     html_body = _normalise(converted.text)
+    # The text with link targets: the same text (and string) when there are none.
+    with_links = converted.with_links or converted.text
+    shown = html_body if with_links == converted.text else _normalise(with_links)
     from_html = _split(
-        html_body,
-        "html",
-        converted.markers,
-        hidden_at=converted.hidden_at,
-        shown=_normalise(converted.with_links or converted.text),
+        html_body, "html", converted.markers, hidden_at=converted.hidden_at, shown=shown
     )
     if not plain.strip():
         return replace(from_html, hidden=converted.hidden)
@@ -148,7 +147,7 @@ def extract_reply(text: str, html: str | None = None) -> Reply:
         if hidden_cuts:
             reply = _with_cuts(reply, (*reply.cuts, *hidden_cuts))
     else:
-        from_html = _with_answers_in_container(from_html, html_body, converted, from_text)
+        from_html = _with_answers_in_container(from_html, html_body, shown, converted, from_text)
         decided = _said_in_both(_without_lines_quoted_in(from_html, from_text), from_text)
         reply = _as_the_text_part_writes_it(decided, from_text)
     return replace(reply, hidden=converted.hidden)
@@ -159,7 +158,7 @@ def _with_cuts(reply: Reply, cuts: tuple[Cut, ...]) -> Reply:
 
 
 def _with_answers_in_container(
-    from_html: Reply, body: str, converted: HtmlText, from_text: Reply
+    from_html: Reply, body: str, shown: str, converted: HtmlText, from_text: Reply
 ) -> Reply:
     """The HTML's reply with the answers typed inside a client's quote container.
 
@@ -179,7 +178,7 @@ def _with_answers_in_container(
         converted.markers,
         open_container=True,
         hidden_at=converted.hidden_at,
-        shown=_normalise(converted.with_links or converted.text),
+        shown=shown,
     )
     added = _own_keys(opened.layout) - _own_keys(from_html.layout)
     answers = {
@@ -487,7 +486,7 @@ def _said_in_both(reply: Reply, other: Reply) -> Reply:
 # `HtmlText.with_links`), the text part in its own way or not at all.
 _WORD = re.compile(r"\w+")
 _TEXT_ONLY = re.compile(r"<[^<>\s]*(?::|@)[^<>\s]*>|\[(?:image|cid|bild|grafik):[^\]\n]*\]", re.I)
-_LINK_TARGET = re.compile(r"\((?:https?://|mailto:|tel:)\S*\)", re.IGNORECASE)
+_LINK_TARGET = re.compile(rf"\((?:{'|'.join(map(re.escape, LINK_SCHEMES))})\S*\)", re.IGNORECASE)
 
 
 def _without_links(text: str) -> str:

@@ -13,16 +13,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from classifier.records import NEGATIVE, POSITIVE
+from classifier.records import NEGATIVE, OTHER, POSITIVE, PROPOSAL, SOLVED_QUESTION
 
-# The strengths of a verdict hit (`classifier.verdicts`), its answers and the contexts.
+# The strengths of a verdict hit (`classifier.verdicts`) and its answers (with OTHER, no
+# answer yet; the contexts, PROPOSAL and SOLVED_QUESTION, are `classifier.records`').
 STATED = "stated"
 DENIED = "denied"
 RESERVED = "reserved"
-OTHER = "other"  # with POSITIVE and NEGATIVE, the answers of `records.INTENT_BY_ANSWER`
 ACCEPT, REJECT = POSITIVE, NEGATIVE  # on a proposal
 RESOLVED, NOT_RESOLVED = POSITIVE, NEGATIVE  # to "is your problem solved?"
-PROPOSAL, SOLVED_QUESTION = "proposal", "solved_question"  # the contexts
 
 # The conditions that make a verdict conditional, wherever in the reply they stand.
 _STRONG_CONDITION = re.compile(
@@ -40,6 +39,16 @@ _NOT_YET_DECIDED = (
     r"|\bnot (?:yet )?sure\b|\bunsure\b|\bundecided\b|\bmade up (?:my|our) minds?\b"
     r"|\b(?:haven't|have not|not yet|yet to) (?:\w+ )?decided?\b|\b(?:get|come) back to you\b"
     r"|\bnot saying\b|\b(?:ich )?(?:will|moechte) (?:ich )?nicht (?:sagen|behaupten)\b"
+)
+# Subjunctives: a verdict they go with is conditional ("einverstanden wären wir, wenn ...").
+_SUBJUNCTIVES = frozenset(
+    {"wuerde", "wuerden", "wuerd", "waere", "waeren", "koennte", "koennten", "haette"}
+    | {"haetten", "would", "could", "might", "i'd", "we'd"}
+)
+# After a negator these make it partial ("nicht ganz gelöst", "not fully").
+_PARTLY = frozenset(
+    {"ganz", "voll", "vollstaendig", "komplett", "100", "entirely", "fully", "quite"}
+    | {"completely", "totally", "wholly"}
 )
 
 
@@ -182,14 +191,9 @@ PROPOSAL_WORDS = Lexicon(
     ),
     weak_condition=frozenset(
         {"wenn", "falls", "sofern", "solange", "sobald", "if", "provided", "once"}
-        | {"wuerde", "wuerden", "wuerd", "waere", "waeren", "koennte", "koennten", "haette"}
-        | {"haetten", "would", "could", "might", "i'd", "we'd"}
-    ),
-    partly=frozenset(
-        {"ganz", "wirklich", "voll", "vollstaendig", "komplett", "unbedingt", "so", "100"}
-        | {"entirely", "fully", "quite", "completely", "totally", "really", "necessarily"}
-        | {"wholly"}
-    ),
+    )
+    | _SUBJUNCTIVES,
+    partly=_PARTLY | {"wirklich", "unbedingt", "so", "really", "necessarily"},
     not_yet_undecided=True,
     partial=re.compile(
         r"\b(?:aber|jedoch|but) (?:nicht|not)\b|\bteilweise\b|\bzum teil\b|\bin teilen\b"
@@ -226,10 +230,11 @@ PROPOSAL_WORDS = Lexicon(
 #   verdict ("gelöst wäre es erst, wenn ...", "it would be solved if ...", "it should be
 #   solved once ..."), and a reply that only acknowledges ("Ok", "Danke!").
 
-_SOLVED_WORDS = frozenset(
-    {"geloest", "erledigt", "geklaert", "behoben", "geregelt"}
-    | {"solved", "resolved", "sorted", "fixed", "settled"}
-)
+# "Solved", in the verdict words and in the patterns (`_YES_WORD`); the German ones may
+# be negated after them ("gelöst ist es nicht").
+_SOLVED_DE = ("geloest", "erledigt", "geklaert", "behoben", "geregelt")
+_SOLVED_EN = ("solved", "resolved", "sorted", "fixed", "settled")
+_SOLVED_WORDS = frozenset(_SOLVED_DE + _SOLVED_EN)
 _UNSOLVED_WORDS = frozenset(
     {"ungeloest", "unerledigt", "ungeklaert", "unsolved", "unresolved", "unsettled"}
 )
@@ -244,7 +249,7 @@ _NO_PROBLEMS = re.compile(
     r"|\bno (?:problems?|issues?) any ?more\b"
     r"|\bnothing (?:more|left|else|further) to (?:do|sort out|fix|complain about)\b"
 )
-_YES_WORD = r"(?:geloest|erledigt|geklaert|behoben|geregelt|solved|resolved|sorted|fixed|settled)"
+_YES_WORD = f"(?:{'|'.join(_SOLVED_DE + _SOLVED_EN)})"
 _STILL_NOT = re.compile(
     r"\b(?:immer noch|noch immer|nach wie vor|weiterhin|still) (?:\w+ )?"
     r"(?:nicht|kein\w*|nichts|nix|not|no|nothing|none|offen|open|kaputt|broken|defekt|da"
@@ -334,7 +339,7 @@ SOLVED_WORDS = Lexicon(
     answers={RESOLVED: "resolved", NOT_RESOLVED: "not-resolved"},
     positive=_SOLVED_WORDS,
     negative=_UNSOLVED_WORDS,
-    negated_after=frozenset({"geloest", "erledigt", "geklaert", "behoben", "geregelt"}),
+    negated_after=frozenset(_SOLVED_DE),
     phrases=(
         ("solved-no-problems", _NO_PROBLEMS, RESOLVED),
         ("solved-still-not", _STILL_NOT, NOT_RESOLVED),
@@ -352,14 +357,8 @@ SOLVED_WORDS = Lexicon(
         {"wenn", "falls", "sofern", "solange", "sobald", "erst", "bis", "if", "provided"}
         | {"once", "until", "till"}
     ),
-    subjunctive=frozenset(
-        {"wuerde", "wuerden", "wuerd", "waere", "waeren", "koennte", "koennten", "haette"}
-        | {"haetten", "would", "could", "might", "i'd", "we'd", "it'd"}
-    ),
-    partly=frozenset(
-        {"ganz", "voll", "vollstaendig", "komplett", "100", "entirely", "fully", "quite"}
-        | {"completely", "totally", "wholly"}
-    ),
+    subjunctive=_SUBJUNCTIVES | {"it'd"},
+    partly=_PARTLY,
     not_yet_undecided=False,
     ironic=frozenset({"super", "toll", "total", "wunderbar", "prima", "bestens"})
     | {"brilliantly", "wonderfully", "beautifully", "perfectly", "great"},

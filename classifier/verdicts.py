@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 from classifier.intent_cues import APOSTROPHES, NEGATORS
-from classifier.records import NEGATIVE, POSITIVE, normalise
-from classifier.verdict_words import DENIED, LEXICONS, OTHER, REPEATED, RESERVED, STATED, Lexicon
+from classifier.records import NEGATIVE, OTHER, POSITIVE, normalise
+from classifier.verdict_words import DENIED, LEXICONS, REPEATED, RESERVED, STATED, Lexicon
 
 # Two answers act, so they must be said in so many words: a party's answer to a mediator's
 # proposal (accepted by both, the case closes settled; rejected, it goes back to mediation)

@@ -90,7 +90,7 @@ class Claimed:
     recipient: str
     envelope_from: str
     raw: bytes
-    claimed_at: datetime
+    claimed_at: datetime  # the claim's time, as stored: what every later update compares
     problem: str | None = None  # why the message could not be rendered
 
 
@@ -264,8 +264,7 @@ class Relay:
         attempted = 0
         with self._connection() as connection:
             while attempted < BATCH_SIZE:
-                claimed_at = self.clock()
-                batch = self._claim(claimed_at, min(CLAIM_SIZE, BATCH_SIZE - attempted))
+                batch = self._claim(self.clock(), min(CLAIM_SIZE, BATCH_SIZE - attempted))
                 if not batch:
                     break
                 tried, relay_down = 0, False
@@ -276,15 +275,16 @@ class Relay:
                         tried += 1
                         relay_down = answer.relay_problem
                         # A later row may have waited so long that `recover` could hand
-                        # it to another relay: it is given back instead.
-                        fresh = self.clock() - claimed_at <= self.lease / 2
+                        # it to another relay: it is given back instead (the rows of a
+                        # batch share one claim and its time).
+                        fresh = self.clock() - sending.claimed_at <= self.lease / 2
                         following = batch[tried] if tried < len(batch) else None
                         if relay_down or not fresh:
                             following = None
                         sending = self._record(sending, answer, self.clock(), following)
                 finally:
                     attempted += tried
-                    self._give_back([claimed.id for claimed in batch[tried:]], claimed_at)
+                    self._give_back(batch[tried:])
                 if relay_down:
                     break
         return attempted
@@ -413,20 +413,20 @@ class Relay:
             return Claimed(row.id, row.recipient, envelope_from, b"", row.claimed_at, problem)
         return Claimed(row.id, row.recipient, envelope_from, raw, row.claimed_at)
 
-    def _give_back(self, row_ids: list[int], claimed_at: datetime) -> None:
-        """Rows claimed at `claimed_at` and not tried: queued again as they were (no
-        attempt counted); a row recovered and claimed by another relay meanwhile is not
-        this relay's to give back."""
-        if not row_ids:
+    def _give_back(self, rows: list[Claimed]) -> None:
+        """Rows of one claim not tried: queued again as they were (no attempt counted); a
+        row recovered and claimed by another relay meanwhile (at another time) is not this
+        relay's to give back."""
+        if not rows:
             return
         table = OutboxMail.__table__  # type: ignore[attr-defined]
         with session_scope(self.engine) as session:
             session.execute(
                 update(table)
                 .where(
-                    table.c.id.in_(row_ids),
+                    table.c.id.in_([row.id for row in rows]),
                     table.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING]),
-                    table.c.claimed_at == claimed_at,
+                    table.c.claimed_at == rows[0].claimed_at,
                 )
                 .values(status=OutboxStatus.QUEUED, claimed_at=None, claimed_by=None)
             )

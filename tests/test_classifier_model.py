@@ -174,6 +174,18 @@ def test_classify_with_small_model(small_model):
     assert classifier.classify("x", "y", model=small_model).intent is None
 
 
+@pytest.mark.parametrize("body", ["Einverstanden, danke!", "> nur ein Zitat"])
+def test_an_unknown_context_is_an_error_naming_it(small_model, body):
+    """A reply context other than "proposal" and "solved_question" is a ValueError that
+    names it, whatever the mail says, in a batch too, not a KeyError or no answer."""
+    message = "unknown reply context 'solved'"
+    with pytest.raises(ValueError, match=message):
+        classifier.classify("Re: Fall", body, context="solved", model=small_model)
+    mails = [{"subject": "Re: Fall", "body": body, "context": c} for c in ("proposal", "solved")]
+    with pytest.raises(ValueError, match=message):
+        classifier.classify_many(mails, model=small_model)
+
+
 def test_corrections_override_training_labels():
     """A correction of a training text replaces its label; the next model learns it."""
     records = small_records()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import classifier
-from classifier.verdict_words import ACCEPT, OTHER, REJECT
+from classifier.records import OTHER
+from classifier.verdict_words import ACCEPT, REJECT
 from classifier.verdicts import verdict_hits
 from mailflow import casework, parsing
 from mailflow.config import ConfigError, load, parse

@@ -16,7 +16,8 @@ import time
 import pytest
 
 import classifier
-from classifier.verdict_words import NOT_RESOLVED, OTHER, RESOLVED
+from classifier.records import OTHER
+from classifier.verdict_words import NOT_RESOLVED, RESOLVED
 from classifier.verdicts import verdict_hits
 from tests.answers import read, settled
 
