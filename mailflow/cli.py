@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -62,7 +63,7 @@ from mailflow.command_support import (
     print_json,
 )
 from mailflow.config import Config, ConfigError
-from mailflow.db import open_database, read_scope, utcnow
+from mailflow.db import DatabaseUrlError, open_database, read_scope, utcnow
 from mailflow.models import (
     MailStatus,
     OutboxAttempt,
@@ -701,6 +702,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BrokenPipeError:
         return _pipe_closed()
+    except DatabaseUrlError as error:
+        print(f"siegel: configuration error: [database] url: {error}", file=sys.stderr)
+        return EX_USAGE
+    except (DBAPIError, sqlite3.Error) as error:  # sqlite3's own: from our BEGIN IMMEDIATE
+        # Unreachable, locked past its timeout, not a database: one line (-v: the trace).
+        log.debug("database error", exc_info=True)
+        print(f"siegel: database error: {_one_line(error)}", file=sys.stderr)
+        return EX_TEMPFAIL
     return status
 
 

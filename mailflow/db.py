@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, SQLModel
 
@@ -56,11 +57,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be used as written: a configuration error."""
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for `url`; SQLite files get WAL, serialised writers, mode 0600."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise DatabaseUrlError(f"not a database URL: {error}") from error
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        try:
+            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        except (NoSuchModuleError, ImportError) as error:
+            raise DatabaseUrlError(f"no driver for {parsed.drivername!r}: {error}") from error
     database = parsed.database or ":memory:"
     busy_timeout = _busy_timeout_seconds(parsed)
     if database != ":memory:" and not parsed.query.get("uri"):
@@ -118,7 +129,7 @@ def _busy_timeout_seconds(parsed: URL) -> float:
     except (TypeError, ValueError):
         seconds = -1.0
     if not 0 <= seconds < 86400:
-        raise ValueError(f"database URL: timeout must be seconds from 0 to 86400, got {value!r}")
+        raise DatabaseUrlError(f"timeout must be seconds from 0 to 86400, got {value!r}")
     return seconds
 
 

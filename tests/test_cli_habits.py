@@ -156,6 +156,69 @@ def test_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "[relay] maildir" in one_line(done)
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite:///{tmp}/x.db?timeout=abc", "timeout must be seconds"),
+        ("garbage", "not a database URL"),
+        ("mysql://user@localhost/siegel", "no driver for 'mysql'"),
+    ],
+)
+def test_an_unusable_database_url_is_a_configuration_error(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    """A database URL that cannot work as written: one line naming the key, exit 2."""
+    path = write_config(tmp_path, f'[database]\nurl = "{url.format(tmp=tmp_path)}"\n')
+    done = siegel("status", "--config", str(path))
+    assert done.returncode == command_support.EX_USAGE == 2
+    line = one_line(done)
+    assert "[database] url" in line and says in line
+
+
+def test_a_database_that_cannot_be_used_now_is_one_line_exit_75(tmp_path: Path) -> None:
+    """Not a database file, a server that does not answer, a lock held past the URL's
+    timeout: one line saying so, exit 75 (try again), never a traceback."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 32)
+    garbage.chmod(0o600)  # not to be told that it was tightened
+    unreachable = f"postgresql+psycopg://siegel:pw@127.0.0.1:{free_port()}/siegel"
+    locked = tmp_path / "locked.db"
+    done = siegel(
+        "status",
+        "--config",
+        str(write_config(tmp_path, f'[database]\nurl = "sqlite:///{locked}"\n')),
+    )
+    assert done.returncode == 0, done.stderr
+    for url, says in (
+        (f"sqlite:///{garbage}", "file is not a database"),
+        (unreachable, "connection failed"),
+        (f"sqlite:///{locked}?timeout=0.2", "database is locked"),
+    ):
+        path = write_config(tmp_path, f'[database]\nurl = "{url}"\n')
+        holder = subprocess.Popen(  # holds the writer's turn while the command runs
+            [sys.executable, "-c", HOLD_WRITE_LOCK, str(locked)], stdout=subprocess.PIPE
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+            done = siegel("mediator", "add", "petra@example.org", "--config", str(path))
+        finally:
+            holder.kill()
+            holder.wait()
+        assert done.returncode == command_support.EX_TEMPFAIL == 75, done.stderr
+        line = one_line(done)
+        assert line.startswith("siegel: database error: ") and says in line
+        assert "pw@" not in line
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
 # ------------------------------------------------------------------ output
 
 
