@@ -64,7 +64,7 @@ def merchant_summary(merchant: Merchant) -> dict[str, Any]:
 
 
 def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
-    values = merchant_values(args)
+    values = merchant_values(args, config.siegel.domain)
     values["language"] = values["language"] or config.siegel.default_language
     with session_scope(open_database(config.database_url)) as session:
         if storage.merchant_by_slug(session, values["slug"]) is not None:

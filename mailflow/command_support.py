@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import re
 import sys
 import zoneinfo
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from sqlmodel import Session
 
 from mailflow.config import Config
 from mailflow.db import utcnow
+from mediation import addresses
 
 EX_OK = 0
 """Done."""
@@ -84,6 +86,23 @@ def local_time(moment: datetime | str | None, config: Config) -> str:
         moment = datetime.fromisoformat(moment)
     local = moment.astimezone(zoneinfo.ZoneInfo(config.siegel.timezone))
     return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+_MAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def person_address(value: str, option: str, domain: str) -> str:
+    """`value` lower-cased, checked to be a person's mailbox: a mail address, and none
+    of the service's own at `domain` (mail to those comes back into our intake)."""
+    address = value.strip().lower()
+    if not _MAIL_ADDRESS.match(address):
+        raise UsageError(f"{option} {value!r}: not a mail address")
+    if addresses.in_scheme(domain, address):
+        raise UsageError(
+            f"{option} {address}: one of the service's own addresses at {domain}; "
+            "name a person's mailbox"
+        )
+    return address
 
 
 def print_json(value: Any) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -35,6 +34,7 @@ from mailflow.command_support import (
     UsageError,
     add_command,
     add_paging,
+    person_address,
 )
 from mailflow.config import Config
 from mailflow.db import open_database, read_scope, session_scope, utcnow
@@ -43,8 +43,6 @@ from mediation import case_service, mediator_store, merchant_changes, storage
 from mediation.mediator_store import MediatorRecord
 from mediation.outcomes import Outcome
 from mediation.outgoing import LANGUAGES
-
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def who() -> str:
@@ -126,9 +124,7 @@ def _mediator_summary(
 
 
 def cmd_mediator_add(args: argparse.Namespace, config: Config) -> int:
-    address = args.address.strip().lower()
-    if not _ADDRESS.match(address):
-        raise UsageError(f"{args.address!r}: not a mail address")
+    address = person_address(args.address, "mediator", config.siegel.domain)
     now = utcnow()
     engine = open_database(config.database_url)
     with session_scope(engine) as session:
@@ -275,7 +271,7 @@ def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
             # A shop needs its name and email; its lists of domains and aliases may be empty.
             cleared = [] if option in ("domain", "name_alias") else None
             setattr(current, option, cleared if value in ("-", ["-"]) else value)
-        checked = merchant_values(current)
+        checked = merchant_values(current, config.siegel.domain)
         values = {_OPTIONS[option]: checked[_OPTIONS[option]] for option in given}
         changes = merchant_changes.change(session, merchant, values, who(), now)
         lines = [f"  {c.field}: {shown(c.old)} → {shown(c.new)}" for c in changes]

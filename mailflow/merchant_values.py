@@ -12,7 +12,7 @@ import zoneinfo
 from datetime import time
 from typing import Any
 
-from mailflow.command_support import UsageError
+from mailflow.command_support import UsageError, person_address
 from mediation.business_time import BusinessCalendar
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -25,15 +25,17 @@ MIN_ALIAS_CHARS = 3
 """Letters or digits an alias needs: a shorter one would name a shop in any mail."""
 
 
-def merchant_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The merchant's fields from `args`, each checked; a bad one is a `UsageError`."""
+def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]:
+    """The merchant's fields from `args`, each checked; a bad one is a `UsageError`.
+    A shop's support addresses are mailboxes outside the service at `our_domain`."""
     slug = args.slug.lower()
     if not _SLUG.match(slug):
         raise UsageError(f"slug {slug!r}: lower-case letters, digits and dashes (beschwerde+SLUG@)")
-    emails = [e.strip().lower() for e in args.email]
-    for email in emails:
-        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-            raise UsageError(f"--email {email!r}: not a mail address")
+    if not args.name or not args.name.strip():
+        raise UsageError("--name: a shop needs its name; it cannot be cleared")
+    if not args.email:
+        raise UsageError("--email: a shop needs a support address; it cannot be cleared")
+    emails = [person_address(e, "--email", our_domain) for e in args.email]
     domains = [d.strip().lower().rstrip(".") for d in args.domain or []]
     for domain in domains:
         if not _DOMAIN.match(domain):

@@ -219,6 +219,33 @@ time.sleep(60)
 """
 
 
+def test_staff_and_shop_addresses_must_be_mailboxes_outside_the_service(
+    config_path: Path,
+) -> None:
+    """A mediator or a shop's support address at one of the service's own addresses would
+    send our mail back into our intake: refused with one line, exit 2. A shop's name and
+    support address cannot be cleared with `-`."""
+    config = ("--config", str(config_path))
+    for address in (
+        f"service@{TEST_DOMAIN}",
+        f"beschwerde@{TEST_DOMAIN}",
+        f"Postmaster@{TEST_DOMAIN}",
+    ):
+        done = siegel("mediator", "add", address, *config)
+        assert done.returncode == command_support.EX_USAGE, done.stderr
+        assert "one of the service's own addresses" in one_line(done)
+    shop = ("merchant", "add", "fuchs", "--name", "Möbel Fuchs")
+    done = siegel(*shop, "--email", f"beschwerde+fuchs@{TEST_DOMAIN}", *config)
+    assert done.returncode == command_support.EX_USAGE
+    assert "--email beschwerde+fuchs@" in one_line(done)
+    assert siegel(*shop, "--email", "support@fuchs.example", *config).returncode == 0
+    for option in ("--email", "--name"):
+        done = siegel("merchant", "set", "fuchs", option, "-", *config)
+        assert done.returncode == command_support.EX_USAGE, done.stderr
+        assert f"{option}: a shop needs" in one_line(done)
+    assert siegel("mediator", "add", "petra@schlichtung.example", *config).returncode == 0
+
+
 # ------------------------------------------------------------------ output
 
 
