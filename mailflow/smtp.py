@@ -70,6 +70,9 @@ ACCEPT_BATCH = 256
 ACCEPT_RETRY_SECONDS = 0.1
 # Connections refused or displaced by the limits are logged in sums this often.
 REPORT_SECONDS = 10.0
+# At a stop, mails being committed get their answer for at most this long: a mail
+# committed but never answered would be sent again by its client (a duplicate, no loss).
+STOP_GRACE_SECONDS = 10.0
 
 
 class IntakeHandler:
@@ -79,6 +82,7 @@ class IntakeHandler:
         self.spool = spool
         self.config = config
         self.lmtp = lmtp
+        self.storing = 0  # mails handed to the spool and not answered yet (the loop's)
 
     def check_recipient(self, address: str) -> str | None:
         """None if we accept mail for `address`, else the SMTP reply that refuses it."""
@@ -131,6 +135,7 @@ class IntakeHandler:
             envelope_to=tuple(envelope.rcpt_tos),
             source=f"{'lmtp' if self.lmtp else 'smtp'} from {peer}",
         )
+        self.storing += 1
         try:
             stored = await self.spool.put(arrival)
         except SpoolError:
@@ -138,6 +143,8 @@ class IntakeHandler:
         except Exception:
             log.exception("unexpected spool failure")
             return TEMPORARY_FAILURE
+        finally:
+            self.storing -= 1
         template = DUPLICATE if stored.duplicate else QUEUED
         return template.format(mail_id=stored.mail_id)
 
@@ -303,6 +310,7 @@ class _Listeners:
         for sock in self.sockets:
             loop.remove_reader(sock)
             sock.close()
+        self.sockets = []  # closed once: at the stop and again by aiosmtpd's thread
         self.server.close()
 
     async def wait_closed(self) -> None:
@@ -359,9 +367,24 @@ class IntakeController(Controller):
         return _Listeners(server, listeners)
 
     def stop(self, no_assert: bool = False) -> None:
+        """Accept no more connections, let each mail being committed get its answer
+        (within STOP_GRACE_SECONDS), then end every session."""
+        if self._thread is not None and self.loop.is_running():
+            finishing = asyncio.run_coroutine_threadsafe(self._finish_storing(), self.loop)
+            with contextlib.suppress(Exception):  # the loop ended meanwhile, or too slow
+                finishing.result(STOP_GRACE_SECONDS + 1)
         super().stop(no_assert)
         for connection in list(self.limits.silent):
             connection.sock.close()
+
+    async def _finish_storing(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        handler: IntakeHandler = self.handler
+        deadline = self.loop.time() + STOP_GRACE_SECONDS
+        while handler.storing and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the sessions answered push their replies
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(ACCEPT_BATCH):

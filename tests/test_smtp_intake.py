@@ -6,6 +6,8 @@ import logging
 import re
 import smtplib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -431,3 +433,54 @@ def test_connections_closed_by_the_limits_are_logged_in_sums(
     assert len(messages) == 2, messages
     assert "a silent connection closed to make room (127.0.0.5)" in messages[0]
     assert "last 0.3 s: a silent connection closed to make room: 4 (127.0.0.5: 4)" in messages[1]
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
+def test_a_stop_lets_the_mail_being_committed_get_its_250(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """SIGTERM while a mail waits for its commit: the intake stops accepting, the mail is
+    committed and answered 250 before the session ends (its client would otherwise send
+    a committed mail again); a connection made after the stop began is refused."""
+    running = start_intake(sqlite_engine, tmp_path)
+    database = sqlite_engine.url.database
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(database), "1.5"], stdout=subprocess.PIPE
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+    answers: list[object] = []
+
+    def send() -> None:
+        try:
+            with running.client() as client:
+                answers.append(
+                    client.sendmail(
+                        "kunde@example.org", [f"beschwerde@{TEST_DOMAIN}"], complaint("stop")
+                    )
+                )
+        except Exception as error:  # the assertion below shows it
+            answers.append(error)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(0.5)  # DATA sent; its commit waits for the holder's lock
+    stopping = threading.Thread(target=running.controller.stop)
+    stopping.start()
+    time.sleep(0.2)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", running.port), timeout=2).recv(1)
+    stopping.join(30)
+    sender.join(30)
+    holder.wait(30)
+    running.spool.stop()
+    assert answers == [{}]
+    assert [mail.message_id for mail in running.mails()] == ["<stop@example.org>"]
