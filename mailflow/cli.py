@@ -61,6 +61,7 @@ from mailflow.command_support import (
     cannot_listen,
     local_time,
     print_json,
+    whole_number,
 )
 from mailflow.config import Config, ConfigError
 from mailflow.db import DatabaseUrlError, open_database, read_scope, utcnow
@@ -89,9 +90,6 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
     parts = ALL_PARTS if args.command == "serve" else {Part(args.command)}
     threads = getattr(args, "threads", 1)
-    if threads < 1:
-        print("siegel: --threads must be at least 1", file=sys.stderr)
-        return EX_USAGE
     try:
         Service(config, parts=parts, worker_threads=threads).run_until_signalled()
     except PortUnavailable as refused:
@@ -309,16 +307,28 @@ def cmd_mail(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_requeue(args: argparse.Namespace, config: Config) -> int:
-    try:
-        mail = queue.requeue(_engine(config), args.id)
-    except queue.NotRequeueable as refusal:
-        print(f"siegel requeue: {refusal}", file=sys.stderr)
-        return EX_FAILED
-    if mail is None:
-        print(f"siegel requeue: no mail {args.id}", file=sys.stderr)
-        return EX_FAILED
-    print(f"mail {args.id} requeued")
-    return EX_OK
+    """Each mail named (or every quarantined one): one line each; exit 1 if one was refused."""
+    if bool(args.ids) == args.all:
+        print("siegel requeue: give mail ids or --all", file=sys.stderr)
+        return EX_USAGE
+    engine = _engine(config)
+    ids = queue.quarantined_ids(engine) if args.all else args.ids
+    if not ids:
+        print("no quarantined mail")
+    refused = 0
+    for mail_id in ids:
+        try:
+            mail = queue.requeue(engine, mail_id)
+        except queue.NotRequeueable as refusal:
+            mail, problem = None, str(refusal)
+        else:
+            problem = f"no mail {mail_id}"
+        if mail is None:
+            print(f"siegel requeue: {problem}", file=sys.stderr)
+            refused += 1
+        else:
+            print(f"mail {mail_id} requeued")
+    return EX_FAILED if refused else EX_OK
 
 
 def _outbox_summary(row: OutboxMail) -> dict[str, Any]:
@@ -579,7 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("intake", cmd_serve, "run only the SMTP/LMTP intake and IMAP pollers")
     worker = command("worker", cmd_serve, "run only the worker, deadline sweep and recompute")
     worker.add_argument(
-        "--threads", type=int, default=1, help="worker threads in this process (default 1)"
+        "--threads",
+        type=whole_number(1),
+        default=1,
+        help="worker threads in this process (default 1)",
     )
     command("relay", cmd_serve, "run only the relay that sends the outbox")
     command("web", cmd_web, "run only the web side: certificate pages and badges")
@@ -616,8 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     mail.add_argument("--json", action="store_true", help="print JSON")
     mail.add_argument("--raw", action="store_true", help="print the raw bytes as received")
 
-    requeue = command("requeue", cmd_requeue, "put a quarantined mail back into the queue")
-    requeue.add_argument("id", type=int)
+    requeue = command("requeue", cmd_requeue, "put quarantined mails back into the queue")
+    requeue.add_argument("ids", type=int, nargs="*", metavar="ID")
+    requeue.add_argument("--all", action="store_true", help="every quarantined mail")
 
     command("db-upgrade", cmd_db_upgrade, "upgrade the database schema to this version")
     merchant_verbs = case_commands.register(commands)

@@ -129,13 +129,17 @@ def add_paging(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--limit",
-        type=_count(1),
+        type=whole_number(1),
         help=f"at most N rows (default: all in JSON, {DEFAULT_PAGE} in the table)",
     )
-    parser.add_argument("--offset", type=_count(0), default=None, help="skip the first N rows")
+    parser.add_argument(
+        "--offset", type=whole_number(0), default=None, help="skip the first N rows"
+    )
 
 
-def _count(minimum: int) -> Callable[[str], int]:
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse `type`: a whole number of at least `minimum`."""
+
     def parse(text: str) -> int:
         try:
             number = int(text)

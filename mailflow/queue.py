@@ -206,6 +206,18 @@ class NotRequeueable(Exception):
     """The stored row is not a whole mail and cannot be processed."""
 
 
+def quarantined_ids(engine: Engine) -> list[int]:
+    """The quarantined mails, oldest first."""
+    with session_scope(engine) as session:
+        return list(
+            session.scalars(
+                select(StoredMail.id)
+                .where(StoredMail.status == MailStatus.QUARANTINED)
+                .order_by(StoredMail.id)
+            )
+        )
+
+
 def requeue(engine: Engine, mail_id: int) -> StoredMail | None:
     """Put a quarantined mail back into the queue with a fresh attempt count. Any other
     is refused: a done mail processed again would act twice (a second acknowledgement,

@@ -307,7 +307,9 @@ def register(commands: Any, merchant_verbs: Any) -> None:
     outcome.add_argument("--passed", action="store_true")
     outcome.add_argument("--failed", action="store_true", help="the seal lapses")
     precheck.add_argument("--on", help="ISO date of the check (default today)")
-    trial = command("trial", cmd_trial, "record the start of the two-month trial", verbs)
+    trial = command(
+        "trial", cmd_trial, "record the start of the trial ([seal] trial_months, default 2)", verbs
+    )
     trial.add_argument("slug")
     trial.add_argument("--start", help="ISO date (default today)")
     certify = command("certify", cmd_certify, "record a certification date", verbs)

@@ -177,3 +177,36 @@ def test_quarantine_and_requeue(
     assert json.loads(run("quarantine", "--json").stdout) == []
     assert json.loads(run("mails", "--status", "new", "--json").stdout)[0]["id"] == 1
     assert run("requeue", "99").returncode == 1
+    assert run("requeue").returncode == run("requeue", "1", "--all").returncode == 2
+
+
+def test_requeue_takes_several_mails_or_all_quarantined(
+    config_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """After an interruption quarantined a batch, `requeue --all` (or several ids) puts
+    them back at once; each gets its line, a refused one a line on stderr and exit 1."""
+    from mailflow import queue
+    from mailflow.config import load
+    from mailflow.db import open_database
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return siegel_here(config_path, *args, capfd=capfdbinary)
+
+    for number in range(1, 5):
+        mail = COMPLAINT.replace(b"Message-ID: <", f"Message-ID: <{number}-".encode())
+        assert siegel_here(config_path, "ingest", stdin=mail, capfd=capfdbinary).returncode == 0
+    engine = open_database(load(config_path).database_url)
+    for mail_id in (1, 2, 3, 4):
+        queue.quarantine(engine, mail_id, "worker interrupted 1 times")
+    done = run("requeue", "1", "2", "7")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [b"mail 1 requeued", b"mail 2 requeued"]
+    assert b"no mail 7" in done.stderr
+    done = run("requeue", "--all")
+    assert (done.returncode, done.stdout.splitlines()) == (
+        0,
+        [b"mail 3 requeued", b"mail 4 requeued"],
+    )
+    assert queue.quarantined_ids(engine) == []
+    assert run("requeue", "--all").stdout == b"no quarantined mail\n"
+    engine.dispose()
