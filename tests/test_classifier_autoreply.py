@@ -222,6 +222,47 @@ def fired(subject: str, body: str) -> dict[str, str]:
             "evidence",
             None,
         ),
+        # A trade fair is an absence like a journey.
+        (
+            "Re: Fall",
+            "Wir sind gerade auf der Messe und antworten ab Montag wieder.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "Re: case",
+            "We're at the trade fair until Thursday and will reply when we're back.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        # A challenge-response filter: the request to confirm and the hold together settle;
+        # each alone is evidence (customers write about spam filters and robots too).
+        (
+            "Bitte bestätigen Sie Ihre Nachricht: Fall",
+            "Um Spam zu vermeiden, bitten wir Sie zu bestätigen, dass Sie kein Roboter sind: "
+            "https://x.example/v. Nach Ihrer Bestätigung wird Ihre Nachricht zugestellt.",
+            "challenge-stated",
+            "decisive",
+            "delivery_failure",
+        ),
+        (
+            "Re: case",
+            "To prevent spam, please confirm that you are a real person: https://x.example/v. "
+            "Once you have confirmed, your message will be delivered.",
+            "challenge-stated",
+            "decisive",
+            "delivery_failure",
+        ),
+        (
+            "Re: Fall",
+            "Bitte bestätigen Sie, dass Sie kein Roboter sind.",
+            "challenge-confirm",
+            "evidence",
+            None,
+        ),
+        ("Beschwerde", "Meine Mails landen im Spamfilter.", "challenge-spam", "evidence", None),
     ],
 )
 def test_rules_name_automatic_replies(subject, body, rule, strength, kind):
@@ -270,6 +311,29 @@ def test_rules_name_automatic_replies(subject, body, rule, strength, kind):
         ),
         ("Re: Ist Ihr Problem gelöst?", "Danke, ist angekommen!"),
         ("Re: Fall", "Hallo, ab sofort wieder erreichbar. Gruß Max"),
+        # Ticket-system boilerplate around an answer.
+        (
+            "Re: Fall",
+            "Ihr Ticket (48220) wurde aktualisiert. Hallo, wir schicken die Bestellung heute "
+            "erneut per Express. Die Versandkosten erstatten wir Ihnen.",
+        ),
+        (
+            "AW: Fall",
+            "Wir haben Ihre Anfrage erhalten und geprüft: Sie erhalten bis Freitag eine "
+            "Gutschrift über 89,90 EUR. Bei Fragen melden wir uns.",
+        ),
+        (
+            "AW: Fall",
+            "Ihre Rückerstattung über 59,90 EUR wurde heute veranlasst. Diese Nachricht wurde "
+            "automatisch erstellt. Bitte antworten Sie nicht direkt auf diese E-Mail.",
+        ),
+        # Customers who write about spam filters, robots and the messe are no challenge.
+        (
+            "Beschwerde",
+            "Der Shop verlangt, dass ich bestätige, kein Roboter zu sein, und dann passiert "
+            "nichts. Meine Mails landen wohl im Spamfilter.",
+        ),
+        ("Beschwerde", "Ich habe den Schrank auf der Messe gekauft, er ist beschädigt."),
     ],
 )
 def test_human_replies_settle_no_automatic_kind(subject, body):
@@ -294,6 +358,27 @@ def test_human_replies_settle_no_automatic_kind(subject, body):
         ("Bin bis 14.12. im Urlaub, deshalb geht der Ersatz heute noch raus.", "action-announced"),
         ("I'm away until Dec 14, so we're sending the replacement today.", "action-announced"),
         ("Einverstanden. Wir überweisen die 85 € heute noch an die Kundin.", "action-announced"),
+        ("Wir schicken sie heute erneut per Express an Sie.", "action-announced"),
+        ("We're resending the parcel today by express.", "action-announced"),
+        ("We'll send it again today.", "action-announced"),
+        (
+            "Wir haben die defekte Ware erhalten und Ihnen eine Gutschrift über 120 EUR "
+            "ausgestellt.",
+            "action-reported",
+        ),
+        ("Eine Gutschrift über 120 EUR wurde Ihnen erteilt.", "action-done"),
+        ("Ihr Ticket #48220 wurde aktualisiert. Hallo, danke für Ihre Geduld.", "ticket-updated"),
+        ("Your ticket [#48222] was updated. Hi Mark, sorry for the wait.", "ticket-updated"),
+        ("Sie erhalten bis Freitag eine Gutschrift über 89,90 EUR.", "remedy-granted"),
+        ("Bis Freitag erhalten Sie eine Gutschrift über 89,90 EUR.", "remedy-granted"),
+        ("Die Versandkosten erstatten wir Ihnen.", "remedy-granted"),
+        ("Wir übernehmen die Rücksendekosten.", "remedy-granted"),
+        ("Wir erstatten Ihnen den vollen Kaufpreis.", "remedy-granted"),
+        ("Wir schicken der Kundin kostenlos ein neues Gerät.", "remedy-granted"),
+        ("You'll receive a full refund of 35,00 EUR by Friday.", "remedy-granted"),
+        ("The customer will be refunded in full.", "remedy-granted"),
+        ("We will replace the kettle free of charge.", "remedy-granted"),
+        ("We'll cover the return shipping costs.", "remedy-granted"),
     ],
 )
 def test_an_action_reported_is_a_human_answer(body, rule):
@@ -316,17 +401,85 @@ def test_an_action_reported_is_a_human_answer(body, rule):
         "Wir schicken heute keinen Ersatz.",
         "We will not send a replacement today.",
         "Wir senden Ihnen morgen eine Antwort.",
+        "Sie erhalten keine Gutschrift.",
+        "Die Versandkosten erstatten wir nicht.",
+        "We will not refund the shipping.",
+        "Did you get the replacement?",
+        "Erhalten Sie eine Gutschrift oder Ersatz?",
     ],
 )
 def test_a_negated_or_disputed_action_is_no_action(body):
     """Complaints quoting what did not happen, or what a shop claims, report no action."""
-    assert not {"action-reported", "action-done", "action-announced"} & set(fired("Re: x", body))
+    actions = {"action-reported", "action-done", "action-announced", "remedy-granted"}
+    assert not actions & set(fired("Re: x", body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Sobald Ihre Rücksendung bei uns eingegangen ist, erhalten Sie eine Gutschrift.",
+        "Sie erhalten eine Gutschrift, sobald die Ware geprüft ist.",
+        "Nach Prüfung erhalten Sie eine Gutschrift oder Ersatz.",
+        "Sollte die Ware beschädigt sein, erstatten wir Ihnen den Kaufpreis.",
+        "Wir erstatten Ihnen den Betrag nach Eingang der Rücksendung.",
+        "If your order arrived damaged, you will receive a replacement.",
+        "You will receive a refund once we have checked the item.",
+        "You'll receive your refund within 14 days of receiving the return.",
+        "We will refund you when the parcel is back with us.",
+    ],
+)
+def test_a_remedy_under_a_condition_is_a_policy_not_an_answer(body):
+    """Acknowledgements state their return policy as a remedy under a condition; that
+    grants nothing, so "remedy-granted" does not fire."""
+    assert "remedy-granted" not in fired("Re: x", body)
 
 
 def test_a_declared_automatic_reply_beats_a_reported_action():
     """ "This is an automated message" is what the mail is, whatever it reports."""
     body = "This is an automated message. Your refund of 20 EUR has been issued."
     assert decisive_kind(match_auto_reply("Refund", body)) == "ticket_ack"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "kind"),
+    [
+        (
+            "AW: Fall",
+            "Ihre Rückerstattung über 59,90 EUR wurde heute veranlasst.\n\nDiese Nachricht "
+            "wurde automatisch erstellt. Bitte antworten Sie nicht direkt auf diese E-Mail.",
+            HUMAN,
+        ),
+        (
+            "Re: case",
+            "We have refunded 49,90 EUR today.\n\nTom\n\nThis email was generated "
+            "automatically. Please do not reply.",
+            HUMAN,
+        ),
+        # The declaration first, or in the subject: the notification says what it is.
+        (
+            "Refund",
+            "Diese Nachricht wurde automatisch erstellt. Ihre Rückerstattung über 59,90 EUR "
+            "wurde heute veranlasst.",
+            "ticket_ack",
+        ),
+        (
+            "Automatische Benachrichtigung: Erstattung",
+            "Ihre Rückerstattung über 59,90 EUR wurde heute veranlasst.",
+            "ticket_ack",
+        ),
+        # An absence above the footer is no answer.
+        (
+            "Re: Fall",
+            "Ich bin bis 14.12. nicht im Büro.\n\nDiese Nachricht wurde automatisch erstellt.",
+            "out_of_office",
+        ),
+    ],
+)
+def test_a_persons_answer_above_a_generic_automatic_footer_is_a_persons(subject, body, kind):
+    """Ticket systems put "Diese Nachricht wurde automatisch erstellt" under their agents'
+    answers: an action reported above that generic footer is a person's answer; one below
+    the declaration (or under an automatic subject) is a notification's."""
+    assert decisive_kind(match_auto_reply(subject, body)) == kind
 
 
 def test_combined_evidence_must_stand_together():
@@ -385,6 +538,12 @@ def test_every_text_rule_has_a_trigger_and_combinations_name_earlier_rules():
         "wir schicken heute " * 300,
         "geht ersatz heute " * 300,
         "Hallo, " + "ist angekommen. " * 250 + "wir kümmern uns darum",
+        ". sie erhalten " * 300,
+        "; you will receive " * 300,
+        ": die versandkosten erstatten " * 150,
+        "kostenkosten" * 330 + " erstatten wir",
+        "bestätigen " * 400,
+        "your message " * 300,
     ],
 )
 def test_matching_hostile_text_stays_fast(text):

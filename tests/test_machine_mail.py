@@ -505,6 +505,94 @@ def test_return_path_stands_in_when_the_envelope_is_unknown() -> None:
     assert detect(msg, "p.lange@mode.example", DOMAIN) is None
 
 
+# -- noreply-sender --------------------------------------------------------------------
+
+SHIPPING_NOTICE = (
+    "Hallo Kunde 94,\n\nIhre Sendung zur Bestellung 70094 ist unterwegs! Sendungsnummer "
+    "00340434161234567890.\n\nIhr Möbel Fuchs Team\n"
+)
+
+
+def from_header(address: str) -> str:
+    return HUMAN_HEADERS.replace("From: Petra Lange <p.lange@mode.example>", f"From: {address}")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "noreply@moebel-fuchs.example",
+        "Möbel Fuchs <NoReply@moebel-fuchs.example>",
+        "no-reply@shop.example",
+        "no_reply@shop.example",
+        "shop-noreply@shop.example",
+        "noreply+orders@shop.example",
+        "donotreply@shop.example",
+        "do-not-reply@shop.example",
+        "keine-antwort@shop.example",
+        "autoresponder@shop.example",
+    ],
+)
+def test_a_notification_from_a_noreply_sender_is_machine_mail(address: str) -> None:
+    """A shipping notice from an address that says nobody reads it is machine mail, though
+    its text ("Ihre Sendung ist unterwegs") is what a person could write, and its envelope
+    sender is an ordinary bounce address."""
+    msg = message(body=SHIPPING_NOTICE, base=from_header(address))
+    verdict = verdict_of(msg, envelope_from="bounces+x7@mail.moebel-fuchs.example")
+    assert (verdict.kind, verdict.rule) == ("auto_reply", "noreply-sender")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["bruno.reply@shop.example", "reply@shop.example", "norbert@shop.example",
+     "autohaus@shop.example", "info@shop.example"],
+)  # fmt: skip
+def test_an_address_that_only_resembles_noreply_is_a_person(address: str) -> None:
+    """Only the words "no reply", "do not reply" and the autoresponders' names count."""
+    msg = message(body=SHIPPING_NOTICE, base=from_header(address))
+    assert detect(msg, "p.lange@mode.example", DOMAIN) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Guten Tag,\n\ndie Ersatzlieferung ist heute an die Kundin rausgegangen. Die "
+        "Versandkosten übernehmen wir.\n\nMit freundlichen Grüßen\nKatrin Wolf\n",
+        "Hello,\n\nwe have issued a full refund of 35,00 EUR to the customer's card today.\n\n"
+        "Brightwave Customer Care\n\nPlease do not reply to this email.\n",
+        "##- Please type your reply above this line -##\n\nYour request (48213) has been "
+        "updated.\n\nTom (Lindenhof Tea)\n\nHello, the parcel came back to us.\n",
+    ],
+)
+def test_an_agents_answer_from_a_noreply_sender_is_a_person(body: str) -> None:
+    """Some helpdesks send their agents' answers from noreply@: an answer that reports an
+    action (or a helpdesk's wrapper of one) is a person's mail."""
+    msg = message(body=body, base=from_header("Shop <noreply@shop.example>"))
+    assert detect(msg, "bounces+x7@mail.shop.example", DOMAIN) is None
+
+
+def test_a_quoted_action_under_a_noreply_notification_is_no_answer() -> None:
+    """What the notification quotes (our complaint, a customer's words) is nobody's answer."""
+    body = SHIPPING_NOTICE + "\n> Wir haben die Erstattung heute veranlasst.\n"
+    msg = message(body=body, base=from_header("noreply@shop.example"))
+    assert verdict_of(msg).rule == "noreply-sender"
+
+
+def test_header_rules_decide_before_the_sender() -> None:
+    """A noreply sender with Auto-Submitted is decided by the header; both are recorded."""
+    msg = message(
+        "Auto-Submitted: auto-generated", SHIPPING_NOTICE, from_header("noreply@x.example")
+    )
+    verdict = verdict_of(msg)
+    assert verdict.rule == "auto-submitted"
+    assert verdict.rules_fired == ("auto-submitted", "noreply-sender")
+
+
+def test_a_mailer_daemon_sender_stays_a_bounce() -> None:
+    """mailer-daemon@ is a bounce (its own rule), not a noreply notification."""
+    msg = message(body=SHIPPING_NOTICE, base=from_header("MAILER-DAEMON@mx.example"))
+    assert verdict_of(msg).kind == "bounce"
+
+
 # -- robustness ------------------------------------------------------------------------
 
 
@@ -522,10 +610,12 @@ def test_broken_reports_and_charsets_do_not_stop_recognition() -> None:
     assert verdict.detail["failed_recipients"] == ["kunde@x.example"]
 
 
-def test_detection_time_is_linear_in_hostile_input() -> None:
-    """Megabytes of address-like noise and long subjects take well under a second."""
+@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example", "noreply@shop.example"])
+def test_detection_time_is_linear_in_hostile_input(sender: str) -> None:
+    """Megabytes of address-like noise and long subjects take well under a second (from a
+    noreply sender too, whose own text the reply reader and the text rules read)."""
     noise = ("a" * 70 + "@" + "b." * 40 + " ") * 20_000
-    base = "From: MAILER-DAEMON@mx.example\nSubject: " + "failure notice " * 5000 + "\n"
+    base = f"From: {sender}\nSubject: " + "failure notice " * 5000 + "\n"
     started = time.perf_counter()
     verdict_of(message(base=base, body=noise))
     assert time.perf_counter() - started < 1.0
