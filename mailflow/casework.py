@@ -65,6 +65,7 @@ def settings(config: Config) -> case_service.Settings:
         authserv_id=authentication.trusted_authserv_id(config.authentication),
         web_url=config.web.public_url,
         rating_link_days=config.web.rating_link_days,
+        settlement_reply_days=config.mediation.settlement_reply_days,
         attachments=AttachmentPolicy(
             max_count=config.outbox.max_attachments,
             max_bytes=config.outbox.max_attachment_bytes,

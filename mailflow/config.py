@@ -156,6 +156,10 @@ class ClassifierSection:
 class MediationSection:
     mediators: tuple[str, ...] = ()
     operator: str = ""
+    settlement_reply_days: int = 30
+    """Days after a settlement in which the customer's mail to its case (the settled mail
+    asks for one if the settlement is not carried out) goes to the operator and the
+    mediator, the case staying closed; 0: never (held like any mail to a closed case)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class DeadlinesSection:
     customer_answer_days: int = _POLICY.customer_answer_days
     proposal_answer_days: int = _POLICY.proposal_answer_days
     mediation_days: int = _POLICY.mediation_days
+    substantive_reply_words: int = _POLICY.substantive_reply_words
     sweep_seconds: float = 60.0
 
     def policy(self, calendar: CalendarSection) -> Policy:
@@ -194,6 +199,7 @@ class DeadlinesSection:
             customer_answer_days=self.customer_answer_days,
             proposal_answer_days=self.proposal_answer_days,
             mediation_days=self.mediation_days,
+            substantive_reply_words=self.substantive_reply_words,
             business_calendar=calendar.region,
         )
 
@@ -497,6 +503,11 @@ def _check_cases(config: Config) -> None:
         raise ConfigError("[deadlines]", str(error)) from None
     if config.deadlines.sweep_seconds <= 0:
         raise ConfigError("[deadlines] sweep_seconds", "must be greater than 0")
+    if config.mediation.settlement_reply_days < 0:
+        raise ConfigError(
+            "[mediation] settlement_reply_days",
+            f"must be 0 (never) or more, got {config.mediation.settlement_reply_days}",
+        )
     for address in (*config.mediation.mediators, config.mediation.operator):
         if address and "@" not in address:
             raise ConfigError("[mediation]", f"not a mail address: {address!r}")

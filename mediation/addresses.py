@@ -16,7 +16,9 @@ Under the operator's domain these local parts exist:
 TOKEN is an HMAC-SHA256 over what the address names, truncated to 80 bits and
 written in lower-case base32, so that case-folding MTAs keep it valid. ``+`` and
 ``.`` are both accepted as separators, since some providers refuse ``+``. Tokens are
-compared in constant time and never logged: use `redact()`.
+compared in constant time and never logged: use `redact()`. A case address is the key
+to act for its party, so no text we pass from one party to another shows one
+(`mask_case_addresses`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ _REDACT_RE = re.compile(
     rf"(?<![a-z0-9])((?:{CASE_LOCAL}{_SEP}ssg-\d{{4}}-\d{{6}}{_SEP}[a-z]+|(?:{BOUNCE_LOCAL}|lob)"
     rf"{_SEP}\d{{1,18}}){_SEP})[^@\s<>\"',;]+"
     rf"|(?<=[+.])[a-z0-9]{{{TOKEN_LENGTH},}}(?![a-z0-9])",
+    re.IGNORECASE,
+)
+
+# A case address as someone may write it in a text: any letter case, either separator
+# (or "+" URL-encoded, as in a mailto link), any token (one with a character changed
+# must not show the real one beside it), with its domain or without.
+_SEP_IN_TEXT = r"(?:[+.]|%2b)"
+_CASE_ADDRESS_IN_TEXT = re.compile(
+    rf"{CASE_LOCAL}{_SEP_IN_TEXT}ssg-\d{{4}}-\d{{6}}{_SEP_IN_TEXT}(?:customer|merchant|mediator)"
+    rf"(?:{_SEP_IN_TEXT}[a-z0-9]*)?(?:@[a-z0-9-]+(?:\.[a-z0-9-]+)*)?",
     re.IGNORECASE,
 )
 
@@ -181,6 +193,12 @@ def in_scheme(domain: str, address: str) -> bool:
         pattern.match(local)
         for pattern in (_COMPLAINT_RE, _CASE_RE, _BOUNCE_RE, _FEEDBACK_RE, _PRAISE_RE)
     )
+
+
+def mask_case_addresses(text: str, placeholder: str) -> str:
+    """`text` with every case address in it, of any case and role, replaced by
+    `placeholder`: what a party wrote is passed on without the key to act for it."""
+    return _CASE_ADDRESS_IN_TEXT.sub(placeholder, text)
 
 
 def redact(text: str) -> str:

@@ -36,14 +36,16 @@ class NotAllowed(Exception):
 
 
 def withdraw(session: Session, ref: str, reason: str, now: datetime, settings: Settings) -> Outcome:
-    """Record that the customer withdrew the complaint (by phone, by letter)."""
+    """Record that the customer withdrew the complaint (by phone, by letter), with a
+    `reason` the parties read (none: "")."""
     case = _case(session, ref)
     why = (
         f"withdrawn for the customer by the operator: {reason}"
         if reason
         else ("withdrawn for the customer by the operator")
     )
-    return _act(session, case, [CustomerWithdrew()], why, now, settings)
+    event = CustomerWithdrew(reason=reason.strip())
+    return _act(session, case, [event], why, now, settings)
 
 
 def close(

@@ -5,22 +5,25 @@ The customer's mail to its closed case (with a merchant) may rate it
 readable rating is applied by `rate`, the one act of rating a case, which a rating form
 calls as well. Whatever the case's outcome, a rating is taken the same way (no review
 gating); a later rating replaces the current one (`rating_store` keeps the history). An
-unreadable answer to our request is held and the customer shown the format; any other
-mail to a closed case is held for the operator (`mail_to_closed_case`).
+unreadable answer to our request is held and the customer shown the format. The
+customer's words soon after a settlement (the settled mail asks for them if the
+settlement is not carried out) go to the operator and the mediator
+(`settlement_reply`); any other mail to a closed case is held for the operator
+(`mail_to_closed_case`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from mediation import holds, loading, notices, rating_store, templates, transitions
 from mediation.addresses import Role
-from mediation.events import CustomerRated
-from mediation.incoming import Classify, IncomingMail
+from mediation.events import CustomerRated, CustomerWrote
+from mediation.incoming import Classify, IncomingMail, reading_summary, said
 from mediation.outcomes import Outcome
 from mediation.rating_store import GivenRating
 from mediation.settings import Settings
@@ -45,12 +48,18 @@ def mail_to_closed_case(
     classify: Classify,
     settings: Settings,
 ) -> Outcome:
-    """A party's mail to its closed case: the customer's may rate it; anything else the
-    operator sees (a closed case is never reopened by mail)."""
+    """A party's mail to its closed case: the customer's may rate it, or, soon after a
+    settlement, say that it is not carried out; anything else the operator sees (a
+    closed case is never reopened by mail)."""
+    settled = role is Role.CUSTOMER and _recently_settled(case, mail, settings)
     if role is Role.CUSTOMER and case.merchant_id is not None:
-        rated = rating_mail(session, case, mail, classify, settings)
+        rated = rating_mail(session, case, mail, classify, settings, settled=settled)
         if rated is not None:
             return rated
+    if settled:
+        passed_on = settlement_reply(session, case, mail, classify, settings)
+        if passed_on is not None:
+            return passed_on
     detail = f"{role} wrote to {case.ref}, closed as {State(case.state)}"
     return holds.hold(
         session, mail, HeldReason.CLOSED_CASE, detail, settings,
@@ -59,7 +68,13 @@ def mail_to_closed_case(
 
 
 def rating_mail(
-    session: Session, case: Case, mail: IncomingMail, classify: Classify, settings: Settings
+    session: Session,
+    case: Case,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+    *,
+    settled: bool = False,
 ) -> Outcome | None:
     """The customer's mail to its closed case as a rating; None when it neither reads
     as one nor tries to (then it is held like any late mail).
@@ -68,7 +83,9 @@ def rating_mail(
     only its own text is read (no quote, not even an answered one). A readable rating is
     applied (`rate`) and thanked with what was read; an answer to the request, or a try
     at a rating, that cannot be read is held for the operator and the customer is shown
-    the format.
+    the format. `settled`: the case was settled recently, and the settled mail asks for
+    other words too (`settlement_reply`), so an answer to it that does not try a
+    rating is none.
     """
     from classifier.ratings import parse_rating  # loaded only when needed
 
@@ -77,7 +94,8 @@ def rating_mail(
         return None  # an out-of-office note rates nothing
     answer = parse_rating(reading.own_text)
     if not answer.readable:
-        if not answer.tried and not set(mail.answered_kinds) & set(RATING_MAILS):
+        answers_request = bool(set(mail.answered_kinds) & set(RATING_MAILS))
+        if not answer.tried and (settled or not answers_request):
             return None
         if not answer.tried and classify("solved_question").intent == "not_resolved":
             return None  # "not solved after all!": a late word on the case, not a rating
@@ -94,6 +112,37 @@ def rating_mail(
         session, case, given, mail.received_at, settings,
         source=f"rating mail {mail.id}", problems=answer.problems, mail=mail,
     )  # fmt: skip
+
+
+def settlement_reply(
+    session: Session, case: Case, mail: IncomingMail, classify: Classify, settings: Settings
+) -> Outcome | None:
+    """The customer's words to its case soon after the settlement (`_recently_settled`),
+    which the settled mail asks for if the settlement is not carried out: recorded as
+    ``CustomerWrote``, passed on to the operator and the mediator, and the customer
+    told. The case stays closed and no figure changes. None for an automatic mail or one
+    with no words of its own (then it is held like any late mail)."""
+    reading = classify(None)
+    if reading.auto_reply or not any(character.isalnum() for character in reading.own_text):
+        return None
+    event = CustomerWrote(text=said(reading))
+    why = f"mail {mail.id} from the customer after the settlement; {reading_summary(reading)}"
+    snapshot = loading.snapshot(session, case, settings)
+    act = transitions.Act(event, "customer", why)
+    steps = transitions.advance(snapshot, [act], mail.received_at, settings, session)
+    transitions.save(session, case, steps, mail.received_at)
+    transitions.record(session, case, steps, mail.received_at, mail)
+    outgoing = transitions.notify(session, case, steps, mail, Role.CUSTOMER, settings)
+    return Outcome(tuple(outgoing), case.ref)
+
+
+def _recently_settled(case: Case, mail: IncomingMail, settings: Settings) -> bool:
+    """Whether `case` closed as settled at most `settings.settlement_reply_days` before
+    `mail` arrived."""
+    if case.state != State.CLOSED_SETTLED or case.closed_at is None:
+        return False
+    window = timedelta(days=settings.settlement_reply_days)
+    return settings.settlement_reply_days > 0 and mail.received_at - case.closed_at <= window
 
 
 def rate(

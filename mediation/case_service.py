@@ -87,8 +87,7 @@ def handle_mail(
         return outcome
     if automatic(mail, classify):
         return outcome
-    forward = notices.to_operator(mail, outcome.case_ref, f"{outcome.held}: {outcome.detail}",
-                                  settings)  # fmt: skip
+    forward = notices.to_operator(mail, outcome.case_ref, outcome.held, settings)
     if forward is None:
         return outcome
     return dataclasses.replace(outcome, outgoing=(*outcome.outgoing, forward))

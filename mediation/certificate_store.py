@@ -2,8 +2,9 @@
 month, and the merchant's seal as the public sees it (held tier, withdrawn or not).
 
 The figures themselves come from `mediation.figure_store` and `scoring`, as for the nightly
-recompute; nothing here computes a figure a second way. No person is read: no
-customer, no address, no mail.
+recompute; nothing here computes a figure a second way, and the complaints counted
+leave out a merchant's own cases as the figures do (`figure_store.own_cases`). No
+person is read: no customer, no address, no mail.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from itertools import pairwise
 from sqlalchemy import and_, func, select
 from sqlmodel import Session
 
+from mediation.figure_store import own_cases
 from mediation.seal import Seal
 from mediation.storage import Case
 
@@ -37,6 +39,8 @@ def complaints_per_month(
         opened >= edges[0],  # type: ignore[operator]
         opened < edges[-1],  # type: ignore[operator]
     )
+    if own := own_cases(session, [merchant_id]):
+        query = query.where(Case.id.not_in(sorted(own)))  # type: ignore[union-attr]
     return [int(count) for count in session.execute(query).one()]
 
 

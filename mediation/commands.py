@@ -12,9 +12,9 @@ A line starting with ``#`` and a word is a command:
 
 The text of a proposal or note is the rest of its line and the lines after it, up to
 the next blank line or command (a mediator's "Dear both, ..." and signature after it
-are the message, not the proposal). Every other line is the message to both parties.
-The result lists the events in the order they apply: the message first, then the
-commands as written.
+are the message, not the proposal). Every other line is the message to both parties;
+the blank lines around a removed command are one. The result lists the events in the
+order they apply: the message first, then the commands as written.
 A line like ``#12345`` (an order number) is text, not a command.
 """
 
@@ -107,7 +107,7 @@ class _Open:
 
 def parse(own_text: str) -> Instructions:
     """The mediator's events and problems in the new part of a reply."""
-    message: list[str] = []
+    message: list[str | None] = []  # None: a command stood here
     commands: list[MediatorEvent] = []
     problems: list[Problem] = []
     collecting: _Open | None = None
@@ -135,6 +135,7 @@ def parse(own_text: str) -> Instructions:
             (collecting.lines if collecting else message).append(line)
             continue
         finish()
+        message.append(None)
         word, rest = match["word"].casefold(), match["rest"].strip(" \t:")
         command = WORDS.get(word)
         if command is None:
@@ -154,6 +155,22 @@ def parse(own_text: str) -> Instructions:
             else:
                 commands.append(MediationClosed(resolved=outcome))
     finish()
-    text = "\n".join(message).strip()
+    text = _closed_up(message)
     events: list[MediatorEvent] = [MediatorMessaged(text)] if text else []
     return Instructions(tuple(events + commands), tuple(problems))
+
+
+def _closed_up(lines: list[str | None]) -> str:
+    """The message's lines without the commands (None): where removing one leaves two
+    runs of blank lines together, one blank line (the mediator's own stay as written)."""
+    kept: list[str] = []
+    removed = False  # a command since the last kept line
+    for line in lines:
+        if line is None:
+            removed = True
+        elif removed and not line.strip() and kept and not kept[-1].strip():
+            continue
+        else:
+            kept.append(line)
+            removed = False
+    return "\n".join(kept).strip()

@@ -6,7 +6,10 @@ recorded, a case number drawn, ``ComplaintReceived`` applied, the case stored wi
 first deadlines, and the customer (and a known merchant) notified. A complaint that
 repeats the customer's open case about the same shop (no order number, or one of that
 case's) opens no second case: it is attached to the open one as evidence and the
-customer is told how to write into it.
+customer is told how to write into it. A complaint about a shop from one of that
+shop's own addresses or domains (`routing.of_merchant`) opens nothing: a shop cannot
+complain about itself, and such a case would hand it both parts (customer and merchant)
+and every figure of it. It is held (``self-complaint``) and the sender told.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ def open_case(
     reading = classify(None)
     found = loading.find_merchant(session, mail.subject, mail.text, named_slug)
     match, merchant = found.match, found.merchant
+    if merchant is not None and routing.of_merchant(
+        mail.sender, merchant.support_addresses, merchant.domains
+    ):
+        return holds.self_complaint(session, mail, merchant, classify, settings)
     language = settings.language(reading.language)
     customer = storage.ensure_customer(
         session, mail.sender, mail.sender_name, language, mail.received_at

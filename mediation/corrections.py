@@ -26,6 +26,13 @@ def assign_merchant(
     merchant = storage.merchant_by_slug(session, slug)
     if case is None or merchant is None:
         raise LookupError(f"no case {ref}" if case is None else f"no merchant {slug}")
+    customer = storage.customer_of(session, case)
+    if loading.own_shop(session, merchant.slug, customer.address):
+        # A shop cannot complain about itself (`holds.self_complaint`): not even by hand.
+        raise LookupError(
+            f"{case.ref}: its customer {customer.address} is an address of {merchant.slug};"
+            " a shop cannot complain about itself"
+        )
     snapshot = dataclasses.replace(
         loading.snapshot(session, case, settings),
         calendar=loading.calendar_of(merchant, settings),

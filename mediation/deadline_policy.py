@@ -31,6 +31,11 @@ class Policy:
     """Calendar days within which a mediation should conclude (the ADR rule for consumer
     disputes); after them the operator and the mediator are told."""
 
+    substantive_reply_words: int = 3
+    """Words of its own text that a merchant's reply needs to be substantive, the first
+    one stopping the first-reply clock (`incoming.substantive`); a shorter reply is a
+    message, forwarded, and the clock runs on."""
+
     business_calendar: str = "DE-NI"
     """Name of the default business calendar: ISO 3166 country code, optionally ``-`` and
     subdivision (``DE-NI`` is Lower Saxony, Germany). A merchant may have its own."""
@@ -41,6 +46,7 @@ class Policy:
             "customer_answer_days",
             "proposal_answer_days",
             "mediation_days",
+            "substantive_reply_words",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -35,10 +35,21 @@ class MerchantIdentified:
 
 @dataclass(frozen=True)
 class MerchantReplied:
-    """The merchant wrote; `substantive` is False for out-of-office notes, ticket
-    acknowledgements, bounces and other automatic mail (RFC 3834), which stop no clock."""
+    """The merchant answered: at least `[deadlines] substantive_reply_words` words of its
+    own (`incoming.substantive`), the first such reply stopping the clock. `substantive`
+    is False for a reply with no word of its own (only the quote, an attachment, a
+    signature, "."), which stops no clock and is not forwarded; automatic mail (RFC
+    3834) never gets here."""
 
     substantive: bool = True
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class MerchantWrote:
+    """The merchant wrote words, but too few to answer ("Danke", "ok", a greeting):
+    a message, forwarded like any, that stops no clock."""
+
     text: str = ""
 
 
@@ -84,9 +95,10 @@ class CustomerSilenceExpired:
 @dataclass(frozen=True)
 class CustomerWithdrew:
     """The customer withdrew the complaint (by mail, or the operator recorded it);
-    `text` is what the customer wrote."""
+    `text` is what the customer wrote, `reason` the operator's reason the parties read."""
 
     text: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -225,6 +237,7 @@ Event = (
     ComplaintReceived
     | MerchantIdentified
     | MerchantReplied
+    | MerchantWrote
     | ReminderDue
     | MerchantDeadlinePassed
     | CustomerWrote

@@ -13,6 +13,12 @@ ratings given in it) and returns one `scoring.MerchantAggregate` per merchant:
    `scoring.resolution_days_bucket_sql` over the seconds from opening to closing of
    each resolved case (the seconds computed per dialect: `_seconds_open`).
 
+A case whose customer is its merchant itself (`own_cases`: one of the shop's registered
+addresses, or an address at one of its domains) counts for nothing, nor does its
+rating: every query here selects through the one `_Window`, which leaves such cases
+out. Their complaint is held at the door (`mediation.complaints`); this is the second
+line, for cases from before an address or domain was registered to the shop.
+
 The database reads the covering indexes `ix_cases_scoring` and `ix_rating_scoring` in
 merchant order, and Python sees one small row per merchant (and one per merchant and
 bucket), never a case. The same SQL runs on SQLite and PostgreSQL. Figures are as of
@@ -24,15 +30,17 @@ report: the cases of one calendar month, as of its end or of now while it runs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, Select, and_, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from mediation import routing
 from mediation.rating_store import DIMENSIONS, Rating
-from mediation.storage import Case, CaseDeadline, Merchant
+from mediation.storage import Case, CaseDeadline, Customer, Merchant
 from mediation.workflow import Deadline, State
 from scoring import (
     MerchantAggregate,
@@ -58,6 +66,85 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
+def own_cases(session: Session, merchant_ids: Sequence[int] | None = None) -> frozenset[int]:
+    """The cases (of `merchant_ids`, or of every merchant) whose customer is the case's
+    merchant itself by `routing.of_merchant`: one of its registered addresses, or an
+    address at one of its registered domains or their subdomains, as registered now.
+    They count for nothing (`_Window`).
+
+    Found from the customers' side, never by reading cases: the customers with a
+    registered address (by the unique index) and those whose mail domain lies under a
+    registered domain (the distinct domains are read once and looked up here, the few
+    that fit then fetched); each hit is confirmed by the one rule, and only the cases
+    of the few customers found are read. Without `merchant_ids` every customer is
+    looked at (the nightly recompute); with them, the customers of their cases."""
+    query = select(Merchant.id, Merchant.support_addresses, Merchant.domains)
+    if merchant_ids is not None:
+        query = query.where(Merchant.id.in_(list(merchant_ids)))  # type: ignore[union-attr]
+    merchants: dict[int, tuple[list[str], list[str]]] = {
+        merchant_id: (list(addresses or ()), list(domains or ()))
+        for merchant_id, addresses, domains in session.execute(query)
+    }
+    addresses = {a.strip().lower() for found, _ in merchants.values() for a in found}
+    domains = {d.strip().lower().rstrip(".") for _, found in merchants.values() for d in found}
+    if not addresses and not domains:
+        return frozenset()
+    scope = []
+    if merchant_ids is not None:
+        theirs = select(Case.customer_id).where(Case.merchant_id.in_(list(merchant_ids)))  # type: ignore[union-attr]
+        scope.append(Customer.id.in_(theirs))  # type: ignore[union-attr]
+    candidates: dict[int, str] = {}
+    for chunk in _chunks(sorted(addresses)):
+        query = select(Customer.id, Customer.address).where(Customer.address.in_(chunk), *scope)  # type: ignore[attr-defined]
+        candidates.update((i, a) for i, a in session.execute(query))
+    if domains:
+        after_at = _after_at(session)
+        written = session.scalars(select(after_at).where(*scope).distinct())
+        wanted = sorted(d for d in written if d and _under(d.rpartition("@")[2], domains))
+        for chunk in _chunks(wanted):
+            query = select(Customer.id, Customer.address).where(after_at.in_(chunk), *scope)
+            candidates.update((i, a) for i, a in session.execute(query))
+    owners: dict[int, set[int]] = {}
+    for customer_id, address in candidates.items():
+        found = {m for m, (a, d) in merchants.items() if routing.of_merchant(address, a, d)}
+        if found:
+            owners[customer_id] = found
+    own: set[int] = set()
+    for chunk in _chunks(sorted(owners)):
+        query = select(Case.id, Case.customer_id, Case.merchant_id)
+        rows = session.execute(query.where(Case.customer_id.in_(chunk)))  # type: ignore[attr-defined]
+        own.update(case_id for case_id, customer, merchant in rows if merchant in owners[customer])
+    return frozenset(own)
+
+
+def _after_at(session: Session) -> ColumnElement[str]:
+    """What follows the first "@" of a customer's address, lower-cased, as SQL of the
+    dialect: its mail domain (a quoted local part with an "@" of its own keeps more;
+    `own_cases` reads the domain after the last "@" of it)."""
+    address = Customer.address
+    at = func.instr(address, "@") if _sqlite(session) else func.strpos(address, "@")
+    return func.lower(func.substr(address, at + 1))
+
+
+def _under(domain: str, domains: set[str]) -> bool:
+    """Whether `domain` is one of `domains` or a subdomain of one."""
+    while domain:
+        if domain in domains:
+            return True
+        domain = domain.partition(".")[2]
+    return False
+
+
+def _chunks(values: Sequence[Any], size: int = 5000) -> Iterator[Sequence[Any]]:
+    """`values` in slices of `size`: an IN list within every database's parameter limit."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
 class _Window:
     """The conditions that select a merchant's cases and ratings in the window."""
 
@@ -72,8 +159,10 @@ class _Window:
         self.at = at
         self.start = window_start(at, months) if start is None else start
         self.merchant_ids = list(merchant_ids) if merchant_ids is not None else None
-        bind = session.get_bind()
-        self.sqlite = bind.dialect.name == "sqlite"
+        self.sqlite = _sqlite(session)
+        # Cases of a merchant about itself, left out of every figure: usually none, and
+        # then the queries are those the covering indexes were made for.
+        self.own = sorted(own_cases(session, self.merchant_ids))
 
     def usually(self, condition: ColumnElement[bool]) -> ColumnElement[bool]:
         # SQLite keeps no statistics of value ranges: told nothing, it reads a year-long
@@ -89,6 +178,17 @@ class _Window:
         found = [Case.merchant_id.is_not(None), *self.between(Case.opened_at)]  # type: ignore[union-attr,arg-type]
         if self.merchant_ids is not None:
             found.append(Case.merchant_id.in_(self.merchant_ids))  # type: ignore[union-attr]
+        if self.own:
+            found.append(Case.id.not_in(self.own))  # type: ignore[union-attr]
+        return found
+
+    def ratings(self) -> list[ColumnElement[bool]]:
+        """The ratings given in the window, but not those of a merchant's own cases."""
+        found = self.between(Rating.received_at)  # type: ignore[arg-type]
+        if self.merchant_ids is not None:
+            found.append(Rating.merchant_id.in_(self.merchant_ids))  # type: ignore[attr-defined]
+        if self.own:
+            found.append(Rating.case_id.not_in(self.own))  # type: ignore[attr-defined]
         return found
 
     def replied(self) -> ColumnElement[bool]:
@@ -241,13 +341,8 @@ def _rating_totals(session: Session, window: _Window) -> dict[int, dict[str, obj
     columns = [_count(scored)]
     for score in scores:
         columns += [func.count(score), func.coalesce(func.sum(score), 0)]
-    query = (
-        select(Rating.merchant_id, *columns)
-        .where(*window.between(Rating.received_at))  # type: ignore[arg-type]
-        .group_by(Rating.merchant_id)
-    )
-    if window.merchant_ids is not None:
-        query = query.where(Rating.merchant_id.in_(window.merchant_ids))  # type: ignore[attr-defined]
+    query = select(Rating.merchant_id, *columns).where(*window.ratings())
+    query = query.group_by(Rating.merchant_id)
     totals: dict[int, dict[str, object]] = {}
     for merchant_id, rated, *sums in session.execute(query):
         values: dict[str, object] = {"ratings": int(rated)}
@@ -267,13 +362,7 @@ def rating_distribution(
     for name in DIMENSIONS:
         score = getattr(Rating, name)
         query = (
-            select(score, func.count())
-            .where(
-                Rating.merchant_id == merchant_id,
-                *window.between(Rating.received_at),  # type: ignore[arg-type]
-                score.is_not(None),
-            )
-            .group_by(score)
+            select(score, func.count()).where(*window.ratings(), score.is_not(None)).group_by(score)
         )
         for value, count in session.execute(query):
             distribution[name][int(value) - 1] = int(count)

@@ -4,12 +4,12 @@ notices (`mediation.lifecycle_notices`).
 
 Texts live in ``templates/forms_{de,en}.toml`` and ``templates/lifecycle_{de,en}.toml``,
 one table per mail with a ``subject`` and a ``text`` (``${name}`` placeholders; a
-missing value fails loudly). The HTML part is the escaped text (`templates.to_html`).
+missing value fails loudly), rendered like every mail (`templates.fill`: the links in
+the recipient's language, the HTML part the escaped text with those links).
 """
 
 from __future__ import annotations
 
-import string
 import tomllib
 from collections.abc import Mapping
 from functools import cache
@@ -31,14 +31,12 @@ def catalogue(name: str, language: str) -> dict[str, dict[str, dict[str, str]]]:
 def compose(name: str, key: str, language: str, values: Mapping[str, str], to: str) -> OutgoingMail:
     """Mail `key` (``party.template``) of catalogue `name`, rendered for `to`."""
     party, template = key.split(".", 1)
-    entry = catalogue(name, language)[party][template]
-    subject = " ".join(string.Template(entry["subject"]).substitute(values).split())
-    text = string.Template(entry["text"]).substitute(values).strip() + "\n"
+    rendered = templates.fill(catalogue(name, language)[party][template], language, values)
     return OutgoingMail(
         to=to,
-        subject=subject,
-        text=text,
-        html=templates.to_html(text, language),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
         kind=key,
         language=language,
     )

@@ -18,7 +18,7 @@ from mediation.addresses import Role, case_address
 from mediation.incoming import Classify, IncomingMail, automatic
 from mediation.outcomes import Outcome
 from mediation.settings import Settings
-from mediation.storage import Case, HeldMail, HeldReason
+from mediation.storage import Case, HeldMail, HeldReason, Merchant
 
 log = logging.getLogger("mediation.case_service")
 
@@ -40,8 +40,10 @@ def hold(
     language (never a machine: no answer loops). `role` is the sender's role in `case`,
     for a mail attached as evidence, or one that a party sent to another party's case
     address: its notice names that role's case address; `values` fill the notice's
-    other blanks."""
-    told = bool(tell is not None and mail.sender and ref and automatic(mail, tell) is None)
+    other blanks. Without a case (`ref` None) only a reason in `CASELESS_NOTICES` is
+    answered."""
+    answerable = ref or reason in CASELESS_NOTICES
+    told = bool(tell is not None and mail.sender and answerable and automatic(mail, tell) is None)
     storage.hold_mail(
         session,
         HeldMail(
@@ -61,11 +63,11 @@ def hold(
     log.debug("mail %s held (%s): %s", mail.id, reason, detail)
     if not told:
         return Outcome(case_ref=ref, held=reason, detail=detail)
-    assert tell is not None and mail.sender and ref
+    assert tell is not None and mail.sender
     language = settings.language(tell(None).language)
     key = SENDER_NOTICES.get(reason, "sender.mail_held")
     reply_to = None
-    if role is not None and (reason in EVIDENCE or reason is HeldReason.SENDER_NOT_PARTY):
+    if role is not None and ref and (reason in EVIDENCE or reason is HeldReason.SENDER_NOT_PARTY):
         # The sender's own case address: where its mail would have acted.
         reply_to = case_address(settings.secret, settings.domain, ref, role)
         if reason is HeldReason.SENDER_NOT_PARTY:
@@ -77,6 +79,28 @@ def hold(
     return Outcome((notice,), ref, reason, detail)
 
 
+def self_complaint(
+    session: Session,
+    mail: IncomingMail,
+    merchant: Merchant,
+    tell: Classify,
+    settings: Settings,
+    case: Case | None = None,
+) -> Outcome:
+    """Hold a complaint about `merchant` from one of its own addresses or domains
+    (`routing.of_merchant`), a new one or the answer naming the shop of `case`: no case
+    is opened or given that shop, nothing counts, and the sender is told that a shop
+    cannot complain about itself."""
+    detail = (
+        f"complaint about {merchant.slug} from {mail.sender}, an address of that shop: "
+        "a shop cannot complain about itself"
+    )
+    return hold(
+        session, mail, HeldReason.SELF_COMPLAINT, detail, settings, tell=tell,
+        ref=case.ref if case else None, case=case, values={"merchant_name": merchant.name},
+    )  # fmt: skip
+
+
 EVIDENCE = frozenset({HeldReason.NOT_CASE_ADDRESS, HeldReason.OPEN_CASE})
 """Reasons of a party's mail that is attached to its case as evidence, never acting."""
 
@@ -85,5 +109,9 @@ SENDER_NOTICES = {
     HeldReason.CLOSED_CASE: "sender.case_closed",
     HeldReason.NOT_CASE_ADDRESS: "sender.use_case_address",
     HeldReason.OPEN_CASE: "sender.complaint_already_open",
+    HeldReason.SELF_COMPLAINT: "sender.self_complaint",
 }
 """The notice a person gets for each reason its mail was held (others: "being reviewed")."""
+
+CASELESS_NOTICES = frozenset({HeldReason.SELF_COMPLAINT})
+"""Reasons whose notice needs no case: the sender is told although no case was opened."""

@@ -3,12 +3,14 @@
 `IncomingMail` is built by the shell from its stored, parsed mail
 (`mailflow.casework`); `Classify` is the classifier, called with the context the case
 is in. The helpers here read a mail the same way for every room: whether it is
-automatic, what a party said, and the one-line summary the event log keeps.
+automatic, what a party said, whether a merchant's words answer (`substantive`), and
+the one-line summary the event log keeps.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,6 +84,46 @@ def automatic(mail: IncomingMail, classify: Classify) -> str | None:
 def said(reading: Classification) -> str:
     """What a party wrote: the new part of its mail (the classifier's reading)."""
     return reading.new_text.strip()
+
+
+_TOKEN = re.compile(r"\w+")
+
+COURTESY_WORDS = frozenset(
+    word.casefold()
+    for word in (
+        # German: thanks, greetings, acknowledgements
+        "danke", "dank", "dankeschön", "dankeschoen", "vielen", "herzlichen", "herzlich",
+        "besten", "lieben", "schön", "schoen", "sehr", "hallo", "moin", "servus", "guten",
+        "tag", "gruß", "grüße", "gruesse", "mfg", "lg", "vg", "viele", "freundliche",
+        "freundlichen", "liebe", "lieber", "geehrte", "geehrter", "alles", "klar", "gut",
+        "super", "prima", "bitte", "gerne", "gern", "ja", "jo",
+        # English
+        "thanks", "thank", "thx", "ty", "you", "very", "much", "so", "many", "hello", "hi",
+        "hey", "dear", "regards", "best", "kind", "kindest", "cheers", "greetings",
+        "good", "morning", "afternoon", "evening", "great", "fine", "sure", "noted",
+        "please", "yes", "yep",
+        # both
+        "ok", "okay", "okey", "oki",
+    )
+)  # fmt: skip
+"""Words of thanks, greeting and acknowledgement: a reply of only these answers nothing."""
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, case-folded: its tokens with at least two letters ("x",
+    "88123" and "." are none)."""
+    return [
+        token
+        for token in (found.casefold() for found in _TOKEN.findall(text))
+        if sum(character.isalpha() for character in token) >= 2
+    ]
+
+
+def substantive(text: str, min_words: int) -> bool:
+    """Whether a merchant's own `text` answers the complaint: at least `min_words` words
+    besides thanks and greetings (`COURTESY_WORDS`). "Danke", "ok", "Vielen Dank!" and
+    "asdfgh" do not; "Wir erstatten den Kaufpreis." does."""
+    return sum(1 for word in words(text) if word not in COURTESY_WORDS) >= min_words
 
 
 def reading_summary(reading: Classification) -> str:

@@ -1,9 +1,9 @@
 """What a room reads of a case before it decides, built from storage rows.
 
 The workflow's `CaseSnapshot` of a stored case, who may act in it (`CaseParties`, for
-`authority`), the business calendar of its merchant, and the registered merchant a
-mail names (`routing.find_merchant` over every merchant's profile). The rows come from
-`storage`; nothing here writes.
+`authority`), the business calendar of its merchant, the registered merchant a mail
+names (`routing.find_merchant` over every merchant's profile), and whether an address
+is a shop's own (`own_shop`). The rows come from `storage`; nothing here writes.
 """
 
 from __future__ import annotations
@@ -75,6 +75,18 @@ def find_merchant(
     match = routing.find_merchant(subject, text, [_profile(m) for m in all_merchants], named_slug)
     merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
     return FoundMerchant(match, merchant)
+
+
+def own_shop(session: Session, slug: str, address: str | None) -> Merchant | None:
+    """Merchant `slug` when `address` is one of its own (`routing.of_merchant`: its
+    registered addresses, domains and their subdomains), else None: a complaint about
+    it from there is the shop's about itself."""
+    merchant = storage.merchant_by_slug(session, slug)
+    if merchant is None or not routing.of_merchant(
+        address, merchant.support_addresses, merchant.domains
+    ):
+        return None
+    return merchant
 
 
 def _profile(merchant: Merchant) -> routing.MerchantProfile:

@@ -20,11 +20,11 @@ from functools import cached_property
 from sqlmodel import Session
 
 from mediation import mediator_store, rating_links, rating_store, storage, templates
-from mediation.addresses import Role, case_address
+from mediation.addresses import Role, case_address, mask_case_addresses
 from mediation.incoming import Attachment, IncomingMail
 from mediation.outgoing import Enclosure, OutgoingMail, enclose
 from mediation.settings import Settings
-from mediation.storage import Case, CaseEvent, Customer, Merchant
+from mediation.storage import Case, CaseEvent, Customer, HeldReason, Merchant
 from mediation.workflow import (
     FOLDED,
     CaseSnapshot,
@@ -47,12 +47,14 @@ DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
     "customer.merchant_reply_forwarded": (Deadline.CUSTOMER_ANSWER,),
     "customer.solved_question": (Deadline.CUSTOMER_ANSWER,),
     "customer.merchant_message": (Deadline.CUSTOMER_ANSWER,),
+    "customer.merchant_short_message": (Deadline.MERCHANT_REPLY,),
     "customer.proposal": (Deadline.PROPOSAL_ANSWER,),
     "merchant.proposal": (Deadline.PROPOSAL_ANSWER,),
     "customer.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
     "merchant.deadline_extended": (Deadline.PROPOSAL_ANSWER, Deadline.MEDIATION_END),
     "merchant.complaint_forwarded": (Deadline.MERCHANT_REPLY,),
     "merchant.merchant_reminder": (Deadline.MERCHANT_REPLY,),
+    "merchant.reply_not_substantive": (Deadline.MERCHANT_REPLY,),
     "customer.proposal_accepted": (Deadline.PROPOSAL_ANSWER,),
     "merchant.proposal_accepted": (Deadline.PROPOSAL_ANSWER,),
     "customer.acceptance_confirmed": (Deadline.PROPOSAL_ANSWER,),
@@ -63,6 +65,7 @@ DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
 
 _UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
 _NO_SUBJECT = {"de": "(ohne Betreff)", "en": "(no subject)"}
+_CASE_ADDRESS_REMOVED = {"de": "[Fall-Adresse entfernt]", "en": "[case address removed]"}
 
 
 def for_decisions(
@@ -219,7 +222,15 @@ def compose(
     attachments: tuple[Attachment, ...] = (),
 ) -> OutgoingMail:
     """One rendered mail; `replying` is the mail it answers, when it goes to its sender;
-    `attachments` are the complaint's it carries."""
+    `attachments` are the complaint's it carries.
+
+    Every mail about a case is rendered here, and what a party wrote reaches it only as
+    a value (the complaint, a message, the case file, a subject, a display name): each
+    value is passed without the case addresses in it (`addresses.mask_case_addresses`),
+    the keys to act for a party, which a party may paste, its own or another's. Our own
+    case address goes in Reply-To, never into the text."""
+    removed = _CASE_ADDRESS_REMOVED[language]
+    values = {name: mask_case_addresses(value, removed) for name, value in values.items()}
     rendered = templates.render(key, language, values)
     reply_to = case_address(settings.secret, settings.domain, case.ref, role) if role else None
     return OutgoingMail(
@@ -335,6 +346,9 @@ class CaseView:
             "problems": "",
             "rating_summary": rating_store.summary(params, language),
             "rating_help": "",
+            "about_case": templates.about_case(case.ref, language),
+            "held_reason": "",
+            "stated_reason": templates.stated_reason(params.get("reason"), language),
             "rating_request": "",  # blocks: filled when the mail carries one
             "mediator_message": "",
             "rating_link": rating_links.url(
@@ -402,23 +416,25 @@ def to_sender(
 
 
 def to_operator(
-    mail: IncomingMail, ref: str | None, why: str, settings: Settings
+    mail: IncomingMail, ref: str | None, reason: HeldReason, settings: Settings
 ) -> OutgoingMail | None:
     """A person's mail to one of our operator addresses (``service@``, named in our
-    mails as the address to answer), passed on to the operator's mailbox with why it
-    was held; its Reply-To is the writer, so that answering reaches them. None without
-    an operator address."""
+    mails as the address to answer), passed on to the operator's mailbox in the
+    operator's language, with the case it names (if any) and what became of it (`reason`,
+    as a sentence); its Reply-To is the writer, so that answering reaches them. None
+    without an operator address."""
     if not settings.operator_address or not mail.sender:
         return None
     language = settings.default_language
     values = dict.fromkeys(templates.PARAMETERS, "") | {
-        "ref": ref or "-",
+        "ref": ref or "",
+        "about_case": templates.about_case(ref, language),
         "sender_address": mail.sender,
         "sender_name": templates.person_name(mail.sender_name, mail.sender) or mail.sender,
         "sender_mailbox": templates.mailbox(mail.sender_name, mail.sender),
         "mail_subject": mail.subject or _NO_SUBJECT[language],
         "mail_text": _quoted(mail.text) or "> " + _NO_SUBJECT[language],
-        "reason": why,
+        "held_reason": templates.held_text(reason, language),
         "complaint_address": f"beschwerde@{settings.domain}",
     }
     rendered = templates.render("operator.forwarded_mail", language, values)

@@ -3,10 +3,12 @@
 Only a mail that `authority` lets act gets here (its role's signed case address, from
 that role's party, authenticated where required, written by a person). What it says
 comes from the classifier's reading of its own text, in the context the case is in:
-the merchant's answer or its verdict on a proposal, the customer's "solved" / "not
-solved" or verdict, the mediator's commands (`commands.parse`). A mediator command that
-cannot be carried out is held and the mediator told why; an event the workflow does not
-expect in the case's state holds the mail.
+the merchant's answer (substantive by `incoming.substantive`, else a few words:
+`MerchantWrote`) or its verdict on a proposal, the customer's "solved" / "not solved"
+or verdict, the mediator's commands (`commands.parse`). An answer naming the shop that
+is the sender's own is a shop's complaint about itself (`holds.self_complaint`). A
+mediator command that cannot be carried out is held and the mediator told why; an event
+the workflow does not expect in the case's state holds the mail.
 
 An automatic mail from a party (`ignore_automatic`) is logged on the case and does
 nothing else. Mail to a closed case goes to `case_ratings` instead.
@@ -31,10 +33,18 @@ from mediation.events import (
     Event,
     MerchantIdentified,
     MerchantReplied,
+    MerchantWrote,
     ProposalAccepted,
     ProposalRejected,
 )
-from mediation.incoming import Classify, IncomingMail, reading_summary, said
+from mediation.incoming import (
+    Classify,
+    IncomingMail,
+    reading_summary,
+    said,
+    substantive,
+    words,
+)
 from mediation.outcomes import Outcome
 from mediation.settings import Settings
 from mediation.storage import Case, HeldReason
@@ -70,9 +80,14 @@ def reply(
                             mail.received_at, mail)  # fmt: skip
             return Outcome(case_ref=case.ref)
     elif role is Role.MERCHANT:
-        events = [_merchant_event(state, reading)]
+        events = [_merchant_event(state, reading, settings.policy.substantive_reply_words)]
     else:
         events = [_customer_event(session, state, reading, mail)]
+        named = events[0]
+        if isinstance(named, MerchantIdentified) and (
+            own := loading.own_shop(session, named.merchant, mail.sender)
+        ):
+            return holds.self_complaint(session, mail, own, classify, settings, case)
     snapshot = loading.snapshot(session, case, settings)
     acts = [transitions.Act(event, str(role), why) for event in events]
     try:
@@ -112,17 +127,22 @@ def _reply_context(state: State, role: Role) -> str | None:
     return None
 
 
-def _merchant_event(state: State, reading: Classification) -> Event:
+def _merchant_event(state: State, reading: Classification, min_words: int) -> Event:
     own = reading.own_text.strip()
     if state is State.PROPOSAL_PENDING:
         if reading.intent == "accept":
             return ProposalAccepted(Role.MERCHANT, own)
         if reading.intent == "reject":
             return ProposalRejected(Role.MERCHANT, own)
-    # A reply with no word of its own (only the quote, only an attachment) answers
-    # nothing: recorded, but it stops no clock and is not forwarded.
-    substantive = any(character.isalnum() for character in reading.own_text)
-    return MerchantReplied(substantive=substantive, text=said(reading))
+    # The first substantive reply stops the clock (PRODUCT.md §3): enough words of the
+    # merchant's own. A few words ("Danke", "ok") are a message: forwarded, the clock
+    # runs on. No word of its own (only the quote, an attachment, ".") answers nothing:
+    # recorded, but it stops no clock and is not forwarded.
+    if substantive(own, min_words):
+        return MerchantReplied(substantive=True, text=said(reading))
+    if words(own):
+        return MerchantWrote(text=said(reading))
+    return MerchantReplied(substantive=False, text=said(reading))
 
 
 def _customer_event(

@@ -332,15 +332,27 @@ def belongs(sender: str | None, role: Role, parties: CaseParties) -> bool:
                 and (sender in mediators)
             )
         case Role.MERCHANT:
-            if sender in {a.lower() for a in parties.merchant_addresses}:
-                return True
-            domain = _domain_of(sender)
-            # The registered domain or a subdomain of it (mail.shop.example).
-            return any(
-                domain == d.lower() or domain.endswith("." + d.lower())
-                for d in parties.merchant_domains
-            )
+            return of_merchant(sender, parties.merchant_addresses, parties.merchant_domains)
     return False
+
+
+def of_merchant(address: str | None, addresses: Iterable[str], domains: Iterable[str]) -> bool:
+    """Whether `address` is the merchant's: one of its registered `addresses`, or an
+    address at one of its registered `domains` or a subdomain of one (mail.shop.example).
+    The domain of a registered address alone says nothing (a support address may be at
+    a freemail provider). The one rule for acting as the merchant (`belongs`) and for a
+    shop's complaint about itself (`mediation.complaints`, `mediation.figure_store`)."""
+    if not address:
+        return False
+    address = address.strip().lower()
+    if address in {a.strip().lower() for a in addresses}:
+        return True
+    domain = _domain_of(address)
+    return any(
+        domain == d.lower().rstrip(".") or domain.endswith("." + d.lower().rstrip("."))
+        for d in domains
+        if d.strip(". ")
+    )
 
 
 def role_of(sender: str | None, parties: CaseParties) -> Role | None:

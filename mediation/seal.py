@@ -15,7 +15,6 @@ reads the clock.
 
 from __future__ import annotations
 
-import string
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -239,13 +238,12 @@ def tier_mail(
         "window_months": str(window_months),
         "certificate_url": certificate_url,
     }
-    subject = " ".join(string.Template(entry["subject"]).substitute(values).split())
-    text = string.Template(entry["text"]).substitute(values).strip() + "\n"
+    rendered = templates.fill(entry, language, values)
     return OutgoingMail(
         to=merchant.support_addresses[0],
-        subject=subject,
-        text=text,
-        html=templates.to_html(text, language),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
         kind="merchant.tier_changed",
         language=language,
     )

@@ -36,6 +36,9 @@ class Settings:
     that closes a case points there (`rating_links`); empty: no link."""
     rating_link_days: int = 60
     """How long that link is valid after the closing."""
+    settlement_reply_days: int = 30
+    """How long after a settlement the customer's words to its case go to the operator
+    and the mediator (`case_ratings.settlement_reply`); 0: never, they are held."""
     attachments: AttachmentPolicy = dataclasses.field(default_factory=AttachmentPolicy)
     """What of a complaint's attachments its forward carries (`outgoing.enclose`)."""
 

@@ -260,6 +260,9 @@ class HeldReason(enum.StrEnum):
     OPEN_CASE = "open-case"
     """A new complaint from the customer of an open case about the same shop and order:
     attached to that case as evidence, no second case opened."""
+    SELF_COMPLAINT = "self-complaint"
+    """A complaint about a shop from one of that shop's own addresses or domains: a shop
+    cannot complain about itself; no case opened, nothing counted."""
 
 
 class HeldMail(SQLModel, table=True):

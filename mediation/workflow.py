@@ -47,6 +47,7 @@ from mediation.events import (
     MerchantDeadlinePassed,
     MerchantIdentified,
     MerchantReplied,
+    MerchantWrote,
     OperatorClosed,
     ProposalAccepted,
     ProposalExpired,
@@ -199,7 +200,7 @@ class Choice:
 
 
 MERCHANT_KNOWN = Guard("merchant known", "merchant unknown", lambda _, e: e.merchant is not None)
-SUBSTANTIVE = Guard("substantive", "automatic", lambda _, e: e.substantive)
+SUBSTANTIVE = Guard("substantive", "empty", lambda _, e: e.substantive)
 RESOLVED = Guard("resolved", "unresolved", lambda _, e: e.resolved)
 BOTH_ACCEPTED = Guard(
     "both accepted",
@@ -255,6 +256,9 @@ def _mediating(state: State) -> dict[tuple[State, type[Event]], Rule | Choice]:
             SUBSTANTIVE,
             then=Rule(state, notify=(mediator("merchant_message"), merchant("message_forwarded"))),
             otherwise=Rule(state),
+        ),
+        (state, MerchantWrote): Rule(
+            state, notify=(mediator("merchant_message"), merchant("message_forwarded"))
         ),
         (state, ProposalMade): Rule(
             State.PROPOSAL_PENDING,
@@ -333,6 +337,12 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
         ),
         otherwise=Rule(State.AWAITING_MERCHANT),
     ),
+    # A few words ("Danke", "ok") answer nothing: the customer reads them, the clock
+    # runs on, and the merchant is told that its deadline still runs.
+    (State.AWAITING_MERCHANT, MerchantWrote): Rule(
+        State.AWAITING_MERCHANT,
+        notify=(customer("merchant_short_message"), merchant("reply_not_substantive")),
+    ),
     (State.AWAITING_MERCHANT, ReminderDue): Rule(
         State.AWAITING_MERCHANT,
         stop=(Deadline.MERCHANT_REMINDER,),
@@ -385,6 +395,10 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
             notify=(customer("merchant_message"), merchant("message_forwarded")),
         ),
         otherwise=Rule(State.AWAITING_CUSTOMER),
+    ),
+    (State.AWAITING_CUSTOMER, MerchantWrote): Rule(
+        State.AWAITING_CUSTOMER,
+        notify=(customer("merchant_message"), merchant("message_forwarded")),
     ),
     (State.AWAITING_CUSTOMER, CustomerWithdrew): Rule(
         State.CLOSED_WITHDRAWN,
@@ -479,6 +493,17 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
         for state in State
         if state in CLOSED
     },
+    # But the settled mail asks the customer to write if the settlement is not carried
+    # out: their words soon after it (the room checks `[mediation] settlement_reply_days`)
+    # go to the operator and the mediator. The case stays closed.
+    (State.CLOSED_SETTLED, CustomerWrote): Rule(
+        State.CLOSED_SETTLED,
+        notify=(
+            operator("settlement_reply"),
+            mediator("settlement_reply"),
+            customer("settlement_reply_passed_on"),
+        ),
+    ),
 }
 
 

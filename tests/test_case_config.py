@@ -42,7 +42,11 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
                 "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat"],
                 "closed_dates": ["2026-12-24"],
             },
-            "mediation": {"mediators": ["Schlichterin@Example.org"], "operator": "ops@example.org"},
+            "mediation": {
+                "mediators": ["Schlichterin@Example.org"],
+                "operator": "ops@example.org",
+                "settlement_reply_days": 14,
+            },
         },
         tmp_path,
         {},
@@ -55,6 +59,8 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
     assert settings.calendar.closed_dates == frozenset({date(2026, 12, 24)})
     assert settings.mediators == ("schlichterin@example.org",)
     assert settings.operator_address == "ops@example.org"
+    assert settings.settlement_reply_days == 14
+    assert casework.settings(load(REPO / "config.toml", environ={})).settlement_reply_days == 30
 
 
 @pytest.mark.parametrize(
@@ -70,6 +76,7 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
         ({"calendar": {"weekdays": ["monday"]}}, "[calendar]"),
         ({"calendar": {"closed_dates": ["24.12.2026"]}}, "[calendar]"),
         ({"mediation": {"mediators": ["nobody"]}}, "[mediation]"),
+        ({"mediation": {"settlement_reply_days": -1}}, "[mediation] settlement_reply_days"),
     ],
 )
 def test_a_wrong_value_names_its_key(raw: dict, key: str, tmp_path: Path) -> None:

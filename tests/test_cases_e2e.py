@@ -256,6 +256,9 @@ def test_a_link_in_the_merchant_html_reply_reaches_the_customer(harness: Harness
     assert "Gutschein" in text
     assert "javascript" not in text
     assert "quoted.example" not in text and "Riss im Bezug" not in text
+    # A URL someone else wrote is shown, never made a link of ours.
+    html = forwarded.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "https://shop.example/label/123" in html and "<a " not in html
 
 
 @pytest.mark.parametrize(
@@ -424,6 +427,20 @@ def test_a_proposal_accepted_by_both_closes_the_case_as_settled(harness: Harness
     case = harness.case(ref)
     assert case["state"] == "closed_settled" and case["deadlines"] == {}
     assert case["closed_at"] is not None
+
+
+def test_the_mediators_words_around_a_command_are_quoted_without_a_gap(harness: Harness) -> None:
+    """The blank lines that stood around a removed #proposal line are one blank line in
+    the mediator's words that both parties read, not a run of empty quoted lines."""
+    _, sent = to_mediation(harness)
+    [case_file] = addressed_to(sent, MEDIATOR)
+    words = "I suggest the following solution.\n\n#proposal The shop refunds 899 euros.\n\nSam"
+    harness.send(harness.reply(case_file, MEDIATOR, words))
+    proposals = harness.process()
+    for party in (CUSTOMER, MERCHANT):
+        [mail] = addressed_to(proposals, party)
+        assert "> I suggest the following solution.\n>\n> Sam" in plain(mail)
+        assert ">\n>\n>" not in plain(mail)
 
 
 def test_a_conditional_agreement_to_a_proposal_is_a_message(harness: Harness) -> None:

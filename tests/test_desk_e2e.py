@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import Session
 
+from mediation.storage import Case
 from tests.harness import MEDIATORS, Harness, addressed_to, compose, plain
-from tests.sink import Sink
+from tests.sink import Received, Sink
 from tests.test_cases_e2e import (
     CUSTOMER,
     MERCHANT,
@@ -25,6 +27,7 @@ from tests.test_cases_e2e import (
     complain,
     merchant_answers,
     to_mediation,
+    to_proposal,
 )
 
 OPERATOR = "betreiber@siegel.test"
@@ -137,10 +140,33 @@ def test_the_operator_withdraws_a_case_waiting_for_its_shop(harness: Harness) ->
     assert done.stdout.splitlines()[0] == f"{ref}: withdrawn, 1 mails queued"
     [told] = harness.process()
     assert harness.sent([told]) == [(CUSTOMER, "customer.withdrawal_confirmed")]
+    assert "Der Grund:\n\nKundin rief an" in plain(told)
     case = harness.case(ref)
     assert case["state"] == "closed_withdrawn"
     [event] = [e for e in case["events"] if e["kind"] == "CustomerWithdrew"]
     assert event["actor"] == "operator" and "Kundin rief an" in event["reason"]
+
+
+def test_the_operators_withdrawal_reason_reaches_both_parties(harness: Harness) -> None:
+    """`--withdraw --reason`: the reason is in the customer's and the merchant's mail
+    (the help says the parties read it); without one, neither mail has a reason line."""
+    ref, _ = complain(harness)
+    reason = "Die Kundin hat angerufen: Das Sofa wurde ersetzt."
+    harness.cli("case", ref, "--withdraw", "--reason", reason)
+    closed = harness.process()
+    one_per_party(harness, closed)
+    [to_customer] = addressed_to(closed, CUSTOMER)
+    [to_merchant] = addressed_to(closed, MERCHANT)
+    assert harness.sent([to_customer, to_merchant]) == [
+        (CUSTOMER, "customer.withdrawal_confirmed"),
+        (MERCHANT, "merchant.case_withdrawn"),
+    ]
+    for mail in (to_customer, to_merchant):
+        assert f"Der Grund:\n\n{reason}" in plain(mail)
+    other, _ = complain(harness, customer="zweite.kundin@example.org")
+    harness.cli("case", other, "--withdraw")
+    for mail in harness.process():
+        assert "Der Grund" not in plain(mail)
 
 
 def test_the_operator_closes_with_a_reason_and_refuses_a_closed_case(harness: Harness) -> None:
@@ -340,7 +366,9 @@ def test_a_merchant_rejecting_a_proposal_reads_a_sentence_and_the_customer_its_w
 
 
 def test_mail_to_service_reaches_the_operators_mailbox(harness: Harness) -> None:
-    """A person answering service@ (our From) is held and passed on to the operator."""
+    """A person answering service@ (our From: a merchant answering a lifecycle mail)
+    reaches the operator, in the operator's language, naming no case and not called
+    held: it was meant for the operator."""
     harness.send(
         compose("kunde@example.org", "service@siegel.test", "Frage zum Siegel",
                 "Wie bekommt mein Shop das Siegel?")
@@ -350,6 +378,142 @@ def test_mail_to_service_reaches_the_operators_mailbox(harness: Harness) -> None
     assert harness.sent([forward]) == [(OPERATOR, "operator.forwarded_mail")]
     assert "Wie bekommt mein Shop das Siegel?" in plain(forward)
     assert forward.message["Reply-To"] == "kunde@example.org"
+    text = plain(forward)
+    assert "an eine Betreiber-Adresse geschrieben (kein Fall)." in text
+    assert "Sie nennt keinen Fall und ist an Sie gerichtet" in text
+    assert "zurückgehalten" not in text and "operator-address" not in text
+
+
+def test_a_customer_reply_to_service_tells_the_operator_its_case_in_words(
+    harness: Harness,
+) -> None:
+    """A customer's reply that reached service@ and names its case by the subject: the
+    operator reads the case and what became of the mail as a sentence, no reason code,
+    no internal detail."""
+    ref, sent = complain(harness)
+    [ack] = addressed_to(sent, CUSTOMER)
+    answer = harness.reply(ack, CUSTOMER, "Hier noch das Foto.", to="service@siegel.test")
+    del answer["In-Reply-To"], answer["References"]
+    harness.send(answer)
+    [forward] = addressed_to(harness.process(), OPERATOR)
+    text = plain(forward)
+    assert f"an eine Betreiber-Adresse geschrieben (Fall {ref})." in text
+    assert "dem Fall als Beleg beigefügt und hat nichts ausgelöst" in text
+    assert "not-case-address" not in text and "found by subject" not in text
+    assert [h["reason"] for h in harness.case(ref)["held_mails"]] == ["not-case-address"]
+
+
+def test_an_english_operator_reads_the_mail_to_service_in_english(
+    engine: Engine, tmp_path: Path, sink: Sink
+) -> None:
+    """`[siegel] default_language = "en"`: the operator's notice is English throughout."""
+    english = Harness(
+        engine, tmp_path, sink, siegel={"default_language": "en"},
+        mediation={"mediators": list(MEDIATORS), "operator": OPERATOR},
+    )  # fmt: skip
+    try:
+        english.send(
+            compose("shop@example.org", "service@siegel.test", "Re: Your trial ends",
+                    "Please send us the invoice for the third month.")
+        )  # fmt: skip
+        [forward] = addressed_to(english.process(), OPERATOR)
+        text = plain(forward)
+        assert forward.message["Content-Language"] == "en"
+        assert "wrote to an operator address (no case)." in text
+        assert "It names no case and is meant for you" in text
+        assert "operator-address" not in text and "was held" not in text
+    finally:
+        english.stop()
+
+
+# ------------------------------------------------------------------ after a settlement
+
+
+def settle(harness: Harness) -> tuple[str, Received]:
+    """A mediation both parties settle: the case and the customer's settled mail."""
+    ref, sent = to_proposal(harness)
+    [to_customer] = addressed_to(sent, CUSTOMER)
+    [to_merchant] = addressed_to(sent, MERCHANT)
+    harness.send(harness.reply(to_customer, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
+    harness.process()
+    harness.send(harness.reply(to_merchant, MERCHANT, "Einverstanden, wir erstatten den Betrag."))
+    [settled] = addressed_to(harness.process(), CUSTOMER)
+    assert harness.sent([settled]) == [(CUSTOMER, "customer.settled")]
+    assert "Geschieht das nicht, antworten Sie bitte auf diese E-Mail." in plain(settled)
+    return ref, settled
+
+
+def test_a_customers_word_after_a_settlement_reaches_operator_and_mediator(
+    harness: Harness,
+) -> None:
+    """The settled mail asks the customer to answer if the shop does not carry out the
+    settlement: the answer goes to the operator and the mediator, each in its language,
+    and the customer is told it was passed on; the case stays closed, its figures are
+    unchanged, the merchant gets nothing. A rating is still a rating."""
+    assert harness.siegel("mediator", "set", MEDIATORS[0], "--language", "en")[0] == 0
+    ref, settled = settle(harness)
+    before = harness.case(ref)
+    month = before["opened_at"][:7]
+    figures = month_figures(harness, month)
+    words = "Möbel Fuchs hat das Geld bis heute nicht erstattet."
+    answer = harness.reply(settled, CUSTOMER, words)
+    harness.send(answer)
+    sent = harness.process()
+    one_per_party(harness, sent)
+    assert sorted(harness.sent(sent)) == sorted(
+        [
+            (OPERATOR, "operator.settlement_reply"),
+            (MEDIATORS[0], "mediator.settlement_reply"),
+            (CUSTOMER, "customer.settlement_reply_passed_on"),
+        ]
+    )
+    [to_operator] = addressed_to(sent, OPERATOR)
+    [to_mediator] = addressed_to(sent, MEDIATORS[0])
+    [to_customer] = addressed_to(sent, CUSTOMER)
+    assert words in plain(to_operator) and "899 Euro" in plain(to_operator)
+    assert words in plain(to_mediator)
+    languages = [m.message["Content-Language"] for m in (to_operator, to_mediator, to_customer)]
+    assert languages == ["de", "en", "de"]
+    assert "Message after the settlement" in to_mediator.message["Subject"]
+    assert "weitergegeben" in plain(to_customer) and "bleibt dabei abgeschlossen" in plain(
+        to_customer
+    )
+    assert to_customer.message["In-Reply-To"] == answer["Message-ID"]
+    after = harness.case(ref)
+    assert (after["state"], after["closed_at"]) == ("closed_settled", before["closed_at"])
+    assert after["held_mails"] == [] and after["deadlines"] == {}
+    assert month_figures(harness, month) == figures
+    harness.send(
+        harness.reply(settled, CUSTOMER, "Service: 2\nErreichbarkeit: 3\nReaktionszeit: 2")
+    )
+    assert harness.sent(harness.process()) == [(CUSTOMER, "customer.rating_thanks")]
+
+
+def month_figures(harness: Harness, month: str) -> list[object]:
+    """`siegel report --month MONTH --json`: each merchant's and the operator's figures."""
+    report = json.loads(harness.cli("report", "--month", month, "--json").stdout)
+    return [entry["figures"] for entry in (*report["merchants"], report["operator"])]
+
+
+def test_after_a_settlement_machine_mail_and_late_words_reach_nobody(harness: Harness) -> None:
+    """An out-of-office note to the settled case is only recorded; the customer's words
+    after `[mediation] settlement_reply_days` (30) are held like any mail to a closed
+    case, and the customer is told so."""
+    ref, settled = settle(harness)
+    away = {"Auto-Submitted": "auto-replied"}
+    harness.send(harness.reply(settled, CUSTOMER, "Ich bin bis Montag nicht da.", headers=away))
+    assert harness.process() == []
+    closed_at = datetime.fromisoformat(harness.case(ref)["closed_at"])
+    with Session(harness.engine) as session:  # the settlement a month ago
+        session.execute(
+            update(Case).where(Case.ref == ref).values(closed_at=closed_at - timedelta(days=31))  # type: ignore[arg-type]
+        )
+        session.commit()
+    harness.send(harness.reply(settled, CUSTOMER, "Das Geld ist immer noch nicht da."))
+    assert harness.sent(harness.process()) == [(CUSTOMER, "sender.case_closed")]
+    case = harness.case(ref)
+    assert case["state"] == "closed_settled"
+    assert [h["reason"] for h in case["held_mails"]] == ["closed-case"]
 
 
 # ------------------------------------------------------------------ merchants, reports

@@ -17,7 +17,7 @@ from mailflow.models import OutboxMail
 from mediation import lifecycle_notices, seal
 from mediation.storage import Merchant
 from scoring import SealPhase, SealStatus
-from tests.test_web_feedback_form import plain_text
+from tests.test_web_feedback_form import html_text, plain_text
 
 NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
@@ -93,8 +93,16 @@ def test_the_nightly_recompute_sends_each_lifecycle_mail_once(
         mails[f"info@{slug}.example"][1] for slug in ids if slug != "frisch"
     )
     assert "endet in 9" in trial and "Ab dem 05.12.2026, dem Beginn des dritten Monats" in trial
-    assert "/siegel/in-testphase" in trial
+    assert "/siegel/in-testphase?lang=de" in trial
     assert "expires on 2026-12-20, in 24 days" in expiring
+    # The English merchant's link opens the English page, and is a link in the HTML part.
+    page = f"{config.web.public_url}/siegel/laeuft-aus?lang=en"
+    assert page in expiring
+    with Session(sqlite_engine) as session:
+        row = session.scalars(
+            select(OutboxMail).where(OutboxMail.recipient == "info@laeuft-aus.example")
+        ).one()
+    assert f'<a href="{page}">{page}</a>' in html_text(row)
     assert "Nachprüfung ist\nfällig" in recheck or "Nachprüfung ist fällig" in recheck
     assert sealwork.recompute(sqlite_engine, config, NOW).lifecycle_mails == 0
     assert sealwork.recompute(sqlite_engine, config, NOW.replace(day=28)).lifecycle_mails == 0

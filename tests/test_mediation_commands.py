@@ -76,6 +76,16 @@ def test_a_blank_line_ends_a_proposal_and_the_rest_is_the_message() -> None:
     )
 
 
+def test_the_blank_lines_around_a_removed_command_are_one() -> None:
+    """A command between blank lines leaves one blank line in the message, however many
+    commands stood there; the mediator's own blank lines stay as written."""
+    parsed = parse("I suggest the following solution.\n\n#proposal 50 EUR refund.\n\nSam\n")
+    assert parsed.message == "I suggest the following solution.\n\nSam"
+    assert parse("Hallo,\n\n#frist 5\n\n#notiz intern\n\nMia").message == "Hallo,\n\nMia"
+    assert parse("Erstens.\n#frist 3\nZweitens.").message == "Erstens.\nZweitens."
+    assert parse("Erstens.\n\n\nZweitens.\n#frist 3").message == "Erstens.\n\n\nZweitens."
+
+
 def test_quoted_lines_are_never_read() -> None:
     """Reading stops at the first quoted line, so a quoted #abschluss does nothing."""
     parsed = parse("Danke für die Fotos.\n\n> #abschluss gelöst\n#abschluss gelöst\n")

@@ -33,6 +33,7 @@ from mediation.events import (
     MerchantDeadlinePassed,
     MerchantIdentified,
     MerchantReplied,
+    MerchantWrote,
     OperatorClosed,
     ProposalAccepted,
     ProposalMade,
@@ -90,8 +91,9 @@ SAMPLES: dict[type, list[tuple[Event, dict, str]]] = {
     ],
     MerchantReplied: [
         (MerchantReplied(substantive=True, text="Wir erstatten."), {}, "substantive"),
-        (MerchantReplied(substantive=False), {}, "automatic"),
+        (MerchantReplied(substantive=False), {}, "empty"),
     ],
+    MerchantWrote: [(MerchantWrote("Danke."), {}, "")],
     MediationClosed: [
         (MediationClosed(resolved=True), {}, "resolved"),
         (MediationClosed(resolved=False), {}, "unresolved"),
@@ -211,13 +213,24 @@ def test_every_closing_with_a_merchant_asks_the_customer_for_a_rating() -> None:
 
 
 def test_open_cases_can_be_withdrawn_and_closed_cases_take_only_ratings() -> None:
-    """The customer may withdraw at any open step; a closed case accepts nothing but a rating."""
+    """The customer may withdraw at any open step; a closed case accepts nothing but a
+    rating, and a settled one the customer's words (the settled mail asks for them if
+    the settlement is not carried out), which leave it closed."""
     for state in State:
         accepted = {e for s, e in TRANSITIONS if s == state}
-        if state in CLOSED:
+        if state is State.CLOSED_SETTLED:
+            assert accepted == {CustomerRated, CustomerWrote}
+        elif state in CLOSED:
             assert accepted == {CustomerRated}
         else:
             assert CustomerWithdrew in accepted
+    told = decide(case_in(State.CLOSED_SETTLED), CustomerWrote("Nichts erstattet."), POLICY, NOW)
+    assert told.state is State.CLOSED_SETTLED and told.deadlines == {}
+    assert {(n.to, n.template) for n in told.notifications} == {
+        (Party.OPERATOR, "settlement_reply"),
+        (Party.MEDIATOR, "settlement_reply"),
+        (Party.CUSTOMER, "settlement_reply_passed_on"),
+    }
 
 
 def test_mail_after_closing_does_not_reopen_the_case() -> None:

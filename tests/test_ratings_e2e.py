@@ -9,14 +9,18 @@ format in the customer's language and is held for the operator.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.testclient import TestClient
 
 from classifier.ratings import format_help
+from mailflow.web.app import create_app
 from mediation import rating_store as ratings
 from mediation import storage
 from tests.harness import Harness, addressed_to, compose, plain
@@ -155,6 +159,22 @@ def test_a_rating_try_after_closing_gets_the_format_not_case_closed(harness: Har
     assert harness.sent(sent) == [(CUSTOMER, "customer.rating_help")]
     assert format_help("de") in plain(sent[0])
     assert stored(harness, ref) == (None, [])
+
+
+def test_the_rating_link_speaks_the_customers_language_and_is_a_link(harness: Harness) -> None:
+    """The English closing mail's rating link carries ?lang=en and is a link in the HTML
+    part; the form it opens is English without ?lang, even for a German browser (the
+    language the mail was written in), and ?lang=de still switches it."""
+    _, request = closed_case(harness, ENGLISH_COMPLAINT, "Yes, thank you, the problem is solved.")
+    link = re.search(r"http://\S+/bewertung/\S+", plain(request)).group(0)  # type: ignore[union-attr]
+    assert link.endswith("?lang=en")
+    html = request.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert f'<a href="{link}">{link}</a>' in html
+    path = urlsplit(link).path
+    with TestClient(create_app(harness.config, harness.engine, harness.clock)) as client:
+        bare = client.get(path, headers={"Accept-Language": "de-DE,de;q=0.9"})
+        assert '<html lang="en">' in bare.text and 'id="rating-form"' in bare.text
+        assert '<html lang="de">' in client.get(f"{path}?lang=de").text
 
 
 def test_signature_and_empty_fields_are_never_stored(harness: Harness) -> None:

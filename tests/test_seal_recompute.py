@@ -114,8 +114,8 @@ def test_a_new_tier_is_stored_with_history_and_mailed_once(engine: Engine, confi
     )
     assert en["Subject"] == "Service-Siegel for Shop teashop: Silber"
     assert "- Your tier: Silber." in text_of(en) and en["Content-Language"] == "en"
-    assert "Ihre Zertifikatsseite: http://127.0.0.1:8080/siegel/teeladen" in text_of(de)
-    assert "Your certificate page: http://127.0.0.1:8080/siegel/teashop" in text_of(en)
+    assert "Ihre Zertifikatsseite: http://127.0.0.1:8080/siegel/teeladen?lang=de" in text_of(de)
+    assert "Your certificate page: http://127.0.0.1:8080/siegel/teashop?lang=en" in text_of(en)
     with Session(engine) as session:
         held = session.get(seal.Seal, german)
         assert held is not None and (held.tier, held.previous_tier) == ("silber", "none")

@@ -17,8 +17,10 @@ OUTSIDE_CASES = {
     "customer.feedback_thanks",
     "customer.feedback_which_shop",
     "operator.forwarded_mail",
+    "sender.self_complaint",
 }
-"""Mails about Lob & Tadel, which belongs to no case: their subject names none."""
+"""Mails about Lob & Tadel, which belongs to no case, and the answer to a complaint that
+opened none: their subject names none."""
 VALUES = {name: f'<{name}> & "{name}"' for name in templates.PARAMETERS} | {
     "ref": "SSG-2026-000123",
     "deadline": "Mittwoch, 4. März 2026, 17:00 Uhr (MEZ)",
@@ -123,6 +125,41 @@ def test_quoted_text_becomes_a_blockquote_in_html() -> None:
         "<blockquote><p>Zeile eins<br>\n&lt;script&gt;alert(1)&lt;/script&gt;</p></blockquote>"
         in html
     )
+
+
+def test_our_web_links_carry_the_language_and_only_they_are_links_in_html() -> None:
+    """A web link of ours (rating, confirmation, certificate page) opens in the
+    recipient's language and is an escaped <a href> in the HTML part, outside quotes; a
+    URL anybody else wrote, and a value that is no http(s) URL, is never a link."""
+    entry = {
+        "subject": "Links",
+        "text": "${rating_link}\n\n${complaint_text}\n\n> ${rating_link}\n\n${confirm_url}",
+    }
+    ours = 'https://siegel.example/bewertung/T?a=1&b="2"'
+    values = {
+        "rating_link": ours,
+        "complaint_text": "Siehe https://evil.example/x",
+        "confirm_url": "javascript:alert(1)",
+    }
+    rendered = templates.fill(entry, "en", values)
+    assert rendered.text.startswith(f"{ours}&lang=en\n")
+    assert "javascript:alert(1)\n" in rendered.text  # no link of ours: left alone
+    shown = "https://siegel.example/bewertung/T?a=1&amp;b=&quot;2&quot;&amp;lang=en"
+    assert f'<p><a href="{shown}">{shown}</a></p>' in rendered.html
+    assert rendered.html.count("<a ") == 1  # not in the quote, not anybody else's URL
+    assert "<p>Siehe https://evil.example/x</p>" in rendered.html
+    assert templates.in_language("https://siegel.example/siegel/shop", "de") == (
+        "https://siegel.example/siegel/shop?lang=de"
+    )
+
+
+def test_every_held_reason_has_a_sentence_for_the_operator_in_both_languages() -> None:
+    """The operator reads why a mail did not act as a sentence, never a reason code."""
+    from mediation.storage import HeldReason
+
+    for language in templates.LANGUAGES:
+        assert set(templates.HELD_TEXTS[language]) == {str(reason) for reason in HeldReason}
+        assert templates.about_case(None, language) in ("kein Fall", "no case")
 
 
 def test_committed_mail_docs_equal_the_generated_text() -> None:

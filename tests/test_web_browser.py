@@ -125,7 +125,7 @@ def test_a_case_by_mail_changes_the_certificate_page_in_the_browser(browser, sit
     assert "1 von 1 fälligen Fällen" in shown(browser, "#figure-1")
     # Resolved within the day (within the same second, when the machine is fast).
     assert re.search(r"höchstens 1 Tag|weniger als 1 Tag", shown(browser, "#figure-4"))
-    assert "(1 gelösten Fällen)" in shown(browser, "#figure-4")
+    assert "(1 gelöster Fall)" in shown(browser, "#figure-4")
 
     for customer in CUSTOMERS[1:4]:
         served_and_rated(harness, customer, "Service: 5\nErreichbarkeit: 5\nReaktionszeit: 4")

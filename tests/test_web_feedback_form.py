@@ -87,6 +87,13 @@ def plain_text(row: OutboxMail) -> str:
     return text.replace("\r\n", "\n")
 
 
+def html_text(row: OutboxMail) -> str:
+    """The HTML part of an outbox row, as the relay sends it."""
+    raw = outbox.message(row, make_config(Path(".")))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
 def confirmation_links(engine: Engine) -> list[str]:
     with Session(engine) as session:
         rows = list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))  # type: ignore[arg-type]
@@ -193,3 +200,21 @@ def test_unknown_and_expired_confirmation_links_are_refused(
     token = csrf.issue(config.secret_bytes, "confirm", digest, clock.now)  # a fresh form
     assert client.post(path, data={csrf.FIELD: token}).status_code == 410
     assert entries(sqlite_engine) == []
+
+
+def test_the_confirmation_speaks_the_language_the_form_was_sent_in(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    """A form sent in English: the mail's confirmation link carries ?lang=en and is a
+    link in its HTML part; the page it opens is English without ?lang, even for a German
+    browser, and ?lang=de still switches it."""
+    assert post(client, f"{FORM}?lang=en", ENTRY).status_code == 200
+    with Session(sqlite_engine) as session:
+        [row] = session.scalars(select(OutboxMail)).all()
+    url = re.search(r"http://\S+", plain_text(row)).group(0)  # type: ignore[union-attr]
+    assert url.endswith("?lang=en")
+    assert f'<a href="{url}">{url}</a>' in html_text(row)
+    path = urlsplit(url).path
+    page = client.get(path, headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert '<html lang="en">' in page.text and 'id="confirm-form"' in page.text
+    assert '<html lang="de">' in client.get(f"{path}?lang=de").text

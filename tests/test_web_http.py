@@ -113,7 +113,7 @@ def test_the_certificate_page_shows_the_figures_in_german_and_english(client: Te
     assert "Service 5,0 3" in text and "Erreichbarkeit 4,0 3" in text
     assert "Erstantworten innerhalb der Frist 100,0 % (4 von 4 fälligen Fällen)" in text
     assert "Erste Antwort, Median 2 Geschäftsstunden" in text
-    assert "Zeit bis zur Lösung, Median höchstens 3 Tage (2 gelösten Fällen)" in text
+    assert "Zeit bis zur Lösung, Median höchstens 3 Tage (2 gelöste Fälle)" in text
     assert "Zeit bis zur Lösung, 90-%-Wert höchstens 6 Tage" in text
     assert "Lösungsquote 66,7 % (2 von 3 abgeschlossenen Fällen)" in text
     assert 'data-total="4"' in german.text
@@ -125,6 +125,28 @@ def test_the_certificate_page_shows_the_figures_in_german_and_english(client: Te
     assert "Time to resolution, median at most 3 days (2 resolved cases)" in text
     assert "Resolution rate 66.7 % (2 of 3 closed cases)" in text
     assert 'href="/siegel/moebel-fuchs?lang=de"' in english.text  # the visible switch
+
+
+def test_one_resolved_case_is_named_in_the_singular(client: TestClient, sqlite_engine) -> None:  # type: ignore[no-untyped-def]
+    """The time to resolution counts its cases in the right number: "(1 gelöster Fall)",
+    "(1 resolved case)"; two or more are "gelöste Fälle", "resolved cases"."""
+    with session_scope(sqlite_engine) as session:
+        merchant_id = add_merchant(session, "einzeln", "Einzel Laden")
+        customer = Customer(address="eine.kundin@example.org", created_at=NOW)
+        session.add(customer)
+        session.flush()
+        opened = NOW - timedelta(days=10)
+        session.add(
+            Case(
+                ref="SSG-2026-000099", state=State.CLOSED_RESOLVED, merchant_id=merchant_id,
+                customer_id=customer.id, opened_at=opened, updated_at=opened,
+                closed_at=opened + timedelta(days=2),
+            )
+        )  # fmt: skip
+    german = words(client.get("/siegel/einzeln?lang=de").text)
+    assert "Zeit bis zur Lösung, Median höchstens 2 Tage (1 gelöster Fall)" in german
+    english = words(client.get("/siegel/einzeln?lang=en").text)
+    assert "Time to resolution, median at most 2 days (1 resolved case)" in english
 
 
 def test_only_consented_and_released_praise_is_shown_and_nothing_about_a_person(

@@ -98,7 +98,10 @@ def process(certificate: Certificate, language: str) -> list[dict[str, str]]:
     timed = int(f.get("resolution_days_count") or 0)
 
     def row(name: str, value: str, part: object, whole: object, note: str) -> dict[str, str]:
-        basis = f"{part} {t['of']} {whole} {t[note]}" if whole is not None else f"{part} {t[note]}"
+        noun = t[note]
+        if isinstance(noun, dict):  # singular and plural, by the count it follows
+            noun = noun["one" if part == 1 else "other"]
+        basis = f"{part} {t['of']} {whole} {noun}" if whole is not None else f"{part} {noun}"
         return {"name": t[name], "value": value, "basis": basis}
 
     def share(value: float | None) -> str:

@@ -140,6 +140,7 @@ def _pending(
     found = form_store.request_by_digest(session, digest) if len(token) < 100 else None
     if found is None:
         return "confirm_invalid", 404, None
+    pages.mailed_in(request, found.language)  # the confirmation mail's
     if found.confirmed_at is not None:
         return "confirm_done", 200, found
     if pages.now(request) >= found.expires_at:

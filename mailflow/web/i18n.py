@@ -1,7 +1,9 @@
 """Languages of the web side: which one a request gets, its texts, and its notation.
 
-German and English. `?lang=de|en` wins (the visible switch), then the browser's
-Accept-Language with its q-values, then `[siegel] default_language`. Texts live in
+German and English. `?lang=de|en` wins (the visible switch; every link in our mails
+carries it), then the language of the mail whose one-time link opened the page (a
+rating or confirmation link), then the browser's Accept-Language with its q-values,
+then `[siegel] default_language`. Texts live in
 `texts/de.toml` and `texts/en.toml`, the same keys in both (a test checks). Numbers
 follow the language's notation: German writes "87,5 %" and "31.12.2026".
 """
@@ -26,10 +28,18 @@ def texts(language: str) -> dict[str, Any]:
     return tomllib.loads(source.read_text(encoding="utf-8"))
 
 
-def negotiate(query_language: str | None, accept_language: str | None, default: str) -> str:
-    """The language of a response: the switch, else the browser's best, else `default`."""
+def negotiate(
+    query_language: str | None,
+    accept_language: str | None,
+    default: str,
+    mailed: str | None = None,
+) -> str:
+    """The language of a response: the switch, else the language of the mail whose link
+    opened the page (`mailed`), else the browser's best, else `default`."""
     if query_language in LANGUAGES:
         return query_language  # type: ignore[return-value]
+    if mailed in LANGUAGES:
+        return mailed  # type: ignore[return-value]
     best, best_q = default, 0.0
     for part in (accept_language or "").split(",")[:20]:
         tag, _, params = part.strip().partition(";")

@@ -2,7 +2,8 @@
 
 Templates are Jinja2 with autoescape on for every template (HTML and SVG alike), loaded
 from the package; a page module renders through `render`, which adds the language, its
-texts and the language switch to the context.
+texts and the language switch to the context. A page opened by a one-time link from a
+mail (`mailed_in`) speaks that mail's language unless ``?lang`` says otherwise.
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ def language(request: Request) -> str:
         request.query_params.get("lang"),
         request.headers.get("accept-language"),
         config(request).siegel.default_language,
+        getattr(request.state, "mailed_language", None),
     )
+
+
+def mailed_in(request: Request, language: str) -> None:
+    """This page was opened by a one-time link from a mail written in `language`: without
+    ``?lang`` it is in that language (`i18n.negotiate`)."""
+    request.state.mailed_language = language
 
 
 def switch_url(request: Request, target: str) -> str:

@@ -60,6 +60,7 @@ def _find(session: Session, request: Request, text: str, lock: bool = False) -> 
     )
     if verdict is Verdict.INVALID:
         return Found("link_invalid", 404)
+    pages.mailed_in(request, case.language)  # the closing mail was in the case's language
     if verdict is Verdict.EXPIRED:
         return Found("link_expired", 410)
     if form_store.link_use(session, rating_links.digest(text)) is not None:

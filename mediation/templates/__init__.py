@@ -7,7 +7,9 @@ Placeholders are ``${name}`` (`string.Template`); every template may use any nam
 `PARAMETERS`, and `render` fails loudly when a value is missing.
 
 The HTML part is derived from the rendered text with every character escaped, so no
-value can inject markup; quoted lines (``> ``) become a blockquote. Dates are written
+value can inject markup; quoted lines (``> ``) become a blockquote. A web link of ours
+(the values of `LINKS`) carries the recipient's language (``?lang=de``, ``?lang=en``:
+`in_language`) and is a link in the HTML part; no other text is. Dates are written
 in the recipient's language and time zone (`format_moment`). People are named by one
 rule (`person_name`): a greeting without a name where none was given (`greeting`), an
 address shown once where the name is missing (`mailbox`). A forward lists the
@@ -20,7 +22,7 @@ import html
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -66,14 +68,24 @@ PARAMETERS = (
     "customer_mailbox",
     "sender_mailbox",
     "attachments",
+    "about_case",
+    "held_reason",
+    "stated_reason",
     "rating_request",
     "mediator_message",
 )
 """The values every template may use; the service supplies all of them. The last two
-are blocks (`BLOCKS`): empty unless the mail carries that notice. ``greeting`` greets
+are blocks (`BLOCKS`): empty unless the mail carries that notice. ``about_case`` names
+the case a mail to the operator is about ("Fall SSG-…" or "kein Fall"), ``held_reason``
+says in a sentence why a mail did not act (`held_text`), ``stated_reason`` is the
+operator's reason for an act under a line that says so (`stated_reason`; empty without
+one). ``greeting`` greets
 the recipient (by name where we know one); ``customer_mailbox`` and ``sender_mailbox``
 are "Name <address>", or the address alone; ``attachments`` lists a forwarded
 complaint's attachments (empty without any)."""
+
+LINKS = ("rating_link", "confirm_url", "certificate_url")
+"""The values that are web links of ours (in these and the other catalogues' mails)."""
 
 BLOCKS = ("rating_request", "mediator_message")
 """Notices that may travel inside another mail of the same act (`workflow.FOLDED`),
@@ -119,6 +131,7 @@ EVENT_LABELS = {
         "ComplaintReceived": "Beschwerde eingegangen",
         "MerchantIdentified": "Händler zugeordnet",
         "MerchantReplied": "Antwort des Händlers",
+        "MerchantWrote": "Kurze Nachricht des Händlers (keine Antwort)",
         "ReminderDue": "Erinnerung an den Händler",
         "MerchantDeadlinePassed": "Frist des Händlers verstrichen",
         "FirstReplyMeasured": "Erste Antwort des Händlers gemessen",
@@ -151,6 +164,7 @@ EVENT_LABELS = {
         "ComplaintReceived": "Complaint received",
         "MerchantIdentified": "Merchant identified",
         "MerchantReplied": "Merchant's reply",
+        "MerchantWrote": "Short message from the merchant (no answer)",
         "ReminderDue": "Reminder to the merchant",
         "MerchantDeadlinePassed": "Merchant's deadline passed",
         "FirstReplyMeasured": "Merchant's first reply measured",
@@ -199,6 +213,68 @@ PROBLEM_TEXTS = {
 }
 
 
+HELD_TEXTS = {
+    "de": {
+        "sender-not-party": "Der Absender ist für die Rolle, an deren Fall-Adresse er schrieb, "
+        "nicht eingetragen; die Mail wurde zurückgehalten und hat im Fall nichts ausgelöst.",
+        "unknown-case": "Sie ging an die Fall-Adresse eines Falls, den es nicht gibt; sie wurde "
+        "zurückgehalten.",
+        "closed-case": "Der Fall ist bereits abgeschlossen; die Mail wurde zurückgehalten und "
+        "hat ihn nicht wieder geöffnet.",
+        "unexpected-event": "Sie passt nicht zum Stand des Falls; sie wurde zurückgehalten und "
+        "hat nichts ausgelöst.",
+        "command-problem": "Ein Befehl darin war nicht ausführbar; die Mail wurde zurückgehalten "
+        "und hat nichts ausgelöst.",
+        "machine-mail": "Sie ist eine automatische Nachricht; sie wurde zurückgehalten und hat "
+        "nichts ausgelöst.",
+        "no-sender": "Sie hat keine Absenderadresse; sie wurde zurückgehalten.",
+        "operator-address": "Sie nennt keinen Fall und ist an Sie gerichtet: Bitte lesen und "
+        "beantworten Sie sie selbst.",
+        "no-recipient": "Sie ging an keine Adresse des Dienstes; sie wurde zurückgehalten.",
+        "not-case-address": "Sie gehört zum Fall, ging aber nicht an dessen Fall-Adresse: Sie "
+        "wurde dem Fall als Beleg beigefügt und hat nichts ausgelöst.",
+        "unknown-merchant": "Darin war kein registrierter Shop zu erkennen; sie wurde "
+        "zurückgehalten.",
+        "own-address": "Sie kam von einer Adresse des Dienstes selbst (eine Schleife oder eine "
+        "Fälschung); sie wurde zurückgehalten.",
+        "unauthenticated": "Die Absender-Domain war nicht authentifiziert (DKIM, SPF, DMARC); "
+        "die Mail wurde zurückgehalten und hat nichts ausgelöst.",
+        "open-case": "Zu diesem Shop und dieser Bestellung läuft bereits ein Fall: Sie wurde "
+        "ihm als Beleg beigefügt, ein zweiter Fall wurde nicht eröffnet.",
+        "self-complaint": "Sie kam von einer Adresse oder Domain des Shops, über den sie sich "
+        "beschwert: Ein Shop kann sich nicht über sich selbst beschweren. Kein Fall wurde "
+        "eröffnet, sie zählt für nichts.",
+    },
+    "en": {
+        "sender-not-party": "The sender is not registered for the role whose case address it "
+        "wrote to; the mail was held and changed nothing in the case.",
+        "unknown-case": "It went to the case address of a case that does not exist; it was held.",
+        "closed-case": "The case is already closed; the mail was held and did not reopen it.",
+        "unexpected-event": "It does not fit the case's current state; it was held and changed "
+        "nothing.",
+        "command-problem": "A command in it could not be carried out; the mail was held and "
+        "changed nothing.",
+        "machine-mail": "It is an automatic message; it was held and changed nothing.",
+        "no-sender": "It has no sender address; it was held.",
+        "operator-address": "It names no case and is meant for you: please read and answer it "
+        "yourself.",
+        "no-recipient": "It went to none of the service's addresses; it was held.",
+        "not-case-address": "It belongs to the case but did not go to its case address: it was "
+        "attached to the case as evidence and changed nothing.",
+        "unknown-merchant": "No registered shop could be found in it; it was held.",
+        "own-address": "It came from one of the service's own addresses (a loop or a forgery); "
+        "it was held.",
+        "unauthenticated": "The sender's domain was not authenticated (DKIM, SPF, DMARC); the "
+        "mail was held and changed nothing.",
+        "open-case": "A case about this shop and order is already open: it was attached to that "
+        "case as evidence, and no second case was opened.",
+        "self-complaint": "It came from an address or domain of the shop it complains about: a "
+        "shop cannot complain about itself. No case was opened, and it counts for nothing.",
+    },
+}
+"""Why a mail did not act, for the operator: one sentence per `storage.HeldReason`."""
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -235,7 +311,7 @@ def uses(key: str, name: str) -> bool:
 def render_block(block: str, language: str, values: Mapping[str, str]) -> str:
     """The text of block `block` (``[block.NAME]``) in `language` with `values`."""
     entry = _catalogue(language)[f"block.{block}"]
-    return string.Template(entry["text"]).substitute(values).strip()
+    return string.Template(entry["text"]).substitute(_linked(values, language)).strip()
 
 
 def render(key: str, language: str, values: Mapping[str, str]) -> Rendered:
@@ -243,15 +319,37 @@ def render(key: str, language: str, values: Mapping[str, str]) -> Rendered:
     entry = _catalogue(language).get(key) if not key.startswith("block.") else None
     if entry is None:
         raise KeyError(f"no template {key!r} in {language!r}")
-    return _fill(entry, language, values)
+    return fill(entry, language, values)
 
 
-def _fill(entry: Mapping[str, str], language: str, values: Mapping[str, str]) -> Rendered:
+def fill(entry: Mapping[str, str], language: str, values: Mapping[str, str]) -> Rendered:
+    """A template's ``subject`` and ``text`` with `values` (of any catalogue), its web
+    links in `language`, and the HTML part with those links."""
+    values = _linked(values, language)
     subject = string.Template(entry["subject"]).substitute(values)
     text = string.Template(entry["text"]).substitute(values).strip() + "\n"
     # An empty optional value (nothing quoted) leaves no gap of blank lines.
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return Rendered(" ".join(subject.split()), text, to_html(text, language))
+    links = [values[name] for name in LINKS if _is_link(values.get(name, ""))]
+    return Rendered(" ".join(subject.split()), text, to_html(text, language, links))
+
+
+def _is_link(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and not any(c.isspace() for c in value)
+
+
+def in_language(url: str, language: str) -> str:
+    """Web link `url` opening in `language` (``?lang=``, which every page reads)."""
+    return f"{url}{'&' if '?' in url else '?'}lang={language}"
+
+
+def _linked(values: Mapping[str, str], language: str) -> dict[str, str]:
+    """`values` with each web link of ours (`LINKS`) in `language`."""
+    return dict(values) | {
+        name: in_language(values[name], language)
+        for name in LINKS
+        if _is_link(values.get(name, ""))
+    }
 
 
 REPORT_PARAMETERS = ("month", "merchant_name", "figures", "tier_changes")
@@ -259,11 +357,14 @@ REPORT_PARAMETERS = ("month", "merchant_name", "figures", "tier_changes")
 
 def render_report(key: str, language: str, values: Mapping[str, str]) -> Rendered:
     """A monthly report (``report_de.toml``, ``report_en.toml``) with `values`."""
-    return _fill(_catalogue(language, "report_")[key], language, values)
+    return fill(_catalogue(language, "report_")[key], language, values)
 
 
-def to_html(text: str, language: str) -> str:
-    """A simple HTML rendering of `text`: paragraphs, line breaks, quotes; all escaped."""
+def to_html(text: str, language: str, links: Sequence[str] = ()) -> str:
+    """A simple HTML rendering of `text`: paragraphs, line breaks, quotes; all escaped.
+    Each of `links` (http and https URLs we wrote) is a link where it stands outside a
+    quote; nothing else is."""
+    found = _link_pattern(tuple(links))
     blocks: list[str] = []
     for paragraph in text.strip().split("\n\n"):
         lines = paragraph.splitlines()
@@ -272,12 +373,32 @@ def to_html(text: str, language: str) -> str:
             inner = "<br>\n".join(html.escape(line) for line in quoted)
             blocks.append(f"<blockquote><p>{inner}</p></blockquote>")
         else:
-            blocks.append("<p>" + "<br>\n".join(html.escape(line) for line in lines) + "</p>")
+            inner = "<br>\n".join(_with_links(line, found) for line in lines)
+            blocks.append(f"<p>{inner}</p>")
     body = "\n".join(blocks)
     return (
         f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"></head>\n'
         f"<body>\n{body}\n</body></html>\n"
     )
+
+
+@cache
+def _link_pattern(links: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Any of `links` (the longest first), or None without any."""
+    ours = sorted({link for link in links if _is_link(link)}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ours))) if ours else None
+
+
+def _with_links(line: str, links: re.Pattern[str] | None) -> str:
+    """`line` escaped, each of our links in it an ``<a href>``."""
+    if links is None:
+        return html.escape(line)
+    parts, start = [], 0
+    for found in links.finditer(line):
+        url = html.escape(found.group(0))
+        parts += [html.escape(line[start : found.start()]), f'<a href="{url}">{url}</a>']
+        start = found.end()
+    return "".join([*parts, html.escape(line[start:])])
 
 
 def quote(text: str) -> str:
@@ -432,3 +553,25 @@ def event_label(kind: str, language: str) -> str:
 
 def problem_text(code: str, language: str) -> str:
     return PROBLEM_TEXTS[language].get(code, code)
+
+
+def held_text(reason: str, language: str) -> str:
+    return HELD_TEXTS[language].get(reason, reason)
+
+
+_ABOUT_CASE = {"de": ("Fall ${ref}", "kein Fall"), "en": ("case ${ref}", "no case")}
+
+
+def about_case(ref: str | None, language: str) -> str:
+    """ "Fall SSG-2026-000123" / "case SSG-2026-000123"; "kein Fall" / "no case" without one."""
+    named, none = _ABOUT_CASE[language]
+    return string.Template(named).substitute(ref=ref) if ref else none
+
+
+_STATED_REASON = {"de": "Der Grund:", "en": "The reason:"}
+
+
+def stated_reason(reason: object, language: str) -> str:
+    """The operator's reason for an act, under a line that says so; empty without one."""
+    text = str(reason or "").strip()
+    return f"{_STATED_REASON[language]}\n\n{text}" if text else ""

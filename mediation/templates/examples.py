@@ -75,6 +75,12 @@ _WRITTEN = {
 }
 
 
+_WITHDRAWN = {
+    "de": "Die Kundin hat angerufen: Das Sofa wurde ersetzt.",
+    "en": "The customer called: the sofa has been replaced.",
+}
+
+
 def _in_language(language: str, reader: str) -> dict[str, str]:
     replied = templates.format_moment(_MERCHANT_REPLIED, language, _ZONE)
     event = templates.event_label("MerchantReplied", language)
@@ -85,6 +91,9 @@ def _in_language(language: str, reader: str) -> dict[str, str]:
             enclose(ATTACHMENTS, policy), policy, language, reader
         ),
         "party": templates.party_label("merchant", language),
+        "about_case": templates.about_case(EXAMPLE["ref"], language),
+        "held_reason": templates.held_text("not-case-address", language),
+        "stated_reason": templates.stated_reason(_WITHDRAWN[language], language),
         "deadline": templates.format_moment(_DEADLINE, language, _ZONE),
         "case_file": f"- {replied}: {event} ({templates.party_label('merchant', language)})",
         "problems": f"- #frist fünf: {templates.problem_text('bad-days', language)}",
