@@ -287,6 +287,7 @@ def _rating_rows(
             "service": scores[0], "reachability": scores[1], "reaction_time": scores[2],
             "praise": "", "criticism": "", "comment": "",
             "received_at": closed_at + timedelta(days=1), "revision": 1,
+            "publish_consent": False,
         }  # fmt: skip
 
 
