@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
+from mailflow.db import tighten_file_mode
 from mediation import addresses
 from mediation.business_time import BusinessCalendar, opening_hours
 from mediation.deadline_policy import Policy
@@ -133,6 +134,13 @@ class ImapAccount:
     quarantine_folder: str = "Siegel/Quarantine"
     poll_seconds: float = 60.0
     idle_seconds: float = 300.0
+    address: str = ""
+    """The address of ours this mailbox receives (a mail without Delivered-To was sent
+    to it); default: `username`, when that is such an address."""
+
+    @property
+    def mailbox_address(self) -> str:
+        return self.address or self.username
 
 
 @dataclass(frozen=True)
@@ -225,8 +233,13 @@ class CalendarSection:
             time.fromisoformat(self.closes),
             [WEEKDAYS.index(day) for day in self.weekdays],
         )
-        closed = frozenset(date.fromisoformat(day) for day in self.closed_dates)
-        return BusinessCalendar.from_region(self.region, self.timezone, hours, closed)
+        closed = set()
+        for day in self.closed_dates:
+            try:
+                closed.add(date.fromisoformat(day))
+            except ValueError:
+                raise ValueError(f"closed_dates: {day!r} is not a date (YYYY-MM-DD)") from None
+        return BusinessCalendar.from_region(self.region, self.timezone, hours, frozenset(closed))
 
 
 @dataclass(frozen=True)
@@ -374,15 +387,16 @@ def _convert(key: str, value: object, expected: object) -> object:
     raise ConfigError(key, f"unsupported type {expected!r}")  # pragma: no cover
 
 
-def _section(name: str, cls: type, raw: object) -> object:
+def _section(label: str, cls: type, raw: object) -> object:
+    """`raw` as a `cls`; `label` names the table in errors ("[smtp]", "[[imap]] #0")."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"[{name}]", "expected a table")
+        raise ConfigError(label, "expected a table")
     known = typing.get_type_hints(cls)
     values = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"[{name}] {key}", "unknown key")
-        values[key] = _convert(f"[{name}] {key}", value, known[key])
+            raise ConfigError(f"{label} {key}", "unknown key")
+        values[key] = _convert(f"{label} {key}", value, known[key])
     return cls(**values)
 
 
@@ -402,6 +416,7 @@ def _check(config: Config) -> None:
         "[smtp] idle_timeout_seconds": config.smtp.idle_timeout_seconds,
         "[relay] max_attempts": config.relay.max_attempts,
         "[relay] retry_base_seconds": config.relay.retry_base_seconds,
+        "[relay] max_backoff_seconds": config.relay.max_backoff_seconds,
         "[relay] timeout_seconds": config.relay.timeout_seconds,
         "[queue] max_attempts": config.queue.max_attempts,
         "[queue] lease_seconds": config.queue.lease_seconds,
@@ -409,12 +424,17 @@ def _check(config: Config) -> None:
         "[queue] batch_size": config.queue.batch_size,
         "[queue] batch_transaction_ms": config.queue.batch_transaction_ms,
         "[outbox] max_attachment_bytes": config.outbox.max_attachment_bytes,
+        **{f"[[imap]] #{i} poll_seconds": a.poll_seconds for i, a in enumerate(config.imap)},
+        **{f"[[imap]] #{i} idle_seconds": a.idle_seconds for i, a in enumerate(config.imap)},
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(key, f"must be greater than 0, got {value}")
-    if config.outbox.max_attachments < 0:
-        raise ConfigError("[outbox] max_attachments", "must be 0 (none) or more")
+    for key in ("max_attachments", "max_autoreplies_per_day", "max_staff_mails_per_day"):
+        if getattr(config.outbox, key) < 0:
+            raise ConfigError(
+                f"[outbox] {key}", f"must be 0 (none) or more, got {getattr(config.outbox, key)}"
+            )
     for extension in config.outbox.withheld_extensions:
         if not re.fullmatch(r"\.?[A-Za-z0-9_~$-]{1,20}", extension):
             raise ConfigError(
@@ -436,6 +456,13 @@ def _check(config: Config) -> None:
     for i, account in enumerate(config.imap):
         if not account.host or not account.username:
             raise ConfigError(f"[[imap]] #{i}", "host and username are required")
+        if not addresses.in_scheme(domain, account.mailbox_address):
+            # Its mail would be held as sent to no address of ours, every one of it.
+            raise ConfigError(
+                f"[[imap]] #{i} address",
+                f"{account.mailbox_address!r} is no address of ours at {domain}: set "
+                f'address = "beschwerde@{domain}" (or whichever this mailbox receives)',
+            )
     for key in ("proposal_threshold", "solved_threshold"):
         threshold = getattr(config.classifier, key)
         if not 0.5 <= threshold <= 1:
@@ -530,6 +557,8 @@ def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Confi
     values: dict[str, object] = {"base_dir": base_dir}
     for name, value in raw.items():
         if name not in sections or name == "base_dir":
+            if not isinstance(value, dict | list):  # `key = value` above every [section]
+                raise ConfigError(name, "a key outside any section: put it under its [section]")
             raise ConfigError(f"[{name}]", "unknown section")
         if name == "imap":
             if isinstance(value, dict):
@@ -538,7 +567,7 @@ def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Confi
                 raise ConfigError("[[imap]]", "expected one or more [[imap]] tables")
             accounts = []
             for i, item in enumerate(value):
-                account = _section(f"[imap] #{i}", ImapAccount, item)
+                account = _section(f"[[imap]] #{i}", ImapAccount, item)
                 password = environ.get(f"SIEGEL_IMAP_PASSWORD_{i}")
                 if password:
                     account = dataclasses.replace(account, password=password)
@@ -548,7 +577,7 @@ def parse(raw: dict, base_dir: Path, environ: typing.Mapping[str, str]) -> Confi
             values["scoring"] = _scoring_section(value)
         else:
             cls = sections[name].default_factory  # type: ignore[misc]
-            values[name] = _section(name, cls, value)
+            values[name] = _section(f"[{name}]", cls, value)
     config = Config(**values)
     if ENV_SECRET in environ:
         # Set but empty is a mistake (an unset variable in a unit file), not "generate one".
@@ -614,28 +643,18 @@ def check_secret(source: str, secret: str, hint: str = "") -> None:
         )
 
 
-def _make_private(path: Path) -> None:
-    """Take group and other permissions off the secret file (written by hand, or old)."""
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        try:
-            os.chmod(path, mode & 0o700)
-        except PermissionError as error:
-            log.warning("%s is mode %04o and cannot be made private: %s", path, mode & 0o777, error)
-            return
-        log.warning(
-            "%s was mode %04o, others could read it; now %04o", path, mode & 0o777, mode & 0o700
-        )
-
-
 def ensure_secret(config: Config) -> Config:
     """Return `config` with a signing secret, generating one in data_dir at first start.
 
     A generated secret is kept in `<data_dir>/secret` (mode 0600, the data directory
     created 0700) so that case addresses stay valid across restarts without a secret in
     the config file. A secret file that others may read is made 0600; one that is empty
-    or too short stops the start (`ConfigError`) instead of signing with it.
+    or too short stops the start (`ConfigError`) instead of signing with it. An existing
+    data directory that others may enter is made 0700 too: below it lie the database,
+    the secret and, in the demo, every mail sent (`var/mail`).
     """
+    if config.data_dir.is_dir():
+        tighten_file_mode(config.data_dir)
     if config.siegel.secret:
         return config
     path = config.data_dir / SECRET_FILE
@@ -654,7 +673,7 @@ def ensure_secret(config: Config) -> Config:
             pass
         finally:
             temporary.unlink()
-    _make_private(path)
+    tighten_file_mode(path)
     hint = "; write a longer one into the file, or delete it to have one generated"
     try:
         secret = path.read_text(encoding="utf-8").strip()

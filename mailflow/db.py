@@ -154,7 +154,8 @@ def prepare_private_file(database: Path) -> None:
 
 
 def tighten_file_mode(path: Path) -> None:
-    """Take group and other permissions off `path` if it exists and has any."""
+    """Take group and other permissions off `path` (a file or directory) if it exists
+    and has any: written by hand, or by an older version."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

@@ -220,7 +220,7 @@ class ImapPoller:
                 taken.quarantined.append(uid)
             else:
                 assert body is not None
-                envelope_from, envelope_to = envelope_of(body, self.account.username)
+                envelope_from, envelope_to = envelope_of(body, self.account.mailbox_address)
                 try:
                     self.spool.put_sync(Arrival(body, envelope_from, envelope_to, self.source))
                 except Exception as error:
@@ -274,7 +274,7 @@ class ImapPoller:
         fingerprint = hashlib.sha256(
             f"quarantine:{identity.fingerprint}:{size}".encode()
         ).hexdigest()
-        envelope_from, envelope_to = envelope_of(headers, self.account.username)
+        envelope_from, envelope_to = envelope_of(headers, self.account.mailbox_address)
         shown = parsing.parse(headers)  # for `siegel mails`: who sent it, about what
         log.warning("%s uid %d quarantined: %s", self.account_key, uid, reason)
         for attempt in range(2):

@@ -60,7 +60,8 @@ class BusinessCalendar:
             raise ValueError("a business calendar needs at least one open weekday")
         for window in self.hours:
             if window is not None and not window[0] < window[1]:
-                raise ValueError(f"opening window {window} must open before it closes")
+                opens, closes = (moment.strftime("%H:%M") for moment in window)
+                raise ValueError(f"opening window {opens}-{closes} must open before it closes")
         try:
             _check_region(self.country, self.subdivision)
         except NotImplementedError as error:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from scoring.aggregates import REPLY_HOUR_EDGES
+
 
 class Tier(StrEnum):
     """A seal tier, from none to Gold."""
@@ -267,8 +269,10 @@ def _check_tier(tier: Tier, thresholds: TierThresholds) -> None:
         if not 0 <= getattr(thresholds, name) <= 1:
             fail(name, "must be a share between 0 and 1")
     for name in ("max_median_hours", "max_p90_hours"):
-        if getattr(thresholds, name) < 0:
-            fail(name, "must not be negative")
+        if getattr(thresholds, name) not in REPLY_HOUR_EDGES:
+            # Reply times are counted in these buckets: a limit between two edges
+            # could not be judged exactly.
+            fail(name, "must be whole hours from 0 to 48, or 56, 64, 72, 80, 96, 120 or 160")
     if thresholds.max_median_hours > thresholds.max_p90_hours:
         fail("max_median_hours", "must not exceed max_p90_hours")
     if not 1 <= thresholds.min_rating <= 5:

@@ -149,6 +149,57 @@ def test_jsonl_with_wrong_keys_fails_with_the_line_number(
     one_line(missing)
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("[outbox]\nmax_autoreplies_per_day = -1\n", "[outbox] max_autoreplies_per_day: must be 0"),
+        ("[outbox]\nmax_staff_mails_per_day = -5\n", "[outbox] max_staff_mails_per_day: must be 0"),
+        ("[relay]\nmax_backoff_seconds = -1\n", "[relay] max_backoff_seconds: must be greater"),
+        ("[scoring]\nbronze_max_p90_hours = 50\n", "bronze_max_p90_hours: must be whole hours"),
+        ('[calendar]\ncloses = "08:00"\n', "opening window 09:00-08:00 must open before"),
+        ('[calendar]\nclosed_dates = ["2026-13-45"]\n', "closed_dates: '2026-13-45' is not a date"),
+        (
+            '[[imap]]\nhost = "imap.example.org"\nusername = "a@example.org"\npolll_seconds = 3\n',
+            "[[imap]] #0 polll_seconds: unknown key",
+        ),
+        (
+            '[[imap]]\nhost = "imap.example.org"\nusername = "a@example.org"\npoll_seconds = 0\n',
+            "[[imap]] #0 poll_seconds: must be greater than 0",
+        ),
+        (  # every mail of it would be held as sent to no address of ours
+            '[[imap]]\nhost = "imap.example.org"\nusername = "beschwerde-1@imap.example.org"\n',
+            "[[imap]] #0 address: 'beschwerde-1@imap.example.org' is no address of ours",
+        ),
+    ],
+)
+def test_a_wrong_value_is_named_in_words_an_operator_reads(
+    tmp_path: Path, extra: str, says: str
+) -> None:
+    """Every wrong value: one line naming its key and what is wrong, in the operator's
+    terms (no Python reprs), exit 2; no negative number slips through as a silent cap."""
+    done = siegel("status", "--config", str(write_config(tmp_path, extra)))
+    assert done.returncode == 2, done.stderr
+    assert says in one_line(done)
+    assert "datetime" not in done.stderr
+
+
+def test_an_imap_login_that_is_no_address_of_ours_names_the_address_it_receives(
+    tmp_path: Path,
+) -> None:
+    imap = '[[imap]]\nhost = "imap.example.org"\nusername = "beschwerde-1"\n'
+    config = write_config(tmp_path, imap + f'address = "beschwerde@{TEST_DOMAIN}"\n')
+    assert load(config).imap[0].mailbox_address == f"beschwerde@{TEST_DOMAIN}"
+    assert siegel("status", "--config", str(config)).returncode == 0
+
+
+def test_a_key_above_every_section_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'data_dir = "data"\n[siegel]\nsecret = "{TEST_SECRET}"\n', encoding="utf-8")
+    done = siegel("status", "--config", str(path))
+    assert done.returncode == 2
+    assert "data_dir: a key outside any section" in one_line(done)
+
+
 def test_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
     """A wrong key in the file: one line naming it, exit 2 (75 only for `ingest`)."""
     path = write_config(tmp_path, "[relay]\nmaildir = 7\n")

@@ -109,9 +109,11 @@ def test_serve_creates_wal_shm_and_generated_secret_0600_under_umask_022(tmp_pat
 
 def test_too_open_database_wal_shm_and_secret_are_tightened_at_start(tmp_path: Path) -> None:
     """Files an older version left 0644 (database, -wal, -shm, secret) are 0600 after the
-    next start of any command, their contents unchanged."""
+    next start of any command, their contents unchanged; a data directory left 0755 is
+    0700 (below it lie the demo's Maildirs of every mail sent)."""
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
     secret = data / "secret"
     secret.write_text("an-operator-written-secret-0123456789abcdef\n")
     database = data / "siegel.db"
@@ -127,6 +129,7 @@ def test_too_open_database_wal_shm_and_secret_are_tightened_at_start(tmp_path: P
         status, errors = run_with_umask_022(write_config(tmp_path, secret=""), "mails")
         assert status == 0, errors
         assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
+        assert mode(data) == 0o700
         assert holder.execute("SELECT count(*) FROM left_by_an_old_version").fetchone() == (0,)
     finally:
         holder.close()

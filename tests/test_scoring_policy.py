@@ -43,6 +43,9 @@ def test_documented_config_section_equals_the_defaults() -> None:
         ({"bronze_min_cases": 0, "silber_min_cases": 0, "gold_min_cases": 0}, "bronze_min_cases"),
         ({"bronze_min_within_deadline": 1.5}, "bronze_min_within_deadline"),
         ({"gold_max_median_hours": 20}, "gold_max_median_hours"),  # above its p90 limit
+        ({"bronze_max_p90_hours": 50}, "bronze_max_p90_hours"),  # between two buckets
+        ({"silber_max_median_hours": 7.5}, "silber_max_median_hours"),
+        ({"gold_max_p90_hours": -1}, "gold_max_p90_hours"),
         ({"gold_min_cases": 50.5}, "gold_min_cases"),
         ({"hysteresis_sample": 1.0}, "hysteresis_sample"),
         ({"hysteresis_hours": -1}, "hysteresis_hours"),

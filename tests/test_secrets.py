@@ -114,9 +114,9 @@ def test_a_command_refuses_an_empty_secret_file_with_one_line_and_exit_2(tmp_pat
     """`siegel mails` with an empty secret file exits 2 with one line naming the file."""
     config = tmp_path / "config.toml"
     config.write_text(f'[siegel]\ndomain = "{TEST_DOMAIN}"\ndata_dir = "data"\n', encoding="utf-8")
-    (tmp_path / "data").mkdir()
+    (tmp_path / "data").mkdir(mode=0o700)  # neither it nor the file too open:
     (tmp_path / "data" / "secret").write_bytes(b"")
-    (tmp_path / "data" / "secret").chmod(0o600)  # not too open: no warning line besides
+    (tmp_path / "data" / "secret").chmod(0o600)  # no warning line besides
     done = run(config, "mails")
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
