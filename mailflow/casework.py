@@ -33,7 +33,7 @@ from mailflow import authentication, outbox
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import OutboxMail, StoredMail
-from mediation import case_service, storage
+from mediation import case_service, routing, storage
 from mediation.incoming import Attachment
 from mediation.outgoing import AttachmentPolicy
 
@@ -159,7 +159,7 @@ class Reader:
         if context not in self.readings:
             text, html = reply_parts(self.parsed)
             self.readings[context] = classifier.classify(
-                self.parsed.subject,
+                routing.sender_subject(self.parsed.subject),
                 text,
                 html,
                 context=context,
@@ -181,7 +181,8 @@ class Reader:
         mails = []
         for reader in unread:
             text, html = reply_parts(reader.parsed)
-            mails.append({"subject": reader.parsed.subject, "body": text, "html": html})
+            subject = routing.sender_subject(reader.parsed.subject)
+            mails.append({"subject": subject, "body": text, "html": html})
         readings = classifier.classify_many(mails, model=model(unread[0].config))
         for reader, reading in zip(unread, readings, strict=True):
             reader.readings[None] = reading

@@ -34,6 +34,7 @@ MAX_SCAN_CHARS = 20_000
 """Only the start of a complaint is searched: bounded time for operator-made patterns."""
 
 _SUBJECT_REF = re.compile(r"\b(SSG-\d{4}-\d{6})\b", re.IGNORECASE)
+_SUBJECT_TAG = re.compile(r"\[SSG-\d{4}-\d{6}\]", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -281,6 +282,15 @@ def _fold(text: str) -> str:
 
 
 # ------------------------------------------------------------------ replies
+
+
+def sender_subject(subject: str) -> str:
+    """The part of a reply's subject that its sender wrote: from our ``[SSG-…]`` tag on
+    it is our own notice's subject ("AW: [SSG-2026-000001] Ihre Beschwerde …"), which
+    differs from notice to notice and would make the same reply read differently in
+    each state of its case."""
+    tag = _SUBJECT_TAG.search(subject or "")
+    return subject[: tag.start()].rstrip() if tag else subject
 
 
 def subject_refs(subject: str) -> list[str]:

@@ -38,7 +38,7 @@ from classifier.replies import extract_reply
 from mailflow import casework, outbox, parsing, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
-from mediation import case_service, commands, storage, templates
+from mediation import case_service, commands, routing, storage, templates
 from mediation import rating_store as ratings
 from mediation.addresses import Role, case_address
 from mediation.events import DeadlineExtended, MediationClosed, MediatorMessaged
@@ -1269,3 +1269,23 @@ def test_an_answer_without_own_text_accepts_no_proposal(
                   escalated + timedelta(days=2))  # fmt: skip
     state, kinds = _state_and_events(engine, ref)
     assert "ProposalAccepted" not in kinds and state == State.PROPOSAL_PENDING
+
+
+def test_our_notice_subject_does_not_change_how_a_reply_reads(config: Config) -> None:
+    """The same out-of-office text in answer to two different notices of its case reads
+    alike: the subject from our [SSG-…] tag on is our own text, not the sender's."""
+    text = (
+        "Danke für Ihre Mail! Wir sind gerade auf der Messe und antworten ab Montag "
+        "wieder. Ihr TechStore24-Team"
+    )
+    readings = []
+    for ours in ("Neue Beschwerde: Lieferung fehlt", "Erinnerung: Frist läuft ab"):
+        message = EmailMessage()
+        message["From"] = "service@techstore24.example"
+        message["To"] = "fall+ssg-2026-000123.merchant.x@siegel.example"
+        message["Subject"] = f"Automatische Antwort: AW: [SSG-2026-000123] {ours}"
+        message.set_content(text)
+        readings.append(casework.Reader(parsing.parse(message.as_bytes()), config)(None))
+    assert readings[0] == readings[1]
+    assert routing.sender_subject("AW: [SSG-2026-000123] Erinnerung") == "AW:"
+    assert routing.sender_subject("Sofa kaputt") == "Sofa kaputt"

@@ -173,7 +173,7 @@ def test_worker_refuses_fewer_than_one_thread(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2, done.stderr
-    assert "--threads must be at least 1" in done.stderr
+    assert "siegel worker: argument --threads: 0 is less than 1" in done.stderr
 
 
 @pytest.mark.sqlite
