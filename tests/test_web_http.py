@@ -183,6 +183,15 @@ def test_expired_and_trial_seals_get_their_page_without_a_tier(client: TestClien
     assert pending.status_code == 200 and "Pre-check pending" in pending.text
 
 
+def test_only_the_certificate_page_says_how_its_figures_are_computed(client: TestClient) -> None:
+    """The footer about recomputing every figure belongs to the page that shows them,
+    not to a 404, a form or a message page."""
+    footer = "Alle Zahlen sind aus gemessenen Fällen"
+    assert footer in client.get(f"/siegel/{SLUG}").text
+    assert footer not in client.get("/siegel/gibt-es-nicht").text
+    assert footer not in client.get(f"/siegel/{SLUG}/lob-tadel").text
+
+
 def test_names_are_escaped_everywhere(client: TestClient) -> None:
     """A merchant name with markup is text on the page and in the badge snippet."""
     page = client.get("/siegel/evil").text
@@ -208,6 +217,9 @@ def test_the_badge_shows_the_state_caches_and_may_be_embedded(client: TestClient
     assert 'data-mark="none"' in expired.text and 'data-mark="tick"' not in expired.text
     english = client.get("/siegel/entzogen/badge.svg?lang=en")
     assert 'data-state="withdrawn">withdrawn<' in english.text
+    # Certified, below Bronze: as the page says, "without a tier", not "no seal".
+    assert "Zertifiziert, derzeit ohne Stufe" in client.get(f"/siegel/{SLUG}").text
+    assert ">ohne Stufe<" in badge.text and "kein Siegel" not in badge.text
     assert client.get("/siegel/gibt-es-nicht/badge.svg").status_code == 404
 
 

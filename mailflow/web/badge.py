@@ -67,7 +67,9 @@ def state(
     until = ""
     if status.last_valid_day is not None and tier is not Tier.NONE:
         until = t["badge_valid_until"].format(day=i18n.day(status.last_valid_day, language))
-    return _shown("active", TIER_NAMES[language][tier], until, tier.value)
+    # Certified but below Bronze: the page says "without a tier", so does the badge.
+    headline = t["badge_no_tier"] if tier is Tier.NONE else TIER_NAMES[language][tier]
+    return _shown("active", headline, until, tier.value)
 
 
 def _shown(
