@@ -94,14 +94,10 @@ def mail(merchant: Merchant, notice: Due, on: date, certificate_url: str) -> Out
     language = merchant.language if merchant.language in templates.LANGUAGES else "de"
     values = {
         "merchant_name": merchant.name,
-        "day": _day(notice.about, language),
+        "day": templates.calendar_day(notice.about, language),
         "days": str(max(0, (notice.about - on).days)),
         "certificate_url": certificate_url,
     }
     return form_mails.compose(
         "lifecycle", f"merchant.{notice.kind}", language, values, merchant.support_addresses[0]
     )
-
-
-def _day(day: date, language: str) -> str:
-    return day.strftime("%d.%m.%Y") if language == "de" else day.isoformat()

@@ -94,7 +94,7 @@ def test_the_nightly_recompute_sends_each_lifecycle_mail_once(
     )
     assert "endet in 9" in trial and "Ab dem 05.12.2026, dem Beginn des dritten Monats" in trial
     assert "/siegel/in-testphase?lang=de" in trial
-    assert "expires on 2026-12-20, in 24 days" in expiring
+    assert "expires on 20 December 2026, in 24 days" in expiring
     # The English merchant's link opens the English page, and is a link in the HTML part.
     page = f"{config.web.public_url}/siegel/laeuft-aus?lang=en"
     assert page in expiring

@@ -16,6 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from mediation import templates
+
 LANGUAGES = ("de", "en")
 
 
@@ -72,6 +74,4 @@ def percent(share: float, language: str) -> str:
 
 
 def day(value: date, language: str) -> str:
-    if language == "de":
-        return value.strftime("%d.%m.%Y")
-    return value.isoformat()
+    return templates.calendar_day(value, language)

@@ -24,7 +24,7 @@ import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -428,6 +428,13 @@ def their_words(name: str, text: object, language: str) -> str:
     """What a party wrote (its own new text), quoted under a line naming it; empty when
     it wrote nothing of its own."""
     if not text or not str(text).strip():
+def calendar_day(day: date, language: str) -> str:
+    """A day as its reader writes it: "14.12.2026" in German, "14 December 2026" in English."""
+    if language == "de":
+        return day.strftime("%d.%m.%Y")
+    return f"{day.day} {_MONTHS[language][day.month - 1]} {day.year}"
+
+
         return ""
     lead = string.Template(_THEIR_WORDS[language]).substitute(name=name)
     return f"{lead}\n\n{quote(str(text)[:20_000])}"
