@@ -165,6 +165,23 @@ def test_bad_input_and_missing_tokens_are_refused(
     assert confirmation_links(sqlite_engine) == []
 
 
+def test_the_shop_cannot_leave_lob_tadel_about_itself(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    """From the shop's registered address or an address at its domain (or a subdomain,
+    any case): refused with the reason, no confirmation mail, no entry; a customer at
+    another domain is taken."""
+    for address in ("s@fuchs.example", "Marketing@Fuchs.Example", "a@shop.fuchs.example"):
+        refused = post(client, FORM, ENTRY | {"address": address})
+        assert refused.status_code == 400
+        assert "Ein Shop kann kein Lob &amp; Tadel über sich selbst abgeben" in refused.text
+    english = post(client, f"{FORM}?lang=en", ENTRY | {"address": "s@fuchs.example"})
+    assert "a shop cannot leave praise and criticism about itself" in english.text
+    assert confirmation_links(sqlite_engine) == [] and entries(sqlite_engine) == []
+    assert post(client, FORM, ENTRY | {"address": "olga@notfuchs.example"}).status_code == 200
+    assert len(confirmation_links(sqlite_engine)) == 1
+
+
 def test_requests_are_limited_per_address_and_per_client(
     sqlite_engine: Engine, tmp_path, clock: Clock
 ) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,14 @@ from starlette.routing import Route
 from mailflow import outbox
 from mailflow.db import session_scope
 from mailflow.web import certificate_data, csrf, forms, pages
-from mediation import certificate_store, feedback_store, form_mails, form_store, rating_links
+from mediation import (
+    certificate_store,
+    feedback_store,
+    form_mails,
+    form_store,
+    rating_links,
+    routing,
+)
 from mediation.form_store import FeedbackRequest
 from mediation.storage import Merchant
 
@@ -95,6 +102,10 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
     with session_scope(forms.writer(request)) as session:
         merchant = _merchant(session, slug)
         errors = read(fields)
+        if not errors and routing.of_merchant(
+            fields["address"], merchant.support_addresses, merchant.domains
+        ):
+            errors = ["own_shop"]  # the shop's praise of itself counts for nothing
         if errors:
             return _form(request, merchant, fields, errors, status=400)
         address = fields["address"]
