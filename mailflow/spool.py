@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import queue
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Dialect, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailflow.db import utcnow
@@ -129,28 +131,64 @@ def store(engine: Engine, arrivals: list[Arrival], now: datetime | None = None) 
 
 
 _MAIL = StoredMail.__table__
-_KNOWN = (
-    select(_MAIL.c.id, _MAIL.c.fingerprint, _MAIL.c.envelope_to)
-    .where(_MAIL.c.fingerprint.in_(bindparam("fingerprints", expanding=True)))
-    # Merging recipients is read-modify-write: lock the rows (PostgreSQL; SQLite's
-    # BEGIN IMMEDIATE already serialises writers).
-    .with_for_update()
-)
-# Rows come back in any order, which lets SQLite insert the batch in one statement;
-# each carries its fingerprint.
-_INSERT = insert(_MAIL).returning(_MAIL.c.id, _MAIL.c.fingerprint)
+_NEW_ROW = (
+    "message_id", "message_id_derived", "sha256", "fingerprint", "size", "raw",
+    "envelope_from", "envelope_to", "source", "received_at", "arrivals", "status", "attempts",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=512)  # bounded: every engine has a dialect of its own
+def _statement(dialect: Dialect, kind: str, count: int) -> tuple[str, tuple[str, ...] | None]:
+    """The SQL text, as `dialect` writes it, of the select of `count` fingerprints known
+    already ("known") or of the insert of `count` new mails ("insert"), with the order
+    of its parameters (None: by name). Compiled once per batch size: the intake's batch
+    costs its commit, not SQLAlchemy's compiling and processing of every statement."""
+    if kind == "known":
+        fingerprints = [bindparam(f"f{k}") for k in range(count)]
+        statement = (
+            select(_MAIL.c.id, _MAIL.c.fingerprint, _MAIL.c.envelope_to)
+            .where(_MAIL.c.fingerprint.in_(fingerprints))
+            # Merging recipients is read-modify-write: lock the rows (PostgreSQL;
+            # SQLite's BEGIN IMMEDIATE already serialises writers).
+            .with_for_update()
+        )
+    else:
+        rows = [{name: bindparam(f"{name}_{k}") for name in _NEW_ROW} for k in range(count)]
+        # Rows come back in any order; each carries its fingerprint.
+        statement = insert(_MAIL).values(rows).returning(_MAIL.c.id, _MAIL.c.fingerprint)
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), compiled.positiontup
+
+
+@functools.lru_cache(maxsize=16)
+def _converters(dialect: Dialect) -> tuple[dict[str, Callable[[Any], Any]], Callable[[Any], Any]]:
+    """What SQLAlchemy does to each new row's values for `dialect` (JSON as text, times
+    as SQLite stores them), and to a known row's recipients when read back."""
+    binds = {}
+    for name in _NEW_ROW:
+        processor = _MAIL.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        binds[name] = processor or (lambda value: value)
+    read = _MAIL.c.envelope_to.type.dialect_impl(dialect).result_processor(dialect, None)
+    return binds, read or (lambda value: value)
+
+
+def _run(connection: Connection, kind: str, values: dict[str, Any], count: int) -> Any:
+    sql, order = _statement(connection.dialect, kind, count)
+    parameters = tuple(values[name] for name in order) if order is not None else values
+    return connection.exec_driver_sql(sql, parameters)
 
 
 def _store_once(
     engine: Engine, arrivals: list[Arrival], identities: list[Identity], now: datetime
 ) -> list[Stored]:
-    # SQLAlchemy Core, not ORM objects: this is the intake's hot path, and building
-    # SQLModel instances cost more than the commit itself.
+    binds, read_recipients = _converters(engine.dialect)
     with engine.begin() as connection:
+        fingerprints = list(dict.fromkeys(i.fingerprint for i in identities))
+        asked = {f"f{k}": fingerprint for k, fingerprint in enumerate(fingerprints)}
         known: dict[str, tuple[int, list[str]]] = {
-            row.fingerprint: (row.id, list(row.envelope_to))
-            for row in connection.execute(
-                _KNOWN, {"fingerprints": list({i.fingerprint for i in identities})}
+            fingerprint: (mail_id, list(read_recipients(recipients)))
+            for mail_id, fingerprint, recipients in _run(
+                connection, "known", asked, len(fingerprints)
             )
         }
         new_rows: dict[str, dict] = {}
@@ -189,13 +227,14 @@ def _store_once(
                     envelope_to=list(dict.fromkeys(recipients)),
                 )
             )
+        new_ids = {}
         if new_rows:
-            for row in new_rows.values():
+            values = {}
+            for k, row in enumerate(new_rows.values()):
                 row["envelope_to"] = list(dict.fromkeys(row["envelope_to"]))
-            inserted = connection.execute(_INSERT, list(new_rows.values()))
-            new_ids = {row.fingerprint: row.id for row in inserted}
-        else:
-            new_ids = {}
+                values.update({f"{name}_{k}": binds[name](row[name]) for name in _NEW_ROW})
+            inserted = _run(connection, "insert", values, len(new_rows))
+            new_ids = {fingerprint: mail_id for mail_id, fingerprint in inserted}
     results = []
     first_seen: set[str] = set()
     for identity in identities:
