@@ -104,9 +104,29 @@ COURTESY_WORDS = frozenset(
         "please", "yes", "yep",
         # both
         "ok", "okay", "okey", "oki",
+        # the pleasantries around them: "und einen schönen Tag", "and have a nice day"
+        "und", "einen", "schönen", "schoenen", "wochenende", "wünschen", "wünsche",
+        "and", "have", "nice", "day", "weekend", "wish", "wishes",
     )
 )  # fmt: skip
 """Words of thanks, greeting and acknowledgement: a reply of only these answers nothing."""
+
+# A line that ends what its writer says: "Mit freundlichen Grüßen", "Beste Grüße",
+# "LG", "Kind regards", "Best,", "Cheers", "Sincerely", "Danke und viele Grüße".
+# What follows it is the signature: names, roles, telephone numbers.
+_SIGN_OFF = re.compile(
+    r"^\W*(?:.{0,40}\bgr(?:ü|ue)(?:ß|ss)(?:e|en)?\b.{0,40}|(?:mfg|lg|vg|bg)\b.{0,40}"
+    r"|(?:(?:kind|best|warm|warmest|kindest|with best)\s+)?regards\b.{0,40}"
+    r"|(?:best|cheers|sincerely|yours(?: truly| sincerely)?|many thanks|thanks|thank you"
+    r"|danke(?: schön| sehr)?|vielen dank)\W*)$",
+    re.IGNORECASE,
+)
+# A line that only addresses the reader: "Hallo Frau Muster,", "Dear Mr Smith,", "Hi,".
+_SALUTATION = re.compile(
+    r"^\W*(?:hallo|hi|hello|hey|dear|guten tag|guten morgen|sehr geehrte[rs]?|liebe[rs]?"
+    r"|moin|servus|good (?:morning|afternoon|evening))\b[^.!?\n]{0,60}[,!]?\s*$",
+    re.IGNORECASE,
+)
 
 
 def words(text: str) -> list[str]:
@@ -121,9 +141,18 @@ def words(text: str) -> list[str]:
 
 def substantive(text: str, min_words: int) -> bool:
     """Whether a merchant's own `text` answers the complaint: at least `min_words` words
-    besides thanks and greetings (`COURTESY_WORDS`). "Danke", "ok", "Vielen Dank!" and
-    "asdfgh" do not; "Wir erstatten den Kaufpreis." does."""
-    return sum(1 for word in words(text) if word not in COURTESY_WORDS) >= min_words
+    besides thanks and greetings (`COURTESY_WORDS`), between its salutation and its
+    sign-off (the signature after that says nothing). "Danke", "ok", "Vielen Dank!",
+    "asdfgh" and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas Meier" do not;
+    "Wir erstatten den Kaufpreis." does."""
+    said = []
+    for line in text.splitlines():
+        if _SIGN_OFF.match(line.strip()):
+            break
+        if not _SALUTATION.match(line.strip()):
+            said.append(line)
+    content = words("\n".join(said))
+    return sum(1 for word in content if word not in COURTESY_WORDS) >= min_words
 
 
 def reading_summary(reading: Classification) -> str:

@@ -75,6 +75,16 @@ def test_an_address_is_the_shops_by_its_addresses_and_domains_only(
         ("Wir erstatten den Kaufpreis.", 4),
         ("Danke, wir erstatten 899 Euro.", 3),
         ("We will refund you.", 3),
+        # A salutation and a signature say nothing; only what stands between them counts.
+        ("Hallo Frau Muster,\n\nMit freundlichen Grüßen\nThomas Meier", 0),
+        ("Mit freundlichen Grüßen\nIhr Möbel Fuchs Kundenservice-Team", 0),
+        ("Hallo,\n\nBeste Grüße\nThomas Meier\nTel. 0511 123456", 0),
+        ("Hi,\n\nKind regards,\nJohn Smith\nCustomer Service\nMöbel Fuchs", 0),
+        ("Danke und mit freundlichen Grüßen\nIhr Team", 0),
+        ("Thank you and have a nice day!", 0),
+        ("Hallo Frau Muster,\nwir haben die Erstattung veranlasst.\nVG\nThomas Meier", 5),
+        ("Dear Ms Muster,\nwe sent a replacement today.\nBest,\nJohn Smith", 4),
+        ("Guten Tag, die Ware ist unterwegs.\nViele Grüße", 4),
     ],
 )
 def test_a_reply_is_substantive_with_enough_words_besides_thanks(text: str, counted: int) -> None:
