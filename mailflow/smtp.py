@@ -52,6 +52,7 @@ EMPTY_MESSAGE = "554 5.6.0 Empty message: nothing was stored"
 QUEUED = "250 2.0.0 OK: stored as mail {mail_id}"
 DUPLICATE = "250 2.0.0 OK: already stored as mail {mail_id}"
 TEMPORARY_FAILURE = "451 4.3.0 Could not store the mail now; please try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down, please try again later"
 # RFC 5321 §3.8 and §4.2.3: 421 closes the channel; the client tries again later.
 TOO_MANY_CONNECTIONS = "421 4.7.0 {host} Too many connections, try again later"
 IDLE_CLOSED = "421 4.4.2 {host} Idle too long, closing connection"
@@ -83,6 +84,7 @@ class IntakeHandler:
         self.config = config
         self.lmtp = lmtp
         self.storing = 0  # mails handed to the spool and not answered yet (the loop's)
+        self.stopping = False  # a stop began: a DATA that ends now is not taken
 
     def check_recipient(self, address: str) -> str | None:
         """None if we accept mail for `address`, else the SMTP reply that refuses it."""
@@ -117,7 +119,11 @@ class IntakeHandler:
         if not envelope.rcpt_tos:
             return NO_VALID_RECIPIENTS
         raw = envelope.original_content or b""
-        if raw.strip():
+        if self.stopping:
+            # Stored now, the mail could lose its answer to the stop: its client would
+            # send it again. Not stored, the client sends it again to the next start.
+            reply = SHUTTING_DOWN
+        elif raw.strip():
             reply = await self._store(raw, session, envelope)
         else:  # as `siegel ingest` refuses it: not a mail
             reply = EMPTY_MESSAGE
@@ -381,6 +387,7 @@ class IntakeController(Controller):
         if self.server is not None:
             self.server.close()
         handler: IntakeHandler = self.handler
+        handler.stopping = True
         deadline = self.loop.time() + STOP_GRACE_SECONDS
         while handler.storing and self.loop.time() < deadline:
             await asyncio.sleep(0.01)

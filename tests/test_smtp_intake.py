@@ -450,7 +450,8 @@ def test_a_stop_lets_the_mail_being_committed_get_its_250(
 ) -> None:
     """SIGTERM while a mail waits for its commit: the intake stops accepting, the mail is
     committed and answered 250 before the session ends (its client would otherwise send
-    a committed mail again); a connection made after the stop began is refused."""
+    a committed mail again); a DATA that ends after the stop began gets 421 and is not
+    stored; a connection made after the stop began is refused."""
     running = start_intake(sqlite_engine, tmp_path)
     database = sqlite_engine.url.database
     holder = subprocess.Popen(
@@ -472,12 +473,20 @@ def test_a_stop_lets_the_mail_being_committed_get_its_250(
 
     sender = threading.Thread(target=send)
     sender.start()
-    time.sleep(0.5)  # DATA sent; its commit waits for the holder's lock
+    late = running.client()  # in the middle of its DATA when the stop begins
+    late.ehlo()
+    late.mail("kunde@example.org")
+    late.rcpt(f"beschwerde@{TEST_DOMAIN}")
+    late.putcmd("data")
+    assert late.getreply()[0] == 354
+    time.sleep(0.5)  # the first DATA sent; its commit waits for the holder's lock
     stopping = threading.Thread(target=running.controller.stop)
     stopping.start()
     time.sleep(0.2)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", running.port), timeout=2).recv(1)
+    late.send(complaint("late") + b".\r\n")
+    assert late.getreply()[0] == 421  # not taken: sent again after the restart
     stopping.join(30)
     sender.join(30)
     holder.wait(30)
