@@ -25,6 +25,15 @@ MIN_ALIAS_CHARS = 3
 """Letters or digits an alias needs: a shorter one would name a shop in any mail."""
 
 
+def _ascii_domain(domain: str) -> str:
+    """`domain` as DNS writes it: "münzhaus.example" becomes "xn--mnzhaus-n2a.example"."""
+    domain = domain.strip().lower().rstrip(".")
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain  # refused below: not a domain name
+
+
 def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]:
     """The merchant's fields from `args`, each checked; a bad one is a `UsageError`.
     A shop's support addresses are mailboxes outside the service at `our_domain`."""
@@ -36,10 +45,13 @@ def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]
     if not args.email:
         raise UsageError("--email: a shop needs a support address; it cannot be cleared")
     emails = [person_address(e, "--email", our_domain) for e in args.email]
-    domains = [d.strip().lower().rstrip(".") for d in args.domain or []]
+    domains = [_ascii_domain(d) for d in args.domain or []]
     for domain in domains:
         if not _DOMAIN.match(domain):
             raise UsageError(f"--domain {domain!r}: not a domain name")
+        if domain == our_domain or domain.endswith("." + our_domain):
+            # Every address of ours would be the shop's: its mail would act as the shop.
+            raise UsageError(f"--domain {domain}: the service's own domain, not a shop's")
     aliases = _name_aliases(args.name_alias or [])
     if args.order_pattern:
         try:

@@ -347,22 +347,37 @@ def belongs(sender: str | None, role: Role, parties: CaseParties) -> bool:
 
 
 def of_merchant(address: str | None, addresses: Iterable[str], domains: Iterable[str]) -> bool:
-    """Whether `address` is the merchant's: one of its registered `addresses`, or an
-    address at one of its registered `domains` or a subdomain of one (mail.shop.example).
-    The domain of a registered address alone says nothing (a support address may be at
-    a freemail provider). The one rule for acting as the merchant (`belongs`) and for a
-    shop's complaint about itself (`mediation.complaints`, `mediation.figure_store`)."""
+    """Whether `address` is the merchant's: one of its registered `addresses` (also with
+    a +tag added, RFC 5233), or an address at one of its registered `domains` or a
+    subdomain of one (mail.shop.example), a domain in Unicode or in its ASCII form
+    alike. The domain of a registered address alone says nothing (a support address may
+    be at a freemail provider). The one rule for acting as the merchant (`belongs`) and
+    for a shop's complaint about itself (`mediation.complaints`, `mediation.figure_store`)."""
     if not address:
         return False
-    address = address.strip().lower()
-    if address in {a.strip().lower() for a in addresses}:
+    local, domain = _mailbox(address)
+    registered = {_mailbox(a) for a in addresses}
+    if (local, domain) in registered or (local.partition("+")[0], domain) in registered:
         return True
-    domain = _domain_of(address)
     return any(
-        domain == d.lower().rstrip(".") or domain.endswith("." + d.lower().rstrip("."))
-        for d in domains
-        if d.strip(". ")
+        domain == shop or domain.endswith("." + shop)
+        for shop in (_ascii_domain(d) for d in domains)
+        if shop
     )
+
+
+def _mailbox(address: str) -> tuple[str, str]:
+    """Local part and ASCII domain of `address`, lower-cased."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return local, _ascii_domain(domain)
+
+
+def _ascii_domain(domain: str) -> str:
+    domain = domain.strip(". ").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
 
 
 def role_of(sender: str | None, parties: CaseParties) -> Role | None:

@@ -289,7 +289,17 @@ def test_staff_and_shop_addresses_must_be_mailboxes_outside_the_service(
     done = siegel(*shop, "--email", f"beschwerde+fuchs@{TEST_DOMAIN}", *config)
     assert done.returncode == command_support.EX_USAGE
     assert "--email beschwerde+fuchs@" in one_line(done)
-    assert siegel(*shop, "--email", "support@fuchs.example", *config).returncode == 0
+    done = siegel(*shop, "--email", "s@fuchs.example", "--domain", f"mail.{TEST_DOMAIN}", *config)
+    assert done.returncode == command_support.EX_USAGE
+    assert "the service's own domain" in one_line(done)
+    assert (
+        siegel(
+            *shop, "--email", "support@fuchs.example", "--domain", "füchs.example", *config
+        ).returncode
+        == 0
+    )
+    shown = json.loads(siegel("merchant", "show", "fuchs", "--json", *config).stdout)
+    assert shown["domains"] == ["xn--fchs-0ra.example"]  # as DNS and mail headers write it
     for option in ("--email", "--name"):
         done = siegel("merchant", "set", "fuchs", option, "-", *config)
         assert done.returncode == command_support.EX_USAGE, done.stderr

@@ -41,6 +41,10 @@ NOW = datetime(2026, 11, 19, 9, tzinfo=UTC)
         ("kunde@evil-moebel-fuchs.example", False),
         ("kunde@moebel-fuchs.example.org", False),
         ("moebel-fuchs.example@example.org", False),
+        ("Hallo+Werbung@Fuchs-Freemail.example", True),  # its address with a +tag
+        ("kunde+hallo@fuchs-freemail.example", False),
+        ("verkauf@möbel-füchs.example", True),  # its IDN domain in Unicode
+        ("verkauf@lager.xn--mbel-fchs-07a5e.example", True),  # ... and in ASCII
         ("", False),
         (None, False),
     ],
@@ -51,7 +55,8 @@ def test_an_address_is_the_shops_by_its_addresses_and_domains_only(
     """The shop's own addresses: those registered, and any at a registered domain or a
     subdomain of one; never by the domain of a registered address alone."""
     registered = ("support@moebel-fuchs.example", "hallo@fuchs-freemail.example")
-    assert of_merchant(address, registered, ("moebel-fuchs.example",)) is own
+    domains = ("moebel-fuchs.example", "xn--mbel-fchs-07a5e.example")
+    assert of_merchant(address, registered, domains) is own
 
 
 # ------------------------------------------------------------------ a substantive reply
