@@ -23,7 +23,7 @@ from sqlmodel import Session
 from mediation import holds, loading, notices, rating_store, templates, transitions
 from mediation.addresses import Role
 from mediation.events import CustomerRated, CustomerWrote
-from mediation.incoming import Classify, IncomingMail, reading_summary, said
+from mediation.incoming import Classify, IncomingMail, reading_summary, said, substantive
 from mediation.outcomes import Outcome
 from mediation.rating_store import GivenRating
 from mediation.settings import Settings
@@ -121,9 +121,12 @@ def settlement_reply(
     which the settled mail asks for if the settlement is not carried out: recorded as
     ``CustomerWrote``, passed on to the operator and the mediator, and the customer
     told. The case stays closed and no figure changes. None for an automatic mail or one
-    with no words of its own (then it is held like any late mail)."""
+    that says nothing besides thanks and greetings (`substantive`, as a merchant's first
+    reply: "Vielen Dank!" needs no operator); it is then held like any late mail."""
     reading = classify(None)
-    if reading.auto_reply or not any(character.isalnum() for character in reading.own_text):
+    if reading.auto_reply or not substantive(
+        reading.own_text, settings.policy.substantive_reply_words
+    ):
         return None
     event = CustomerWrote(text=said(reading))
     why = f"mail {mail.id} from the customer after the settlement; {reading_summary(reading)}"

@@ -496,13 +496,16 @@ def month_figures(harness: Harness, month: str) -> list[object]:
 
 
 def test_after_a_settlement_machine_mail_and_late_words_reach_nobody(harness: Harness) -> None:
-    """An out-of-office note to the settled case is only recorded; the customer's words
+    """An out-of-office note to the settled case is only recorded, a bare thanks is held
+    like any mail to a closed case (no operator needed); the customer's words
     after `[mediation] settlement_reply_days` (30) are held like any mail to a closed
     case, and the customer is told so."""
     ref, settled = settle(harness)
     away = {"Auto-Submitted": "auto-replied"}
     harness.send(harness.reply(settled, CUSTOMER, "Ich bin bis Montag nicht da.", headers=away))
     assert harness.process() == []
+    harness.send(harness.reply(settled, CUSTOMER, "Vielen Dank!"))  # thanks need no operator
+    assert not [kind for _, kind in harness.sent(harness.process()) if "settlement" in kind]
     closed_at = datetime.fromisoformat(harness.case(ref)["closed_at"])
     with Session(harness.engine) as session:  # the settlement a month ago
         session.execute(
@@ -513,7 +516,7 @@ def test_after_a_settlement_machine_mail_and_late_words_reach_nobody(harness: Ha
     assert harness.sent(harness.process()) == [(CUSTOMER, "sender.case_closed")]
     case = harness.case(ref)
     assert case["state"] == "closed_settled"
-    assert [h["reason"] for h in case["held_mails"]] == ["closed-case"]
+    assert [h["reason"] for h in case["held_mails"]] == ["closed-case", "closed-case"]
 
 
 # ------------------------------------------------------------------ merchants, reports
