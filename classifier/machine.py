@@ -81,6 +81,10 @@ _ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 _HTML_TAG = re.compile(r"<[^<>]{0,2000}>")
 _HEADER_LINE = re.compile(r"(?:received|return-path|message-id|x-[a-z-]{1,40}):\s", re.I)
+# An SMTP reply code where a bounce text quotes the receiving server ("said: 550 ...").
+_SMTP_REPLY = re.compile(r"(?:^|[\s:(])([45]\d\d)[ -](?!\d)")
+# A Message-ID header line of the returned mail as a bounce quotes it in its text.
+_QUOTED_MESSAGE_ID = re.compile(r"^[ \t]{0,8}message-id:[ \t]{0,8}(<[^<>\s]{1,250}>)", re.I | re.M)
 
 # Subjects of non-standard bounces, lower-cased, matched at the start (RFC 3464 reports
 # are recognised by their structure instead). German Exchange and Notes write
@@ -341,6 +345,8 @@ def bounce_heuristic(facts: Facts) -> Hit | None:
     temporary = any(p in subject for p in _DELAY_SUBJECTS) or any(
         p in text.lower() for p in _DELAY_PHRASES
     )
+    diagnostic = _diagnostic_in_text(text, recipients)
+    status = _STATUS_CODE.search(diagnostic)
     return Hit(
         "delay" if temporary else "bounce",
         {
@@ -348,6 +354,8 @@ def bounce_heuristic(facts: Facts) -> Hit | None:
             "subject": facts.subject[:_MAX_VALUE_CHARS],
             "failed_recipients": recipients[:_MAX_RECIPIENTS],
             "temporary": temporary,
+            "status": status.group(0) if status else "",
+            "diagnostic": diagnostic,
             "original_message_id": _original_message_id(facts),
         },
     )
@@ -558,7 +566,17 @@ def _original_message_id(facts: Facts) -> str | None:
             return _message_id(str(payload[0].get("Message-ID", "")))
         text = str(payload)[:_MAX_BODY_CHARS]
         return _message_id(str(HeaderParser().parsestr(text).get("Message-ID", "")))
-    return None
+    return _quoted_message_id(_report_text(facts))
+
+
+def _quoted_message_id(text: str) -> str | None:
+    """The Message-ID of the returned mail a bounce quotes in its own text (qmail's
+    "--- Below this line is a copy of the message.", Exim's copy): the first
+    ``Message-ID:`` line after the copy marker, or anywhere when it has none."""
+    lowered = text.lower()
+    starts = [lowered.find(marker) for marker in _COPY_MARKERS if marker in lowered]
+    found = _QUOTED_MESSAGE_ID.search(text, min(starts, default=0))
+    return found.group(1) if found else None
 
 
 def _message_id(value: str) -> str | None:
@@ -610,6 +628,28 @@ def _failed_addresses_in_text(text: str, facts: Facts) -> list[str]:
             ):
                 found.append(normalised)
     return found[:_MAX_RECIPIENTS]
+
+
+def _diagnostic_in_text(text: str, failed: list[str]) -> str:
+    """The line of a bounce text above the returned copy that says why: the first with
+    a status code (RFC 3463 ``5.1.1``, qmail's ``(#5.1.1)``) or an SMTP reply code,
+    else the first line after the one naming a failed recipient; "" without either."""
+    lines = []
+    for line in text.splitlines()[:_MAX_BODY_LINES]:
+        if any(marker in line.lower() for marker in _COPY_MARKERS) or _HEADER_LINE.match(line):
+            break
+        lines.append(" ".join(line.split()))
+    # From the first line naming a failed recipient on: the lines above it are the
+    # bounce's own preamble (a support phone number is no reply code).
+    wanted = {address.lower() for address in failed}
+    start = next(
+        (i for i, line in enumerate(lines) if any(a in line.lower() for a in wanted)), None
+    )
+    after = lines[start:] if start is not None else lines
+    coded = next((x for x in after if _STATUS_CODE.search(x) or _SMTP_REPLY.search(x)), "")
+    if not coded and start is not None:
+        coded = next((line for line in lines[start + 1 :] if line), "")
+    return coded[:_MAX_VALUE_CHARS]
 
 
 def _answers_as_a_person(facts: Facts) -> bool:

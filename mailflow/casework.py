@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from mailflow import authentication, outbox
 from mailflow.config import Config
-from mailflow.db import session_scope
+from mailflow.db import PRIVATE_DIRECTORY_MODE, session_scope
 from mailflow.models import OutboxMail, StoredMail
 from mediation import case_service, routing, storage
 from mediation.incoming import Attachment
@@ -66,6 +66,7 @@ def settings(config: Config) -> case_service.Settings:
         web_url=config.web.public_url,
         rating_link_days=config.web.rating_link_days,
         settlement_reply_days=config.mediation.settlement_reply_days,
+        max_cases_per_mail=config.mediation.max_cases_per_mail,
         attachments=AttachmentPolicy(
             max_count=config.outbox.max_attachments,
             max_bytes=config.outbox.max_attachment_bytes,
@@ -119,7 +120,7 @@ def save_model(trained: Model, path: Path) -> None:
     """Write the model file and its metadata beside it, replacing any earlier ones."""
     import classifier
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)  # the data dir
     # Written under temporary names and renamed, so a reader never sees half a file;
     # a reader that finds the two files from different writers refuses them (sha256).
     temporary = path.with_name(f".{path.name}.{os.getpid()}")

@@ -168,6 +168,9 @@ class MediationSection:
     """Days after a settlement in which the customer's mail to its case (the settled mail
     asks for one if the settlement is not carried out) goes to the operator and the
     mediator, the case staying closed; 0: never (held like any mail to a closed case)."""
+    max_cases_per_mail: int = 10
+    """In how many cases one mail to several case addresses acts at most (the first by
+    recipient order); it is held in the others and its sender told which."""
 
 
 @dataclass(frozen=True)
@@ -228,11 +231,13 @@ class CalendarSection:
         unknown = [day for day in self.weekdays if day not in WEEKDAYS]
         if unknown:
             raise ValueError(f"unknown weekdays {unknown}; use {', '.join(WEEKDAYS)}")
-        hours = opening_hours(
-            time.fromisoformat(self.opens),
-            time.fromisoformat(self.closes),
-            [WEEKDAYS.index(day) for day in self.weekdays],
-        )
+        times = []
+        for key, value in (("opens", self.opens), ("closes", self.closes)):
+            try:
+                times.append(time.fromisoformat(value))
+            except ValueError:
+                raise ValueError(f"{key}: {value!r} is not a time of day (HH:MM)") from None
+        hours = opening_hours(*times, [WEEKDAYS.index(day) for day in self.weekdays])
         closed = set()
         for day in self.closed_dates:
             try:
@@ -534,6 +539,11 @@ def _check_cases(config: Config) -> None:
         raise ConfigError(
             "[mediation] settlement_reply_days",
             f"must be 0 (never) or more, got {config.mediation.settlement_reply_days}",
+        )
+    if config.mediation.max_cases_per_mail < 1:
+        raise ConfigError(
+            "[mediation] max_cases_per_mail",
+            f"must be 1 or more, got {config.mediation.max_cases_per_mail}",
         )
     for address in (*config.mediation.mediators, config.mediation.operator):
         if address and "@" not in address:

@@ -10,7 +10,10 @@
   the mediations waiting for a mediator. Every mail to a mediator is in its language
   (``[siegel] default_language`` unless given, and for one only in the seed).
 - ``siegel merchant set SLUG --FIELD VALUE ...``: every field but the slug, each change
-  recorded with who and when (shown by ``siegel merchant show``).
+  recorded with who and when (shown by ``siegel merchant show``). ``--email`` also sends
+  the complaint again to the shop's (first) address in each of its cases whose forward
+  bounced, with a new deadline (`mediation.bounces.forward_again`), even when the address
+  is unchanged: the operator says that it is right now.
 
 A refused act (a closed case, no mediation) is one line and exit status 1.
 """
@@ -275,7 +278,14 @@ def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
         values = {_OPTIONS[option]: checked[_OPTIONS[option]] for option in given}
         changes = merchant_changes.change(session, merchant, values, who(), now)
         lines = [f"  {c.field}: {shown(c.old)} → {shown(c.new)}" for c in changes]
-    print(f"merchant {args.slug.lower()}: {len(lines)} fields changed", *lines, sep="\n")
+        if "email" in given:
+            # The cases whose forward bounced wait for this: the complaint goes out again.
+            settings = casework.settings(config)
+            again = case_service.forward_again(session, merchant.slug, now, settings)
+            _enqueue(session, again, config, now)
+            address = checked["support_addresses"][0]
+            lines += [f"  {o.case_ref}: complaint forwarded again to {address}" for o in again]
+    print(f"merchant {args.slug.lower()}: {len(changes)} fields changed", *lines, sep="\n")
     return EX_OK
 
 

@@ -38,7 +38,11 @@ so the row renders the same bytes every time; our Message-IDs per case and recip
 are read once per case and transaction (`_Threads`) and counted on as rows are added.
 
 `record_bounce()` connects a delivery status notification that came back to a
-row's VERP envelope sender with that row.
+row's VERP envelope sender with that row (or the row a bounce names otherwise:
+`mailflow.delivery_reports`). A row that bounced permanently keeps further mail of its
+case from its address: each is stored `suppressed` (`recipient-bounced`), so that
+reminders do not go on bouncing, until the forward of the complaint goes there again
+(`RESUMES_AFTER_BOUNCE`: only the operator's correction of the shop's address sends it).
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class Suppression(enum.StrEnum):
     AUTOREPLY_DAILY_CAP = "autoreply-daily-cap"
     OWN_SERVICE_ADDRESS = "own-service-address"
     AUTOREPLY_TO_OWN_DOMAIN = "autoreply-to-own-domain"
+    RECIPIENT_BOUNCED = "recipient-bounced"
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -185,7 +190,7 @@ def enqueue(
         threads = _cache(session, _Threads)
         mail = in_thread(mail, threads.earlier(mail.case_ref, mail.to))
         if status == OutboxStatus.QUEUED:
-            threads.add(mail.case_ref, mail.to, message_id)
+            threads.add(mail.case_ref, mail.to, message_id, mail.kind)
     row = OutboxMail(
         message_id=message_id,
         recipient=mail.to,
@@ -401,6 +406,11 @@ STAFF_KINDS = ("mediator", "operator")
 """Templates (`kind` prefixes) of mails to our own staff: capped by `[outbox]
 max_staff_mails_per_day`, not by the customers' and merchants' limit."""
 
+RESUMES_AFTER_BOUNCE = ("merchant.complaint_forwarded",)
+"""Templates that go to an address even though a mail of their case bounced there, and
+lift that block: the forward of the complaint, which after a bounce only the operator's
+correction of the shop's address sends again (`mediation.bounces.forward_again`)."""
+
 
 def _suppression(session: Session, mail: OutgoingMail, config: Config, now: datetime) -> str | None:
     if mail.auto_reply and mail.answers_machine_mail:
@@ -412,6 +422,14 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
             f"{Suppression.AUTOREPLY_TO_OWN_DOMAIN}: an automatic answer to an address at "
             "our own domain would answer ourselves"
         )
+    if mail.case_ref and mail.kind not in RESUMES_AFTER_BOUNCE:
+        # A permanent failure there: another mail of the case would bounce again.
+        bounced = _cache(session, _Threads).bounced_row(mail.case_ref, mail.to)
+        if bounced is not None:
+            return (
+                f"{Suppression.RECIPIENT_BOUNCED}: outbox {bounced} of this case to this "
+                "address bounced"
+            )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
         if mail.kind.partition(".")[0] in STAFF_KINDS:
@@ -473,42 +491,77 @@ _UNSENT = (OutboxStatus.SUPPRESSED, OutboxStatus.FAILED, OutboxStatus.BOUNCED)
 
 
 class _Threads:
-    """Our Message-IDs per case and recipient, oldest first, for one transaction.
+    """Our Message-IDs per case and recipient, oldest first, and the recipients a mail
+    of the case bounced at, for one transaction.
 
     Each case is read once per transaction (one query on the indexed `case_ref`, for all
-    its recipients) and then kept up to date here as this transaction adds rows: every
-    outbox row passes `enqueue`, so the second mail of a unit of work to a recipient
-    answers the first. Rows that were never delivered (`_UNSENT`) are left out.
+    its recipients) and then kept up to date here as this transaction adds rows and
+    records bounces: every outbox row passes `enqueue`, every bounce `record_bounce`, so
+    the second mail of a unit of work to a recipient answers the first. Rows that were
+    never delivered (`_UNSENT`) are left out of the threads. A recipient is blocked by
+    its latest bounced row unless a forward of the complaint (`RESUMES_AFTER_BOUNCE`)
+    was written to it after that row.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.sent: dict[str, dict[str, list[str]]] = {}
+        self.bounced: dict[str, dict[str, int]] = {}
+
+    def _load(self, case_ref: str) -> None:
+        if case_ref in self.sent:
+            return
+        sent: dict[str, list[str]] = {}
+        bounced: dict[str, int] = {}
+        self.sent[case_ref], self.bounced[case_ref] = sent, bounced
+        if storage.opened_here(self.session, case_ref):
+            return  # a case opened in this unit of work has no mail before it
+        # Without autoflush: this transaction's rows of the case are all counted
+        # here (`add`) before any is written, and a flush per mail would write the
+        # unit of work's other rows one mail at a time.
+        with self.session.no_autoflush:
+            rows = self.session.execute(
+                select(
+                    OutboxMail.id, OutboxMail.recipient, OutboxMail.message_id,
+                    OutboxMail.status, OutboxMail.kind,
+                )
+                .where(OutboxMail.case_ref == case_ref)
+                .order_by(OutboxMail.id)  # type: ignore[arg-type]
+            )  # fmt: skip
+        for row_id, address, message_id, status, kind in rows:
+            address = address.lower()
+            if status == OutboxStatus.BOUNCED:
+                bounced[address] = row_id
+            elif kind in RESUMES_AFTER_BOUNCE and status not in _UNSENT:
+                bounced.pop(address, None)
+            if status not in _UNSENT:
+                sent.setdefault(address, []).append(message_id)
 
     def earlier(self, case_ref: str, recipient: str) -> list[str]:
-        if case_ref not in self.sent:
-            self.sent[case_ref] = {}
-            if storage.opened_here(self.session, case_ref):
-                return []  # a case opened in this unit of work has no mail before it
-            # Without autoflush: this transaction's rows of the case are all counted
-            # here (`add`) before any is written, and a flush per mail would write the
-            # unit of work's other rows one mail at a time.
-            with self.session.no_autoflush:
-                rows = self.session.execute(
-                    select(OutboxMail.recipient, OutboxMail.message_id)
-                    .where(
-                        OutboxMail.case_ref == case_ref,
-                        OutboxMail.status.not_in(_UNSENT),  # type: ignore[attr-defined]
-                    )
-                    .order_by(OutboxMail.id)  # type: ignore[arg-type]
-                )
-            for address, message_id in rows:
-                self.sent[case_ref].setdefault(address.lower(), []).append(message_id)
+        self._load(case_ref)
         return self.sent[case_ref].get(recipient.lower(), [])
 
-    def add(self, case_ref: str, recipient: str, message_id: str) -> None:
-        self.earlier(case_ref, recipient)
+    def bounced_row(self, case_ref: str, recipient: str) -> int | None:
+        """The row of the case whose bounce blocks `recipient`, or None."""
+        self._load(case_ref)
+        return self.bounced[case_ref].get(recipient.lower())
+
+    def add(self, case_ref: str, recipient: str, message_id: str, kind: str) -> None:
+        self._load(case_ref)
         self.sent[case_ref].setdefault(recipient.lower(), []).append(message_id)
+        if kind in RESUMES_AFTER_BOUNCE:
+            self.bounced[case_ref].pop(recipient.lower(), None)
+
+    def bounce(self, row: OutboxMail) -> None:
+        """`row` bounced in this transaction: no thread continues from it, and its
+        recipient is blocked in its case."""
+        assert row.case_ref is not None and row.id is not None
+        self._load(row.case_ref)
+        address = row.recipient.lower()
+        ours = self.sent[row.case_ref].get(address, [])
+        if row.message_id in ours:
+            ours.remove(row.message_id)
+        self.bounced[row.case_ref][address] = row.id
 
 
 _TRANSACTION_CACHES = (_AutoReplyCounts, _Threads)
@@ -605,14 +658,17 @@ def _is_at_own_domain(address: str, config: Config, session: Session | None = No
 def record_bounce(
     session: Session, outbox_id: int, bounce_mail_id: int, detail: dict, now: datetime
 ) -> OutboxMail | None:
-    """Record a delivery report that came back to row `outbox_id`'s VERP address.
+    """Record a delivery report on row `outbox_id` (that came back to its VERP address,
+    or names it otherwise: `mailflow.delivery_reports`).
 
     `detail` holds the per-recipient fields of the report (RFC 3464 §2.3) as far as
     they are known: `action` (failed, delayed, delivered, relayed, expanded),
     `status` (e.g. "5.1.1") and `diagnostic_code`; it is stored as given. Only a
-    permanent failure (action "failed", or else a 5.x.x status) marks the row
-    `bounced`; a delay or anything else is recorded and changes nothing. Returns
-    the row, or None when no such row exists.
+    permanent failure (action "failed": the MTA gave up, whatever its status; or else a
+    5.x.x status) marks the row `bounced`, once: `bounce_mail` is the report that did,
+    a second report is recorded and changes nothing, as do a delay and anything else.
+    A bounced row of a case blocks further mail of the case to its address (see
+    `_Threads`). Returns the row, or None when no such row exists.
     """
     row = session.get(OutboxMail, outbox_id)
     if row is None:
@@ -629,13 +685,25 @@ def record_bounce(
             outcome=outcome,
         )
     )
-    if outcome is AttemptOutcome.BOUNCED and row.status != OutboxStatus.SUPPRESSED:
+    if outcome is AttemptOutcome.BOUNCED and row.status not in _NOT_BOUNCING:
         row.status = OutboxStatus.BOUNCED
         row.bounce_mail = bounce_mail_id
         row.last_error = f"bounced: {diagnostic or 'permanent failure'}"[:_RESPONSE_LIMIT]
         session.add(row)
+        if row.case_ref:
+            _cache(session, _Threads).bounce(row)
         log.warning("outbox %s bounced (mail %s): %s", outbox_id, bounce_mail_id, diagnostic)
     return row
+
+
+# A row never sent cannot bounce; one that bounced keeps its first report.
+_NOT_BOUNCING = (OutboxStatus.SUPPRESSED, OutboxStatus.BOUNCED)
+
+
+def rows_with_message_id(session: Session, message_id: str) -> list[int]:
+    """The rows that sent a mail with `message_id` (one, as we make them), by id."""
+    query = select(OutboxMail.id).where(OutboxMail.message_id == message_id)
+    return list(session.scalars(query.order_by(OutboxMail.id)))  # type: ignore[arg-type]
 
 
 def _report_outcome(detail: dict) -> AttemptOutcome:

@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlmodel import Session
 
 from classifier import machine
-from mailflow import authentication, casework, outbox, parsing
+from mailflow import authentication, casework, delivery_reports, outbox, parsing
 from mailflow.config import Config
 from mailflow.models import MailStatus, StoredMail
-from mediation import addresses, case_service, storage
+from mediation import case_service, storage
 
 log = logging.getLogger("mailflow.processing")
 
@@ -33,9 +33,10 @@ class Analysis:
 
     parsed: parsing.ParsedMail
     verdict: machine.MachineVerdict | None
-    bounced: tuple[int, ...]  # outbox rows named by the VERP addresses it came to
+    bounced: tuple[int, ...]  # outbox rows named by VERP addresses (delivery_reports)
     reader: casework.Reader | None  # the classifier, its first reading already made
     authentication_results: tuple[str, ...] = ()  # what the case service may trust
+    returned: str | None = None  # our Message-ID a report returns (delivery_reports)
 
 
 @dataclass(frozen=True)
@@ -79,27 +80,15 @@ def analyse_batch(mails: Sequence[StoredMail], config: Config) -> list[Analysis 
 def _analyse_alone(mail: StoredMail, config: Config) -> Analysis:
     parsed = parsing.parse(mail.raw)
     verdict = machine.detect(parsed.message, mail.envelope_from, config.siegel.domain)
-    bounced = tuple(bounce_targets(mail, config))
+    bounced = tuple(delivery_reports.rows_named(mail, parsed, verdict, config))
     reader, results = None, ()
     if not bounced:
         reader = casework.Reader(parsed, config)
         results = authentication.results_for(
             mail.raw, parsed.headers, config.authentication, mail.source
         )
-    return Analysis(parsed, verdict, bounced, reader, results)
-
-
-def bounce_targets(mail: StoredMail, config: Config) -> list[int]:
-    """Outbox rows named by the VERP addresses this mail was delivered to."""
-    rows = []
-    for rcpt in mail.envelope_to:
-        try:
-            recipient = addresses.parse_recipient(config.secret_bytes, config.siegel.domain, rcpt)
-        except addresses.AddressError:
-            continue
-        if recipient.kind is addresses.Kind.BOUNCE and recipient.outbox_id is not None:
-            rows.append(recipient.outbox_id)
-    return rows
+    returned = None if bounced else delivery_reports.returned_message_id(verdict, config)
+    return Analysis(parsed, verdict, bounced, reader, results, returned)
 
 
 def process_mail(session: Session, mail: StoredMail, context: Context) -> str:
@@ -107,11 +96,11 @@ def process_mail(session: Session, mail: StoredMail, context: Context) -> str:
     (the worker logs it once the unit of work is committed)."""
     analysis = context.analysis or analyse(mail, context.config)
     parsed, verdict = analysis.parsed, analysis.verdict
-    for outbox_id in analysis.bounced:
-        detail = verdict.detail if verdict else {}
-        outbox.record_bounce(session, outbox_id, mail.id, dict(detail), context.now)  # type: ignore[arg-type]
-    done = f"delivery report for outbox {', '.join(map(str, analysis.bounced))}"
-    if analysis.reader is not None:
+    reported = delivery_reports.record(
+        session, mail, verdict, analysis.bounced, analysis.returned, context.config, context.now
+    )
+    done = f"delivery report for outbox {', '.join(map(str, reported or analysis.bounced))}"
+    if analysis.reader is not None and not reported:
         # Route to a case and decide; the case change and its outgoing mails are part
         # of this unit of work.
         outcome = casework.handle(
@@ -133,6 +122,11 @@ def process_mail(session: Session, mail: StoredMail, context: Context) -> str:
 
 
 def _summary(outcome: case_service.Outcome) -> str:
+    """What the mail did, in each case it reached (one mail may go to several)."""
+    return "; ".join(_one_case(part) for part in outcome.each)
+
+
+def _one_case(outcome: case_service.Outcome) -> str:
     case = f"case {outcome.case_ref}" if outcome.case_ref else "no case"
     mails = f"{len(outcome.outgoing)} mail(s) queued"
     if outcome.held:

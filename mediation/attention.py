@@ -2,8 +2,9 @@
 seals at a glance (`mailflow.web.operator`).
 
 Cases needing attention: waiting for the customer to name the shop (`needs_merchant`),
-in mediation without a mediator, with a deadline overdue (past due and not fired, or
-held because no transition fitted), and mails held for the operator. Each list is
+waiting for the shop's address because the forward bounced (`mediation.bounces`), in
+mediation without a mediator, with a deadline overdue (past due and not fired, or held
+because no transition fitted), and mails held for the operator. Each list is
 bounded and newest first; nothing here writes.
 """
 
@@ -15,8 +16,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from mediation.storage import Case, CaseDeadline, HeldMail
-from mediation.workflow import State
+from mediation.storage import Case, CaseDeadline, HeldMail, Merchant
+from mediation.workflow import Deadline, State
 
 LIMIT = 200
 MEDIATION_STATES = (State.IN_MEDIATION, State.PROPOSAL_PENDING)
@@ -30,6 +31,20 @@ def needs_merchant(session: Session) -> list[dict[str, Any]]:
     query = select(Case).where(Case.state == State.NEEDS_MERCHANT)
     query = query.order_by(Case.opened_at.desc()).limit(LIMIT)  # type: ignore[attr-defined]
     return [_case_row(case) for case in session.scalars(query)]
+
+
+def merchant_unreachable(session: Session) -> list[dict[str, Any]]:
+    """Cases whose forward to the merchant bounced: waiting for the operator to give the
+    shop's address (``siegel merchant set SLUG --email``), without a deadline."""
+    running = select(CaseDeadline.case_id).where(CaseDeadline.kind == Deadline.MERCHANT_REPLY.value)
+    query = (
+        select(Case, Merchant.slug)
+        .join(Merchant, Merchant.id == Case.merchant_id)  # type: ignore[arg-type]
+        .where(Case.state == State.AWAITING_MERCHANT, Case.id.not_in(running))  # type: ignore[union-attr]
+        .order_by(Case.opened_at.desc())  # type: ignore[attr-defined]
+        .limit(LIMIT)
+    )
+    return [_case_row(case) | {"merchant": slug} for case, slug in session.execute(query)]
 
 
 def mediation_without_mediator(session: Session) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 - `handle_mail` decodes where one received mail was delivered, finds its case (case
   address, threading headers, subject reference: `routing.case_candidates`), asks
-  `authority` what it may do there and hands it to the one room that acts on it:
+  `authority` what it may do there and hands it to the one room that acts on it (a mail
+  to several case addresses: at each, as if it had been sent there alone):
   `party_replies` (a party's mail to its open case), `case_ratings` (mail to a closed case:
   the customer's rating), `complaints` (a complaint opens a case), `feedback` (Lob &
   Tadel outside any case) or `holds` (whatever cannot act).
@@ -10,13 +11,17 @@
 - `assign_merchant` and `correct_category` are the operator's corrections
   (`corrections`); `withdraw`, `close`, `reassign` and `assign_waiting` its acts on a
   case (`case_actions`).
+- `mail_bounced` records a mail of a case that came back undelivered and tells the
+  operator; `forward_again` sends a bounced forward to the shop's corrected address
+  (`bounces`).
 
 Every handler works in the caller's session and commits nothing: the shell commits the
 case, its events and the outbox rows of the returned `OutgoingMail`s together. No
 clock is read: mail events happen at our receive time, deadline events at their due
 time. The meaning of a text comes from the classifier, called through the `Classify`
-function the shell passes, with the context the case is in. A mail goes down once:
-this module → one room → `holds` / `transitions` / `loading` → `notices` → storage.
+function the shell passes, with the context the case is in. A mail goes down once (once
+per case it was addressed to): this module → one room → `holds` / `transitions` /
+`loading` → `notices` → storage.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sqlmodel import Session
 
 from mediation import (
     authority,
+    bounces,
     case_actions,
     case_ratings,
     complaints,
@@ -42,17 +48,19 @@ from mediation import (
     routing,
     storage,
 )
-from mediation.addresses import AddressError, Kind, Recipient, parse_recipient
+from mediation.addresses import AddressError, Kind, Recipient, Role, parse_recipient
 from mediation.authority import Standing
 from mediation.feedback_store import Source
 from mediation.incoming import Classify, IncomingMail, automatic
 from mediation.loading import merchant_calendar
 from mediation.outcomes import Fired, Outcome
+from mediation.outgoing import BouncedMail
 from mediation.settings import Settings
 from mediation.storage import Case, HeldReason
 from mediation.workflow import CLOSED, State
 
 __all__ = [
+    "BouncedMail",
     "Classify",
     "Fired",
     "IncomingMail",
@@ -64,7 +72,9 @@ __all__ = [
     "close",
     "correct_category",
     "fire_deadline",
+    "forward_again",
     "handle_mail",
+    "mail_bounced",
     "merchant_calendar",
     "reassign",
     "withdraw",
@@ -78,22 +88,34 @@ def handle_mail(
 ) -> Outcome:
     """Route and apply one received mail; returns what to send (the caller enqueues).
 
-    A person's mail to an operator address (``service@``, ``postmaster@``) that is held
-    is also passed on to the operator's mailbox (`notices.to_operator`)."""
+    A mail delivered to several case addresses acts at each as if it had been sent there
+    alone (`_at_case_addresses`); its outcome is then the sum of one per case
+    (`Outcome.cases`). A person's mail to an operator address (``service@``,
+    ``postmaster@``) that is held is also passed on to the operator's mailbox
+    (`notices.to_operator`), once for each case that holds it."""
     outcome = _handle(session, mail, classify, settings)
-    if outcome.held is None or outcome.held in _NOT_FORWARDED:
+    if not any(_passed_on(part) for part in outcome.each):
         return outcome
     if not any(r.kind is Kind.OPERATOR for r in _ours(mail.envelope_to, settings)):
         return outcome
     if automatic(mail, classify):
         return outcome
-    forward = notices.to_operator(mail, outcome.case_ref, outcome.held, settings)
-    if forward is None:
-        return outcome
-    return dataclasses.replace(outcome, outgoing=(*outcome.outgoing, forward))
+    parts = []
+    for part in outcome.each:
+        if part.held is not None and _passed_on(part):
+            forward = notices.to_operator(mail, part.case_ref, part.held, settings)
+            if forward is not None:
+                part = dataclasses.replace(part, outgoing=(*part.outgoing, forward))
+        parts.append(part)
+    return Outcome.of(parts)
 
 
 _NOT_FORWARDED = frozenset({HeldReason.OWN_ADDRESS, HeldReason.NO_SENDER, HeldReason.MACHINE_MAIL})
+
+
+def _passed_on(outcome: Outcome) -> bool:
+    """Whether a person's held mail to an operator address goes to the operator too."""
+    return outcome.held is not None and outcome.held not in _NOT_FORWARDED
 
 
 def _handle(
@@ -103,7 +125,7 @@ def _handle(
     kinds = {recipient.kind for recipient in recipients}
     if kinds == {Kind.BOUNCE}:
         return Outcome()  # a delivery report: the outbox records it, no case acts
-    at_case = next((r for r in recipients if r.kind is Kind.CASE), None)
+    at_cases = [r for r in recipients if r.kind is Kind.CASE]
     at_complaint = next((r for r in recipients if r.kind is Kind.COMPLAINT), None)
     at_praise = next((r for r in recipients if r.kind is Kind.PRAISE), None)
     at_feedback = next((r for r in recipients if r.kind is Kind.FEEDBACK), None)
@@ -115,23 +137,16 @@ def _handle(
     if _ours([mail.sender], settings):
         detail = f"From {mail.sender}, an address of ours: a loop or a forgery"
         return holds.hold(session, mail, HeldReason.OWN_ADDRESS, detail, settings)
-    by_address = (at_case.case_ref, at_case.role) if at_case else None
-    for candidate in routing.case_candidates(by_address, mail.thread_refs, mail.subject):  # type: ignore[arg-type]
+    if at_cases:
+        # Case addresses win over every other address of ours beside them: a reply with
+        # beschwerde@ in Cc opens no second case.
+        return _at_case_addresses(session, at_cases, mail, classify, settings)
+    for candidate in routing.case_candidates(None, mail.thread_refs, mail.subject):
         case = storage.load_case(session, candidate.ref)
         if case is None:
-            if candidate.via == authority.CASE_ADDRESS:
-                detail = f"case address of {candidate.ref}, which does not exist"
-                return holds.hold(
-                    session, mail, HeldReason.UNKNOWN_CASE, detail, settings,
-                    tell=classify, ref=candidate.ref,
-                )  # fmt: skip
             continue
         verdict = _judge(session, case, candidate, mail, classify, settings)
-        if (
-            verdict.standing is Standing.NOT_PARTY
-            and at_complaint
-            and candidate.via != authority.CASE_ADDRESS
-        ):
+        if verdict.standing is Standing.NOT_PARTY and at_complaint:
             break  # a stranger naming a case in a new complaint: the complaint counts
         return _apply(session, case, candidate.via, verdict, mail, classify, settings)
     if at_feedback is not None:
@@ -154,6 +169,78 @@ def _handle(
             session, mail, opening.merchant_slug, Source.COMPLAINT_ADDRESS, classify, settings
         )
     return complaints.open_case(session, mail, opening.merchant_slug, classify, settings)
+
+
+def _at_case_addresses(
+    session: Session,
+    at_cases: Sequence[Recipient],
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome:
+    """A mail delivered to case addresses acts at each as if it had been sent there alone,
+    once per case: of one case reached at several roles' addresses, the address of the
+    sender's role (else the first) is judged, and the others hold the mail for the
+    operator without answering (the sender has the first one's answer). It acts in
+    `Settings.max_cases_per_mail` cases at most, the first by recipient order; the
+    others hold it (`holds.too_many_cases`). Cases are locked in the order of their
+    references, so that two workers never wait for each other's."""
+    roles: dict[str, list[Role]] = {}  # case → the roles of its addresses, in order
+    for address in at_cases:
+        assert address.case_ref is not None and address.role is not None
+        named = roles.setdefault(address.case_ref, [])
+        if address.role not in named:
+            named.append(address.role)
+    acting = set(list(roles)[: settings.max_cases_per_mail])
+    outcomes: dict[str, list[Outcome]] = {}
+    over: list[tuple[str, Case | None]] = []
+    for ref in sorted(roles):
+        case = storage.load_case(session, ref)
+        if ref not in acting:
+            over.append((ref, case))
+        elif case is None:
+            detail = f"case address of {ref}, which does not exist"
+            unknown = holds.hold(
+                session, mail, HeldReason.UNKNOWN_CASE, detail, settings, tell=classify, ref=ref
+            )
+            outcomes[ref] = [unknown]
+        else:
+            outcomes[ref] = _at_case(session, case, roles[ref], mail, classify, settings)
+    limit = settings.max_cases_per_mail
+    held = holds.too_many_cases(session, mail, over, limit, classify, settings) if over else []
+    for (ref, _), outcome in zip(over, held, strict=True):
+        outcomes[ref] = [outcome]
+    return Outcome.of([outcome for ref in roles for outcome in outcomes[ref]])
+
+
+def _at_case(
+    session: Session,
+    case: Case,
+    roles: Sequence[Role],
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> list[Outcome]:
+    """`mail` at the case addresses of `roles` of one case: the address of the sender's
+    role (else the first) acts or holds it as a mail to it alone would; another role's
+    address holds it unanswered (it is not the sender's: `Standing.NOT_PARTY`)."""
+    role = roles[0]
+    if len(roles) > 1:
+        own = routing.role_of(mail.sender, loading.parties(session, case, settings))
+        role = own if own in roles else role
+    candidate = routing.CaseCandidate(case.ref, authority.CASE_ADDRESS, role)
+    verdict = _judge(session, case, candidate, mail, classify, settings)
+    outcomes = [_apply(session, case, candidate.via, verdict, mail, classify, settings)]
+    for other in roles:
+        if other is not role:
+            detail = (
+                f"{mail.sender} is not the {other} of the case (case-address), also sent "
+                f"to the {role}'s case address ({case.ref})"
+            )
+            outcomes.append(
+                holds.hold(session, mail, HeldReason.SENDER_NOT_PARTY, detail, settings, case=case)
+            )
+    return outcomes
 
 
 def fire_deadline(
@@ -197,6 +284,17 @@ def reassign(
 def assign_waiting(session: Session, now: datetime, settings: Settings) -> list[Outcome]:
     """Mediations without a mediator go to the free ones (a mediator added or resumed)."""
     return case_actions.assign_waiting(session, now, settings)
+
+
+def mail_bounced(session: Session, bounced: BouncedMail, settings: Settings) -> Outcome:
+    """A mail of a case bounced: logged on the case, the operator told (`bounces`)."""
+    return bounces.mail_bounced(session, bounced, settings)
+
+
+def forward_again(session: Session, slug: str, now: datetime, settings: Settings) -> list[Outcome]:
+    """The operator gave merchant `slug`'s address: its cases whose forward bounced get
+    the complaint again, with a new deadline (`bounces`)."""
+    return bounces.forward_again(session, slug, now, settings)
 
 
 def _ours(addresses: Sequence[str], settings: Settings) -> list[Recipient]:

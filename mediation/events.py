@@ -63,6 +63,16 @@ class MerchantDeadlinePassed:
     """The merchant did not reply in time: a miss that counts against its tier."""
 
 
+@dataclass(frozen=True)
+class ForwardBounced:
+    """The forward of the complaint to the merchant's `address` came back undelivered
+    (`reason`, the report's one line): the merchant never got the complaint, so its
+    clock stops, or a miss recorded meanwhile is taken back (`mediation.bounces`)."""
+
+    address: str = ""
+    reason: str = ""
+
+
 # --- the customer's turn ---------------------------------------------------------
 
 
@@ -233,6 +243,15 @@ class OperatorClosed:
             raise ValueError("closing a case needs a reason")
 
 
+@dataclass(frozen=True)
+class MerchantAddressCorrected:
+    """The operator gave the shop's support address (`siegel merchant set --email`)
+    after the forward of the complaint bounced: the complaint goes to `address` again,
+    with a new deadline from now."""
+
+    address: str = ""
+
+
 Event = (
     ComplaintReceived
     | MerchantIdentified
@@ -240,6 +259,7 @@ Event = (
     | MerchantWrote
     | ReminderDue
     | MerchantDeadlinePassed
+    | ForwardBounced
     | CustomerWrote
     | CustomerConfirmedSolved
     | CustomerReportedUnsolved
@@ -259,6 +279,7 @@ Event = (
     | MediatorUnavailable
     | MediatorReassigned
     | OperatorClosed
+    | MerchantAddressCorrected
 )
 EVENT_TYPES: tuple[type[Event], ...] = typing.get_args(Event)
 

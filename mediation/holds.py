@@ -5,11 +5,15 @@ A mail that cannot act is never dropped: `hold` stores it with the reason
 (``EvidenceAttached`` for a party's mail that found its case by threading headers or
 subject, ``MailHeld`` otherwise) and, when asked to, answers a person who sent it, in
 their language, with what to do instead (never a machine: no answer loops).
+`too_many_cases` holds a mail in the cases beyond those one mail may act in, its sender
+told once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Sequence
 
 from sqlmodel import Session
 
@@ -43,24 +47,8 @@ def hold(
     other blanks. Without a case (`ref` None) only a reason in `CASELESS_NOTICES` is
     answered."""
     answerable = ref or reason in CASELESS_NOTICES
-    told = bool(tell is not None and mail.sender and answerable and automatic(mail, tell) is None)
-    storage.hold_mail(
-        session,
-        HeldMail(
-            mail_id=mail.id,
-            reason=reason,
-            detail=detail,
-            sender=mail.sender,
-            case_id=case.id if case else None,
-            held_at=mail.received_at,
-            sender_told=told,
-        ),
-    )
-    if case is not None:
-        kind = "EvidenceAttached" if reason in EVIDENCE else "MailHeld"
-        why = f"{reason}: {detail}"
-        transitions.log(session, case, kind, "system", why, mail.received_at, mail)
-    log.debug("mail %s held (%s): %s", mail.id, reason, detail)
+    told = bool(tell is not None and answerable and _person(mail, tell))
+    _keep(session, mail, reason, detail, case, told)
     if not told:
         return Outcome(case_ref=ref, held=reason, detail=detail)
     assert tell is not None and mail.sender
@@ -99,6 +87,72 @@ def self_complaint(
         session, mail, HeldReason.SELF_COMPLAINT, detail, settings, tell=tell,
         ref=case.ref if case else None, case=case, values={"merchant_name": merchant.name},
     )  # fmt: skip
+
+
+def too_many_cases(
+    session: Session,
+    mail: IncomingMail,
+    over: Sequence[tuple[str, Case | None]],
+    limit: int,
+    tell: Classify,
+    settings: Settings,
+) -> list[Outcome]:
+    """Hold `mail` in the cases `over` (reference, and the case where it exists): the
+    cases of its case addresses beyond the `limit` it may act in (`[mediation]
+    max_cases_per_mail`). Each case logs it; a person who sent it is told once, in one
+    notice naming them all, to write to each on its own."""
+    told = _person(mail, tell)
+    detail = (
+        f"one of {limit + len(over)} cases the mail went to; "
+        f"a mail acts in {limit} at most ([mediation] max_cases_per_mail)"
+    )
+    reason = HeldReason.TOO_MANY_CASES
+    outcomes = []
+    for ref, case in over:
+        _keep(session, mail, reason, f"{detail} ({ref})", case, told)
+        outcomes.append(Outcome(case_ref=ref, held=reason, detail=f"{detail} ({ref})"))
+    if told and outcomes:
+        assert mail.sender
+        language = settings.language(tell(None).language)
+        refs = "\n".join(f"- {ref}" for ref, _ in over)
+        notice = notices.to_sender(
+            "sender.too_many_cases", mail, None, language, settings, {"case_refs": refs}
+        )
+        outcomes[0] = dataclasses.replace(outcomes[0], outgoing=(notice,))
+    return outcomes
+
+
+def _person(mail: IncomingMail, tell: Classify) -> bool:
+    """Whether `mail` may be answered: a person wrote it (never a machine: no loops)."""
+    return bool(mail.sender and automatic(mail, tell) is None)
+
+
+def _keep(
+    session: Session,
+    mail: IncomingMail,
+    reason: HeldReason,
+    detail: str,
+    case: Case | None,
+    told: bool,
+) -> None:
+    """Store `mail` as held (``siegel held``) and log it on its case, if it has one."""
+    storage.hold_mail(
+        session,
+        HeldMail(
+            mail_id=mail.id,
+            reason=reason,
+            detail=detail,
+            sender=mail.sender,
+            case_id=case.id if case else None,
+            held_at=mail.received_at,
+            sender_told=told,
+        ),
+    )
+    if case is not None:
+        kind = "EvidenceAttached" if reason in EVIDENCE else "MailHeld"
+        why = f"{reason}: {detail}"
+        transitions.log(session, case, kind, "system", why, mail.received_at, mail)
+    log.debug("mail %s held (%s): %s", mail.id, reason, detail)
 
 
 EVIDENCE = frozenset({HeldReason.NOT_CASE_ADDRESS, HeldReason.OPEN_CASE})

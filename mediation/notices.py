@@ -22,7 +22,7 @@ from sqlmodel import Session
 from mediation import mediator_store, rating_links, rating_store, storage, templates
 from mediation.addresses import Role, case_address, mask_case_addresses
 from mediation.incoming import Attachment, IncomingMail
-from mediation.outgoing import Enclosure, OutgoingMail, enclose
+from mediation.outgoing import BouncedMail, Enclosure, OutgoingMail, enclose
 from mediation.settings import Settings
 from mediation.storage import Case, CaseEvent, Customer, HeldReason, Merchant
 from mediation.workflow import (
@@ -349,6 +349,10 @@ class CaseView:
             "about_case": templates.about_case(case.ref, language),
             "held_reason": "",
             "stated_reason": templates.stated_reason(params.get("reason"), language),
+            "bounced_recipient": "",
+            "bounced_mail": "",
+            "bounce_reason": "",
+            "next_step": "",
             "rating_request": "",  # blocks: filled when the mail carries one
             "mediator_message": "",
             "rating_link": rating_links.url(
@@ -451,3 +455,41 @@ def to_operator(
         references=_thread(mail),
         in_reply_to_mail=mail.id,
     )
+
+
+def bounce_to_operator(
+    session: Session, case: Case, bounced: BouncedMail, situation: str, settings: Settings
+) -> OutgoingMail | None:
+    """The operator's notice that `bounced` came back undelivered, in the operator's
+    language: the case, the recipient (with its role), the mail (subject, template and
+    outbox row), the report's reason in one line, and what to do about it in
+    `situation` (`templates.BOUNCE_STEPS`). None without an operator address."""
+    if not settings.operator_address:
+        return None
+    language = settings.default_language
+    view = CaseView.load(session, case, settings)
+    values = view.values(language, settings.timezone, {"state": case.state})
+    role = bounced.kind.partition(".")[0]
+    names = {
+        "customer": view.customer.name,
+        "merchant": view.merchant.name if view.merchant else None,
+    }
+    merchant = view.merchant
+    step = {
+        "slug": merchant.slug if merchant else "SLUG",
+        "ref": case.ref,
+        "address": bounced.to,
+        "current": ", ".join(merchant.support_addresses) if merchant else "",
+    }
+    values |= {
+        "party": templates.party_label(role, language),
+        "bounced_recipient": templates.mailbox(names.get(role), bounced.to),
+        "bounced_mail": f'"{bounced.subject}" ({bounced.kind}; siegel outbox show '
+        f"{bounced.outbox_id})",
+        "bounce_reason": bounced.reason or "-",
+        "next_step": templates.bounce_step(situation, language, step),
+    }
+    return compose(
+        "operator.mail_bounced", settings.operator_address, language, values, case, None, None,
+        settings,
+    )  # fmt: skip

@@ -25,6 +25,9 @@ which stay in the stored mail, but which of them it attaches; the outbox takes t
 bytes from the stored mail when it renders the message. Programs and scripts, which
 mail providers refuse (a forward carrying one would bounce), and what exceeds the
 limits of one mail are withheld, and the text says so.
+
+A mail of a case that came back undelivered is a `BouncedMail`: what the shell knows of
+it (its outbox row and the delivery report) as the case domain reads it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from mediation.incoming import Attachment
 
@@ -153,6 +157,28 @@ class OutgoingMail:
             object.__setattr__(self, "attachments", tuple(self.attachments))
         if self.attachments and self.attachments_from is None:
             raise ValueError("attachments need the stored mail they come from")
+
+
+@dataclass(frozen=True)
+class BouncedMail:
+    """One of our mails about a case that bounced: a delivery report marked its outbox
+    row `bounced` (a permanent failure)."""
+
+    case_ref: str
+    kind: str
+    """The mail's template (``merchant.complaint_forwarded``): whom it went to and why."""
+    to: str
+    """The address it went to, as sent."""
+    subject: str
+    outbox_id: int
+    reason: str
+    """Why, in one line, as the report says (``550 5.1.1 ... User unknown``)."""
+    written_at: datetime
+    """When the mail was written (its outbox row): which forward of a case it was."""
+    at: datetime
+    """When the report arrived (our receive time): the time of the case's event."""
+    report_mail: int | None = None
+    """The stored delivery report."""
 
 
 THREAD_REFERENCES = 4

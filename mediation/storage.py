@@ -45,7 +45,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
-from mediation.workflow import CLOSED, Deadline
+from mediation.workflow import CLOSED, Deadline, State
 from scoring import reply_hours_bucket_sql
 
 REF_PREFIX = "SSG"
@@ -263,6 +263,9 @@ class HeldReason(enum.StrEnum):
     SELF_COMPLAINT = "self-complaint"
     """A complaint about a shop from one of that shop's own addresses or domains: a shop
     cannot complain about itself; no case opened, nothing counted."""
+    TOO_MANY_CASES = "too-many-cases"
+    """One of the cases of a mail to more case addresses than it may act at
+    (`[mediation] max_cases_per_mail`): held there, its sender told which."""
 
 
 class HeldMail(SQLModel, table=True):
@@ -521,6 +524,21 @@ def open_cases_of(session: Session, customer_id: int, merchant_id: int) -> list[
         .order_by(Case.id.desc())  # type: ignore[union-attr]
     )
     return list(session.scalars(query))
+
+
+def cases_without_deadline(
+    session: Session, merchant_id: int, state: State, kind: Deadline
+) -> list[str]:
+    """The merchant's cases in `state` that have no deadline `kind`, oldest first (by
+    reference): in ``awaiting_merchant`` without a first-reply deadline, the cases whose
+    forward bounced (`mediation.bounces`)."""
+    running = select(CaseDeadline.case_id).where(CaseDeadline.kind == kind.value)
+    query = select(Case.ref).where(
+        Case.merchant_id == merchant_id,
+        Case.state == state.value,
+        Case.id.not_in(running),  # type: ignore[union-attr]
+    )
+    return list(session.scalars(query.order_by(Case.id)))  # type: ignore[arg-type]
 
 
 def merchants(session: Session) -> list[Merchant]:

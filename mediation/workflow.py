@@ -37,6 +37,7 @@ from mediation.events import (
     DeadlineExtended,
     Event,
     FirstReplyMeasured,
+    ForwardBounced,
     MediationClosed,
     MediationOverdue,
     MediatorAssigned,
@@ -44,6 +45,7 @@ from mediation.events import (
     MediatorNoted,
     MediatorReassigned,
     MediatorUnavailable,
+    MerchantAddressCorrected,
     MerchantDeadlinePassed,
     MerchantIdentified,
     MerchantReplied,
@@ -270,6 +272,9 @@ def _mediating(state: State) -> dict[tuple[State, type[Event]], Rule | Choice]:
             stop=(Deadline.MEDIATION_END,),
             notify=(operator("mediation_overdue"), mediator("mediation_overdue")),
         ),
+        # The forward bounced only after the merchant's deadline had passed (an MTA gives
+        # up after days of retrying): the miss is taken back; the mediation goes on.
+        (state, ForwardBounced): Rule(state),
         (state, MediationClosed): Choice(
             RESOLVED,
             then=Rule(
@@ -357,6 +362,15 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     (State.AWAITING_MERCHANT, CustomerWrote): Rule(
         State.AWAITING_MERCHANT,
         notify=(merchant("customer_message"), customer("message_forwarded")),
+    ),
+    # The forward bounced: the merchant never got the complaint. Its clock stops and the
+    # case waits until the operator gives the shop's address (`mediation.bounces`), which
+    # forwards the complaint again with a new deadline.
+    (State.AWAITING_MERCHANT, ForwardBounced): Rule(State.AWAITING_MERCHANT, stop=MERCHANT_CLOCK),
+    (State.AWAITING_MERCHANT, MerchantAddressCorrected): Rule(
+        State.AWAITING_MERCHANT,
+        start=MERCHANT_CLOCK,
+        notify=(merchant("complaint_forwarded"),),
     ),
     # Solved without a written reply (by phone, by a refund): nothing left to wait for.
     (State.AWAITING_MERCHANT, CustomerConfirmedSolved): Rule(
@@ -663,6 +677,12 @@ def _apply(
             return replace(case, first_reply_at=now), (_measure_first_reply(case, now),)
         case MerchantDeadlinePassed():
             return replace(case, merchant_missed_deadline=True), ()
+        case ForwardBounced() if case.first_reply_at is None:
+            # It never had the complaint: no deadline it could have kept was missed.
+            return replace(case, merchant_missed_deadline=False), ()
+        case MerchantAddressCorrected():
+            # The first-reply clock starts again: the complaint is given to it now.
+            return replace(case, merchant_given_at=now), ()
         case MediatorAssigned(mediator=address) | MediatorReassigned(mediator=address):
             return replace(case, mediator=address), ()
         case ProposalAccepted(role=role):

@@ -46,6 +46,7 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
                 "mediators": ["Schlichterin@Example.org"],
                 "operator": "ops@example.org",
                 "settlement_reply_days": 14,
+                "max_cases_per_mail": 3,
             },
         },
         tmp_path,
@@ -60,7 +61,9 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
     assert settings.mediators == ("schlichterin@example.org",)
     assert settings.operator_address == "ops@example.org"
     assert settings.settlement_reply_days == 14
-    assert casework.settings(load(REPO / "config.toml", environ={})).settlement_reply_days == 30
+    assert settings.max_cases_per_mail == 3
+    shipped = casework.settings(load(REPO / "config.toml", environ={}))
+    assert shipped.settlement_reply_days == 30 and shipped.max_cases_per_mail == 10
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,7 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
         ({"calendar": {"closed_dates": ["24.12.2026"]}}, "[calendar]"),
         ({"mediation": {"mediators": ["nobody"]}}, "[mediation]"),
         ({"mediation": {"settlement_reply_days": -1}}, "[mediation] settlement_reply_days"),
+        ({"mediation": {"max_cases_per_mail": 0}}, "[mediation] max_cases_per_mail"),
     ],
 )
 def test_a_wrong_value_names_its_key(raw: dict, key: str, tmp_path: Path) -> None:

@@ -157,6 +157,8 @@ def test_jsonl_with_wrong_keys_fails_with_the_line_number(
         ("[relay]\nmax_backoff_seconds = -1\n", "[relay] max_backoff_seconds: must be greater"),
         ("[scoring]\nbronze_max_p90_hours = 50\n", "bronze_max_p90_hours: must be whole hours"),
         ('[calendar]\ncloses = "08:00"\n', "opening window 09:00-08:00 must open before"),
+        ('[calendar]\nopens = "9 Uhr"\n', "opens: '9 Uhr' is not a time of day (HH:MM)"),
+        ('[calendar]\ncloses = "25:00"\n', "closes: '25:00' is not a time of day"),
         ('[calendar]\nclosed_dates = ["2026-13-45"]\n', "closed_dates: '2026-13-45' is not a date"),
         (
             '[[imap]]\nhost = "imap.example.org"\nusername = "a@example.org"\npolll_seconds = 3\n',

@@ -343,6 +343,34 @@ def test_bounce_text_names_the_failed_recipients_above_the_returned_copy() -> No
     assert detail["failed_recipients"] == ["kunde@x.example"]
 
 
+def test_a_bounce_text_says_why_and_names_the_returned_message_id() -> None:
+    """A bounce in no standard format gives the line that says why (with its status code,
+    else the line below the failed recipient) and the Message-ID of the copy it quotes,
+    not an address or code of its own preamble."""
+    detail = verdict_of(fixture("exim-bounce-de.eml"), envelope_from="").detail
+    assert detail["diagnostic"].startswith("550 5.1.1 <info@nicht-vorhanden.example>:")
+    assert (detail["status"], detail["original_message_id"]) == (
+        "5.1.1",
+        "<outbox-17.3f9a@siegel.example>",
+    )
+    base = "From: MAILER-DAEMON@mx.example\nTo: service@siegel.example\nSubject: failure notice\n"
+    body = (
+        "Call Customer Support at 480-624-2500.\n\n<kunde@x.example>:\n"
+        "Sorry, no mailbox here by that name. (#5.1.1)\n\n"
+        "--- Below this line is a copy of the message.\n\n"
+        "Return-Path: <bounce+9.abcdefghijklmnop@siegel.example>\n"
+        "Message-ID: <siegel.0123abcd@siegel.example>\nTo: kunde@x.example\n"
+    )
+    detail = verdict_of(message(base=base, body=body), envelope_from="").detail
+    assert detail["diagnostic"] == "Sorry, no mailbox here by that name. (#5.1.1)"
+    assert (detail["status"], detail["original_message_id"]) == (
+        "5.1.1",
+        "<siegel.0123abcd@siegel.example>",
+    )
+    full = body.replace("Sorry, no mailbox here by that name. (#5.1.1)", "mailfolder is full")
+    assert verdict_of(message(base=base, body=full)).detail["diagnostic"] == "mailfolder is full"
+
+
 def test_a_warning_that_delivery_continues_is_a_delay() -> None:
     """ "Warning: could not send message ..." and "will continue to try" mean a delay."""
     base = "From: MAILER-DAEMON@mx.example\nSubject: Warning: could not send message for 4h\n"

@@ -18,9 +18,10 @@ OUTSIDE_CASES = {
     "customer.feedback_which_shop",
     "operator.forwarded_mail",
     "sender.self_complaint",
+    "sender.too_many_cases",
 }
-"""Mails about Lob & Tadel, which belongs to no case, and the answer to a complaint that
-opened none: their subject names none."""
+"""Mails about Lob & Tadel, which belongs to no case, the answer to a complaint that
+opened none, and to a mail to too many cases: their subject names none."""
 VALUES = {name: f'<{name}> & "{name}"' for name in templates.PARAMETERS} | {
     "ref": "SSG-2026-000123",
     "deadline": "Mittwoch, 4. März 2026, 17:00 Uhr (MEZ)",

@@ -51,6 +51,7 @@ def seed(engine: Engine) -> dict[str, int]:
         for ref, state, merchant_id in (
             ("SSG-2026-000001", State.NEEDS_MERCHANT, None),
             ("SSG-2026-000002", State.IN_MEDIATION, fuchs.id),
+            ("SSG-2026-000004", State.AWAITING_MERCHANT, fuchs.id),  # its forward bounced
             ("SSG-2026-000003", State.AWAITING_MERCHANT, fuchs.id),
         ):
             case = Case(
@@ -105,8 +106,9 @@ def test_the_views_are_off_without_a_login_and_closed_without_credentials(
 
 
 def test_the_overview_lists_merchants_attention_and_waiting_entries(client) -> None:  # type: ignore[no-untyped-def]
-    """Tier, trial and validity per merchant; a case without shop, one in mediation
-    without mediator, an overdue deadline; only the consented entry waits."""
+    """Tier, trial and validity per merchant; a case without shop, one waiting for the
+    shop's address (its forward bounced: no deadline), one in mediation without
+    mediator, an overdue deadline; only the consented entry waits."""
     running, _ = client
     page = running.get("/betrieb", headers=GOOD)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
@@ -119,6 +121,9 @@ def test_the_overview_lists_merchants_attention_and_waiting_entries(client) -> N
     assert "Neuer Laden none trial 01.01.2027" in text
     assert "SSG-2026-000001" in page.text and "SSG-2026-000002 (in_mediation)" in text
     assert "SSG-2026-000003: merchant_reply" in text
+    unreachable = page.text.split('id="merchant-unreachable">')[1].split("</ul>")[0]
+    assert "SSG-2026-000004: siegel merchant set moebel-fuchs --email" in unreachable
+    assert "SSG-2026-000003" not in unreachable
     assert "Wartet auf Freigabe" in text and "Ohne Zustimmung" not in text
 
 

@@ -86,6 +86,7 @@ def overview(request: Request) -> Response:
         context: dict[str, Any] = {
             "merchants": merchants,
             "needs_merchant": attention.needs_merchant(session),
+            "merchant_unreachable": attention.merchant_unreachable(session),
             "no_mediator": attention.mediation_without_mediator(session),
             "overdue": attention.overdue_deadlines(session, now - STUCK_AFTER),
             "held": attention.held_mails(session),

@@ -71,18 +71,27 @@ PARAMETERS = (
     "about_case",
     "held_reason",
     "stated_reason",
+    "case_refs",
+    "bounced_recipient",
+    "bounced_mail",
+    "bounce_reason",
+    "next_step",
     "rating_request",
     "mediator_message",
 )
 """The values every template may use; the service supplies all of them. The last two
-are blocks (`BLOCKS`): empty unless the mail carries that notice. ``about_case`` names
+are blocks (`BLOCKS`): empty unless the mail carries that notice. ``bounced_recipient``,
+``bounced_mail`` and ``bounce_reason`` name a mail of ours that came back undelivered
+(whom to, which one, why in one line), ``next_step`` what the operator does about it
+(`bounce_step`). ``about_case`` names
 the case a mail to the operator is about ("Fall SSG-…" or "kein Fall"), ``held_reason``
 says in a sentence why a mail did not act (`held_text`), ``stated_reason`` is the
 operator's reason for an act under a line that says so (`stated_reason`; empty without
 one). ``greeting`` greets
 the recipient (by name where we know one); ``customer_mailbox`` and ``sender_mailbox``
 are "Name <address>", or the address alone; ``attachments`` lists a forwarded
-complaint's attachments (empty without any)."""
+complaint's attachments (empty without any); ``case_refs`` the cases, one a line,
+that a mail to too many case addresses did not act in."""
 
 LINKS = ("rating_link", "confirm_url", "certificate_url")
 """The values that are web links of ours (in these and the other catalogues' mails)."""
@@ -159,6 +168,9 @@ EVENT_LABELS = {
         "MediatorReassigned": "Schlichtung neu zugewiesen",
         "OperatorClosed": "Vom Betreiber abgeschlossen",
         "MerchantChanged": "Händler geändert",
+        "ForwardBounced": "Weiterleitung an den Händler unzustellbar",
+        "MailBounced": "Mail unzustellbar",
+        "MerchantAddressCorrected": "Händleradresse korrigiert, Beschwerde erneut weitergeleitet",
     },
     "en": {
         "ComplaintReceived": "Complaint received",
@@ -192,6 +204,9 @@ EVENT_LABELS = {
         "MediatorReassigned": "Mediation reassigned",
         "OperatorClosed": "Closed by the operator",
         "MerchantChanged": "Merchant changed",
+        "ForwardBounced": "Forward to the merchant undeliverable",
+        "MailBounced": "Mail undeliverable",
+        "MerchantAddressCorrected": "Merchant's address corrected, complaint forwarded again",
     },
 }
 
@@ -244,6 +259,9 @@ HELD_TEXTS = {
         "self-complaint": "Sie kam von einer Adresse oder Domain des Shops, über den sie sich "
         "beschwert: Ein Shop kann sich nicht über sich selbst beschweren. Kein Fall wurde "
         "eröffnet, sie zählt für nichts.",
+        "too-many-cases": "Sie ging an die Fall-Adressen von mehr Fällen, als eine Mail auf "
+        "einmal bearbeiten darf ([mediation] max_cases_per_mail): In diesem Fall wurde sie "
+        "zurückgehalten und hat nichts ausgelöst.",
     },
     "en": {
         "sender-not-party": "The sender is not registered for the role whose case address it "
@@ -270,9 +288,70 @@ HELD_TEXTS = {
         "case as evidence, and no second case was opened.",
         "self-complaint": "It came from an address or domain of the shop it complains about: a "
         "shop cannot complain about itself. No case was opened, and it counts for nothing.",
+        "too-many-cases": "It went to the case addresses of more cases than one mail may act "
+        "in ([mediation] max_cases_per_mail): in this case it was held and changed nothing.",
     },
 }
 """Why a mail did not act, for the operator: one sentence per `storage.HeldReason`."""
+
+
+BOUNCE_STEPS = {
+    "de": {
+        "forward-stopped": "Der Händler hat die Beschwerde also nicht erhalten. Seine "
+        "Antwortfrist ist angehalten (keine Erinnerung, keine verpasste Frist), der Fall "
+        "wartet, und weitere Mails dieses Falls an ${address} werden nicht gesendet.\n\n"
+        "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
+        "    siegel merchant set ${slug} --email ADRESSE\n\n"
+        "Dann geht die Beschwerde erneut an den Shop, mit einer neuen Frist ab dann.",
+        "forward-late": "Der Händler hat die Beschwerde also nicht erhalten; die Meldung kam "
+        "erst, als seine Frist schon abgelaufen war. Die verpasste Frist zählt deshalb nicht "
+        "gegen sein Siegel; die Schlichtung läuft weiter. Weitere Mails dieses Falls an "
+        "${address} werden nicht gesendet.\n\n"
+        "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
+        "    siegel merchant set ${slug} --email ADRESSE",
+        "merchant": "Weitere Mails dieses Falls an ${address} werden nicht gesendet.\n\n"
+        "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
+        "    siegel merchant set ${slug} --email ADRESSE",
+        "merchant-changed": "Die Support-Adresse des Shops wurde inzwischen geändert (jetzt: "
+        "${current}); weitere Mails gehen dorthin. Zu tun ist nichts, es sei denn, auch diese "
+        "Adresse stimmt nicht.",
+        "customer": "Weitere Mails dieses Falls an ${address} werden nicht gesendet; der Fall "
+        "läuft weiter.\n\nNächster Schritt: die Kundin oder den Kunden wenn nötig auf "
+        "anderem Weg erreichen; siegel case ${ref} zeigt den Verlauf und jede Mail.",
+        "mediator": "Weitere Mails dieses Falls an ${address} werden nicht gesendet.\n\n"
+        "Nächster Schritt: die Adresse prüfen (siegel mediator list) oder den Fall neu "
+        "vergeben:\n\n    siegel case ${ref} --mediator ADRESSE",
+    },
+    "en": {
+        "forward-stopped": "So the merchant has not received the complaint. Its reply "
+        "deadline is stopped (no reminder, no missed deadline), the case waits, and no "
+        "further mail of this case goes to ${address}.\n\n"
+        "Next step: check the shop's support address and set it:\n\n"
+        "    siegel merchant set ${slug} --email ADDRESS\n\n"
+        "The complaint then goes to the shop again, with a new deadline from then.",
+        "forward-late": "So the merchant has not received the complaint; the report came only "
+        "after its deadline had passed. The missed deadline therefore does not count against "
+        "its seal; the mediation goes on. No further mail of this case goes to "
+        "${address}.\n\n"
+        "Next step: check the shop's support address and set it:\n\n"
+        "    siegel merchant set ${slug} --email ADDRESS",
+        "merchant": "No further mail of this case goes to ${address}.\n\n"
+        "Next step: check the shop's support address and set it:\n\n"
+        "    siegel merchant set ${slug} --email ADDRESS",
+        "merchant-changed": "The shop's support address has been changed since (now: "
+        "${current}); further mails go there. Nothing to do, unless that address is wrong "
+        "too.",
+        "customer": "No further mail of this case goes to ${address}; the case goes on.\n\n"
+        "Next step: reach the customer another way if needed; siegel case ${ref} shows the "
+        "history and every mail.",
+        "mediator": "No further mail of this case goes to ${address}.\n\n"
+        "Next step: check the address (siegel mediator list) or give the case to another "
+        "mediator:\n\n    siegel case ${ref} --mediator ADDRESS",
+    },
+}
+"""What the operator does about a mail of a case that bounced, by whom it went to and
+what the bounce did (`mediation.bounces`); values ``slug``, ``ref``, ``address`` (the
+address that bounced) and ``current`` (the shop's support address now)."""
 
 
 @dataclass(frozen=True)
@@ -421,13 +500,6 @@ def format_moment(moment: datetime | None, language: str, timezone: str) -> str:
     return f"{weekday}, {local.day} {month} {local.year}, {local:%H:%M} ({zone})"
 
 
-_THEIR_WORDS = {"de": "${name} schreibt dazu:", "en": "${name} wrote:"}
-
-
-def their_words(name: str, text: object, language: str) -> str:
-    """What a party wrote (its own new text), quoted under a line naming it; empty when
-    it wrote nothing of its own."""
-    if not text or not str(text).strip():
 def calendar_day(day: date, language: str) -> str:
     """A day as its reader writes it: "14.12.2026" in German, "14 December 2026" in English."""
     if language == "de":
@@ -435,6 +507,13 @@ def calendar_day(day: date, language: str) -> str:
     return f"{day.day} {_MONTHS[language][day.month - 1]} {day.year}"
 
 
+_THEIR_WORDS = {"de": "${name} schreibt dazu:", "en": "${name} wrote:"}
+
+
+def their_words(name: str, text: object, language: str) -> str:
+    """What a party wrote (its own new text), quoted under a line naming it; empty when
+    it wrote nothing of its own."""
+    if not text or not str(text).strip():
         return ""
     lead = string.Template(_THEIR_WORDS[language]).substitute(name=name)
     return f"{lead}\n\n{quote(str(text)[:20_000])}"
@@ -564,6 +643,11 @@ def problem_text(code: str, language: str) -> str:
 
 def held_text(reason: str, language: str) -> str:
     return HELD_TEXTS[language].get(reason, reason)
+
+
+def bounce_step(situation: str, language: str, values: Mapping[str, str]) -> str:
+    """What the operator does about a bounce in `situation` (`BOUNCE_STEPS`), in `language`."""
+    return string.Template(BOUNCE_STEPS[language][situation]).substitute(values)
 
 
 _ABOUT_CASE = {"de": ("Fall ${ref}", "kein Fall"), "en": ("case ${ref}", "no case")}

@@ -37,6 +37,12 @@ EXAMPLE = {
     "rating_link": "https://siegel.example/bewerten/TOKEN",
     "forwarded_to": "Möbel Fuchs",
     "previous_mediator": "schlichter@siegel-schlichtung.example",
+    "bounced_recipient": templates.mailbox("Möbel Fuchs", "service@moebel-fuchs.example"),
+    "bounced_mail": '"[SSG-2026-000123] Neue Beschwerde: erste Antwort bis Mittwoch, 4. März '
+    '2026, 17:00 Uhr (MEZ)" (merchant.complaint_forwarded; siegel outbox show 16)',
+    "bounce_reason": "550 5.1.1 <service@moebel-fuchs.example>: Recipient address rejected: "
+    "User unknown in virtual mailbox table",
+    "case_refs": "- SSG-2026-000124\n- SSG-2026-000125",
 }
 ATTACHMENTS = (
     Attachment(0, "sofa.jpg", "image/jpeg", 1_288_490, "attachment"),
@@ -93,6 +99,16 @@ def _in_language(language: str, reader: str) -> dict[str, str]:
         "party": templates.party_label("merchant", language),
         "about_case": templates.about_case(EXAMPLE["ref"], language),
         "held_reason": templates.held_text("not-case-address", language),
+        "next_step": templates.bounce_step(
+            "forward-stopped",
+            language,
+            {
+                "slug": "moebel-fuchs",
+                "ref": EXAMPLE["ref"],
+                "address": "service@moebel-fuchs.example",
+                "current": "service@moebel-fuchs.example",
+            },
+        ),
         "stated_reason": templates.stated_reason(_WITHDRAWN[language], language),
         "deadline": templates.format_moment(_DEADLINE, language, _ZONE),
         "case_file": f"- {replied}: {event} ({templates.party_label('merchant', language)})",

@@ -1,0 +1,140 @@
+"""A mail of ours about a case came back undelivered: logged on the case, the operator told.
+
+`mail_bounced` is called by the shell (`mailflow.delivery_reports`) once for each outbox
+row a delivery report marks `bounced` (a permanent failure), when the mail went to a
+party of a case (the customer, the merchant, the mediator). It logs the bounce in the
+case's timeline and tells the operator, in the operator's language, which case, which
+recipient, which mail, why in one line, and what to do about it
+(`notices.bounce_to_operator`). The outbox keeps further mails of the case from that
+address (`recipient-bounced`): they would bounce too.
+
+The forward of the complaint is the one bounce that changes a case: the merchant cannot
+answer a complaint it never got, so it must not miss a deadline for it. The event is
+`ForwardBounced`, through the workflow:
+
+- while the merchant's clock runs (``awaiting_merchant``), the clock stops: no reminder,
+  no deadline to miss, the case waits for the operator;
+- after the deadline has passed (an MTA gives up only after days of retrying), the miss
+  is taken back (``merchant_missed_deadline``), and the mediation goes on.
+
+A bounce from an address the shop no longer has (changed since) changes nothing.
+`forward_again` is the operator's correction: when ``siegel merchant set SLUG --email``
+gives the shop's address, each of its cases waiting so gets the complaint again, at the
+shop's first support address, with a new deadline from then (`MerchantAddressCorrected`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from mediation import loading, notices, storage, transitions
+from mediation.addresses import Role
+from mediation.events import ForwardBounced, MerchantAddressCorrected
+from mediation.outcomes import Outcome
+from mediation.outgoing import BouncedMail, OutgoingMail
+from mediation.settings import Settings
+from mediation.storage import Case
+from mediation.workflow import Deadline, State, accepts
+
+FORWARD = "merchant.complaint_forwarded"
+"""The template of the forward of the complaint to the merchant."""
+SYSTEM = "system"
+OPERATOR = "operator"
+
+
+def mail_bounced(session: Session, bounced: BouncedMail, settings: Settings) -> Outcome:
+    """Log `bounced` on its case and tell the operator; the forward to the merchant also
+    stops the merchant's clock, or takes back a miss (see above). Nothing for a mail to
+    anyone but a party of the case (the operator's own notices: no loop), or a case that
+    is gone."""
+    role = bounced.kind.partition(".")[0]
+    if role not in {str(r) for r in Role}:
+        return Outcome()
+    case = storage.load_case(session, bounced.case_ref)
+    if case is None:
+        return Outcome()
+    why = f"{bounced.kind} to {bounced.to} bounced: {bounced.reason or 'permanent failure'}"
+    data = {
+        "address": bounced.to,
+        "template": bounced.kind,
+        "outbox": bounced.outbox_id,
+        "reason": bounced.reason,
+        "report_mail": bounced.report_mail,
+    }
+    merchant = storage.merchant_of(session, case)
+    current = [address.lower() for address in (merchant.support_addresses if merchant else ())]
+    given_at = case.merchant_given_at
+    outgoing: list[OutgoingMail] = []
+    if bounced.kind == FORWARD and given_at is not None and bounced.written_at >= given_at:
+        # The forward that gave the merchant the complaint (not one before the operator's
+        # correction): the merchant has not got it.
+        situation, outgoing = _forward_bounced(session, case, bounced, why, data, settings)
+    else:
+        changed = role == Role.MERCHANT and bounced.to.lower() not in current
+        situation = "merchant-changed" if changed else role
+        transitions.log(session, case, "MailBounced", SYSTEM, why, bounced.at, data=data)
+    notice = notices.bounce_to_operator(session, case, bounced, situation, settings)
+    return Outcome((*outgoing, *filter(None, [notice])), case.ref)
+
+
+def _forward_bounced(
+    session: Session,
+    case: Case,
+    bounced: BouncedMail,
+    why: str,
+    data: dict[str, object],
+    settings: Settings,
+) -> tuple[str, list[OutgoingMail]]:
+    """`ForwardBounced` through the workflow where it changes the case (logged alone
+    elsewhere: the merchant answered all the same, or the case is closed); returns the
+    operator's situation and the mails the step sends."""
+    snapshot = loading.snapshot(session, case, settings)
+    state = snapshot.state
+    event = ForwardBounced(address=bounced.to, reason=bounced.reason)
+    if state is None or not accepts(state, ForwardBounced):
+        transitions.log(session, case, "ForwardBounced", SYSTEM, why, bounced.at, data=data)
+        return "merchant", []
+    if state is State.AWAITING_MERCHANT:
+        situation = "forward-stopped"
+    elif snapshot.merchant_missed_deadline and snapshot.first_reply_at is None:
+        situation = "forward-late"
+    else:
+        situation = "merchant"
+    acts = [transitions.Act(event, SYSTEM, why)]
+    steps = transitions.advance(snapshot, acts, bounced.at, settings, session)
+    transitions.save(session, case, steps, bounced.at)
+    transitions.record(session, case, steps, bounced.at, None, extra=data)
+    return situation, transitions.notify(session, case, steps, None, None, settings)
+
+
+def forward_again(session: Session, slug: str, now: datetime, settings: Settings) -> list[Outcome]:
+    """The operator gave merchant `slug`'s support address: every case of it whose clock
+    the bounced forward stopped gets the complaint again at the shop's first support
+    address, with a new deadline from `now`. Returns one outcome per case."""
+    merchant = storage.merchant_by_slug(session, slug)
+    if merchant is None or merchant.id is None or not merchant.support_addresses:
+        return []
+    address = merchant.support_addresses[0]
+    waiting = storage.cases_without_deadline(
+        session, merchant.id, State.AWAITING_MERCHANT, Deadline.MERCHANT_REPLY
+    )
+    outcomes = []
+    for ref in waiting:
+        case = storage.load_case(session, ref)
+        if case is None:
+            continue
+        snapshot = loading.snapshot(session, case, settings)
+        if snapshot.state is not State.AWAITING_MERCHANT or (
+            Deadline.MERCHANT_REPLY in snapshot.deadlines
+        ):
+            continue  # changed since it was listed
+        why = f"support address given by the operator: complaint forwarded again to {address}"
+        acts = [transitions.Act(MerchantAddressCorrected(address=address), OPERATOR, why)]
+        steps = transitions.advance(snapshot, acts, now, settings, session)
+        transitions.save(session, case, steps, now)
+        transitions.record(session, case, steps, now, None)
+        mails = transitions.notify(session, case, steps, None, None, settings)
+        outcomes.append(Outcome(tuple(mails), ref))
+    return outcomes
