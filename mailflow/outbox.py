@@ -402,9 +402,12 @@ def _mailbox(name: str, address: str, international: bool) -> str:
     return str(Address(display_name=name, username=local, domain=domain))
 
 
-STAFF_KINDS = ("mediator", "operator")
-"""Templates (`kind` prefixes) of mails to our own staff: capped by `[outbox]
-max_staff_mails_per_day`, not by the customers' and merchants' limit."""
+STAFF_KINDS = ("mediator", "operator", "merchant")
+"""Templates (`kind` prefixes) of mails to our own staff and to a registered shop's
+support address about its cases: capped by `[outbox] max_staff_mails_per_day`, not by
+the limit for anyone who writes to us. A busy shop gets dozens a day (a busy day
+silenced its notices at 10), and forged mail in its name, answered by `sender.*`
+notices, must not use its cap up."""
 
 RESUMES_AFTER_BOUNCE = ("merchant.complaint_forwarded",)
 """Templates that go to an address even though a mail of their case bounced there, and

@@ -224,8 +224,9 @@ def test_auto_replies_to_one_address_are_capped_per_day(engine: Engine, config: 
 
 
 def test_mails_to_our_mediators_have_their_own_higher_cap(tmp_path: Path, engine: Engine) -> None:
-    """A mediator confirms many acts a day: mails of the mediator.* and operator.*
-    templates are counted against `max_staff_mails_per_day`, not the customers' cap,
+    """A mediator confirms many acts a day: mails of the mediator.*, operator.* and
+    merchant.* templates are counted against `max_staff_mails_per_day`, not the cap for
+    anyone who writes to us,
     which still stops a loop with a mediator's auto-responder at that limit."""
     config = make_config(
         tmp_path, outbox={"max_autoreplies_per_day": 3, "max_staff_mails_per_day": 5}
@@ -239,6 +240,18 @@ def test_mails_to_our_mediators_have_their_own_higher_cap(tmp_path: Path, engine
     for kind in ("ack-customer", "customer.proposal"):
         customer = enqueue(engine, config, mail(to=f"{kind}@example.org", kind=kind))
         assert customer.status == OutboxStatus.QUEUED
+    # A registered shop's notices about its cases too: a busy day must not silence them.
+    shop = "support@moebel-fuchs.example"
+    statuses = [
+        enqueue(engine, config, mail(to=shop, kind="merchant.message_forwarded")).status
+        for _ in range(6)
+    ]
+    assert statuses == [OutboxStatus.QUEUED] * 5 + [OutboxStatus.SUPPRESSED]
+    stranger = [
+        enqueue(engine, config, mail(to="x@example.org", kind="sender.not_party")).status
+        for _ in range(4)
+    ]
+    assert stranger == [OutboxStatus.QUEUED] * 3 + [OutboxStatus.SUPPRESSED]
 
 
 def test_mail_to_our_own_case_address_is_suppressed(engine: Engine, config: Config) -> None:
