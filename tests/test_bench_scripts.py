@@ -20,15 +20,20 @@ SMALL_LOADS = {
     "scoring.py": ["--merchants", "40", "--cases", "2000", "--ratings", "400"],
     "web.py": ["--cases", "20", "--ratings", "60", "--requests", "10"],
     "intake.py": ["--clients", "2", "--mails", "10", "--rounds", "1"],
-    "pipeline.py": ["--mails", "24"],
-    "classify.py": ["--mails", "40"],
     "replies.py": [],
+}
+NOT_HERE = {
+    "memory.py": "a helper of the others",
+    # Each trains the classifier first (15 to 20 s of CI); both run in every session's
+    # closing measurements, and their parts run in the e2e tests.
+    "pipeline.py": "trains the classifier",
+    "classify.py": "trains the classifier",
 }
 
 
-def test_every_benchmark_script_has_a_small_load() -> None:
-    scripts = {path.name for path in (REPO / "bench").glob("*.py")} - {"memory.py"}
-    assert scripts == set(SMALL_LOADS)  # memory.py is a helper of the others
+def test_every_benchmark_script_has_a_small_load_or_a_reason() -> None:
+    scripts = {path.name for path in (REPO / "bench").glob("*.py")}
+    assert scripts == set(SMALL_LOADS) | set(NOT_HERE)
 
 
 @pytest.mark.parametrize("script", sorted(SMALL_LOADS))

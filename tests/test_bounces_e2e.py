@@ -41,8 +41,10 @@ CORRECTED = "kundendienst@moebel-fuchs.test"
 
 
 @pytest.fixture
-def harness(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
-    running = Harness(engine, tmp_path, sink, mediation={"operator": OPERATOR})
+def harness(sqlite_engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[Harness]:
+    # One database: what a bounce changes is the case's own rows and events, which
+    # tests/test_cases_e2e.py runs on both.
+    running = Harness(sqlite_engine, tmp_path, sink, mediation={"operator": OPERATOR})
     running.add_merchant(
         "moebel-fuchs", "Möbel Fuchs", MERCHANT, "--domain", "moebel-fuchs.test",
         "--order-pattern", r"\bMF-\d{6}\b",
