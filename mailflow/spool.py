@@ -6,7 +6,8 @@ each session waits for the commit that holds its mail, and one fsync serves many
 
 The same mail arriving twice (by SMTP and IMAP, or resent by a client) is recognised
 by its fingerprint and stored once; the later arrival is counted, its envelope
-recipients merged.
+recipients merged (and stored for its new recipients alone where the worker has read the
+mail already: `_store_once`).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def _statement(dialect: Dialect, kind: str, count: int) -> tuple[str, tuple[str,
     if kind == "known":
         fingerprints = [bindparam(f"f{k}") for k in range(count)]
         statement = (
-            select(_MAIL.c.id, _MAIL.c.fingerprint, _MAIL.c.envelope_to)
+            select(_MAIL.c.id, _MAIL.c.fingerprint, _MAIL.c.envelope_to, _MAIL.c.status)
             .where(_MAIL.c.fingerprint.in_(fingerprints))
             # Merging recipients is read-modify-write: lock the rows (PostgreSQL;
             # SQLite's BEGIN IMMEDIATE already serialises writers).
@@ -178,40 +179,65 @@ def _run(connection: Connection, kind: str, values: dict[str, Any], count: int) 
     return connection.exec_driver_sql(sql, parameters)
 
 
+# A known mail in these states has been (or is being) read for its recipients already.
+_READ = frozenset({MailStatus.PROCESSING.value, MailStatus.DONE.value})
+
+
+def redelivery_fingerprint(fingerprint: str, recipients: list[str]) -> str:
+    """The fingerprint of a mail's later arrival for recipients it was not worked for."""
+    named = "\n".join(sorted(address.lower() for address in recipients))
+    return hashlib.sha256(f"{fingerprint}\nredelivered to:\n{named}".encode()).hexdigest()
+
+
 def _store_once(
     engine: Engine, arrivals: list[Arrival], identities: list[Identity], now: datetime
 ) -> list[Stored]:
+    """Store the batch. A known mail arriving again is counted on its row and its new
+    envelope recipients merged there; if its row was already read for its recipients
+    (processing or done), those new recipients would never be worked, so the arrival is
+    also stored as a mail of its own for them alone (`redelivery_fingerprint`): the same
+    message sent to a second case address later acts there too."""
     binds, read_recipients = _converters(engine.dialect)
     with engine.begin() as connection:
         fingerprints = list(dict.fromkeys(i.fingerprint for i in identities))
         asked = {f"f{k}": fingerprint for k, fingerprint in enumerate(fingerprints)}
-        known: dict[str, tuple[int, list[str]]] = {
-            fingerprint: (mail_id, list(read_recipients(recipients)))
-            for mail_id, fingerprint, recipients in _run(
+        known: dict[str, tuple[int, list[str], str]] = {
+            fingerprint: (mail_id, list(read_recipients(recipients)), status)
+            for mail_id, fingerprint, recipients, status in _run(
                 connection, "known", asked, len(fingerprints)
             )
         }
         new_rows: dict[str, dict] = {}
         arrived_again: dict[int, list[str]] = {}
         again_count: Counter[int] = Counter()
+        stored_as: list[str] = []  # per arrival, the fingerprint of the row that holds it
         for arrival, identity in zip(arrivals, identities, strict=True):
-            if identity.fingerprint in known:
-                mail_id, recipients = known[identity.fingerprint]
-                arrived_again.setdefault(mail_id, recipients).extend(arrival.envelope_to)
-                again_count[mail_id] += 1
-            elif identity.fingerprint in new_rows:
-                new_rows[identity.fingerprint]["envelope_to"].extend(arrival.envelope_to)
-                new_rows[identity.fingerprint]["arrivals"] += 1
+            fingerprint = identity.fingerprint
+            recipients = list(arrival.envelope_to)
+            if fingerprint in known:
+                mail_id, merged, status = known[fingerprint]
+                seen = {address.lower() for address in arrived_again.get(mail_id, merged)}
+                unseen = [address for address in recipients if address.lower() not in seen]
+                arrived_again.setdefault(mail_id, merged).extend(recipients)
+                if status not in _READ or not unseen:
+                    again_count[mail_id] += 1
+                    stored_as.append(fingerprint)
+                    continue
+                fingerprint, recipients = redelivery_fingerprint(fingerprint, unseen), unseen
+            stored_as.append(fingerprint)
+            if fingerprint in new_rows:
+                new_rows[fingerprint]["envelope_to"].extend(recipients)
+                new_rows[fingerprint]["arrivals"] += 1
             else:
-                new_rows[identity.fingerprint] = {
+                new_rows[fingerprint] = {
                     "message_id": identity.message_id,
                     "message_id_derived": identity.derived,
                     "sha256": hashlib.sha256(arrival.raw).hexdigest(),
-                    "fingerprint": identity.fingerprint,
+                    "fingerprint": fingerprint,
                     "size": len(arrival.raw),
                     "raw": arrival.raw,
                     "envelope_from": arrival.envelope_from,
-                    "envelope_to": list(arrival.envelope_to),
+                    "envelope_to": recipients,
                     "source": arrival.source,
                     "received_at": now,
                     "arrivals": 1,
@@ -237,14 +263,14 @@ def _store_once(
             new_ids = {fingerprint: mail_id for mail_id, fingerprint in inserted}
     results = []
     first_seen: set[str] = set()
-    for identity in identities:
-        if identity.fingerprint in new_ids and identity.fingerprint not in first_seen:
-            first_seen.add(identity.fingerprint)
-            results.append(Stored(new_ids[identity.fingerprint], False))
-        elif identity.fingerprint in new_ids:
-            results.append(Stored(new_ids[identity.fingerprint], True))
+    for fingerprint in stored_as:
+        if fingerprint in new_ids and fingerprint not in first_seen:
+            first_seen.add(fingerprint)
+            results.append(Stored(new_ids[fingerprint], False))
+        elif fingerprint in new_ids:
+            results.append(Stored(new_ids[fingerprint], True))
         else:
-            results.append(Stored(known[identity.fingerprint][0], True))
+            results.append(Stored(known[fingerprint][0], True))
     return results
 
 

@@ -107,6 +107,33 @@ def test_a_merchant_reply_to_four_of_its_cases_acts_in_each(
     assert [ref for ref in refs if f"case {ref}, 2 mail(s) queued" in line] == refs, line
 
 
+def test_the_same_mail_delivered_later_to_a_second_case_address_acts_there_too(
+    harness: Harness,
+) -> None:
+    """The shop's answer to two of its cases arrives once per recipient (as Postfix's
+    pipe delivery per recipient sends it), the second copy after the first was worked:
+    the second case acts as well, and a third copy for either address acts nowhere."""
+    refs = open_cases(harness, CUSTOMERS[:2])
+    answer = compose(f"Möbel Fuchs <{MERCHANT}>", to_all(harness, refs), "Sofa", ANSWER)
+    first, second = (harness.case_address(ref, Role.MERCHANT) for ref in refs)
+    harness.send(answer, envelope_to=[first])
+    assert sorted(harness.sent(harness.process())) == [
+        (CUSTOMERS[0], "customer.merchant_reply_forwarded"),
+        (MERCHANT, "merchant.message_forwarded"),
+    ]
+    harness.send(answer, envelope_to=[second])
+    told = harness.process()
+    assert sorted(harness.sent(told)) == [
+        (CUSTOMERS[1], "customer.merchant_reply_forwarded"),
+        (MERCHANT, "merchant.message_forwarded"),
+    ]
+    assert {ref_of(mail) for mail in told} == {refs[1]}
+    harness.send(answer, envelope_to=[second, first])
+    assert harness.process() == []
+    for ref in refs:
+        assert kinds(harness, ref).count("FirstReplyMeasured") == 1
+
+
 def test_a_customer_at_its_own_and_another_customers_case_address(harness: Harness) -> None:
     """A customer writes to its own case address and to another customer's: its own
     case acts (the shop gets the message), the other case holds the mail as not the

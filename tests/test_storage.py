@@ -182,6 +182,70 @@ def test_same_mail_by_smtp_and_imap_is_one_mail(engine: Engine) -> None:
     assert row.raw == by_smtp  # the first copy is the one kept
 
 
+def _set_status(engine: Engine, mail_id: int, status: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            StoredMail.__table__.update().where(StoredMail.id == mail_id).values(status=status)
+        )
+
+
+@pytest.mark.parametrize("status", ["done", "processing"])
+def test_a_worked_mail_arriving_for_a_new_recipient_is_stored_for_that_recipient(
+    engine: Engine, status: str
+) -> None:
+    """The same message arrives again for an address it was not worked for (Postfix's
+    pipe delivery per recipient can do that) after the worker read it: it is stored once
+    more, for the new recipient alone, so that the worker acts there too; the original
+    row lists every recipient, and a third copy for the same address is only counted."""
+    raw = mail("later@example.org")
+    [first] = spool.store(engine, [arrival(raw, "fall+a@siegel.localhost")])
+    _set_status(engine, first.mail_id, status)
+
+    [again] = spool.store(
+        engine,
+        [
+            Arrival(
+                raw, "k@example.org", ("fall+a@siegel.localhost", "FALL+B@siegel.localhost"), "smtp"
+            )
+        ],
+    )
+    [third] = spool.store(engine, [arrival(raw, "fall+b@siegel.localhost")])
+
+    original, redelivered = read_all(url_of(engine))
+    assert not again.duplicate and again.mail_id == redelivered.id != first.mail_id
+    assert redelivered.envelope_to == ["FALL+B@siegel.localhost"]
+    assert (redelivered.status, redelivered.raw, redelivered.message_id) == (
+        "new",
+        raw,
+        original.message_id,
+    )
+    assert original.envelope_to == [
+        "fall+a@siegel.localhost",
+        "FALL+B@siegel.localhost",
+        "fall+b@siegel.localhost",  # recorded as spelt; not worked again
+    ]
+    assert third.duplicate and third.mail_id == original.id and original.arrivals == 2
+    assert redelivered.fingerprint == spool.redelivery_fingerprint(
+        original.fingerprint, ["fall+b@siegel.localhost"]
+    )
+
+
+@pytest.mark.parametrize("status", ["new", "quarantined"])
+def test_a_mail_not_yet_worked_takes_a_new_recipient_on_its_row(
+    engine: Engine, status: str
+) -> None:
+    """Waiting or quarantined (a requeue works it again), the mail's one row takes the new
+    recipient: the worker reads them all when it works the mail."""
+    raw = mail("waiting@example.org")
+    [first] = spool.store(engine, [arrival(raw, "fall+a@siegel.localhost")])
+    _set_status(engine, first.mail_id, status)
+    [again] = spool.store(engine, [arrival(raw, "fall+b@siegel.localhost")])
+    [row] = read_all(url_of(engine))
+    assert again.duplicate and again.mail_id == row.id
+    assert row.envelope_to == ["fall+a@siegel.localhost", "fall+b@siegel.localhost"]
+    assert row.arrivals == 2
+
+
 def test_same_message_id_with_another_body_is_two_mails(engine: Engine) -> None:
     """A sender that reuses a Message-ID for a different text gets both mails stored."""
     spool.store(engine, [arrival(mail("reused@example.org", "Erste Nachricht\n"))])
