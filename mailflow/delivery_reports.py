@@ -107,18 +107,21 @@ def record(
         if row is None or row.status != OutboxStatus.BOUNCED or row.bounce_mail != mail.id:
             continue  # no such row, no permanent failure, or bounced by an earlier report
         if row.case_ref:
-            _tell_the_case(session, mail, row, detail, config, now)
+            tell_the_case(session, row, reason(detail), mail.received_at, config, now, mail.id)
     return tuple(rows)
 
 
-def _tell_the_case(
+def tell_the_case(
     session: Session,
-    mail: StoredMail,
     row: OutboxMail,
-    detail: dict[str, Any],
+    why: str,
+    at: datetime,
     config: Config,
     now: datetime,
+    report_mail: int | None = None,
 ) -> None:
+    """Hand a case's mail that will never arrive (`row`: bounced, or failed at the relay)
+    to the case service, as of `at`, and enqueue what that sends."""
     assert row.id is not None and row.case_ref is not None
     bounced = case_service.BouncedMail(
         case_ref=row.case_ref,
@@ -126,10 +129,10 @@ def _tell_the_case(
         to=row.recipient,
         subject=str((row.payload or {}).get("subject") or ""),
         outbox_id=row.id,
-        reason=reason(detail),
+        reason=why,
         written_at=row.created_at,
-        at=mail.received_at,
-        report_mail=mail.id,
+        at=at,
+        report_mail=report_mail,
     )
     outcome = case_service.mail_bounced(session, bounced, casework.settings(config))
     for outgoing in outcome.outgoing:

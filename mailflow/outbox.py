@@ -39,9 +39,10 @@ are read once per case and transaction (`_Threads`) and counted on as rows are a
 
 `record_bounce()` connects a delivery status notification that came back to a
 row's VERP envelope sender with that row (or the row a bounce names otherwise:
-`mailflow.delivery_reports`). A row that bounced permanently keeps further mail of its
-case from its address: each is stored `suppressed` (`recipient-bounced`), so that
-reminders do not go on bouncing, until the forward of the complaint goes there again
+`mailflow.delivery_reports`). A row that bounced permanently (or `failed` at the relay)
+keeps further mail of its case from its address: each is stored `suppressed`
+(`recipient-bounced`), so that reminders do not go on bouncing, until the forward of
+the complaint goes there again
 (`RESUMES_AFTER_BOUNCE`: only the operator's correction of the shop's address sends it).
 """
 
@@ -431,7 +432,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         if bounced is not None:
             return (
                 f"{Suppression.RECIPIENT_BOUNCED}: outbox {bounced} of this case to this "
-                "address bounced"
+                "address bounced or failed"
             )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
@@ -491,6 +492,8 @@ class _AutoReplyCounts:
 
 # Message-IDs we did not, or could not, deliver: no thread continues from them.
 _UNSENT = (OutboxStatus.SUPPRESSED, OutboxStatus.FAILED, OutboxStatus.BOUNCED)
+# Rows that went out, or were tried, and will never arrive: they block their recipient.
+_NEVER_ARRIVED = (OutboxStatus.FAILED, OutboxStatus.BOUNCED)
 
 
 class _Threads:
@@ -502,7 +505,7 @@ class _Threads:
     records bounces: every outbox row passes `enqueue`, every bounce `record_bounce`, so
     the second mail of a unit of work to a recipient answers the first. Rows that were
     never delivered (`_UNSENT`) are left out of the threads. A recipient is blocked by
-    its latest bounced row unless a forward of the complaint (`RESUMES_AFTER_BOUNCE`)
+    its latest bounced or failed row unless a forward of the complaint (`RESUMES_AFTER_BOUNCE`)
     was written to it after that row.
     """
 
@@ -533,7 +536,7 @@ class _Threads:
             )  # fmt: skip
         for row_id, address, message_id, status, kind in rows:
             address = address.lower()
-            if status == OutboxStatus.BOUNCED:
+            if status in _NEVER_ARRIVED:
                 bounced[address] = row_id
             elif kind in RESUMES_AFTER_BOUNCE and status not in _UNSENT:
                 bounced.pop(address, None)

@@ -6,7 +6,9 @@ bytes each time it is rendered), hands it with the row's VERP envelope sender to
 configured relay, and records every answer as an `OutboxAttempt`:
 
 - 2xx: `sent`.
-- 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1).
+- 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1). A case's
+  mail that fails (here or below) is told to its case as a bounce is
+  (`delivery_reports.tell_the_case`): the timeline, the operator, the merchant's clock.
 - A message the relay cannot take as it is: `failed` at once, with the reason, and
   the pass goes on with the next row. That is a recipient with a non-ASCII local part
   (rendered with UTF-8 headers, `mailflow.outbox`) when the relay does not offer
@@ -56,7 +58,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select, update
 
-from mailflow import outbox, queue
+from mailflow import delivery_reports, outbox, queue
 from mailflow.config import Config, ConfigError, RelaySection
 from mailflow.db import is_postgres, read_scope, session_scope, utcnow
 from mailflow.maildir import MaildirDelivery
@@ -466,6 +468,10 @@ class Relay:
                 elif outcome is AttemptOutcome.FAILED:
                     row.status = OutboxStatus.FAILED
                     row.last_error = _error(answer)
+                    if row.case_ref:
+                        # Never delivered, like a bounce: the case hears of it.
+                        why = " ".join(row.last_error.split())
+                        delivery_reports.tell_the_case(session, row, why, now, self.config, now)
                 else:
                     row.status = OutboxStatus.QUEUED
                     row.last_error = _error(answer)

@@ -289,6 +289,41 @@ def test_a_bounced_forward_stops_the_clock_until_the_address_is_given(
     assert harness.case(ref)["merchant_missed_deadline"] is True
 
 
+def test_a_forward_our_relay_refuses_is_told_like_a_bounce(harness: Harness) -> None:
+    """The relay answers 550 at RCPT for the shop's address: the forward is `failed`
+    without any delivery report ever coming, and the case hears of it as of a bounce:
+    on its timeline, the operator told with the relay's reason, the merchant's clock
+    stopped (no reminder, no miss) and further mail of the case kept from that address,
+    until the operator gives an address that works."""
+    refusal = "550 5.1.1 <info@moebel-fuchs.test>: Recipient address rejected: User unknown"
+    harness.sink.refuse(refusal, recipient=MERCHANT)
+    ref, sent = complain(harness)
+    assert addressed_to(sent, MERCHANT) == []
+    [notice] = addressed_to(sent, OPERATOR)
+    assert harness.sent([notice]) == [(OPERATOR, "operator.mail_bounced")]
+    assert "Recipient address rejected" in plain(notice)
+    [row] = rows_to(harness, MERCHANT)
+    assert row.status == OutboxStatus.FAILED
+    [bounced] = [e for e in harness.case(ref)["events"] if e["kind"] == "ForwardBounced"]
+    assert bounced["data"]["outbox"] == row.id and bounced["data"]["reason"] == refusal
+    case = harness.case(ref)
+    assert (case["state"], case["deadlines"]) == ("awaiting_merchant", {})
+    assert harness.sweep(datetime.now().astimezone() + timedelta(days=30)) == []
+    assert harness.case(ref)["merchant_missed_deadline"] is False
+
+    [acknowledgement] = addressed_to(sent, CUSTOMER)
+    photo = "Hier noch ein Foto vom Schaden: Die Armlehne ist ganz abgebrochen."
+    harness.send(harness.reply(acknowledgement, CUSTOMER, photo, quote=False))
+    assert addressed_to(harness.process(), MERCHANT) == []
+    latest = rows_to(harness, MERCHANT)[-1]
+    assert (latest.kind, latest.status) == ("merchant.customer_message", OutboxStatus.SUPPRESSED)
+    assert latest.suppressed_reason.startswith("recipient-bounced")  # type: ignore[union-attr]
+
+    status, _, errors = harness.siegel("merchant", "set", "moebel-fuchs", "--email", CORRECTED)
+    assert status == 0, errors
+    assert harness.sent(harness.process()) == [(CORRECTED, "merchant.complaint_forwarded")]
+
+
 def test_a_bounce_after_the_deadline_takes_the_miss_back(harness: Harness) -> None:
     """An MTA that gave up only after the deadline had passed: the case is in mediation
     with the miss recorded; the bounce takes the miss back, so the case is no due case
