@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from mediation import feedback_store, holds, loading, notices
+from mediation import feedback_store, holds, loading, notices, routing
 from mediation.addresses import feedback_address
 from mediation.feedback_store import Feedback, Source
 from mediation.incoming import Classify, IncomingMail, automatic
@@ -50,11 +50,16 @@ def take(
 ) -> Outcome:
     """Lob & Tadel outside any case, from a person: recorded for the merchant found in
     it (as for a complaint), the author thanked, or asked for the shop when none was
-    found."""
+    found. From one of the shop's own addresses or domains it is held, not recorded
+    (`holds.self_feedback`), as the web form refuses it."""
     assert mail.sender is not None
     reading = classify(None)
     found = loading.find_merchant(session, mail.subject, reading.own_text, named_slug)
     match, merchant = found.match, found.merchant
+    if merchant is not None and routing.of_merchant(
+        mail.sender, merchant.support_addresses, merchant.domains
+    ):
+        return holds.self_feedback(session, mail, merchant, classify, settings)
     praise, criticism = _texts(reading, source)
     language = settings.language(reading.language)
     entry = feedback_store.record(
@@ -78,7 +83,8 @@ def name_merchant(
     session: Session, mail: IncomingMail, feedback_id: int, classify: Classify, settings: Settings
 ) -> Outcome:
     """The author's answer naming the shop of its Lob & Tadel; asked again (and held for
-    the operator) when no registered shop is found in it."""
+    the operator) when no registered shop is found in it, held when the shop is the
+    author's own (`holds.self_feedback`)."""
     entry = feedback_store.entry(session, feedback_id)
     detail = f"answer to Lob & Tadel {feedback_id}"
     machine = automatic(mail, classify)
@@ -94,6 +100,8 @@ def name_merchant(
                           settings)  # fmt: skip
         notice = _notice(mail, entry, None, entry.language, settings)
         return dataclasses.replace(held, outgoing=(notice,))
+    if routing.of_merchant(mail.sender, merchant.support_addresses, merchant.domains):
+        return holds.self_feedback(session, mail, merchant, classify, settings)
     feedback_store.name_merchant(session, entry, merchant.id)  # type: ignore[arg-type]
     return Outcome((_notice(mail, entry, merchant, entry.language, settings),))
 

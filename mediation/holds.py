@@ -89,6 +89,22 @@ def self_complaint(
     )  # fmt: skip
 
 
+def self_feedback(
+    session: Session, mail: IncomingMail, merchant: Merchant, tell: Classify, settings: Settings
+) -> Outcome:
+    """Hold Lob & Tadel about `merchant` mailed from one of its own addresses or domains
+    (`routing.of_merchant`), as the web form refuses it: nothing is recorded, and the
+    sender is told that a shop cannot rate itself."""
+    detail = (
+        f"Lob & Tadel about {merchant.slug} from {mail.sender}, an address of that shop: "
+        "a shop cannot rate itself"
+    )
+    return hold(
+        session, mail, HeldReason.SELF_FEEDBACK, detail, settings, tell=tell,
+        values={"merchant_name": merchant.name},
+    )  # fmt: skip
+
+
 def too_many_cases(
     session: Session,
     mail: IncomingMail,
@@ -164,8 +180,9 @@ SENDER_NOTICES = {
     HeldReason.NOT_CASE_ADDRESS: "sender.use_case_address",
     HeldReason.OPEN_CASE: "sender.complaint_already_open",
     HeldReason.SELF_COMPLAINT: "sender.self_complaint",
+    HeldReason.SELF_FEEDBACK: "sender.self_feedback",
 }
 """The notice a person gets for each reason its mail was held (others: "being reviewed")."""
 
-CASELESS_NOTICES = frozenset({HeldReason.SELF_COMPLAINT})
+CASELESS_NOTICES = frozenset({HeldReason.SELF_COMPLAINT, HeldReason.SELF_FEEDBACK})
 """Reasons whose notice needs no case: the sender is told although no case was opened."""

@@ -263,6 +263,9 @@ class HeldReason(enum.StrEnum):
     SELF_COMPLAINT = "self-complaint"
     """A complaint about a shop from one of that shop's own addresses or domains: a shop
     cannot complain about itself; no case opened, nothing counted."""
+    SELF_FEEDBACK = "self-feedback"
+    """Lob & Tadel about a shop from one of that shop's own addresses or domains: a shop
+    cannot rate itself; nothing recorded, nothing counted."""
     TOO_MANY_CASES = "too-many-cases"
     """One of the cases of a mail to more case addresses than it may act at
     (`[mediation] max_cases_per_mail`): held there, its sender told which."""

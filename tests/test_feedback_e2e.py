@@ -115,6 +115,46 @@ def test_an_unknown_shop_is_asked_for_and_the_answer_names_it(harness: Harness) 
     assert entry["merchant_named_by"] == "author"
 
 
+@pytest.mark.parametrize(
+    ("sender", "to"),
+    [
+        (MERCHANT, "lob+moebel-fuchs@siegel.test"),  # its support address, the shop named
+        (f"Team@Lager.{MERCHANT_DOMAIN.upper()}", "lob@siegel.test"),  # a subdomain of it
+        (f"freunde@{MERCHANT_DOMAIN}", "beschwerde@siegel.test"),  # praise at beschwerde@
+    ],
+)
+def test_a_shop_praising_itself_by_mail_is_held_not_recorded(
+    harness: Harness, sender: str, to: str
+) -> None:
+    """As the web form refuses it: Lob & Tadel about the shop from its own address or
+    domain records nothing, counts nowhere, is held for the operator, and the sender is
+    told why in its language."""
+    text = "Großes Lob an Möbel Fuchs: schnelle Lieferung, sehr freundlicher Service!"
+    harness.send(compose(f"Fan <{sender}>", to, "Lob", text))
+    sent = harness.process()
+    assert harness.sent(sent) == [(sender.lower(), "sender.self_feedback")]
+    assert "Ein Shop kann sich nicht selbst bewerten" in " ".join(plain(sent[0]).split())
+    assert entries(harness) == [] and cases(harness) == []
+    [row] = json.loads(harness.cli("held", "--json").stdout)
+    assert row["reason"] == "self-feedback" and row["sender_told"]
+    barometer = json.loads(harness.cli("barometer", "moebel-fuchs", "--json").stdout)
+    assert barometer["feedback"] == {"praise": 0, "criticism": 0}
+
+
+def test_naming_its_own_shop_for_feedback_records_nothing_for_it(harness: Harness) -> None:
+    """Feedback naming no shop from the shop's domain, asked which shop: the answer
+    naming the shop itself leaves the entry without a shop and is held."""
+    sender = f"freunde@{MERCHANT_DOMAIN}"
+    harness.send(compose(sender, "lob@siegel.test", "Toll", "Ein toller Laden, gerne wieder!"))
+    [question] = harness.process()
+    reply_to = question.message["Reply-To"]
+    harness.send(harness.reply(question, sender, "Das war Möbel Fuchs.", to=reply_to))
+    told = harness.process()
+    assert harness.sent(told) == [(sender, "sender.self_feedback")]
+    [entry] = entries(harness)
+    assert entry["merchant_id"] is None
+
+
 def test_an_automatic_mail_to_lob_is_not_recorded(harness: Harness) -> None:
     """An out-of-office note to lob@ is no feedback: held, not answered."""
     message = compose(CUSTOMER, "lob@siegel.test", "Abwesenheitsnotiz: Toll", "Ich bin im Urlaub.")

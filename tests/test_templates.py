@@ -18,6 +18,7 @@ OUTSIDE_CASES = {
     "customer.feedback_which_shop",
     "operator.forwarded_mail",
     "sender.self_complaint",
+    "sender.self_feedback",
     "sender.too_many_cases",
 }
 """Mails about Lob & Tadel, which belongs to no case, the answer to a complaint that

@@ -259,6 +259,9 @@ HELD_TEXTS = {
         "self-complaint": "Sie kam von einer Adresse oder Domain des Shops, über den sie sich "
         "beschwert: Ein Shop kann sich nicht über sich selbst beschweren. Kein Fall wurde "
         "eröffnet, sie zählt für nichts.",
+        "self-feedback": "Sie kam von einer Adresse oder Domain des Shops, den sie lobt oder "
+        "kritisiert: Ein Shop kann sich nicht selbst bewerten. Sie wurde nicht erfasst und "
+        "zählt für nichts.",
         "too-many-cases": "Sie ging an die Fall-Adressen von mehr Fällen, als eine Mail auf "
         "einmal bearbeiten darf ([mediation] max_cases_per_mail): In diesem Fall wurde sie "
         "zurückgehalten und hat nichts ausgelöst.",
@@ -288,6 +291,8 @@ HELD_TEXTS = {
         "case as evidence, and no second case was opened.",
         "self-complaint": "It came from an address or domain of the shop it complains about: a "
         "shop cannot complain about itself. No case was opened, and it counts for nothing.",
+        "self-feedback": "It came from an address or domain of the shop it praises or "
+        "criticises: a shop cannot rate itself. It was not recorded, and it counts for nothing.",
         "too-many-cases": "It went to the case addresses of more cases than one mail may act "
         "in ([mediation] max_cases_per_mail): in this case it was held and changed nothing.",
     },
