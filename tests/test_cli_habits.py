@@ -1,21 +1,26 @@
-"""The command line's habits, run as an operator runs it (a new process each time): one
-line on stderr and a documented exit code for every error, `--config` anywhere, quiet on
-a closed pipe, complete or paginated `--json` lists, `siegel status`, `outbox show`."""
+"""The command line's habits, as an operator sees them (stdout, stderr with the command's
+own log, exit status; a process of its own where only that shows it): one line on stderr
+and a documented exit code for every error, `--config` anywhere, quiet on a closed pipe,
+complete or paginated `--json` lists, `siegel status`, `outbox show`."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlmodel import Session
 
-from mailflow import command_support, outbox
+from mailflow import cli, command_support, outbox
 from mailflow.config import ConfigError, load
 from mailflow.db import open_database, session_scope, utcnow
 from mailflow.models import OutboxMail
@@ -40,17 +45,46 @@ def config_path(tmp_path: Path) -> Path:
     return write_config(tmp_path)
 
 
-def siegel(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-    """`siegel ARGS` in a new process, without SIEGEL_CONFIG: `--config` is in ARGS."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEGEL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "mailflow.cli", *args],
-        input=stdin.decode(),
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
+def siegel(
+    *args: str, stdin: bytes = b"", process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`siegel ARGS` without SIEGEL_ variables (`--config` is in ARGS): what the operator
+    sees, its stdout, stderr and exit status. In this process (`cli.main`, a second
+    apiece less than a new Python) unless `process`: for what only a process of its own
+    shows (its log on stderr, its end)."""
+    if process:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEGEL_")}
+        return subprocess.run(
+            [sys.executable, "-m", "mailflow.cli", *args],
+            input=stdin.decode(),
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+            check=False,
+        )
+    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("SIEGEL_")}
+    source = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    root = logging.getLogger()
+    # The command sets up its own log on its stderr, as in a process of its own.
+    handlers, level = root.handlers[:], root.level
+    root.handlers.clear()
+    try:
+        with (
+            contextlib.redirect_stdout(io.StringIO()) as output,
+            contextlib.redirect_stderr(io.StringIO()) as errors,
+            mock.patch.object(sys, "stdin", source),
+        ):
+            try:
+                status = cli.main(list(args))
+            except SystemExit as exit_:
+                status = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.environ.update(hidden)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return subprocess.CompletedProcess(
+        ["siegel", *args], status, output.getvalue(), errors.getvalue()
     )
 
 
