@@ -14,10 +14,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import smtplib
 import subprocess
-import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -150,23 +148,6 @@ class Harness:
         if check:
             assert status == 0, errors
         return subprocess.CompletedProcess(["siegel", *arguments], status, output, errors)
-
-    def cli_process(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """`siegel ARGUMENTS` in a subprocess against this test's database: for what only a
-        process of its own shows (its environment, its exit)."""
-        environment = dict(os.environ, SIEGEL_CONFIG=str(self.config_path))
-        environment.pop("SIEGEL_SECRET", None)
-        completed = subprocess.run(
-            [sys.executable, "-m", "mailflow.cli", *arguments],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=REPO,
-            timeout=120,
-        )
-        if check:
-            assert completed.returncode == 0, completed.stderr
-        return completed
 
     def sweep(self, at: datetime) -> list[Received]:
         """`siegel sweep --at AT`, then deliver what it queued."""
