@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -165,6 +167,38 @@ def test_release_and_reject_need_the_form_token_and_take_the_entry_off_the_list(
     assert rejected.status_code == 303
     assert "Ohne Zustimmung" not in running.get("/betrieb", headers=GOOD).text
     assert "Ohne Zustimmung" not in running.get("/siegel/moebel-fuchs").text
+
+
+def test_parallel_guesses_get_no_more_checks_than_sequential_ones(
+    sqlite_engine: Engine, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Twelve wrong logins at once from one client (a black-box run got 43 of 100
+    checked): a check under way counts as a failure, so at most
+    `operator_login_failures` are checked and the others get 429 at once (some of
+    those checks may have been refused as busy: at most two hashes at once), and in all
+    no more than that many are checked before the client is throttled."""
+    seed(sqlite_engine)
+    slow = operator_auth.hash_password(PASSWORD, iterations=200_000)
+    web = {
+        "operator_user": "betrieb", "operator_password_hash": slow,
+        "operator_login_failures": 3, "operator_login_window_minutes": 10,
+    }  # fmt: skip
+    app = create_app(make_config(tmp_path, web=web), sqlite_engine, lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as running:
+        start = threading.Barrier(12)
+
+        def guess(number: int) -> int:
+            start.wait()
+            return running.get("/betrieb", headers=basic("betrieb", f"rate{number}")).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(guess, range(12)))
+        assert codes.count(401) <= 3 and set(codes) <= {401, 429}, codes
+        for number in range(3):  # sequential guesses make up the rest of the three
+            code = running.get("/betrieb", headers=basic("betrieb", f"x{number}")).status_code
+            codes.append(code)
+        assert codes.count(401) == 3, codes
+        assert running.get("/betrieb", headers=basic("betrieb", PASSWORD)).status_code == 429
 
 
 def test_password_hashes_verify_and_a_login_needs_one(

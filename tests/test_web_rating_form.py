@@ -122,6 +122,22 @@ def test_the_link_opens_the_form_and_a_submission_rates_the_case_once(site, conf
     assert outbox_kinds(engine) == ["customer.rating_thanks"]
 
 
+def test_the_link_page_is_neither_cached_nor_indexed_nor_redirected_by_host(site, config) -> None:  # type: ignore[no-untyped-def]
+    """The form carries its link's token in its path and a form token in its body: no
+    cache keeps it and no search engine lists it (a black-box run found neither header),
+    before and after the submission; the same path with a slash added is not
+    redirected to the host the request names (Starlette's redirect would have sent the
+    token to it) but unknown. The certificate page may be cached as before."""
+    client, _, customer_id = site
+    path = link(config, customer_id)
+    for answer in (client.get(path), submit(client, path, GOOD), client.get(path)):
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-robots-tag"] == "noindex, nofollow"
+    slashed = client.get(path + "/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert slashed.status_code == 404 and "location" not in slashed.headers
+    assert "cache-control" not in client.get("/siegel/moebel-fuchs").headers
+
+
 def test_a_rating_by_mail_and_by_form_replace_each_other(site, config) -> None:  # type: ignore[no-untyped-def]
     """Rated by mail first, the form starts from that rating and replaces it (revision
     2, the first in the history); a rating by mail afterwards replaces the form's."""

@@ -50,9 +50,17 @@ def embeddable(path: str) -> bool:
     return path.startswith("/siegel/") and path.endswith("/badge.svg")
 
 
+PRIVATE_PREFIXES = ("/bewertung/", feedback_form.CONFIRM_PATH, "/betrieb")
+
+
+def private(path: str) -> bool:
+    """Paths whose pages carry a token: a link's own, a form's, or the operator's."""
+    return path.startswith(PRIVATE_PREFIXES) or path.endswith("/lob-tadel")
+
+
 class WebApp(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), embeddable)
+        return SecurityHeaders(super().build_middleware_stack(), embeddable, private)
 
 
 def not_found(request: Request, exc: Exception) -> Response:
@@ -87,6 +95,8 @@ def create_app(
         routes=routes,
         exception_handlers={404: not_found, 405: not_found, Exception: server_error},
     )
+    # Starlette's slash redirect writes its Location from the Host header, token and all.
+    app.router.redirect_slashes = False
     app.state.config = config
     app.state.engine = engine
     app.state.writer = writer or engine

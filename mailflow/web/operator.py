@@ -42,21 +42,31 @@ def _operator(request: Request) -> str | Response:
         raise HTTPException(404)
     throttle: operator_auth.Throttle = request.app.state.login_throttle
     client, now = forms.client_key(request), pages.now(request)
-    wait = throttle.retry_after(client, now)
-    if wait is not None:
-        response = forms.message(request, "login_throttled", 429, minutes=math.ceil(wait / 60))
-        response.headers["Retry-After"] = str(wait)
-        return response
-    header = request.headers.get("authorization")
-    user = operator_auth.login(header, web.operator_user, web.operator_password_hash)
-    if user is None:
-        if header is not None:  # a browser's first request carries none: no failure
+    wait = throttle.admit(client, now)
+    if wait is None:
+        header = request.headers.get("authorization")
+        user = operator_auth.login(header, web.operator_user, web.operator_password_hash)
+        if user == operator_auth.BUSY:
+            throttle.released(client)
+            wait = 1
+        elif user is not None:
+            throttle.succeeded(client)
+            return user
+        elif header is None:  # a browser's first request carries none: no failure
+            throttle.released(client)
+            return _challenge(request)
+        else:
             throttle.failed(client, now)
-        response = forms.message(request, "login_needed", 401)
-        response.headers["WWW-Authenticate"] = REALM
-        return response
-    throttle.succeeded(client)
-    return user
+            return _challenge(request)
+    response = forms.message(request, "login_throttled", 429, minutes=math.ceil(wait / 60))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _challenge(request: Request) -> Response:
+    response = forms.message(request, "login_needed", 401)
+    response.headers["WWW-Authenticate"] = REALM
+    return response
 
 
 def overview(request: Request) -> Response:
@@ -94,9 +104,7 @@ def overview(request: Request) -> Response:
         }
     token = forms.token(request, "operator", user)
     context |= {"user": user, "csrf_field": csrf.FIELD, "csrf": token}
-    response = pages.render(request, "operator.html", context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pages.render(request, "operator.html", context)
 
 
 def _waiting(session: Session, names: dict[int | None, str]) -> list[dict[str, Any]]:

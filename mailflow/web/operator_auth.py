@@ -12,6 +12,10 @@ with every request).
 `[web] operator_login_failures` within `operator_login_window_minutes` the client gets
 429 with Retry-After until the oldest of them leaves the window, whatever it sends, so
 that neither a right password nor an existing user name can be told apart meanwhile.
+A check under way counts as a failure until it succeeds (`Throttle.admit`), so that
+parallel guesses get no more checks than sequential ones; and at most
+`CONCURRENT_CHECKS` hashes are computed at once in the process (`login` answers `BUSY`
+past that), so that guesses from many clients cannot take the public pages' CPU.
 The count lives in the web process (one `siegel web` or `serve` per database).
 """
 
@@ -30,8 +34,12 @@ from collections import deque
 from datetime import datetime, timedelta
 
 ITERATIONS = 600_000
+CONCURRENT_CHECKS = 2
+BUSY = "\0busy"
+"""What `login` answers when `CONCURRENT_CHECKS` hashes are being computed already."""
 _checked: set[bytes] = set()
 _guard = threading.Lock()
+_hashing = threading.BoundedSemaphore(CONCURRENT_CHECKS)
 
 
 def hash_password(password: str, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
@@ -55,7 +63,8 @@ def verify_password(stored: str, password: str) -> bool:
 
 
 def login(header: str | None, user: str, stored: str) -> str | None:
-    """The operator's name when `header` (Authorization) holds their credentials."""
+    """The operator's name when `header` (Authorization) holds their credentials; `BUSY`
+    when the hash would be the third computed at once."""
     if not user or not stored or not header or not header.startswith("Basic "):
         return None
     key = hashlib.sha256(f"{stored}\0{header}".encode()).digest()
@@ -70,7 +79,13 @@ def login(header: str | None, user: str, stored: str) -> str | None:
     if not colon:
         return None
     same_user = hmac.compare_digest(name.encode(), user.encode())
-    if not (verify_password(stored, password) and same_user):
+    if not _hashing.acquire(blocking=False):
+        return BUSY
+    try:
+        right = verify_password(stored, password)
+    finally:
+        _hashing.release()
+    if not (right and same_user):
         return None
     with _guard:
         _checked.add(key)
@@ -87,19 +102,27 @@ class Throttle:
         self.failures = failures
         self.window = window
         self._failed: dict[str, deque[datetime]] = {}
+        self._checking: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, client: str, now: datetime) -> int | None:
-        """Seconds until `client` may try again; None: it may now."""
+    def admit(self, client: str, now: datetime) -> int | None:
+        """Reserve a check of `client`'s login, counted as a failure until `succeeded` or
+        `released`: None when admitted (then one of `failed`, `succeeded`, `released`
+        must follow), else the seconds until it may try again."""
         with self._lock:
             times = self._recent(client, now)
-            if len(times) < self.failures:
+            checking = self._checking.get(client, 0)
+            if len(times) + checking < self.failures:
+                self._checking[client] = checking + 1
                 return None
+            if len(times) < self.failures:
+                return 1  # its checks under way may yet succeed
             wait = (times[-self.failures] + self.window - now).total_seconds()
             return max(1, math.ceil(wait))
 
     def failed(self, client: str, now: datetime) -> None:
         with self._lock:
+            self._done(client)
             if client not in self._failed and len(self._failed) >= self.MAX_CLIENTS:
                 for other in list(self._failed):
                     self._recent(other, now)
@@ -108,7 +131,20 @@ class Throttle:
 
     def succeeded(self, client: str) -> None:
         with self._lock:
+            self._done(client)
             self._failed.pop(client, None)
+
+    def released(self, client: str) -> None:
+        """The reserved check was not made (no credentials sent, or no hash computed)."""
+        with self._lock:
+            self._done(client)
+
+    def _done(self, client: str) -> None:
+        left = self._checking.get(client, 0) - 1
+        if left > 0:
+            self._checking[client] = left
+        else:
+            self._checking.pop(client, None)
 
     def _recent(self, client: str, now: datetime) -> deque[datetime]:
         """The client's failures still in the window (the others dropped)."""

@@ -4,6 +4,9 @@ Pages: a Content-Security-Policy without any inline script or style (`default-sr
 'none'`, styles and images from us only), `frame-ancestors 'none'` (and the older
 X-Frame-Options) so that no page can be framed, nosniff, and no Referer sent onwards.
 The badge is meant to be embedded by shops: it gets a policy without frame-ancestors.
+A page that carries a token (a rating or confirmation link in its path, a form's CSRF
+token, the operator's views) is neither stored by a cache nor indexed (`no-store`,
+`X-Robots-Tag: noindex`).
 The middleware wraps the whole application (outside Starlette's error handling), so a
 500 carries the headers too.
 """
@@ -30,9 +33,12 @@ _COMMON = {
 class SecurityHeaders:
     """ASGI middleware: the headers above, unless a response set its own."""
 
-    def __init__(self, app: ASGIApp, embeddable: Callable[[str], bool]) -> None:
+    def __init__(
+        self, app: ASGIApp, embeddable: Callable[[str], bool], private: Callable[[str], bool]
+    ) -> None:
         self.app = app
         self.embeddable = embeddable
+        self.private = private
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +52,9 @@ class SecurityHeaders:
         else:
             wanted[b"content-security-policy"] = PAGE_POLICY.encode()
             wanted[b"x-frame-options"] = b"DENY"
+        if self.private(scope["path"]):
+            wanted[b"cache-control"] = b"no-store"
+            wanted[b"x-robots-tag"] = b"noindex, nofollow"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
