@@ -61,6 +61,7 @@ from mailflow.command_support import (
     cannot_listen,
     local_time,
     print_json,
+    printable_output,
     whole_number,
 )
 from mailflow.config import Config, ConfigError
@@ -688,6 +689,14 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`siegel ARGV`; its exit status. What it writes as text (stdout, stderr, its log)
+    shows control characters as ``\\xNN`` (`printable_output`): a
+    subject, a name or a form's text cannot drive the operator's terminal."""
+    with printable_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     ingest = _command_in(arguments) == "ingest"

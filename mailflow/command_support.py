@@ -9,12 +9,14 @@ as argparse and the shell do, and 128+13 for a closed output pipe as a shell doe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import io
 import json
 import re
 import sys
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -276,3 +278,52 @@ def add_command(
     sub = parent.add_parser(name, help=help_text, description=help_text)
     sub.set_defaults(handler=guarded(handler) if guard else handler)
     return sub
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters but line feed and tab: C0 (escape sequences, backspace, a lone
+carriage return that writes over a line), DEL and C1."""
+
+
+class PrintableText(io.TextIOBase):
+    """A text stream that writes control characters as ``\\xNN`` (a CR LF as LF) to the
+    stream it wraps; bytes written to its `buffer` pass as they are (``--raw``)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        shown = text.replace("\r\n", "\n")
+        self._stream.write(_UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", shown))
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def buffer(self) -> Any:
+        return self._stream.buffer
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """sys.stdout and sys.stderr as `PrintableText` for the duration."""
+    output, errors = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableText(output), PrintableText(errors)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = output, errors

@@ -24,6 +24,7 @@ from mailflow import cli, command_support, outbox
 from mailflow.config import ConfigError, load
 from mailflow.db import open_database, session_scope, utcnow
 from mailflow.models import OutboxMail
+from mailflow.worker import Worker
 from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 from tests.net import free_port
 from tests.test_maildir import queue
@@ -375,6 +376,28 @@ def test_closed_pipe_is_quiet_and_exits_141(
         os.close(writer)
     assert process.returncode == command_support.EX_PIPE == 141, process.stderr
     assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
+
+
+def test_text_from_a_mail_cannot_drive_the_operators_terminal(config_path: Path) -> None:
+    """A subject with terminal escapes (clear screen, window title, bell) in an encoded
+    word: `siegel mails` and `siegel mail` show them as \\xNN, in text and JSON alike."""
+    mail = (
+        f"From: kundin@example.org\nTo: beschwerde@{TEST_DOMAIN}\n"
+        "Subject: =?utf-8?q?Hallo=1B[2J=1B]0;pwned=07?=\nMessage-ID: <escape@example.org>\n\n"
+        "Meine Bestellung ist nicht angekommen.\n"
+    ).encode()
+    assert siegel("ingest", "--config", str(config_path), stdin=mail).returncode == 0
+    config = load(config_path)
+    engine = open_database(config.database_url)
+    try:
+        assert Worker(engine, config).drain() == 1
+    finally:
+        engine.dispose()
+    for command in (["mails"], ["mail", "1"], ["mails", "--json"]):
+        done = siegel(*command, "--config", str(config_path))
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+        assert "\\x1b[2J" in done.stdout or "\\u001b[2J" in done.stdout, done.stdout
 
 
 def test_json_lists_are_complete_or_paginated_with_a_total(config_path: Path) -> None:

@@ -165,6 +165,24 @@ def test_bad_input_and_missing_tokens_are_refused(
     assert confirmation_links(sqlite_engine) == []
 
 
+def test_characters_nobody_types_are_dropped_and_full_fields_fit_the_body(
+    client: TestClient, sqlite_engine: Engine
+) -> None:
+    """A black-box run stored terminal escapes (clear screen, title, bell, backspace)
+    and a right-to-left override from the form: they are dropped, line breaks and tabs
+    kept. Both texts at their limit in three-byte characters (about 36 KiB encoded) are
+    taken, not refused as too large."""
+    hostile = "Normal \x1b[2J\x1b[31mROT\x1b]0;TITLE\x07 \x08\x08bs\r\nZeile\t2 \u202eumgedreht"
+    assert post(client, FORM, ENTRY | {"praise": hostile}).status_code == 200
+    full = {"praise": "好" * 2000, "criticism": "差" * 2000}
+    assert post(client, FORM, ENTRY | {"address": "li@example.org"} | full).status_code == 200
+    for path in confirmation_links(sqlite_engine):
+        post(client, path, {})
+    first, second = sorted(entries(sqlite_engine), key=lambda entry: entry.id)
+    assert first.praise == "Normal [2J[31mROT]0;TITLE bs\nZeile\t2 umgedreht"
+    assert (second.praise, second.criticism) == (full["praise"], full["criticism"])
+
+
 def test_the_shop_cannot_leave_lob_tadel_about_itself(
     client: TestClient, sqlite_engine: Engine
 ) -> None:

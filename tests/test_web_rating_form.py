@@ -223,7 +223,7 @@ def test_bad_input_shows_the_form_again_with_errors_in_the_page_language(site, c
     assert "Das Lob ist zu lang" in bad.text and "Bitte bewerten Sie die Erreichbarkeit" in bad.text
     english = submit(client, f"{path}?lang=en", {"service": "0"})
     assert "Please rate the service from 1 to 5." in english.text
-    huge = submit(client, path, GOOD | {"criticism": "y" * 40_000})
+    huge = submit(client, path, GOOD | {"criticism": "y" * 70_000})
     assert huge.status_code == 413
     assert stored(engine) == (None, 0)
     assert submit(client, path, GOOD).status_code == 200

@@ -3,13 +3,15 @@ CSRF token and origin check, the client's key for rate limits, and the message p
 
 Forms are plain HTML (``application/x-www-form-urlencoded``; no JavaScript). A body
 larger than `MAX_BODY_BYTES` is refused (413) before it is read whole; fields are
-parsed by the standard library with a bound on their number.
+parsed by the standard library with a bound on their number, and lose the characters
+nobody types (`_UNSHOWN`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -22,10 +24,16 @@ from starlette.responses import Response
 
 from mailflow.web import csrf, pages
 
-MAX_BODY_BYTES = 32 * 1024
+MAX_BODY_BYTES = 64 * 1024
+"""Room for every text field full of three-byte characters, each percent-encoded."""
 MAX_FIELDS = 20
 MAX_TEXT_CHARS = 2000
 """Lob, Tadel: what one text field may hold."""
+
+
+_UNSHOWN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Dropped from every field: control characters but line feed and tab (a terminal would
+obey them) and the bidi overrides and isolates (they turn the page's text around)."""
 
 
 class BodyTooLarge(Exception):
@@ -55,7 +63,7 @@ async def read_form(request: Request) -> dict[str, str]:
         return {}
     fields: dict[str, str] = {}
     for key, value in pairs:
-        fields.setdefault(key, value.replace("\r\n", "\n").strip())
+        fields.setdefault(key, _UNSHOWN.sub("", value.replace("\r\n", "\n")).strip())
     return fields
 
 
