@@ -77,6 +77,44 @@ def test_relay_delivers_into_a_maildir_per_recipient(sqlite_engine: Engine, tmp_
             assert attempt.code == 250 and "maildir" in attempt.response
 
 
+def _send_again(engine: Engine, row_id: int) -> None:
+    """What `relay.recover` does with a row a killed relay left `sending`: queue it."""
+    with session_scope(engine) as session:
+        row = session.get(OutboxMail, row_id)
+        assert row is not None
+        row.status, row.next_attempt_at = OutboxStatus.QUEUED, utcnow() - timedelta(seconds=1)
+        session.add(row)
+
+
+def test_a_row_sent_again_after_a_crash_is_in_the_maildir_once(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """A relay killed after writing the file but before recording `sent` sends the row
+    again on restart (a black-box run found four acknowledgements twice in nine kills):
+    the file's name is the row's, so the second delivery writes nothing, also after a
+    reader moved the mail to `cur/` with its flags."""
+    config = make_config(tmp_path, relay={"maildir": "var/mail"})
+    row_id = queue(sqlite_engine, config, "erika@example.org", "Eingang bestätigt")
+    other = queue(sqlite_engine, config, "erika@example.org", "Noch eine")
+    assert Relay(sqlite_engine, config).run_once() == 2
+    folder = tmp_path / "var" / "mail" / "erika@example.org"
+    assert len(list((folder / "new").iterdir())) == 2
+    _send_again(sqlite_engine, row_id)
+    assert Relay(sqlite_engine, config).run_once() == 1
+    assert len(list((folder / "new").iterdir())) == 2
+    for file in (folder / "new").iterdir():
+        file.rename(folder / "cur" / f"{file.name}:2,S")
+    _send_again(sqlite_engine, row_id)
+    assert Relay(sqlite_engine, config).run_once() == 1
+    assert list((folder / "new").iterdir()) == [] and len(list((folder / "cur").iterdir())) == 2
+    assert not list((folder / "tmp").iterdir())
+    with Session(sqlite_engine) as session:
+        attempts = outbox.list_attempts(session, row_id)
+        assert [a.code for a in attempts] == [250, 250, 250]
+        assert "already in maildir" in attempts[-1].response
+        assert len(outbox.list_attempts(session, other)) == 1
+
+
 def test_unwritable_maildir_defers_and_records_the_attempt(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
