@@ -81,8 +81,7 @@ def identify(raw: bytes) -> Identity:
     Delivered-To) do not make the same mail look new, while a sender that reuses a
     Message-ID for a different text still gets both mails stored.
     """
-    match = _HEADER_END.search(raw)
-    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    head, body = _head_and_body(raw)
     message_id = plain_message_id(head)
     headers = None
     if message_id is None:
@@ -102,6 +101,18 @@ def identify(raw: bytes) -> Identity:
     if message_id:
         return Identity(message_id, False, fingerprint)
     return Identity(f"<{fingerprint[:32]}@{DERIVED_ID_DOMAIN}>", True, fingerprint)
+
+
+def _head_and_body(raw: bytes) -> tuple[bytes, bytes]:
+    """The header block and the rest, for the fingerprint. A mail that starts with an
+    empty line has no header; one without any empty line is all body as well as head:
+    its text must count, or two different headerless mails would be one."""
+    if raw.startswith((b"\n", b"\r\n")):
+        return b"", raw
+    match = _HEADER_END.search(raw)
+    if match is None:
+        return raw, raw
+    return raw[: match.start()], raw[match.end() :]
 
 
 def plain_message_id(head: bytes) -> str | None:

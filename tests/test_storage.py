@@ -182,6 +182,24 @@ def test_same_mail_by_smtp_and_imap_is_one_mail(engine: Engine) -> None:
     assert row.raw == by_smtp  # the first copy is the one kept
 
 
+def test_mails_without_a_header_block_are_told_apart_by_their_text(engine: Engine) -> None:
+    """A black-box run got "250 already stored as mail N" for different mails whose text
+    stood where the header should be (starting with an empty line; no empty line at
+    all; a broken header line): their text was not in the fingerprint. Each is its own
+    mail now; the same one twice is still one."""
+    raws = [
+        b"\nheaderless complaint A: das Paket fehlt\n\nGruss A\n",
+        b"\nheaderless complaint B: die Rechnung ist falsch\n\nGruss A\n",
+        b"X-Mailer: x\n:::\nbroken header block C\n",
+        b"X-Mailer: x\n:::\nbroken header block D\n",
+        b"\x00\x00\nzzz",
+    ]
+    stored = spool.store(engine, [arrival(raw) for raw in [*raws, raws[0]]])
+    assert [s.duplicate for s in stored] == [False] * 5 + [True]
+    assert stored[5].mail_id == stored[0].mail_id
+    assert [row.raw for row in read_all(url_of(engine))] == raws
+
+
 def _set_status(engine: Engine, mail_id: int, status: str) -> None:
     with engine.begin() as connection:
         connection.execute(
