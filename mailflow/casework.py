@@ -34,7 +34,7 @@ from mailflow.config import Config
 from mailflow.db import PRIVATE_DIRECTORY_MODE, session_scope
 from mailflow.models import OutboxMail, StoredMail
 from mediation import case_service, routing, storage
-from mediation.incoming import Attachment
+from mediation.incoming import Attachment, RepliedTo
 from mediation.outgoing import AttachmentPolicy
 
 if TYPE_CHECKING:
@@ -223,14 +223,16 @@ def thread_refs(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]
     return tuple(dict.fromkeys(by_id[m] for m in message_ids if m in by_id))
 
 
-def answered_kinds(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]:
-    """The templates of our own outgoing mails among `message_ids` (what a mail answers)."""
+def answered_mails(session: Session, message_ids: Sequence[str]) -> dict[str, RepliedTo]:
+    """Our own outgoing mails among `message_ids` (what a mail answers), by Message-ID."""
     if not message_ids:
-        return ()
-    rows = session.scalars(
-        select(OutboxMail.kind).where(OutboxMail.message_id.in_(list(message_ids)))  # type: ignore[attr-defined]
+        return {}
+    rows = session.execute(
+        select(OutboxMail.message_id, OutboxMail.kind, OutboxMail.created_at).where(
+            OutboxMail.message_id.in_(list(message_ids))  # type: ignore[attr-defined]
+        )
     )
-    return tuple(sorted(set(rows)))
+    return {message_id: RepliedTo(kind, written_at) for message_id, kind, written_at in rows}
 
 
 def incoming(
@@ -246,6 +248,7 @@ def incoming(
     answered = list(dict.fromkeys(answered))
     # In-Reply-To names the direct parent: its case is the strongest evidence.
     newest_first = [*filter(None, [parsed.in_reply_to]), *reversed(parsed.references)]
+    ours = answered_mails(session, answered)
     return case_service.IncomingMail(
         id=mail.id,
         received_at=mail.received_at,
@@ -257,7 +260,8 @@ def incoming(
         message_id=parsed.message_id,
         references=tuple(answered),
         thread_refs=thread_refs(session, list(dict.fromkeys(newest_first))),
-        answered_kinds=answered_kinds(session, answered),
+        answered_kinds=tuple(sorted({mail.kind for mail in ours.values()})),
+        replied_to=ours.get(parsed.in_reply_to or ""),
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
         authentication_results=authentication_results,

@@ -48,6 +48,15 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class RepliedTo:
+    """Our own mail that a received mail names as its direct parent (In-Reply-To)."""
+
+    kind: str
+    """Its template (``customer.proposal``)."""
+    written_at: datetime
+
+
+@dataclass(frozen=True)
 class IncomingMail:
     """A received mail as the case service reads it (from the shell's stored, parsed mail)."""
 
@@ -65,6 +74,8 @@ class IncomingMail:
     """Case references of our own mails that `references` names (found in the outbox)."""
     answered_kinds: tuple[str, ...] = ()
     """The templates (``customer.case_resolved``, ...) of our own mails it answers."""
+    replied_to: RepliedTo | None = None
+    """Our own mail its In-Reply-To names, if any: what it answers directly."""
     machine: str | None = None
     """The kind of machine mail, when the header rules recognised one."""
     machine_rule: str | None = None

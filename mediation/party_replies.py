@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from mediation import commands, holds, loading, notices, templates, transitions, withdrawal
+from mediation import (
+    commands,
+    holds,
+    loading,
+    notices,
+    storage,
+    templates,
+    transitions,
+    withdrawal,
+)
 from mediation.addresses import Role
 from mediation.events import (
     CustomerConfirmedSolved,
@@ -80,9 +89,11 @@ def reply(
                             mail.received_at, mail)  # fmt: skip
             return Outcome(case_ref=case.ref)
     elif role is Role.MERCHANT:
-        events = [_merchant_event(state, reading, settings.policy.substantive_reply_words)]
+        verdict = _answers_the_proposal(session, case, mail)
+        events = [_merchant_event(state, reading, settings.policy.substantive_reply_words, verdict)]
     else:
-        events = [_customer_event(session, state, reading, mail)]
+        verdict = _answers_the_proposal(session, case, mail)
+        events = [_customer_event(session, state, reading, mail, verdict)]
         named = events[0]
         if isinstance(named, MerchantIdentified) and (
             own := loading.own_shop(session, named.merchant, mail.sender)
@@ -127,9 +138,35 @@ def _reply_context(state: State, role: Role) -> str | None:
     return None
 
 
-def _merchant_event(state: State, reading: Classification, min_words: int) -> Event:
+PROPOSAL_MAILS = frozenset(
+    {
+        "customer.proposal", "merchant.proposal",
+        "customer.proposal_accepted", "merchant.proposal_accepted",
+    }
+)  # fmt: skip
+"""Our mails that put the pending proposal to a party: an answer to one of them may
+accept or reject it."""
+
+
+def _answers_the_proposal(session: Session, case: Case, mail: IncomingMail) -> bool:
+    """Whether a party's mail may accept or reject the pending proposal: it answers no
+    mail of ours directly (a fresh mail to its case address), or one that put the
+    pending proposal to it. An answer to a proposal the mediator has replaced since
+    ("I accept the full refund" under the first of two) or to another mail (a "yes" to
+    the mediator's question) is a message to the mediator, not a verdict."""
+    if State(case.state) is not State.PROPOSAL_PENDING or mail.replied_to is None:
+        return True
+    if mail.replied_to.kind not in PROPOSAL_MAILS:
+        return False
+    made = storage.latest_event_at(session, case.id, "ProposalMade")  # type: ignore[arg-type]
+    return made is None or mail.replied_to.written_at >= made
+
+
+def _merchant_event(
+    state: State, reading: Classification, min_words: int, verdict: bool = True
+) -> Event:
     own = reading.own_text.strip()
-    if state is State.PROPOSAL_PENDING:
+    if state is State.PROPOSAL_PENDING and verdict:
         if reading.intent == "accept":
             return ProposalAccepted(Role.MERCHANT, own)
         if reading.intent == "reject":
@@ -146,7 +183,11 @@ def _merchant_event(state: State, reading: Classification, min_words: int) -> Ev
 
 
 def _customer_event(
-    session: Session, state: State, reading: Classification, mail: IncomingMail
+    session: Session,
+    state: State,
+    reading: Classification,
+    mail: IncomingMail,
+    verdict: bool = True,
 ) -> Event:
     own = reading.own_text.strip()
     # A withdrawal in the customer's own words ends the case in any open state.
@@ -163,9 +204,9 @@ def _customer_event(
             return CustomerConfirmedSolved(own)
         case State.AWAITING_CUSTOMER if reading.intent == "not_resolved":
             return CustomerReportedUnsolved(own)
-        case State.PROPOSAL_PENDING if reading.intent == "accept":
+        case State.PROPOSAL_PENDING if verdict and reading.intent == "accept":
             return ProposalAccepted(Role.CUSTOMER, own)
-        case State.PROPOSAL_PENDING if reading.intent == "reject":
+        case State.PROPOSAL_PENDING if verdict and reading.intent == "reject":
             return ProposalRejected(Role.CUSTOMER, own)
     # Unsure, or no answer the workflow waits for: forwarded, and asked again where
     # the case waits for the customer's answer (the workflow's `solved_question`).

@@ -429,6 +429,40 @@ def test_a_proposal_accepted_by_both_closes_the_case_as_settled(harness: Harness
     assert case["closed_at"] is not None
 
 
+def test_only_an_answer_to_the_pending_proposal_accepts_it(harness: Harness) -> None:
+    """Two black-box findings: a customer's "I accept" under the mediator's first
+    proposal accepted the revised one it had never seen, and a German "Ja, das kann ich
+    bestätigen" to the mediator's question accepted the pending proposal. An answer to a
+    replaced proposal or to another mail of ours is a message to the mediator; an answer
+    to the pending proposal's own mail accepts it."""
+    ref, sent = to_proposal(harness)
+    [first_proposal] = _of_kind(harness, sent, "customer.proposal")
+    [to_mediator] = _of_kind(harness, sent, "mediator.proposal_sent")
+    revised = "Ich korrigiere meinen Vorschlag.\n#vorschlag Möbel Fuchs erstattet 100 Euro."
+    harness.send(harness.reply(to_mediator, MEDIATOR, revised))
+    [second_proposal] = _of_kind(harness, harness.process(), "customer.proposal")
+
+    harness.send(harness.reply(first_proposal, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
+    told = harness.sent(harness.process())
+    assert sorted(told) == [
+        (CUSTOMER, "customer.message_forwarded"),
+        (MEDIATOR, "mediator.customer_message"),
+    ]
+
+    question = "Eine Rückfrage an die Kundin: Können Sie bestätigen, dass das Sofa abgeholt wurde?"
+    harness.send(harness.reply(to_mediator, MEDIATOR, question))
+    [asked] = addressed_to(harness.process(), CUSTOMER)
+    answer = "Ja, das kann ich bestätigen, es wurde gestern abgeholt."
+    harness.send(harness.reply(asked, CUSTOMER, answer))
+    harness.process()
+    case = harness.case(ref)
+    assert case["state"] == "proposal_pending"
+    assert "ProposalAccepted" not in [event["kind"] for event in case["events"]]
+
+    harness.send(harness.reply(second_proposal, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
+    assert (CUSTOMER, "customer.acceptance_confirmed") in harness.sent(harness.process())
+
+
 def test_the_mediators_words_around_a_command_are_quoted_without_a_gap(harness: Harness) -> None:
     """The blank lines that stood around a removed #proposal line are one blank line in
     the mediator's words that both parties read, not a run of empty quoted lines."""
