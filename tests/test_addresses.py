@@ -152,6 +152,16 @@ def test_redact_hides_tokens_in_logs() -> None:
     assert "bounce+9.<token>@siegel.example" in text
 
 
+def test_redact_keeps_names_that_are_no_token() -> None:
+    """A black-box run read "sqlite3.<token>: database is locked": a class name after a
+    dot is no token. A token after a separator is hidden in either letter case."""
+    assert addresses.redact("sqlite3.OperationalError: database is locked") == (
+        "sqlite3.OperationalError: database is locked"
+    )
+    for seen in ("x.abcdefghijklmnop", "x+ABCDEFGHIJKLMNOP", "x.a2b3c4d5e6f7g2h3"):
+        assert addresses.redact(seen) == seen[:2] + "<token>"
+
+
 @pytest.mark.parametrize(
     "typed", ["{token}x", "{token}8", "{token}-x", "x{token}", "{token}{token}"]
 )
