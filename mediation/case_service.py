@@ -156,6 +156,10 @@ def _handle(
         # To postmaster, abuse or our From address (a client that ignored Reply-To),
         # naming no case: the operator reads it.
         return holds.hold(session, mail, HeldReason.OPERATOR_ADDRESS, delivered, settings)
+    if routing.of_merchant(mail.sender, [settings.operator_address or ""], [settings.domain]):
+        # The operator's mailbox, or another at our domain: staff, never a customer.
+        detail = f"From {mail.sender}, the operator's or at our own domain: opens nothing"
+        return holds.hold(session, mail, HeldReason.OWN_ADDRESS, detail, settings)
     machine = automatic(mail, classify)
     if machine:
         detail = f"{machine} to {opening.address}: opens nothing"

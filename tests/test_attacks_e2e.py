@@ -379,12 +379,21 @@ def test_a_merchant_reply_acts_only_when_its_domain_is_authenticated(
         assert [h["reason"] for h in case["held_mails"]] == ["unauthenticated"]
 
 
-@pytest.mark.parametrize("sender", ["service@siegel.test", "Postmaster@siegel.test"])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "service@siegel.test",
+        "Postmaster@siegel.test",
+        "betreiber@siegel.test",  # a staff mailbox at our domain (a black-box finding)
+        "team@intern.siegel.test",
+    ],
+)
 def test_mail_from_our_own_address_opens_no_case_and_is_not_answered(
     harness: Harness, sender: str
 ) -> None:
-    """A complaint "from" one of our own addresses is a loop or a forgery: held for the
-    operator, no case, no acknowledgement to ourselves."""
+    """A complaint "from" one of our own addresses, or any mailbox at our domain, is a
+    loop, a forgery or staff: held for the operator, no case, no acknowledgement to
+    ourselves."""
     harness.send(
         forged(sender, "beschwerde@siegel.test", "Sofa kaputt", "Mein Sofa MF-204518 ist kaputt."),
         envelope_to=["beschwerde@siegel.test"],
