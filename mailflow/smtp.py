@@ -124,7 +124,7 @@ class IntakeHandler:
             # send it again. Not stored, the client sends it again to the next start.
             reply = SHUTTING_DOWN
         elif raw.strip():
-            reply = await self._store(raw, session, envelope)
+            reply = await self._store(raw, session, envelope, server)
         else:  # as `siegel ingest` refuses it: not a mail
             reply = EMPTY_MESSAGE
         if self.lmtp:
@@ -132,8 +132,10 @@ class IntakeHandler:
             return "\r\n".join([reply] * len(envelope.rcpt_tos))
         return reply
 
-    async def _store(self, raw: bytes, session: Session, envelope: Envelope) -> str:
-        """Commit the mail; the reply to DATA says whether it was."""
+    async def _store(self, raw: bytes, session: Session, envelope: Envelope, server: SMTP) -> str:
+        """Commit the mail; the reply to DATA says whether it was. Meanwhile the client
+        waits for us, so the idle timer waits too: a database busy for longer than the
+        idle timeout answers with its own 451, not "Idle too long"."""
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         arrival = Arrival(
             raw=raw,
@@ -142,6 +144,8 @@ class IntakeHandler:
             source=f"{'lmtp' if self.lmtp else 'smtp'} from {peer}",
         )
         self.storing += 1
+        if isinstance(server, _Spoken):
+            server.wait_for_us()
         try:
             stored = await self.spool.put(arrival)
         except SpoolError:
@@ -151,6 +155,8 @@ class IntakeHandler:
             return TEMPORARY_FAILURE
         finally:
             self.storing -= 1
+            if isinstance(server, _Spoken):
+                server.answered()
         template = DUPLICATE if stored.duplicate else QUEUED
         return template.format(mail_id=stored.mail_id)
 
@@ -220,7 +226,13 @@ class ConnectionLimits:
 class _Spoken(SMTP):
     """aiosmtpd's session for a connection that has spoken: the greeting was already
     sent, the idle timeout counts bytes (aiosmtpd's restarts only at a command, so a
-    long DATA would time out) and ends with 421."""
+    long DATA would time out) and ends with 421. A line of DATA may be longer than
+    RFC 5321's 1000 octets (`line_length_limit`): real clients send such mail, and
+    a permanent "500 Line too long" would bounce it; the size limit still holds."""
+
+    line_length_limit = 64 * 1024
+    WAITING_FOR_US = 24 * 3600.0
+    """The idle deadline while the client waits for our answer (`wait_for_us`)."""
 
     def __init__(
         self,
@@ -260,6 +272,14 @@ class _Spoken(SMTP):
             if handle is not None:
                 handle.cancel()
             self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+
+    def wait_for_us(self) -> None:
+        """The client waits for our answer: it is not idle until we have given it."""
+        self._reset_timeout(self.WAITING_FOR_US)
+
+    def answered(self) -> None:
+        """Our answer is given: the client's turn, and the idle timeout, again."""
+        self._reset_timeout()
 
     def _idle_check(self) -> None:
         if self.loop.time() < self._idle_deadline:

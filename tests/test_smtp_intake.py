@@ -382,6 +382,43 @@ def test_idle_session_is_closed_with_421_but_a_slow_data_is_not(
         running.stop()
 
 
+def test_a_database_busy_past_the_idle_timeout_is_waited_for_not_idle(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """The client waits for our answer while the mail is committed: a database that is
+    busy for longer than idle_timeout_seconds delays the 250, it does not end the session
+    with "Idle too long" (a black-box run got that after 30 s of a locked database)."""
+    running = start_intake(sqlite_engine, tmp_path, idle_timeout_seconds=0.5)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(sqlite_engine.url.database), "1.5"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        with running.client() as client:
+            client.ehlo()
+            client.mail("kunde@example.org")
+            client.rcpt("beschwerde@siegel.test")
+            code, text = client.data(complaint("busy"))
+        assert (code, text[:9]) == (250, b"2.0.0 OK:"), text
+        [mail] = running.mails()
+        assert mail.message_id == "<busy@example.org>"
+    finally:
+        holder.wait(10)
+        running.stop()
+
+
+def test_a_line_longer_than_rfc_5321_allows_is_taken(intake: Intake) -> None:
+    """A mail with a 5000-character line (real clients send such mail; a black-box run
+    had one bounced with a permanent "500 Line too long") is stored as it came."""
+    long_line = b"Bestellung: " + b"x" * 5000 + b"\r\n"
+    raw = complaint("long").replace(b"Mein Paket", long_line + b"Mein Paket")
+    with intake.client() as client:
+        assert client.sendmail("kunde@example.org", ["beschwerde@siegel.test"], raw) == {}
+    [mail] = intake.mails()
+    assert long_line in mail.raw
+
+
 def test_lmtp_has_the_same_connection_limit(sqlite_engine: Engine, tmp_path: Path) -> None:
     """In LMTP mode a connection over the per-client limit also gets 421 4.7.0."""
     running = start_intake(sqlite_engine, tmp_path, mode="lmtp", max_connections_per_client=1)
