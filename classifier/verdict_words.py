@@ -95,6 +95,9 @@ class Lexicon:
     nein, ...", "Not yet, ..."), with their answer (OTHER: no answer yet, "Teilweise.")."""
     acknowledgements: frozenset[str] = frozenset()
     """Words that only acknowledge ("Ok", "Danke!"): a reply of nothing else answers nothing."""
+    requests: re.Pattern[str] | None = None
+    """A request or an acceptance ("gerne, schicken Sie mir ...", "yes please", "I'd like
+    the voucher"): a bare "yes" in a reply that says one answers an offer, not our question."""
 
 
 # ------------------------------------------------------------------ a proposal
@@ -266,7 +269,18 @@ _STILL_NOT = re.compile(
     r"|\b(?:i|we)(?:'d| would) (?:love|like) to (?:say|answer) yes\b"
     r"|\b(?:i|we) wish (?:i|we) could say (?:yes|so)\b"
 )
-# A "yes" in part: "ja, aber ...", "gelöst, aber die Rechnung stimmt noch nicht".
+# What a "but" or an "only" names as still missing or undone ("aber die Abholung hat
+# niemand organisiert", "nur die Gutschrift fehlt", "but nobody has picked it up yet");
+# "nie wieder" / "never again" speaks of the shop, not of the problem.
+_UNDONE = (
+    r"(?:nicht|kein\w*|nichts|niemand|niemals|nie(?! wieder)|fehlt|fehlen|fehlte|fehlten"
+    r"|offen|ausstehend|falsch|still|not|no|nothing|nobody|none|never(?! again)|yet|missing"
+    r"|outstanding|pending|wrong|\w+n't)"
+)
+# A "yes" in part: "ja, aber ...", "gelöst, aber die Rechnung stimmt noch nicht", a "yes"
+# that goes on to name what is still missing ("Ja, die Ware ist da, nur die Gutschrift
+# fehlt noch", "Yes, it arrived, but nobody has collected the old one yet"), and "solved"
+# said of one part only ("Gelöst wurde nur die Frage der Rücksendung").
 _IN_PART = re.compile(
     r"\bteilweise\b|\bzum teil\b|\bin teilen\b|\bhalb\b|\bgroesstenteils\b|\bweitgehend\b"
     r"|\bpartly\b|\bpartially\b|\bin part\b|\bhalf\b|\bmostly\b|\blargely\b|\bsort of\b"
@@ -274,8 +288,16 @@ _IN_PART = re.compile(
     r"|\b(?:fast|beinahe|almost|nearly) (?:\w+ )?" + _YES_WORD + r"\b"
     r"|\b(?:ja|yes|yeah|yep|geloest|erledigt|solved|resolved|sorted|fixed) ,? ?"
     r"(?:aber|but|jedoch|allerdings)\b"
-    r"|\b(?:aber|jedoch|allerdings|but|however) (?:\w+ ){0,6}?(?:noch|nicht|kein\w*|nichts|fehlt"
-    r"|fehlen|still|not|no|nothing|missing|wrong|falsch)\b"
+    r"|\b(?:aber|jedoch|allerdings|but|however) (?:[\w']+ ){0,8}?(?:noch|" + _UNDONE + r")\b"
+    r"|\b(?:nur|bloss|lediglich|only) (?:[\w']+ ){0,8}?" + _UNDONE + r"\b"
+    # what is missing "noch", not "immer noch" (a "still not" of its own, no part)
+    r"|\b(?:fehlt|fehlen) (?:(?!immer\b)\w+ ){0,2}?noch\b(?! immer\b)"
+    r"|\bsteh(?:t|en) (?:\w+ ){0,3}?noch aus\b"
+    r"|\bnoch ausstehend\b|\bstill (?:\w+ )?(?:outstanding|pending|to come)\b"
+    # "gelöst wurde nur ...", "nur die Rücksendung ist geklärt", "only the return was sorted"
+    r"|\b" + _YES_WORD + r" (?:[\w']+ ){0,3}?(?:nur|bloss|lediglich|only)\b"
+    r"(?! (?:dank|durch|weil|wegen|mit|nach|because|thanks|after|with|through)\b)"
+    r"|(?:^|(?<=[,:;–—-] ))(?:nur|bloss|lediglich|only) (?:[\w']+ ){0,4}?" + _YES_WORD + r"\b"
 )
 # A "yes" with a hedge: hoped for, likely, expected, or seen so far.
 _HEDGE = re.compile(
@@ -305,6 +327,24 @@ _SOLVED_UNDECIDED = re.compile(
     r"|\bwe'll see\b|\blet's see\b|\bwait and see\b|\bwe will see\b|\btoo early\b|\bcan't say\b"
     r"|\bcannot say\b|\bcan't tell\b|\b(?:let|keep) you (?:know|posted)\b|\bwill update\b"
     r"|\bask me again\b|\bdon't know yet\b"
+)
+# A "yes" that asks for or takes something answers another question, one the shop asked
+# in its reply ("Dürfen wir Ihnen einen Gutschein schicken? Antworten Sie mit Ja oder
+# Nein."): "Ja, gerne, schicken Sie mir den Gutschein", "Yes please, send me the voucher".
+# Asking to close the case ("Ja, bitte schließen Sie den Fall") is no such request.
+_REQUEST = re.compile(
+    r"\b(?:ja|jo|jawohl|yes|yeah|yep|ok|okay|gern|gerne) ,? ?(?:gern|gerne|bitte|please)\b"
+    r"(?!(?: [\w']+){0,4}? (?:schliessen|abschliessen|beenden|close|end)\b)"
+    r"|\b(?:schicken|senden|schickt|sendet|ueberweisen|erstatten|geben) sie (?:\w+ ){0,3}?"
+    r"(?:mir|uns|bitte|den|die|das|einen|eine|ein)\b"
+    r"|\bbitte (?:\w+ ){0,5}?(?:schicken|senden|zusenden|zuschicken|ueberweisen|erstatten)\b"
+    r"|\b(?:ich|wir) (?:haette|haetten|nehme|nehmen|moechte|moechten) (?:\w+ ){0,3}?"
+    r"(?:gerne?|lieber|stattdessen)\b|\bnehmen? (?:ich |wir )?(?:\w+ ){0,2}?gerne?\b"
+    r"|\bplease (?:\w+ ){0,2}?(?:send|transfer|refund|issue|ship|mail|post|give)\b"
+    r"|(?:^|(?<=[,:;–—-] ))(?:send|ship|give|transfer|refund) (?:me|us)\b"
+    r"|\b(?:i|we)(?:'d| would) (?:like|prefer|love|rather|take|be happy with|be glad of)"
+    r" (?:the|a|an|that|this|it|one|to (?:get|have|receive|take|accept))\b"
+    r"|\b(?:i'll|we'll|i will|we will) (?:take|accept|gladly)\b"
 )
 REPEATED = re.compile(r"(\w)\1+")
 
@@ -368,5 +408,6 @@ SOLVED_WORDS = Lexicon(
         | {"herzlichen", "schoen", "verstanden", "gelesen", "erhalten", "thanks", "thank"}
         | {"you", "thx", "cheers", "many", "noted", "got", "it", "received"}
     ),
+    requests=_REQUEST,
 )
 LEXICONS = {PROPOSAL: PROPOSAL_WORDS, SOLVED_QUESTION: SOLVED_WORDS}

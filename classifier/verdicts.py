@@ -24,7 +24,10 @@ from classifier.verdict_words import DENIED, LEXICONS, REPEATED, RESERVED, STATE
 #   ("nicht einverstanden", "I don't accept", "nicht gelöst", "nothing is solved");
 # - `denied`: an answer the reply says it does not give: a negated "no" ("ich lehne nicht
 #   ab") is no "no", and not yet a "yes" either; a "yes" said in irony, in part or with a
-#   hedge is none;
+#   hedge is none, nor one followed by what is still missing ("ja, die Ware ist da, aber
+#   die Abholung hat niemand organisiert", "gelöst wurde nur ..."); a bare "yes" in a reply
+#   that asks for or takes something ("Ja, gerne, schicken Sie mir den Gutschein") answers
+#   an offer (one the shop may have set up in its reply), not our question;
 # - `reserved`: the reply gives no answer yet, whatever else it says: undecided,
 #   conditional (a plain "wenn"/"if" or a subjunctive in the verdict's own sentence:
 #   "einverstanden wären wir, wenn ...", "gelöst wäre es erst, wenn ..."), or partial.
@@ -116,11 +119,15 @@ def verdict_hits(text: str, context: str) -> list[VerdictHit]:
         ]
     hits: list[VerdictHit] = []
     verdicts: list[VerdictHit] = []
+    request, yes = None, False
     for words, question in sentences:
         said = " ".join(words)
         for rule, pattern, strength, answer in lexicon.anywhere:
             if found := pattern.search(said):
                 hits.append(VerdictHit(rule, strength, answer, found.group(0)))
+        if lexicon.requests and not request and (found := lexicon.requests.search(said)):
+            request = found.group(0)
+            yes = lexicon.openers.get((REPEATED.sub(r"\1", request.split()[0]),)) == POSITIVE
         if question:
             continue  # "Was passiert, wenn ich ablehne?" states nothing
         stated, rest = _verdicts(words, lexicon)
@@ -131,6 +138,10 @@ def verdict_hits(text: str, context: str) -> list[VerdictHit]:
             hits.append(VerdictHit(f"{lexicon.name}-conditional", RESERVED, OTHER, weak))
         if lexicon.partial and (partial := lexicon.partial.search(said)):
             hits.append(VerdictHit(f"{lexicon.name}-partial", RESERVED, OTHER, partial.group(0)))
+    answer = f"{lexicon.name}-answer"
+    if request and (yes or any(hit.rule == answer and hit.answer == POSITIVE for hit in verdicts)):
+        # "Ja, gerne, schicken Sie mir den Gutschein", "Ja gerne": the "yes" takes an offer
+        hits.append(VerdictHit(f"{lexicon.name}-request", DENIED, POSITIVE, request))
     return hits + verdicts
 
 
