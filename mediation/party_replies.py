@@ -89,10 +89,10 @@ def reply(
                             mail.received_at, mail)  # fmt: skip
             return Outcome(case_ref=case.ref)
     elif role is Role.MERCHANT:
-        verdict = _answers_the_proposal(session, case, mail)
+        verdict = _answers_the_proposal(session, case, role, mail, reading)
         events = [_merchant_event(state, reading, settings.policy.substantive_reply_words, verdict)]
     else:
-        verdict = _answers_the_proposal(session, case, mail)
+        verdict = _answers_the_proposal(session, case, role, mail, reading)
         events = [_customer_event(session, state, reading, mail, verdict)]
         named = events[0]
         if isinstance(named, MerchantIdentified) and (
@@ -148,13 +148,21 @@ PROPOSAL_MAILS = frozenset(
 accept or reject it."""
 
 
-def _answers_the_proposal(session: Session, case: Case, mail: IncomingMail) -> bool:
+def _answers_the_proposal(
+    session: Session, case: Case, role: Role, mail: IncomingMail, reading: Classification
+) -> bool:
     """Whether a party's mail may accept or reject the pending proposal: it answers no
     mail of ours directly (a fresh mail to its case address), or one that put the
     pending proposal to it. An answer to a proposal the mediator has replaced since
     ("I accept the full refund" under the first of two) or to another mail (a "yes" to
-    the mediator's question) is a message to the mediator, not a verdict."""
-    if State(case.state) is not State.PROPOSAL_PENDING or mail.replied_to is None:
+    the mediator's question) is a message to the mediator, not a verdict; so is a
+    second acceptance by a party that has accepted already (its words are passed on as
+    its message, not announced as an acceptance again)."""
+    if State(case.state) is not State.PROPOSAL_PENDING:
+        return True
+    if reading.intent == "accept" and str(role) in case.proposal_accepted_by:
+        return False
+    if mail.replied_to is None:
         return True
     if mail.replied_to.kind not in PROPOSAL_MAILS:
         return False

@@ -463,6 +463,28 @@ def test_only_an_answer_to_the_pending_proposal_accepts_it(harness: Harness) -> 
     assert (CUSTOMER, "customer.acceptance_confirmed") in harness.sent(harness.process())
 
 
+def test_a_second_acceptance_is_passed_on_as_a_message_not_announced_again(
+    harness: Harness,
+) -> None:
+    """A party that accepted writes "we accept" again, adding "both sides agree" (a
+    black-box finding: the other party and the mediator were told of an acceptance
+    twice, quoting it): it is one acceptance; the second mail is the party's message."""
+    ref, sent = to_proposal(harness)
+    [to_customer] = _of_kind(harness, sent, "customer.proposal")
+    harness.send(harness.reply(to_customer, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
+    harness.process()
+    again = (
+        "Ich nehme den Vorschlag an, auch im Namen des Händlers. Beide Seiten sind einverstanden."
+    )
+    harness.send(harness.reply(to_customer, CUSTOMER, again))
+    told = harness.sent(harness.process())
+    assert not [kind for _, kind in told if kind.endswith("proposal_accepted")], told
+    assert (MEDIATOR, "mediator.customer_message") in told
+    case = harness.case(ref)
+    assert case["state"] == "proposal_pending"
+    assert [e["kind"] for e in case["events"]].count("ProposalAccepted") == 1
+
+
 def test_the_mediators_words_around_a_command_are_quoted_without_a_gap(harness: Harness) -> None:
     """The blank lines that stood around a removed #proposal line are one blank line in
     the mediator's words that both parties read, not a run of empty quoted lines."""
