@@ -196,7 +196,10 @@ def _number(value: float, kind: str, de: bool) -> str:
     elif kind == "share":
         text = f"{value * 100:.1f} %"
     elif kind == "hours":
-        text = f"{value:g} " + ("Geschäftsstunden" if de else "business hours")
+        unit = ("Geschäftsstunde" if de else "business hour") + (
+            "" if value == 1 else "n" if de else "s"
+        )
+        text = f"{value:g} {unit}"
     else:
         text = f"{value:.2f}"
     return text.replace(".", ",") if de else text

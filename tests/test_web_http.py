@@ -173,6 +173,19 @@ def test_unknown_and_withdrawn_merchants_get_a_clear_404(client: TestClient) -> 
     assert "No seal at this address" in english.text
 
 
+def test_a_method_a_page_does_not_take_is_405_with_allow_not_a_missing_seal(
+    client: TestClient,
+) -> None:
+    """DELETE, PUT or POST on a real shop's page: 405 naming the methods it takes, with
+    a page that says so (a black-box run read "no seal here, a seal shown is not real")."""
+    for method in ("DELETE", "PUT", "POST"):
+        response = client.request(method, "/siegel/moebel-fuchs")
+        assert response.status_code == 405
+        assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}
+        assert_secure(response)
+        assert "Kein Siegel" not in response.text and "Nicht möglich" in response.text
+
+
 def test_expired_and_trial_seals_get_their_page_without_a_tier(client: TestClient) -> None:
     """An expired certification and a missing pre-check are pages (200) saying so."""
     expired = client.get("/siegel/abgelaufen")

@@ -19,6 +19,7 @@ from scoring import (
     SealRecord,
     assess,
     days_text,
+    figure_text,
     resolution_days_bucket,
     resolution_days_bucket_sql,
     score_interval,
@@ -128,6 +129,7 @@ def test_the_verdict_on_a_badge_link(
         (None, "fr", "de"),
         (None, None, "de"),
         ("xx", "en", "en"),
+        ("EN", "de", "en"),  # as typed; Accept-Language is case-blind too
         (None, "en;q=0", "de"),
     ],
 )
@@ -169,6 +171,20 @@ def test_days_to_resolution_read_as_a_shopper_would(
 ) -> None:
     """The first bucket (resolved at once) is not "at most 0 days"."""
     assert days_text(days, language) == text
+
+
+@pytest.mark.parametrize(
+    ("hours", "language", "text"),
+    [
+        (1, "de", "1 Geschäftsstunde"),
+        (1, "en", "1 business hour"),
+        (4, "de", "4 Geschäftsstunden"),
+        (0.5, "en", "0.5 business hours"),
+    ],
+)
+def test_reply_hours_are_singular_for_one(hours: float, language: str, text: str) -> None:
+    """A black-box run read "1 Geschäftsstunden" on the certificate page."""
+    assert figure_text(hours, "first_reply_hours_median", language) == text
 
 
 @pytest.mark.parametrize(

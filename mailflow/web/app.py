@@ -32,6 +32,7 @@ from mailflow.web import (
     badge,
     certificate,
     feedback_form,
+    forms,
     operator,
     operator_auth,
     pages,
@@ -65,9 +66,15 @@ class WebApp(Starlette):
 
 def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
-    if status not in (404, 405):
-        status = 404
-    return pages.render(request, "not_found.html", {}, status_code=status)
+    if status == 405:
+        # Not "no such seal" (a black-box run read that on a real shop's page after a
+        # POST): the page exists, the method does not; Allow names the ones that do.
+        response = forms.message(request, "not_allowed", 405)
+        allowed = (exc.headers or {}).get("Allow") if isinstance(exc, HTTPException) else None
+        if allowed:
+            response.headers["Allow"] = allowed
+        return response
+    return pages.render(request, "not_found.html", {}, status_code=404)
 
 
 def server_error(request: Request, exc: Exception) -> Response:

@@ -38,8 +38,9 @@ def negotiate(
 ) -> str:
     """The language of a response: the switch, else the language of the mail whose link
     opened the page (`mailed`), else the browser's best, else `default`."""
-    if query_language in LANGUAGES:
-        return query_language  # type: ignore[return-value]
+    query = (query_language or "").strip().lower()
+    if query in LANGUAGES:
+        return query
     if mailed in LANGUAGES:
         return mailed  # type: ignore[return-value]
     best, best_q = default, 0.0
