@@ -254,6 +254,31 @@ def test_a_badge_link_from_another_domain_is_shown_as_not_valid_there(
     assert "verdict-invalid" in altered.text
 
 
+def test_the_badge_image_on_another_domain_says_not_valid_here(client: TestClient) -> None:
+    """The image itself, shown on a page of another host (the Referer a browser sends
+    with it), says "hier nicht gültig" in warning colours without a tick, whatever the
+    seal (a black-box run saw a valid Gold badge on any domain); on the shop's domain or
+    a subdomain, on our own pages (the certificate page's preview) and without a
+    Referer it shows the seal. Caches keep one per referring page."""
+
+    def shown(referer: str | None) -> str:
+        headers = {"Referer": referer} if referer else {}
+        badge = client.get(f"/siegel/{SLUG}/badge.svg", headers=headers)
+        assert badge.status_code == 200 and "Referer" in badge.headers["vary"]
+        return badge.text
+
+    elsewhere = shown("https://fake-gold.example/")
+    assert 'data-state="elsewhere">hier nicht gültig<' in elsewhere
+    assert "fake-gold.example" in elsewhere and 'data-mark="tick"' not in elsewhere
+    for referer in (
+        "https://moebel-fuchs.example/kasse",
+        "https://www.moebel-fuchs.example/",
+        f"http://testserver/siegel/{SLUG}",
+        None,
+    ):
+        assert 'data-state="active"' in shown(referer), referer
+
+
 def test_a_failure_is_a_500_page_with_the_headers(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,10 @@
 The badge shows the seal as it is today, never an old tier: the tier held while the
 certification is valid, otherwise the state (expired, withdrawn, trial, pre-check).
 Its state is read from the stored seal and `scoring.seal_status` alone (no figures),
-so it is cheap; it is cached briefly (`MAX_AGE`) and revalidated by ETag.
+so it is cheap; it is cached briefly (`MAX_AGE`) and revalidated by ETag. Shown on a
+page whose host is none of the shop's registered domains (the Referer a browser sends
+with the image), it says "not valid on this site" whatever the seal: a copied badge
+does not look valid elsewhere (without a Referer nothing can be compared).
 
 The snippet links to the certificate page with the domain-bound token of
 `mediation.badges`, one per registered shop domain.
@@ -15,7 +18,7 @@ import hashlib
 from datetime import datetime
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -43,13 +46,22 @@ _COLOURS = {
 
 
 def state(
-    session: Session, config: Config, slug: str, language: str, at: datetime
+    session: Session,
+    config: Config,
+    slug: str,
+    language: str,
+    at: datetime,
+    shown_on: str | None = None,
 ) -> dict[str, Any]:
-    """What the badge of `slug` shows at `at`: a headline, a detail line, its colours."""
+    """What the badge of `slug` shows at `at` on a page of host `shown_on` (None: not
+    known, or ours): a headline, a detail line, its colours."""
     t = i18n.texts(language)
     merchant = storage.merchant_by_slug(session, slug)
     if merchant is None or merchant.id is None:
         return _shown("unknown", t["badge_unknown"], "", "warning", known=False)
+    domains = merchant.domains
+    if shown_on and domains and not any(badges.host_matches(shown_on, d) for d in domains):
+        return _shown("elsewhere", t["badge_elsewhere"], shown_on[:40], "warning")
     public = certificate_store.public_seal(session, merchant.id)
     if public.withdrawn:
         return _shown("withdrawn", t["badge_withdrawn"], "", "warning")
@@ -87,8 +99,16 @@ def badge_svg(request: Request) -> Response:
     slug = request.path_params["slug"]
     language = pages.language(request)
     config = pages.config(request)
+    referer = request.headers.get("referer")
+    host = urlsplit(referer).hostname if referer else None
+    ours = {request.url.hostname, urlsplit(config.web.public_url).hostname}
+    shown_on = (
+        None
+        if host is None or any(own and badges.host_matches(host, own) for own in ours)
+        else host
+    )
     with Session(pages.engine(request)) as session:
-        shown = state(session, config, slug, language, pages.now(request))
+        shown = state(session, config, slug, language, pages.now(request), shown_on)
     t = i18n.texts(language)
     label = f"{t['badge_seal']}: {shown['headline']} {shown['detail']}".strip()
     body = (
@@ -101,7 +121,7 @@ def badge_svg(request: Request) -> Response:
     headers = {
         "Cache-Control": f"public, max-age={MAX_AGE}",
         "ETag": etag,
-        "Vary": "Accept-Language",
+        "Vary": "Accept-Language, Referer",
         "Content-Language": language,
     }
     status_code = 200 if shown["known"] else 404
