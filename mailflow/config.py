@@ -8,6 +8,7 @@ prints as one line before it exits with status 2.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import re
@@ -276,6 +277,10 @@ class WebSection:
     SIEGEL_OPERATOR_PASSWORD_HASH overrides it. Never a password in clear."""
     operator_login_failures: int = 5
     """Failed logins to /betrieb per client within the window before it gets 429."""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    """The reverse proxies (IP addresses or networks) whose X-Forwarded-For and
+    X-Forwarded-Proto name the client: the per-client limits count the real client, not
+    the proxy. Any other peer is the client itself."""
     operator_login_window_minutes: int = 15
     trial_notice_days: int = 14
     """Lifecycle mails: the trial's end, this many days before."""
@@ -494,6 +499,13 @@ def _check_web(web: WebSection) -> None:
     ):  # fmt: skip
         if getattr(web, key) <= 0:
             raise ConfigError(f"[web] {key}", f"must be greater than 0, got {getattr(web, key)}")
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                "[web] trusted_proxies", f"expected IP addresses or networks, got {proxy!r}"
+            ) from None
     # Only a hash given is checked here: it is a secret, usually set for the web side's
     # process alone (SIEGEL_OPERATOR_PASSWORD_HASH), and the operator's shell running
     # `siegel cases` need not know it. Without one the operator views stay off.

@@ -81,6 +81,7 @@ def test_a_merchant_calendar_and_deadlines_come_from_the_config(tmp_path: Path) 
         ({"mediation": {"mediators": ["nobody"]}}, "[mediation]"),
         ({"mediation": {"settlement_reply_days": -1}}, "[mediation] settlement_reply_days"),
         ({"mediation": {"max_cases_per_mail": 0}}, "[mediation] max_cases_per_mail"),
+        ({"web": {"trusted_proxies": ["proxy.example"]}}, "[web] trusted_proxies"),
     ],
 )
 def test_a_wrong_value_names_its_key(raw: dict, key: str, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ The password is kept only as a PBKDF2 hash."""
 from __future__ import annotations
 
 import base64
+import http.client
 import re
 import threading
 from collections.abc import Iterator
@@ -22,10 +23,12 @@ from mailflow.config import ConfigError
 from mailflow.db import session_scope
 from mailflow.web import csrf, operator_auth
 from mailflow.web.app import create_app
+from mailflow.web.server import WebServer
 from mediation import feedback_store, seal
 from mediation.storage import Case, CaseDeadline, Customer, Merchant
 from mediation.workflow import State
 from tests.conftest import make_config
+from tests.net import free_port
 
 NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
@@ -199,6 +202,40 @@ def test_parallel_guesses_get_no_more_checks_than_sequential_ones(
             codes.append(code)
         assert codes.count(401) == 3, codes
         assert running.get("/betrieb", headers=basic("betrieb", PASSWORD)).status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(
+    sqlite_engine: Engine, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A black-box run behind a proxy at 127.0.0.2: five wrong logins from different
+    visitors locked the operator out, as every visitor was the proxy. With the proxy in
+    `[web] trusted_proxies` (real uvicorn, real sockets) its X-Forwarded-For names the
+    client: other visitors' failures do not count against the operator's."""
+    seed(sqlite_engine)
+    web = {
+        "operator_user": "betrieb", "operator_password_hash": HASH,
+        "operator_login_failures": 3, "trusted_proxies": ["127.0.0.2"],
+    }  # fmt: skip
+    port = free_port()
+    config = make_config(tmp_path, web=web, database={"url": str(sqlite_engine.url)})
+    server = WebServer(config, engine=sqlite_engine, port=port).start()
+    try:
+
+        def login(visitor: str, password: str) -> int:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0)
+            )
+            headers = basic("betrieb", password) | {"X-Forwarded-For": visitor}
+            connection.request("GET", "/betrieb", headers=headers)
+            status = connection.getresponse().status
+            connection.close()
+            return status
+
+        assert [login(f"203.0.113.{n}", "falsch") for n in range(6)] == [401] * 6
+        assert login("198.51.100.7", PASSWORD) == 200
+        assert [login("203.0.113.9", "falsch") for _ in range(4)] == [401, 401, 401, 429]
+    finally:
+        server.stop()
 
 
 def test_password_hashes_verify_and_a_login_needs_one(

@@ -53,9 +53,9 @@ def _uvicorn_config(app: object, config: Config, port: int | None) -> uvicorn.Co
         access_log=False,
         lifespan="off",
         server_header=False,
-        # Behind a proxy on this host, take the client's scheme from X-Forwarded-Proto.
+        # Behind a trusted proxy, the client's address and scheme are its X-Forwarded-*.
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=list(config.web.trusted_proxies),
     )
 
 
