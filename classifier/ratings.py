@@ -121,6 +121,8 @@ _WORD = re.compile(
 )
 # "one of the best", "eins der schnellsten": a number word that does not score.
 _NOT_A_SCORE_AFTER_WORD = re.compile(r"\s+(?:of|von|der|die|das|the)\b", re.IGNORECASE)
+# A word and a comma before a number after a label's colon: "mies, 1 Punkt".
+_WORD_THEN_NUMBER = re.compile(r"[ \t]*(?:[^\W\d_]+[ \t]+)?[^\W\d_]{2,20}[ \t]*,[ \t]*(?=\d)")
 _GRADE = re.compile(r"(?:schul)?note[ \t]*:?[ \t]*(?P<grade>\d+)(?![.,]?\d)", re.IGNORECASE)
 _LETTER_AFTER = re.compile(r"[^\W\d_]")
 
@@ -271,7 +273,12 @@ def _read_labelled(
         name = label.lastgroup or ""
         after = _AFTER_LABEL.match(body, label.end())
         explicit = bool(after and after.group("mark"))
-        token = _score_at(body, after.end() if after else label.end(), grades=False)
+        start = after.end() if after else label.end()
+        token = _score_at(body, start, grades=False)
+        if explicit and (said := _WORD_THEN_NUMBER.match(body, start)):
+            # "Erreichbarkeit: mies, 1 Punkt", "Service: gut, 4 Punkte": the number
+            # says it exactly, whatever the word in front of it (known or not).
+            token = _score_at(body, said.end(), grades=False) or token
         if token is None:
             continue
         if token.quantity:

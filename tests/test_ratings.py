@@ -96,6 +96,9 @@ def scores(result: RatingReply | UnreadableRating) -> tuple[int | None, ...] | N
         ("My rating: 5/5/4 - thanks for sorting it out!", (5, 5, 4)),
         ("Ratings: 3 4 5", (3, 4, 5)),
         ("Service, reachability and reaction time: excellent, good, good", (5, 4, 4)),
+        # A word, then the number (a black-box run lost the worst score of the first)
+        ("Service: gut, 4 Punkte. Erreichbarkeit: mies, 1 Punkt. Reaktionszeit 2.", (4, 1, 2)),
+        ("Service: sehr gut, 2 Punkte. Erreichbarkeit: 5. Reaktionszeit: 3", (2, 5, 3)),
     ],
 )
 def test_answer_forms_are_read(text: str, expected: tuple[int, int, int]) -> None:
