@@ -264,6 +264,10 @@ def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
         defects.extend(_mail_parser_defects(reader))
     from_pairs = _address_pairs(message, "from", reader)
     from_name, from_address = from_pairs[0] if from_pairs else ("", None)
+    if len({address.lower() for _, address in from_pairs}) > 1:
+        # Several authors: none of them is the one person who may act for a role.
+        defects.append(f"from-several: {len(from_pairs)} mailboxes")
+        from_name, from_address = "", None
     return ParsedMail(
         message_id=_message_id(_first(headers, "message-id")),
         from_address=from_address,

@@ -133,7 +133,7 @@ def _handle(
     if not kinds & {Kind.CASE, Kind.COMPLAINT, Kind.OPERATOR, Kind.PRAISE, Kind.FEEDBACK}:
         return holds.hold(session, mail, HeldReason.NO_RECIPIENT, delivered, settings)
     if not mail.sender:
-        return holds.hold(session, mail, HeldReason.NO_SENDER, "no From address", settings)
+        return holds.hold(session, mail, HeldReason.NO_SENDER, "no single From address", settings)
     if _ours([mail.sender], settings):
         detail = f"From {mail.sender}, an address of ours: a loop or a forgery"
         return holds.hold(session, mail, HeldReason.OWN_ADDRESS, detail, settings)

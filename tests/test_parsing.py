@@ -163,6 +163,16 @@ def html_mail(markup: str) -> bytes:
     return mail("Subject: x\nContent-Type: text/html; charset=utf-8", markup)
 
 
+def test_a_from_with_several_mailboxes_names_no_sender() -> None:
+    """ "From: service@shop.example, evil@evil.example" acted as the shop in a black-box
+    run: several authors are no one person who may act for a role. The sender is none
+    (the mail is held as without one) and the defect recorded; one mailbox twice is one."""
+    several = parse(b"From: service@shop.example, evil@evil.example\nSubject: s\n\nText\n")
+    assert several.from_address is None and "from-several: 2 mailboxes" in several.defects
+    twice = parse(b"From: A <a@shop.example>, a@Shop.example\nSubject: s\n\nText\n")
+    assert twice.from_address == "a@shop.example"
+
+
 def test_javascript_links_are_not_kept() -> None:
     """A javascript: link keeps its text but loses its target, in text and in HTML."""
     parsed = parse(html_mail('<p><a href="javascript:alert(1)">Gutschein</a></p>'))
