@@ -225,8 +225,9 @@ class ConnectionLimits:
 
 class _Spoken(SMTP):
     """aiosmtpd's session for a connection that has spoken: the greeting was already
-    sent, the idle timeout counts bytes (aiosmtpd's restarts only at a command, so a
-    long DATA would time out) and ends with 421. A line of DATA may be longer than
+    sent, the idle timeout counts lines, of DATA too (aiosmtpd's restarts only at a
+    command, so a long DATA would time out; bytes without a line end do not count) and
+    ends with 421. A line of DATA may be longer than
     RFC 5321's 1000 octets (`line_length_limit`): real clients send such mail, and
     a permanent "500 Line too long" would bounce it; the size limit still holds."""
 
@@ -260,7 +261,10 @@ class _Spoken(SMTP):
         super().connection_lost(error)
 
     def data_received(self, data: bytes) -> None:
-        self._reset_timeout()
+        # A line ended is progress; bytes dribbled without one (a slow-loris client
+        # holding a place with a byte every few seconds) are not.
+        if b"\n" in data:
+            self._reset_timeout()
         super().data_received(data)
 
     def _reset_timeout(self, duration: float | None = None) -> None:

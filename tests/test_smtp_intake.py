@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import smtplib
@@ -379,6 +380,28 @@ def test_idle_session_is_closed_with_421_but_a_slow_data_is_not(
     finally:
         idle.close()
         slow.close()
+        running.stop()
+
+
+def test_bytes_dribbled_without_a_line_end_do_not_keep_a_session(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """A slow-loris client sends a byte now and then, never ending a line (a black-box
+    run held 200 places so, locking real senders out): closed with 421 after
+    idle_timeout_seconds, as a silent one."""
+    running = start_intake(sqlite_engine, tmp_path, idle_timeout_seconds=0.5)
+    dribbler = connect(running.port)
+    try:
+        assert speak(dribbler, b"EHLO client.example.org").startswith(b"250")
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # the server closes while we still dribble
+            for byte in b"MAIL FROM:<kundin.mit.langer.adresse@example.org> SIZE=1000":
+                dribbler.sendall(bytes([byte]))
+                time.sleep(0.1)
+        assert until_closed(dribbler).endswith(b"Idle too long, closing connection\r\n")
+        assert time.monotonic() - started < 4  # the dribble takes 6 s
+    finally:
+        dribbler.close()
         running.stop()
 
 
