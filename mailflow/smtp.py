@@ -28,6 +28,7 @@ import errno
 import logging
 import resource
 import socket
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -187,6 +188,8 @@ class ConnectionLimits:
         self.by_client: dict[str, dict[Silent, None]] = {}
         self.silent: dict[Silent, None] = {}
         self.count = 0
+        self.sessions: weakref.WeakSet[_Spoken] = weakref.WeakSet()
+        """The sessions of connections that have spoken: told 421 at a stop."""
 
     def admit(self, connection: Silent) -> bool:
         """Count `connection` in, displacing a silent one if a limit is reached;
@@ -248,6 +251,8 @@ class _Spoken(SMTP):
         self.limits = limits
         self._greeting_sent = True
         self._idle_deadline = 0.0
+        if limits is not None:
+            limits.sessions.add(self)
 
     async def push(self, status: str | bytes) -> None:
         if self._greeting_sent:  # aiosmtpd's own greeting, always its first push
@@ -280,6 +285,13 @@ class _Spoken(SMTP):
     def wait_for_us(self) -> None:
         """The client waits for our answer: it is not idle until we have given it."""
         self._reset_timeout(self.WAITING_FOR_US)
+
+    def shut_down(self) -> None:
+        """The intake stops: say so (RFC 5321 §3.8), whatever the session was doing,
+        and close; a DATA under way is not stored, its client sends it again."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(SHUTTING_DOWN.encode() + b"\r\n")  # type: ignore[attr-defined]
+            self.transport.close()
 
     def answered(self) -> None:
         """Our answer is given: the client's turn, and the idle timeout, again."""
@@ -416,6 +428,8 @@ class IntakeController(Controller):
         while handler.storing and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)  # the sessions answered push their replies
+        for session in list(self.limits.sessions):
+            session.shut_down()
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(ACCEPT_BATCH):

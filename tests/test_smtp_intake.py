@@ -383,6 +383,34 @@ def test_idle_session_is_closed_with_421_but_a_slow_data_is_not(
         running.stop()
 
 
+def test_a_stop_during_a_data_transfer_says_421_before_closing(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """SIGTERM while a client is still sending its DATA: it hears 421 4.3.2 (RFC 5321
+    §3.8) before the connection closes, not a bare disconnect (a black-box finding), and
+    the half mail is not stored; a session between commands hears it too."""
+    running = start_intake(sqlite_engine, tmp_path)
+    sending, waiting = connect(running.port), connect(running.port)
+    try:
+        for sock in (sending, waiting):
+            assert speak(sock, b"EHLO client.example.org").startswith(b"250")
+        for command in (b"MAIL FROM:<k@example.org>", b"RCPT TO:<beschwerde@siegel.test>"):
+            sending.sendall(command + b"\r\n")
+            assert reply(sending).startswith(b"250")
+        sending.sendall(b"DATA\r\n")
+        assert reply(sending).startswith(b"354")
+        sending.sendall(complaint("half")[:60])
+        time.sleep(0.1)
+        running.controller.stop()
+        for sock in (sending, waiting):
+            assert until_closed(sock).startswith(b"421 4.3.2 ")
+        assert running.mails() == []
+    finally:
+        sending.close()
+        waiting.close()
+        running.spool.stop()
+
+
 def test_bytes_dribbled_without_a_line_end_do_not_keep_a_session(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
