@@ -267,6 +267,15 @@ def speak(sock: socket.socket, line: bytes) -> bytes:
     return reply(sock)
 
 
+def begin_data(sock: socket.socket) -> None:
+    """MAIL, RCPT and DATA on a greeted session, up to its 354."""
+    for command in (b"MAIL FROM:<k@example.org>", b"RCPT TO:<beschwerde@siegel.test>"):
+        sock.sendall(command + b"\r\n")
+        assert reply(sock).startswith(b"250")
+    sock.sendall(b"DATA\r\n")
+    assert reply(sock).startswith(b"354")
+
+
 def until_closed(sock: socket.socket) -> bytes:
     """Everything the server sends until it closes the connection (5 s at most)."""
     data = b""
@@ -363,11 +372,7 @@ def test_idle_session_is_closed_with_421_but_a_slow_data_is_not(
 
         slow = connect(running.port)
         assert speak(slow, b"EHLO client.example.org").startswith(b"250")
-        for command in (b"MAIL FROM:<k@example.org>", b"RCPT TO:<beschwerde@siegel.test>"):
-            slow.sendall(command + b"\r\n")
-            assert reply(slow).startswith(b"250")
-        slow.sendall(b"DATA\r\n")
-        assert reply(slow).startswith(b"354")
+        begin_data(slow)
         started = time.monotonic()
         for line in complaint(8).splitlines(keepends=True):
             slow.sendall(line)
@@ -394,11 +399,7 @@ def test_a_stop_during_a_data_transfer_says_421_before_closing(
     try:
         for sock in (sending, waiting):
             assert speak(sock, b"EHLO client.example.org").startswith(b"250")
-        for command in (b"MAIL FROM:<k@example.org>", b"RCPT TO:<beschwerde@siegel.test>"):
-            sending.sendall(command + b"\r\n")
-            assert reply(sending).startswith(b"250")
-        sending.sendall(b"DATA\r\n")
-        assert reply(sending).startswith(b"354")
+        begin_data(sending)
         sending.sendall(complaint("half")[:60])
         time.sleep(0.1)
         running.controller.stop()
