@@ -109,6 +109,22 @@ def requests_since(
     return int(session.execute(query).scalar_one())
 
 
+def pending_same(
+    session: Session, merchant_id: int, address_key: str, praise: str, criticism: str, now: datetime
+) -> FeedbackRequest | None:
+    """An unconfirmed, unexpired request with the same shop, address and texts: the same
+    form sent twice (a double click, the back button)."""
+    query = select(FeedbackRequest).where(
+        FeedbackRequest.merchant_id == merchant_id,
+        FeedbackRequest.address_key == address_key,
+        FeedbackRequest.praise == praise,
+        FeedbackRequest.criticism == criticism,
+        FeedbackRequest.confirmed_at.is_(None),  # type: ignore[union-attr]
+        FeedbackRequest.expires_at > now,  # type: ignore[arg-type, operator]
+    )
+    return session.scalars(query).first()
+
+
 def request_by_digest(session: Session, confirm_digest: str) -> FeedbackRequest | None:
     """The request of a confirmation token, locked for this unit of work."""
     query = select(FeedbackRequest).where(FeedbackRequest.confirm_digest == confirm_digest)

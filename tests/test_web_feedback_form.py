@@ -183,6 +183,19 @@ def test_characters_nobody_types_are_dropped_and_full_fields_fit_the_body(
     assert (second.praise, second.criticism) == (full["praise"], full["criticism"])
 
 
+def test_the_same_form_sent_twice_is_one_request(client: TestClient, sqlite_engine: Engine) -> None:
+    """A double click or back-and-send posts the same form again (a black-box run got
+    two mails and two counted entries): one request, one mail; a changed text is new."""
+    page = client.get(FORM).text
+    fields = {csrf.FIELD: token_of(page), **ENTRY}
+    first, second = client.post(FORM, data=fields), client.post(FORM, data=fields)
+    assert first.status_code == second.status_code == 200
+    assert 'data-message="feedback_sent"' in second.text
+    assert len(confirmation_links(sqlite_engine)) == 1
+    assert post(client, FORM, ENTRY | {"praise": "Doch noch etwas"}).status_code == 200
+    assert len(confirmation_links(sqlite_engine)) == 2
+
+
 def test_the_shop_cannot_leave_lob_tadel_about_itself(
     client: TestClient, sqlite_engine: Engine
 ) -> None:
@@ -209,8 +222,8 @@ def test_requests_are_limited_per_address_and_per_client(
         tmp_path, web={"feedback_per_address_per_day": 3, "feedback_per_ip_per_hour": 4}
     )
     with build(sqlite_engine, config, clock) as client:
-        for _ in range(3):
-            assert post(client, FORM, ENTRY).status_code == 200
+        for number in range(3):  # three different texts (the same one twice is one)
+            assert post(client, FORM, ENTRY | {"praise": f"Lob {number}"}).status_code == 200
         limited = post(client, FORM, ENTRY)
         assert limited.status_code == 429 and 'data-message="rate_limited"' in limited.text
         assert post(client, FORM, ENTRY | {"address": "b@example.org"}).status_code == 200

@@ -109,6 +109,17 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
         if errors:
             return _form(request, merchant, fields, errors, status=400)
         address = fields["address"]
+        praise, criticism = fields.get("praise", ""), fields.get("criticism", "")
+        if form_store.pending_same(
+            session,
+            merchant.id,
+            address.lower(),
+            praise,
+            criticism,
+            now,  # type: ignore[arg-type]
+        ):
+            # The same form again (a double click, back and send): its mail is on its way.
+            return forms.message(request, "feedback_sent", 200, hours=web.feedback_confirm_hours)
         client = forms.client_key(request)
         by_address = form_store.requests_since(
             session, now - timedelta(days=1), address_key=address.lower()
@@ -126,8 +137,8 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
                 address_key=address.lower(),
                 client_key=client,
                 language=language,
-                praise=fields.get("praise", ""),
-                criticism=fields.get("criticism", ""),
+                praise=praise,
+                criticism=criticism,
                 publish_consent=fields.get("consent") == "yes",
                 confirm_digest=rating_links.digest(token),
                 created_at=now,
