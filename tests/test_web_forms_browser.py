@@ -67,12 +67,25 @@ def site(engine: Engine, tmp_path: Path, sink: Sink) -> Iterator[tuple[Harness, 
 
 
 def click_and_wait(driver, element) -> None:  # type: ignore[no-untyped-def]
-    """Click a button or link and wait until the next page replaced this one."""
-    from selenium.webdriver.support import expected_conditions
+    """Click a button or link and wait until the next page replaced this one. The old
+    page's element is gone then: chromedriver says so as a stale element or, asked in
+    the middle of the navigation, as a node that "does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def replaced(_driver) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
     element.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 10).until(replaced)
 
 
 def photograph(driver, name: str) -> None:  # type: ignore[no-untyped-def]
