@@ -209,3 +209,36 @@ def test_customers_are_greeted_by_the_one_greeting_helper() -> None:
             assert "Guten Tag <customer_name>" not in text and "Hello <customer_name>" not in text
             if key.startswith("customer.") and key not in OUTSIDE_CASES:
                 assert text.startswith(VALUES["greeting"]), key
+
+
+def _logged_kinds() -> set[str]:
+    """Every kind a case's timeline may show: the workflow's events and what the case
+    service logs by name (`transitions.log(session, case, "Kind", ...)`, the holds)."""
+    import dataclasses
+    import inspect
+    from pathlib import Path
+
+    from mediation import events
+
+    kinds = {
+        name
+        for name, value in vars(events).items()
+        if inspect.isclass(value)
+        and dataclasses.is_dataclass(value)
+        and value.__module__ == events.__name__
+    }
+    for source in (Path(__file__).parents[1] / "mediation").glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        kinds |= set(re.findall(r'transitions\.log\(\s*session,\s*\w+,\s*"(\w+)"', text))
+        for line in text.splitlines():
+            if re.match(r"\s*kind = ", line):  # holds.py: the kind chosen by reason
+                kinds |= set(re.findall(r'"([A-Z]\w+)"', line))
+    return kinds
+
+
+@pytest.mark.parametrize("language", templates.LANGUAGES)
+def test_every_timeline_entry_has_a_label_in_both_languages(language: str) -> None:
+    """A German case file read "EvidenceAttached (das System)" (a black-box finding):
+    every kind a timeline shows has its words in each language."""
+    missing = {kind for kind in _logged_kinds() if kind not in templates.EVENT_LABELS[language]}
+    assert missing == set()
