@@ -25,7 +25,7 @@ from mailflow.web import csrf, operator_auth
 from mailflow.web.app import create_app
 from mailflow.web.server import WebServer
 from mediation import feedback_store, seal
-from mediation.storage import Case, CaseDeadline, Customer, Merchant
+from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant
 from mediation.workflow import State
 from tests.conftest import make_config
 from tests.net import free_port
@@ -115,17 +115,24 @@ def test_the_overview_lists_merchants_attention_and_waiting_entries(client) -> N
     shop's address (its forward bounced: no deadline), one in mediation without
     mediator, an overdue deadline; only the consented entry waits."""
     running, _ = client
+    with session_scope(running.app.state.engine) as session:
+        session.add(HeldMail(mail_id=7, reason="self-complaint", detail="x", held_at=NOW))
     page = running.get("/betrieb", headers=GOOD)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
     # Certified on 15.01.2026 for twelve months: valid up to and including 14.01.2027,
     # the day the public certificate shows too.
-    assert "Möbel Fuchs none active 14.01.2027" in text
+    assert "Möbel Fuchs ohne Stufe zertifiziert 14.01.2027" in text
     certificate = running.get("/siegel/moebel-fuchs", headers={"Accept-Language": "de"})
     assert '<strong id="valid-until">14.01.2027</strong>' in certificate.text
-    assert "Neuer Laden none trial 01.01.2027" in text
+    assert "Neuer Laden ohne Stufe Testphase 01.01.2027" in text
     assert "SSG-2026-000001" in page.text and "SSG-2026-000002 (in_mediation)" in text
-    assert "SSG-2026-000003: merchant_reply" in text
+    assert "SSG-2026-000003: merchant_reply, Donnerstag, 26. November 2026, 11:00 Uhr" in text
+    english = running.get("/betrieb?lang=en", headers=GOOD).text
+    assert "Thursday, 26 November 2026, 11:00 (CET)" in english and "certified" in english
+    assert "Mail an lob@" in text and "mail to praise@" in english
+    assert "Ein Shop kann sich nicht über sich selbst beschweren" in text  # not its code
+    assert "a shop cannot complain about itself" in english
     unreachable = page.text.split('id="merchant-unreachable">')[1].split("</ul>")[0]
     assert "SSG-2026-000004: siegel merchant set moebel-fuchs --email" in unreachable
     assert "SSG-2026-000003" not in unreachable

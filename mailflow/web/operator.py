@@ -12,6 +12,7 @@ a client gets 429 with Retry-After (`operator_auth.Throttle`).
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import timedelta
 from typing import Any
@@ -25,8 +26,19 @@ from starlette.routing import Route
 from mailflow.db import session_scope
 from mailflow.sealwork import scoring_day
 from mailflow.web import csrf, forms, i18n, operator_auth, pages
-from mediation import attention, feedback_store, rating_store, seal, storage
-from scoring import seal_status
+from mediation import (
+    attention,
+    certificate_store,
+    feedback_store,
+    rating_store,
+    seal,
+    storage,
+    templates,
+)
+from mediation.seal import TIER_NAMES
+from scoring import Tier, seal_status
+
+log = logging.getLogger("mailflow.web")
 
 REALM = 'Basic realm="Service-Siegel Betrieb", charset="UTF-8"'
 STUCK_AFTER = timedelta(minutes=10)
@@ -57,6 +69,7 @@ def _operator(request: Request) -> str | Response:
             return _challenge(request)
         else:
             throttle.failed(client, now)
+            log.warning("operator login failed (client %s)", client[:8])
             return _challenge(request)
     response = forms.message(request, "login_throttled", 429, minutes=math.ceil(wait / 60))
     response.headers["Retry-After"] = str(wait)
@@ -76,6 +89,7 @@ def overview(request: Request) -> Response:
     config, now = pages.config(request), pages.now(request)
     language = pages.language(request)
     day = scoring_day(config, now)
+    t, zone = i18n.texts(language), config.siegel.timezone
     with Session(pages.engine(request)) as session:
         records, held = seal.records(session)
         merchants, names = [], {}
@@ -83,24 +97,43 @@ def overview(request: Request) -> Response:
             names[merchant.id] = merchant.name
             record = records.get(merchant.slug)
             status = seal_status(record, day, config.scoring.policy) if record else None
+            phase = status.phase.value if status else "precheck-missing"
+            if certificate_store.public_seal(session, merchant.id).withdrawn:  # type: ignore[arg-type]
+                phase = "withdrawn"
+            tier = Tier(str(held.get(merchant.slug, Tier.NONE)))
             merchants.append(
                 {
                     "slug": merchant.slug,
                     "name": merchant.name,
-                    "tier": str(held.get(merchant.slug, "none")),
-                    "phase": status.phase.value if status else "precheck-missing",
+                    "tier": t["badge_no_tier"] if tier is Tier.NONE else TIER_NAMES[language][tier],
+                    "phase": t[f"phase_{phase.replace('-', '_')}"],
                     "trial_ends": _day(status.trial_ends_on if status else None, language),
                     "valid_until": _day(status.last_valid_day if status else None, language),
                 }
             )
+        overdue = [
+            row | {"due_at": templates.format_moment(row["due_at"], language, zone)}
+            for row in attention.overdue_deadlines(session, now - STUCK_AFTER)
+        ]
+        held_mails = [
+            row
+            | {
+                "held_at": templates.format_moment(row["held_at"], language, zone),
+                "reason": templates.held_text(row["reason"], language),
+            }
+            for row in attention.held_mails(session)
+        ]
         context: dict[str, Any] = {
             "merchants": merchants,
             "needs_merchant": attention.needs_merchant(session),
             "merchant_unreachable": attention.merchant_unreachable(session),
             "no_mediator": attention.mediation_without_mediator(session),
-            "overdue": attention.overdue_deadlines(session, now - STUCK_AFTER),
-            "held": attention.held_mails(session),
-            "waiting": _waiting(session, names),
+            "overdue": overdue,
+            "held": held_mails,
+            "waiting": [
+                entry | {"source": t[f"source_{entry['source'].replace('-', '_')}"]}
+                for entry in _waiting(session, names)
+            ],
         }
     token = forms.token(request, "operator", user)
     context |= {"user": user, "csrf_field": csrf.FIELD, "csrf": token}
