@@ -57,7 +57,11 @@ def _operator(request: Request) -> str | Response:
     wait = throttle.admit(client, now)
     if wait is None:
         header = request.headers.get("authorization")
-        user = operator_auth.login(header, web.operator_user, web.operator_password_hash)
+        try:
+            user = operator_auth.login(header, web.operator_user, web.operator_password_hash)
+        except BaseException:
+            throttle.released(client)  # a reservation must never outlive its request
+            raise
         if user == operator_auth.BUSY:
             throttle.released(client)
             wait = 1

@@ -73,7 +73,7 @@ def login(header: str | None, user: str, stored: str) -> str | None:
             return user
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # not base64 (also non-ASCII), not UTF-8
         return None
     name, colon, password = decoded.partition(":")
     if not colon:
