@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from mailflow.db import utcnow
 from mailflow.models import MailStatus, StoredMail
 from mailflow.parsing import MAX_MESSAGE_ID_CHARS
+from mediation import addresses
 
 log = logging.getLogger("mailflow.spool")
 
@@ -205,9 +206,9 @@ def _store_once(
 ) -> list[Stored]:
     """Store the batch. A known mail arriving again is counted on its row and its new
     envelope recipients merged there; if its row was already read for its recipients
-    (processing or done), those new recipients would never be worked, so the arrival is
-    also stored as a mail of its own for them alone (`redelivery_fingerprint`): the same
-    message sent to a second case address later acts there too."""
+    (processing or done), new case addresses among them would never be worked, so the
+    arrival is also stored as a mail of its own for them alone (`redelivery_fingerprint`):
+    the same message sent to a second case address later acts there too."""
     binds, read_recipients = _converters(engine.dialect)
     with engine.begin() as connection:
         fingerprints = list(dict.fromkeys(i.fingerprint for i in identities))
@@ -228,7 +229,13 @@ def _store_once(
             if fingerprint in known:
                 mail_id, merged, status = known[fingerprint]
                 seen = {address.lower() for address in arrived_again.get(mail_id, merged)}
-                unseen = [address for address in recipients if address.lower() not in seen]
+                # Only a case address acts anew for the same mail: a copy for service@ or
+                # beschwerde@ beside it would open nothing, or hold it a second time.
+                unseen = [
+                    address
+                    for address in recipients
+                    if address.lower() not in seen and addresses.names_a_case(address)
+                ]
                 arrived_again.setdefault(mail_id, merged).extend(recipients)
                 if status not in _READ or not unseen:
                     again_count[mail_id] += 1

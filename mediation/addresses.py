@@ -197,6 +197,11 @@ def in_scheme(domain: str, address: str) -> bool:
     )
 
 
+def names_a_case(address: str) -> bool:
+    """Whether `address` has the form of a case address (its token and domain unchecked)."""
+    return _CASE_RE.match(address.rpartition("@")[0].strip().lower()) is not None
+
+
 def mask_case_addresses(text: str, placeholder: str) -> str:
     """`text` with every case address in it, of any case and role, replaced by
     `placeholder`: what a party wrote is passed on without the key to act for it."""
