@@ -39,8 +39,9 @@ are read once per case and transaction (`_Threads`) and counted on as rows are a
 
 `record_bounce()` connects a delivery status notification that came back to a
 row's VERP envelope sender with that row (or the row a bounce names otherwise:
-`mailflow.delivery_reports`). A row that bounced permanently (or `failed` at the relay)
-keeps further mail of its case from its address: each is stored `suppressed`
+`mailflow.delivery_reports`; the relay marks a case's row `bounced` itself when the
+receiving side refuses the recipient for good, `Answer.recipient_refused`). A row that
+bounced keeps further mail of its case from its address: each is stored `suppressed`
 (`recipient-bounced`), so that reminders do not go on bouncing, until the forward of
 the complaint goes there again
 (`RESUMES_AFTER_BOUNCE`: only the operator's correction of the shop's address sends it).
@@ -132,6 +133,9 @@ class AttemptOutcome(enum.StrEnum):
     REPORTED = "reported"  # any other report to the VERP address: recorded only
 
 
+_RECIPIENT_REFUSED = re.compile(r"5\.[12]\.\d{1,3}\b")
+
+
 @dataclasses.dataclass(frozen=True)
 class Answer:
     """The relay's answer to one message; `code` is None when there was no answer."""
@@ -140,6 +144,17 @@ class Answer:
     response: str
     relay_problem: bool = False  # the relay, not this message, is the trouble
     unsendable: bool = False  # this message cannot go out this way: no retry helps
+
+    @property
+    def recipient_refused(self) -> bool:
+        """A 5xx that refuses this recipient for good (RFC 3463 5.1.x addressing, 5.2.x
+        mailbox): the receiving side's verdict, as a bounce would report it, not a
+        trouble of ours (a relay that refuses us, a message we cannot send)."""
+        if self.code is None or not 500 <= self.code < 600:
+            return False
+        if self.relay_problem or self.unsendable:
+            return False
+        return _RECIPIENT_REFUSED.match(self.response) is not None
 
     @property
     def outcome(self) -> AttemptOutcome:
@@ -432,7 +447,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
         if bounced is not None:
             return (
                 f"{Suppression.RECIPIENT_BOUNCED}: outbox {bounced} of this case to this "
-                "address bounced or failed"
+                "address bounced"
             )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
@@ -492,8 +507,6 @@ class _AutoReplyCounts:
 
 # Message-IDs we did not, or could not, deliver: no thread continues from them.
 _UNSENT = (OutboxStatus.SUPPRESSED, OutboxStatus.FAILED, OutboxStatus.BOUNCED)
-# Rows that went out, or were tried, and will never arrive: they block their recipient.
-_NEVER_ARRIVED = (OutboxStatus.FAILED, OutboxStatus.BOUNCED)
 
 
 class _Threads:
@@ -505,7 +518,7 @@ class _Threads:
     records bounces: every outbox row passes `enqueue`, every bounce `record_bounce`, so
     the second mail of a unit of work to a recipient answers the first. Rows that were
     never delivered (`_UNSENT`) are left out of the threads. A recipient is blocked by
-    its latest bounced or failed row unless a forward of the complaint (`RESUMES_AFTER_BOUNCE`)
+    its latest bounced row unless a forward of the complaint (`RESUMES_AFTER_BOUNCE`)
     was written to it after that row.
     """
 
@@ -536,7 +549,7 @@ class _Threads:
             )  # fmt: skip
         for row_id, address, message_id, status, kind in rows:
             address = address.lower()
-            if status in _NEVER_ARRIVED:
+            if status == OutboxStatus.BOUNCED:
                 bounced[address] = row_id
             elif kind in RESUMES_AFTER_BOUNCE and status not in _UNSENT:
                 bounced.pop(address, None)

@@ -6,9 +6,11 @@ bytes each time it is rendered), hands it with the row's VERP envelope sender to
 configured relay, and records every answer as an `OutboxAttempt`:
 
 - 2xx: `sent`.
-- 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1). A case's
-  mail that fails (here or below) is told to its case as a bounce is
-  (`delivery_reports.tell_the_case`): the timeline, the operator, the merchant's clock.
+- 5xx to MAIL, RCPT or DATA: `failed`, never retried (RFC 5321 §4.2.1). A case's mail
+  whose recipient is refused for good (5.1.x, 5.2.x: `Answer.recipient_refused`) is
+  `bounced` instead and told to its case as a bounce is (`delivery_reports.tell_the_case`:
+  the timeline, the operator, the merchant's clock); a failure of ours (a relay that
+  refuses us, retries used up, a message we cannot send) tells no case.
 - A message the relay cannot take as it is: `failed` at once, with the reason, and
   the pass goes on with the next row. That is a recipient with a non-ASCII local part
   (rendered with UTF-8 headers, `mailflow.outbox`) when the relay does not offer
@@ -468,8 +470,10 @@ class Relay:
                 elif outcome is AttemptOutcome.FAILED:
                     row.status = OutboxStatus.FAILED
                     row.last_error = _error(answer)
-                    if row.case_ref:
-                        # Never delivered, like a bounce: the case hears of it.
+                    if row.case_ref and answer.recipient_refused:
+                        # The receiving side refused the recipient: a bounce in all but
+                        # name, and the case hears of it as of one.
+                        row.status = OutboxStatus.BOUNCED
                         why = " ".join(row.last_error.split())
                         delivery_reports.tell_the_case(session, row, why, now, self.config, now)
                 else:

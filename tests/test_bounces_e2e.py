@@ -303,7 +303,7 @@ def test_a_forward_our_relay_refuses_is_told_like_a_bounce(harness: Harness) -> 
     assert harness.sent([notice]) == [(OPERATOR, "operator.mail_bounced")]
     assert "Recipient address rejected" in plain(notice)
     [row] = rows_to(harness, MERCHANT)
-    assert row.status == OutboxStatus.FAILED
+    assert row.status == OutboxStatus.BOUNCED
     [bounced] = [e for e in harness.case(ref)["events"] if e["kind"] == "ForwardBounced"]
     assert bounced["data"]["outbox"] == row.id and bounced["data"]["reason"] == refusal
     case = harness.case(ref)

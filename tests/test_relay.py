@@ -165,24 +165,33 @@ def test_a_temporary_refusal_is_retried_with_backoff_then_delivered(
 
 
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
+@pytest.mark.parametrize(
+    ("refusal", "status"),
+    [
+        # The recipient refused for good: a case's mail bounced, as a DSN would say.
+        ("550 5.1.1 no such user here", OutboxStatus.BOUNCED),
+        # A policy refusal (our relay refuses us): a failure of ours, no bounce.
+        ("554 5.7.1 relay access denied", OutboxStatus.FAILED),
+    ],
+)
 def test_a_permanent_refusal_fails_the_row_without_retry(
-    engine: Engine, sink: Sink, tmp_path: Path, stage: str
+    engine: Engine, sink: Sink, tmp_path: Path, stage: str, refusal: str, status: str
 ) -> None:
-    """550 at RCPT or at DATA marks the row failed; it is never tried again."""
+    """A 5xx at RCPT or at DATA ends the row; it is never tried again."""
     config = relay_config(tmp_path, sink)
     clock = Clock()
     relay = Relay(engine, config, clock=clock)
     row = enqueue(engine, config, mail())
     recipient = row.recipient if stage == "rcpt" else None
-    sink.refuse("550 5.1.1 no such user here", recipient=recipient)
+    sink.refuse(refusal, recipient=recipient)
     assert relay.run_once() == 1
     clock.advance(24 * 3600)
     assert relay.run_once() == 0
     failed = row_of(engine, row.id)
-    assert failed.status == OutboxStatus.FAILED
-    assert failed.last_error == "550 5.1.1 no such user here"
+    assert failed.status == status
+    assert failed.last_error == refusal
     [attempt] = attempts_of(engine, row.id)
-    assert (attempt.outcome, attempt.code) == (Outcome.FAILED, 550)
+    assert (attempt.outcome, attempt.code) == (Outcome.FAILED, int(refusal[:3]))
     assert sink.received == []
 
 
@@ -195,7 +204,7 @@ def test_one_refused_recipient_does_not_hold_up_the_others(
     sink.refuse("550 5.1.1 mailbox unavailable", recipient="b@shop.example")
     assert Relay(engine, config, clock=Clock()).run_once() == 3
     statuses = [row_of(engine, row.id).status for row in rows]
-    assert statuses == [OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SENT]
+    assert statuses == [OutboxStatus.SENT, OutboxStatus.BOUNCED, OutboxStatus.SENT]
     assert [r.rcpt_tos for r in sink.received] == [("a@shop.example",), ("c@shop.example",)]
 
 
