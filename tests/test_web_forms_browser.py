@@ -163,7 +163,7 @@ def test_the_rating_link_from_the_mail_rates_once_and_is_refused_after(browser, 
     login(browser)
     browser.get(f"{base}/betrieb")
     row = browser.find_element(By.CSS_SELECTOR, "#waiting tbody tr[id^=rating-]")
-    assert "Schnell und freundlich" in row.text and "rating-form" in row.text
+    assert "Schnell und freundlich" in row.text and "Bewertungsformular" in row.text
     click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "button[value=release]"))
     login(browser, None)
     browser.get(f"{base}/siegel/moebel-fuchs")
