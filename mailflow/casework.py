@@ -223,16 +223,44 @@ def thread_refs(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]
     return tuple(dict.fromkeys(by_id[m] for m in message_ids if m in by_id))
 
 
-def answered_mails(session: Session, message_ids: Sequence[str]) -> dict[str, RepliedTo]:
-    """Our own outgoing mails among `message_ids` (what a mail answers), by Message-ID."""
+def answered_kinds(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]:
+    """The templates of our own outgoing mails among `message_ids` (what a mail answers)."""
     if not message_ids:
-        return {}
-    rows = session.execute(
-        select(OutboxMail.message_id, OutboxMail.kind, OutboxMail.created_at).where(
-            OutboxMail.message_id.in_(list(message_ids))  # type: ignore[attr-defined]
-        )
+        return ()
+    rows = session.scalars(
+        select(OutboxMail.kind).where(OutboxMail.message_id.in_(list(message_ids)))  # type: ignore[attr-defined]
     )
-    return {message_id: RepliedTo(kind, written_at) for message_id, kind, written_at in rows}
+    return tuple(sorted(set(rows)))
+
+
+def replied_to(session: Session, message_id: str | None) -> RepliedTo | None:
+    """Our own mail `message_id` names (a mail's In-Reply-To), with the templates of our
+    later mails to the same recipient about the same case; None if it is not ours."""
+    if not message_id:
+        return None
+    row = session.execute(
+        select(OutboxMail.id, OutboxMail.kind, OutboxMail.created_at, OutboxMail.case_ref,
+               OutboxMail.recipient)
+        .where(OutboxMail.message_id == message_id)
+        .order_by(OutboxMail.id)  # type: ignore[arg-type]
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    row_id, kind, written_at, case_ref, recipient = row
+    later: tuple[str, ...] = ()
+    if case_ref is not None:
+        later = tuple(
+            session.scalars(
+                select(OutboxMail.kind)
+                .where(
+                    OutboxMail.case_ref == case_ref,
+                    OutboxMail.recipient == recipient,
+                    OutboxMail.id > row_id,  # type: ignore[operator]
+                )
+                .order_by(OutboxMail.id)  # type: ignore[arg-type]
+            )
+        )
+    return RepliedTo(kind, written_at, later)
 
 
 def incoming(
@@ -248,7 +276,6 @@ def incoming(
     answered = list(dict.fromkeys(answered))
     # In-Reply-To names the direct parent: its case is the strongest evidence.
     newest_first = [*filter(None, [parsed.in_reply_to]), *reversed(parsed.references)]
-    ours = answered_mails(session, answered)
     return case_service.IncomingMail(
         id=mail.id,
         received_at=mail.received_at,
@@ -260,8 +287,8 @@ def incoming(
         message_id=parsed.message_id,
         references=tuple(answered),
         thread_refs=thread_refs(session, list(dict.fromkeys(newest_first))),
-        answered_kinds=tuple(sorted({mail.kind for mail in ours.values()})),
-        replied_to=ours.get(parsed.in_reply_to or ""),
+        answered_kinds=answered_kinds(session, answered),
+        replied_to=replied_to(session, parsed.in_reply_to),
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
         authentication_results=authentication_results,

@@ -28,7 +28,6 @@ from mediation import (
     holds,
     loading,
     notices,
-    storage,
     templates,
     transitions,
     withdrawal,
@@ -89,10 +88,10 @@ def reply(
                             mail.received_at, mail)  # fmt: skip
             return Outcome(case_ref=case.ref)
     elif role is Role.MERCHANT:
-        verdict = _answers_the_proposal(session, case, role, mail, reading)
+        verdict = _answers_the_proposal(case, role, mail, reading)
         events = [_merchant_event(state, reading, settings.policy.substantive_reply_words, verdict)]
     else:
-        verdict = _answers_the_proposal(session, case, role, mail, reading)
+        verdict = _answers_the_proposal(case, role, mail, reading)
         events = [_customer_event(session, state, reading, mail, verdict)]
         named = events[0]
         if isinstance(named, MerchantIdentified) and (
@@ -146,10 +145,11 @@ PROPOSAL_MAILS = frozenset(
 )  # fmt: skip
 """Our mails that put the pending proposal to a party: an answer to one of them may
 accept or reject it."""
+NEW_PROPOSAL_MAILS = frozenset({"customer.proposal", "merchant.proposal"})
 
 
 def _answers_the_proposal(
-    session: Session, case: Case, role: Role, mail: IncomingMail, reading: Classification
+    case: Case, role: Role, mail: IncomingMail, reading: Classification
 ) -> bool:
     """Whether a party's mail may accept or reject the pending proposal: it answers no
     mail of ours directly (a fresh mail to its case address), or one that put the
@@ -166,8 +166,9 @@ def _answers_the_proposal(
         return True
     if mail.replied_to.kind not in PROPOSAL_MAILS:
         return False
-    made = storage.latest_event_at(session, case.id, "ProposalMade")  # type: ignore[arg-type]
-    return made is None or mail.replied_to.written_at >= made
+    # Replaced: a newer proposal went to this party after the mail it answers (by the
+    # order of our mails, not by time: a backlog writes an older proposal's mail late).
+    return not set(mail.replied_to.later_kinds) & NEW_PROPOSAL_MAILS
 
 
 def _merchant_event(

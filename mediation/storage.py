@@ -625,14 +625,6 @@ def add_correction(session: Session, correction: CategoryCorrection) -> None:
     session.add(correction)
 
 
-def latest_event_at(session: Session, case_id: int, kind: str) -> datetime | None:
-    """When the case's latest event of `kind` happened, or None."""
-    query = select(func.max(CaseEvent.at)).where(
-        CaseEvent.case_id == case_id, CaseEvent.kind == kind
-    )
-    return session.scalar(query)
-
-
 def events_of(session: Session, case_id: int) -> list[CaseEvent]:
     """A case's log, oldest first (for a case opened in this unit of work: what it added)."""
     new_case = _transaction_cache(session).new_case_events.get(case_id)
