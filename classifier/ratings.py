@@ -278,7 +278,9 @@ def _read_labelled(
         if explicit and (said := _WORD_THEN_NUMBER.match(body, start)):
             # "Erreichbarkeit: mies, 1 Punkt", "Service: gut, 4 Punkte": the number
             # says it exactly, whatever the word in front of it (known or not).
-            token = _score_at(body, said.end(), grades=False) or token
+            number = _score_at(body, said.end(), grades=False)
+            if number is not None and not number.quantity:  # "schlecht, 2 Tage ...": no score
+                token = number
         if token is None:
             continue
         if token.quantity:

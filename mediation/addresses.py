@@ -53,13 +53,13 @@ _PRAISE_RE = re.compile(
 )
 # The token field of every signed address, whatever was typed there (a token with a
 # character added or changed must not show the real token beside it), and any run of
-# token-long letters and digits in one letter case after a separator elsewhere (a
-# client may upper-case an address; a name in CamelCase, "sqlite3.OperationalError",
-# is no token and stays).
+# token-long letters and digits after a separator elsewhere, but a name in CamelCase
+# ("sqlite3.OperationalError": capitalised words, no digits), which is no token.
 _REDACT_RE = re.compile(
     rf"(?<![a-z0-9])((?:{CASE_LOCAL}{_SEP}ssg-\d{{4}}-\d{{6}}{_SEP}[a-z]+|(?:{BOUNCE_LOCAL}|lob)"
     rf"{_SEP}\d{{1,18}}){_SEP})[^@\s<>\"',;]+"
-    rf"|(?<=[+.])(?-i:[a-z0-9]{{{TOKEN_LENGTH},}}|[A-Z0-9]{{{TOKEN_LENGTH},}})(?![a-z0-9])",
+    rf"|(?<=[+.])(?-i:(?!(?:[A-Z][a-z]+){{2,}}(?![A-Za-z0-9]))[A-Za-z0-9]{{{TOKEN_LENGTH},}})"
+    rf"(?![a-z0-9])",
     re.IGNORECASE,
 )
 

@@ -99,6 +99,8 @@ def scores(result: RatingReply | UnreadableRating) -> tuple[int | None, ...] | N
         # A word, then the number (a black-box run lost the worst score of the first)
         ("Service: gut, 4 Punkte. Erreichbarkeit: mies, 1 Punkt. Reaktionszeit 2.", (4, 1, 2)),
         ("Service: sehr gut, 2 Punkte. Erreichbarkeit: 5. Reaktionszeit: 3", (2, 5, 3)),
+        # ... but a quantity after the word is no score: the word counts
+        ("Service 4, Erreichbarkeit: schlecht, 2 Tage keine Antwort, Reaktionszeit 3", (4, 2, 3)),
     ],
 )
 def test_answer_forms_are_read(text: str, expected: tuple[int, int, int]) -> None:
