@@ -73,9 +73,10 @@ class MaildirDelivery:
             _write(path, name, message)
         except (OSError, mailbox.Error) as error:
             return Answer(None, f"maildir delivery failed: {error}", relay_problem=True)
-        return Answer(250, f"delivered to maildir {path}/new/{name}")
+        return Answer(250, f"delivered to maildir {path}/new/{name}.{_HOST}")
 
 
+_HOST = socket.gethostname().replace("/", "_").replace(":", "_")
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*([^\r\n]*)", re.I | re.M)
 
 
@@ -88,14 +89,14 @@ def delivery_name(envelope_from: str, recipient: str, raw: bytes) -> str:
     digest = hashlib.sha256(
         envelope_from.encode() + b"\0" + recipient.lower().encode() + b"\0" + message_id
     ).hexdigest()
-    return f"siegel-{digest[:32]}.{socket.gethostname().replace('/', '_').replace(':', '_')}"
+    return f"siegel-{digest[:32]}"
 
 
 def _delivered(path: Path, name: str) -> bool:
-    """Whether the mail `name` is in `new/`, or in `cur/` (read, with flags after ':')."""
-    if (path / "new" / name).exists():
-        return True
-    return any(path.joinpath("cur").glob(glob.escape(name) + "*"))
+    """Whether the mail `name` is in `new/` or `cur/` (a reader may add flags after ':'
+    and a host name after '.'; another host's relay may have written it)."""
+    pattern = glob.escape(name) + "*"
+    return any(next(path.joinpath(folder).glob(pattern), None) for folder in ("new", "cur"))
 
 
 def _write(path: Path, name: str, message: bytes) -> None:
@@ -109,7 +110,7 @@ def _write(path: Path, name: str, message: bytes) -> None:
             file.flush()
             os.fsync(file.fileno())
         with contextlib.suppress(FileExistsError):
-            os.link(temporary, path / "new" / name)
+            os.link(temporary, path / "new" / f"{name}.{_HOST}")
         directory = os.open(path / "new", os.O_RDONLY)
         try:
             os.fsync(directory)

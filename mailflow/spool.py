@@ -106,13 +106,16 @@ def identify(raw: bytes) -> Identity:
 
 def _head_and_body(raw: bytes) -> tuple[bytes, bytes]:
     """The header block and the rest, for the fingerprint. A mail that starts with an
-    empty line has no header; one without any empty line is all body as well as head:
-    its text must count, or two different headerless mails would be one."""
+    empty line has no header; one without any empty line that is not a well-formed
+    header block is all body as well as head: its text must count, or two different
+    headerless mails would be one."""
     if raw.startswith((b"\n", b"\r\n")):
         return b"", raw
     match = _HEADER_END.search(raw)
     if match is None:
-        return raw, raw
+        # A well-formed header block alone has no text (its trace headers must not
+        # count); anything else may be text.
+        return (raw, b"") if _PLAIN_HEAD.fullmatch(raw) else (raw, raw)
     return raw[: match.start()], raw[match.end() :]
 
 

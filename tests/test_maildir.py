@@ -102,8 +102,8 @@ def test_a_row_sent_again_after_a_crash_is_in_the_maildir_once(
     _send_again(sqlite_engine, row_id)
     assert Relay(sqlite_engine, config).run_once() == 1
     assert len(list((folder / "new").iterdir())) == 2
-    for file in (folder / "new").iterdir():
-        file.rename(folder / "cur" / f"{file.name}:2,S")
+    for file in (folder / "new").iterdir():  # read, on a host of another name
+        file.rename(folder / "cur" / f"{file.name.rsplit('.', 1)[0]}.otherhost:2,S")
     _send_again(sqlite_engine, row_id)
     assert Relay(sqlite_engine, config).run_once() == 1
     assert list((folder / "new").iterdir()) == [] and len(list((folder / "cur").iterdir())) == 2

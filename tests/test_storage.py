@@ -198,6 +198,13 @@ def test_mails_without_a_header_block_are_told_apart_by_their_text(engine: Engin
     assert [s.duplicate for s in stored] == [False] * 5 + [True]
     assert stored[5].mail_id == stored[0].mail_id
     assert [row.raw for row in read_all(url_of(engine))] == raws
+    # A well-formed header block alone is no text: a trace header added on the way
+    # (IMAP's Delivered-To) does not make it another mail.
+    head_only = b"From: a@example.org\r\nSubject: leer\r\nMessage-ID: <head@x.example>\r\n"
+    first, again = spool.store(
+        engine, [arrival(head_only), arrival(b"Delivered-To: b@y\n" + head_only)]
+    )
+    assert again.duplicate and again.mail_id == first.mail_id
 
 
 def _set_status(engine: Engine, mail_id: int, status: str) -> None:

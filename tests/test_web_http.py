@@ -267,6 +267,8 @@ def test_the_badge_image_on_another_domain_says_not_valid_here(client: TestClien
         assert badge.status_code == 200 and "Referer" in badge.headers["vary"]
         return badge.text
 
+    assert "active" in shown("http://[broken/")  # no URL: nothing to compare, no 500
+    assert client.get(f"/siegel/{SLUG}", headers={"Referer": "http://[x/"}).status_code == 200
     elsewhere = shown("https://fake-gold.example/")
     assert 'data-state="elsewhere">hier nicht gültig<' in elsewhere
     assert "fake-gold.example" in elsewhere and 'data-mark="tick"' not in elsewhere

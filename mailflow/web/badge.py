@@ -99,8 +99,7 @@ def badge_svg(request: Request) -> Response:
     slug = request.path_params["slug"]
     language = pages.language(request)
     config = pages.config(request)
-    referer = request.headers.get("referer")
-    host = urlsplit(referer).hostname if referer else None
+    host = pages.referring_host(request)
     ours = {request.url.hostname, urlsplit(config.web.public_url).hostname}
     shown_on = (
         None

@@ -48,8 +48,7 @@ def _verdict(request: Request, domains: list[str], language: str) -> dict[str, s
     config = pages.config(request)
     domain = request.query_params.get("d")
     given = request.query_params.get("v")
-    referer = request.headers.get("referer")
-    host = urlsplit(referer).hostname if referer else None
+    host = pages.referring_host(request)
     own = urlsplit(config.web.public_url).hostname
     verdict = badges.judge(
         config.badge_secret_bytes,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import Engine
@@ -52,6 +52,16 @@ def language(request: Request) -> str:
         config(request).siegel.default_language,
         getattr(request.state, "mailed_language", None),
     )
+
+
+def referring_host(request: Request) -> str | None:
+    """The host of the page the request came from (its Referer), or None: none sent, or
+    one that is no URL (anybody may send anything there)."""
+    referer = request.headers.get("referer")
+    try:
+        return urlsplit(referer).hostname if referer else None
+    except ValueError:
+        return None
 
 
 def mailed_in(request: Request, language: str) -> None:
