@@ -63,6 +63,7 @@ from mailflow.command_support import (
     print_json,
     printable_output,
     whole_number,
+    write_raw,
 )
 from mailflow.config import Config, ConfigError
 from mailflow.db import DatabaseUrlError, open_database, read_scope, utcnow
@@ -289,7 +290,7 @@ def cmd_mail(args: argparse.Namespace, config: Config) -> int:
             print(f"siegel mail: no mail {args.id}", file=sys.stderr)
             return EX_FAILED
         if args.raw:
-            sys.stdout.buffer.write(mail.raw)
+            write_raw(mail.raw)
             return EX_OK
         detail = mail_summary(mail) | {
             "parsed": mail.parsed,
@@ -379,7 +380,7 @@ def cmd_outbox_show(args: argparse.Namespace, config: Config) -> int:
             raise LookupError(f"no outgoing mail {args.id} (see `siegel outbox`)")
         raw = outbox.message(row, config, session)
         if args.raw:
-            sys.stdout.buffer.write(raw)
+            write_raw(raw)
             return EX_OK
         detail = _outbox_summary(row) | readable.readable(raw)
         detail["attempts"] = [

@@ -327,3 +327,12 @@ def printable_output() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = output, errors
+
+
+def write_raw(data: bytes) -> None:
+    """A mail's bytes as they are (`--raw`) into a pipe or a file; on a terminal as text
+    through `PrintableText`, so that a mail's escape sequences cannot drive it."""
+    if sys.stdout.isatty():
+        sys.stdout.write(data.decode("utf-8", "replace"))
+    else:
+        sys.stdout.buffer.write(data)

@@ -264,9 +264,10 @@ def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
         defects.extend(_mail_parser_defects(reader))
     from_pairs = _address_pairs(message, "from", reader)
     from_name, from_address = from_pairs[0] if from_pairs else ("", None)
-    if len({address.lower() for _, address in from_pairs}) > 1:
+    from_fields = sum(1 for name, _ in message.raw_items() if name.lower() == "from")
+    if from_fields > 1 or len({address.lower() for _, address in from_pairs}) > 1:
         # Several authors: none of them is the one person who may act for a role.
-        defects.append(f"from-several: {len(from_pairs)} mailboxes")
+        defects.append(f"from-several: {max(len(from_pairs), from_fields)} mailboxes")
         from_name, from_address = "", None
     return ParsedMail(
         message_id=_message_id(_first(headers, "message-id")),

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -398,6 +399,44 @@ def test_text_from_a_mail_cannot_drive_the_operators_terminal(config_path: Path)
         assert done.returncode == 0, done.stderr
         assert "\x1b" not in done.stdout and "\x07" not in done.stdout
         assert "\\x1b[2J" in done.stdout or "\\u001b[2J" in done.stdout, done.stdout
+
+
+def test_a_raw_mail_is_raw_in_a_pipe_and_printable_on_a_terminal(config_path: Path) -> None:
+    """`siegel mail ID --raw` writes the bytes as they came into a pipe; on a terminal
+    (a pty here) the mail's escape sequences are shown as \\xNN, not obeyed."""
+    mail = (
+        f"From: kundin@example.org\nTo: beschwerde@{TEST_DOMAIN}\nSubject: s\n"
+        "Message-ID: <raw@example.org>\n\nHallo \x1b[2J Welt\n"
+    ).encode()
+    assert siegel("ingest", "--config", str(config_path), stdin=mail).returncode == 0
+    command = [
+        sys.executable,
+        "-m",
+        "mailflow.cli",
+        "mail",
+        "1",
+        "--raw",
+        "--config",
+        str(config_path),
+    ]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEGEL_")}
+    piped = subprocess.run(command, capture_output=True, env=environment, timeout=120)
+    assert b"Hallo \x1b[2J Welt" in piped.stdout
+    leader, follower = pty.openpty()
+    try:
+        shown = subprocess.run(command, stdout=follower, env=environment, timeout=120)
+        assert shown.returncode == 0
+        os.close(follower)
+        follower = -1
+        text = b""
+        with contextlib.suppress(OSError):  # EIO once the pty's other side is closed
+            while chunk := os.read(leader, 65536):
+                text += chunk
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert b"\x1b" not in text and b"Hallo \\x1b[2J Welt" in text
 
 
 def test_json_lists_are_complete_or_paginated_with_a_total(config_path: Path) -> None:

@@ -171,6 +171,8 @@ def test_a_from_with_several_mailboxes_names_no_sender() -> None:
     assert several.from_address is None and "from-several: 2 mailboxes" in several.defects
     twice = parse(b"From: A <a@shop.example>, a@Shop.example\nSubject: s\n\nText\n")
     assert twice.from_address == "a@shop.example"
+    two_fields = parse(b"From: service@shop.example\nFrom: evil@evil.example\n\nText\n")
+    assert two_fields.from_address is None
 
 
 def test_javascript_links_are_not_kept() -> None:
