@@ -123,17 +123,17 @@ def test_bounded_html_cuts_at_the_limits_and_where_nothing_more_shows() -> None:
 
 
 HOSTILE_MARKUP = {
-    "nested divs": ("", "<div>", 200),
+    "nested divs": ("", "<div>", 1_000),
     "many paragraphs": ("", "<p>x</p>", 1_000),
     "many list items": ("<ul>", "<li>x", 2_000),
-    "entities": ("", "&amp;", 10_000),
+    "entities": ("", "&amp;", 40_000),
     "brackets": ("", "<", 8_000),
-    "open comments": ("", "<!--", 4_000),
+    "open comments": ("", "<!--", 20_000),
     "marked sections": ("", "<![CDATA[>", 4_000),
-    "open declarations": ("", "<!x", 8_000),
-    "open end tags": ("", "</x", 8_000),
+    "open declarations": ("", "<!x", 40_000),
+    "open end tags": ("", "</x", 30_000),
     "open start tags": ("", "<a ", 4_000),
-    "big sheet": ("<style>", ".a{display:none}", 4_000),
+    "big sheet": ("<style>", ".a{display:none}", 40_000),
 }
 
 

@@ -188,7 +188,7 @@ HOSTILE_HTML = {
     "many paragraphs": ("<p>x</p>", "", 2_000),
     "entities": ("&amp;", "", 10_000),
     "brackets": ("<", "", 10_000),
-    "comments": ("<!--", "", 4_000),
+    "comments": ("<!--", "", 20_000),
 }
 
 
