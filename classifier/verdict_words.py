@@ -334,7 +334,7 @@ _SOLVED_UNDECIDED = re.compile(
 # Asking to close the case ("Ja, bitte schließen Sie den Fall") is no such request.
 _REQUEST = re.compile(
     r"\b(?:ja|jo|jawohl|yes|yeah|yep|ok|okay|gern|gerne) ,? ?(?:gern|gerne|bitte|please)\b"
-    r"(?!(?: [\w']+){0,4}? (?:schliessen|abschliessen|beenden|close|end)\b)"
+    r"(?!(?: [\w',]+){0,6}? (?:schliessen|abschliessen|beenden|close|end)\b)"
     r"|\b(?:schicken|senden|schickt|sendet|ueberweisen|erstatten|geben) sie (?:\w+ ){0,3}?"
     r"(?:mir|uns|bitte|den|die|das|einen|eine|ein)\b"
     r"|\bbitte (?:\w+ ){0,5}?(?:schicken|senden|zusenden|zuschicken|ueberweisen|erstatten)\b"

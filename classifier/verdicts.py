@@ -139,7 +139,11 @@ def verdict_hits(text: str, context: str) -> list[VerdictHit]:
         if lexicon.partial and (partial := lexicon.partial.search(said)):
             hits.append(VerdictHit(f"{lexicon.name}-partial", RESERVED, OTHER, partial.group(0)))
     answer = f"{lexicon.name}-answer"
-    if request and (yes or any(hit.rule == answer and hit.answer == POSITIVE for hit in verdicts)):
+    # A "yes" said in so many words ("Ja, gelöst, bitte senden Sie mir keine Mails mehr")
+    # answers our question whatever else the reply asks for.
+    worded = any(hit.answer == POSITIVE and hit.rule != answer for hit in verdicts)
+    bare_yes = yes or any(hit.rule == answer and hit.answer == POSITIVE for hit in verdicts)
+    if request and bare_yes and not worded:
         # "Ja, gerne, schicken Sie mir den Gutschein", "Ja gerne": the "yes" takes an offer
         hits.append(VerdictHit(f"{lexicon.name}-request", DENIED, POSITIVE, request))
     return hits + verdicts

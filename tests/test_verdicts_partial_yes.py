@@ -60,6 +60,13 @@ CLEAR = [
     ("It was solved only after three weeks.", RESOLVED),
     ("Honestly didn't think this would work but yes, they repaired it. Problem solved.", RESOLVED),
     ("Moin, jo, Fischpaket kam doch noch, war auch noch gut. Alles klar soweit.", RESOLVED),
+    # A "yes" in so many words stays one, whatever else the reply asks (review findings)
+    ("Ja gerne, alles erledigt.", RESOLVED),
+    ("Ja bitte, den Fall können Sie schließen.", RESOLVED),
+    ("Yes please, you can close it.", RESOLVED),
+    ("Ja, gelöst. Bitte senden Sie mir keine Mails mehr.", RESOLVED),
+    ("Ja, gelöst, ich möchte mich gerne bedanken.", RESOLVED),
+    ("Yes, solved, I'd like a copy of the case file.", RESOLVED),
     ("Nein, noch nicht.", NOT_RESOLVED),
     ("Not yet, nobody has picked it up.", NOT_RESOLVED),
     ("Yes they replied, but no, the problem isn't solved.", NOT_RESOLVED),
