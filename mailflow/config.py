@@ -71,6 +71,9 @@ class SmtpSection:
     max_connections: int = 200
     max_connections_per_client: int = 25
     idle_timeout_seconds: float = 30.0
+    max_session_seconds: float = 900.0
+    """A session, however busy, ends after this long with 421 (a client sending a line
+    now and then must not hold its place for ever); it is never cut while we store."""
 
 
 @dataclass(frozen=True)
@@ -424,6 +427,7 @@ def _check(config: Config) -> None:
         "[smtp] max_connections": config.smtp.max_connections,
         "[smtp] max_connections_per_client": config.smtp.max_connections_per_client,
         "[smtp] idle_timeout_seconds": config.smtp.idle_timeout_seconds,
+        "[smtp] max_session_seconds": config.smtp.max_session_seconds,
         "[relay] max_attempts": config.relay.max_attempts,
         "[relay] retry_base_seconds": config.relay.retry_base_seconds,
         "[relay] max_backoff_seconds": config.relay.max_backoff_seconds,

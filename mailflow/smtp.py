@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import resource
 import socket
 import weakref
@@ -57,6 +58,7 @@ SHUTTING_DOWN = "421 4.3.2 Service shutting down, please try again later"
 # RFC 5321 §3.8 and §4.2.3: 421 closes the channel; the client tries again later.
 TOO_MANY_CONNECTIONS = "421 4.7.0 {host} Too many connections, try again later"
 IDLE_CLOSED = "421 4.4.2 {host} Idle too long, closing connection"
+SESSION_OVER = "421 4.4.2 {host} Session too long, closing connection"
 IDENT = "Service-Siegel"
 
 # File descriptors kept free for the database, the log, the relay's and IMAP's sockets
@@ -181,10 +183,17 @@ class ConnectionLimits:
     first one has waited longest; `displace` closes one of them with 421.
     """
 
-    def __init__(self, total: int, per_client: int, displace: Callable[[Silent], None]) -> None:
+    def __init__(
+        self,
+        total: int,
+        per_client: int,
+        displace: Callable[[Silent], None],
+        max_session_seconds: float = math.inf,
+    ) -> None:
         self.total = total
         self.per_client = per_client
         self.displace = displace
+        self.max_session_seconds = max_session_seconds
         self.by_client: dict[str, dict[Silent, None]] = {}
         self.silent: dict[Silent, None] = {}
         self.count = 0
@@ -251,8 +260,11 @@ class _Spoken(SMTP):
         self.limits = limits
         self._greeting_sent = True
         self._idle_deadline = 0.0
+        self._waiting_for_us = False
+        self._ends_at = math.inf
         if limits is not None:
             limits.sessions.add(self)
+            self._ends_at = self.loop.time() + limits.max_session_seconds
 
     async def push(self, status: str | bytes) -> None:
         if self._greeting_sent:  # aiosmtpd's own greeting, always its first push
@@ -275,7 +287,10 @@ class _Spoken(SMTP):
     def _reset_timeout(self, duration: float | None = None) -> None:
         """Move the idle deadline; the timer is only replaced when it would fire later
         than the new deadline, not at every command and chunk of DATA."""
-        self._idle_deadline = self.loop.time() + (duration or self._timeout_duration)
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        # A session ends at its maximum length (a client that sends a line now and then
+        # must not hold its place for ever), but never while we owe it an answer.
+        self._idle_deadline = deadline if self._waiting_for_us else min(deadline, self._ends_at)
         handle = self._timeout_handle
         if handle is None or handle.cancelled() or handle.when() > self._idle_deadline:
             if handle is not None:
@@ -284,6 +299,7 @@ class _Spoken(SMTP):
 
     def wait_for_us(self) -> None:
         """The client waits for our answer: it is not idle until we have given it."""
+        self._waiting_for_us = True
         self._reset_timeout(self.WAITING_FOR_US)
 
     def shut_down(self) -> None:
@@ -295,11 +311,17 @@ class _Spoken(SMTP):
 
     def answered(self) -> None:
         """Our answer is given: the client's turn, and the idle timeout, again."""
+        self._waiting_for_us = False
         self._reset_timeout()
 
     def _idle_check(self) -> None:
-        if self.loop.time() < self._idle_deadline:
+        now = self.loop.time()
+        if now < self._idle_deadline:
             self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+        elif now >= self._ends_at and self.transport is not None:
+            reply = SESSION_OVER.format(host=self.hostname)
+            self.transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
+            self.transport.close()
         else:
             self._timeout_cb()
 
@@ -370,12 +392,16 @@ class IntakeController(Controller):
         session_class: type[_Spoken],
         max_connections: int,
         max_connections_per_client: int,
+        max_session_seconds: float = math.inf,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self.session_class = session_class
         self.limits = ConnectionLimits(
-            max_connections, min(max_connections, max_connections_per_client), self._displace
+            max_connections,
+            min(max_connections, max_connections_per_client),
+            self._displace,
+            max_session_seconds,
         )
         host = self.SMTP_kwargs["hostname"]
         self.greeting = f"220 {host} {self.SMTP_kwargs['ident']}\r\n".encode()
@@ -552,6 +578,7 @@ def make_controller(
         session_class=LimitedLMTP if lmtp else LimitedSMTP,
         max_connections=descriptor_budget(config.smtp.max_connections),
         max_connections_per_client=config.smtp.max_connections_per_client,
+        max_session_seconds=config.smtp.max_session_seconds,
         hostname=host or config.smtp.host,
         port=port or config.smtp.port,
         data_size_limit=config.smtp.max_message_bytes,

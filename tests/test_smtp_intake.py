@@ -434,6 +434,31 @@ def test_bytes_dribbled_without_a_line_end_do_not_keep_a_session(
         running.stop()
 
 
+def test_a_session_ends_at_its_maximum_length_however_busy(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """A client that sends a NOOP now and then is never idle (a review's way past the
+    slow-loris fix): at max_session_seconds it gets 421 and is closed."""
+    running = start_intake(sqlite_engine, tmp_path, idle_timeout_seconds=0.5, max_session_seconds=1)
+    busy = connect(running.port)
+    try:
+        assert speak(busy, b"EHLO client.example.org").startswith(b"250")
+        started, closed = time.monotonic(), b""
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < 5:
+                busy.sendall(b"NOOP\r\n")
+                answer = reply(busy)
+                if not answer.startswith(b"250"):
+                    closed = answer
+                    break
+                time.sleep(0.2)
+        assert closed.endswith(b"Session too long, closing connection\r\n"), closed
+        assert time.monotonic() - started < 3
+    finally:
+        busy.close()
+        running.stop()
+
+
 def test_a_database_busy_past_the_idle_timeout_is_waited_for_not_idle(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
