@@ -226,6 +226,8 @@ def test_requests_are_limited_per_address_and_per_client(
             assert post(client, FORM, ENTRY | {"praise": f"Lob {number}"}).status_code == 200
         limited = post(client, FORM, ENTRY)
         assert limited.status_code == 429 and 'data-message="rate_limited"' in limited.text
+        tagged = ENTRY | {"address": "olga+4@example.org", "praise": "Getarnt"}
+        assert post(client, FORM, tagged).status_code == 429  # a +tag is the same mailbox
         assert post(client, FORM, ENTRY | {"address": "b@example.org"}).status_code == 200
         assert post(client, FORM, ENTRY | {"address": "c@example.org"}).status_code == 429
         clock.now = NOW + timedelta(hours=1, minutes=1)

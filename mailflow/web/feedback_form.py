@@ -42,6 +42,13 @@ CONFIRM_PATH = "/lob-tadel/bestaetigen/"
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+")
 
 
+def address_key(address: str) -> str:
+    """The mailbox an address reaches, for the per-address limit: lower case and without
+    a +tag (RFC 5233), so that name+1@, name+2@ ... count as one."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
+
+
 def _merchant(session: Session, slug: str) -> Merchant:
     merchant = certificate_data.find_merchant(session, slug)
     if merchant is None or certificate_store.public_seal(session, merchant.id).withdrawn:  # type: ignore[arg-type]
@@ -109,11 +116,12 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
         if errors:
             return _form(request, merchant, fields, errors, status=400)
         address = fields["address"]
+        key = address_key(address)
         praise, criticism = fields.get("praise", ""), fields.get("criticism", "")
         if form_store.pending_same(
             session,
             merchant.id,
-            address.lower(),
+            key,
             praise,
             criticism,
             now,  # type: ignore[arg-type]
@@ -121,9 +129,7 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
             # The same form again (a double click, back and send): its mail is on its way.
             return forms.message(request, "feedback_sent", 200, hours=web.feedback_confirm_hours)
         client = forms.client_key(request)
-        by_address = form_store.requests_since(
-            session, now - timedelta(days=1), address_key=address.lower()
-        )
+        by_address = form_store.requests_since(session, now - timedelta(days=1), address_key=key)
         by_client = form_store.requests_since(session, now - timedelta(hours=1), client_key=client)
         limited = by_address >= web.feedback_per_address_per_day
         if limited or by_client >= web.feedback_per_ip_per_hour:
@@ -134,7 +140,7 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
             FeedbackRequest(
                 merchant_id=merchant.id,  # type: ignore[arg-type]
                 address=address,
-                address_key=address.lower(),
+                address_key=key,
                 client_key=client,
                 language=language,
                 praise=praise,
