@@ -162,6 +162,10 @@ def test_bad_input_and_missing_tokens_are_refused(
     assert long.status_code == 400 and "Der Tadel ist zu lang" in long.text
     assert client.get("/siegel/entzogen/lob-tadel").status_code == 404
     assert client.get("/siegel/unbekannt/lob-tadel").status_code == 404
+    assert client.post("/siegel/unbekannt/lob-tadel", data=ENTRY).status_code == 404
+    crowded = {csrf.FIELD: token_of(client.get(FORM).text), **ENTRY}
+    crowded |= {f"extra{n}": "x" for n in range(20)}  # more fields than the form has
+    assert client.post(FORM, data=crowded).status_code == 413
     assert confirmation_links(sqlite_engine) == []
 
 

@@ -102,6 +102,8 @@ async def submit(request: Request) -> Response:
 
 def _submit(request: Request, fields: dict[str, str]) -> Response:
     slug = request.path_params["slug"]
+    with Session(pages.engine(request)) as session:
+        _merchant(session, slug)  # no such shop: 404, whatever the form says
     if not forms.trusted(request, fields, "feedback", slug):
         return forms.message(request, "form_stale", 403)
     config, now, language = pages.config(request), pages.now(request), pages.language(request)

@@ -58,9 +58,13 @@ async def read_form(request: Request) -> dict[str, str]:
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
         return {}
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError):
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
         return {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more fields than any form of ours has
+        raise BodyTooLarge from None
     fields: dict[str, str] = {}
     for key, value in pairs:
         fields.setdefault(key, _UNSHOWN.sub("", value.replace("\r\n", "\n")).strip())
