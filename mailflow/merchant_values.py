@@ -42,6 +42,8 @@ def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]
         raise UsageError(f"slug {slug!r}: lower-case letters, digits and dashes (beschwerde+SLUG@)")
     if not args.name or not args.name.strip():
         raise UsageError("--name: a shop needs its name; it cannot be cleared")
+    if len(args.name.strip()) > MAX_NAME_CHARS:
+        raise UsageError(f"--name: at most {MAX_NAME_CHARS} characters, {len(args.name)} given")
     if not args.email:
         raise UsageError("--email: a shop needs a support address; it cannot be cleared")
     emails = [person_address(e, "--email", our_domain) for e in args.email]

@@ -343,6 +343,9 @@ def test_staff_and_shop_addresses_must_be_mailboxes_outside_the_service(
         done = siegel("merchant", "set", "fuchs", option, "-", *config)
         assert done.returncode == command_support.EX_USAGE, done.stderr
         assert f"{option}: a shop needs" in one_line(done)
+    done = siegel("merchant", "set", "fuchs", "--name", "F" * 100_000, *config)  # a 216 KB page
+    assert done.returncode == command_support.EX_USAGE
+    assert "--name: at most 200 characters" in one_line(done)
     assert siegel("mediator", "add", "petra@schlichtung.example", *config).returncode == 0
 
 
