@@ -239,9 +239,9 @@ class _Spoken(SMTP):
     """aiosmtpd's session for a connection that has spoken: the greeting was already
     sent, the idle timeout counts lines, of DATA too (aiosmtpd's restarts only at a
     command, so a long DATA would time out; bytes without a line end do not count) and
-    ends with 421. A line of DATA may be longer than
-    RFC 5321's 1000 octets (`line_length_limit`): real clients send such mail, and
-    a permanent "500 Line too long" would bounce it; the size limit still holds."""
+    ends with 421. A line of DATA may be longer than RFC 5321's 1000 octets
+    (`line_length_limit`): real clients send such mail, and a permanent "500 Line too
+    long" would bounce it; the size limit still holds."""
 
     line_length_limit = 64 * 1024
     WAITING_FOR_US = 24 * 3600.0
@@ -305,8 +305,12 @@ class _Spoken(SMTP):
     def shut_down(self) -> None:
         """The intake stops: say so (RFC 5321 §3.8), whatever the session was doing,
         and close; a DATA under way is not stored, its client sends it again."""
+        self._close_with(SHUTTING_DOWN)
+
+    def _close_with(self, reply: str) -> None:
+        """Say `reply` (a 421: RFC 5321 §3.8, §4.5.3.2) and close the connection."""
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(SHUTTING_DOWN.encode() + b"\r\n")  # type: ignore[attr-defined]
+            self.transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
             self.transport.close()
 
     def answered(self) -> None:
@@ -318,19 +322,10 @@ class _Spoken(SMTP):
         now = self.loop.time()
         if now < self._idle_deadline:
             self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
-        elif now >= self._ends_at and self.transport is not None:
-            reply = SESSION_OVER.format(host=self.hostname)
-            self.transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
-            self.transport.close()
+        elif now >= self._ends_at:
+            self._close_with(SESSION_OVER.format(host=self.hostname))
         else:
-            self._timeout_cb()
-
-    def _timeout_cb(self) -> None:
-        # RFC 5321 §4.5.3.2: a server that times out a session should say so with 421.
-        if self.transport is not None:
-            reply = IDLE_CLOSED.format(host=self.hostname)
-            self.transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
-        super()._timeout_cb()
+            self._close_with(IDLE_CLOSED.format(host=self.hostname))
 
 
 class LimitedSMTP(_Spoken):
