@@ -209,58 +209,52 @@ class Reader:
 # ------------------------------------------------------------------ mails
 
 
-def thread_refs(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]:
-    """Case references of our own outgoing mails among `message_ids`, in that order."""
-    if not message_ids:
-        return ()
+@dataclass(frozen=True)
+class Answered:
+    """What a received mail answers of ours, read in one query of the outbox."""
+
+    thread_refs: tuple[str, ...]
+    """Case references of our mails it names, the direct parent's first."""
+    kinds: tuple[str, ...]
+    """The templates of our mails it names."""
+    parent: RepliedTo | None
+    """Our mail its In-Reply-To names, with what we wrote after it; None: not ours."""
+
+
+def answered(session: Session, parsed: ParsedMail) -> Answered:
+    """Our own outgoing mails among those `parsed` names (References, In-Reply-To)."""
+    parent = parsed.in_reply_to
+    # In-Reply-To names the direct parent: its case is the strongest evidence.
+    newest_first = list(dict.fromkeys([*filter(None, [parent]), *reversed(parsed.references)]))
+    if not newest_first:
+        return Answered((), (), None)
     rows = session.execute(
-        select(OutboxMail.message_id, OutboxMail.case_ref).where(
-            OutboxMail.message_id.in_(list(message_ids)),  # type: ignore[attr-defined]
-            OutboxMail.case_ref.is_not(None),  # type: ignore[union-attr]
-        )
-    )
-    by_id = {message_id: ref for message_id, ref in rows}
-    return tuple(dict.fromkeys(by_id[m] for m in message_ids if m in by_id))
-
-
-def answered_kinds(session: Session, message_ids: Sequence[str]) -> tuple[str, ...]:
-    """The templates of our own outgoing mails among `message_ids` (what a mail answers)."""
-    if not message_ids:
-        return ()
-    rows = session.scalars(
-        select(OutboxMail.kind).where(OutboxMail.message_id.in_(list(message_ids)))  # type: ignore[attr-defined]
-    )
-    return tuple(sorted(set(rows)))
-
-
-def replied_to(session: Session, message_id: str | None) -> RepliedTo | None:
-    """Our own mail `message_id` names (a mail's In-Reply-To), with the templates of our
-    later mails to the same recipient about the same case; None if it is not ours."""
-    if not message_id:
-        return None
-    row = session.execute(
-        select(OutboxMail.id, OutboxMail.kind, OutboxMail.created_at, OutboxMail.case_ref,
+        select(OutboxMail.message_id, OutboxMail.id, OutboxMail.kind, OutboxMail.case_ref,
                OutboxMail.recipient)
-        .where(OutboxMail.message_id == message_id)
+        .where(OutboxMail.message_id.in_(newest_first))  # type: ignore[attr-defined]
         .order_by(OutboxMail.id)  # type: ignore[arg-type]
-    ).first()  # fmt: skip
-    if row is None:
-        return None
-    row_id, kind, written_at, case_ref, recipient = row
+    ).all()  # fmt: skip
+    by_id = {row.message_id: row for row in rows}
+    refs = (by_id[m].case_ref for m in newest_first if m in by_id)
+    thread = tuple(dict.fromkeys(ref for ref in refs if ref is not None))
+    kinds = tuple(sorted({row.kind for row in rows}))
+    own = by_id.get(parent or "")
+    if own is None:
+        return Answered(thread, kinds, None)
     later: tuple[str, ...] = ()
-    if case_ref is not None:
+    if own.case_ref is not None:
         later = tuple(
             session.scalars(
                 select(OutboxMail.kind)
                 .where(
-                    OutboxMail.case_ref == case_ref,
-                    OutboxMail.recipient == recipient,
-                    OutboxMail.id > row_id,  # type: ignore[operator]
+                    OutboxMail.case_ref == own.case_ref,
+                    OutboxMail.recipient == own.recipient,
+                    OutboxMail.id > own.id,  # type: ignore[operator]
                 )
                 .order_by(OutboxMail.id)  # type: ignore[arg-type]
             )
         )
-    return RepliedTo(kind, written_at, later)
+    return Answered(thread, kinds, RepliedTo(own.kind, later))
 
 
 def incoming(
@@ -272,10 +266,8 @@ def incoming(
 ) -> case_service.IncomingMail:
     """What the case service reads of a stored, parsed mail."""
     assert mail.id is not None
-    answered = [*parsed.references, *filter(None, [parsed.in_reply_to])]
-    answered = list(dict.fromkeys(answered))
-    # In-Reply-To names the direct parent: its case is the strongest evidence.
-    newest_first = [*filter(None, [parsed.in_reply_to]), *reversed(parsed.references)]
+    references = list(dict.fromkeys([*parsed.references, *filter(None, [parsed.in_reply_to])]))
+    ours = answered(session, parsed)
     return case_service.IncomingMail(
         id=mail.id,
         received_at=mail.received_at,
@@ -285,10 +277,10 @@ def incoming(
         subject=parsed.subject or "",
         text=parsed.text or "",
         message_id=parsed.message_id,
-        references=tuple(answered),
-        thread_refs=thread_refs(session, list(dict.fromkeys(newest_first))),
-        answered_kinds=answered_kinds(session, answered),
-        replied_to=replied_to(session, parsed.in_reply_to),
+        references=tuple(references),
+        thread_refs=ours.thread_refs,
+        answered_kinds=ours.kinds,
+        replied_to=ours.parent,
         machine=verdict.kind if verdict else None,
         machine_rule=verdict.rule if verdict else None,
         authentication_results=authentication_results,

@@ -53,7 +53,6 @@ class RepliedTo:
 
     kind: str
     """Its template (``customer.proposal``)."""
-    written_at: datetime
     later_kinds: tuple[str, ...] = ()
     """The templates of our mails to the same recipient about the same case written
     after it: what has superseded it (a newer proposal)."""

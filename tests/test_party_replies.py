@@ -31,14 +31,14 @@ def pending(accepted_by: tuple[str, ...] = ()) -> Case:
     ("replied_to", "may"),
     [
         (None, True),  # a fresh mail to the case address
-        (RepliedTo("customer.proposal", AT), True),
-        (RepliedTo("customer.proposal_accepted", AT), True),  # the shop accepted: you too?
+        (RepliedTo("customer.proposal"), True),
+        (RepliedTo("customer.proposal_accepted"), True),  # the shop accepted: you too?
         # A newer proposal went out after it, even if its mail was written first.
         (
-            RepliedTo("customer.proposal", AT, ("customer.message_forwarded", "customer.proposal")),
+            RepliedTo("customer.proposal", ("customer.message_forwarded", "customer.proposal")),
             False,
         ),
-        (RepliedTo("customer.mediator_message", AT), False),  # a yes to the mediator's question
+        (RepliedTo("customer.mediator_message"), False),  # a yes to the mediator's question
     ],
 )
 def test_only_an_answer_to_the_pending_proposal_decides_it(
