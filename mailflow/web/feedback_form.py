@@ -32,8 +32,8 @@ from mediation import (
     feedback_store,
     form_mails,
     form_store,
+    loading,
     rating_links,
-    routing,
 )
 from mediation.form_store import FeedbackRequest
 from mediation.storage import Merchant
@@ -111,9 +111,7 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
     with session_scope(forms.writer(request)) as session:
         merchant = _merchant(session, slug)
         errors = read(fields)
-        if not errors and routing.of_merchant(
-            fields["address"], merchant.support_addresses, merchant.domains
-        ):
+        if not errors and loading.is_own(merchant, fields["address"]):
             errors = ["own_shop"]  # the shop's praise of itself counts for nothing
         if errors:
             return _form(request, merchant, fields, errors, status=400)
