@@ -90,7 +90,7 @@ class OutboxMail(SQLModel, table=True):
     # The message, rendered when it is sent (`outbox.message`) from `payload`: the
     # `OutgoingMail` as written, with the recipient's address as sent. Rows written
     # before payloads existed hold their rendered bytes in `raw` instead.
-    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False, default=b""))
     payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     kind: str = Field(max_length=60)
     auto_reply: bool = False

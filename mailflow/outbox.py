@@ -1,8 +1,10 @@
 """The outbox: the only way mail leaves Service-Siegel.
 
-`enqueue()` turns an `OutgoingMail` into one stored row in the caller's session, so
-that the mail is committed together with the change that caused it (one
-transaction, one door out). The row keeps the mail as written (`payload`) and a
+`enqueue()` turns an `OutgoingMail` into one stored row in the caller's unit of work,
+so that the mail is committed together with the change that caused it (one
+transaction, one door out). The row is written with the unit of work's other new rows,
+one statement for all of them (`storage.insert_later`), before anything reads the
+outbox and at the latest at the commit. The row keeps the mail as written (`payload`) and a
 Message-ID; `message()` renders the full RFC 5322 message from them when the relay
 (`mailflow.relay`) sends it, outside the worker's transaction, the same bytes every
 time: a resend after a crash carries the same Message-ID.
@@ -167,14 +169,24 @@ class Answer:
         return AttemptOutcome.DEFERRED
 
 
+@dataclasses.dataclass(frozen=True)
+class Enqueued:
+    """What `enqueue` decided for a mail: its row, found by `message_id` once written,
+    has this `status`, and `reason` says why when that is `suppressed` or `failed`."""
+
+    message_id: str
+    status: OutboxStatus
+    reason: str | None
+
+
 def enqueue(
     session: Session,
     mail: OutgoingMail,
     config: Config,
     now: datetime,
     send_at: datetime | None = None,
-) -> OutboxMail:
-    """Store `mail` as an outbox row in the caller's session; the caller commits.
+) -> Enqueued:
+    """Store `mail` as an outbox row in the caller's unit of work; the caller commits.
 
     The row is `queued` (due at `send_at`, by default `now`, the time it is dated)
     or, when a loop-safety rule fires, `suppressed` with the rule in
@@ -207,26 +219,28 @@ def enqueue(
         mail = in_thread(mail, threads.earlier(mail.case_ref, mail.to))
         if status == OutboxStatus.QUEUED:
             threads.add(mail.case_ref, mail.to, message_id, mail.kind)
-    row = OutboxMail(
-        message_id=message_id,
-        recipient=mail.to,
-        payload=_payload(mail),
-        kind=mail.kind,
-        auto_reply=mail.auto_reply,
-        case_ref=mail.case_ref,
-        in_reply_to_mail=mail.in_reply_to_mail,
-        status=status,
-        suppressed_reason=reason,
-        last_error=None if reason else undeliverable,
-        created_at=now,
-        next_attempt_at=send_at or now,
-    )
-    session.add(row)
+    # A Core insert with the unit of work's other new rows: an ORM object per mail
+    # costs more to build and flush than the rest of enqueueing it.
+    values = {
+        "message_id": message_id,
+        "recipient": mail.to,
+        "payload": _payload(mail),
+        "kind": mail.kind,
+        "auto_reply": mail.auto_reply,
+        "case_ref": mail.case_ref,
+        "in_reply_to_mail": mail.in_reply_to_mail,
+        "status": status,
+        "suppressed_reason": reason,
+        "last_error": None if reason else undeliverable,
+        "created_at": now,
+        "next_attempt_at": send_at or now,
+    }
+    storage.insert_later(session, OutboxMail, values)
     if reason:
         log.warning("outbox %s to %s suppressed: %s", mail.kind, addresses.redact(mail.to), reason)
     elif undeliverable:
         log.warning("outbox %s failed: %s", mail.kind, addresses.redact(undeliverable))
-    return row
+    return Enqueued(message_id, status, reason or undeliverable)
 
 
 def render(

@@ -599,6 +599,14 @@ def preload_customers(session: Session, addresses: Iterable[str]) -> None:
         _transaction_cache(session).customers.update({row.address: row for row in rows})
 
 
+def insert_later(session: Session, model: type[SQLModel], values: dict[str, Any]) -> None:
+    """Insert a row of `model` with the unit of work's other new rows of its table, one
+    statement for them all, before any statement of the session may read that table and
+    at the latest before the commit. The row's columns not in `values` get their
+    defaults; every row of a table deferred in one unit of work names the same columns."""
+    _transaction_cache(session).defer(model, values)
+
+
 def append_events(session: Session, events: Iterable[CaseEvent]) -> None:
     """Append `events` to their cases' logs (flushed with the unit of work)."""
     for entry in events:
@@ -738,7 +746,7 @@ def _no_savepoint_over_deferred(session: Session, transaction: SessionTransactio
     # with it: write them first (`write_pending`), or open the savepoint before them.
     cache = session.info.get(_TransactionCache)
     if transaction.nested and cache is not None and (cache.deferred or cache.case_numbers):
-        raise RuntimeError("a savepoint over deferred case rows: call storage.write_pending first")
+        raise RuntimeError("a savepoint over deferred rows: call storage.write_pending first")
 
 
 def write_pending(session: Session) -> None:

@@ -31,6 +31,7 @@ from mailflow.signing import SIGNED_HEADERS
 from mediation.outgoing import OutgoingMail
 from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 from tests.net import free_port
+from tests.outbox_rows import enqueued_row
 from tests.sink import Received, Sink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,8 +115,7 @@ MAIL = OutgoingMail(
 
 
 def enqueue(engine: Engine, config: Config, outgoing: OutgoingMail) -> OutboxMail:
-    with session_scope(engine) as session:
-        return outbox.enqueue(session, outgoing, config, NOW)
+    return enqueued_row(engine, config, outgoing, NOW)
 
 
 def signature(received: Received) -> dict[bytes, bytes]:

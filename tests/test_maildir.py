@@ -23,6 +23,7 @@ from mailflow.models import OutboxMail, OutboxStatus
 from mailflow.relay import Relay
 from mediation.outgoing import OutgoingMail
 from tests.conftest import make_config
+from tests.outbox_rows import enqueued_row
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,11 +41,9 @@ def queue(engine: Engine, config: Config, to: str, subject: str, **fields: Any) 
         "language": "de",
     }
     mail = OutgoingMail(to=to, subject=subject, **(values | fields))
-    with session_scope(engine) as session:
-        row = outbox.enqueue(session, mail, config, utcnow() - timedelta(seconds=1))
-        session.flush()
-        assert row.id is not None
-        return row.id
+    row = enqueued_row(engine, config, mail, utcnow() - timedelta(seconds=1))
+    assert row.id is not None
+    return row.id
 
 
 def test_relay_delivers_into_a_maildir_per_recipient(sqlite_engine: Engine, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from mailflow.spool import Arrival, store
 from mediation import addresses, mediator_store
 from mediation.outgoing import OutgoingMail
 from tests.conftest import TEST_DOMAIN, make_config
+from tests.outbox_rows import enqueued_row
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 MESSAGE_ID = re.compile(rf"^<siegel\.[0-9a-f]{{32}}@{re.escape(TEST_DOMAIN)}>$")
@@ -43,8 +44,7 @@ def parsed(raw: bytes):  # type: ignore[no-untyped-def]
 
 
 def enqueue(engine: Engine, config: Config, outgoing: OutgoingMail, now: datetime = NOW):
-    with session_scope(engine) as session:
-        return outbox.enqueue(session, outgoing, config, now)
+    return enqueued_row(engine, config, outgoing, now)
 
 
 @pytest.fixture

@@ -23,13 +23,13 @@ from sqlmodel import Session
 
 from mailflow import outbox
 from mailflow.config import Config
-from mailflow.db import session_scope
 from mailflow.models import OutboxMail, OutboxStatus
 from mailflow.relay import SMTPUTF8_MISSING, Relay
 from mediation import outgoing, templates
 from mediation.outgoing import OutgoingMail, header_text, wire_address
 from tests.conftest import TEST_DOMAIN, make_config
 from tests.harness import Harness, addressed_to, compose
+from tests.outbox_rows import enqueued_row, row_of
 from tests.sink import Received, Sink
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -64,15 +64,7 @@ def headers_of(raw: bytes) -> dict[str, str]:
 
 
 def enqueue(engine: Engine, config: Config, outgoing_mail: OutgoingMail) -> OutboxMail:
-    with session_scope(engine) as session:
-        return outbox.enqueue(session, outgoing_mail, config, NOW)
-
-
-def row_of(engine: Engine, row_id: int | None) -> OutboxMail:
-    with Session(engine) as session:
-        row = session.get(OutboxMail, row_id)
-        assert row is not None
-        return row
+    return enqueued_row(engine, config, outgoing_mail, NOW)
 
 
 def relay_config(tmp_path: Path, sink: Sink) -> Config:

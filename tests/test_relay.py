@@ -26,6 +26,7 @@ from mailflow.spool import Arrival, store
 from mediation import addresses
 from mediation.outgoing import OutgoingMail
 from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
+from tests.outbox_rows import enqueued_row, row_of
 from tests.sink import Sink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,15 +66,7 @@ def mail(to: str = "haendler@shop.example", **changes: object) -> OutgoingMail:
 
 
 def enqueue(engine: Engine, config: Config, outgoing: OutgoingMail, now: datetime = START):
-    with session_scope(engine) as session:
-        return outbox.enqueue(session, outgoing, config, now)
-
-
-def row_of(engine: Engine, row_id: int | None) -> OutboxMail:
-    with Session(engine) as session:
-        row = session.get(OutboxMail, row_id)
-        assert row is not None
-        return row
+    return enqueued_row(engine, config, outgoing, now)
 
 
 def attempts_of(engine: Engine, row_id: int | None) -> list[OutboxAttempt]:

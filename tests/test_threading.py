@@ -31,6 +31,7 @@ from mediation.storage import Case
 from tests import test_cases_e2e
 from tests.conftest import make_config
 from tests.harness import Harness, addressed_to
+from tests.outbox_rows import stored_row
 from tests.sink import Received
 from tests.test_cases_e2e import CUSTOMER, MERCHANT, complain, merchant_answers
 
@@ -52,6 +53,13 @@ def mail(**changes: object) -> OutgoingMail:
 
 def ids(n: int) -> list[str]:
     return [f"<siegel.{i}@siegel.test>" for i in range(n)]
+
+
+def stored_thread(
+    engine: Engine, config: Config, enqueued: outbox.Enqueued
+) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References of the mail `enqueue` stored, as the relay renders it."""
+    return headers(outbox.message(stored_row(engine, enqueued), config))
 
 
 def headers(raw: bytes) -> tuple[str | None, list[str]]:
@@ -118,8 +126,8 @@ def test_each_mail_to_a_recipient_answers_the_previous_one(engine: Engine, confi
         third = outbox.enqueue(session, mail(to="Kunde@Example.org"), config, NOW)
         to_merchant = outbox.enqueue(session, mail(to="shop@example.com"), config, NOW)
 
-    def threading(row: OutboxMail) -> tuple[str | None, list[str]]:
-        return headers(outbox.message(row, config))
+    def threading(enqueued: outbox.Enqueued) -> tuple[str | None, list[str]]:
+        return stored_thread(engine, config, enqueued)
 
     assert threading(first) == threading(merchant) == (None, [])
     assert threading(other_case) == threading(no_case) == (None, [])
@@ -131,7 +139,7 @@ def test_each_mail_to_a_recipient_answers_the_previous_one(engine: Engine, confi
 def test_the_rendered_header_stays_bounded(engine: Engine, config: Config) -> None:
     with session_scope(engine) as session:
         rows = [outbox.enqueue(session, mail(), config, NOW) for _ in range(7)]
-    in_reply_to, references = headers(outbox.message(rows[-1], config))
+    in_reply_to, references = stored_thread(engine, config, rows[-1])
     assert in_reply_to == rows[-2].message_id
     assert references == [rows[0].message_id, *(row.message_id for row in rows[-4:-1])]
 
@@ -143,7 +151,10 @@ def test_an_answer_to_a_received_mail_keeps_its_parent(engine: Engine, config: C
         answer = outbox.enqueue(
             session, mail(in_reply_to=parent, references=(parent,), auto_reply=True), config, NOW
         )
-    assert headers(outbox.message(answer, config)) == (parent, [first.message_id, parent])
+    assert stored_thread(engine, config, answer) == (
+        parent,
+        [first.message_id, parent],
+    )
 
 
 def test_unsent_mails_are_not_answered(engine: Engine, config: Config) -> None:
@@ -156,7 +167,10 @@ def test_unsent_mails_are_not_answered(engine: Engine, config: Config) -> None:
     assert suppressed.status == OutboxStatus.SUPPRESSED
     with session_scope(engine) as session:
         later = outbox.enqueue(session, mail(), config, NOW)
-    assert headers(outbox.message(later, config)) == (sent.message_id, [sent.message_id])
+    assert stored_thread(engine, config, later) == (
+        sent.message_id,
+        [sent.message_id],
+    )
 
 
 def test_a_row_renders_the_same_bytes_however_the_thread_goes_on(
@@ -166,7 +180,8 @@ def test_a_row_renders_the_same_bytes_however_the_thread_goes_on(
     from the database, gives the same message."""
     with session_scope(engine) as session:
         outbox.enqueue(session, mail(), config, NOW)
-        row = outbox.enqueue(session, mail(), config, NOW)
+        enqueued = outbox.enqueue(session, mail(), config, NOW)
+    row = stored_row(engine, enqueued)
     before = outbox.message(row, config)
     with session_scope(engine) as session:
         outbox.enqueue(session, mail(), config, NOW)
