@@ -90,9 +90,12 @@ def cumulative_quantile(
 
 def score_interval(counts: Sequence[int], confidence: float) -> tuple[float, float, float] | None:
     """Mean and confidence interval (mean, lower, upper) of scores 1, 2, ... given as
-    `counts` (`counts[0]` scores of 1, ...): the normal interval of the mean with the
-    sample standard deviation, clamped to the scale. None with fewer than two scores:
-    one score says nothing about the spread."""
+    `counts` (`counts[0]` scores of 1, ...): the normal interval of the mean, clamped to
+    the scale. Its spread is the standard deviation of the scores with one more score of
+    each value counted in (a uniform prior, as Bayesian averages of star ratings add):
+    a few equal scores do not show a certainty they cannot carry (nine fives: 4.2 to
+    5.0, not 5.0 to 5.0), and many scores soon outweigh the prior. None with fewer
+    than two scores."""
     if min(counts, default=0) < 0:
         raise ValueError("counts must not be negative")
     n = sum(counts)
@@ -100,6 +103,12 @@ def score_interval(counts: Sequence[int], confidence: float) -> tuple[float, flo
         return None
     scores = range(1, len(counts) + 1)
     mean = sum(score * count for score, count in zip(scores, counts, strict=True)) / n
-    squares = sum(count * (score - mean) ** 2 for score, count in zip(scores, counts, strict=True))
-    spread = z_score(confidence) * math.sqrt(squares / (n - 1) / n)
+    smoothed = [count + 1 for count in counts]
+    total = sum(smoothed)
+    centre = sum(score * count for score, count in zip(scores, smoothed, strict=True)) / total
+    variance = (
+        sum(count * (score - centre) ** 2 for score, count in zip(scores, smoothed, strict=True))
+        / total
+    )
+    spread = z_score(confidence) * math.sqrt(variance / n)
     return mean, max(1.0, mean - spread), min(float(len(counts)), mean + spread)

@@ -70,12 +70,23 @@ def test_time_to_resolution_is_a_median_and_p90_of_days_and_a_shown_reason() -> 
 
 
 def test_the_rating_interval_is_the_normal_interval_of_the_mean_within_the_scale() -> None:
-    """Scores 3, 4, 4, 5, 5, 5: mean 4.33, an interval around it; all fives stay at 5;
-    one score gives no interval."""
+    """Scores 3, 4, 4, 5, 5, 5: mean 4.33, an interval around it within the scale; its
+    spread counts one more score of each value in, so that equal scores leave room
+    (nine fives are not 5.0 to 5.0, two fives less sure than nine) and many scores
+    outweigh that; one score gives no interval."""
     mean, low, high = score_interval([0, 0, 1, 2, 3], 0.95)
     assert mean == pytest.approx(4.3333, abs=1e-4)
-    assert low == pytest.approx(3.68, abs=0.01) and high == pytest.approx(4.987, abs=0.01)
-    assert score_interval([0, 0, 0, 0, 9], 0.95) == (5.0, 5.0, 5.0)
+    assert (low, high) == (pytest.approx(3.305, abs=0.001), 5.0)
+    nine = score_interval([0, 0, 0, 0, 9], 0.95)
+    two = score_interval([0, 0, 0, 0, 2], 0.95)
+    assert nine is not None and two is not None
+    assert nine[0] == two[0] == nine[2] == two[2] == 5.0
+    assert two[1] == pytest.approx(2.92, abs=0.01) and nine[1] == pytest.approx(4.17, abs=0.01)
+    many = score_interval([0, 0, 0, 500, 500], 0.95)
+    assert many is not None and many[1:] == (
+        pytest.approx(4.47, abs=0.01),
+        pytest.approx(4.53, abs=0.01),
+    )
     assert score_interval([0, 0, 0, 0, 1], 0.95) is None
 
 
