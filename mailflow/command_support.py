@@ -27,6 +27,7 @@ from sqlmodel import Session
 from mailflow.config import Config
 from mailflow.db import utcnow
 from mediation import addresses
+from mediation.outgoing import CONTROLS_BUT_LINE_BREAK
 
 EX_OK = 0
 """Done."""
@@ -280,9 +281,7 @@ def add_command(
     return sub
 
 
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""Control characters but line feed and tab: C0 (escape sequences, backspace, a lone
-carriage return that writes over a line), DEL and C1."""
+_UNPRINTABLE = re.compile(f"[{CONTROLS_BUT_LINE_BREAK}]")
 
 
 class PrintableText(io.TextIOBase):

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mailflow.web import csrf, pages
+from mediation.outgoing import BIDI_CONTROLS, CONTROLS_BUT_LINE_BREAK
 
 MAX_BODY_BYTES = 64 * 1024
 """Room for every text field full of three-byte characters, each percent-encoded."""
@@ -31,9 +32,9 @@ MAX_TEXT_CHARS = 2000
 """Lob, Tadel: what one text field may hold."""
 
 
-_UNSHOWN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""Dropped from every field: control characters but line feed and tab (a terminal would
-obey them) and the bidi overrides and isolates (they turn the page's text around)."""
+_UNSHOWN = re.compile(f"[{CONTROLS_BUT_LINE_BREAK}{''.join(sorted(BIDI_CONTROLS))}]")
+"""Dropped from every field: control characters but line feed and tab and the bidi
+controls (they turn the page's text around)."""
 
 
 class BodyTooLarge(Exception):
