@@ -169,6 +169,25 @@ def test_bad_input_and_missing_tokens_are_refused(
     assert confirmation_links(sqlite_engine) == []
 
 
+def test_a_form_open_too_long_is_shown_again_with_what_was_entered(
+    client: TestClient, sqlite_engine: Engine, clock: Clock
+) -> None:
+    """A page left open past `[web] form_minutes`: the form again with the address and
+    words as entered, a note in the page's language and a fresh token; nothing is
+    requested until it is sent again."""
+    page = client.get(f"{FORM}?lang=en").text
+    clock.now = NOW + timedelta(hours=3)
+    entered = ENTRY | {"criticism": "Telefon nie erreichbar"}
+    again = client.post(f"{FORM}?lang=en", data={csrf.FIELD: token_of(page), **entered})
+    assert again.status_code == 400 and 'data-error="form_expired"' in again.text
+    assert "The form was open too long and has expired." in again.text
+    assert "Telefon nie erreichbar</textarea>" in again.text and "olga@example.org" in again.text
+    assert confirmation_links(sqlite_engine) == []
+    sent = client.post(FORM, data={csrf.FIELD: token_of(again.text), **entered})
+    assert sent.status_code == 200
+    assert len(confirmation_links(sqlite_engine)) == 1
+
+
 def test_characters_nobody_types_are_dropped_and_full_fields_fit_the_body(
     client: TestClient, sqlite_engine: Engine
 ) -> None:

@@ -167,21 +167,42 @@ def test_a_rating_by_mail_and_by_form_replace_each_other(site, config) -> None: 
 
 
 def test_a_submission_without_a_valid_form_token_or_from_elsewhere_is_refused(site, config) -> None:  # type: ignore[no-untyped-def]
-    """No token, a token of another form or link, an old token, or a foreign Origin:
-    403 with a page that says to reload; nothing stored."""
+    """No token, a token of another form or link, or a foreign Origin: 403 with a page
+    that says to reload; nothing stored."""
     client, engine, customer_id = site
     path = link(config, customer_id)
     missing = client.post(path, data=GOOD)
     assert missing.status_code == 403 and 'data-message="form_stale"' in missing.text
     other = csrf.issue(config.secret_bytes, "rating", "another-link", NOW)
     assert client.post(path, data={csrf.FIELD: other, **GOOD}).status_code == 403
-    digest = rating_links.digest(path.rsplit("/", 1)[1])
-    old = csrf.issue(config.secret_bytes, "rating", digest, NOW - timedelta(hours=3))
-    assert client.post(path, data={csrf.FIELD: old, **GOOD}).status_code == 403
     foreign = submit(client, path, GOOD, origin="https://evil.example")
     assert foreign.status_code == 403
     assert stored(engine) == (None, 0)
     assert submit(client, path, GOOD, origin="http://testserver").status_code == 200
+
+
+def test_a_form_open_too_long_is_shown_again_with_what_was_entered(site, config) -> None:  # type: ignore[no-untyped-def]
+    """A genuine token past `[web] form_minutes` (the page left open over lunch): the
+    form again, with the scores and words as entered, a note and a fresh token; nothing
+    stored until it is sent again. From another site it is refused as before."""
+    client, engine, customer_id = site
+    path = link(config, customer_id)
+    digest = rating_links.digest(path.rsplit("/", 1)[1])
+    old = csrf.issue(config.secret_bytes, "rating", digest, NOW - timedelta(hours=3))
+    entered = GOOD | {"criticism": "Die Lieferung dauerte drei Wochen.", "consent": "yes"}
+    again = client.post(path, data={csrf.FIELD: old, **entered})
+    assert again.status_code == 400 and 'data-error="form_expired"' in again.text
+    assert "Die Lieferung dauerte drei Wochen.</textarea>" in again.text
+    assert 'value="4" required checked' in again.text and 'id="consent" checked' in again.text
+    assert stored(engine) == (None, 0)
+    foreign = client.post(
+        path, data={csrf.FIELD: old, **entered}, headers={"origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403 and "drei Wochen" not in foreign.text
+    sent = client.post(path, data={csrf.FIELD: form_token(again.text), **entered})
+    assert sent.status_code == 200
+    current, _ = stored(engine)
+    assert current is not None and current.criticism == "Die Lieferung dauerte drei Wochen."
 
 
 def test_altered_foreign_and_expired_links_are_refused_with_a_clear_page(site, config) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ The key is derived from the signing secret for this purpose only. Pure.
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import re
@@ -34,6 +35,12 @@ def issue(secret: bytes, purpose: str, subject: str, now: datetime) -> str:
     return f"{issued}.{_mac(secret, purpose, subject, issued)}"
 
 
+class Verdict(enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"  # a token of this form, issued longer than `max_age` ago
+    INVALID = "invalid"
+
+
 def check(
     secret: bytes,
     purpose: str,
@@ -41,15 +48,18 @@ def check(
     given: str | None,
     now: datetime,
     max_age: timedelta,
-) -> bool:
-    """Whether `given` is a token of this form, issued at most `max_age` before `now`
-    (and not in the future beyond a minute of clock skew between processes)."""
+) -> Verdict:
+    """VALID when `given` is a token of this form, issued at most `max_age` before `now`
+    (and not in the future beyond a minute of clock skew between processes); EXPIRED
+    when it is one, but older."""
     found = _SHAPE.fullmatch(given or "")
     if found is None:
-        return False
+        return Verdict.INVALID
     issued = int(found.group(1))
     expected = _mac(secret, purpose, subject, issued)
     if not hmac.compare_digest(expected, found.group(2)):
-        return False
+        return Verdict.INVALID
     age = now.timestamp() - issued
-    return -60 <= age <= max_age.total_seconds()
+    if age < -60:
+        return Verdict.INVALID
+    return Verdict.VALID if age <= max_age.total_seconds() else Verdict.EXPIRED

@@ -104,7 +104,11 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
     slug = request.path_params["slug"]
     with Session(pages.engine(request)) as session:
         _merchant(session, slug)  # no such shop: 404, whatever the form says
-    if not forms.trusted(request, fields, "feedback", slug):
+    check = forms.form_check(request, fields, "feedback", slug)
+    if check is csrf.Verdict.EXPIRED:  # open too long: shown again, nothing entered lost
+        with Session(pages.engine(request)) as session:
+            return _form(request, _merchant(session, slug), fields, ["form_expired"], status=400)
+    if check is not csrf.Verdict.VALID:
         return forms.message(request, "form_stale", 403)
     config, now, language = pages.config(request), pages.now(request), pages.language(request)
     web = config.web

@@ -89,11 +89,19 @@ def token(request: Request, purpose: str, subject: str) -> str:
 def trusted(request: Request, fields: dict[str, str], purpose: str, subject: str) -> bool:
     """The submission comes from our form: same origin (when the browser says) and a
     valid CSRF token for this purpose and subject."""
+    return form_check(request, fields, purpose, subject) is csrf.Verdict.VALID
+
+
+def form_check(
+    request: Request, fields: dict[str, str], purpose: str, subject: str
+) -> csrf.Verdict:
+    """`trusted` as a verdict: EXPIRED for a submission of our form that was open longer
+    than `[web] form_minutes`, which may be shown again with what was entered."""
     origin = request.headers.get("origin")
     if origin is not None and origin != "null":
         ours = {_origin(str(request.base_url)), _origin(pages.config(request).web.public_url)}
         if _origin(origin) not in ours:
-            return False
+            return csrf.Verdict.INVALID
     config = pages.config(request)
     max_age = timedelta(minutes=config.web.form_minutes)
     given = fields.get(csrf.FIELD)

@@ -132,7 +132,14 @@ async def submit(request: Request) -> Response:
 
 def _submit(request: Request, fields: dict[str, str]) -> Response:
     text = request.path_params["token"]
-    if not forms.trusted(request, fields, PURPOSE, rating_links.digest(text)):
+    check = forms.form_check(request, fields, PURPOSE, rating_links.digest(text))
+    if check is csrf.Verdict.EXPIRED:  # open too long: shown again, nothing entered lost
+        with Session(pages.engine(request)) as session:
+            found = _find(session, request, text)
+        if found.refusal is not None:
+            return forms.message(request, found.refusal, found.status)
+        return _form(request, found, fields, ["form_expired"], status=400)
+    if check is not csrf.Verdict.VALID:
         return forms.message(request, "form_stale", 403)
     given, errors = read(fields)
     config, now = pages.config(request), pages.now(request)
