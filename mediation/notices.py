@@ -43,6 +43,7 @@ MAX_QUOTED_CHARS = 20_000
 # every other template states the end of the mediation (where it mentions a deadline).
 DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
     "customer.complaint_acknowledged": (Deadline.MERCHANT_REPLY,),
+    "customer.complaint_forwarded_again": (Deadline.MERCHANT_REPLY,),
     "customer.merchant_requested": (Deadline.CUSTOMER_ANSWER,),
     "customer.merchant_reply_forwarded": (Deadline.CUSTOMER_ANSWER,),
     "customer.solved_question": (Deadline.CUSTOMER_ANSWER,),

@@ -365,12 +365,12 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
     ),
     # The forward bounced: the merchant never got the complaint. Its clock stops and the
     # case waits until the operator gives the shop's address (`mediation.bounces`), which
-    # forwards the complaint again with a new deadline.
+    # forwards the complaint again with a new deadline and tells the customer so.
     (State.AWAITING_MERCHANT, ForwardBounced): Rule(State.AWAITING_MERCHANT, stop=MERCHANT_CLOCK),
     (State.AWAITING_MERCHANT, MerchantAddressCorrected): Rule(
         State.AWAITING_MERCHANT,
         start=MERCHANT_CLOCK,
-        notify=(merchant("complaint_forwarded"),),
+        notify=(merchant("complaint_forwarded"), customer("complaint_forwarded_again")),
     ),
     # Solved without a written reply (by phone, by a refund): nothing left to wait for.
     (State.AWAITING_MERCHANT, CustomerConfirmedSolved): Rule(
