@@ -508,6 +508,8 @@ class _Body:
             content_type = part.get_content_type()
             children = part.get_payload()
             is_container = isinstance(children, list)
+            if not is_container and part.get_content_maintype() == "multipart":
+                content_type = "text/plain"  # no boundary to split by: its body is one text
             if owner is None and _is_attachment(part, content_type, is_root=part is message):
                 entry = _attachment_entry(part, content_type, is_container)
                 if len(attachments) < MAX_ATTACHMENTS:
@@ -635,13 +637,20 @@ def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     return data.decode("latin-1"), "latin-1"
 
 
+_READ_AS = {"iso8859-1": "cp1252"}
+"""Labels read as the charset that mail with them is written in: Windows mail programs
+label Windows-1252 text ("€" is 0x80) ISO-8859-1, whose 0x80-0x9F are control
+characters no text uses; the WHATWG Encoding Standard reads the label so too."""
+
+
 def _canonical_charset(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().strip('"').lower()).name
+        canonical = codecs.lookup(name.strip().strip('"').lower()).name
     except (LookupError, ValueError, TypeError):
         return None
+    return _READ_AS.get(canonical, canonical)
 
 
 def _bounded_html_source(html: list[str], defects: list[str]) -> str | None:

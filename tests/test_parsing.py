@@ -46,6 +46,35 @@ def test_raw_eight_bit_headers_and_an_unknown_charset_are_decoded() -> None:
     assert any("x-mac-german-old" in d for d in parsed.defects)
 
 
+def test_windows_text_labelled_iso_8859_1_keeps_its_euro_sign() -> None:
+    """Outlook on Windows labels Windows-1252 text ISO-8859-1: "=80" is "€", "=84" and
+    "=93" are German quotes, not control characters; real Latin-1 reads the same."""
+    headers = (
+        "From: a@example.org\nSubject: Preis\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=iso-8859-1\n"
+        "Content-Transfer-Encoding: quoted-printable\n"
+    )
+    parsed = parse(mail(headers, "Bezahlt: 349,00 =80 f=FCr das =84Sofa=93.\n"))
+    assert parsed.text.strip() == "Bezahlt: 349,00 € für das „Sofa“."
+    assert not any(d.startswith("charset-fallback") for d in parsed.defects)
+    latin1 = parse(
+        mail(headers.replace("quoted-printable", "8bit"), "").replace(b"\n\n", b"\n\nGr\xfc\xdfe\n")
+    )
+    assert latin1.text.strip() == "Grüße"
+
+
+def test_a_multipart_without_a_boundary_is_read_as_one_text() -> None:
+    """A multipart type without its boundary parameter cannot be split: its body is the
+    text, not nothing; the defect is recorded."""
+    headers = (
+        "From: a@example.org\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/alternative\n"
+    )
+    parsed = parse(mail(headers, "Meine Bestellung MF-300301 wurde nie geliefert.\n"))
+    assert parsed.text.strip() == "Meine Bestellung MF-300301 wurde nie geliefert."
+    assert parsed.attachments == []
+    assert any("NoBoundaryInMultipartDefect" in d for d in parsed.defects)
+
+
 def test_addresses_keep_the_local_part_and_lower_case_the_domain() -> None:
     """RFC 5321 2.4: domains are case-insensitive, local parts are not."""
     parsed = fixture("outlook-human-de.eml")
