@@ -437,7 +437,9 @@ STAFF_KINDS = ("mediator", "operator", "merchant")
 support address about its cases: capped by `[outbox] max_staff_mails_per_day`, not by
 the limit for anyone who writes to us. A busy shop gets dozens a day (a busy day
 silenced its notices at 10), and forged mail in its name, answered by `sender.*`
-notices, must not use its cap up."""
+notices, must not use its cap up. Every automatic mail to a registered support address
+has that cap, whatever its template: the shop's own notices ("write to your case
+address") must not fall silent after the day's confirmations."""
 
 RESUMES_AFTER_BOUNCE = ("merchant.complaint_forwarded",)
 """Templates that go to an address even though a mail of their case bounced there, and
@@ -465,7 +467,7 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
             )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
-        if mail.kind.partition(".")[0] in STAFF_KINDS:
+        if mail.kind.partition(".")[0] in STAFF_KINDS or _is_support_address(session, mail.to):
             cap = config.outbox.max_staff_mails_per_day
         counts = _cache(session, _AutoReplyCounts, now)
         recent = counts.sent_to(mail.to)
@@ -657,6 +659,16 @@ def _is_own_service_address(address: str, config: Config) -> bool:
     except addresses.AddressError:
         return False
     return recipient.kind is not addresses.Kind.OPERATOR
+
+
+def _is_support_address(session: Session, address: str) -> bool:
+    """Whether `address` is a registered shop's support address (in any letter case)."""
+    wanted = address.lower()
+    return any(
+        wanted == known.lower()
+        for merchant in storage.merchants(session)
+        for known in merchant.support_addresses
+    )
 
 
 def _is_at_own_domain(address: str, config: Config, session: Session | None = None) -> bool:

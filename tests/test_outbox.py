@@ -19,6 +19,7 @@ from mailflow.models import OutboxMail, OutboxStatus
 from mailflow.spool import Arrival, store
 from mediation import addresses, mediator_store
 from mediation.outgoing import OutgoingMail
+from mediation.storage import Merchant
 from tests.conftest import TEST_DOMAIN, make_config
 from tests.outbox_rows import enqueued_row
 
@@ -252,6 +253,40 @@ def test_mails_to_our_mediators_have_their_own_higher_cap(tmp_path: Path, engine
         for _ in range(4)
     ]
     assert stranger == [OutboxStatus.QUEUED] * 3 + [OutboxStatus.SUPPRESSED]
+
+
+def test_every_automatic_mail_to_a_registered_support_address_has_the_staff_cap(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """A shop's day of confirmations must not silence the notice that its answer went to
+    the wrong address: `sender.*` notices to a registered support address (any letter
+    case) are capped with its `merchant.*` mails at `max_staff_mails_per_day`; the same
+    notice to an address no shop registered keeps the lower cap."""
+    config = make_config(
+        tmp_path, outbox={"max_autoreplies_per_day": 3, "max_staff_mails_per_day": 8}
+    )
+    with session_scope(engine) as session:
+        session.add(
+            Merchant(
+                slug="moebel-fuchs",
+                name="Möbel Fuchs",
+                support_addresses=["Support@moebel-fuchs.example"],
+                domains=["moebel-fuchs.example"],
+                created_at=NOW,
+            )
+        )
+    shop = "support@moebel-fuchs.example"
+    statuses = [
+        enqueue(engine, config, mail(to=shop, kind=kind)).status
+        for kind in ["merchant.message_forwarded"] * 3 + ["sender.use_case_address"] * 6
+    ]
+    assert statuses == [OutboxStatus.QUEUED] * 8 + [OutboxStatus.SUPPRESSED]
+    colleague = "verkauf@moebel-fuchs.example"  # at its domain, not registered
+    statuses = [
+        enqueue(engine, config, mail(to=colleague, kind="sender.use_case_address")).status
+        for _ in range(4)
+    ]
+    assert statuses == [OutboxStatus.QUEUED] * 3 + [OutboxStatus.SUPPRESSED]
 
 
 def test_mail_to_our_own_case_address_is_suppressed(engine: Engine, config: Config) -> None:
