@@ -56,6 +56,7 @@ DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
     "merchant.complaint_forwarded": (Deadline.MERCHANT_REPLY,),
     "merchant.merchant_reminder": (Deadline.MERCHANT_REPLY,),
     "merchant.reply_not_substantive": (Deadline.MERCHANT_REPLY,),
+    "merchant.reply_without_text": (Deadline.MERCHANT_REPLY,),
     "customer.proposal_accepted": (Deadline.PROPOSAL_ANSWER,),
     "merchant.proposal_accepted": (Deadline.PROPOSAL_ANSWER,),
     "customer.acceptance_confirmed": (Deadline.PROPOSAL_ANSWER,),

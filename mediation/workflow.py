@@ -340,7 +340,9 @@ TRANSITIONS: Mapping[tuple[State | None, type[Event]], Rule | Choice] = {
             stop=MERCHANT_CLOCK,
             notify=(customer("merchant_reply_forwarded"), merchant("message_forwarded")),
         ),
-        otherwise=Rule(State.AWAITING_MERCHANT),
+        # No word of its own (only the quote, or an attachment): the merchant is told
+        # that nothing reached the customer and its deadline still runs.
+        otherwise=Rule(State.AWAITING_MERCHANT, notify=(merchant("reply_without_text"),)),
     ),
     # A few words ("Danke", "ok") answer nothing: the customer reads them, the clock
     # runs on, and the merchant is told that its deadline still runs.

@@ -286,14 +286,17 @@ def test_complaint_reply_solved_and_rated() -> None:
     assert params["ref"] == "SSG-2026-000123"
     assert params["merchant_reply"] == berlin(2026, 11, 23, 10)
 
-    out_of_office = decide(opened.case, MerchantReplied(substantive=False), POLICY, NOW)
-    assert out_of_office.case == opened.case
-    assert out_of_office.notifications == ()
-    assert out_of_office.records == (MerchantReplied(substantive=False),)
-    assert out_of_office.first_reply is None
+    # Only the quote, no word of its own (automatic mail never gets this far):
+    quote_only = decide(opened.case, MerchantReplied(substantive=False), POLICY, NOW)
+    assert quote_only.case == opened.case
+    assert [(n.to, n.template) for n in quote_only.notifications] == [
+        (Party.MERCHANT, "reply_without_text")
+    ]
+    assert quote_only.records == (MerchantReplied(substantive=False),)
+    assert quote_only.first_reply is None
 
     replied = decide(
-        out_of_office.case,
+        quote_only.case,
         MerchantReplied(text="Ersatz ist unterwegs."),
         POLICY,
         berlin(2026, 11, 20, 16),

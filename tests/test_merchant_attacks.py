@@ -133,6 +133,18 @@ def test_a_few_words_are_forwarded_and_the_merchant_told_while_its_clock_runs() 
     assert decision.notifications[0].params["text"] == "Danke"
 
 
+def test_a_reply_without_a_word_of_its_own_is_kept_and_the_merchant_told() -> None:
+    """Only the quote (or an attachment) while the case waits for the merchant: the same
+    state and deadlines, nothing measured, nothing to the customer; the merchant is told
+    its mail had no text and its deadline still runs."""
+    case = _awaiting(State.AWAITING_MERCHANT)
+    decision = decide(case, MerchantReplied(substantive=False, text="."), Policy(), NOW)
+    assert decision.case == case and decision.first_reply is None
+    assert [(n.to, n.template) for n in decision.notifications] == [
+        (Party.MERCHANT, "reply_without_text")
+    ]
+
+
 @pytest.mark.parametrize(
     ("state", "to"),
     [(State.AWAITING_CUSTOMER, Party.CUSTOMER), (State.IN_MEDIATION, Party.MEDIATOR)],
@@ -147,12 +159,6 @@ def test_a_few_words_later_are_a_message_like_any(state: State, to: Party) -> No
         (to, "merchant_message"),
         (Party.MERCHANT, "message_forwarded"),
     ]
-
-
-def test_a_reply_without_a_word_changes_nothing_and_reaches_nobody() -> None:
-    case = _awaiting(State.AWAITING_MERCHANT)
-    decision = decide(case, MerchantReplied(substantive=False, text="."), Policy(), NOW)
-    assert decision.case == case and decision.notifications == ()
 
 
 # ------------------------------------------------------------------ case addresses in text

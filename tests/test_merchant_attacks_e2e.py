@@ -232,12 +232,17 @@ def test_a_word_or_two_from_the_merchant_is_forwarded_but_stops_no_clock(
 
 
 @pytest.mark.parametrize("text", ["x", ".", "👍"])
-def test_a_reply_without_a_word_of_its_own_reaches_nobody(harness: Harness, text: str) -> None:
-    """No word of at least two letters: recorded, nothing forwarded, the clock runs on."""
+def test_a_reply_without_a_word_of_its_own_reaches_only_its_writer(
+    harness: Harness, text: str
+) -> None:
+    """No word of at least two letters (the quote alone, a sign): recorded, nothing
+    forwarded, the clock runs on, and the merchant is told so, in its language."""
     ref, sent = complain(harness)
     [forward] = addressed_to(sent, MERCHANT)
     harness.send(harness.reply(forward, MERCHANT, text))
-    assert harness.process() == []
+    told = harness.process()
+    assert harness.sent(told) == [(MERCHANT, "merchant.reply_without_text")]
+    assert "keinen Text von Ihnen" in " ".join(plain(told[0]).split())
     case = harness.case(ref)
     assert case["state"] == "awaiting_merchant" and case["first_reply_seconds"] is None
 
