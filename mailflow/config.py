@@ -647,6 +647,14 @@ def load(path: Path | None = None, environ: typing.Mapping[str, str] = os.enviro
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(str(path), "configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "is a directory, not a configuration file") from None
+    except OSError as error:
+        raise ConfigError(str(path), f"cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path), f"not UTF-8 text (byte {error.start + 1}): TOML files are UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(str(path), f"not valid TOML: {error}") from None
     return parse(raw, path.resolve().parent, environ)

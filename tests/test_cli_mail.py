@@ -137,6 +137,20 @@ def test_bad_config_is_one_line_naming_the_key_and_exit_2(
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_an_unreadable_config_file_is_one_line_and_exit_2(
+    tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """Bytes that are not UTF-8, or a directory given as the file: one line naming the
+    path and what is wrong with it, exit 2, no traceback."""
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe[siegel]\n")
+    for path, said in ((binary, b"not UTF-8 text (byte 1)"), (tmp_path, b"is a directory")):
+        done = siegel_here(path, "status", capfd=capfdbinary)
+        assert done.returncode == 2, done.stderr
+        assert said in done.stderr and str(path).encode() in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_config_from_environment_and_secret_override(tmp_path: Path) -> None:
     """SIEGEL_CONFIG selects the file; without a secret one is generated once, mode 0600."""
     path = tmp_path / "env.toml"
