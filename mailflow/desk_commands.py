@@ -68,6 +68,11 @@ def _enqueue(session: Session, outcomes: list[Outcome], config: Config, now: dat
 # ------------------------------------------------------------------ case acts
 
 
+MAX_REASON_CHARS = 2000
+"""The reason of a closing or withdrawal, which both parties read in a mail: as long
+as a text of the web forms may be."""
+
+
 def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: datetime) -> None:
     """Carry out ``--withdraw``, ``--close`` or ``--mediator`` of ``siegel case REF``
     (at most one); prints one line. LookupError: no such case or mediator; UsageError:
@@ -80,6 +85,10 @@ def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: d
     reason = (getattr(args, "reason", None) or "").strip()
     if args.close and not reason:
         raise UsageError("--close needs --reason TEXT: the parties read it")
+    if len(reason) > MAX_REASON_CHARS:
+        raise UsageError(
+            f"--reason is {len(reason)} characters; the parties read at most {MAX_REASON_CHARS}"
+        )
     settings = casework.settings(config)
     with session_scope(engine) as session:
         if args.withdraw:

@@ -174,6 +174,9 @@ def test_the_operator_closes_with_a_reason_and_refuses_a_closed_case(harness: Ha
     missing = harness.cli("case", ref, "--close", "unresolved", check=False)
     assert (missing.returncode, missing.stderr.count("\n")) == (2, 1)
     assert "--reason" in missing.stderr
+    endless = harness.cli("case", ref, "--close", "unresolved", "--reason", "x" * 2001, check=False)
+    assert (endless.returncode, endless.stderr.count("\n")) == (2, 1)
+    assert "at most 2000" in endless.stderr and harness.process() == []
     harness.cli("case", ref, "--close", "unresolved", "--reason", "Doppelte Beschwerde")
     closed = harness.process()
     one_per_party(harness, closed)
