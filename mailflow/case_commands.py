@@ -32,7 +32,7 @@ from mailflow.command_support import (
 )
 from mailflow.config import Config
 from mailflow.db import open_database, read_scope, session_scope, utcnow
-from mailflow.merchant_values import merchant_values
+from mailflow.merchant_values import clashes, merchant_values
 from mailflow.models import OutboxMail, StoredMail
 from mediation import addresses, case_service, storage
 from mediation.outgoing import LANGUAGES
@@ -70,6 +70,7 @@ def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
         if storage.merchant_by_slug(session, values["slug"]) is not None:
             print(f"siegel merchant add: {values['slug']} exists already", file=sys.stderr)
             return EX_FAILED
+        clashes(values, storage.merchants(session))
         session.add(Merchant(**values, created_at=utcnow()))
     address = addresses.complaint_address(config.siegel.domain, values["slug"])
     print(f"merchant {values['slug']} added; its complaint address: {address}")

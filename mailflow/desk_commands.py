@@ -41,7 +41,7 @@ from mailflow.command_support import (
 )
 from mailflow.config import Config
 from mailflow.db import open_database, read_scope, session_scope, utcnow
-from mailflow.merchant_values import merchant_values
+from mailflow.merchant_values import clashes, merchant_values
 from mediation import case_service, mediator_store, merchant_changes, storage
 from mediation.mediator_store import MediatorRecord
 from mediation.outcomes import Outcome
@@ -284,6 +284,8 @@ def cmd_merchant_set(args: argparse.Namespace, config: Config) -> int:
             cleared = [] if option in ("domain", "name_alias") else None
             setattr(current, option, cleared if value in ("-", ["-"]) else value)
         checked = merchant_values(current, config.siegel.domain)
+        if "email" in given or "domain" in given:
+            clashes(checked, storage.merchants(session))
         values = {_OPTIONS[option]: checked[_OPTIONS[option]] for option in given}
         changes = merchant_changes.change(session, merchant, values, who(), now)
         lines = [f"  {c.field}: {shown(c.old)} → {shown(c.new)}" for c in changes]

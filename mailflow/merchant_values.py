@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import re
 import zoneinfo
+from collections.abc import Iterable
 from datetime import time
 from typing import Any
 
 from mailflow.command_support import UsageError, person_address
 from mediation.business_time import BusinessCalendar
+from mediation.outgoing import BIDI_CONTROLS, CONTROLS_BUT_LINE_BREAK
+from mediation.storage import Merchant
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -23,6 +26,12 @@ MAX_NAME_CHARS = 200
 """As the merchant's `name` column holds."""
 MIN_ALIAS_CHARS = 3
 """Letters or digits an alias needs: a shorter one would name a shop in any mail."""
+_UNSHOWABLE = re.compile(
+    f"[\n\t{CONTROLS_BUT_LINE_BREAK}{''.join(sorted(BIDI_CONTROLS))}\u200b-\u200d\u2060\ufeff]"
+)
+"""What a shop's name may not hold: it stands in page titles, badges, mail subjects and
+tables; a line break or control character breaks them, a bidi control turns the text
+after it around, an invisible character makes a look-alike of another shop's name."""
 
 
 def _ascii_domain(domain: str) -> str:
@@ -38,15 +47,23 @@ def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]
     """The merchant's fields from `args`, each checked; a bad one is a `UsageError`.
     A shop's support addresses are mailboxes outside the service at `our_domain`."""
     slug = args.slug.lower()
+    if len(slug) > 64:
+        raise UsageError(f"slug {slug[:40]!r}...: at most 64 characters, {len(slug)} given")
     if not _SLUG.match(slug):
         raise UsageError(f"slug {slug!r}: lower-case letters, digits and dashes (beschwerde+SLUG@)")
     if not args.name or not args.name.strip():
-        raise UsageError("--name: a shop needs its name; it cannot be cleared")
+        raise UsageError("--name: a shop needs its name")
     if len(args.name.strip()) > MAX_NAME_CHARS:
         raise UsageError(f"--name: at most {MAX_NAME_CHARS} characters, {len(args.name)} given")
+    _showable("--name", args.name.strip())
     if not args.email:
         raise UsageError("--email: a shop needs a support address; it cannot be cleared")
     emails = [person_address(e, "--email", our_domain) for e in args.email]
+    for email in emails:
+        domain = _ascii_domain(email.rpartition("@")[2])
+        if domain == our_domain or domain.endswith("." + our_domain):
+            # Mail to it would come back into our own intake, and it would act as the shop.
+            raise UsageError(f"--email {email}: at the service's own domain, not a shop's")
     domains = [_ascii_domain(d) for d in args.domain or []]
     for domain in domains:
         if not _DOMAIN.match(domain):
@@ -96,6 +113,28 @@ def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]
     )
 
 
+def _showable(option: str, text: str) -> None:
+    found = _UNSHOWABLE.search(text)
+    if found is not None:
+        raise UsageError(
+            f"{option}: U+{ord(found.group()):04X} is a control, bidi or invisible character; "
+            "a shop's name is shown in pages, badges and mails"
+        )
+
+
+def clashes(values: dict[str, Any], merchants: Iterable[Merchant]) -> None:
+    """Refuse a support address or domain that another registered shop has: mail from
+    it, or naming it, would act for or be routed to either shop (UsageError)."""
+    for other in merchants:
+        if other.slug == values["slug"]:
+            continue
+        taken = {a.lower() for a in other.support_addresses} & set(values["support_addresses"])
+        shared = set(other.domains) & set(values["domains"])
+        if taken or shared:
+            what = f"--email {min(taken)}" if taken else f"--domain {min(shared)}"
+            raise UsageError(f"{what}: registered for the shop {other.slug} already")
+
+
 def _name_aliases(given: list[str]) -> list[str]:
     """The aliases as given, spaces tidied, each once (whatever its case), bounded."""
     aliases: dict[str, str] = {}
@@ -106,6 +145,7 @@ def _name_aliases(given: list[str]) -> list[str]:
             )
         if len(alias) > MAX_NAME_CHARS:
             raise UsageError(f"--name-alias {alias[:40]!r}...: at most {MAX_NAME_CHARS} characters")
+        _showable("--name-alias", alias)
         aliases.setdefault(alias.casefold(), alias)
     if len(aliases) > MAX_NAME_ALIASES:
         raise UsageError(f"--name-alias: at most {MAX_NAME_ALIASES} names, {len(aliases)} given")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from mediation.storage import CategoryCorrection
+from tests.conftest import TEST_DOMAIN
 from tests.harness import Harness, compose
 from tests.sink import Sink
 
@@ -66,6 +67,9 @@ def test_merchants_are_added_listed_and_shown(harness: Harness) -> None:
         (["--email", "a@b.test", "--name-alias", "GT"], "at least 3 letters or digits"),
         (["--email", "a@b.test", "--name-alias", "x" * 201], "at most 200 characters"),
         (["--email", "a@b.test", *TWENTY_ONE_ALIASES], "at most 20 names"),
+        (["--email", f"info@{TEST_DOMAIN}"], "at the service's own domain"),
+        (["--email", f"info@mail.{TEST_DOMAIN}"], "at the service's own domain"),
+        (["--email", "a@b.test", "--name-alias", "Shop\u202eemag"], "U+202E is a control"),
     ],
 )
 def test_a_bad_merchant_option_is_one_line_and_exit_2(
@@ -75,6 +79,46 @@ def test_a_bad_merchant_option_is_one_line_and_exit_2(
     status, _, errors = harness.siegel("merchant", "add", "shop", "--name", "Shop", *options)
     assert status == 2 and complaint in errors
     assert json.loads(harness.siegel("merchant", "list", "--json")[1]) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["Bell\x07 \x1b[31mRed", "Zwei\nZeilen", "Shop \u202e gnuretsiger", "Möbel\u200bFuchs"]
+)
+def test_a_shop_name_with_control_bidi_or_invisible_characters_is_refused(
+    harness: Harness, name: str
+) -> None:
+    """A shop's name stands in page titles, badges, subjects and tables: a control
+    character, a line break, a bidi override or an invisible character is refused."""
+    status, _, errors = harness.siegel(
+        "merchant", "add", "shop", "--name", name, "--email", "a@b.test"
+    )
+    assert status == 2 and "is a control, bidi or invisible character" in errors
+    assert json.loads(harness.siegel("merchant", "list", "--json")[1]) == []
+
+
+def test_a_support_address_or_domain_of_another_shop_is_refused(harness: Harness) -> None:
+    """Mail from a support address, or naming a domain, acts for or is routed to one
+    shop: a second shop cannot register the same (on add or on set); the shop itself
+    may set its own again."""
+    harness.add_merchant("fuchs", "Möbel Fuchs", "support@fuchs.test", "--domain", "fuchs.test")
+    harness.add_merchant("dachs", "Dachs Möbel", "info@dachs.test")
+    status, _, errors = harness.siegel(
+        "merchant",
+        "add",
+        "kopie",
+        "--name",
+        "Kopie",
+        "--email",
+        "a@kopie.test",
+        "--domain",
+        "fuchs.test",
+    )
+    assert status == 2 and "--domain fuchs.test: registered for the shop fuchs already" in errors
+    status, _, errors = harness.siegel("merchant", "set", "dachs", "--email", "Support@fuchs.test")
+    assert status == 2 and "--email support@fuchs.test: registered for the shop fuchs" in errors
+    assert harness.siegel("merchant", "set", "fuchs", "--email", "support@fuchs.test")[0] == 0
+    slugs = [m["slug"] for m in json.loads(harness.siegel("merchant", "list", "--json")[1])]
+    assert slugs == ["dachs", "fuchs"]
 
 
 def test_name_aliases_are_added_set_cleared_and_shown(harness: Harness) -> None:
