@@ -213,12 +213,13 @@ def test_names_are_escaped_everywhere(client: TestClient) -> None:
 
 
 def test_the_badge_shows_the_state_caches_and_may_be_embedded(client: TestClient) -> None:
-    """The badge: SVG, short max-age and an ETag (304 on revalidation), embeddable
+    """The badge: SVG, short max-age in the browser only (it differs by the page it is
+    on, which shared caches may not tell apart) and an ETag (304 on revalidation), embeddable
     (no frame-ancestors, no X-Frame-Options); an expired seal says expired, a withdrawn
     one withdrawn, an unknown one 404."""
     badge = client.get(f"/siegel/{SLUG}/badge.svg")
     assert badge.status_code == 200 and badge.headers["content-type"].startswith("image/svg+xml")
-    assert badge.headers["cache-control"] == "public, max-age=300"
+    assert badge.headers["cache-control"] == "private, max-age=300"
     assert "frame-ancestors" not in badge.headers["content-security-policy"]
     assert "x-frame-options" not in badge.headers
     etag = badge.headers["etag"]

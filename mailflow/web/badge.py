@@ -118,7 +118,9 @@ def badge_svg(request: Request) -> Response:
     )
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {
-        "Cache-Control": f"public, max-age={MAX_AGE}",
+        # Not `public`: the image differs by the page it is shown on (Referer), and
+        # shared caches that ignore `Vary: Referer` would serve one page's to another.
+        "Cache-Control": f"private, max-age={MAX_AGE}",
         "ETag": etag,
         "Vary": "Accept-Language, Referer",
         "Content-Language": language,
