@@ -14,6 +14,7 @@ from datetime import time
 from typing import Any
 
 from mailflow.command_support import UsageError, person_address
+from mediation import routing
 from mediation.business_time import BusinessCalendar
 from mediation.outgoing import BIDI_CONTROLS, CONTROLS_BUT_LINE_BREAK
 from mediation.storage import Merchant
@@ -60,8 +61,7 @@ def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]
         raise UsageError("--email: a shop needs a support address; it cannot be cleared")
     emails = [person_address(e, "--email", our_domain) for e in args.email]
     for email in emails:
-        domain = _ascii_domain(email.rpartition("@")[2])
-        if domain == our_domain or domain.endswith("." + our_domain):
+        if routing.at_domain(email, [our_domain]):
             # Mail to it would come back into our own intake, and it would act as the shop.
             raise UsageError(f"--email {email}: at the service's own domain, not a shop's")
     domains = [_ascii_domain(d) for d in args.domain or []]

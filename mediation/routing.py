@@ -359,10 +359,17 @@ def of_merchant(address: str | None, addresses: Iterable[str], domains: Iterable
     registered = {_mailbox(a) for a in addresses}
     if (local, domain) in registered or (local.partition("+")[0], domain) in registered:
         return True
+    return at_domain(address, domains)
+
+
+def at_domain(address: str, domains: Iterable[str]) -> bool:
+    """Whether `address` is at one of `domains` or a subdomain of one, a domain in
+    Unicode or in its ASCII form alike."""
+    _, domain = _mailbox(address)
     return any(
-        domain == shop or domain.endswith("." + shop)
-        for shop in (_ascii_domain(d) for d in domains)
-        if shop
+        domain == known or domain.endswith("." + known)
+        for known in (_ascii_domain(d) for d in domains)
+        if known
     )
 
 

@@ -188,6 +188,18 @@ def test_a_form_open_too_long_is_shown_again_with_what_was_entered(
     assert len(confirmation_links(sqlite_engine)) == 1
 
 
+def test_an_address_of_ours_is_refused_with_a_message(
+    client: TestClient, sqlite_engine: Engine, config: Config
+) -> None:
+    """The confirmation link would go to ourselves (and is never sent there): an address
+    at the service's domain or a subdomain of it is refused, saying why."""
+    for address in (f"beschwerde@{config.siegel.domain}", f"x@mail.{config.siegel.domain}"):
+        refused = post(client, f"{FORM}?lang=en", ENTRY | {"address": address.upper()})
+        assert refused.status_code == 400 and 'data-error="address_ours"' in refused.text
+        assert "This address belongs to Service-Siegel itself." in refused.text
+    assert confirmation_links(sqlite_engine) == []
+
+
 def test_characters_nobody_types_are_dropped_and_full_fields_fit_the_body(
     client: TestClient, sqlite_engine: Engine
 ) -> None:

@@ -34,6 +34,7 @@ from mediation import (
     form_store,
     loading,
     rating_links,
+    routing,
 )
 from mediation.form_store import FeedbackRequest
 from mediation.storage import Merchant
@@ -117,6 +118,8 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
         errors = read(fields)
         if not errors and loading.is_own(merchant, fields["address"]):
             errors = ["own_shop"]  # the shop's praise of itself counts for nothing
+        if not errors and routing.at_domain(fields["address"], [config.siegel.domain]):
+            errors = ["address_ours"]  # the confirmation would go to ourselves
         if errors:
             return _form(request, merchant, fields, errors, status=400)
         address = fields["address"]
