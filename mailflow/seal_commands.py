@@ -307,16 +307,15 @@ def register(commands: Any, merchant_verbs: Any) -> None:
     outcome.add_argument("--passed", action="store_true")
     outcome.add_argument("--failed", action="store_true", help="the seal lapses")
     precheck.add_argument("--on", help="ISO date of the check (default today)")
-    trial = command(
-        "trial", cmd_trial, "record the start of the trial ([seal] trial_months, default 2)", verbs
-    )
+    about_trial = "record the start of the trial ([scoring] trial_months, default 2)"
+    trial = command("trial", cmd_trial, about_trial, verbs)
     trial.add_argument("slug")
     trial.add_argument("--start", help="ISO date (default today)")
     certify = command("certify", cmd_certify, "record a certification date", verbs)
     certify.add_argument("slug")
     certify.add_argument("--on", help="ISO date (default today)")
     for sub in (precheck, trial, certify):
-        sub.add_argument("--by", help="who checked (default: the operator's login)")
+        sub.add_argument("--by", help="who recorded it (default: the operator's login)")
     shown = command("seal", cmd_seal, "a merchant's seal records, tier and history", verbs)
     shown.add_argument("slug")
     shown.add_argument("--json", action="store_true", help="print JSON")

@@ -3,13 +3,15 @@ the rating interval, the badge token and its verdicts, languages, the chart."""
 
 from __future__ import annotations
 
+import io
 import random
+import sys
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from mailflow.web import badge, chart, i18n
+from mailflow.web import badge, chart, i18n, operator_auth
 from mediation import badges
 from mediation.badges import Verdict
 from scoring import (
@@ -212,3 +214,18 @@ def test_reply_hours_are_singular_for_one(hours: float, language: str, text: str
 def test_only_a_seal_held_gets_the_tick(kind: str, colours: str, ticked: bool) -> None:
     """ "No seal", a trial, an expired or withdrawn seal must not look like a pass."""
     assert badge._shown(kind, "x", "", colours)["ticked"] is ticked
+
+
+def test_the_password_helper_reads_a_pipe_and_says_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m mailflow.web.operator_auth` without a terminal reads the first line of
+    standard input: a hash that verifies; too short or nothing: one line, exit 2."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\nignored\n"))
+    assert operator_auth.main([]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert operator_auth.verify_password(printed, "correct horse battery")
+    for given, said in (("short\n", "at least 12 characters"), ("", "at least 12 characters")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(given))
+        assert operator_auth.main([]) == 2
+        assert said in capsys.readouterr().err

@@ -21,6 +21,7 @@ The count lives in the web process (one `siegel web` or `serve` per database).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import getpass
@@ -158,10 +159,33 @@ class Throttle:
         return times
 
 
-def main() -> int:
-    password = getpass.getpass("operator password: ")
-    if len(password) < 12 or password != getpass.getpass("again: "):
-        print("passwords differ or shorter than 12 characters", file=sys.stderr)
+MIN_PASSWORD_CHARS = 12
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the hash of a new operator password for `[web] operator_password_hash`:
+    asked for twice on a terminal, else read from the first line of standard input
+    (``… < file``, a password manager's pipe)."""
+    argparse.ArgumentParser(
+        prog="python -m mailflow.web.operator_auth",
+        description="Print the hash of a new operator password for [web] "
+        "operator_password_hash (or SIEGEL_OPERATOR_PASSWORD_HASH). On a terminal it asks "
+        "twice; otherwise it reads the first line of standard input.",
+    ).parse_args(argv)
+    try:
+        if sys.stdin.isatty():
+            password = getpass.getpass("operator password: ")
+            again = getpass.getpass("again: ")
+        else:
+            password = again = sys.stdin.readline().rstrip("\r\n")
+    except (EOFError, KeyboardInterrupt):
+        print("no password given", file=sys.stderr)
+        return 2
+    if password != again:
+        print("the passwords differ", file=sys.stderr)
+        return 2
+    if len(password) < MIN_PASSWORD_CHARS:
+        print(f"a password needs at least {MIN_PASSWORD_CHARS} characters", file=sys.stderr)
         return 2
     print(hash_password(password))
     return 0
