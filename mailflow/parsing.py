@@ -33,6 +33,7 @@ import mailparser
 import nh3
 
 from classifier.html_text import bounded_html, readable_text
+from mediation.outgoing import header_text
 
 log = logging.getLogger("mailflow.parsing")
 
@@ -272,11 +273,11 @@ def _assemble(message: Message, reader: Any, defects: list[str]) -> ParsedMail:
     return ParsedMail(
         message_id=_message_id(_first(headers, "message-id")),
         from_address=from_address,
-        from_name=from_name,
+        from_name=_one_line(from_name),
         to=[address for _, address in _address_pairs(message, "to", reader)],
         cc=[address for _, address in _address_pairs(message, "cc", reader)],
         reply_to=[address for _, address in _address_pairs(message, "reply-to", reader)],
-        subject=_clean(" ".join(_first(headers, "subject").split()))[:MAX_SUBJECT_CHARS],
+        subject=_one_line(_first(headers, "subject"))[:MAX_SUBJECT_CHARS],
         date=_parse_date(_first(headers, "date"), defects),
         in_reply_to=_in_reply_to(_first(headers, "in-reply-to")),
         references=_references(_first(headers, "references")),
@@ -720,6 +721,13 @@ def _describe(stage: str, exc: BaseException) -> str:
 
 def _has_surrogates(text: str) -> bool:
     return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _one_line(text: str) -> str:
+    """A header's text as shown in one line: whitespace runs one space, and no control
+    or bidi character (an escape sequence in a subject would reach a terminal, an
+    override would turn the shop's subject line around)."""
+    return " ".join(header_text(_clean(text)).split())
 
 
 def _clean(text: str) -> str:

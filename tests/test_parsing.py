@@ -75,6 +75,20 @@ def test_a_multipart_without_a_boundary_is_read_as_one_text() -> None:
     assert any("NoBoundaryInMultipartDefect" in d for d in parsed.defects)
 
 
+def test_control_and_bidi_characters_leave_the_subject_and_the_display_name() -> None:
+    """An escape sequence would reach the terminal of whoever lists the mail, an
+    override turns the line around: neither is kept in the subject or the sender's name;
+    the words around them stay."""
+    headers = (
+        "From: =?utf-8?b?RXZpbCAbXTA7cHduZWQH?= <a@example.org>\n"
+        "Subject: Kaputt \x1b[2J\x1b[31mROT =?utf-8?q?=E2=80=AEtset?=\n"
+    )
+    parsed = parse(mail(headers))
+    assert parsed.subject == "Kaputt [2J[31mROT tset"
+    assert not any(ord(c) < 32 for c in parsed.from_name)  # decoded or left encoded
+    assert parsed.from_address == "a@example.org"
+
+
 def test_addresses_keep_the_local_part_and_lower_case_the_domain() -> None:
     """RFC 5321 2.4: domains are case-insensitive, local parts are not."""
     parsed = fixture("outlook-human-de.eml")
