@@ -87,6 +87,7 @@ def open_case(
     storage.sync_deadlines(session, case.id, final.deadlines)  # type: ignore[arg-type]
     complaint = {
         "text": mail.text[: notices.MAX_QUOTED_CHARS],
+        "text_chars": len(mail.text),
         "attachments": [attachment.to_json() for attachment in mail.attachments],
     }
     transitions.record(session, case, steps, mail.received_at, mail, complaint)

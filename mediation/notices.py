@@ -67,6 +67,10 @@ DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
 
 _UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
 _NO_SUBJECT = {"de": "(ohne Betreff)", "en": "(no subject)"}
+_SHORTENED = {
+    "de": "[… hier gekürzt: Der ganze Text ({} Zeichen) ist beim Fall gespeichert.]",
+    "en": "[… shortened here: the whole text ({} characters) is kept with the case.]",
+}
 _CASE_ADDRESS_REMOVED = {"de": "[Fall-Adresse entfernt]", "en": "[case address removed]"}
 
 
@@ -321,9 +325,13 @@ class CaseView:
             "mediator_address": case.mediator or "",
             "sender_address": "",
             "subject": case.subject or _NO_SUBJECT[language],
-            "complaint_text": _quoted(complaint.data.get("text") if complaint else ""),
-            "message_text": _quoted(text),
-            "proposal_text": _quoted(proposal.data.get("text") if proposal else ""),
+            "complaint_text": _quoted(
+                complaint.data.get("text") if complaint else "",
+                language,
+                complaint.data.get("text_chars") if complaint else 0,
+            ),
+            "message_text": _quoted(text, language),
+            "proposal_text": _quoted(proposal.data.get("text") if proposal else "", language),
             "party": templates.party_label(str(role), language) if role else "",
             "party_name": names.get(str(role), "") if role else "",
             "reason": str(params.get("reason", "")),
@@ -368,8 +376,17 @@ class CaseView:
         }
 
 
-def _quoted(text: object) -> str:
-    return templates.quote(str(text)[:MAX_QUOTED_CHARS]) if text else ""
+def _quoted(text: object, language: str, whole_chars: object = 0) -> str:
+    """`text` quoted, cut at MAX_QUOTED_CHARS with a line that says so (`whole_chars`: the
+    length of the text it was cut from before it was stored)."""
+    if not text:
+        return ""
+    text = str(text)
+    length = max(len(text), int(whole_chars or 0))
+    quoted = templates.quote(text[:MAX_QUOTED_CHARS])
+    if length <= MAX_QUOTED_CHARS:
+        return quoted
+    return f"{quoted}\n\n{_SHORTENED[language].format(templates.format_count(length, language))}"
 
 
 def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
@@ -439,7 +456,7 @@ def to_operator(
         "sender_name": templates.person_name(mail.sender_name, mail.sender) or mail.sender,
         "sender_mailbox": templates.mailbox(mail.sender_name, mail.sender),
         "mail_subject": mail.subject or _NO_SUBJECT[language],
-        "mail_text": _quoted(mail.text) or "> " + _NO_SUBJECT[language],
+        "mail_text": _quoted(mail.text, language) or "> " + _NO_SUBJECT[language],
         "held_reason": templates.held_text(reason, language),
         "complaint_address": f"beschwerde@{settings.domain}",
     }

@@ -150,6 +150,24 @@ def test_a_complaint_is_acknowledged_and_forwarded_with_the_deadline(harness: Ha
     assert "order-number" in opened["reason"]
 
 
+def test_a_long_complaint_is_forwarded_cut_with_a_line_that_says_so(harness: Harness) -> None:
+    """A complaint longer than the forward quotes (20,000 characters) reaches the shop cut,
+    with a line in the shop's language that says how long the whole text is and that it
+    is kept with the case; a short one has no such line."""
+    paragraph = "Die Lieferung von Möbel Fuchs kam beschädigt an, das Sofa ist unbrauchbar. " * 8
+    text = "\n\n".join(f"{n}. {paragraph}" for n in range(60))
+    harness.send(compose(f"Erika Muster <{CUSTOMER}>", "beschwerde@siegel.test", "Sofa", text))
+    [forward] = addressed_to(harness.process(), MERCHANT)
+    shown = " ".join(plain(forward).split())
+    line = r"\[… hier gekürzt: Der ganze Text \((\d+)\.(\d{3}) Zeichen\) ist beim Fall gespeichert"
+    said = re.search(line, shown)
+    assert said is not None and int(said[1] + said[2]) in (len(text), len(text) + 1)
+    assert "59. Die Lieferung" not in shown
+    _, sent = complain(harness, customer="kurz@example.org")
+    [short] = addressed_to(sent, MERCHANT)
+    assert "gekürzt" not in plain(short)
+
+
 def test_the_complaint_address_with_a_slug_names_the_merchant(harness: Harness) -> None:
     """beschwerde+SLUG@ names the merchant even when the mail does not."""
     harness.send(

@@ -615,6 +615,13 @@ def attachment_list(
     return "\n\n".join(sections)
 
 
+def format_count(count: int, language: str) -> str:
+    """A whole number with thousands grouped as the language writes them: "20.575",
+    "20,575"."""
+    grouped = f"{count:,}"
+    return grouped.replace(",", ".") if language == "de" else grouped
+
+
 def format_size(size: int, language: str) -> str:
     """A size as people read it: "834 Bytes", "120 KB", "1,2 MB" (units of 1024)."""
     if size < 1024:
