@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from mailflow.service import ALL_PARTS, Part, PortUnavailable, Service  # aiosmtpd, ...
 
     parts = ALL_PARTS if args.command == "serve" else {Part(args.command)}
+    config_module.warn_if_others_may_read(args.config or config_module.default_path())
     threads = getattr(args, "threads", 1)
     try:
         Service(config, parts=parts, worker_threads=threads).run_until_signalled()

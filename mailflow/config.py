@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import tomllib
 import typing
 import zoneinfo
@@ -658,6 +659,32 @@ def load(path: Path | None = None, environ: typing.Mapping[str, str] = os.enviro
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(str(path), f"not valid TOML: {error}") from None
     return parse(raw, path.resolve().parent, environ)
+
+
+def warn_if_others_may_read(path: Path) -> None:
+    """A configuration file that holds a secret (the signing secret, a relay or IMAP
+    password, the operator's password hash) should be its owner's only: a warning says
+    so, with the command that makes it so, when a service starts. (Not refused: the
+    service's account may be meant to share it; the secret is better in the environment
+    or the data directory.)"""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # `load` has said what is wrong with it
+    sections = [raw.get("siegel"), raw.get("relay"), raw.get("web"), *(raw.get("imap") or [])]
+    held = {
+        key
+        for section in sections
+        if isinstance(section, dict)
+        for key in ("secret", "password", "operator_password_hash")
+        if section.get(key)
+    }
+    if held and mode & 0o077:
+        log.warning(
+            "%s holds a secret (%s) and may be read by group or others (mode %04o): chmod 600 %s",
+            path, ", ".join(sorted(held)), mode, path,
+        )  # fmt: skip
 
 
 def check_secret(source: str, secret: str, hint: str = "") -> None:

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import MIN_SECRET_BYTES, Config, ConfigError, ensure_secret, parse
+from mailflow.config import (
+    MIN_SECRET_BYTES,
+    Config,
+    ConfigError,
+    ensure_secret,
+    parse,
+    warn_if_others_may_read,
+)
 from tests.conftest import TEST_DOMAIN
 
 SIEGEL = Path(sys.executable).with_name("siegel")
@@ -139,3 +146,25 @@ def test_the_demo_config_still_starts(tmp_path: Path) -> None:
     done = run(tmp_path / "config.toml", "mails")
     assert done.returncode == 0, done.stderr
     assert len((tmp_path / "var" / "secret").read_bytes().strip()) >= MIN_SECRET_BYTES
+
+
+def test_a_config_file_with_a_secret_that_others_may_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When a service starts: a config file holding the secret, a password or the
+    operator's hash, readable by group or others, gets one warning naming the keys and
+    the chmod; at 0600, or without any secret, nothing is said."""
+    path = tmp_path / "config.toml"
+    secret = "s" * MIN_SECRET_BYTES
+    path.write_text(f'[siegel]\nsecret = "{secret}"\n[relay]\npassword = "pw"\n', encoding="utf-8")
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="mailflow.config"):
+        warn_if_others_may_read(path)
+        path.chmod(0o600)
+        warn_if_others_may_read(path)
+        path.write_text('[siegel]\ndomain = "siegel.test"\n', encoding="utf-8")
+        path.chmod(0o644)
+        warn_if_others_may_read(path)
+    [warning] = caplog.messages
+    assert "holds a secret (password, secret)" in warning and f"chmod 600 {path}" in warning
+    assert secret not in warning
