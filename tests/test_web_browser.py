@@ -157,3 +157,51 @@ def test_the_badge_of_an_expired_seal_says_expired(browser, site) -> None:  # ty
     assert browser.find_element("css selector", "text[data-state]").text == "expired"
     browser.get(f"{base}/siegel/alter-laden")
     assert shown(browser, "#seal-state") == "Siegel abgelaufen"
+
+
+WORDS_WIDER_THAN_THEIR_BOX = """
+const wider = [];
+const probe = document.createElement('span');
+probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
+document.body.appendChild(probe);
+for (const box of document.querySelectorAll(arguments[0])) {
+  const style = getComputedStyle(box);
+  const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  probe.style.font = style.font;
+  probe.style.letterSpacing = style.letterSpacing;
+  probe.style.textTransform = style.textTransform;
+  for (const word of box.innerText.split(/\\s+/).filter(Boolean)) {
+    probe.textContent = word;
+    if (probe.getBoundingClientRect().width > room + 1) wider.push(word);
+  }
+}
+probe.remove();
+return wider;
+"""
+
+
+@pytest.mark.parametrize("width", [380, 412])
+def test_on_a_phone_no_word_is_broken_and_the_page_does_not_scroll_sideways(
+    browser, site, width: int
+) -> None:  # type: ignore[no-untyped-def]
+    """At phone widths the header's tagline and the tables' cells keep their words whole
+    (a table too wide scrolls inside itself), and the page is no wider than the screen,
+    also for a shop whose name is one 60-letter word."""
+    harness, base = site
+    served_and_rated(harness, CUSTOMERS[0], "Service: 5\nErreichbarkeit: 4\nReaktionszeit: 5")
+    status, _, errors = harness.siegel(
+        "merchant", "set", "moebel-fuchs", "--name", "Möbelfuchs" + "x" * 50
+    )
+    assert status == 0, errors
+    browser.set_window_size(width, 900)
+    for language in ("de", "en"):
+        browser.get(f"{base}/siegel/moebel-fuchs?lang={language}")
+        boxes = "header.site .tagline, th, td"
+        assert browser.execute_script(WORDS_WIDER_THAN_THEIR_BOX, boxes) == []
+        sideways = "return document.documentElement.scrollWidth - window.innerWidth"
+        widest = (
+            "return [...document.querySelectorAll('body *')].filter(e => "
+            "e.getBoundingClientRect().right > window.innerWidth + 1).map(e => "
+            "e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)"
+        )
+        assert browser.execute_script(sideways) <= 0, browser.execute_script(widest)
