@@ -8,7 +8,9 @@ threading headers when it answers the mail being handled (RFC 5322 §3.6.4; RFC 
 ``auto-replied`` then, ``auto-generated`` otherwise). A mail whose template lists the
 complaint's attachments (``${attachments}``: the forward to the merchant, the
 mediator's case file) carries those `outgoing.enclose` lets through, by reference to
-the stored complaint. Plus the short answers to a sender whose mail was held.
+the stored complaint; a mail that passes a party's message on to another (its
+``${message_text}``) carries, and lists below it, what that message had attached. Plus
+the short answers to a sender whose mail was held.
 """
 
 from __future__ import annotations
@@ -105,11 +107,33 @@ def for_decisions(
             filled[block.template] = templates.render_block(block.template, language, values)
         role = recipient.role
         replying = mail if role is not None and role is sender_role else None
-        attached = view.attached if templates.uses(key, "attachments") else ()
-        outgoing.append(
-            compose(key, recipient.to, language, filled, case, role, replying, settings, attached)
-        )
+        attached, attached_from = (), None
+        if templates.uses(key, "attachments"):
+            attached, attached_from = view.attached, case.complaint_mail_id
+        elif mail and sender_role and replying is None and _forwards(key, notification, mail):
+            # A party's message to another: what it attached goes with it.
+            planned = enclose(mail.attachments, settings.attachments)
+            reader = "mediator" if role is Role.MEDIATOR else "party"
+            listed = templates.attachment_list(
+                planned, settings.attachments, language, reader, str(sender_role)
+            )
+            if listed:
+                filled["message_text"] = f"{filled['message_text']}\n\n{listed}"
+            attached = tuple(a for a, how in planned if how is Enclosure.ATTACHED)
+            attached_from = mail.id if attached else None
+        written = (key, recipient.to, language, filled, case, role, replying, settings)
+        outgoing.append(compose(*written, attached, attached_from))
     return outgoing
+
+
+def _forwards(key: str, notification: Notification, mail: IncomingMail) -> bool:
+    """Whether mail `key` passes on the text of `mail` (a party's message, answer or
+    proposal as its `message_text`), which has attachments to pass on with it."""
+    return (
+        bool(mail.attachments)
+        and bool(notification.params.get("text"))
+        and templates.uses(key, "message_text")
+    )
 
 
 def _writer(party: Party) -> str:
@@ -226,9 +250,11 @@ def compose(
     replying: IncomingMail | None,
     settings: Settings,
     attachments: tuple[Attachment, ...] = (),
+    attachments_from: int | None = None,
 ) -> OutgoingMail:
     """One rendered mail; `replying` is the mail it answers, when it goes to its sender;
-    `attachments` are the complaint's it carries.
+    `attachments` are those of the stored mail `attachments_from` (the complaint, or a
+    party's message) it carries.
 
     Every mail about a case is rendered here, and what a party wrote reaches it only as
     a value (the complaint, a message, the case file, a subject, a display name): each
@@ -254,7 +280,7 @@ def compose(
         auto_reply=replying is not None,
         in_reply_to_mail=replying.id if replying else None,
         answers_machine_mail=bool(replying and replying.machine),
-        attachments_from=case.complaint_mail_id if attachments else None,
+        attachments_from=attachments_from if attachments else None,
         attachments=attachments,
     )
 

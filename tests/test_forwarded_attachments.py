@@ -445,3 +445,40 @@ def test_a_complaint_with_a_photo_and_an_invoice_reaches_the_merchant_with_both(
     assert "- Reklamation.exe (application/octet-stream, 4 Bytes): ein Dateityp" in text
     assert attached(ack.raw) == []
     assert plain(ack).startswith("Hello,\n") and CUSTOMER not in plain(ack).splitlines()[0]
+
+
+def test_what_a_party_attaches_to_its_answer_reaches_the_other_party(harness: Harness) -> None:
+    """Through real SMTP: the shop answers with a return label attached: the customer's
+    forward of the answer carries and lists it, as the shop's; in mediation the
+    customer's photo reaches the mediator the same way; the writers' own confirmations
+    carry nothing."""
+    harness.send(
+        email.message_from_bytes(complaint(), _class=EmailMessage, policy=email.policy.default)  # type: ignore[arg-type]
+    )
+    [forward] = addressed_to(harness.process(), MERCHANT)
+    answer = harness.reply(
+        forward, MERCHANT, "Guten Tag, anbei das Retourenetikett. Wir holen das Sofa ab."
+    )
+    answer.add_attachment(PDF, maintype="application", subtype="pdf", filename="Retoure.pdf")
+    harness.send(answer)
+    sent = harness.process()
+    [to_customer] = addressed_to(sent, CUSTOMER)
+    assert harness.sent([to_customer]) == [(CUSTOMER, "customer.merchant_reply_forwarded")]
+    assert attached(to_customer.raw) == [("Retoure.pdf", "application/pdf", PDF)]
+    shown = plain(to_customer)
+    assert (
+        "Anhänge des Händlers, an diese E-Mail angehängt:\n- Retoure.pdf (application/pdf, "
+        in shown
+    )
+    assert all(attached(m.raw) == [] for m in addressed_to(sent, MERCHANT))
+
+    harness.send(harness.reply(to_customer, CUSTOMER, "Nein, das ist leider nicht gelöst."))
+    [started] = addressed_to(harness.process(), CUSTOMER)
+    photo = harness.reply(started, CUSTOMER, "Anbei das Foto der unbenutzten Ware.")
+    photo.add_attachment(JPEG, maintype="image", subtype="jpeg", filename="ware.jpg")
+    harness.send(photo)
+    sent = harness.process()
+    [to_mediator] = [m for m in sent if harness.sent([m])[0][1] == "mediator.customer_message"]
+    assert attached(to_mediator.raw) == [("ware.jpg", "image/jpeg", JPEG)]
+    assert "Anhänge der Kundin / des Kunden, an diese E-Mail angehängt:" in plain(to_mediator)
+    assert all(attached(m.raw) == [] for m in addressed_to(sent, CUSTOMER))

@@ -559,6 +559,8 @@ def mailbox(name: str | None, address: str) -> str:
 _ATTACHMENT_TEXTS = {
     "de": {
         "attached": "Anhänge der Kundin / des Kunden, an diese E-Mail angehängt:",
+        "attached_merchant": "Anhänge des Händlers, an diese E-Mail angehängt:",
+        "attached_mediator": "Anhänge der Schlichtungsstelle, an diese E-Mail angehängt:",
         "merchant": "Nicht angehängt, aber beim Fall gespeichert (die Schlichtungsstelle "
         "kann sie einsehen):",
         "mediator": "Nicht angehängt, aber beim Fall gespeichert (der Betreiber gibt sie "
@@ -571,6 +573,8 @@ _ATTACHMENT_TEXTS = {
     },
     "en": {
         "attached": "The customer's attachments, attached to this email:",
+        "attached_merchant": "The shop's attachments, attached to this email:",
+        "attached_mediator": "The mediation service's attachments, attached to this email:",
         "merchant": "Not attached, but kept with the case (the mediation service can see them):",
         "mediator": "Not attached, but kept with the case (the operator sends them on request):",
         Enclosure.WITHHELD: "a file type that mail providers do not deliver",
@@ -587,10 +591,12 @@ def attachment_list(
     policy: AttachmentPolicy,
     language: str,
     reader: str = "merchant",
+    writer: str = "customer",
 ) -> str:
     """The attachments a forward carries and, apart, those it withholds with why (name,
-    type and size of each), for `reader` (``merchant`` or ``mediator``: who can see
-    the withheld ones); empty without any."""
+    type and size of each), for `reader` (``mediator``, or another party: who can see
+    the withheld ones), as sent by `writer` (``customer``, ``merchant``, ``mediator``);
+    empty without any."""
     texts = _ATTACHMENT_TEXTS[language]
 
     def line(attachment: Attachment) -> str:
@@ -607,7 +613,8 @@ def attachment_list(
     ]
     sections = []
     if attached:
-        sections.append("\n".join([texts["attached"], *attached]))
+        heading = texts["attached" if writer == "customer" else f"attached_{writer}"]
+        sections.append("\n".join([heading, *attached]))
     if kept:
         sections.append(
             "\n".join([texts["mediator" if reader == "mediator" else "merchant"], *kept])
