@@ -1298,6 +1298,26 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
 )
 
 
+_ONLY_A_PROMISE = re.compile(
+    r"\A\W*(?:(?:danke|vielen dank|besten dank|thanks|thank you|thx)\b[^\n.!?,]{0,30}[,.!]?\s*)?"
+    r"(?:ok(?:ay)?\b[,.!]?\s*)?(?:"
+    + _TERSE_PROMISE
+    + r")"
+    + _TERSE_PROMISE_WHEN
+    + r"[.!]?\s*"
+    + _SIGN_OFF
+    + r"\Z",
+    re.IGNORECASE,
+)
+
+
+def only_a_promise(text: str) -> bool:
+    """Whether `text` (what a person wrote, without salutation and signature) only
+    promises an answer that names nothing: "Wir kümmern uns darum.", "Ok, wir melden uns
+    zeitnah.", "We'll look into it." A person wrote it, but it answers no complaint."""
+    return len(text) <= 200 and _ONLY_A_PROMISE.match(text.strip()) is not None
+
+
 def match_auto_reply(subject: str, body: str) -> list[AutoReplyHit]:
     """All rules that match, in table order."""
     # Typographic apostrophes ("I’m", as Outlook and phones write them) read as plain ones;

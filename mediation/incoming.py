@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from classifier.autoreply import only_a_promise
+
 if TYPE_CHECKING:
     from classifier import Classification
 
@@ -155,9 +157,10 @@ def words(text: str) -> list[str]:
 def substantive(text: str, min_words: int) -> bool:
     """Whether a merchant's own `text` answers the complaint: at least `min_words` words
     besides thanks and greetings (`COURTESY_WORDS`), between its salutation and its
-    sign-off (the signature after that says nothing). "Danke", "ok", "Vielen Dank!",
-    "asdfgh" and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas Meier" do not;
-    "Wir erstatten den Kaufpreis." does."""
+    sign-off (the signature after that says nothing), and more than a promise to answer
+    (`classifier.autoreply.only_a_promise`). "Danke", "ok", "Vielen Dank!", "asdfgh",
+    "Wir kümmern uns darum." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
+    Meier" do not; "Wir erstatten den Kaufpreis." does."""
     said = []
     for line in text.splitlines():
         if _SIGN_OFF.match(line.strip()):
@@ -165,7 +168,9 @@ def substantive(text: str, min_words: int) -> bool:
         if not _SALUTATION.match(line.strip()):
             said.append(line)
     content = words("\n".join(said))
-    return sum(1 for word in content if word not in COURTESY_WORDS) >= min_words
+    if sum(1 for word in content if word not in COURTESY_WORDS) < min_words:
+        return False
+    return not only_a_promise("\n".join(said))
 
 
 def reading_summary(reading: Classification) -> str:

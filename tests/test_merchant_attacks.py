@@ -99,6 +99,26 @@ def test_a_reply_is_substantive_with_enough_words_besides_thanks(text: str, coun
     assert substantive(text, Policy().substantive_reply_words) is (counted >= 3)
 
 
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        ("Wir kümmern uns darum.", False),
+        ("Ok, wir melden uns zeitnah.", False),
+        ("Danke für die Info. Wir prüfen das.", False),
+        ("Hallo Frau Muster,\nwir schauen uns das an!\nViele Grüße\nThomas Meier", False),
+        ("Thanks, we'll look into it.", False),
+        ("I will get back to you as soon as possible.", False),
+        ("Wir kümmern uns darum und schicken heute Ersatz.", True),
+        ("Wir prüfen das und melden uns bis Freitag mit einem Termin.", True),
+        ("We'll look into it: the parcel was returned to us on Monday.", True),
+    ],
+)
+def test_a_promise_to_answer_alone_is_no_answer(text: str, answers: bool) -> None:
+    """A merchant who only promises to look into it has not answered: the clock runs on
+    (the mail is a message, forwarded and the merchant told); one fact more answers."""
+    assert substantive(text, 3) is answers
+
+
 def test_a_word_has_at_least_two_letters() -> None:
     assert words("x . 88123 B2B ok Möbel-Fuchs") == ["b2b", "ok", "möbel", "fuchs"]
 
