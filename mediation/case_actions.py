@@ -113,9 +113,19 @@ def _act(
     try:
         steps = transitions.advance(loading.snapshot(session, case, settings), acts, now,
                                     settings, session)  # fmt: skip
-    except UnexpectedEvent as error:
-        raise NotAllowed(f"{case.ref} is {case.state}: {error}") from None
+    except UnexpectedEvent:
+        act = _ACT_NAMES.get(type(events[0]), "that") if events else "that"
+        raise NotAllowed(f"{case.ref} is {case.state}: {act} is not possible now") from None
     return _finish(session, case, steps, now, settings)
+
+
+_ACT_NAMES: dict[type[Event], str] = {
+    CustomerWithdrew: "a withdrawal",
+    OperatorClosed: "closing it",
+    MediatorAssigned: "giving it to a mediator",
+    MediatorReassigned: "giving it to another mediator",
+}
+"""The operator's acts as the refusal names them (not by their event's class name)."""
 
 
 def _finish(

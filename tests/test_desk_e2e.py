@@ -188,6 +188,7 @@ def test_the_operator_closes_with_a_reason_and_refuses_a_closed_case(harness: Ha
     again = harness.cli("case", ref, "--withdraw", check=False)
     assert (again.returncode, again.stderr.count("\n")) == (1, 1)
     assert again.stderr.startswith(f"siegel case: {ref} is closed_unresolved")
+    assert "a withdrawal is not possible now" in again.stderr and "Withdrew" not in again.stderr
 
 
 # ------------------------------------------------------------------ mediators
