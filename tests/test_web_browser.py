@@ -122,7 +122,7 @@ def test_a_case_by_mail_changes_the_certificate_page_in_the_browser(browser, sit
     chart = browser.find_element("css selector", "#complaints-chart")
     assert chart.get_attribute("data-total") == "1"
     assert re.search(r"Service\s+5,0\s+1", shown(browser, "#dimension-1"))
-    assert "1 von 1 fälligen Fällen" in shown(browser, "#figure-1")
+    assert "1 von 1 fälligen Fall" in shown(browser, "#figure-1")
     # Resolved within the day (within the same second, when the machine is fast).
     assert re.search(r"höchstens 1 Tag|weniger als 1 Tag", shown(browser, "#figure-4"))
     assert "(1 gelöster Fall)" in shown(browser, "#figure-4")

@@ -100,7 +100,7 @@ def process(certificate: Certificate, language: str) -> list[dict[str, str]]:
     def row(name: str, value: str, part: object, whole: object, note: str) -> dict[str, str]:
         noun = t[note]
         if isinstance(noun, dict):  # singular and plural, by the count it follows
-            noun = noun["one" if part == 1 else "other"]
+            noun = noun["one" if (part if whole is None else whole) == 1 else "other"]
         basis = f"{part} {t['of']} {whole} {noun}" if whole is not None else f"{part} {noun}"
         return {"name": t[name], "value": value, "basis": basis}
 
