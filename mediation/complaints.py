@@ -21,7 +21,7 @@ from sqlmodel import Session
 from mediation import holds, loading, notices, routing, storage, transitions
 from mediation.addresses import Role
 from mediation.events import ComplaintReceived
-from mediation.incoming import Classify, IncomingMail, reading_summary
+from mediation.incoming import Classify, IncomingMail, reading_summary, words
 from mediation.outcomes import Outcome
 from mediation.settings import Settings
 from mediation.storage import Case, HeldReason, Merchant
@@ -39,6 +39,8 @@ def open_case(
 ) -> Outcome:
     """Open a case for the complaint `mail`; `named_slug` from ``beschwerde+SLUG@``."""
     assert mail.sender is not None
+    if not words(f"{mail.subject}\n{mail.text}") and not mail.attachments:
+        return holds.empty_complaint(session, mail, classify, settings)
     reading = classify(None)
     found = loading.find_merchant(session, mail.subject, mail.text, named_slug)
     match, merchant = found.match, found.merchant

@@ -89,6 +89,16 @@ def self_complaint(
     )  # fmt: skip
 
 
+def empty_complaint(
+    session: Session, mail: IncomingMail, tell: Classify, settings: Settings
+) -> Outcome:
+    """Hold a mail to the complaint address that says nothing (no word in its subject or
+    text, nothing attached): no case is opened for it, and the sender is asked to write
+    what happened and about which shop."""
+    detail = f"complaint mail {mail.id} from {mail.sender} has no text and no attachment"
+    return hold(session, mail, HeldReason.EMPTY_COMPLAINT, detail, settings, tell=tell)
+
+
 def self_feedback(
     session: Session, mail: IncomingMail, merchant: Merchant, tell: Classify, settings: Settings
 ) -> Outcome:
@@ -181,8 +191,11 @@ SENDER_NOTICES = {
     HeldReason.OPEN_CASE: "sender.complaint_already_open",
     HeldReason.SELF_COMPLAINT: "sender.self_complaint",
     HeldReason.SELF_FEEDBACK: "sender.self_feedback",
+    HeldReason.EMPTY_COMPLAINT: "sender.complaint_empty",
 }
 """The notice a person gets for each reason its mail was held (others: "being reviewed")."""
 
-CASELESS_NOTICES = frozenset({HeldReason.SELF_COMPLAINT, HeldReason.SELF_FEEDBACK})
+CASELESS_NOTICES = frozenset(
+    {HeldReason.SELF_COMPLAINT, HeldReason.SELF_FEEDBACK, HeldReason.EMPTY_COMPLAINT}
+)
 """Reasons whose notice needs no case: the sender is told although no case was opened."""

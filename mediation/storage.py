@@ -266,6 +266,9 @@ class HeldReason(enum.StrEnum):
     SELF_FEEDBACK = "self-feedback"
     """Lob & Tadel about a shop from one of that shop's own addresses or domains: a shop
     cannot rate itself; nothing recorded, nothing counted."""
+    EMPTY_COMPLAINT = "empty-complaint"
+    """A mail to the complaint address with no word in its subject or text and nothing
+    attached: no case opened, the sender asked to write what happened."""
     TOO_MANY_CASES = "too-many-cases"
     """One of the cases of a mail to more case addresses than it may act at
     (`[mediation] max_cases_per_mail`): held there, its sender told which."""

@@ -7,6 +7,7 @@ are driven by `siegel sweep --at` in a subprocess against the same database.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -195,6 +196,25 @@ def test_an_unknown_shop_is_asked_for_and_the_answer_routes_the_case(harness: Ha
         (MERCHANT, "merchant.complaint_forwarded"),
     ]
     assert harness.case(ref)["state"] == "awaiting_merchant"
+
+
+def test_an_empty_mail_opens_no_case_and_its_sender_is_asked_to_write_again(
+    harness: Harness,
+) -> None:
+    """No subject, no text, no attachment: held (`empty-complaint`), no case, and the
+    sender asked what happened; a mail with a subject alone is a complaint."""
+    harness.send(compose(CUSTOMER, "beschwerde@siegel.test", "", ""))
+    [asked] = harness.process()
+    assert harness.sent([asked]) == [(CUSTOMER, "sender.complaint_empty")]
+    assert "ohne Betreff, ohne Text und ohne Anhang" in " ".join(plain(asked).split())
+    status, listed, _ = harness.siegel("cases", "--json")
+    assert status == 0 and json.loads(listed) == []
+    status, held, _ = harness.siegel("held", "--json")
+    assert [row["reason"] for row in json.loads(held)] == ["empty-complaint"]
+    harness.send(
+        compose(CUSTOMER, "beschwerde@siegel.test", "Sofa von moebel-fuchs.test kaputt", "")
+    )
+    assert (CUSTOMER, "customer.complaint_acknowledged") in harness.sent(harness.process())
 
 
 def test_the_shop_named_as_customers_write_it_is_found_in_complaint_and_answer(

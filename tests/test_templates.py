@@ -17,6 +17,7 @@ OUTSIDE_CASES = {
     "customer.feedback_thanks",
     "customer.feedback_which_shop",
     "operator.forwarded_mail",
+    "sender.complaint_empty",
     "sender.self_complaint",
     "sender.self_feedback",
     "sender.too_many_cases",

@@ -263,6 +263,8 @@ HELD_TEXTS = {
         "self-complaint": "Sie kam von einer Adresse oder Domain des Shops, über den sie sich "
         "beschwert: Ein Shop kann sich nicht über sich selbst beschweren. Kein Fall wurde "
         "eröffnet, sie zählt für nichts.",
+        "empty-complaint": "Sie hatte weder Betreff noch Text noch Anhang: Kein Fall wurde "
+        "eröffnet.",
         "self-feedback": "Sie kam von einer Adresse oder Domain des Shops, den sie lobt oder "
         "kritisiert: Ein Shop kann sich nicht selbst bewerten. Sie wurde nicht erfasst und "
         "zählt für nichts.",
@@ -295,6 +297,7 @@ HELD_TEXTS = {
         "case as evidence, and no second case was opened.",
         "self-complaint": "It came from an address or domain of the shop it complains about: a "
         "shop cannot complain about itself. No case was opened, and it counts for nothing.",
+        "empty-complaint": "It had no subject, no text and no attachment: no case was opened.",
         "self-feedback": "It came from an address or domain of the shop it praises or "
         "criticises: a shop cannot rate itself. It was not recorded, and it counts for nothing.",
         "too-many-cases": "It went to the case addresses of more cases than one mail may act "
