@@ -73,6 +73,10 @@ _SHORTENED = {
     "de": "[… hier gekürzt: Der ganze Text ({} Zeichen) ist beim Fall gespeichert.]",
     "en": "[… shortened here: the whole text ({} characters) is kept with the case.]",
 }
+_ADDED_BY_CUSTOMER = {
+    "de": "Nachtrag der Kundin / des Kunden auf unsere Frage nach dem Shop:",
+    "en": "Added by the customer when we asked which shop it is about:",
+}
 _CASE_ADDRESS_REMOVED = {"de": "[Fall-Adresse entfernt]", "en": "[case address removed]"}
 
 
@@ -324,6 +328,18 @@ class CaseView:
         """The complaint's attachments that a forward of it carries."""
         return tuple(a for a, how in self.enclosed if how is Enclosure.ATTACHED)
 
+    def _complaint_text(self, complaint: CaseEvent | None, language: str) -> str:
+        """The complaint quoted, and below it what the customer added when asked which
+        shop it is about (the order number that answer gave, say)."""
+        if complaint is None:
+            return ""
+        text = _quoted(complaint.data.get("text"), language, complaint.data.get("text_chars"))
+        for event in self.events:
+            added = event.data.get("text")
+            if event.kind == "MerchantIdentified" and event.actor == "customer" and added:
+                text += f"\n\n{_ADDED_BY_CUSTOMER[language]}\n{_quoted(added, language)}"
+        return text
+
     def values(
         self,
         language: str,
@@ -351,11 +367,7 @@ class CaseView:
             "mediator_address": case.mediator or "",
             "sender_address": "",
             "subject": case.subject or _NO_SUBJECT[language],
-            "complaint_text": _quoted(
-                complaint.data.get("text") if complaint else "",
-                language,
-                complaint.data.get("text_chars") if complaint else 0,
-            ),
+            "complaint_text": self._complaint_text(complaint, language),
             "message_text": _quoted(text, language),
             "proposal_text": _quoted(proposal.data.get("text") if proposal else "", language),
             "party": templates.party_label(str(role), language) if role else "",

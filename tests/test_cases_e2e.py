@@ -189,13 +189,19 @@ def test_an_unknown_shop_is_asked_for_and_the_answer_routes_the_case(harness: Ha
     assert harness.sent([question]) == [(CUSTOMER, "customer.merchant_requested")]
     ref = REF.search(question.message["Subject"]).group(1)  # type: ignore[union-attr]
     assert harness.case(ref)["state"] == "needs_merchant"
-    harness.send(harness.reply(question, CUSTOMER, "Das war bei moebel-fuchs.test, sorry."))
+    answer = "Das war bei moebel-fuchs.test, Bestellung 88123, sorry."
+    harness.send(harness.reply(question, CUSTOMER, answer))
     sent = harness.process()
     assert sorted(harness.sent(sent)) == [
         (CUSTOMER, "customer.complaint_acknowledged"),
         (MERCHANT, "merchant.complaint_forwarded"),
     ]
     assert harness.case(ref)["state"] == "awaiting_merchant"
+    # The shop reads the complaint and what the customer added (the order number).
+    [forward] = addressed_to(sent, MERCHANT)
+    text = plain(forward)
+    assert "> Mein Paket fehlt seit Wochen." in text
+    assert f"Nachtrag der Kundin / des Kunden auf unsere Frage nach dem Shop:\n> {answer}" in text
 
 
 def test_an_empty_mail_opens_no_case_and_its_sender_is_asked_to_write_again(
