@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -44,9 +44,18 @@ def _day(text: str | None, option: str, config: Config) -> date:
     if text is None:
         return sealwork.scoring_day(config, utcnow())
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{option} {text!r}: expected an ISO date, e.g. 2026-03-02") from None
+    if day < EARLIEST_DAY:
+        raise UsageError(f"{option} {text}: before {EARLIEST_DAY.isoformat()}, a typing error?")
+    return day
+
+
+EARLIEST_DAY = date(2000, 1, 1)
+"""No seal record of an online shop is older: an earlier day is a typing error."""
+TRIAL_AHEAD_DAYS = 366
+"""A trial may be recorded ahead of its start, by up to a year."""
 
 
 def _past_day(text: str | None, option: str, config: Config) -> date:
@@ -232,7 +241,11 @@ def cmd_precheck(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_trial(args: argparse.Namespace, config: Config) -> int:
-    return _record(args, config, "trial-started", _day(args.start, "--start", config))
+    start = _day(args.start, "--start", config)
+    latest = sealwork.scoring_day(config, utcnow()) + timedelta(days=TRIAL_AHEAD_DAYS)
+    if start > latest:
+        raise UsageError(f"--start {args.start}: more than a year ahead ({latest.isoformat()})")
+    return _record(args, config, "trial-started", start)
 
 
 def cmd_certify(args: argparse.Namespace, config: Config) -> int:

@@ -95,6 +95,11 @@ def test_score_explains_every_threshold_as_text_and_json(harness: Harness) -> No
          "--on 2999-01-01: a day after today"),
         (("merchant", "certify", "teeladen", "--on", "2999-01-01"), 2,
          "--on 2999-01-01: a day after today"),
+        (("merchant", "trial", "teeladen", "--start", "1900-01-01"), 2,
+         "--start 1900-01-01: before 2000-01-01, a typing error?"),
+        (("merchant", "trial", "teeladen", "--start", "2099-01-01"), 2,
+         "--start 2099-01-01: more than a year ahead"),
+        (("merchant", "certify", "teeladen", "--on", "0999-12-31"), 2, "before 2000-01-01"),
     ],
 )  # fmt: skip
 def test_a_wrong_argument_is_one_line_and_an_exit_status(
