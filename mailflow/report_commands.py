@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -24,6 +25,9 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
         month = monthly_reports.parse_month(args.month)
     except ValueError as error:
         raise UsageError(f"--month {error}") from None
+    this_month = utcnow().astimezone(ZoneInfo(config.siegel.timezone)).date().replace(day=1)
+    if month > this_month:
+        raise UsageError(f"--month {args.month}: a month that has not begun")
     with Session(open_database(config.database_url)) as session:
         check_merchant(session, "--merchant", args.merchant)
         report = monthly_reports.reports(session, config, month, args.merchant, now=utcnow())

@@ -557,6 +557,9 @@ def test_the_monthly_report_counts_the_month(harness: Harness) -> None:
     assert "moebel-fuchs" in text
     bad = harness.cli("report", "--month", "2026-13", check=False)
     assert (bad.returncode, bad.stderr.count("\n")) == (2, 1)
+    future = harness.cli("report", "--month", "2999-01", check=False)
+    assert (future.returncode, future.stderr.count("\n")) == (2, 1)
+    assert "a month that has not begun" in future.stderr
 
 
 def test_last_months_reports_are_mailed_once(harness: Harness) -> None:
