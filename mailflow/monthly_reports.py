@@ -34,7 +34,15 @@ from mailflow.config import Config
 from mailflow.db import session_scope
 from mediation import figure_store, report_store, seal, storage, templates
 from mediation.outgoing import OutgoingMail
-from scoring import MerchantAggregate, RatingTotals, add_months, days_text, figure_text
+from scoring import (
+    TIER_NAMES,
+    MerchantAggregate,
+    RatingTotals,
+    Tier,
+    add_months,
+    days_text,
+    figure_text,
+)
 from scoring.figures import measure
 
 log = logging.getLogger("mailflow.reports")
@@ -215,8 +223,16 @@ def _percent(value: float, language: str) -> str:
 def moves_text(moves: list[dict[str, Any]], language: str) -> str:
     if not moves:
         return _NO_MOVES[language]
+
+    def tier(value: str | None) -> str:
+        return TIER_NAMES[language][Tier(value)] if value else "-"
+
     return "\n".join(
-        _MOVE[language].format(day=m["at"][:10], before=m["before"] or "-", after=m["after"] or "-")
+        _MOVE[language].format(
+            day=templates.calendar_day(date.fromisoformat(m["at"][:10]), language),
+            before=tier(m["before"]),
+            after=tier(m["after"]),
+        )
         for m in moves
     )
 

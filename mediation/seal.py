@@ -29,21 +29,12 @@ from sqlmodel import Field, Session, SQLModel
 from mediation import templates
 from mediation.outgoing import OutgoingMail
 from mediation.storage import Merchant, UTCDateTime
-from scoring import Assessment, SealRecord, Tier
+from scoring import TIER_NAMES, Assessment, SealRecord, Tier
 
 TABLES = ("seal", "seal_history")
 """The tables of this module, in creation order."""
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-TIER_NAMES = {
-    "de": {
-        Tier.NONE: "kein Siegel",
-        Tier.BRONZE: "Bronze",
-        Tier.SILBER: "Silber",
-        Tier.GOLD: "Gold",
-    },
-    "en": {Tier.NONE: "no seal", Tier.BRONZE: "Bronze", Tier.SILBER: "Silber", Tier.GOLD: "Gold"},
-}
 
 
 def _utc(nullable: bool = True) -> Any:

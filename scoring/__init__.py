@@ -17,7 +17,7 @@ from scoring.assessment import Assessment, assess, score_all
 from scoring.barometer import DimensionRatings, RatingBarometer, rating_barometer
 from scoring.lifecycle import SealPhase, SealRecord, SealStatus, add_months, seal_status
 from scoring.policy import CRITERIA, PolicyError, ScoringPolicy, Tier, TierThresholds
-from scoring.reasons import days_text, figure_name, figure_text, threshold_text
+from scoring.reasons import TIER_NAMES, days_text, figure_name, figure_text, threshold_text
 from scoring.resolution import (
     RESOLUTION_DAY_EDGES,
     resolution_days_bucket,
@@ -30,6 +30,7 @@ __all__ = [
     "CRITERIA",
     "REPLY_HOUR_EDGES",
     "RESOLUTION_DAY_EDGES",
+    "TIER_NAMES",
     "Assessment",
     "Check",
     "DimensionRatings",

@@ -17,12 +17,16 @@ from scoring.tiers import Check
 
 LANGUAGES = ("de", "en")
 
-_TIER_NAMES = {
-    Tier.NONE: ("kein Siegel", "no seal"),
-    Tier.BRONZE: ("Bronze", "Bronze"),
-    Tier.SILBER: ("Silber", "Silber"),
-    Tier.GOLD: ("Gold", "Gold"),
+TIER_NAMES = {
+    "de": {
+        Tier.NONE: "kein Siegel",
+        Tier.BRONZE: "Bronze",
+        Tier.SILBER: "Silber",
+        Tier.GOLD: "Gold",
+    },
+    "en": {Tier.NONE: "no seal", Tier.BRONZE: "Bronze", Tier.SILBER: "Silber", Tier.GOLD: "Gold"},
 }
+"""A tier as its readers name it, by language."""
 _FIGURE_NAMES = {
     "cases": ("Zahl der Fälle im Zeitraum", "number of cases in the window"),
     "ratings": ("Zahl der Bewertungen", "number of ratings"),
@@ -122,9 +126,12 @@ def render(reason: Reason, language: str, cases_due: int) -> str:
     de = language == "de"
     fields: dict[str, str] = {}
     if reason.tier is not None:
-        fields["tier"] = _TIER_NAMES[reason.tier][0 if de else 1]
+        fields["tier"] = TIER_NAMES[language][reason.tier]
     if reason.day is not None:
-        fields["day"] = reason.day.strftime("%d.%m.%Y") if de else reason.day.isoformat()
+        # As `mediation.templates.calendar_day` writes days ("6 December 2027"); %B is
+        # English under the C locale, which nothing in the service changes.
+        day = reason.day
+        fields["day"] = day.strftime("%d.%m.%Y") if de else f"{day.day} {day:%B} {day.year}"
     if reason.days is not None:
         median, p90 = reason.days
         fields |= {"median": days_text(median, language), "p90": days_text(p90, language)}
@@ -132,7 +139,7 @@ def render(reason: Reason, language: str, cases_due: int) -> str:
         check = reason.check
         kind = _KIND[check.figure]
         fields |= {
-            "tier": _TIER_NAMES[check.tier][0 if de else 1],
+            "tier": TIER_NAMES[language][check.tier],
             "figure": _FIGURE_NAMES[check.figure][0 if de else 1],
             "value": _value(check.value, kind, de, cases_due),
             "comparison": _COMPARISONS[check.comparison][0 if de else 1],

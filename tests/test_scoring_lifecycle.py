@@ -94,7 +94,7 @@ def test_trial_collects_ratings_but_shows_no_seal_for_two_months() -> None:
         "Testphase: Bewertungen werden gesammelt und zählen für das erste Siegel;"
         " ein Siegel wird ab dem 15.01.2027 angezeigt."
     )
-    assert during.reasons("en")[1].endswith("a seal is shown from 2027-01-15.")
+    assert during.reasons("en")[1].endswith("a seal is shown from 15 January 2027.")
     after = assess(gold_merchant(), POLICY, seal=record, on=date(2027, 1, 15))
     assert after.tier is Tier.GOLD
     assert after.seal.valid_from == date(2027, 1, 15)
@@ -110,7 +110,7 @@ def test_certification_lapses_after_one_year_until_a_recheck() -> None:
     lapsed = assess(gold_merchant(), POLICY, seal=record, on=date(2027, 1, 5))
     assert lapsed.tier is Tier.NONE
     assert lapsed.seal.phase is SealPhase.RECHECK_DUE
-    assert "The certification expired on 2027-01-05; a re-check is needed for a seal." in (
+    assert "The certification expired on 5 January 2027; a re-check is needed for a seal." in (
         lapsed.reasons("en")
     )
     rechecked = SealRecord(precheck_passed_on=date(2027, 1, 10))

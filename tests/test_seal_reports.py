@@ -119,3 +119,18 @@ def test_siegel_report_for_the_running_month_counts_as_of_now(
     text = capsys.readouterr().out
     assert "Anteil fristgerechter erster Antworten: 100,0 %" in text
     assert "Erste Antwort, Median:                  0 Geschäftsstunden" in text
+
+
+def test_a_tier_change_in_a_report_reads_as_its_reader_writes_days_and_tiers() -> None:
+    """Not "2026-03-14: silber → gold": the day and the tier names in the language."""
+    moves = [
+        {"at": "2026-03-14T10:00:00+00:00", "before": "silber", "after": "gold"},
+        {"at": "2026-03-20T08:00:00+00:00", "before": None, "after": "none"},
+    ]
+    assert monthly_reports.moves_text(moves, "de").splitlines() == [
+        "Stufe geändert am 14.03.2026: Silber → Gold",
+        "Stufe geändert am 20.03.2026: - → kein Siegel",
+    ]
+    assert monthly_reports.moves_text(moves[:1], "en") == (
+        "Tier changed on 14 March 2026: Silber → Gold"
+    )

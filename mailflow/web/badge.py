@@ -29,8 +29,8 @@ from mailflow import sealwork
 from mailflow.config import Config
 from mailflow.web import i18n, pages
 from mediation import badges, certificate_store, storage
-from mediation.seal import TIER_NAMES, Seal
-from scoring import SealPhase, SealRecord, Tier, seal_status
+from mediation.seal import Seal
+from scoring import TIER_NAMES, SealPhase, SealRecord, Tier, seal_status
 
 MAX_AGE = 300
 WIDTH, HEIGHT = 220, 64

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from mailflow.web import chart, i18n
 from mailflow.web.certificate_data import Certificate
-from mediation.seal import TIER_NAMES
 from scoring import (
+    TIER_NAMES,
     SealPhase,
     Tier,
     days_text,

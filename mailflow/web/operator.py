@@ -35,8 +35,7 @@ from mediation import (
     storage,
     templates,
 )
-from mediation.seal import TIER_NAMES
-from scoring import Tier, seal_status
+from scoring import TIER_NAMES, Tier, seal_status
 
 log = logging.getLogger("mailflow.web")
 

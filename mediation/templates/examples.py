@@ -54,11 +54,11 @@ REPORT_EXAMPLE = {"month": "2026-03", "merchant_name": "Möbel Fuchs"}
 REPORT_WRITTEN = {
     "de": {
         "figures": "Neue Fälle: 12\nErste Antwort, Median: 4 Geschäftsstunden",
-        "tier_changes": "Stufe geändert am 2026-03-14: silber → gold",
+        "tier_changes": "Stufe geändert am 14.03.2026: Silber → Gold",
     },
     "en": {
         "figures": "New cases: 12\nFirst reply, median: 4 business hours",
-        "tier_changes": "Tier changed on 2026-03-14: silber → gold",
+        "tier_changes": "Tier changed on 14 March 2026: Silber → Gold",
     },
 }
 
