@@ -166,6 +166,10 @@ def test_bad_input_and_missing_tokens_are_refused(
     crowded = {csrf.FIELD: token_of(client.get(FORM).text), **ENTRY}
     crowded |= {f"extra{n}": "x" for n in range(20)}  # more fields than the form has
     assert client.post(FORM, data=crowded).status_code == 413
+    as_json = client.post(FORM, json={csrf.FIELD: token_of(client.get(FORM).text), **ENTRY})
+    assert as_json.status_code == 415 and 'data-message="not_a_form"' in as_json.text
+    multipart = client.post(FORM, data=ENTRY, files={"photo": ("a.jpg", b"x", "image/jpeg")})
+    assert multipart.status_code == 415
     assert confirmation_links(sqlite_engine) == []
 
 

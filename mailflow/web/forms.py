@@ -41,13 +41,18 @@ class BodyTooLarge(Exception):
     pass
 
 
+class NotAForm(Exception):
+    """A body that no form of ours sends (JSON, multipart, not UTF-8)."""
+
+
 def writer(request: Request) -> Engine:
     """The engine for writes (the page engine may be read-only, `server.read_engine`)."""
     return request.app.state.writer
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The submitted fields (the first value of each); BodyTooLarge above the limit."""
+    """The submitted fields (the first value of each); BodyTooLarge above the limit,
+    NotAForm for a body that is no URL-encoded UTF-8 form."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
         raise BodyTooLarge
@@ -57,11 +62,11 @@ async def read_form(request: Request) -> dict[str, str]:
         if len(body) > MAX_BODY_BYTES:
             raise BodyTooLarge
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
-        return {}
+        raise NotAForm
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return {}
+        raise NotAForm from None
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:  # more fields than any form of ours has
@@ -79,6 +84,8 @@ async def handle(request: Request, work: Callable[[Request, dict[str, str]], Res
         fields = await read_form(request)
     except BodyTooLarge:
         return message(request, "too_large", 413)
+    except NotAForm:
+        return message(request, "not_a_form", 415)
     return await run_in_threadpool(work, request, fields)
 
 
