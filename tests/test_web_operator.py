@@ -159,6 +159,8 @@ def test_release_and_reject_need_the_form_token_and_take_the_entry_off_the_list(
         r'name="csrf" value="([^"]+)"', running.get("/betrieb", headers=GOOD).text
     ).group(1)  # type: ignore[union-attr]
     assert running.post(path, data={"action": "release", "csrf": token}).status_code == 401
+    odd = running.post(path, data={"action": "delete", "csrf": token}, headers=GOOD)
+    assert odd.status_code == 400 and 'data-message="unknown_action"' in odd.text
     done = running.post(
         path, data={"action": "release", "csrf": token}, headers=GOOD, follow_redirects=False
     )

@@ -194,7 +194,7 @@ def _decide(request: Request, fields: dict[str, str], rating: bool) -> Response:
         return forms.message(request, "form_stale", 403)
     action = fields.get("action")
     if action not in ("release", "reject"):
-        return forms.message(request, "form_stale", 400)
+        return forms.message(request, "unknown_action", 400)
     entry_id = int(request.path_params["entry"])
     store = rating_store if rating else feedback_store
     with session_scope(forms.writer(request)) as session:
