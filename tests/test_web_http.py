@@ -109,7 +109,9 @@ def test_the_certificate_page_shows_the_figures_in_german_and_english(client: Te
     text = words(german.text)
     assert '<html lang="de">' in german.text
     assert "Zertifiziert, derzeit ohne Stufe" in text  # 4 cases: below Bronze's minimum
-    assert "gültig bis einschließlich 31.05.2027" in text
+    # Not "Stufe kein Siegel … gültig bis", which reads like a valid seal:
+    assert 'id="tier"' not in german.text and "Stufe kein Siegel" not in text
+    assert "Zertifizierung gültig bis einschließlich 31.05.2027" in text
     assert "Service 5,0 3" in text and "Erreichbarkeit 4,0 3" in text
     assert "Erstantworten innerhalb der Frist 100,0 % (4 von 4 fälligen Fällen)" in text
     assert "Erste Antwort, Median 2 Geschäftsstunden" in text

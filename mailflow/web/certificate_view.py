@@ -37,12 +37,15 @@ def status(certificate: Certificate, language: str) -> dict[str, Any]:
         "tier": Tier.NONE.value,
         "tier_name": names[Tier.NONE],
         "valid_until": None,
+        "valid_label": t["valid_until"],
         "note": None,
         "text": "",
     }
     if seal.phase is SealPhase.ACTIVE:
         title = t["state_active"] if held is not Tier.NONE else t["state_no_tier"]
         shown |= {"title": title, "tier": held.value, "tier_name": names[held]}
+        if held is Tier.NONE:  # certified, no tier: the state says so, no "tier: no seal"
+            shown["valid_label"] = t["certified_until"]
         if seal.last_valid_day is not None:
             shown["valid_until"] = i18n.day(seal.last_valid_day, language)
         live = certificate.assessment.tier
