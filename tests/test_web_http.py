@@ -275,6 +275,10 @@ def test_the_badge_image_on_another_domain_says_not_valid_here(client: TestClien
     elsewhere = shown("https://fake-gold.example/")
     assert 'data-state="elsewhere">hier nicht gültig<' in elsewhere
     assert "fake-gold.example" in elsewhere and 'data-mark="tick"' not in elsewhere
+    assert 'aria-label="Service-Siegel: hier nicht gültig – fake-gold.example"' in elsewhere
+    # A long host keeps its end, the part that names the site, within the badge:
+    long = shown("https://shop.with.a.very.long.subdomain.copycat.example/")
+    assert ">…subdomain.copycat.example<" in long
     for referer in (
         "https://moebel-fuchs.example/kasse",
         "https://www.moebel-fuchs.example/",

@@ -61,7 +61,7 @@ def state(
         return _shown("unknown", t["badge_unknown"], "", "warning", known=False)
     domains = merchant.domains
     if shown_on and domains and not any(badges.host_matches(shown_on, d) for d in domains):
-        return _shown("elsewhere", t["badge_elsewhere"], shown_on[:40], "warning")
+        return _shown("elsewhere", t["badge_elsewhere"], _fitting(shown_on), "warning")
     public = certificate_store.public_seal(session, merchant.id)
     if public.withdrawn:
         return _shown("withdrawn", t["badge_withdrawn"], "", "warning")
@@ -95,6 +95,15 @@ def _shown(
             "medal": medal, "known": known, "ticked": ticked}  # fmt: skip
 
 
+MAX_HOST_CHARS = 26
+"""What the badge's line of small print holds; a longer host keeps its end, the part
+that names the site ("…shop.copycat.example")."""
+
+
+def _fitting(host: str) -> str:
+    return host if len(host) <= MAX_HOST_CHARS else "…" + host[-(MAX_HOST_CHARS - 1) :]
+
+
 def badge_svg(request: Request) -> Response:
     slug = request.path_params["slug"]
     language = pages.language(request)
@@ -109,7 +118,8 @@ def badge_svg(request: Request) -> Response:
     with Session(pages.engine(request)) as session:
         shown = state(session, config, slug, language, pages.now(request), shown_on)
     t = i18n.texts(language)
-    label = f"{t['badge_seal']}: {shown['headline']} {shown['detail']}".strip()
+    detail = f" – {shown['detail']}" if shown["detail"] else ""
+    label = f"{t['badge_seal']}: {shown['headline']}{detail}"
     body = (
         pages.environment()
         .get_template("badge.svg")
