@@ -289,7 +289,7 @@ def cmd_case(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(detail)
     else:
-        _print_case(detail)
+        _print_case(detail, config)
     return EX_OK
 
 
@@ -304,24 +304,32 @@ def _assign_merchant(engine: Engine, config: Config, ref: str, slug: str, now: d
     print(f"{ref.upper()}: merchant {slug}, {len(outcome.outgoing)} mails queued")
 
 
-def _print_case(detail: dict[str, Any]) -> None:
+def _print_case(detail: dict[str, Any], config: Config) -> None:
+    """`siegel case REF` as text: every moment in the operator's time zone, as the lists
+    show them (the JSON keeps ISO 8601 in UTC)."""
     skip = {"events", "outgoing", "held_mails", "deadlines", "held_deadlines"}
-    _print_fields({k: v for k, v in detail.items() if k not in skip})
+    fields = {k: v for k, v in detail.items() if k not in skip}
+    for key, value in fields.items():
+        if key.endswith("_at") and isinstance(value, str) and value:
+            fields[key] = local_time(value, config)
+    _print_fields(fields)
     print("\ndeadlines:")
     for kind, due in detail["deadlines"].items() or [("-", "")]:
         held = detail["held_deadlines"].get(kind)
-        print(f"  {kind:<18} {due}" + (f"  HELD: {held}" if held else ""))
+        shown = local_time(due, config) if due else ""
+        print(f"  {kind:<18} {shown}" + (f"  HELD: {held}" if held else ""))
     print("\ntimeline:")
     for event in detail["events"]:
         mail = event["mail"]
         via = f"  mail {mail['id']} {mail['subject']!r}" if mail else ""
-        print(f"  {event['at'][:19]}  {event['kind']:<26} {event['actor']:<9} "
+        print(f"  {local_time(event['at'], config)}  {event['kind']:<26} {event['actor']:<9} "
               f"{event['state_before'] or '-'} → {event['state_after']}{via}")  # fmt: skip
         print(f"      {event['reason']}")
     print("\nmails sent:")
     for row in detail["outgoing"] or [None]:
         if row:
-            print(f"  {row['created_at'][:19]}  {row['status']:<10} {row['kind']:<34} {row['to']}")
+            sent_at = local_time(row["created_at"], config)
+            print(f"  {sent_at}  {row['status']:<10} {row['kind']:<34} {row['to']}")
 
 
 # ------------------------------------------------------------------ held mails

@@ -4,6 +4,7 @@ where another process matters, in-process for argument checks."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
+from mailflow.command_support import local_time
 from mediation.storage import CategoryCorrection
 from tests.conftest import TEST_DOMAIN
 from tests.harness import Harness, compose
@@ -194,6 +196,11 @@ def test_cases_case_and_held_show_what_happened(harness: Harness) -> None:
     assert (held["reason"], held["sender"]) == ("operator-address", "spam@example.net")
     text = harness.siegel("case", ref)[1]
     assert "ComplaintReceived" in text and "merchant_reply" in text
+    # Moments in the operator's zone, as the lists show them; the JSON keeps UTC.
+    detail = json.loads(harness.cli("case", ref, "--json").stdout)
+    opened = local_time(detail["opened_at"], harness.config)
+    assert re.search(rf"opened_at: {opened}\n", text) and opened.endswith(("CET", "CEST"))
+    assert f"  {local_time(detail['events'][0]['at'], harness.config)}  ComplaintReceived" in text
 
 
 def test_sweep_at_a_time_without_offset_is_the_operators_local_time(harness: Harness) -> None:
