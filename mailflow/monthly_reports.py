@@ -186,7 +186,10 @@ _LABELS = {
     },
 }
 _NONE = {"de": "nicht messbar", "en": "not measurable"}
-_NO_MOVES = {"de": "Ihre Stufe hat sich nicht geändert.", "en": "Your tier did not change."}
+_NO_MOVES = {
+    "de": "Die Stufe blieb im Monat unverändert.",
+    "en": "The tier did not change this month.",
+}
 _MOVE = {
     "de": "Stufe geändert am {day}: {before} → {after}",
     "en": "Tier changed on {day}: {before} → {after}",

@@ -134,3 +134,5 @@ def test_a_tier_change_in_a_report_reads_as_its_reader_writes_days_and_tiers() -
     assert monthly_reports.moves_text(moves[:1], "en") == (
         "Tier changed on 14 March 2026: Silber → Gold"
     )
+    # Read by the shop and by the operator in its listing: addressed to neither.
+    assert monthly_reports.moves_text([], "de") == "Die Stufe blieb im Monat unverändert."
