@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import email
-import gc
 import json
 import quopri
 import re
-import time
 from email import policy
 
 import pytest
@@ -17,6 +15,7 @@ from classifier.html_style import drawn_borders
 from classifier.html_text import html_to_text
 from classifier.replies import Cut, extract_reply
 from tests.conftest import CORPORA
+from tests.cpu_time import cpu_seconds
 
 TALON = CORPORA / "talon"
 ERP = CORPORA / "email_reply_parser"
@@ -112,9 +111,7 @@ def test_pathological_inputs_finish_well_under_a_second(name):
     """The regex-backtracking stress inputs (one 766 KB) are split in under 0.25 s of
     CPU time (not wall-clock: a loaded machine must not decide)."""
     text = _erp_text("emails", name)
-    started = time.process_time()
-    reply = extract_reply(text)
-    elapsed = time.process_time() - started
+    elapsed, reply = _cpu_seconds(extract_reply, text)
     assert elapsed < 0.25, f"{name} took {elapsed:.3f} s"
     assert reply.new_text and len(reply.new_text) < len(text)
 
@@ -123,11 +120,7 @@ def test_many_quote_lines_scale_linearly():
     """Ten times the lines take less than twenty times as long (no quadratic path)."""
     block = "Am 12.03.2026 um 14:22 schrieb Kundenservice <service@shop.de>:\n> Zeile\n"
     small, large = "Antwort\n" + block * 2000, "Antwort\n" + block * 20000
-    timings = []
-    for text in (small, large):
-        started = time.process_time()
-        extract_reply(text)
-        timings.append(time.process_time() - started)
+    timings = [cpu_seconds(lambda text=text: extract_reply(text)) for text in (small, large)]
     assert timings[1] < 20 * timings[0] + 0.05
 
 
@@ -484,16 +477,8 @@ def test_end_tags_close_what_they_close_in_a_browser():
 
 
 def _cpu_seconds(function, *arguments):
-    """CPU seconds of one call and its result, with the garbage collector paused: in a
-    long test run its passes grow with the whole heap, not with this input."""
-    gc.collect()
-    gc.disable()
-    try:
-        started = time.process_time()
-        result = function(*arguments)
-        return time.process_time() - started, result
-    finally:
-        gc.enable()
+    """The call's CPU seconds (`tests.cpu_time.cpu_seconds`) and its result."""
+    return cpu_seconds(lambda: function(*arguments)), function(*arguments)
 
 
 def test_deeply_nested_html_quotes_stay_linear():
@@ -766,9 +751,8 @@ def test_hiding_stays_linear() -> None:
     for name, block in blocks.items():
         timings = []
         for repeat in (2000, 20000):
-            started = time.process_time()
-            html_to_text(block * repeat + "Text")
-            timings.append(time.process_time() - started)
+            markup = block * repeat + "Text"
+            timings.append(cpu_seconds(lambda markup=markup: html_to_text(markup)))
         assert timings[1] < 20 * timings[0] + 0.05, name
 
 
@@ -879,7 +863,5 @@ def test_comparing_the_parts_stays_linear() -> None:
     for repeat in (2000, 20000):
         text = "die die die die x\n" * repeat
         html = "<p>" + "die " * (5 * repeat) + "</p>"
-        started = time.process_time()
-        extract_reply(text, html)
-        timings.append(time.process_time() - started)
+        timings.append(cpu_seconds(lambda text=text, html=html: extract_reply(text, html)))
     assert timings[1] < 20 * timings[0] + 0.05
