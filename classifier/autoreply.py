@@ -224,6 +224,14 @@ _SIGN_OFF = (
     r"[\w.-]{0,20})?[.!]?\s*(?:(?:von meinem|gesendet von meinem|sent from my) [\w ]{1,20}?"
     r"(?: gesendet)?[.!]?\s*)?"
 )
+# A thanks that may open a terse note ("Danke für die Info.", "Thanks,").
+_THANKS_CLAUSE = (
+    r"(?:(?:danke|vielen dank|besten dank|thanks|thank you|thx)\b[^\n.!?,]{0,30}[,.!]?\s*)?"
+)
+# A vague promise and its "soon", then only a sign-off, to the end of the text.
+_PROMISE_TO_THE_END = (
+    r"(?:" + _TERSE_PROMISE + r")" + _TERSE_PROMISE_WHEN + r"[.!]?\s*" + _SIGN_OFF + r"\Z"
+)
 # Automatic replies say what they are near the top; reading more only costs time.
 _BODY_LIMIT = 4000
 # The parts of a combination must stand this close in the body (parts in the subject
@@ -867,16 +875,12 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         TICKET_ACK,
         "body",
         r"\A\s*(?:(?:hallo|hi|hey|hello|moin|servus|guten (?:morgen|tag|abend))\b[^\n.!?]{0,30}"
-        r"[,!.]?\s*)?(?:(?:danke|vielen dank|besten dank|thanks|thank you|thx)\b[^\n.!?,]{0,30}"
-        r"[,.!]?\s*)?(?:"
+        r"[,!.]?\s*)?"
+        + _THANKS_CLAUSE
+        + r"(?:"
         + _TERSE_RECEIPT
-        + r")\s*[.!,;:–-]?\s*(?:(?:danke|thanks|thank you)\s*[.!,;:–-]?\s*)?(?:"
-        + _TERSE_PROMISE
-        + r")"
-        + _TERSE_PROMISE_WHEN
-        + r"[.!]?\s*"
-        + _SIGN_OFF
-        + r"\Z",
+        + r")\s*[.!,;:–-]?\s*(?:(?:danke|thanks|thank you)\s*[.!,;:–-]?\s*)?"
+        + _PROMISE_TO_THE_END,
         DECISIVE,
         also=(
             "kümmer",
@@ -1299,14 +1303,7 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
 
 
 _ONLY_A_PROMISE = re.compile(
-    r"\A\W*(?:(?:danke|vielen dank|besten dank|thanks|thank you|thx)\b[^\n.!?,]{0,30}[,.!]?\s*)?"
-    r"(?:ok(?:ay)?\b[,.!]?\s*)?(?:"
-    + _TERSE_PROMISE
-    + r")"
-    + _TERSE_PROMISE_WHEN
-    + r"[.!]?\s*"
-    + _SIGN_OFF
-    + r"\Z",
+    r"\A\W*" + _THANKS_CLAUSE + r"(?:ok(?:ay)?\b[,.!]?\s*)?" + _PROMISE_TO_THE_END,
     re.IGNORECASE,
 )
 
