@@ -167,10 +167,10 @@ def substantive(text: str, min_words: int) -> bool:
             break
         if not _SALUTATION.match(line.strip()):
             said.append(line)
-    content = words("\n".join(said))
-    if sum(1 for word in content if word not in COURTESY_WORDS) < min_words:
+    own = "\n".join(said)
+    if sum(1 for word in words(own) if word not in COURTESY_WORDS) < min_words:
         return False
-    return not only_a_promise("\n".join(said))
+    return not only_a_promise(own)
 
 
 def reading_summary(reading: Classification) -> str:
