@@ -37,7 +37,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import TextClause
@@ -328,7 +328,8 @@ def next_ref(session: Session, year: int) -> str:
     On PostgreSQL the number comes from one sequence, `case_number_seq`: `nextval` takes
     no row lock, so workers opening cases at once never wait for each other's commit.
     Its numbers count on across years (a new year does not start at 1 again) and a
-    rolled-back opening leaves a gap. Elsewhere (SQLite, one writer at a time) each year
+    rolled-back opening leaves a gap. The same statement takes the case's row id from
+    its own sequence, for `insert_case`. Elsewhere (SQLite, one writer at a time) each year
     counts from 1 in its `case_sequence` row: read once per unit of work, counted on
     here, and the last number written back just before the commit (the writer lock is
     held all along), so that a batch of openings costs two statements, not two each.
@@ -342,8 +343,10 @@ def next_ref(session: Session, year: int) -> str:
 
 def _next_ref(session: Session, year: int) -> str:
     if _dialect(session) == "postgresql":
-        number = session.execute(select(func.nextval(CASE_NUMBER_SEQUENCE))).scalar_one()
-        return f"{REF_PREFIX}-{year}-{number:06d}"
+        number, case_id = session.execute(_NEXT_NUMBER_AND_CASE_ID).one()
+        ref = f"{REF_PREFIX}-{year}-{number:06d}"
+        _transaction_cache(session).case_ids[ref] = case_id
+        return ref
     counted = _transaction_cache(session).case_numbers
     if year in counted:
         counted[year] += 1
@@ -372,16 +375,20 @@ def load_case(session: Session, ref: str) -> Case | None:
 def insert_case(session: Session, case: Case) -> Case:
     """Store a newly opened case; its id is set on return.
 
-    A Core insert rather than the ORM's flush: a flush would also write every row the
-    unit of work has pending (the previous mails' updates and outgoing mails), one mail
-    at a time, where the commit's single flush writes them together.
+    Not the ORM's flush, which would also write every row the unit of work has pending
+    (the previous mails' updates and outgoing mails) one mail at a time: the row waits
+    with the unit of work's other new rows (`insert_later`), its id known beforehand
+    (on PostgreSQL taken with its number by `next_ref`, on SQLite counted by `_new_id`).
     """
+    cache = _transaction_cache(session)
+    if _dialect(session) == "postgresql":
+        case.id = cache.case_ids.pop(case.ref, None) or _next_case_id(session)
+    else:
+        case.id = _new_id(session, Case)
     values = {column: getattr(case, column) for column in _CASE_COLUMNS}
-    with session.no_autoflush:
-        case.id = session.execute(_INSERT_CASE, values).scalar_one()
+    insert_later(session, Case, {"id": case.id} | values)
     make_transient_to_detached(case)
     session.add(case)
-    cache = _transaction_cache(session)
     cache.new_case_events[case.id] = []
     cache.caseless_customers.discard(case.customer_id)
     cache.opened.add(case.ref)
@@ -572,34 +579,72 @@ def ensure_customer(
 ) -> Customer:
     """The customer with `address`, created if new (safe with concurrent writers)."""
     address = address.lower()
-    known = _transaction_cache(session).customers
-    if address in known:
-        return known[address]
+    cache = _transaction_cache(session)
     values = dict(address=address, name=name[:200], language=language, created_at=now)
-    upsert = _UPSERT_CUSTOMER["postgresql" if _dialect(session) == "postgresql" else "sqlite"]
+    if _dialect(session) == "postgresql":
+        if address not in cache.customers:
+            cache.customers[address] = _upsert_customer(session, values)
+        return cache.customers[address]
+    # SQLite: the unit of work holds the writer lock, so an address not found now is
+    # not written by anybody else before the commit: the row waits with the others.
+    preload_customers(session, [address])
+    if address not in cache.customers:
+        customer = Customer(id=_new_id(session, Customer), **values)
+        insert_later(session, Customer, {"id": customer.id} | values)
+        _known_without_reading(session, customer)
+    return cache.customers[address]
+
+
+def _upsert_customer(session: Session, values: dict[str, Any]) -> Customer:
     with session.no_autoflush:  # no row the ORM has pending bears on this one
-        created_id = session.execute(upsert, values).scalar()
+        created_id = session.execute(_UPSERT_CUSTOMER, values).scalar()
     if created_id is None:  # there already, or written by another worker just now
-        customer = session.scalars(select(Customer).where(Customer.address == address)).one()
-    else:
-        # The row as written, known to the session without reading it back.
-        customer = Customer(id=created_id, **values)
-        make_transient_to_detached(customer)
-        session.add(customer)
-        _transaction_cache(session).caseless_customers.add(created_id)
-    known[address] = customer
+        query = select(Customer).where(Customer.address == values["address"])
+        return session.scalars(query).one()
+    customer = Customer(id=created_id, **values)
+    _known_without_reading(session, customer)
     return customer
+
+
+def _known_without_reading(session: Session, customer: Customer) -> None:
+    """A customer created in this unit of work: the row as written, known to the
+    session without reading it back."""
+    make_transient_to_detached(customer)
+    session.add(customer)
+    cache = _transaction_cache(session)
+    cache.caseless_customers.add(customer.id)  # type: ignore[arg-type]
+    cache.customers[customer.address] = customer
 
 
 def preload_customers(session: Session, addresses: Iterable[str]) -> None:
     """Read the customers of many mails at once (a batch), so that `ensure_customer`
     finds the known ones without a query each."""
-    wanted = {address.lower() for address in addresses} - _transaction_cache(
-        session
-    ).customers.keys()
+    cache = _transaction_cache(session)
+    wanted = {address.lower() for address in addresses} - cache.customers_read
     if wanted:
-        rows = session.scalars(select(Customer).where(Customer.address.in_(wanted)))  # type: ignore[attr-defined]
-        _transaction_cache(session).customers.update({row.address: row for row in rows})
+        query = select(Customer).where(Customer.address.in_(wanted))  # type: ignore[attr-defined]
+        with session.no_autoflush:  # customers are written by Core only
+            cache.customers.update({row.address: row for row in session.scalars(query)})
+        cache.customers_read |= wanted
+
+
+def _next_case_id(session: Session) -> int:
+    with session.no_autoflush:
+        return session.execute(select(_CASE_ID)).scalar_one()
+
+
+def _new_id(session: Session, model: type[SQLModel]) -> int:
+    """The id of a new row of `model` on SQLite, counted in this unit of work from the
+    table's largest: the unit of work holds the writer lock from its first statement,
+    so no other writer takes a number before its commit."""
+    cache = _transaction_cache(session)
+    name = model.__tablename__  # type: ignore[attr-defined]
+    if name not in cache.last_ids:
+        column = model.__table__.c.id  # type: ignore[attr-defined]
+        with session.no_autoflush:  # the tables counted here are written by Core only
+            cache.last_ids[name] = session.execute(select(func.max(column))).scalar() or 0
+    cache.last_ids[name] += 1
+    return cache.last_ids[name]
 
 
 def insert_later(session: Session, model: type[SQLModel], values: dict[str, Any]) -> None:
@@ -676,11 +721,17 @@ class _TransactionCache:
     def __init__(self) -> None:
         self.merchants: list[Merchant] | None = None
         self.customers: dict[str, Customer] = {}
+        self.customers_read: set[str] = set()
+        """The addresses looked up in this unit of work, found or not."""
+        self.last_ids: dict[str, int] = {}
+        """SQLite: the last id given to a new row, per table (`_new_id`)."""
         self.caseless_customers: set[int] = set()
         """Customers created in this unit of work that have no case yet."""
         self.opened: set[str] = set()
         """The references of the cases opened in this unit of work."""
         self.case_numbers: dict[int, int] = {}
+        self.case_ids: dict[str, int] = {}
+        """PostgreSQL: the row id taken with each case number (`next_ref`), by reference."""
         self.new_case_events: dict[int, list[CaseEvent]] = {}
         self.deferred: dict[type[SQLModel], list[dict[str, Any]]] = {}
 
@@ -689,14 +740,15 @@ class _TransactionCache:
 
 
 _CASE_COLUMNS = tuple(c.name for c in Case.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
-_UPSERT_CUSTOMER = {
-    name: dialect.insert(Customer.__table__)  # type: ignore[attr-defined]
+_UPSERT_CUSTOMER = (
+    postgresql.insert(Customer.__table__)  # type: ignore[attr-defined]
     .on_conflict_do_nothing()
     .returning(Customer.__table__.c.id)  # type: ignore[attr-defined]
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-"""Insert a customer unless its address is known; returns the new id, or none."""
-_INSERT_CASE = insert(Case.__table__).returning(Case.__table__.c.id)  # type: ignore[attr-defined]
+)
+"""PostgreSQL: insert a customer unless its address is known; returns the new id, or none."""
+_CASE_ID = func.nextval(func.pg_get_serial_sequence(Case.__tablename__, "id"))
+_NEXT_NUMBER_AND_CASE_ID = select(func.nextval(CASE_NUMBER_SEQUENCE), _CASE_ID)
+"""PostgreSQL: a new case number and a new case row id, in one statement."""
 _EVENT_COLUMNS = tuple(c.name for c in CaseEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 
@@ -705,8 +757,24 @@ def _write_deferred(session: Session) -> None:
     if cache is None or not cache.deferred:
         return
     deferred, cache.deferred = cache.deferred, {}
-    for model, rows in deferred.items():
-        session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+    # Referenced tables first (a new case before its log entries), whatever came first;
+    # the ORM's pending changes after them all (`_before_flush`).
+    with session.no_autoflush:
+        for model in sorted(deferred, key=_dependency_order):
+            session.execute(insert(model.__table__), deferred[model])  # type: ignore[attr-defined]
+
+
+_TABLE_ORDER: dict[str, int] = {}
+"""Each table's place in an order that has referenced tables first; filled when first
+needed, as the mail path's tables are defined in modules that import this one."""
+
+
+def _dependency_order(model: type[SQLModel]) -> int:
+    name = model.__tablename__  # type: ignore[attr-defined]
+    if name not in _TABLE_ORDER:
+        tables = SQLModel.metadata.sorted_tables
+        _TABLE_ORDER.update({table.name: place for place, table in enumerate(tables)})
+    return _TABLE_ORDER[name]
 
 
 def _transaction_cache(session: Session) -> _TransactionCache:
@@ -732,6 +800,13 @@ def _may_read(statement: Any, deferred: Mapping[type[SQLModel], object]) -> bool
     found = find_tables(statement, check_columns=True, include_crud=True)
     named = {table.name for table in found if table is not None}
     return any(model.__tablename__ in named for model in deferred)  # type: ignore[attr-defined]
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _before_flush(session: Session, _context: object, _instances: object) -> None:
+    # What the ORM writes may refer to deferred rows (a held mail to a case opened in
+    # this unit of work) or change them (the new case's row): they go first.
+    _write_deferred(session)
 
 
 @event.listens_for(OrmSession, "before_commit")
