@@ -11,8 +11,9 @@ RFC 8098 read receipts and RFC 5965 abuse feedback. Then `bounce-heuristic`, the
 non-standard bounces (sender MAILER-DAEMON, subjects such as "Undeliverable:"), placed
 before the generic auto-reply headers because many MTAs put `Auto-Submitted` on their
 bounces too and a bounce must be known as a bounce. Then the RFC 3834 and vendor
-auto-reply headers, bulk and list markers, an empty return path, and finally a sender
-whose address says that nobody reads it (`noreply-sender`).
+auto-reply headers, bulk and list markers (a newsletter's `List-Unsubscribe` among
+them), an empty return path, and finally a sender whose address says that nobody reads
+it (`noreply-sender`).
 
 A `noreply@`, `no-reply@`, `donotreply@` sender is a shop's or a ticket system's
 notification (order, shipping, invoice) far more often than a person, and nobody can answer
@@ -28,7 +29,11 @@ statement that the mail is automatic: helpdesks, CRMs and Exchange distribution 
 put `OOF`, `AutoReply`, `DR`, `RN`, `NRN` on mail that people wrote (Jitbit lost real
 tickets filtering on it; GLPI issue #2170 saw Exchange add it on distribution-list
 mail). Ordinary Outlook mail carries none. Only `All`, which Exchange stamps on its own
-out-of-office notes and reports, counts.
+out-of-office notes and reports, counts, and even it only as `Precedence: bulk` does:
+helpdesks put either on their agents' answers to keep out-of-office notes away, so a
+mail whose own text carries a person's answer by the text rules (an action taken or
+promised) is a person's despite them. Exchange's own notes carry its other headers
+too (`exchange-generated`, `Auto-Submitted`), which stay decisive.
 
 Some helpdesks stamp `Auto-Submitted: auto-generated` and `X-Auto-Response-Suppress: All`
 on every mail they send, their agents' answers included: Zendesk documents the pair among
@@ -394,21 +399,27 @@ def exchange_generated(facts: Facts) -> Hit | None:
 
 
 def x_auto_response_suppress(facts: Facts) -> Hit | None:
-    """Exchange's own automatic mail says `X-Auto-Response-Suppress: All` (see above)."""
+    """Exchange's own automatic mail says `X-Auto-Response-Suppress: All`, unless its
+    text is a person's answer (see above)."""
     if _stamped_by_helpdesk(facts):
         return None
     for value in facts.values("X-Auto-Response-Suppress"):
         if "all" in {token.strip().lower() for token in value.split(",")}:
+            if _answers_as_a_person(facts):
+                return None
             return Hit("auto_reply", {"header": "X-Auto-Response-Suppress", "value": value})
     return None
 
 
 def precedence(facts: Facts) -> Hit | None:
     """`Precedence: bulk|junk|list` (RFC 3834 2 asks responders to honour it), and the
-    `auto_reply` value some responders write there."""
+    `auto_reply` value some responders write there. `bulk` and `junk` give way to a
+    person's answer in the text (see above); a list's mail is a list's."""
     for name in ("Precedence", "X-Precedence"):
         for value in facts.values(name):
             kind = _PRECEDENCE_KINDS.get(value.strip().lower())
+            if kind == "bulk" and _answers_as_a_person(facts):
+                return None
             if kind:
                 return Hit(kind, {"header": name, "value": value})
     return None
@@ -418,6 +429,16 @@ def list_id(facts: Facts) -> Hit | None:
     """RFC 2919 List-Id: the mail went through a mailing list."""
     value = facts.first("List-Id")
     return Hit("list", {"header": "List-Id", "value": value}) if value else None
+
+
+def list_unsubscribe(facts: Facts) -> Hit | None:
+    """RFC 2369 List-Unsubscribe (and RFC 8058's one-click): a newsletter or other bulk
+    mail, which bulk senders must mark so; as `Precedence: bulk`, it gives way to a
+    person's answer in the text, as some senders stamp it on all their mail."""
+    value = facts.first("List-Unsubscribe")
+    if not value or _answers_as_a_person(facts):
+        return None
+    return Hit("bulk", {"header": "List-Unsubscribe", "value": value})
 
 
 def null_sender(facts: Facts) -> Hit | None:
@@ -450,6 +471,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("x-auto-response-suppress", x_auto_response_suppress),
     ("precedence", precedence),
     ("list-id", list_id),
+    ("list-unsubscribe", list_unsubscribe),
     ("null-sender", null_sender),
     ("noreply-sender", noreply_sender),
 )

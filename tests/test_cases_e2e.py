@@ -355,6 +355,43 @@ def test_an_out_of_office_reply_does_not_stop_the_clock(
     assert harness.case(ref)["first_reply_seconds"] is not None
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [{"X-Auto-Response-Suppress": "All"}, {"Precedence": "bulk"}],
+    ids=["x-auto-response-suppress", "precedence-bulk"],
+)
+def test_an_answer_from_a_helpdesk_that_stamps_its_mail_stops_the_clock(
+    harness: Harness, stamp: dict[str, str]
+) -> None:
+    """Helpdesks stamp their agents' answers to keep out-of-office notes away: an answer
+    reporting what was done reaches the customer and stops the clock despite the stamp."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    text = (
+        "Sehr geehrte Frau Muster,\n\nwir haben die Ersatzlieferung veranlasst, das neue "
+        "Sofa kommt am Donnerstag.\n\nJana Weber, Möbel-Fuchs-Kundenservice"
+    )
+    harness.send(harness.reply(forward, MERCHANT, text, headers=stamp))
+    [forwarded] = addressed_to(harness.process(), CUSTOMER)
+    assert "Ersatzlieferung veranlasst" in plain(forwarded)
+    assert harness.case(ref)["first_reply_seconds"] is not None
+
+
+def test_a_newsletter_naming_a_shop_opens_no_case(harness: Harness) -> None:
+    """A newsletter (List-Unsubscribe) to the complaint address about a damaged sofa of a
+    registered shop opens no case and is answered by nobody."""
+    newsletter = compose(
+        "Wohnideen Newsletter <info@wohnideen.example>",
+        "beschwerde@siegel.test",
+        "Sofa Luna von Möbel Fuchs: jetzt 20 % günstiger",
+        "Ausstellungsstücke von Möbel Fuchs, leicht beschädigt und deshalb reduziert.\n",
+        headers={"List-Unsubscribe": "<https://wohnideen.example/abmelden?u=77>"},
+    )
+    harness.send(newsletter)
+    assert harness.process() == []
+    assert "SSG-" not in harness.cli("cases").stdout
+
+
 def test_a_forged_merchant_reply_is_held_and_the_sender_told(harness: Harness) -> None:
     """Right case address, wrong sender: nothing acts, the operator sees the mail, the
     sender is told, and the merchant's clock runs on."""

@@ -483,6 +483,26 @@ def test_auto_response_suppress_all_is_automatic() -> None:
     assert (verdict.kind, verdict.rule) == ("auto_reply", "x-auto-response-suppress")
 
 
+AGENTS_ANSWER_DE = (
+    "Guten Tag Frau Berg,\n\nich habe soeben die Ersatzlieferung veranlasst, der neue Tisch "
+    "kommt am Donnerstag. Den beschädigten holt die Spedition dabei ab.\n\n"
+    "Viele Grüße\nJana Weber\n"
+)
+OUT_OF_OFFICE_DE = (
+    "Vielen Dank für Ihre Nachricht. Ich bin bis zum 14.12. nicht im Büro und habe keinen "
+    "Zugriff auf meine E-Mails. Ihre Nachricht wird nicht weitergeleitet.\n"
+)
+
+
+@pytest.mark.parametrize("header", ["X-Auto-Response-Suppress: All", "Precedence: bulk"])
+def test_a_helpdesks_stamp_gives_way_to_an_agents_answer_in_the_text(header: str) -> None:
+    """Helpdesks put either header on their agents' answers to keep out-of-office notes
+    away: a text that reports an action taken (by the text rules of `classifier.autoreply`)
+    is a person's answer despite it, while an out-of-office note with it stays automatic."""
+    assert detect(message(header, AGENTS_ANSWER_DE), "p.lange@mode.example", DOMAIN) is None
+    assert verdict_of(message(header, OUT_OF_OFFICE_DE)).kind in {"auto_reply", "bulk"}
+
+
 @pytest.mark.parametrize("value", ["OOF", "OOF, AutoReply", "DR, RN, NRN, OOF, AutoReply", "None"])
 def test_auto_response_suppress_subsets_ride_on_human_mail(value: str) -> None:
     """Helpdesks and distribution lists add OOF/AutoReply/DR/RN to mail people wrote."""
@@ -507,6 +527,19 @@ def test_other_precedence_values_are_not_machine_mail() -> None:
     """Precedence: first-class or normal says nothing automatic."""
     for value in ("first-class", "normal"):
         assert detect(message(f"Precedence: {value}"), "p.lange@mode.example", DOMAIN) is None
+
+
+def test_a_newsletters_list_unsubscribe_marks_bulk_mail() -> None:
+    """RFC 2369 List-Unsubscribe, which bulk senders must set, marks a newsletter, even
+    one naming a shop and a damaged sofa; a person's answer in the text still counts."""
+    newsletter = (
+        "Neu im Shop: Sofa Luna von Möbel Fuchs, jetzt 20 % günstiger! Ausstellungsstücke "
+        "leicht beschädigt, daher reduziert.\n"
+    )
+    stamp = "List-Unsubscribe: <https://news.example/abmelden?u=1>"
+    verdict = verdict_of(message(stamp, newsletter))
+    assert (verdict.kind, verdict.rule) == ("bulk", "list-unsubscribe")
+    assert detect(message(stamp, AGENTS_ANSWER_DE), "p.lange@mode.example", DOMAIN) is None
 
 
 def test_list_id_marks_list_mail() -> None:
