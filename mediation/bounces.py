@@ -17,7 +17,11 @@ answer a complaint it never got, so it must not miss a deadline for it. The even
 - after the deadline has passed (an MTA gives up only after days of retrying), the miss
   is taken back (``merchant_missed_deadline``), and the mediation goes on.
 
-A bounce from an address the shop no longer has (changed since) changes nothing.
+A bounce from an address the shop no longer has (changed since) changes nothing, and
+neither does one of a forward whose merchant has written to its case address in this
+case already: only the forward gave it that address, so the forward reached it. A
+delivery report is anybody's to write, and the merchant, who received the forward with
+its return path, is the one a forged report would serve.
 `forward_again` is the operator's correction: when ``siegel merchant set SLUG --email``
 gives the shop's address, each of its cases waiting so gets the complaint again, at the
 shop's first support address, with a new deadline from then (`MerchantAddressCorrected`).
@@ -67,7 +71,12 @@ def mail_bounced(session: Session, bounced: BouncedMail, settings: Settings) -> 
     current = [address.lower() for address in (merchant.support_addresses if merchant else ())]
     given_at = case.merchant_given_at
     outgoing: list[OutgoingMail] = []
-    if bounced.kind == FORWARD and given_at is not None and bounced.written_at >= given_at:
+    forward = bounced.kind == FORWARD and given_at is not None and bounced.written_at >= given_at
+    if forward and _merchant_wrote(session, case):
+        why = f"{why}; not believed: the merchant has written to its case address"
+        situation = "forward-answered"
+        transitions.log(session, case, "MailBounced", SYSTEM, why, bounced.at, data=data)
+    elif forward:
         # The forward that gave the merchant the complaint (not one before the operator's
         # correction): the merchant has not got it.
         situation, outgoing = _forward_bounced(session, case, bounced, why, data, settings)
@@ -77,6 +86,15 @@ def mail_bounced(session: Session, bounced: BouncedMail, settings: Settings) -> 
         transitions.log(session, case, "MailBounced", SYSTEM, why, bounced.at, data=data)
     notice = notices.bounce_to_operator(session, case, bounced, situation, settings)
     return Outcome((*outgoing, *filter(None, [notice])), case.ref)
+
+
+def _merchant_wrote(session: Session, case: Case) -> bool:
+    """Whether a mail of the merchant's reached its case address of `case` (an answer, a
+    message, even its auto-reply: each one logged as the merchant's)."""
+    return any(
+        entry.actor == Role.MERCHANT and entry.mail_id is not None
+        for entry in storage.events_of(session, case.id)  # type: ignore[arg-type]
+    )
 
 
 def _forward_bounced(

@@ -360,6 +360,36 @@ def test_a_bounce_after_the_deadline_takes_the_miss_back(harness: Harness) -> No
     assert (figures.cases, figures.cases_due) == (1, 0)
 
 
+@pytest.mark.parametrize("after_the_deadline", [False, True], ids=["running", "missed"])
+def test_a_report_that_the_forward_bounced_is_not_believed_once_the_merchant_wrote(
+    harness: Harness, after_the_deadline: bool
+) -> None:
+    """The merchant's auto-reply came from its address to its case address, which only
+    the forward gave it: the forward arrived. A delivery report for it afterwards (forged
+    by the merchant, which has the forward's return path) stops no clock and takes no
+    miss back; the operator is told why."""
+    ref, forward = forwarded(harness)
+    absent = harness.reply(
+        forward, MERCHANT, "Ich bin bis zum 14.12. nicht im Büro.", quote=False,
+        headers={"Auto-Submitted": "auto-replied"},
+    )  # fmt: skip
+    harness.send(absent)
+    assert harness.process() == []
+    reply_due = datetime.fromisoformat(harness.case(ref)["deadlines"]["merchant_reply"])
+    if after_the_deadline:
+        harness.sweep(reply_due + timedelta(minutes=1))
+    before = harness.case(ref)
+
+    deliver(harness, postfix_dsn(forward), forward.mail_from)
+    [notice] = addressed_to(harness.process(), OPERATOR)
+
+    case = harness.case(ref)
+    assert (case["state"], case["deadlines"]) == (before["state"], before["deadlines"])
+    assert case["merchant_missed_deadline"] is after_the_deadline
+    assert "ForwardBounced" not in kinds(harness, ref)
+    assert "hat ihn also erreicht" in " ".join(plain(notice).split())
+
+
 # ------------------------------------------------------------------ no mail to a dead address
 
 

@@ -321,6 +321,13 @@ BOUNCE_STEPS = {
         "${address} werden nicht gesendet.\n\n"
         "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
         "    siegel merchant set ${slug} --email ADRESSE",
+        "forward-answered": "Der Händler hat in diesem Fall aber schon von seiner Adresse an "
+        "seine Fall-Adresse geschrieben, die nur in dieser Beschwerde stand: sie hat ihn also "
+        "erreicht. Die Meldung hält seine Frist deshalb nicht an und nimmt keine verpasste "
+        "Frist zurück (gefälscht hätte sie sonst seine Zahlen geschönt). Weitere Mails dieses "
+        "Falls an ${address} werden nicht gesendet.\n\n"
+        "Nächster Schritt: siegel case ${ref} zeigt, was der Händler schrieb; stimmt die "
+        "Adresse nicht mehr:\n\n    siegel merchant set ${slug} --email ADRESSE",
         "merchant": "Weitere Mails dieses Falls an ${address} werden nicht gesendet.\n\n"
         "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
         "    siegel merchant set ${slug} --email ADRESSE",
@@ -347,6 +354,13 @@ BOUNCE_STEPS = {
         "${address}.\n\n"
         "Next step: check the shop's support address and set it:\n\n"
         "    siegel merchant set ${slug} --email ADDRESS",
+        "forward-answered": "But the merchant has already written in this case, from its "
+        "address to its case address, which only this complaint gave it: so the complaint "
+        "reached it. The report therefore stops no deadline and takes no missed deadline "
+        "back (forged, it would otherwise have improved the shop's figures). No further mail "
+        "of this case goes to ${address}.\n\n"
+        "Next step: siegel case ${ref} shows what the merchant wrote; if the address is no "
+        "longer right:\n\n    siegel merchant set ${slug} --email ADDRESS",
         "merchant": "No further mail of this case goes to ${address}.\n\n"
         "Next step: check the shop's support address and set it:\n\n"
         "    siegel merchant set ${slug} --email ADDRESS",
