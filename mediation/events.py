@@ -44,6 +44,10 @@ class MerchantReplied:
     substantive: bool = True
     text: str = ""
 
+    uncounted_verdict: str = ""
+    """``accept`` or ``reject`` where the words read as that answer to the pending
+    proposal but the mail answers another of ours: a message, counted as no answer."""
+
 
 @dataclass(frozen=True)
 class MerchantWrote:
@@ -51,6 +55,10 @@ class MerchantWrote:
     a message, forwarded like any, that stops no clock."""
 
     text: str = ""
+
+    uncounted_verdict: str = ""
+    """``accept`` or ``reject`` where the words read as that answer to the pending
+    proposal but the mail answers another of ours: a message, counted as no answer."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,10 @@ class CustomerWrote:
     """The customer wrote something that is no answer the workflow waits for."""
 
     text: str = ""
+
+    uncounted_verdict: str = ""
+    """``accept`` or ``reject`` where the words read as that answer to the pending
+    proposal but the mail answers another of ours: a message, counted as no answer."""
 
 
 @dataclass(frozen=True)

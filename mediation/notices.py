@@ -359,6 +359,10 @@ class CaseView:
         greeted = customer.name if to is Role.CUSTOMER else None
         names = {"customer": customer_name, "merchant": merchant_name}
         mediating = params.get("state") in (State.IN_MEDIATION, State.PROPOSAL_PENDING)
+        awaits_answer = params.get("state") == State.PROPOSAL_PENDING and (
+            str(to) not in case.proposal_accepted_by
+        )
+        answer_due = params.get(Deadline.PROPOSAL_ANSWER)
         return {
             "ref": case.ref,
             "merchant_name": merchant_name,
@@ -401,6 +405,15 @@ class CaseView:
             "bounced_mail": "",
             "bounce_reason": "",
             "next_step": "",
+            "what_now": templates.what_now(
+                to,
+                awaits_answer,
+                templates.format_moment(answer_due, language, zone),  # type: ignore[arg-type]
+                language,
+            ),
+            "uncounted_verdict": templates.uncounted_verdict(
+                params.get("uncounted_verdict"), to, language
+            ),
             "rating_request": "",  # blocks: filled when the mail carries one
             "mediator_message": "",
             "rating_link": rating_links.url(

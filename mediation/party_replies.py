@@ -89,10 +89,12 @@ def reply(
             return Outcome(case_ref=case.ref)
     elif role is Role.MERCHANT:
         verdict = _answers_the_proposal(case, role, mail, reading)
-        events = [_merchant_event(state, reading, settings.policy.substantive_reply_words, verdict)]
+        event = _merchant_event(state, reading, settings.policy.substantive_reply_words, verdict)
+        events = [_uncounted(event, case, role, reading, verdict)]
     else:
         verdict = _answers_the_proposal(case, role, mail, reading)
-        events = [_customer_event(session, state, reading, mail, verdict)]
+        event = _customer_event(session, state, reading, mail, verdict)
+        events = [_uncounted(event, case, role, reading, verdict)]
         named = events[0]
         if isinstance(named, MerchantIdentified) and (
             own := loading.own_shop(session, named.merchant, mail.sender)
@@ -169,6 +171,23 @@ def _answers_the_proposal(
     # Replaced: a newer proposal went to this party after the mail it answers (by the
     # order of our mails, not by time: a backlog writes an older proposal's mail late).
     return not set(mail.replied_to.later_kinds) & NEW_PROPOSAL_MAILS
+
+
+def _uncounted(
+    event: Event, case: Case, role: Role, reading: Classification, verdict: bool
+) -> Event:
+    """`event`, marked where its words accept or reject the pending proposal that the
+    mail cannot answer (it answers another mail of ours): the party and the mediator
+    are told it did not count, so that the proposal does not expire unnoticed."""
+    if (
+        verdict
+        or State(case.state) is not State.PROPOSAL_PENDING
+        or reading.intent not in ("accept", "reject")
+        or (reading.intent == "accept" and str(role) in case.proposal_accepted_by)
+        or not isinstance(event, MerchantReplied | MerchantWrote | CustomerWrote)
+    ):
+        return event
+    return dataclasses.replace(event, uncounted_verdict=reading.intent)
 
 
 def _merchant_event(

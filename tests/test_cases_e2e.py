@@ -524,11 +524,21 @@ def test_only_an_answer_to_the_pending_proposal_accepts_it(harness: Harness) -> 
     [second_proposal] = _of_kind(harness, harness.process(), "customer.proposal")
 
     harness.send(harness.reply(first_proposal, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
-    told = harness.sent(harness.process())
-    assert sorted(told) == [
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == [
         (CUSTOMER, "customer.message_forwarded"),
         (MEDIATOR, "mediator.customer_message"),
     ]
+    # Both are told that it did not count (a third black-box finding: the customer read
+    # "you do not need to do anything now" while the proposal went on to expire).
+    [confirmation] = addressed_to(sent, CUSTOMER)
+    read = " ".join(plain(confirmation).split())
+    assert "nicht gezählt" in read and "nichts tun" not in read
+    due = datetime.fromisoformat(harness.case(ref)["deadlines"]["proposal_answer"])
+    shown_due = templates.format_moment(due, "de", harness.config.siegel.timezone)
+    assert f"Antworten Sie bis {shown_due} auf unsere E-Mail mit dem Vorschlag" in read
+    [forwarded] = addressed_to(sent, MEDIATOR)
+    assert "als Antwort zählt sie nicht" in " ".join(plain(forwarded).split())
 
     question = "Eine Rückfrage an die Kundin: Können Sie bestätigen, dass das Sofa abgeholt wurde?"
     harness.send(harness.reply(to_mediator, MEDIATOR, question))
@@ -550,17 +560,26 @@ def test_a_second_acceptance_is_passed_on_as_a_message_not_announced_again(
     """A party that accepted writes "we accept" again, adding "both sides agree" (a
     black-box finding: the other party and the mediator were told of an acceptance
     twice, quoting it): it is one acceptance; the second mail is the party's message."""
-    ref, sent = to_proposal(harness)
-    [to_customer] = _of_kind(harness, sent, "customer.proposal")
+    ref, sent_before = to_proposal(harness)
+    [to_customer] = _of_kind(harness, sent_before, "customer.proposal")
     harness.send(harness.reply(to_customer, CUSTOMER, "Ja, ich nehme den Vorschlag an."))
     harness.process()
     again = (
         "Ich nehme den Vorschlag an, auch im Namen des Händlers. Beide Seiten sind einverstanden."
     )
     harness.send(harness.reply(to_customer, CUSTOMER, again))
-    told = harness.sent(harness.process())
+    sent = harness.process()
+    told = harness.sent(sent)
     assert not [kind for _, kind in told if kind.endswith("proposal_accepted")], told
     assert (MEDIATOR, "mediator.customer_message") in told
+    # She has answered: nothing is up to her; the merchant, who has not, is reminded.
+    [confirmation] = addressed_to(sent, CUSTOMER)
+    assert "Sie müssen jetzt nichts tun" in plain(confirmation)
+    [to_merchant] = _of_kind(harness, sent_before, "merchant.proposal")
+    harness.send(harness.reply(to_merchant, MERCHANT, "Wir brauchen noch zwei Tage Bedenkzeit."))
+    [reminded] = addressed_to(harness.process(), MERCHANT)
+    read = " ".join(plain(reminded).split())
+    assert "wartet aber noch auf Ihre Antwort" in read and "nichts tun" not in read
     case = harness.case(ref)
     assert case["state"] == "proposal_pending"
     assert [e["kind"] for e in case["events"]].count("ProposalAccepted") == 1

@@ -76,11 +76,16 @@ PARAMETERS = (
     "bounced_mail",
     "bounce_reason",
     "next_step",
+    "what_now",
+    "uncounted_verdict",
     "rating_request",
     "mediator_message",
 )
 """The values every template may use; the service supplies all of them. The last two
-are blocks (`BLOCKS`): empty unless the mail carries that notice. ``bounced_recipient``,
+are blocks (`BLOCKS`): empty unless the mail carries that notice. ``what_now`` tells a
+party whose message was passed on what is still up to it (`what_now`), and
+``uncounted_verdict`` that its words answered the proposal from the wrong mail
+(`uncounted_verdict`; empty otherwise). ``bounced_recipient``,
 ``bounced_mail`` and ``bounce_reason`` name a mail of ours that came back undelivered
 (whom to, which one, why in one line), ``next_step`` what the operator does about it
 (`bounce_step`). ``about_case`` names
@@ -667,6 +672,67 @@ def forwarded_to(to: object, mediating: bool, names: Mapping[str, str], language
     if mediating:
         return _MEDIATION_SERVICE[language]
     return names["merchant" if str(to) == "customer" else "customer"]
+
+
+_NOTHING_TO_DO = {
+    "de": {
+        "customer": "Sie müssen jetzt nichts tun. Die Antwort leiten wir Ihnen weiter.",
+        "merchant": "Sie müssen jetzt nichts tun. Antworten darauf leiten wir Ihnen weiter.",
+    },
+    "en": {
+        "customer": "You do not need to do anything now. We will forward the answer to you.",
+        "merchant": "You do not need to do anything now. We will forward any answer to you.",
+    },
+}
+_PROPOSAL_AWAITS = {
+    "de": "Der Schlichtungsvorschlag wartet aber noch auf Ihre Antwort: Antworten Sie bis "
+    "${deadline} auf unsere E-Mail mit dem Vorschlag und schreiben Sie, ob Sie ihn "
+    "annehmen oder ablehnen.",
+    "en": "The mediation proposal still awaits your answer, though: reply to our email with "
+    "the proposal by ${deadline} and say whether you accept or reject it.",
+}
+_UNCOUNTED = {
+    "de": {
+        "party": "Ihre Nachricht liest sich wie ${verdict} des Vorschlags, antwortet aber auf "
+        "eine andere E-Mail von uns als die mit dem Vorschlag. Als Antwort auf den Vorschlag "
+        "haben wir sie deshalb nicht gezählt.",
+        "mediator": "Die Nachricht liest sich wie ${verdict} Ihres Vorschlags, antwortet aber "
+        "auf eine andere E-Mail als die mit dem Vorschlag: als Antwort zählt sie nicht. "
+        "Die Partei ist darauf hingewiesen worden.",
+        "accept": "eine Annahme",
+        "reject": "eine Ablehnung",
+    },
+    "en": {
+        "party": "Your message reads as ${verdict} of the proposal, but it answers another "
+        "email of ours, not the one with the proposal. So we have not counted it as your "
+        "answer to the proposal.",
+        "mediator": "The message reads as ${verdict} of your proposal, but it answers "
+        "another email than the one with the proposal: it does not count as an answer. "
+        "The party has been told so.",
+        "accept": "an acceptance",
+        "reject": "a rejection",
+    },
+}
+
+
+def what_now(to: object, awaits_answer: bool, deadline: str, language: str) -> str:
+    """What is up to a party whose message we passed on: nothing, or its answer to the
+    pending proposal by `deadline` (`awaits_answer`); empty for anyone else."""
+    if str(to) not in ("customer", "merchant"):
+        return ""
+    if awaits_answer:
+        return string.Template(_PROPOSAL_AWAITS[language]).substitute(deadline=deadline)
+    return _NOTHING_TO_DO[language][str(to)]
+
+
+def uncounted_verdict(verdict: object, to: object, language: str) -> str:
+    """That a party's words ``accept``/``reject`` (`verdict`) did not count as its answer
+    to the proposal, for that party or the mediator; empty without such words."""
+    texts = _UNCOUNTED[language]
+    if verdict not in ("accept", "reject") or str(to) == "operator":
+        return ""
+    reader = "mediator" if str(to) == "mediator" else "party"
+    return string.Template(texts[reader]).substitute(verdict=texts[str(verdict)])
 
 
 def party_label(role: str, language: str) -> str:

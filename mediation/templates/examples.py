@@ -34,7 +34,7 @@ EXAMPLE = {
     "days": "5",
     "complaint_address": "beschwerde@siegel.example",
     "case_address": "fall+SSG-2026-000123.customer.TOKEN@siegel.example",
-    "rating_link": "https://siegel.example/bewerten/TOKEN",
+    "rating_link": "https://siegel.example/bewertung/SSG-2026-000123.1774000000.TOKEN",
     "forwarded_to": "Möbel Fuchs",
     "previous_mediator": "schlichter@siegel-schlichtung.example",
     "bounced_recipient": templates.mailbox("Möbel Fuchs", "service@moebel-fuchs.example"),
@@ -111,6 +111,11 @@ def _in_language(language: str, reader: str) -> dict[str, str]:
         ),
         "stated_reason": templates.stated_reason(_WITHDRAWN[language], language),
         "deadline": templates.format_moment(_DEADLINE, language, _ZONE),
+        # A message while a proposal awaits the reader's answer, written as one.
+        "what_now": templates.what_now(
+            reader, True, templates.format_moment(_DEADLINE, language, _ZONE), language
+        ),
+        "uncounted_verdict": templates.uncounted_verdict("accept", reader, language),
         "case_file": f"- {replied}: {event} ({templates.party_label('merchant', language)})",
         "problems": f"- #frist fünf: {templates.problem_text('bad-days', language)}",
     }
