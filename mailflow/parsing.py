@@ -628,8 +628,13 @@ def _part_text(part: Message, defects: list[str]) -> str:
 
 def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     """Text of `data` in the declared charset, else UTF-8, else Windows-1252, else
-    Latin-1 (which decodes any byte); returns the text and the charset used."""
-    candidates = [c for c in (_canonical_charset(declared), "utf-8", "cp1252") if c]
+    Latin-1 (which decodes any byte); returns the text and the charset used. Text
+    labelled with a one-byte Western charset that is valid UTF-8 is read as UTF-8: a
+    program that wrote UTF-8 under the wrong label ("MÃ¶bel" otherwise), as no German
+    or English text in those charsets forms UTF-8's byte sequences."""
+    charset = _canonical_charset(declared)
+    first = "utf-8" if charset in _ONE_BYTE_WESTERN and not data.isascii() else charset
+    candidates = [c for c in (first, charset, "utf-8", "cp1252") if c]
     for charset in dict.fromkeys(candidates):
         try:
             return data.decode(charset), charset
@@ -642,6 +647,9 @@ _READ_AS = {"iso8859-1": "cp1252"}
 """Labels read as the charset that mail with them is written in: Windows mail programs
 label Windows-1252 text ("€" is 0x80) ISO-8859-1, whose 0x80-0x9F are control
 characters no text uses; the WHATWG Encoding Standard reads the label so too."""
+
+
+_ONE_BYTE_WESTERN = frozenset({"cp1252", "iso8859-15"})
 
 
 def _canonical_charset(name: str | None) -> str | None:

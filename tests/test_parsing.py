@@ -46,6 +46,21 @@ def test_raw_eight_bit_headers_and_an_unknown_charset_are_decoded() -> None:
     assert any("x-mac-german-old" in d for d in parsed.defects)
 
 
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1252", "iso-8859-15"])
+def test_utf8_text_under_a_one_byte_label_is_read_as_utf8(label: str) -> None:
+    """A program that writes UTF-8 but labels it ISO-8859-1 (a black-box run's mail):
+    read as labelled, "Möbel Fuchs" became "MÃ¶bel Fuchs" and the shop was not found.
+    Valid UTF-8 with bytes above ASCII is read as UTF-8, and the mislabel recorded."""
+    headers = (
+        f"From: a@example.org\nSubject: Regal\nMIME-Version: 1.0\n"
+        f"Content-Type: text/plain; charset={label}\nContent-Transfer-Encoding: 8bit\n"
+    )
+    body = "Das Regal von Möbel Fuchs ist beschädigt, 49 € zurück bitte.\n".encode()
+    parsed = parse(mail(headers, "").replace(b"\n\n", b"\n\n" + body))
+    assert parsed.text.strip() == "Das Regal von Möbel Fuchs ist beschädigt, 49 € zurück bitte."
+    assert any(d.startswith("charset-fallback") for d in parsed.defects)
+
+
 def test_windows_text_labelled_iso_8859_1_keeps_its_euro_sign() -> None:
     """Outlook on Windows labels Windows-1252 text ISO-8859-1: "=80" is "€", "=84" and
     "=93" are German quotes, not control characters; real Latin-1 reads the same."""
