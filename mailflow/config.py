@@ -68,7 +68,7 @@ class SmtpSection:
     port: int = 2525
     mode: str = "smtp"
     max_message_bytes: int = 25 * 1024 * 1024
-    max_recipients: int = 50
+    max_recipients: int = 100
     max_connections: int = 200
     max_connections_per_client: int = 25
     idle_timeout_seconds: float = 30.0

@@ -112,6 +112,9 @@ class IntakeHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.config.smtp.max_recipients:
             return TOO_MANY_RECIPIENTS
+        if address.lower() == "postmaster":
+            # RFC 5321 4.5.1: "Postmaster" without a domain must be taken, as ours.
+            address = f"postmaster@{self.config.siegel.domain}"
         refusal = self.check_recipient(address)
         if refusal:
             return refusal

@@ -126,6 +126,28 @@ def test_foreign_and_unknown_recipients_are_refused_at_rcpt(intake: Intake) -> N
     assert intake.mails() == []
 
 
+def test_postmaster_without_a_domain_and_a_hundred_recipients_are_taken(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """RFC 5321: "Postmaster" without a domain must be accepted (4.5.1), and at least
+    100 recipients of one transaction (4.5.3.1.8); the 101st gets 452, not a refusal."""
+    intake = Intake(engine, make_config(tmp_path))
+    try:
+        with intake.client() as client:
+            client.ehlo()
+            client.mail("x@example.org")
+            assert client.rcpt("<Postmaster>")[0] == 250
+            for _ in range(99):
+                assert client.rcpt("beschwerde@siegel.test")[0] == 250
+            code, text = client.rcpt("beschwerde@siegel.test")
+            assert (code, text[:5]) == (452, b"4.5.3")
+            assert client.data(complaint(7))[0] == 250
+        [mail] = intake.mails()
+        assert "postmaster@siegel.test" in mail.envelope_to
+    finally:
+        intake.stop()
+
+
 def test_mail_to_refused_recipients_only_is_not_stored(intake: Intake) -> None:
     """When every recipient was refused, smtplib gives up and nothing is stored."""
     with intake.client() as client, pytest.raises(smtplib.SMTPRecipientsRefused):
