@@ -61,9 +61,11 @@ def mail_to_closed_case(
         if passed_on is not None:
             return passed_on
     detail = f"{role} wrote to {case.ref}, closed as {State(case.state)}"
+    # The shop and the mediator are not pointed to the complaint address.
+    notice = None if role is Role.CUSTOMER else "sender.case_closed_party"
     return holds.hold(
         session, mail, HeldReason.CLOSED_CASE, detail, settings,
-        tell=classify, ref=case.ref, case=case,
+        tell=classify, ref=case.ref, case=case, notice=notice,
     )  # fmt: skip
 
 

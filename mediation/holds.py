@@ -39,13 +39,14 @@ def hold(
     case: Case | None = None,
     role: Role | None = None,
     values: dict[str, str] | None = None,
+    notice: str | None = None,
 ) -> Outcome:
     """Keep `mail` for the operator; with `tell`, a person who sent it is told in their
     language (never a machine: no answer loops). `role` is the sender's role in `case`,
     for a mail attached as evidence, or one that a party sent to another party's case
     address: its notice names that role's case address; `values` fill the notice's
-    other blanks. Without a case (`ref` None) only a reason in `CASELESS_NOTICES` is
-    answered."""
+    other blanks; `notice` is the template to tell with, where not the reason's. Without
+    a case (`ref` None) only a reason in `CASELESS_NOTICES` is answered."""
     answerable = ref or reason in CASELESS_NOTICES
     told = bool(tell is not None and answerable and _person(mail, tell))
     _keep(session, mail, reason, detail, case, told)
@@ -53,7 +54,7 @@ def hold(
         return Outcome(case_ref=ref, held=reason, detail=detail)
     assert tell is not None and mail.sender
     language = settings.language(tell(None).language)
-    key = SENDER_NOTICES.get(reason, "sender.mail_held")
+    key = notice or SENDER_NOTICES.get(reason, "sender.mail_held")
     reply_to = None
     if role is not None and ref and (reason in EVIDENCE or reason is HeldReason.SENDER_NOT_PARTY):
         # The sender's own case address: where its mail would have acted.

@@ -758,9 +758,16 @@ def test_mail_to_a_closed_case_is_held_and_does_not_reopen_it(harness: Harness) 
     [notice] = addressed_to(closed, CUSTOMER)
     harness.send(harness.reply(notice, CUSTOMER, "Leider doch nicht gelöst! Es wackelt wieder."))
     assert harness.sent(harness.process()) == [(CUSTOMER, "sender.case_closed")]
+    # The shop answering its closing notice's invitation ("Haben Sie Fragen, antworten
+    # Sie auf diese E-Mail") is not sent to the complaint address (a black-box finding).
+    [closing_notice] = addressed_to(closed, MERCHANT)
+    harness.send(harness.reply(closing_notice, MERCHANT, "Eine Frage noch zur Rechnung."))
+    [told] = harness.process()
+    assert harness.sent([told]) == [(MERCHANT, "sender.case_closed_party")]
+    assert "beschwerde@" not in plain(told) and "meldet sich bei Ihnen" in plain(told)
     case = harness.case(ref)
     assert case["state"] == "closed_resolved"
-    assert [h["reason"] for h in case["held_mails"]] == ["closed-case", "closed-case"]
+    assert [h["reason"] for h in case["held_mails"]] == ["closed-case"] * 3
 
 
 # ------------------------------------------------------------------ repeat complaints
