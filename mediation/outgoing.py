@@ -53,6 +53,10 @@ CONTROLS_BUT_LINE_BREAK = "\x00-\x08\x0b-\x1f\x7f-\x9f"
 """A regular expression character range: the control characters but line feed and tab
 (C0: escape sequences, backspace, a lone carriage return that writes over a line; DEL;
 C1). No text a person wrote needs them; a terminal or a page would obey them."""
+UNSHOWN_IN_TEXT = re.compile(f"[{CONTROLS_BUT_LINE_BREAK}{''.join(sorted(BIDI_CONTROLS))}]")
+"""Dropped from a person's text before another reads it (a form's field, a quoted
+message): control characters but line feed and tab, and the bidi controls, which turn
+the text around on the reader's screen ("gpj.exe" shown as "exe.jpg")."""
 # What str.splitlines() and mail folding treat as a line end, and tabs: a space.
 _BREAKS = re.compile("[ \t]*[\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029]+[ \t]*")
 # C0 and C1 controls and DEL (none belongs in a header's text), and the bidi controls.

@@ -28,7 +28,7 @@ from mailflow.relay import SMTPUTF8_MISSING, Relay
 from mediation import outgoing, templates
 from mediation.outgoing import OutgoingMail, header_text, wire_address
 from tests.conftest import TEST_DOMAIN, make_config
-from tests.harness import Harness, addressed_to, compose
+from tests.harness import Harness, addressed_to, compose, plain
 from tests.outbox_rows import enqueued_row, row_of
 from tests.sink import Received, Sink
 
@@ -325,11 +325,15 @@ def test_a_customers_bidi_name_and_subject_never_reach_our_headers(harness: Harn
             f"Erika {RLO}retsuM\u2066 <{customer}>",
             "beschwerde+moebel-fuchs@siegel.test",
             f"Sofa {RLO}gpj.exe beschädigt\u200f",
-            "Guten Tag,\n\nmein Sofa von Möbel Fuchs kam mit einem Riss an.\n\nErika Muster\n",
+            f"Guten Tag,\n\nmein Sofa von Möbel Fuchs kam mit einem Riss an: {RLO}gpj.otof\r\n"
+            "\nErika Muster\n",
         )
     )
     sent = harness.process()
     [forward] = addressed_to(sent, "service@moebel-fuchs.test")
+    # The text quoted in a mail loses them as well (a black-box finding).
+    assert "mit einem Riss an: gpj.otof" in plain(forward)
+    assert not set(plain(forward)) & (set(BIDI) | set(CONTROLS) - {"\n", "\t"})
     merchant_reply = harness.reply(
         forward, "service@moebel-fuchs.test", "Wir holen das Sofa nächste Woche ab."
     )

@@ -4,14 +4,13 @@ CSRF token and origin check, the client's key for rate limits, and the message p
 Forms are plain HTML (``application/x-www-form-urlencoded``; no JavaScript). A body
 larger than `MAX_BODY_BYTES` is refused (413) before it is read whole; fields are
 parsed by the standard library with a bound on their number, and lose the characters
-nobody types (`_UNSHOWN`).
+nobody types (`outgoing.UNSHOWN_IN_TEXT`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -23,18 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mailflow.web import csrf, pages
-from mediation.outgoing import BIDI_CONTROLS, CONTROLS_BUT_LINE_BREAK
+from mediation.outgoing import UNSHOWN_IN_TEXT
 
 MAX_BODY_BYTES = 64 * 1024
 """Room for every text field full of three-byte characters, each percent-encoded."""
 MAX_FIELDS = 20
 MAX_TEXT_CHARS = 2000
 """Lob, Tadel: what one text field may hold."""
-
-
-_UNSHOWN = re.compile(f"[{CONTROLS_BUT_LINE_BREAK}{''.join(sorted(BIDI_CONTROLS))}]")
-"""Dropped from every field: control characters but line feed and tab and the bidi
-controls (they turn the page's text around)."""
 
 
 class BodyTooLarge(Exception):
@@ -73,7 +67,7 @@ async def read_form(request: Request) -> dict[str, str]:
         raise BodyTooLarge from None
     fields: dict[str, str] = {}
     for key, value in pairs:
-        fields.setdefault(key, _UNSHOWN.sub("", value.replace("\r\n", "\n")).strip())
+        fields.setdefault(key, UNSHOWN_IN_TEXT.sub("", value.replace("\r\n", "\n")).strip())
     return fields
 
 

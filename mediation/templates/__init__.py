@@ -30,7 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mediation.incoming import Attachment
-from mediation.outgoing import AttachmentPolicy, Enclosure
+from mediation.outgoing import UNSHOWN_IN_TEXT, AttachmentPolicy, Enclosure
 
 LANGUAGES = ("de", "en")
 _HERE = Path(__file__).resolve().parent
@@ -512,8 +512,9 @@ def _with_links(line: str, links: re.Pattern[str] | None) -> str:
 
 
 def quote(text: str) -> str:
-    """`text` as quoted lines (``> ``), for a forwarded message inside a template."""
-    lines = text.strip().splitlines() or [""]
+    """`text` as quoted lines (``> ``), for a forwarded message inside a template,
+    without the characters that would change how it shows (`UNSHOWN_IN_TEXT`)."""
+    lines = UNSHOWN_IN_TEXT.sub("", text).strip().splitlines() or [""]
     return "\n".join(f"> {line}".rstrip() for line in lines)
 
 
