@@ -67,6 +67,7 @@ def settings(config: Config) -> case_service.Settings:
         rating_link_days=config.web.rating_link_days,
         settlement_reply_days=config.mediation.settlement_reply_days,
         max_cases_per_mail=config.mediation.max_cases_per_mail,
+        max_messages_per_day=config.mediation.max_messages_per_day,
         attachments=AttachmentPolicy(
             max_count=config.outbox.max_attachments,
             max_bytes=config.outbox.max_attachment_bytes,

@@ -176,6 +176,8 @@ class MediationSection:
     max_cases_per_mail: int = 10
     """In how many cases one mail to several case addresses acts at most (the first by
     recipient order); it is held in the others and its sender told which."""
+    max_messages_per_day: int = 20
+    """A party's messages in one case passed on within 24 hours; more are held."""
 
 
 @dataclass(frozen=True)
@@ -561,6 +563,11 @@ def _check_cases(config: Config) -> None:
         raise ConfigError(
             "[mediation] max_cases_per_mail",
             f"must be 1 or more, got {config.mediation.max_cases_per_mail}",
+        )
+    if config.mediation.max_messages_per_day < 1:
+        raise ConfigError(
+            "[mediation] max_messages_per_day",
+            f"must be 1 or more, got {config.mediation.max_messages_per_day}",
         )
     for address in (*config.mediation.mediators, config.mediation.operator):
         if address and "@" not in address:

@@ -193,6 +193,7 @@ SENDER_NOTICES = {
     HeldReason.SELF_COMPLAINT: "sender.self_complaint",
     HeldReason.SELF_FEEDBACK: "sender.self_feedback",
     HeldReason.EMPTY_COMPLAINT: "sender.complaint_empty",
+    HeldReason.TOO_MANY_MESSAGES: "sender.too_many_messages",
 }
 """The notice a person gets for each reason its mail was held (others: "being reviewed")."""
 

@@ -10,8 +10,10 @@ is the sender's own is a shop's complaint about itself (`holds.self_complaint`).
 mediator command that cannot be carried out is held and the mediator told why; an event
 the workflow does not expect in the case's state holds the mail.
 
-An automatic mail from a party (`ignore_automatic`) is logged on the case and does
-nothing else. Mail to a closed case goes to `case_ratings` instead.
+A party's messages (its words passed on, acting on nothing) beyond `[mediation]
+max_messages_per_day` within 24 hours are held, the sender told once: nobody floods
+another through our address. An automatic mail from a party (`ignore_automatic`) is
+logged on the case and does nothing else. Mail to a closed case goes to `case_ratings` instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
@@ -28,6 +31,7 @@ from mediation import (
     holds,
     loading,
     notices,
+    storage,
     templates,
     transitions,
     withdrawal,
@@ -100,6 +104,10 @@ def reply(
             own := loading.own_shop(session, named.merchant, mail.sender)
         ):
             return holds.self_complaint(session, mail, own, classify, settings, case)
+    if role is not Role.MEDIATOR and _passes_on_only(events[0], case):
+        flooded = _over_the_daily_messages(session, case, role, mail, classify, settings)
+        if flooded is not None:
+            return flooded
     snapshot = loading.snapshot(session, case, settings)
     acts = [transitions.Act(event, str(role), why) for event in events]
     try:
@@ -171,6 +179,45 @@ def _answers_the_proposal(
     # Replaced: a newer proposal went to this party after the mail it answers (by the
     # order of our mails, not by time: a backlog writes an older proposal's mail late).
     return not set(mail.replied_to.later_kinds) & NEW_PROPOSAL_MAILS
+
+
+MESSAGES = frozenset({"CustomerWrote", "MerchantWrote", "MerchantReplied"})
+"""The events of a party's mail that pass its words on (and, once, stop the clock)."""
+_DAY = timedelta(hours=24)
+
+
+def _passes_on_only(event: Event, case: Case) -> bool:
+    """Whether `event` only passes a party's words on: a message, or the merchant's
+    answer after its first (which stops the clock and always acts)."""
+    if isinstance(event, MerchantReplied):
+        return case.first_reply_at is not None
+    return isinstance(event, CustomerWrote | MerchantWrote)
+
+
+def _over_the_daily_messages(
+    session: Session,
+    case: Case,
+    role: Role,
+    mail: IncomingMail,
+    classify: Classify,
+    settings: Settings,
+) -> Outcome | None:
+    """Hold `mail` when `role` has had `max_messages_per_day` messages passed on in the
+    case within 24 hours (none of them acts; each would reach the other party); the
+    sender is told at the first mail held so, not at each."""
+    since = mail.received_at - _DAY
+    recent = [e for e in storage.events_of(session, case.id) if e.at > since]  # type: ignore[arg-type]
+    passed_on = sum(1 for e in recent if e.actor == role and e.kind in MESSAGES)
+    limit = settings.max_messages_per_day
+    if passed_on < limit:
+        return None
+    detail = f"the {role}'s message beyond {limit} passed on within 24 hours"
+    reason = HeldReason.TOO_MANY_MESSAGES
+    told_before = any(e.kind == "MailHeld" and e.reason == f"{reason}: {detail}" for e in recent)
+    return holds.hold(
+        session, mail, reason, detail, settings,
+        tell=None if told_before else classify, ref=case.ref, case=case,
+    )  # fmt: skip
 
 
 def _uncounted(

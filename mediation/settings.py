@@ -42,6 +42,9 @@ class Settings:
     max_cases_per_mail: int = 10
     """In how many cases one mail delivered to several case addresses acts at most; at
     the addresses of further cases it is held (`holds.too_many_cases`)."""
+    max_messages_per_day: int = 20
+    """A party's messages in one case passed on within 24 hours; more are held
+    (`party_replies`), so that nobody floods another through our address."""
     attachments: AttachmentPolicy = dataclasses.field(default_factory=AttachmentPolicy)
     """What of a complaint's attachments its forward carries (`outgoing.enclose`)."""
 

@@ -272,6 +272,9 @@ class HeldReason(enum.StrEnum):
     TOO_MANY_CASES = "too-many-cases"
     """One of the cases of a mail to more case addresses than it may act at
     (`[mediation] max_cases_per_mail`): held there, its sender told which."""
+    TOO_MANY_MESSAGES = "too-many-messages"
+    """A party's message beyond `[mediation] max_messages_per_day` in its case: held,
+    not passed on; the sender told at the first."""
 
 
 class HeldMail(SQLModel, table=True):

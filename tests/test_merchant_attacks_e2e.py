@@ -348,3 +348,40 @@ def test_a_case_address_the_merchant_writes_reaches_the_customer_masked_in_engli
     [forwarded] = addressed_to(harness.process(), CUSTOMER)
     assert "[case address removed]" in plain(forwarded)
     assert customer_address not in plain(forwarded)
+
+
+# ------------------------------------------------------------------ no flood through us
+
+
+def test_a_partys_messages_beyond_the_daily_limit_are_held_not_passed_on(
+    sqlite_engine: Engine, tmp_path: Path, sink: Sink
+) -> None:
+    """A merchant sending message after message to its case (a black-box run sent 25 in
+    a third of a second, each reaching the customer): within 24 hours only `[mediation]
+    max_messages_per_day` are passed on; the next is held and the merchant told once,
+    the ones after it held silently. The customer's own word still gets through."""
+    harness = _with_merchant(
+        Harness(sqlite_engine, tmp_path, sink, mediation={"max_messages_per_day": 3})
+    )
+    try:
+        ref, sent = complain(harness)
+        [forward] = addressed_to(sent, MERCHANT)
+        answer = "Wir holen das Sofa nächste Woche ab und liefern ein neues, versprochen."
+        harness.send(harness.reply(forward, MERCHANT, answer))
+        assert addressed_to(harness.process(), CUSTOMER)  # the answer: 1 of 3
+        assert harness.case(ref)["first_reply_seconds"] is not None
+        reached, told = [], []
+        for number in range(2, 7):
+            text = f"Nachricht Nummer {number}: Bitte melden Sie sich, es ist dringend."
+            harness.send(harness.reply(forward, MERCHANT, text, quote=False))
+            mails = harness.process()
+            reached += addressed_to(mails, CUSTOMER)
+            told += [kind for to, kind in harness.sent(mails) if to == MERCHANT]
+        assert len(reached) == 2  # numbers 2 and 3
+        assert told.count("sender.too_many_messages") == 1
+        reasons = [entry["reason"] for entry in held(harness)]
+        assert reasons.count("too-many-messages") == 3
+        harness.send(harness.reply(reached[-1], CUSTOMER, "Bitte hören Sie auf, mir zu schreiben."))
+        assert addressed_to(harness.process(), MERCHANT)
+    finally:
+        harness.stop()

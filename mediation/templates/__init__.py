@@ -276,6 +276,9 @@ HELD_TEXTS = {
         "too-many-cases": "Sie ging an die Fall-Adressen von mehr Fällen, als eine Mail auf "
         "einmal bearbeiten darf ([mediation] max_cases_per_mail): In diesem Fall wurde sie "
         "zurückgehalten und hat nichts ausgelöst.",
+        "too-many-messages": "Der Absender hat in diesem Fall binnen 24 Stunden mehr "
+        "Nachrichten geschrieben, als weitergeleitet werden ([mediation] "
+        "max_messages_per_day): Sie wurde zurückgehalten und nicht weitergeleitet.",
     },
     "en": {
         "sender-not-party": "The sender is not registered for the role whose case address it "
@@ -307,6 +310,8 @@ HELD_TEXTS = {
         "criticises: a shop cannot rate itself. It was not recorded, and it counts for nothing.",
         "too-many-cases": "It went to the case addresses of more cases than one mail may act "
         "in ([mediation] max_cases_per_mail): in this case it was held and changed nothing.",
+        "too-many-messages": "Its sender wrote more messages in this case within 24 hours than "
+        "are passed on ([mediation] max_messages_per_day): it was held and not passed on.",
     },
 }
 """Why a mail did not act, for the operator: one sentence per `storage.HeldReason`."""
