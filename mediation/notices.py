@@ -330,13 +330,16 @@ class CaseView:
 
     def _complaint_text(self, complaint: CaseEvent | None, language: str) -> str:
         """The complaint quoted, and below it what the customer added when asked which
-        shop it is about (the order number that answer gave, say)."""
+        shop it is about (the order number that answer gave, say), whether the answer
+        named a registered shop or the operator assigned one after it."""
         if complaint is None:
             return ""
         text = _quoted(complaint.data.get("text"), language, complaint.data.get("text_chars"))
         for event in self.events:
             added = event.data.get("text")
-            if event.kind == "MerchantIdentified" and event.actor == "customer" and added:
+            answered = event.kind in ("MerchantIdentified", "CustomerWrote")
+            asked = event.state_before == State.NEEDS_MERCHANT
+            if answered and asked and event.actor == Role.CUSTOMER and added:
                 text += f"\n\n{_ADDED_BY_CUSTOMER[language]}\n{_quoted(added, language)}"
         return text
 

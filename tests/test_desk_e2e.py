@@ -82,7 +82,8 @@ def test_the_operator_names_an_unregistered_shop_later_and_the_customer_is_told(
     """No registered shop in the answer: the operator is told the command that works,
     registers the shop and assigns it; customer and merchant get their mails."""
     ref, question = unknown_shop(harness)
-    harness.send(harness.reply(question, CUSTOMER, "Das war bei Teeladen Sommer."))  # type: ignore[arg-type]
+    answer = "Das war bei Teeladen Sommer, Bestellnummer TS-4471."
+    harness.send(harness.reply(question, CUSTOMER, answer))  # type: ignore[arg-type]
     sent = harness.process()
     assert sorted(harness.sent(sent)) == [
         (OPERATOR, "operator.merchant_not_found"),
@@ -101,6 +102,9 @@ def test_the_operator_names_an_unregistered_shop_later_and_the_customer_is_told(
     ]
     assert "Teeladen Sommer" in plain(addressed_to(assigned, CUSTOMER)[0])
     assert harness.case(ref)["state"] == "awaiting_merchant"
+    # The shop reads what the customer added when asked, as when the answer names it.
+    [forward] = addressed_to(assigned, "hilfe@teeladen.test")
+    assert f"auf unsere Frage nach dem Shop:\n> {answer}" in plain(forward)
 
 
 def test_the_customers_answer_naming_a_registered_shop_assigns_it(harness: Harness) -> None:
