@@ -451,7 +451,10 @@ def _history(events: Sequence[CaseEvent], language: str, zone: str) -> str:
             continue  # the complaint is shown above it; notes stay internal
         moment = templates.format_moment(event.at, language, zone)
         who = templates.party_label(event.actor, language)
-        lines.append(f"- {moment}: {templates.event_label(event.kind, language)} ({who})")
+        # A reply with only the quote or an attachment is not told as an answer.
+        empty = event.kind == "MerchantReplied" and event.data.get("substantive") is False
+        label = templates.event_label(f"{event.kind}.empty" if empty else event.kind, language)
+        lines.append(f"- {moment}: {label} ({who})")
         if event.data.get("text"):
             lines.append(templates.quote(str(event.data["text"])[:2000]))
     return "\n".join(lines) or "-"

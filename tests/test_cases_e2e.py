@@ -585,6 +585,22 @@ def test_a_second_acceptance_is_passed_on_as_a_message_not_announced_again(
     assert [e["kind"] for e in case["events"]].count("ProposalAccepted") == 1
 
 
+def test_the_case_file_tells_a_reply_without_text_from_an_answer(harness: Harness) -> None:
+    """A merchant reply that only quoted our mail stops no clock; the mediator's case
+    file lists it as a reply without a word of its own, not as a second answer (a
+    black-box run read two identical "Merchant's reply" entries)."""
+    _, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    harness.send(harness.reply(forward, MERCHANT, ""))
+    harness.process()
+    [forwarded_reply] = addressed_to(merchant_answers(harness, forward), CUSTOMER)
+    harness.send(harness.reply(forwarded_reply, CUSTOMER, "Nein, das ist nicht gelöst."))
+    [case_file] = addressed_to(harness.process(), MEDIATOR)
+    read = plain(case_file)
+    assert read.count("Antwort des Händlers ohne eigenen Text (der Händler)") == 1
+    assert read.count("Antwort des Händlers (der Händler)") == 1
+
+
 def test_the_mediators_words_around_a_command_are_quoted_without_a_gap(harness: Harness) -> None:
     """The blank lines that stood around a removed #proposal line are one blank line in
     the mediator's words that both parties read, not a run of empty quoted lines."""
