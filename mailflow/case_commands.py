@@ -107,7 +107,8 @@ def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
     print("\nchanges:" if changes else "\nchanges: none")
     for change in changes:
         old, new = desk_commands.shown(change["old"]), desk_commands.shown(change["new"])
-        print(f"  {change['at'][:19]}  {change['by']}  {change['field']}: {old} → {new}")
+        at = local_time(change["at"], config)
+        print(f"  {at}  {change['by']}  {change['field']}: {old} → {new}")
     return EX_OK
 
 
@@ -365,8 +366,9 @@ def cmd_held(args: argparse.Namespace, config: Config) -> int:
 
     def table(rows: list[dict[str, Any]]) -> None:
         for row in rows:
+            held_at = local_time(row["held_at"], config)
             print(
-                f"{row['held_at'][:19]}  mail {row['mail_id']:<6} {row['reason']:<17} "
+                f"{held_at}  mail {row['mail_id']:<6} {row['reason']:<17} "
                 f"{row['case'] or '-':<16} {row['sender'] or '-'}\n      {row['detail']}"
             )
 

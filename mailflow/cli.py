@@ -396,7 +396,7 @@ def cmd_outbox_show(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(detail)
         return EX_OK
-    print(readable.as_text(detail))
+    print(readable.as_text(detail, config))
     return EX_OK
 
 

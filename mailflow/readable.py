@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from classifier.html_text import html_to_text
+from mailflow.command_support import local_time
+from mailflow.config import Config
 
 SHOWN_HEADERS = (
     "From",
@@ -60,7 +62,7 @@ def _content(part: Any) -> str:
         return part.get_payload(decode=True).decode("utf-8", "replace")
 
 
-def as_text(detail: dict[str, Any]) -> str:
+def as_text(detail: dict[str, Any], config: Config) -> str:
     """The readable form of `readable(...)` plus the outbox fields, for a terminal."""
     lines = [
         f"outbox {detail['id']}  {detail['status']}  {detail['kind']}"
@@ -84,16 +86,17 @@ def as_text(detail: dict[str, Any]) -> str:
     lines += ["", "---- attempts " + "-" * 50]
     for attempt in detail["attempts"] or [None]:
         if attempt is None:
-            lines.append("(none yet)" + _next(detail))
+            lines.append("(none yet)" + _next(detail, config))
             continue
         code = f" {attempt['code']}" if attempt["code"] is not None else ""
-        lines.append(f"{attempt['at'][:19]}  {attempt['outcome']:<11}{code} {attempt['response']}")
+        at = local_time(attempt["at"], config)
+        lines.append(f"{at}  {attempt['outcome']:<11}{code} {attempt['response']}")
     if detail["attempts"] and detail["status"] == "queued":
-        lines.append(_next(detail).strip())
+        lines.append(_next(detail, config).strip())
     return "\n".join(lines)
 
 
-def _next(detail: dict[str, Any]) -> str:
+def _next(detail: dict[str, Any], config: Config) -> str:
     if detail["status"] != "queued":
         return ""
-    return f"  next attempt at {detail['next_attempt_at'][:19]}"
+    return f"  next attempt at {local_time(detail['next_attempt_at'], config)}"

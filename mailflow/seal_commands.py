@@ -27,6 +27,7 @@ from mailflow.command_support import (
     UsageError,
     add_command,
     add_paging,
+    local_time,
     moment_option,
     print_json,
 )
@@ -172,7 +173,9 @@ def cmd_ratings(args: argparse.Namespace, config: Config) -> int:
 
     def line(row: dict[str, Any]) -> str:
         scores = " ".join("-" if row[d] is None else str(row[d]) for d in ratings.DIMENSIONS)
-        return f"{row['case']}  {row['received_at']:%Y-%m-%d %H:%M}  {scores}  #{row['revision']}"
+        return (
+            f"{row['case']}  {local_time(row['received_at'], config)}  {scores}  #{row['revision']}"
+        )
 
     return _show("ratings", page, rows, total, line, ("praise", "criticism", "comment"))
 
@@ -211,7 +214,7 @@ def cmd_feedback(args: argparse.Namespace, config: Config) -> int:
 
     def line(row: dict[str, Any]) -> str:
         shop = row["merchant"] or "(shop not yet named)"
-        return f"#{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {shop}  {row['source']}"
+        return f"#{row['id']}  {local_time(row['received_at'], config)}  {shop}  {row['source']}"
 
     return _show("feedback", page, rows, total, line, ("praise", "criticism"))
 
@@ -278,7 +281,9 @@ def cmd_seal(args: argparse.Namespace, config: Config) -> int:
             continue
         change = f" {entry['tier_before']} → {entry['tier_after']}" if entry["tier_after"] else ""
         on = f" {entry['on']}" if entry["on"] else ""
-        print(f"  {entry['at']:%Y-%m-%d %H:%M}  {entry['kind']}{on}{change} ({entry['actor']})")
+        print(
+            f"  {local_time(entry['at'], config)}  {entry['kind']}{on}{change} ({entry['actor']})"
+        )
     return EX_OK
 
 

@@ -201,6 +201,9 @@ def test_cases_case_and_held_show_what_happened(harness: Harness) -> None:
     opened = local_time(detail["opened_at"], harness.config)
     assert re.search(rf"opened_at: {opened}\n", text) and opened.endswith(("CET", "CEST"))
     assert f"  {local_time(detail['events'][0]['at'], harness.config)}  ComplaintReceived" in text
+    # So do the held mails (a black-box run found them in UTC without a zone).
+    held_line = harness.cli("held").stdout.splitlines()[0]
+    assert held_line.startswith(f"{local_time(held['held_at'], harness.config)}  mail")
 
 
 def test_sweep_at_a_time_without_offset_is_the_operators_local_time(harness: Harness) -> None:
