@@ -40,6 +40,7 @@ def snapshot(session: Session, case: Case, settings: Settings) -> CaseSnapshot:
         first_reply_at=case.first_reply_at,
         merchant_missed_deadline=case.merchant_missed_deadline,
         proposal_accepted_by=frozenset(Role(role) for role in case.proposal_accepted_by),
+        language=case.language,
     )
 
 

@@ -86,19 +86,20 @@ def record(session: Session, address: str) -> MediatorRecord | None:
 
 def roster(session: Session, seed: Sequence[str]) -> tuple[mediators.Mediator, ...]:
     """Every mediator, the records winning over the configured `seed`."""
-    rows = [mediators.Mediator(row.address, row.paused) for row in records(session)]
+    rows = [mediators.Mediator(row.address, row.paused, row.language) for row in records(session)]
     return mediators.roster(rows, seed)
 
 
 def choose(
-    session: Session, seed: Sequence[str]
+    session: Session, seed: Sequence[str], language: str | None, default_language: str
 ) -> tuple[mediators.Mediator | None, dict[str, int], int]:
-    """The free mediator with the fewest open cases (or None), every load, and how many
-    mediators are free."""
+    """The free mediator with the fewest open cases (or None), preferring those who
+    write in `language`; every load, and how many mediators are free."""
     everyone = roster(session, seed)
     loads = storage.open_cases_per_mediator(session, [m.address for m in everyone])
     free = sum(1 for mediator in everyone if not mediator.paused)
-    return mediators.choose(everyone, loads), loads, free
+    chosen = mediators.choose(everyone, loads, language, default_language)
+    return chosen, loads, free
 
 
 def save(session: Session, row: MediatorRecord) -> MediatorRecord:

@@ -1,5 +1,6 @@
 """Who mediates: the registered mediators merged with the configured seed, and the
-choice of one by load. Pure: the counts and records come from `mediator_store`.
+choice of one by language and load. Pure: the counts and records come from
+`mediator_store`.
 
 The configuration's ``[mediation] mediators`` is the seed: an address listed there
 and not yet registered mediates as if registered and active. A record wins over the
@@ -19,6 +20,8 @@ class Mediator:
 
     address: str
     paused: bool = False
+    language: str | None = None
+    """The language the mediator writes in; None: the operator's default."""
 
 
 def roster(records: Iterable[Mediator], seed: Sequence[str]) -> tuple[Mediator, ...]:
@@ -29,10 +32,17 @@ def roster(records: Iterable[Mediator], seed: Sequence[str]) -> tuple[Mediator, 
     return tuple(found.values())
 
 
-def choose(roster: Sequence[Mediator], open_cases: Mapping[str, int]) -> Mediator | None:
-    """The mediator with the fewest open cases, skipping paused ones; a tie goes to the
-    one listed first. None when nobody is free."""
+def choose(
+    roster: Sequence[Mediator],
+    open_cases: Mapping[str, int],
+    language: str | None = None,
+    default_language: str | None = None,
+) -> Mediator | None:
+    """The mediator with the fewest open cases, skipping paused ones, among those who
+    write in the case's `language` where any is free (the parties read the mediator's
+    own words as written); a tie goes to the one listed first. None when nobody is free."""
     free = [mediator for mediator in roster if not mediator.paused]
+    speaking = [m for m in free if (m.language or default_language) == language]
     if not free:
         return None
-    return min(free, key=lambda mediator: open_cases.get(mediator.address, 0))
+    return min(speaking or free, key=lambda mediator: open_cases.get(mediator.address, 0))

@@ -69,7 +69,9 @@ def advance(
         snapshot = decision.case
     needs_mediator = snapshot.state in MEDIATING
     if needs_mediator and snapshot.mediator is None:
-        chosen, loads, free = mediator_store.choose(session, settings.mediators)
+        chosen, loads, free = mediator_store.choose(
+            session, settings.mediators, snapshot.language, settings.default_language
+        )
         event: Event
         if chosen is not None:
             event = MediatorAssigned(chosen.address)

@@ -178,6 +178,8 @@ class CaseSnapshot:
     first_reply_at: datetime | None = None
     merchant_missed_deadline: bool = False
     proposal_accepted_by: frozenset[Role] = frozenset()
+    language: str | None = None
+    """The customer's language, which a mediator is chosen to write in where one can."""
 
 
 @dataclass(frozen=True)

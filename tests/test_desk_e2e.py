@@ -271,12 +271,35 @@ def test_a_mediators_language_is_given_changed_and_listed(harness: Harness) -> N
     assert harness.siegel("mediator", "add", "x@example.org", "--language", "fr")[0] == 2
 
 
+def test_an_english_customers_case_goes_to_a_mediator_writing_english(harness: Harness) -> None:
+    """With a mediator writing English free, an English customer's case goes to that
+    one, though the other has fewer open cases (none): the customer reads the
+    mediator's own words in English."""
+    assert harness.siegel("mediator", "set", MEDIATORS[0], "--language", "de")[0] == 0
+    assert harness.siegel("mediator", "set", MEDIATORS[1], "--language", "en")[0] == 0
+    customer = "mark.oneill@example.co.uk"
+    complaint = (
+        "Hello,\n\nI ordered a sofa from Möbel Fuchs (order MF-204518). It arrived with a "
+        "deep tear in the cover and a broken armrest. Nobody has answered my emails for a "
+        "week. I would like a new sofa or my money back.\n\nRegards\nMark O'Neill\n"
+    )
+    harness.send(compose(customer, "beschwerde@siegel.test", "Damaged sofa", complaint))
+    [forward] = addressed_to(harness.process(), MERCHANT)
+    text = "Wir holen das Sofa nächste Woche ab und liefern ein neues, versprochen."
+    harness.send(harness.reply(forward, MERCHANT, text))
+    [passed_on] = addressed_to(harness.process(), customer)
+    harness.send(harness.reply(passed_on, customer, "No, this is not solved at all."))
+    sent = harness.process()
+    assert addressed_to(sent, MEDIATORS[1]) and not addressed_to(sent, MEDIATORS[0])
+
+
 def test_an_english_mediator_reads_english_while_the_customer_reads_german(
     harness: Harness,
 ) -> None:
     """Case file, command confirmation and command problem in the mediator's language;
     the parties' mails in theirs; quoted words stay as written."""
-    assert harness.siegel("mediator", "set", MEDIATORS[0], "--language", "en")[0] == 0
+    for mediator in MEDIATORS:  # none writes German: the German case goes to the first
+        assert harness.siegel("mediator", "set", mediator, "--language", "en")[0] == 0
     ref, sent = to_mediation(harness)
     [case_file] = addressed_to(sent, MEDIATORS[0])
     [to_customer] = addressed_to(sent, CUSTOMER)
@@ -458,7 +481,8 @@ def test_a_customers_word_after_a_settlement_reaches_operator_and_mediator(
     settlement: the answer goes to the operator and the mediator, each in its language,
     and the customer is told it was passed on; the case stays closed, its figures are
     unchanged, the merchant gets nothing. A rating is still a rating."""
-    assert harness.siegel("mediator", "set", MEDIATORS[0], "--language", "en")[0] == 0
+    for mediator in MEDIATORS:  # none writes German: the German case goes to the first
+        assert harness.siegel("mediator", "set", mediator, "--language", "en")[0] == 0
     ref, settled = settle(harness)
     before = harness.case(ref)
     month = before["opened_at"][:7]

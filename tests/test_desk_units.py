@@ -40,6 +40,19 @@ def test_the_mediator_with_the_fewest_open_cases_is_chosen_skipping_paused_ones(
     assert choose((), {}) is None
 
 
+def test_a_mediator_writing_the_customers_language_is_chosen_where_one_is_free() -> None:
+    """An English customer's case goes to the free mediator writing English, even with
+    more open cases (a black-box run's English customer read German mediator words in
+    English mails); without one free, the fewest open cases decide as before. A mediator
+    without a language writes the operator's default."""
+    everyone = (Mediator(A), Mediator(B, language="en"), Mediator(C, paused=True, language="en"))
+    loads = {A: 0, B: 4}
+    assert choose(everyone, loads, "en", "de") == Mediator(B, language="en")
+    assert choose(everyone, loads, "de", "de") == Mediator(A)
+    assert choose(everyone[:1], loads, "en", "de") == Mediator(A)
+    assert choose(everyone, loads, "fr", "de") == Mediator(A)
+
+
 def test_records_win_over_the_configured_seed() -> None:
     """A seeded address without a record is active; a record (paused) wins over it."""
     merged = roster([Mediator(B, paused=True)], [A.upper(), B])
