@@ -219,8 +219,11 @@ class _Token(NamedTuple):
     quantity: bool = False  # a number with a unit or a range: not a score at all
 
 
-def parse_rating(text: str, html: str | None = None) -> RatingReply | UnreadableRating:
-    """Read a rating reply from a mail body (`text`, and `html` if there is one)."""
+def parse_rating(
+    text: str, html: str | None = None, signed_by: str = ""
+) -> RatingReply | UnreadableRating:
+    """Read a rating reply from a mail body (`text`, and `html` if there is one);
+    `signed_by` is the writer's name, which as the last line signs the mail."""
     reply = extract_reply(text, html)
     inline, answer_lines = _inline_answers(reply.full)
     body = _without_lines(reply.own_text, answer_lines)
@@ -243,7 +246,8 @@ def parse_rating(text: str, html: str | None = None) -> RatingReply | Unreadable
     # last score ("Viele Grüße aus Berlin, hier meine Bewertung: 4 5 3") is no closing.
     last_score = max((end for _, end in consumed), default=0)
     closing = _CLOSING.search(body, last_score)
-    free = _free_text(_remove_spans(body[: closing.start() if closing else None], consumed))
+    end = closing.start() if closing else _signature_start(body, last_score, signed_by)
+    free = _free_text(_remove_spans(body[:end], consumed))
     if all(value is None for value in scores.values()) and not (
         free["praise"] or free["criticism"]
     ):
@@ -260,6 +264,17 @@ def parse_rating(text: str, html: str | None = None) -> RatingReply | Unreadable
         complete=all(value is not None for value in scores.values()),
         problems=tuple(problems),
     )
+
+
+def _signature_start(body: str, after: int, name: str) -> int | None:
+    """Where a last line after the scores that is the writer's name, or part of it, and
+    nothing else begins ("Björn" under the comment): a signature, no comment."""
+    words = {word.casefold() for word in name.split()}
+    lines = body[after:].rstrip().rsplit("\n", 1)
+    last = lines[-1].strip()
+    if len(lines) < 2 or not last or not {w.casefold() for w in last.split()} <= words:
+        return None
+    return after + len(body[after:].rstrip()) - len(lines[-1])
 
 
 def _read_labelled(

@@ -94,7 +94,7 @@ def rating_mail(
     reading = classify(None)
     if reading.auto_reply:
         return None  # an out-of-office note rates nothing
-    answer = parse_rating(reading.own_text)
+    answer = parse_rating(reading.own_text, signed_by=mail.sender_name or "")
     if not answer.readable:
         answers_request = bool(set(mail.answered_kinds) & set(RATING_MAILS))
         if not answer.tried and (settled or not answers_request):

@@ -295,6 +295,21 @@ def test_real_style_letters(text: str, expected: tuple[int, int, int], comment: 
     assert result.comment == comment
 
 
+def test_the_writers_name_under_the_comment_signs_it() -> None:
+    """A name alone on the last line (no closing formula before it) is the writer's
+    signature when it is the sender's name or part of it, not part of the comment (a
+    black-box run's stored comment ended in "Björn"); other last lines stay."""
+    text = (
+        "Service 5 von 5, Erreichbarkeit 3, Reaktionszeit 2 – am Anfang hat niemand "
+        "geantwortet, danach lief es gut.\n\nBjörn"
+    )
+    signed = parse_rating(text, signed_by="Björn Petersen")
+    assert isinstance(signed, RatingReply)
+    assert signed.comment == "am Anfang hat niemand geantwortet, danach lief es gut."
+    other = parse_rating(text.replace("Björn", "Weiter so"), signed_by="Björn Petersen")
+    assert isinstance(other, RatingReply) and other.comment.endswith("Weiter so")
+
+
 def test_inline_markers_on_one_line() -> None:
     """Scores and Lob/Tadel may share one line."""
     result = parse_rating(
