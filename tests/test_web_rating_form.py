@@ -118,6 +118,11 @@ def test_the_link_opens_the_form_and_a_submission_rates_the_case_once(site, conf
     token = form_token(page.text)
     repeated = client.post(path, data={csrf.FIELD: token, **GOOD, "service": "1"})
     assert repeated.status_code == 410 and "bereits verwendet" in repeated.text
+    # The same link with its expiry spelled "0…" is no link (a black-box run rated anew).
+    ref, seconds, mac = path.rsplit("/", 1)[1].split(".")
+    respelled = f"{path.rsplit('/', 1)[0]}/{ref}.0{seconds}.{mac}"
+    assert client.get(respelled).status_code == 404
+    assert client.post(respelled, data={csrf.FIELD: token, **GOOD}).status_code in (403, 404)
     assert stored(engine)[0].service == 5  # type: ignore[union-attr]
     assert outbox_kinds(engine) == ["customer.rating_thanks"]
 
