@@ -143,6 +143,9 @@ def cmd_mediator_add(args: argparse.Namespace, config: Config) -> int:
         if mediator_store.record(session, address) is not None:
             print(f"siegel mediator add: {address} exists already", file=sys.stderr)
             return EX_FAILED
+        shop = next((m for m in storage.merchants(session) if storage.is_own(m, address)), None)
+        if shop is not None:
+            raise UsageError(f"{address} is an address of the shop {shop.slug}: it cannot mediate")
         mediator_store.save(
             session,
             MediatorRecord(address=address, name=(args.name or "").strip(),

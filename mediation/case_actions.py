@@ -68,6 +68,9 @@ def reassign(
         raise LookupError(f"no mediator {address} (see `siegel mediator list`)")
     if case.mediator == address:
         raise NotAllowed(f"{case.ref} is already with {address}")
+    merchant = storage.merchant_of(session, case)
+    if merchant is not None and storage.is_own(merchant, address):
+        raise NotAllowed(f"{address} is the shop's own address: it cannot mediate its case")
     event: Event = (
         MediatorAssigned(address)
         if case.mediator is None

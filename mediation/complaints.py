@@ -44,7 +44,7 @@ def open_case(
     reading = classify(None)
     found = loading.find_merchant(session, mail.subject, mail.text, named_slug)
     match, merchant = found.match, found.merchant
-    if merchant is not None and loading.is_own(merchant, mail.sender):
+    if merchant is not None and storage.is_own(merchant, mail.sender):
         return holds.self_complaint(session, mail, merchant, classify, settings)
     language = settings.language(reading.language)
     customer = storage.ensure_customer(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from mediation import feedback_store, holds, loading, notices
+from mediation import feedback_store, holds, loading, notices, storage
 from mediation.addresses import feedback_address
 from mediation.feedback_store import Feedback, Source
 from mediation.incoming import Classify, IncomingMail, automatic
@@ -56,7 +56,7 @@ def take(
     reading = classify(None)
     found = loading.find_merchant(session, mail.subject, reading.own_text, named_slug)
     match, merchant = found.match, found.merchant
-    if merchant is not None and loading.is_own(merchant, mail.sender):
+    if merchant is not None and storage.is_own(merchant, mail.sender):
         return holds.self_feedback(session, mail, merchant, classify, settings)
     praise, criticism = _texts(reading, source)
     language = settings.language(reading.language)
@@ -98,7 +98,7 @@ def name_merchant(
                           settings)  # fmt: skip
         notice = _notice(mail, entry, None, entry.language, settings)
         return dataclasses.replace(held, outgoing=(notice,))
-    if loading.is_own(merchant, mail.sender):
+    if storage.is_own(merchant, mail.sender):
         return holds.self_feedback(session, mail, merchant, classify, settings)
     feedback_store.name_merchant(session, entry, merchant.id)  # type: ignore[arg-type]
     return Outcome((_notice(mail, entry, merchant, entry.language, settings),))

@@ -83,13 +83,7 @@ def own_shop(session: Session, slug: str, address: str | None) -> Merchant | Non
     registered addresses, domains and their subdomains), else None: a complaint about
     it from there is the shop's about itself."""
     merchant = storage.merchant_by_slug(session, slug)
-    return merchant if merchant is not None and is_own(merchant, address) else None
-
-
-def is_own(merchant: Merchant, address: str | None) -> bool:
-    """Whether `address` is `merchant`'s own (`routing.of_merchant`: one of its registered
-    addresses, or at one of its domains or their subdomains): the shop itself."""
-    return routing.of_merchant(address, merchant.support_addresses, merchant.domains)
+    return merchant if merchant is not None and storage.is_own(merchant, address) else None
 
 
 def _profile(merchant: Merchant) -> routing.MerchantProfile:

@@ -91,11 +91,18 @@ def roster(session: Session, seed: Sequence[str]) -> tuple[mediators.Mediator, .
 
 
 def choose(
-    session: Session, seed: Sequence[str], language: str | None, default_language: str
+    session: Session,
+    seed: Sequence[str],
+    language: str | None,
+    default_language: str,
+    merchant: storage.Merchant | None = None,
 ) -> tuple[mediators.Mediator | None, dict[str, int], int]:
     """The free mediator with the fewest open cases (or None), preferring those who
-    write in `language`; every load, and how many mediators are free."""
+    write in `language`, never one of `merchant`'s own addresses (`storage.is_own`: the
+    shop would decide its own case); every load, and how many mediators are free."""
     everyone = roster(session, seed)
+    if merchant is not None:
+        everyone = tuple(m for m in everyone if not storage.is_own(merchant, m.address))
     loads = storage.open_cases_per_mediator(session, [m.address for m in everyone])
     free = sum(1 for mediator in everyone if not mediator.paused)
     chosen = mediators.choose(everyone, loads, language, default_language)

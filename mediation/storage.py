@@ -45,6 +45,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
+from mediation import routing
 from mediation.workflow import CLOSED, Deadline, State
 from scoring import reply_hours_bucket_sql
 
@@ -571,6 +572,12 @@ def _merchant_added(session: Session, instance: object) -> None:
     cache = session.info.get(_TransactionCache)
     if cache is not None and isinstance(instance, Merchant):
         cache.merchants = None  # read again, with the new one
+
+
+def is_own(merchant: Merchant, address: str | None) -> bool:
+    """Whether `address` is `merchant`'s own (`routing.of_merchant`: one of its registered
+    addresses, or at one of its domains or their subdomains): the shop itself."""
+    return routing.of_merchant(address, merchant.support_addresses, merchant.domains)
 
 
 def merchant_by_slug(session: Session, slug: str) -> Merchant | None:

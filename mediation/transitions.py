@@ -69,8 +69,9 @@ def advance(
         snapshot = decision.case
     needs_mediator = snapshot.state in MEDIATING
     if needs_mediator and snapshot.mediator is None:
+        merchant = storage.merchant_by_slug(session, snapshot.merchant or "")
         chosen, loads, free = mediator_store.choose(
-            session, settings.mediators, snapshot.language, settings.default_language
+            session, settings.mediators, snapshot.language, settings.default_language, merchant
         )
         event: Event
         if chosen is not None:

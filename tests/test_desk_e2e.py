@@ -227,6 +227,26 @@ def test_a_mediation_without_a_free_mediator_waits_until_one_is_added(nobody: Ha
     ]  # fmt: skip
 
 
+def test_the_shops_own_address_never_mediates_its_case(nobody: Harness) -> None:
+    """A black-box run registered a shop's support address as a mediator, and the shop
+    then mediated and closed its own case as resolved. `mediator add` refuses the shop's
+    addresses; a mediator that becomes the shop's (a domain added later) is passed over,
+    and the operator cannot give it the case either."""
+    harness = nobody
+    status, _, errors = harness.siegel("mediator", "add", "schlichtung@moebel-fuchs.test")
+    assert status == 2 and "address of the shop moebel-fuchs" in errors
+    harness.cli("mediator", "add", NEW_MEDIATOR)
+    domain = NEW_MEDIATOR.rpartition("@")[2]
+    harness.cli("merchant", "set", "moebel-fuchs", "--domain", "moebel-fuchs.test",
+                "--domain", domain)  # fmt: skip
+    ref, entering = to_mediation(harness)
+    assert (OPERATOR, "operator.no_mediator") in harness.sent(entering)
+    assert harness.case(ref)["mediator"] is None
+    status, _, errors = harness.siegel("case", ref, "--mediator", NEW_MEDIATOR)
+    assert status != 0 and "cannot mediate its case" in errors
+    assert harness.case(ref)["mediator"] is None
+
+
 def test_entering_mediation_is_one_mail_per_party_and_quotes_the_customer(
     harness: Harness,
 ) -> None:

@@ -32,9 +32,9 @@ from mediation import (
     feedback_store,
     form_mails,
     form_store,
-    loading,
     rating_links,
     routing,
+    storage,
 )
 from mediation.form_store import FeedbackRequest
 from mediation.storage import Merchant
@@ -116,7 +116,7 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
     with session_scope(forms.writer(request)) as session:
         merchant = _merchant(session, slug)
         errors = read(fields)
-        if not errors and loading.is_own(merchant, fields["address"]):
+        if not errors and storage.is_own(merchant, fields["address"]):
             errors = ["own_shop"]  # the shop's praise of itself counts for nothing
         if not errors and routing.at_domain(fields["address"], [config.siegel.domain]):
             errors = ["address_ours"]  # the confirmation would go to ourselves
