@@ -109,6 +109,11 @@ def reply(
         if flooded is not None:
             return flooded
     snapshot = loading.snapshot(session, case, settings)
+    if isinstance(events[0], MerchantIdentified):
+        # The shop's deadlines count in its own calendar from now on, as when the
+        # complaint names it at once (a black-box run's New York shop got Berlin's).
+        named = storage.merchant_by_slug(session, events[0].merchant)
+        snapshot = dataclasses.replace(snapshot, calendar=loading.calendar_of(named, settings))
     acts = [transitions.Act(event, str(role), why) for event in events]
     try:
         steps = transitions.advance(snapshot, acts, mail.received_at, settings, session)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, update
@@ -117,6 +118,25 @@ def test_the_customers_answer_naming_a_registered_shop_assigns_it(harness: Harne
         (MERCHANT, "merchant.complaint_forwarded"),
     ]
     assert harness.case(ref)["merchant"] == "moebel-fuchs"
+
+
+def test_a_shop_named_in_the_answer_gets_its_deadline_in_its_own_calendar(
+    harness: Harness,
+) -> None:
+    """The shop found in the customer's answer to "which shop?" counts its deadline in
+    its own time zone and business hours, as a complaint naming it at once does (a
+    black-box run's New York shop got a deadline at 03:00 its time)."""
+    harness.cli("merchant", "add", "acme", "--name", "Acme Outdoor Supply",
+                "--email", "help@acme.test", "--timezone", "America/New_York",
+                "--hours", "09:00-18:00")  # fmt: skip
+    ref, question = unknown_shop(harness)
+    harness.send(harness.reply(question, CUSTOMER, "It was Acme Outdoor Supply."))  # type: ignore[arg-type]
+    harness.process()
+    case = harness.case(ref)
+    assert case["merchant"] == "acme"
+    due = datetime.fromisoformat(case["deadlines"]["merchant_reply"])
+    local = due.astimezone(ZoneInfo("America/New_York"))
+    assert (9, 0) < (local.hour, local.minute) <= (18, 0), local
 
 
 # ------------------------------------------------------------------ withdrawing
