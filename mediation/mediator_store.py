@@ -93,8 +93,8 @@ def roster(session: Session, seed: Sequence[str]) -> tuple[mediators.Mediator, .
 def choose(
     session: Session,
     seed: Sequence[str],
-    language: str | None,
-    default_language: str,
+    language: str | None = None,
+    default_language: str | None = None,
     merchant: storage.Merchant | None = None,
 ) -> tuple[mediators.Mediator | None, dict[str, int], int]:
     """The free mediator with the fewest open cases (or None), preferring those who

@@ -387,7 +387,7 @@ def test_a_report_that_the_forward_bounced_is_not_believed_once_the_merchant_wro
     assert (case["state"], case["deadlines"]) == (before["state"], before["deadlines"])
     assert case["merchant_missed_deadline"] is after_the_deadline
     assert "ForwardBounced" not in kinds(harness, ref)
-    assert "hat ihn also erreicht" in " ".join(plain(notice).split())
+    assert "Die Weiterleitung hat ihn also erreicht" in " ".join(plain(notice).split())
 
 
 # ------------------------------------------------------------------ no mail to a dead address

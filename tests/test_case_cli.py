@@ -204,6 +204,7 @@ def test_cases_case_and_held_show_what_happened(harness: Harness) -> None:
     # So do the held mails (a black-box run found them in UTC without a zone).
     held_line = harness.cli("held").stdout.splitlines()[0]
     assert held_line.startswith(f"{local_time(held['held_at'], harness.config)}  mail")
+    assert held_line.split("  ")[0].endswith((" CET", " CEST"))
 
 
 def test_sweep_at_a_time_without_offset_is_the_operators_local_time(harness: Harness) -> None:

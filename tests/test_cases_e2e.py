@@ -538,7 +538,7 @@ def test_only_an_answer_to_the_pending_proposal_accepts_it(harness: Harness) -> 
     shown_due = templates.format_moment(due, "de", harness.config.siegel.timezone)
     assert f"Antworten Sie bis {shown_due} auf unsere E-Mail mit dem Vorschlag" in read
     [forwarded] = addressed_to(sent, MEDIATOR)
-    assert "als Antwort zählt sie nicht" in " ".join(plain(forwarded).split())
+    assert "Als Antwort zählt sie nicht" in " ".join(plain(forwarded).split())
 
     question = "Eine Rückfrage an die Kundin: Können Sie bestätigen, dass das Sofa abgeholt wurde?"
     harness.send(harness.reply(to_mediator, MEDIATOR, question))

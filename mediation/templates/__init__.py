@@ -278,7 +278,7 @@ HELD_TEXTS = {
         "too-many-cases": "Sie ging an die Fall-Adressen von mehr Fällen, als eine Mail auf "
         "einmal bearbeiten darf ([mediation] max_cases_per_mail): In diesem Fall wurde sie "
         "zurückgehalten und hat nichts ausgelöst.",
-        "too-many-messages": "Der Absender hat in diesem Fall binnen 24 Stunden mehr "
+        "too-many-messages": "Der Absender hat in diesem Fall innerhalb von 24 Stunden mehr "
         "Nachrichten geschrieben, als weitergeleitet werden ([mediation] "
         "max_messages_per_day): Sie wurde zurückgehalten und nicht weitergeleitet.",
     },
@@ -333,10 +333,10 @@ BOUNCE_STEPS = {
         "${address} werden nicht gesendet.\n\n"
         "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
         "    siegel merchant set ${slug} --email ADRESSE",
-        "forward-answered": "Der Händler hat in diesem Fall aber schon von seiner Adresse an "
-        "seine Fall-Adresse geschrieben, die nur in dieser Beschwerde stand: sie hat ihn also "
+        "forward-answered": "Der Händler hat in diesem Fall aber schon an seine Fall-Adresse "
+        "geschrieben, die nur unsere Weiterleitung enthielt: Die Weiterleitung hat ihn also "
         "erreicht. Die Meldung hält seine Frist deshalb nicht an und nimmt keine verpasste "
-        "Frist zurück (gefälscht hätte sie sonst seine Zahlen geschönt). Weitere Mails dieses "
+        "Frist zurück (eine gefälschte Meldung schönte sonst seine Zahlen). Weitere Mails dieses "
         "Falls an ${address} werden nicht gesendet.\n\n"
         "Nächster Schritt: siegel case ${ref} zeigt, was der Händler schrieb; stimmt die "
         "Adresse nicht mehr:\n\n    siegel merchant set ${slug} --email ADRESSE",
@@ -366,10 +366,10 @@ BOUNCE_STEPS = {
         "${address}.\n\n"
         "Next step: check the shop's support address and set it:\n\n"
         "    siegel merchant set ${slug} --email ADDRESS",
-        "forward-answered": "But the merchant has already written in this case, from its "
-        "address to its case address, which only this complaint gave it: so the complaint "
-        "reached it. The report therefore stops no deadline and takes no missed deadline "
-        "back (forged, it would otherwise have improved the shop's figures). No further mail "
+        "forward-answered": "But the merchant has already written in this case to its case "
+        "address, which only our forward gave it: so the forward reached it. The report "
+        "therefore stops no deadline and takes no missed deadline back (a forged report "
+        "would otherwise flatter the shop's figures). No further mail "
         "of this case goes to ${address}.\n\n"
         "Next step: siegel case ${ref} shows what the merchant wrote; if the address is no "
         "longer right:\n\n    siegel merchant set ${slug} --email ADDRESS",
@@ -696,27 +696,27 @@ _PROPOSAL_AWAITS = {
     "de": "Der Schlichtungsvorschlag wartet aber noch auf Ihre Antwort: Antworten Sie bis "
     "${deadline} auf unsere E-Mail mit dem Vorschlag und schreiben Sie, ob Sie ihn "
     "annehmen oder ablehnen.",
-    "en": "The mediation proposal still awaits your answer, though: reply to our email with "
-    "the proposal by ${deadline} and say whether you accept or reject it.",
+    "en": "The settlement proposal still awaits your answer, though: reply to our email "
+    "with the proposal by ${deadline} and say whether you accept or reject it.",
 }
 _UNCOUNTED = {
     "de": {
-        "party": "Ihre Nachricht liest sich wie ${verdict} des Vorschlags, antwortet aber auf "
-        "eine andere E-Mail von uns als die mit dem Vorschlag. Als Antwort auf den Vorschlag "
-        "haben wir sie deshalb nicht gezählt.",
+        "party": "Ihre Nachricht liest sich wie ${verdict} des Vorschlags, antwortet aber nicht "
+        "auf unsere E-Mail mit dem geltenden Vorschlag. Als Antwort auf den Vorschlag haben "
+        "wir sie deshalb nicht gezählt.",
         "mediator": "Die Nachricht liest sich wie ${verdict} Ihres Vorschlags, antwortet aber "
-        "auf eine andere E-Mail als die mit dem Vorschlag: als Antwort zählt sie nicht. "
-        "Die Partei ist darauf hingewiesen worden.",
+        "nicht auf die E-Mail mit dem geltenden Vorschlag: Als Antwort zählt sie nicht. Die "
+        "Partei haben wir darauf hingewiesen.",
         "accept": "eine Annahme",
         "reject": "eine Ablehnung",
     },
     "en": {
-        "party": "Your message reads as ${verdict} of the proposal, but it answers another "
-        "email of ours, not the one with the proposal. So we have not counted it as your "
-        "answer to the proposal.",
-        "mediator": "The message reads as ${verdict} of your proposal, but it answers "
-        "another email than the one with the proposal: it does not count as an answer. "
-        "The party has been told so.",
+        "party": "Your message reads as ${verdict} of the proposal, but it does not answer "
+        "our email with the current proposal. So we have not counted it as your answer to "
+        "the proposal.",
+        "mediator": "The message reads as ${verdict} of your proposal, but it does not "
+        "answer the email with the current proposal: it does not count as an answer. We "
+        "have told the party so.",
         "accept": "an acceptance",
         "reject": "a rejection",
     },
