@@ -135,6 +135,8 @@ def tell_the_case(
         report_mail=report_mail,
     )
     outcome = case_service.mail_bounced(session, bounced, casework.settings(config))
+    if not outcome.report_believed:
+        outbox.report_not_believed(session, row)
     for outgoing in outcome.outgoing:
         outbox.enqueue(session, outgoing, config, now)
 

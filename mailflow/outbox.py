@@ -598,6 +598,15 @@ class _Threads:
             ours.remove(row.message_id)
         self.bounced[row.case_ref][address] = row.id
 
+    def unbounce(self, row: OutboxMail) -> None:
+        """`row`'s bounce was not believed: it blocks nothing and is sent again."""
+        assert row.case_ref is not None
+        self._load(row.case_ref)
+        address = row.recipient.lower()
+        if self.bounced[row.case_ref].get(address) == row.id:
+            del self.bounced[row.case_ref][address]
+        self.sent[row.case_ref].setdefault(address, []).append(row.message_id)
+
 
 _TRANSACTION_CACHES = (_AutoReplyCounts, _Threads)
 _Cache = TypeVar("_Cache", _AutoReplyCounts, _Threads)
@@ -739,6 +748,19 @@ def record_bounce(
             _cache(session, _Threads).bounce(row)
         log.warning("outbox %s bounced (mail %s): %s", outbox_id, bounce_mail_id, diagnostic)
     return row
+
+
+def report_not_believed(session: Session, row: OutboxMail) -> None:
+    """The case does not believe the report that marked `row` bounced (a forged one, by
+    its evidence): the row counts as sent again and blocks no mail of its case; the
+    report stays among its attempts."""
+    if row.status != OutboxStatus.BOUNCED:
+        return
+    row.status = OutboxStatus.SENT
+    row.last_error = f"report not believed: {row.last_error}"[:_RESPONSE_LIMIT]
+    session.add(row)
+    if row.case_ref:
+        _cache(session, _Threads).unbounce(row)
 
 
 # A row never sent cannot bounce; one that bounced keeps its first report.

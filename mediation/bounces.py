@@ -21,7 +21,9 @@ A bounce from an address the shop no longer has (changed since) changes nothing,
 neither does one of a forward whose merchant has written to its case address in this
 case already: only the forward gave it that address, so the forward reached it. A
 delivery report is anybody's to write, and the merchant, who received the forward with
-its return path, is the one a forged report would serve.
+its return path, is the one a forged report would serve. Such a report is not
+believed (`Outcome.report_believed`): the forward counts as sent again, and the case's
+mail to the address goes on.
 `forward_again` is the operator's correction: when ``siegel merchant set SLUG --email``
 gives the shop's address, each of its cases waiting so gets the complaint again, at the
 shop's first support address, with a new deadline from then (`MerchantAddressCorrected`).
@@ -72,7 +74,8 @@ def mail_bounced(session: Session, bounced: BouncedMail, settings: Settings) -> 
     given_at = case.merchant_given_at
     outgoing: list[OutgoingMail] = []
     forward = bounced.kind == FORWARD and given_at is not None and bounced.written_at >= given_at
-    if forward and _merchant_wrote(session, case):
+    believed = not (forward and _merchant_wrote(session, case))
+    if not believed:
         why = f"{why}; not believed: the merchant has written to its case address"
         situation = "forward-answered"
         transitions.log(session, case, "MailBounced", SYSTEM, why, bounced.at, data=data)
@@ -85,7 +88,7 @@ def mail_bounced(session: Session, bounced: BouncedMail, settings: Settings) -> 
         situation = "merchant-changed" if changed else role
         transitions.log(session, case, "MailBounced", SYSTEM, why, bounced.at, data=data)
     notice = notices.bounce_to_operator(session, case, bounced, situation, settings)
-    return Outcome((*outgoing, *filter(None, [notice])), case.ref)
+    return Outcome((*outgoing, *filter(None, [notice])), case.ref, report_believed=believed)
 
 
 def _merchant_wrote(session: Session, case: Case) -> bool:

@@ -26,6 +26,9 @@ class Outcome:
     held: HeldReason | None = None
     detail: str = ""
     cases: tuple[Outcome, ...] = ()
+    report_believed: bool = True
+    """False for a delivery report the case does not believe (`bounces`): the shell
+    counts its mail as sent again, so that the case's mail to the address goes on."""
 
     @property
     def each(self) -> tuple[Outcome, ...]:

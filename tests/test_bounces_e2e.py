@@ -30,7 +30,7 @@ from mediation import figure_store, templates
 from mediation.addresses import Role
 from tests.conftest import TEST_DOMAIN
 from tests.corpora import FLUFL_BOUNCES
-from tests.harness import Harness, addressed_to, plain
+from tests.harness import Harness, addressed_to, compose, plain
 from tests.servers import DovecotServer
 from tests.sink import Received, Sink
 from tests.test_cases_e2e import CUSTOMER, MERCHANT, complain, merchant_answers
@@ -388,6 +388,14 @@ def test_a_report_that_the_forward_bounced_is_not_believed_once_the_merchant_wro
     assert case["merchant_missed_deadline"] is after_the_deadline
     assert "ForwardBounced" not in kinds(harness, ref)
     assert "Die Weiterleitung hat ihn also erreicht" in " ".join(plain(notice).split())
+    # Nor does it cut the merchant off the case's mail (a review finding: a forged report
+    # blocked every later mail to the address, a proposal included).
+    assert row_of(harness, forward).status == OutboxStatus.SENT
+    if not after_the_deadline:  # (in mediation, the customer writes to the mediator)
+        to_case = harness.case_address(ref, Role.CUSTOMER)
+        text = "Das Foto vom Riss schicke ich gern."
+        harness.send(compose(CUSTOMER, to_case, "Nachtrag", text))
+        assert addressed_to(harness.process(), MERCHANT)
 
 
 # ------------------------------------------------------------------ no mail to a dead address

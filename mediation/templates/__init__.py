@@ -336,8 +336,8 @@ BOUNCE_STEPS = {
         "forward-answered": "Der Händler hat in diesem Fall aber schon an seine Fall-Adresse "
         "geschrieben, die nur unsere Weiterleitung enthielt: Die Weiterleitung hat ihn also "
         "erreicht. Die Meldung hält seine Frist deshalb nicht an und nimmt keine verpasste "
-        "Frist zurück (eine gefälschte Meldung schönte sonst seine Zahlen). Weitere Mails dieses "
-        "Falls an ${address} werden nicht gesendet.\n\n"
+        "Frist zurück (eine gefälschte Meldung schönte sonst seine Zahlen), und die Mails "
+        "dieses Falls gehen weiter an ${address}.\n\n"
         "Nächster Schritt: siegel case ${ref} zeigt, was der Händler schrieb; stimmt die "
         "Adresse nicht mehr:\n\n    siegel merchant set ${slug} --email ADRESSE",
         "merchant": "Weitere Mails dieses Falls an ${address} werden nicht gesendet.\n\n"
@@ -369,8 +369,8 @@ BOUNCE_STEPS = {
         "forward-answered": "But the merchant has already written in this case to its case "
         "address, which only our forward gave it: so the forward reached it. The report "
         "therefore stops no deadline and takes no missed deadline back (a forged report "
-        "would otherwise flatter the shop's figures). No further mail "
-        "of this case goes to ${address}.\n\n"
+        "would otherwise flatter the shop's figures), and the case's mail "
+        "still goes to ${address}.\n\n"
         "Next step: siegel case ${ref} shows what the merchant wrote; if the address is no "
         "longer right:\n\n    siegel merchant set ${slug} --email ADDRESS",
         "merchant": "No further mail of this case goes to ${address}.\n\n"
