@@ -620,7 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
     verbs = sub.add_subparsers(dest="verb", metavar="VERB")  # `siegel outbox show ID`
     show = add_command(verbs, "show", cmd_outbox_show, "show one outgoing mail as it reads")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=whole_number(1))
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--raw", action="store_true", help="print the message as the relay sends it")
 
@@ -628,12 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
 
     mail = command("mail", cmd_mail, "show one stored mail")
-    mail.add_argument("id", type=int)
+    mail.add_argument("id", type=whole_number(1))
     mail.add_argument("--json", action="store_true", help="print JSON")
     mail.add_argument("--raw", action="store_true", help="print the raw bytes as received")
 
     requeue = command("requeue", cmd_requeue, "put quarantined mails back into the queue")
-    requeue.add_argument("ids", type=int, nargs="*", metavar="ID")
+    requeue.add_argument("ids", type=whole_number(1), nargs="*", metavar="ID")
     requeue.add_argument("--all", action="store_true", help="every quarantined mail")
 
     command("db-upgrade", cmd_db_upgrade, "upgrade the database schema to this version")

@@ -140,8 +140,14 @@ def add_paging(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_WHOLE_NUMBER = 2**63 - 1
+"""The largest number a command takes: what a database's 64-bit integer holds (SQLite
+cannot even compare with a larger one)."""
+
+
 def whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse `type`: a whole number of at least `minimum`."""
+    """An argparse `type`: a whole number of at least `minimum`, at most
+    `MAX_WHOLE_NUMBER`."""
 
     def parse(text: str) -> int:
         try:
@@ -150,6 +156,8 @@ def whole_number(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if number < minimum:
             raise argparse.ArgumentTypeError(f"{number} is less than {minimum}")
+        if number > MAX_WHOLE_NUMBER:
+            raise argparse.ArgumentTypeError(f"{number} is larger than {MAX_WHOLE_NUMBER}")
         return number
 
     return parse

@@ -155,8 +155,17 @@ def test_unknown_merchant_filter_is_refused_listing_the_registered_ones(config_p
 
 
 def test_bad_option_values_are_one_line_usage_errors(config_path: Path) -> None:
-    """A malformed number or time is exit 2 with one line, never argparse's usage block."""
-    for args in (["mails", "--limit", "0"], ["sweep", "--at", "morgen"], ["mail", "x"]):
+    """A malformed number or time is exit 2 with one line, never argparse's usage block;
+    so is a number larger than a database integer (a black-box run got a traceback)."""
+    huge = "99999999999999999999"
+    for args in (
+        ["mails", "--limit", "0"],
+        ["sweep", "--at", "morgen"],
+        ["mail", "x"],
+        ["cases", "--offset", huge],
+        ["held", "--limit", huge],
+        ["outbox", "show", huge],
+    ):
         done = siegel(*args, "--config", str(config_path))
         assert done.returncode == 2, (args, done.stderr)
         one_line(done)
