@@ -2,7 +2,8 @@
 
 The sweep (`mailflow.casework.sweep`) finds due deadlines (`storage.due_deadline_ids`)
 and calls `fire` for each, one unit of work each. A deadline whose event fits no
-transition is held for the operator (the sweep skips it from then on).
+transition is held for the operator (the sweep skips it from then on). A reminder that
+a sweep finds due only when the deadline it reminds of has passed too is dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ def fire(session: Session, deadline_id: int, now: datetime, settings: Settings) 
         return None
     kind = Deadline(due.kind)
     snapshot = loading.snapshot(session, case, settings)
+    reply_due = snapshot.deadlines.get(Deadline.MERCHANT_REPLY)
+    if kind is Deadline.MERCHANT_REMINDER and reply_due is not None and reply_due <= now:
+        # A sweep that comes late would remind of a deadline this sweep finds passed:
+        # the merchant would read "answer by …" beside "deadline missed".
+        if not storage.claim_deadline(session, due):
+            return None
+        why = f"{kind} due at {due.due_at.isoformat()}: not sent, the deadline has passed too"
+        transitions.log(session, case, "ReminderSkipped", "system", why, due.due_at)
+        return Fired(case.ref, kind)
     event = DUE_EVENTS[kind]()
     reason = f"{kind} due at {due.due_at.isoformat()}"
     acts = [transitions.Act(event, "system", reason)]
