@@ -321,6 +321,30 @@ def _decide(
     )
 
 
+# fmt: off
+_THANKS_WORDS = frozenset({
+    "danke", "dank", "vielen", "herzlichen", "schön", "schoen", "sehr", "vielmals", "für",
+    "fuer", "die", "ihre", "eure", "deine", "schnelle", "schnellen", "rasche", "prompte",
+    "antwort", "rückmeldung", "rueckmeldung", "nachricht", "info", "information", "mail",
+    "e", "mühe", "muehe", "alles", "klar", "ok", "okay", "oki", "liebe", "lieber",
+    "lieben", "hallo", "guten", "tag", "mfg", "lg", "gruß", "gruss", "grüße", "gruesse",
+    "viele", "freundlichen", "mit", "thanks", "thank", "you", "thx", "cheers", "many",
+    "much", "so", "a", "lot", "for", "the", "your", "quick", "fast", "prompt", "kind",
+    "reply", "answer", "response", "message", "update", "email", "hi", "hello", "regards",
+    "best", "noted", "got", "it",
+})
+# fmt: on
+
+
+def _only_thanks(text: str) -> bool:
+    """Whether `text` says nothing but thanks (for the answer), an "ok" and greetings:
+    every word one of those, but for a name of up to two words signing it."""
+    words = re.findall(r"[^\W\d_]+", text)
+    other = [w for k, w in enumerate(words) if w.lower() not in _THANKS_WORDS]
+    signed = all(k and word[0].isupper() for k, word in enumerate(other, len(words) - len(other)))
+    return bool(words) and len(other) <= 2 and signed and other == words[len(words) - len(other) :]
+
+
 def _intent(
     context: str,
     own_text: str,
@@ -354,7 +378,12 @@ def _intent(
         )
         if settled is None:
             answer = scores.label(row)
-            if answer in _SURE_ANSWERS[context] and probability < threshold:
+            if context == SOLVED_QUESTION and answer == RESOLVED and _only_thanks(own_text):
+                # "Danke für die schnelle Antwort!" is no "solved", however sure the
+                # model: a stalling shop would collect such thanks as closed cases.
+                rules.append({"rule": "solved-thanks-only", "detail": "thanks are no answer"})
+                answer = OTHER
+            elif answer in _SURE_ANSWERS[context] and probability < threshold:
                 rules.append(
                     {
                         "rule": "intent-unsure",

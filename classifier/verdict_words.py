@@ -307,6 +307,9 @@ _HEDGE = re.compile(
     r"|\bhopefully\b|\b(?:i|we) hope\b|\bhope so\b|\bmaybe\b|\bperhaps\b|\bprobably\b"
     r"|\blikely\b|\bseems?\b|\blooks like\b|\bi think so\b|\bi guess\b|\bso far\b|\bbis jetzt\b"
     r"|\bbisher\b|\bshould be\b|\bsollte\b"
+    # waiting for what would solve it: "Ja, danke, ich warte dann auf die Erstattung"
+    r"|\b(?:ich|wir) warten? (?:\w+ ){0,3}?auf\b|\bwarten? (?:ich|wir) (?:\w+ ){0,3}?auf\b"
+    r"|\b(?:i|we)(?:'ll| will| am| are|'m|'re)? (?:\w+ )?wait(?:ing)? (?:\w+ ){0,2}?for\b"
     # "solved" to come: "wird gelöst", "soll nächste Woche erledigt sein", "will be fixed"
     r"|\b(?:wird|werden|soll|sollen|will|shall|it'll|that'll|going to|gonna) (?:\w+ ){0,5}?"
     + _YES_WORD

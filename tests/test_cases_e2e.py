@@ -408,6 +408,20 @@ def test_a_forged_merchant_reply_is_held_and_the_sender_told(harness: Harness) -
     assert '"reason": "sender-not-party"' in held and forger in held and ref in held
 
 
+def test_thanks_for_a_stalling_answer_close_nothing(harness: Harness) -> None:
+    """A shop that only stalls ("wir prüfen Ihren Fall gerade intensiv") and a customer
+    who thanks politely: the case stays open (a black-box run closed such cases as
+    solved, for the shop's figures)."""
+    ref, sent = complain(harness)
+    [forward] = addressed_to(sent, MERCHANT)
+    stall = "Wir bedauern die Unannehmlichkeiten und prüfen Ihren Fall gerade intensiv."
+    harness.send(harness.reply(forward, MERCHANT, stall))
+    [forwarded] = addressed_to(harness.process(), CUSTOMER)
+    harness.send(harness.reply(forwarded, CUSTOMER, "Danke für die schnelle Antwort!"))
+    harness.process()
+    assert harness.case(ref)["state"] == "awaiting_customer"
+
+
 def test_an_unclear_customer_answer_is_forwarded_and_asked_again(harness: Harness) -> None:
     """Neither "solved" nor "not solved": the merchant gets the message, the customer a
     short question, and the customer's time starts again."""

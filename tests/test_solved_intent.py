@@ -176,3 +176,31 @@ def test_the_rules_read_a_long_text_in_linear_time() -> None:
     verdict_hits("ja nicht gelöst noch immer kein wenn " * 3000, SOLVED)
     verdict_hits("a " * 50_000, SOLVED)
     assert time.perf_counter() - started < 2.0
+
+
+# ------------------------------------------------------------------ thanks and waiting
+# A black-box run as a stalling shop ("Wir prüfen Ihren Fall gerade intensiv.") collected
+# closed cases from polite customers: thanks for the answer, or a "yes" while still
+# waiting for the refund, read as "solved".
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Danke für die schnelle Antwort!",
+        "Alles klar, vielen Dank",
+        "Thanks for the quick reply!",
+        "Danke für die schnelle Antwort! Viele Grüße Erika Muster",
+        "Ja, danke, ich warte dann auf die Erstattung.",
+        "Yes thanks, I'll wait for the refund then.",
+    ],
+)
+def test_thanks_and_waiting_are_no_solved(model: classifier.Model, text: str) -> None:
+    assert read(model, SOLVED, text).intent == "other"
+
+
+@pytest.mark.parametrize(
+    "text", ["Ja, gelöst, danke!", "Alles bestens, danke!", "Hat geklappt, danke", "Passt, danke!"]
+)
+def test_a_thanks_that_says_it_worked_is_still_solved(model: classifier.Model, text: str) -> None:
+    assert read(model, SOLVED, text).intent == "resolved"
