@@ -69,6 +69,8 @@ DEADLINE_SHOWN: Mapping[str, tuple[Deadline, ...]] = {
 
 _UNKNOWN_MERCHANT = {"de": "(Shop noch unbekannt)", "en": "(shop not known yet)"}
 _NO_SUBJECT = {"de": "(ohne Betreff)", "en": "(no subject)"}
+# A case's subject stands in brackets in most mails ("Fall … (Sofa beschädigt)").
+_CASE_WITHOUT_SUBJECT = {"de": "ohne Betreff", "en": "no subject"}
 _SHORTENED = {
     "de": "[… hier gekürzt: Der ganze Text ({} Zeichen) ist beim Fall gespeichert.]",
     "en": "[… shortened here: the whole text ({} characters) is kept with the case.]",
@@ -373,7 +375,7 @@ class CaseView:
             "customer_address": self.customer.address,
             "mediator_address": case.mediator or "",
             "sender_address": "",
-            "subject": case.subject or _NO_SUBJECT[language],
+            "subject": case.subject or _CASE_WITHOUT_SUBJECT[language],
             "complaint_text": self._complaint_text(complaint, language),
             "message_text": _quoted(text, language),
             "proposal_text": _quoted(proposal.data.get("text") if proposal else "", language),

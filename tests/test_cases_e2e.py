@@ -408,6 +408,16 @@ def test_a_forged_merchant_reply_is_held_and_the_sender_told(harness: Harness) -
     assert '"reason": "sender-not-party"' in held and forger in held and ref in held
 
 
+def test_a_complaint_without_a_subject_is_named_in_single_brackets(harness: Harness) -> None:
+    """A case without a subject reads "(ohne Betreff)" in the mails that bracket the
+    subject, not "((ohne Betreff))" (a black-box run)."""
+    harness.send(compose(CUSTOMER, "beschwerde+moebel-fuchs@siegel.test", "", COMPLAINT_TEXT))
+    [forward] = addressed_to(harness.process(), MERCHANT)
+    harness.send(harness.reply(forward, MERCHANT, "Danke"))
+    [told] = addressed_to(harness.process(), MERCHANT)
+    assert "(ohne Betreff)" in plain(told) and "((" not in plain(told)
+
+
 def test_thanks_for_a_stalling_answer_close_nothing(harness: Harness) -> None:
     """A shop that only stalls ("wir prüfen Ihren Fall gerade intensiv") and a customer
     who thanks politely: the case stays open (a black-box run closed such cases as
