@@ -291,8 +291,9 @@ def test_a_bounced_forward_stops_the_clock_until_the_address_is_given(
     shown_due = templates.format_moment(new_due, "de", harness.config.siegel.timezone)
     assert "erneut weitergeleitet" in told and shown_due in " ".join(told.split())
 
+    reminder_at = datetime.fromisoformat(case["deadlines"]["merchant_reminder"])
+    assert harness.sent(harness.sweep(reminder_at)) == [(address, "merchant.merchant_reminder")]
     escalated = harness.sweep(new_due + timedelta(minutes=1))
-    assert (address, "merchant.merchant_reminder") in harness.sent(escalated)
     assert (address, "merchant.deadline_missed") in harness.sent(escalated)
     assert harness.case(ref)["merchant_missed_deadline"] is True
 

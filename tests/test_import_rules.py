@@ -128,7 +128,8 @@ NO_SQL = "the case service writes no SQL outside storage"
         ("mediation/storage.py", "from mediation import complaints", {LAYERS, ACYCLIC}),
         # The cycle the service once had: notices importing the entry that imports it.
         ("mediation/notices.py", "from mediation import case_service", {LAYERS, ACYCLIC}),
-        ("mediation/routing.py", "from mediation import storage", {DOMAIN_PURE}),
+        # (storage asks routing whose an address is: a cycle as well)
+        ("mediation/routing.py", "from mediation import storage", {DOMAIN_PURE, ACYCLIC}),
         ("mediation/workflow.py", "import sqlalchemy", {DOMAIN_PURE}),
         ("mediation/party_replies.py", "from sqlalchemy import select", {NO_SQL}),
     ],
