@@ -94,9 +94,9 @@ def test_a_case_opened_in_the_unit_of_work_has_its_log_without_a_query(engine: E
 
 
 def test_opening_cases_flushes_nothing_pending_until_the_commit(engine: Engine) -> None:
-    """A case's row and its customer are written at once, yet what the unit of work has
-    pending for the ORM (here a held mail per case) waits for the commit's one flush,
-    instead of one flush per opened case."""
+    """A case's row and (on SQLite) its customer wait with the unit of work's other new
+    rows, their ids known at once; what the unit of work has pending for the ORM (here a
+    held mail per case) waits for the commit's one flush, instead of one per case."""
     flushes: list[int] = []
     with session_scope(engine) as session:
         event.listen(session, "after_flush", lambda *_: flushes.append(len(flushes)))
@@ -118,6 +118,30 @@ def test_opening_cases_flushes_nothing_pending_until_the_commit(engine: Engine) 
         assert [case.ref for case in stored][-3:] == [case.ref for case in cases]
         assert stored[-3].mediator == "mediatorin@siegel.localhost"
         assert session.scalar(select(func.count()).select_from(HeldMail)) == 3
+
+
+def test_new_cases_and_customers_get_ids_that_follow_the_stored_ones(engine: Engine) -> None:
+    """The ids given to a unit of work's new cases and customers before their rows are
+    written (SQLite: counted from the largest; PostgreSQL: from the sequences, the case's
+    with its number) never collide with rows already there, and an ORM row referring to
+    a new case (a held mail) may be flushed at once: the case's row goes first."""
+    with session_scope(engine) as session:
+        customer = storage.ensure_customer(session, "erste@example.org", "E", "de", NOW)
+        first = new_case(session, storage.next_ref(session, 2026), customer.id)  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        known = storage.ensure_customer(session, "erste@example.org", "E", "de", NOW)
+        assert known.id == customer.id
+        again = storage.ensure_customer(session, "zweite@example.org", "Z", "de", NOW)
+        ref = storage.next_ref(session, 2026)
+        second = new_case(session, ref, again.id)  # type: ignore[arg-type]
+        assert again.id != customer.id and second.id != first.id
+        storage.hold_mail(session, HeldMail(mail_id=9, reason="x", held_at=NOW, case_id=second.id))
+        session.flush()
+        counted = session.execute(text("SELECT count(*) FROM cases")).scalar()
+        assert counted == 2
+    with session_scope(engine) as session:
+        stored = session.scalars(select(Case).order_by(Case.id)).all()  # type: ignore[arg-type]
+        assert [(c.id, c.ref) for c in stored] == [(first.id, first.ref), (second.id, ref)]
 
 
 def test_list_and_dict_defaults_are_not_shared_between_rows() -> None:
