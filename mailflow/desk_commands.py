@@ -74,14 +74,18 @@ as a text of the web forms may be."""
 
 
 def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: datetime) -> None:
-    """Carry out ``--withdraw``, ``--close`` or ``--mediator`` of ``siegel case REF``
-    (at most one); prints one line. LookupError: no such case or mediator; UsageError:
-    a bad combination; `case_service.NotAllowed`: the case's state does not allow it."""
-    chosen = [name for name in ("withdraw", "close", "mediator") if getattr(args, name, None)]
+    """Carry out ``--withdraw``, ``--close``, ``--mediator`` or ``--forward-not-received``
+    of ``siegel case REF`` (at most one); prints one line. LookupError: no such case or
+    mediator; UsageError: a bad combination; `case_service.NotAllowed`: the case's state
+    does not allow it."""
+    acts = ("withdraw", "close", "mediator", "forward_not_received")
+    chosen = [name for name in acts if getattr(args, name, None)]
     if not chosen:
         return
     if len(chosen) > 1:
-        raise UsageError("--withdraw, --close and --mediator: one at a time")
+        raise UsageError(
+            "--withdraw, --close, --mediator and --forward-not-received: one at a time"
+        )
     reason = (getattr(args, "reason", None) or "").strip()
     if args.close and not reason:
         raise UsageError("--close needs --reason TEXT: the parties read it")
@@ -98,6 +102,9 @@ def act_on_case(args: argparse.Namespace, config: Config, engine: Engine, now: d
             resolved = args.close == "resolved"
             outcome = case_service.close(session, args.ref, resolved, reason, now, settings)
             done = f"closed as {args.close}"
+        elif args.forward_not_received:
+            outcome = case_service.forward_not_received(session, args.ref, now, settings)
+            done = "the missed deadline taken back"
         else:
             outcome = case_service.reassign(session, args.ref, args.mediator, now, settings)
             done = f"given to {args.mediator.lower()}"
@@ -115,6 +122,11 @@ def add_case_options(case: argparse.ArgumentParser) -> None:
     )
     case.add_argument("--reason", help="why (--close, --withdraw); the parties read it")
     case.add_argument("--mediator", help="give a case in mediation to this mediator (address)")
+    case.add_argument(
+        "--forward-not-received",
+        action="store_true",
+        help="take back the merchant's missed deadline: its forward bounced, reported late",
+    )
 
 
 # ------------------------------------------------------------------ mediators

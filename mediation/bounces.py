@@ -14,8 +14,10 @@ answer a complaint it never got, so it must not miss a deadline for it. The even
 
 - while the merchant's clock runs (``awaiting_merchant``), the clock stops: no reminder,
   no deadline to miss, the case waits for the operator;
-- after the deadline has passed (an MTA gives up only after days of retrying), the miss
-  is taken back (``merchant_missed_deadline``), and the mediation goes on.
+- after the deadline has passed, the miss stands: an MTA gives up only after days of
+  retrying, but a report then is also what a shop that ignored the complaint would
+  forge. The operator is told and takes the miss back where the shop really did not get
+  it (``siegel case REF --forward-not-received``: `case_actions.forward_not_received`).
 
 A bounce from an address the shop no longer has (changed since) changes nothing, and
 neither does one of a forward whose merchant has written to its case address in this
@@ -120,7 +122,12 @@ def _forward_bounced(
     if state is State.AWAITING_MERCHANT:
         situation = "forward-stopped"
     elif snapshot.merchant_missed_deadline and snapshot.first_reply_at is None:
-        situation = "forward-late"
+        # A miss is taken back only by the operator (`case_actions.forward_not_received`):
+        # a report after the deadline is what a shop that ignored the complaint would
+        # forge, with the forward's return path in hand.
+        why = f"{why}; the missed deadline stands unless the operator takes it back"
+        transitions.log(session, case, "MailBounced", SYSTEM, why, bounced.at, data=data)
+        return "forward-late", []
     else:
         situation = "merchant"
     acts = [transitions.Act(event, SYSTEM, why)]

@@ -1,7 +1,8 @@
 """The operator's acts on a case: withdraw it, close it with a reason, give it to
 another mediator, and hand waiting mediations to a mediator who became free.
 
-Called from the command line (``siegel case REF --withdraw|--close|--mediator``,
+Called from the command line (``siegel case REF --withdraw|--close|--mediator|
+--forward-not-received``,
 ``siegel mediator add|resume``) in the shell's unit of work, at the time the shell
 passes. Every act goes through the workflow (`transitions.advance`), is logged with the
 operator as its actor and the reason given, and tells the parties (`notices`). An act
@@ -19,6 +20,7 @@ from mediation import loading, mediator_store, storage, transitions
 from mediation.events import (
     CustomerWithdrew,
     Event,
+    ForwardBounced,
     MediatorAssigned,
     MediatorReassigned,
     OperatorClosed,
@@ -55,6 +57,20 @@ def close(
     case = _case(session, ref)
     event = OperatorClosed(resolved=resolved, reason=reason.strip())
     return _act(session, case, [event], f"closed by the operator: {reason}", now, settings)
+
+
+def forward_not_received(session: Session, ref: str, now: datetime, settings: Settings) -> Outcome:
+    """The operator confirms that the merchant never got case `ref`'s complaint (its
+    forward bounced, reported only after the deadline): the missed deadline is taken
+    back (`ForwardBounced`), the mediation goes on."""
+    case = _case(session, ref)
+    if not case.merchant_missed_deadline or case.first_reply_at is not None:
+        raise NotAllowed(f"{case.ref} has no missed deadline of the merchant to take back")
+    merchant = storage.merchant_of(session, case)
+    address = merchant.support_addresses[0] if merchant and merchant.support_addresses else ""
+    event = ForwardBounced(address=address, reason="confirmed by the operator")
+    why = "the operator confirmed that the forward of the complaint did not arrive"
+    return _act(session, case, [event], why, now, settings)
 
 
 def reassign(
@@ -127,6 +143,7 @@ _ACT_NAMES: dict[type[Event], str] = {
     OperatorClosed: "closing it",
     MediatorAssigned: "giving it to a mediator",
     MediatorReassigned: "giving it to another mediator",
+    ForwardBounced: "taking the missed deadline back",
 }
 """The operator's acts as the refusal names them (not by their event's class name)."""
 

@@ -73,6 +73,7 @@ __all__ = [
     "correct_category",
     "fire_deadline",
     "forward_again",
+    "forward_not_received",
     "handle_mail",
     "mail_bounced",
     "merchant_calendar",
@@ -276,6 +277,11 @@ def close(
 ) -> Outcome:
     """The operator closes case `ref`, resolved or not, with a reason the parties read."""
     return case_actions.close(session, ref, resolved, reason, now, settings)
+
+
+def forward_not_received(session: Session, ref: str, now: datetime, settings: Settings) -> Outcome:
+    """The operator takes back case `ref`'s missed deadline: the forward never arrived."""
+    return case_actions.forward_not_received(session, ref, now, settings)
 
 
 def reassign(

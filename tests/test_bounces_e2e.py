@@ -338,22 +338,29 @@ def test_a_forward_our_relay_refuses_is_told_like_a_bounce(harness: Harness) -> 
     )
 
 
-def test_a_bounce_after_the_deadline_takes_the_miss_back(harness: Harness) -> None:
-    """An MTA that gave up only after the deadline had passed: the case is in mediation
-    with the miss recorded; the bounce takes the miss back, so the case is no due case
-    of the merchant's figures, and the operator is told so; the mediation goes on."""
+def test_a_bounce_after_the_deadline_leaves_the_miss_to_the_operator(harness: Harness) -> None:
+    """An MTA that gave up only after the deadline had passed, or a shop that ignored the
+    complaint and forges such a report (a black-box run did; it has the forward's return
+    path): the miss stands and the operator is told; `siegel case REF
+    --forward-not-received` takes it back, so the case is no due case of the merchant's
+    figures; the mediation goes on."""
     ref, forward = forwarded(harness)
     reply_due = datetime.fromisoformat(harness.case(ref)["deadlines"]["merchant_reply"])
     harness.sweep(reply_due + timedelta(minutes=1))
     assert harness.case(ref)["merchant_missed_deadline"] is True
 
     deliver(harness, postfix_dsn(forward), forward.mail_from)
-    sent = harness.process()
+    [notice] = addressed_to(harness.process(), OPERATOR)
+    case = harness.case(ref)
+    assert (case["state"], case["merchant_missed_deadline"]) == ("in_mediation", True)
+    assert f"siegel case {ref} --forward-not-received" in plain(notice)
 
+    done = harness.cli("case", ref, "--forward-not-received")
+    assert "the missed deadline taken back" in done.stdout
     case = harness.case(ref)
     assert (case["state"], case["merchant_missed_deadline"]) == ("in_mediation", False)
-    [notice] = addressed_to(sent, OPERATOR)
-    assert "zählt deshalb nicht gegen sein Siegel" in plain(notice)
+    status, _, errors = harness.siegel("case", ref, "--forward-not-received")
+    assert status != 0 and "no missed deadline" in errors
     with Session(harness.engine) as session:
         [figures] = figure_store.aggregates(
             session, reply_due + timedelta(days=1), 12, [harness.merchant("moebel-fuchs").id]

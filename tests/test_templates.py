@@ -243,3 +243,21 @@ def test_every_timeline_entry_has_a_label_in_both_languages(language: str) -> No
     every kind a timeline shows has its words in each language."""
     missing = {kind for kind in _logged_kinds() if kind not in templates.EVENT_LABELS[language]}
     assert missing == set()
+
+
+def test_every_bounce_situation_has_its_step_in_both_languages() -> None:
+    """Each situation `mediation.bounces` tells the operator of has its next step in
+    German and English (a missing one failed the report's unit of work)."""
+    import inspect
+
+    from mediation import bounces
+
+    named = set(
+        re.findall(r'"((?:forward|merchant)-[a-z]+|customer|mediator)"', inspect.getsource(bounces))
+    )
+    values = {"slug": "s", "ref": "SSG-2026-000001", "address": "a@b.example", "current": "c"}
+    assert {"forward-stopped", "forward-late", "forward-answered", "merchant-changed"} <= named
+    for language in templates.LANGUAGES:
+        assert set(templates.BOUNCE_STEPS[language]) >= named | {"merchant", "customer", "mediator"}
+        for situation in templates.BOUNCE_STEPS[language]:
+            assert "${" not in templates.bounce_step(situation, language, values)

@@ -329,12 +329,14 @@ BOUNCE_STEPS = {
         "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
         "    siegel merchant set ${slug} --email ADRESSE\n\n"
         "Dann geht die Beschwerde erneut an den Shop, mit einer neuen Frist ab dann.",
-        "forward-late": "Der Händler hat die Beschwerde also nicht erhalten; die Meldung kam "
-        "erst, als seine Frist schon abgelaufen war. Die verpasste Frist zählt deshalb nicht "
-        "gegen sein Siegel; die Schlichtung läuft weiter. Weitere Mails dieses Falls an "
-        "${address} werden nicht gesendet.\n\n"
-        "Nächster Schritt: die Support-Adresse des Shops prüfen und eintragen:\n\n"
-        "    siegel merchant set ${slug} --email ADRESSE",
+        "forward-late": "Die Meldung kam erst, als seine Frist schon abgelaufen war. Das kann "
+        "sein (ein Mailserver gibt erst nach Tagen auf), ist aber auch, was ein Shop fälschen "
+        "würde, der die Beschwerde liegen ließ: Er hat die Weiterleitung samt Rücklaufadresse. "
+        "Die verpasste Frist zählt deshalb weiter, bis Sie sie zurücknehmen; die Schlichtung "
+        "läuft weiter. Weitere Mails dieses Falls an ${address} werden nicht gesendet.\n\n"
+        "Nächster Schritt: beim Shop nachfragen. Hat er die Beschwerde wirklich nicht "
+        "erhalten:\n\n    siegel case ${ref} --forward-not-received\n\nund die "
+        "Support-Adresse prüfen:\n\n    siegel merchant set ${slug} --email ADRESSE",
         "forward-answered": "Der Händler hat in diesem Fall aber schon an seine Fall-Adresse "
         "geschrieben, die nur unsere Weiterleitung enthielt: Die Weiterleitung hat ihn also "
         "erreicht. Die Meldung hält seine Frist deshalb nicht an und nimmt keine verpasste "
@@ -362,12 +364,14 @@ BOUNCE_STEPS = {
         "Next step: check the shop's support address and set it:\n\n"
         "    siegel merchant set ${slug} --email ADDRESS\n\n"
         "The complaint then goes to the shop again, with a new deadline from then.",
-        "forward-late": "So the merchant has not received the complaint; the report came only "
-        "after its deadline had passed. The missed deadline therefore does not count against "
-        "its seal; the mediation goes on. No further mail of this case goes to "
-        "${address}.\n\n"
-        "Next step: check the shop's support address and set it:\n\n"
-        "    siegel merchant set ${slug} --email ADDRESS",
+        "forward-late": "The report came only after its deadline had passed. That may be (a "
+        "mail server gives up only after days), but it is also what a shop that left the "
+        "complaint lying would forge: it has the forward with its return address. So the "
+        "missed deadline still counts until you take it back; the mediation goes on. No "
+        "further mail of this case goes to ${address}.\n\n"
+        "Next step: ask the shop. If it really did not get the complaint:\n\n"
+        "    siegel case ${ref} --forward-not-received\n\nand check its support "
+        "address:\n\n    siegel merchant set ${slug} --email ADDRESS",
         "forward-answered": "But the merchant has already written in this case to its case "
         "address, which only our forward gave it: so the forward reached it. The report "
         "therefore stops no deadline and takes no missed deadline back (a forged report "
