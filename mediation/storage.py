@@ -659,9 +659,10 @@ def _new_id(session: Session, model: type[SQLModel]) -> int:
 
 def insert_later(session: Session, model: type[SQLModel], values: dict[str, Any]) -> None:
     """Insert a row of `model` with the unit of work's other new rows of its table, one
-    statement for them all, before any statement of the session may read that table and
-    at the latest before the commit. The row's columns not in `values` get their
-    defaults; every row of a table deferred in one unit of work names the same columns."""
+    statement for them all, before any statement of the session may read that table,
+    before any ORM flush, and at the latest before the commit. The row's columns not in
+    `values` get their defaults; every row of a table deferred in one unit of work names
+    the same columns."""
     _transaction_cache(session).defer(model, values)
 
 
@@ -723,9 +724,10 @@ class _TransactionCache:
     mails in it does not read or write the same tables once per mail. Dropped when
     the transaction ends.
 
-    Rows that are only ever added (log entries, the deadlines of a new case) wait in
-    `deferred` and are written with one statement per table: before any statement of
-    the session runs (`_write_deferred`, like the ORM's autoflush) and before commit.
+    New rows (log entries, outgoing mails, a new case, its customer and deadlines) wait
+    in `deferred` and are written with one statement per table, referenced tables first
+    (`_write_deferred`): before a statement of the session that names one of their
+    tables (like the ORM's autoflush), before any ORM flush, and before the commit.
     """
 
     def __init__(self) -> None:
@@ -838,7 +840,7 @@ def _no_savepoint_over_deferred(session: Session, transaction: SessionTransactio
 
 
 def write_pending(session: Session) -> None:
-    """Write what this unit of work has deferred (log entries, deadlines, case numbers)."""
+    """Write what this unit of work has deferred (new rows, case numbers)."""
     _before_commit(session)
 
 
