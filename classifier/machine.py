@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import HeaderParser
+from functools import cached_property
 from typing import Any
 
 LOOP_HEADER = "X-Siegel-Loop"
@@ -220,6 +221,11 @@ class Facts:
     def first(self, name: str) -> str:
         values = self.values(name)
         return values[0] if values else ""
+
+    @cached_property
+    def answers_as_a_person(self) -> bool:
+        """The text rules' reading (`_answers_as_a_person`), asked by several rules."""
+        return _answers_as_a_person(self)
 
     def part(self, *content_types: str, deep: bool = False) -> Message | None:
         """The first part of one of `content_types`; `deep` looks into attached messages."""
@@ -405,7 +411,7 @@ def x_auto_response_suppress(facts: Facts) -> Hit | None:
         return None
     for value in facts.values("X-Auto-Response-Suppress"):
         if "all" in {token.strip().lower() for token in value.split(",")}:
-            if _answers_as_a_person(facts):
+            if facts.answers_as_a_person:
                 return None
             return Hit("auto_reply", {"header": "X-Auto-Response-Suppress", "value": value})
     return None
@@ -418,7 +424,7 @@ def precedence(facts: Facts) -> Hit | None:
     for name in ("Precedence", "X-Precedence"):
         for value in facts.values(name):
             kind = _PRECEDENCE_KINDS.get(value.strip().lower())
-            if kind == "bulk" and _answers_as_a_person(facts):
+            if kind == "bulk" and facts.answers_as_a_person:
                 return None
             if kind:
                 return Hit(kind, {"header": name, "value": value})
@@ -436,7 +442,7 @@ def list_unsubscribe(facts: Facts) -> Hit | None:
     mail, which bulk senders must mark so; as `Precedence: bulk`, it gives way to a
     person's answer in the text, as some senders stamp it on all their mail."""
     value = facts.first("List-Unsubscribe")
-    if not value or _answers_as_a_person(facts):
+    if not value or facts.answers_as_a_person:
         return None
     return Hit("bulk", {"header": "List-Unsubscribe", "value": value})
 
@@ -454,7 +460,7 @@ def noreply_sender(facts: Facts) -> Hit | None:
     """A `From` address that says nobody reads it (`noreply@`, `donotreply@`, ...): a
     notification, unless its own text carries a person's answer (see above)."""
     local = _local_part(facts.from_address)
-    if not _NOREPLY_LOCAL_PART.search(local) or _answers_as_a_person(facts):
+    if not _NOREPLY_LOCAL_PART.search(local) or facts.answers_as_a_person:
         return None
     return Hit("auto_reply", {"from_local_part": local[:_MAX_VALUE_CHARS]})
 
