@@ -340,9 +340,14 @@ def _only_thanks(text: str) -> bool:
     """Whether `text` says nothing but thanks (for the answer), an "ok" and greetings:
     every word one of those, but for a name of up to two words signing it."""
     words = re.findall(r"[^\W\d_]+", text)
-    other = [w for k, w in enumerate(words) if w.lower() not in _THANKS_WORDS]
-    signed = all(k and word[0].isupper() for k, word in enumerate(other, len(words) - len(other)))
-    return bool(words) and len(other) <= 2 and signed and other == words[len(words) - len(other) :]
+    other = [word for word in words if word.lower() not in _THANKS_WORDS]
+    signature = words[len(words) - len(other) :]
+    return (
+        len(other) <= 2
+        and len(other) < len(words)
+        and other == signature
+        and all(word[0].isupper() for word in other)
+    )
 
 
 def _intent(

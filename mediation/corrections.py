@@ -6,7 +6,6 @@ shell's unit of work, at the time the shell passes.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from sqlmodel import Session
@@ -33,9 +32,8 @@ def assign_merchant(
             f"{case.ref}: its customer {customer.address} is an address of {merchant.slug};"
             " a shop cannot complain about itself"
         )
-    snapshot = dataclasses.replace(
-        loading.snapshot(session, case, settings),
-        calendar=loading.calendar_of(merchant, settings),
+    snapshot = loading.naming_the_shop(
+        loading.snapshot(session, case, settings), merchant, settings
     )
     acts = [transitions.Act(MerchantIdentified(merchant.slug), "operator", "named by the operator")]
     steps = transitions.advance(snapshot, acts, now, settings, session)

@@ -44,6 +44,15 @@ def snapshot(session: Session, case: Case, settings: Settings) -> CaseSnapshot:
     )
 
 
+def naming_the_shop(
+    snapshot: CaseSnapshot, merchant: Merchant | None, settings: Settings
+) -> CaseSnapshot:
+    """`snapshot` of a case about to be given the shop `merchant` (by the customer's
+    answer or the operator): its deadlines count in the shop's calendar from then on,
+    as when the complaint names the shop at once (a New York shop got Berlin's)."""
+    return dataclasses.replace(snapshot, calendar=calendar_of(merchant, settings))
+
+
 def parties(session: Session, case: Case, settings: Settings) -> routing.CaseParties:
     """Who may act in `case`, for `authority.judge`."""
     customer = storage.customer_of(session, case)

@@ -110,10 +110,8 @@ def reply(
             return flooded
     snapshot = loading.snapshot(session, case, settings)
     if isinstance(events[0], MerchantIdentified):
-        # The shop's deadlines count in its own calendar from now on, as when the
-        # complaint names it at once (a black-box run's New York shop got Berlin's).
         named = storage.merchant_by_slug(session, events[0].merchant)
-        snapshot = dataclasses.replace(snapshot, calendar=loading.calendar_of(named, settings))
+        snapshot = loading.naming_the_shop(snapshot, named, settings)
     acts = [transitions.Act(event, str(role), why) for event in events]
     try:
         steps = transitions.advance(snapshot, acts, mail.received_at, settings, session)
@@ -186,8 +184,10 @@ def _answers_the_proposal(
     return not set(mail.replied_to.later_kinds) & NEW_PROPOSAL_MAILS
 
 
-MESSAGES = frozenset({"CustomerWrote", "MerchantWrote", "MerchantReplied"})
+_MESSAGE_EVENTS = (CustomerWrote, MerchantWrote, MerchantReplied)
 """The events of a party's mail that pass its words on (and, once, stop the clock)."""
+MESSAGES = frozenset(event.__name__ for event in _MESSAGE_EVENTS)
+"""The same, as the case's log names them."""
 _DAY = timedelta(hours=24)
 
 
@@ -196,7 +196,7 @@ def _passes_on_only(event: Event, case: Case) -> bool:
     answer after its first (which stops the clock and always acts)."""
     if isinstance(event, MerchantReplied):
         return case.first_reply_at is not None
-    return isinstance(event, CustomerWrote | MerchantWrote)
+    return isinstance(event, _MESSAGE_EVENTS)
 
 
 def _over_the_daily_messages(
@@ -236,7 +236,7 @@ def _uncounted(
         or State(case.state) is not State.PROPOSAL_PENDING
         or reading.intent not in ("accept", "reject")
         or (reading.intent == "accept" and str(role) in case.proposal_accepted_by)
-        or not isinstance(event, MerchantReplied | MerchantWrote | CustomerWrote)
+        or not isinstance(event, _MESSAGE_EVENTS)
     ):
         return event
     return dataclasses.replace(event, uncounted_verdict=reading.intent)
