@@ -32,6 +32,8 @@ import socket
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -274,6 +276,25 @@ class _Spoken(SMTP):
             self._greeting_sent = False
             return
         await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's reading of the address in MAIL FROM and RCPT TO, the same
+        (`tests/test_smtp_addresses.py` holds it to aiosmtpd's), without the class that
+        aiosmtpd 1.4 defines for a type hint at every call: a fifth of a session's CPU."""
+        if not arg:
+            return "", ""
+        try:
+            if arg.lstrip().startswith("<"):
+                address, rest = get_angle_addr(arg)
+            else:
+                address, rest = get_addr_spec(arg)
+        except HeaderParseError:
+            return None, None
+        addr = address.addr_spec
+        local_part = addr.rpartition("@")[0]
+        if self.local_part_limit and len(local_part) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.limits is not None and self.connection is not None:

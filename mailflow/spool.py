@@ -21,7 +21,7 @@ import queue
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +30,7 @@ from email.policy import compat32
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mailflow.db import utcnow
 from mailflow.models import MailStatus, StoredMail
@@ -96,7 +96,11 @@ def identify(raw: bytes) -> Identity:
         assert headers is not None
         for name in ("From", "To", "Subject", "Date"):
             digest.update(f"{name}:{headers.get(name, '')}\n".encode("utf-8", "replace"))
-    normalised = _TRAILING_SPACE.sub(b"\n", body.replace(b"\r\n", b"\n")).rstrip(b"\n")
+    normalised = body.replace(b"\r\n", b"\n")
+    # Every match of the pattern ends in one of these pairs; most mails have none.
+    if b" \n" in normalised or b"\t\n" in normalised or b"\r\n" in normalised:
+        normalised = _TRAILING_SPACE.sub(b"\n", normalised)
+    normalised = normalised.rstrip(b"\n")
     digest.update(b"\nbody:" + normalised)
     fingerprint = digest.hexdigest()
     if message_id:
@@ -131,13 +135,19 @@ def plain_message_id(head: bytes) -> str | None:
     return " ".join(field.group(1).decode("ascii").split())[:MAX_MESSAGE_ID_CHARS] or None
 
 
-def store(engine: Engine, arrivals: list[Arrival], now: datetime | None = None) -> list[Stored]:
-    """Commit a batch of arrivals in one transaction; returns one `Stored` per arrival."""
+def store(
+    database: Engine | Connection, arrivals: list[Arrival], now: datetime | None = None
+) -> list[Stored]:
+    """Commit a batch of arrivals in one transaction; returns one `Stored` per arrival.
+
+    `database` is an engine, or a connection that is held for many batches (the spool's
+    writer): checking a connection out of the pool and back in for every commit costs
+    as much as the commit's own statements."""
     now = now or utcnow()
     identities = [identify(a.raw) for a in arrivals]
     for attempt in range(2):
         try:
-            return _store_once(engine, arrivals, identities, now)
+            return _store_once(database, arrivals, identities, now)
         except IntegrityError:
             # Another process stored one of these fingerprints concurrently; the
             # second try finds it and records a duplicate arrival instead.
@@ -188,10 +198,22 @@ def _converters(dialect: Dialect) -> tuple[dict[str, Callable[[Any], Any]], Call
     return binds, read or (lambda value: value)
 
 
-def _run(connection: Connection, kind: str, values: dict[str, Any], count: int) -> Any:
+def _run(
+    connection: Connection, kind: str, values: dict[str, Any], count: int
+) -> list[tuple[Any, ...]]:
+    """The rows of the statement, run on the driver's own cursor: SQLAlchemy's result
+    objects cost more than the statement. Errors come as SQLAlchemy's (`IntegrityError`)."""
     sql, order = _statement(connection.dialect, kind, count)
     parameters = tuple(values[name] for name in order) if order is not None else values
-    return connection.exec_driver_sql(sql, parameters)
+    driver_error = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return cursor.fetchall()
+    except driver_error as error:
+        raise DBAPIError.instance(sql, parameters, error, driver_error) from error
+    finally:
+        cursor.close()
 
 
 # A known mail in these states has been (or is being) read for its recipients already.
@@ -205,15 +227,18 @@ def redelivery_fingerprint(fingerprint: str, recipients: list[str]) -> str:
 
 
 def _store_once(
-    engine: Engine, arrivals: list[Arrival], identities: list[Identity], now: datetime
+    database: Engine | Connection,
+    arrivals: list[Arrival],
+    identities: list[Identity],
+    now: datetime,
 ) -> list[Stored]:
     """Store the batch. A known mail arriving again is counted on its row and its new
     envelope recipients merged there; if its row was already read for its recipients
     (processing or done), new case addresses among them would never be worked, so the
     arrival is also stored as a mail of its own for them alone (`redelivery_fingerprint`):
     the same message sent to a second case address later acts there too."""
-    binds, read_recipients = _converters(engine.dialect)
-    with engine.begin() as connection:
+    binds, read_recipients = _converters(database.dialect)
+    with _transaction(database) as connection:
         fingerprints = list(dict.fromkeys(i.fingerprint for i in identities))
         asked = {f"f{k}": fingerprint for k, fingerprint in enumerate(fingerprints)}
         known: dict[str, tuple[int, list[str], str]] = {
@@ -295,6 +320,16 @@ def _store_once(
     return results
 
 
+@contextlib.contextmanager
+def _transaction(database: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(database, Connection):
+        with database.begin():
+            yield database
+    else:
+        with database.begin() as connection:
+            yield connection
+
+
 class Spool:
     """Group commit in front of `store()`, for threads and asyncio alike.
 
@@ -307,6 +342,7 @@ class Spool:
         self.on_stored = on_stored
         self._queue: queue.Queue[tuple[Arrival, _Waiter] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._connection: Connection | None = None  # the writer thread's, held
 
     def start(self) -> Spool:
         self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
@@ -342,6 +378,7 @@ class Spool:
         while True:
             item = self._queue.get()
             if item is None:
+                self._let_go()
                 return
             batch = [item]
             while len(batch) < _MAX_BATCH:
@@ -357,7 +394,7 @@ class Spool:
 
     def _write(self, batch: list[tuple[Arrival, _Waiter]]) -> list[tuple[_Waiter, _Outcome]]:
         try:
-            results = store(self.engine, [arrival for arrival, _ in batch])
+            results = self._store([arrival for arrival, _ in batch])
         except Exception:
             if len(batch) > 1:
                 # Find the one that fails; the others still get their commit.
@@ -367,6 +404,28 @@ class Spool:
         if self.on_stored:
             self.on_stored()
         return [(waiter, result) for (_, waiter), result in zip(batch, results, strict=True)]
+
+    def _store(self, arrivals: list[Arrival]) -> list[Stored]:
+        """`store()` on the connection this thread holds. A held connection that fails is
+        let go and the batch tried once more on a new one: the pool checks a connection
+        only when it hands it out, and the database may have restarted since."""
+        for _ in range(2):
+            new = self._connection is None
+            if self._connection is None:
+                self._connection = self.engine.connect()
+            try:
+                return store(self._connection, arrivals)
+            except Exception:
+                self._let_go()
+                if new:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _let_go(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):  # a broken one is discarded by the pool
+                connection.close()
 
 
 _Waiter = Future[Stored] | asyncio.Future[Stored]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import SMTP
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
@@ -629,3 +630,57 @@ def test_a_stop_lets_the_mail_being_committed_get_its_250(
     running.spool.stop()
     assert answers == [{}]
     assert [mail.message_id for mail in running.mails()] == ["<stop@example.org>"]
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "<kunde@example.org>",
+        "kunde@example.org",
+        "<>",
+        "",
+        "<kunde@example.org> SIZE=1000 BODY=8BITMIME",
+        '<"zwei worte"@example.org>',
+        "<kunde@[192.0.2.1]>",
+        "<@relay.example:kunde@example.org>",
+        "<kunde@example.org",
+        "kunde",
+        "<" + "k" * 65 + "@example.org>",
+        "<käufer@example.org>",
+        "<<kunde@example.org>>",
+        " <kunde@example.org>",
+    ],
+)
+@pytest.mark.parametrize("local_part_limit", [0, 64])
+def test_addresses_in_mail_and_rcpt_are_read_as_aiosmtpd_reads_them(
+    argument: str, local_part_limit: int
+) -> None:
+    """Our session reads MAIL FROM and RCPT TO without aiosmtpd's per-call class; the
+    reading must stay aiosmtpd's own."""
+    holder = type("Holder", (), {"local_part_limit": local_part_limit})()
+    ours = smtp._Spoken._getaddr(holder, argument)  # type: ignore[arg-type]
+    assert ours == SMTP._getaddr(holder, argument)  # type: ignore[arg-type]
+
+
+def test_the_spool_survives_losing_its_held_connection(pg_engine: Engine, tmp_path: Path) -> None:
+    """The spool's writer keeps one connection for all its commits; a database that drops
+    it (a restart) costs no mail a 451: the batch is tried again on a new connection."""
+    running = start_intake(pg_engine, tmp_path)
+    try:
+        with running.client() as client:
+            client.sendmail("kunde@example.org", ["beschwerde@siegel.test"], complaint(71))
+            with pg_engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            refused = client.sendmail(
+                "kunde@example.org", ["beschwerde@siegel.test"], complaint(72)
+            )
+        assert refused == {}
+        assert [mail.message_id for mail in running.mails()] == [
+            "<71@example.org>",
+            "<72@example.org>",
+        ]
+    finally:
+        running.stop()

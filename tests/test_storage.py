@@ -182,6 +182,17 @@ def test_same_mail_by_smtp_and_imap_is_one_mail(engine: Engine) -> None:
     assert row.raw == by_smtp  # the first copy is the one kept
 
 
+@pytest.mark.parametrize("blanks", [b" \r\n", b"\t\n", b" \t \r\r\n", b"\r\r\n", b"\n"], ids=repr)
+def test_blanks_at_line_ends_do_not_make_a_mail_new(blanks: bytes) -> None:
+    """A relay that strips or adds blanks (or a CR) at line ends leaves the mail the same
+    mail; a different word does not."""
+    head = b"From: kundin@example.org\r\nMessage-ID: <blanks@example.org>\r\n\r\n"
+    plain = spool.identify(head + b"Paket fehlt.\r\nBitte melden.\r\n").fingerprint
+    padded = head + b"Paket fehlt." + blanks + b"Bitte melden." + blanks
+    assert spool.identify(padded).fingerprint == plain
+    assert spool.identify(head + b"Paket fehlt." + blanks + b"Bitte melden!").fingerprint != plain
+
+
 def test_mails_without_a_header_block_are_told_apart_by_their_text(engine: Engine) -> None:
     """A black-box run got "250 already stored as mail N" for different mails whose text
     stood where the header should be (starting with an empty line; no empty line at
