@@ -103,7 +103,7 @@ def cmd_merchant_show(args: argparse.Namespace, config: Config) -> int:
         print_json(detail)
         return EX_OK
     changes = detail.pop("changes")
-    _print_fields(detail)
+    _print_fields({**detail, "created_at": local_time(detail["created_at"], config)})
     print("\nchanges:" if changes else "\nchanges: none")
     for change in changes:
         old, new = desk_commands.shown(change["old"]), desk_commands.shown(change["new"])
