@@ -243,6 +243,9 @@ def test_two_worker_processes_drain_one_queue_without_duplicates(
     logs = [tmp_path / f"worker{n}.log" for n in range(2)]
     workers = [start("worker", config_path, log, database_url=postgres_url) for log in logs]
     try:
+        # Both running (and minding SIGTERM) before the first could drain the queue alone.
+        for process, log in zip(workers, logs, strict=True):
+            wait_for_log(log, "running worker", process)
         deadline = time.monotonic() + 120
         while True:
             with Session(pg_engine) as session:
