@@ -908,6 +908,7 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         r"(?:\b(?:wir|ich)\s+(?:habe|haben)\b|\b(?:habe|haben)\s+(?:wir|ich)\b|[,;:]\s*"
         r"(?:habe|haben)\b(?!\s+sie\b))" + _NOT_NEGATED + r"{0,60}?\b(?:erstattet|zurückerstattet"
         r"|rückerstattet|gutgeschrieben|zurücküberwiesen|überwiesen|ausgezahlt|nachgeliefert"
+        r"|zurückgebucht|rückgebucht"
         r"|(?:erstattung|rückerstattung|gutschrift|rückzahlung|ersatzlieferung|ersatz|nachlieferung"
         r"|umtausch|austausch|neulieferung)\b" + _NOT_NEGATED + r"{0,40}?\b(?:veranlasst"
         r"|angewiesen|ausgelöst|eingeleitet|freigegeben|versandt|verschickt|gebucht|ausgestellt"
@@ -1427,9 +1428,22 @@ def _answer_above(hits: list[AutoReplyHit]) -> bool:
     )
 
 
-def evidence_kinds(hits: list[AutoReplyHit]) -> set[str]:
-    """Automatic kinds named by rules that are evidence only."""
-    return {hit.kind for hit in hits if hit.strength == EVIDENCE and hit.kind in AUTO_REPLY_KINDS}
+# Evidence that names who sent a mail, not what it says: a ticket system puts the ticket
+# number into the subject of its agents' answers as of its acknowledgements.
+_SENDER_MARKS = frozenset({"ticket-subject"})
+
+
+def evidence_kinds(hits: list[AutoReplyHit], tipping: bool = False) -> set[str]:
+    """Automatic kinds named by rules that are evidence only; with `tipping`, only by
+    those that may tip an undecided model towards their kind (`_SENDER_MARKS` may not:
+    an agent's answer from a ticket system must be read by what it says)."""
+    return {
+        hit.kind
+        for hit in hits
+        if hit.strength == EVIDENCE
+        and hit.kind in AUTO_REPLY_KINDS
+        and not (tipping and hit.rule in _SENDER_MARKS)
+    }
 
 
 def _first(kinds: set[str]) -> str | None:

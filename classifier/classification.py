@@ -282,7 +282,7 @@ def _decide(
             # A rule that is only evidence tips a model that is undecided about its kind.
             supported = [
                 k
-                for k in sorted(autoreply.evidence_kinds(hits))
+                for k in sorted(autoreply.evidence_kinds(hits, tipping=True))
                 if auto_scores.of(auto_row, k) >= AUTO_REPLY_EVIDENCE_THRESHOLD
             ]
             kind = supported[0] if supported else None

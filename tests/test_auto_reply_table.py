@@ -1112,6 +1112,30 @@ HUMAN = [
         f"AW: {SUBJECT_DE}",
         TESTER_REFUND_FOOTER_DE,
     ),
+    # A black-box run: agents' answers whose ticket number in the subject, with the
+    # helpdesk's marker line and footer, made them acknowledgements (the subject tipped an
+    # undecided model; "zurückgebucht" was no action reported).
+    Sample(
+        "helpdesk-agent-sends-replacement-de",
+        "Gartenwelt Kundenservice <service@gartenwelt.example>",
+        f"Re: Ihre Anfrage #58213 {SUBJECT_DE}",
+        "##- Bitte geben Sie Ihre Antwort über dieser Zeile ein. -##\n\nHallo Herr Brandt,\n\n"
+        "wir haben uns die Fotos angesehen und senden Ihnen diese Woche einen neuen "
+        "Gartenschlauch. Den defekten brauchen Sie nicht zurückzuschicken.\n\nViele Grüße\n"
+        "Jonas vom Gartenwelt-Kundenservice\n\nTicket #58213 – bitte bei Antworten die "
+        "Ticketnummer angeben.\n",
+        ZENDESK,
+    ),
+    Sample(
+        "ticket-system-agent-booked-back-de",
+        "Funkhaus Support <support@funkhaus.example>",
+        f"Re: [Ticket#2026120810000456] {SUBJECT_DE}",
+        "Guten Tag,\n\ndie zweite Abbuchung kam durch einen Fehler bei unserem "
+        "Zahlungsanbieter zustande. Wir haben die 89,90 € heute zurückgebucht.\n\n"
+        "Mit freundlichen Grüßen\nLena Hoff, Funkhaus-Support\n\nDiese E-Mail wurde aus "
+        "unserem Ticketsystem versendet.\n",
+        ZNUNY_AGENT,
+    ),
     Sample(
         "ticket-updated-refund-en",
         "Oak & Pine Support <help@oak-and-pine.example>",
