@@ -410,6 +410,10 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
         "outbox: which relay holds a claimed row",
         add_column("outbox", "claimed_by", "VARCHAR(200)"),
     ),
+    (
+        "scheduler: when the nightly run last ran, to catch up a missed one",
+        _create_tables("scheduled_run"),
+    ),
 ]
 
 

@@ -136,3 +136,13 @@ class ImapCheckpoint(SQLModel, table=True):
     uidvalidity: int
     last_uid: int = 0
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class ScheduledRun(SQLModel, table=True):
+    """When a daily job last ran to its end: a start after a missed run catches it up
+    (`mailflow.nightly`)."""
+
+    __tablename__ = "scheduled_run"
+
+    job: str = Field(primary_key=True, max_length=40)
+    ran_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -34,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from mailflow import casework, monthly_reports, queue, sealwork
+from mailflow import casework, nightly, queue
 from mailflow.config import Config
 from mailflow.db import open_database, utcnow
 from mailflow.imap import ImapPoller
@@ -139,18 +139,13 @@ class Service:
         if casework.sweep(self.engine, self.config, utcnow()).mails:
             self._wake_relay()
 
-    def _recompute(self) -> None:
-        """Recompute every merchant's seal tier; changes are mailed (nightly by default).
+    def _nightly(self) -> None:
+        """The seal recompute, lifecycle mails and monthly reports (`mailflow.nightly`).
 
         With several worker processes each one's scheduler fires; on PostgreSQL the
         first takes an advisory lock and the others skip (`sealwork.recompute`)."""
-        done = sealwork.recompute(self.engine, self.config, utcnow(), wait=False)
-        if done.skipped:
-            log.debug("seal recompute skipped: another process is running it")
-        elif done.mails:
+        if nightly.run(self.engine, self.config, utcnow()).mails:
             self._wake_relay()
-        if monthly_reports.send(self.engine, self.config, utcnow()):
-            self._wake_relay()  # last month's reports, once each
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
@@ -248,7 +243,7 @@ class Service:
         )
         recompute_at = self.config.scoring.recompute_time
         self.scheduler.add_job(
-            self._recompute,
+            self._nightly,
             CronTrigger(
                 hour=recompute_at.hour,
                 minute=recompute_at.minute,
@@ -259,6 +254,11 @@ class Service:
             coalesce=True,
             misfire_grace_time=3600,
         )
+        now = utcnow()
+        if nightly.missed(self.engine, self.config, now):
+            due = nightly.last_due(self.config, now)
+            log.info("the nightly run due at %s was missed: running it now", due.isoformat())
+            self.scheduler.add_job(self._nightly, next_run_time=now, id="nightly-missed")
 
     def _log_started(self) -> None:
         database = self.engine.url.render_as_string(hide_password=True)

@@ -19,17 +19,18 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
-from mailflow import casework, db, outbox, spool
+from mailflow import casework, db, nightly, outbox, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
-from mailflow.models import MailStatus, OutboxMail, OutboxStatus, StoredMail
+from mailflow.models import MailStatus, OutboxMail, OutboxStatus, ScheduledRun, StoredMail
 from mediation import storage
 from mediation.outgoing import OutgoingMail
 from mediation.storage import Case, CaseDeadline, CaseSequence
@@ -420,3 +421,61 @@ def test_opening_a_case_holds_no_lock_on_the_next_number(pg_engine: Engine) -> N
             other.commit()
         holding.rollback()
     assert int(following.rsplit("-", 1)[1]) == int(taken.rsplit("-", 1)[1]) + 1
+
+
+# ------------------------------------------------------------------ the nightly run
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize("last_run_hours_ago, caught_up", [(50, True), (1, False)])
+def test_a_worker_started_after_a_missed_nightly_run_catches_it_up(
+    tmp_path: Path, trained_model: Path, last_run_hours_ago: int, caught_up: bool
+) -> None:
+    """The nightly run (seal, lifecycle mails, last month's reports) was due two hours ago:
+    a worker starting now runs it at once when it last ran before that (the service was
+    down, or crashed across the minute), and not when it ran since."""
+    url = f"sqlite:///{tmp_path}/nightly.db"
+    engine = db.open_database(url)
+    add_merchant(engine)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        session.add(ScheduledRun(job="nightly", ran_at=now - timedelta(hours=last_run_hours_ago)))
+    zone = ZoneInfo(make_config(tmp_path).siegel.timezone)
+    due = (now - timedelta(hours=2)).astimezone(zone)
+    config_path = write_config(tmp_path, scoring=f'recompute_at = "{due:%H:%M}"')
+    install_model(trained_model, tmp_path / "data")
+    log_path = tmp_path / "worker.log"
+    process = start("worker", config_path, log_path, database_url=url)
+    try:
+        wait_for_log(log_path, "running worker", process)
+        if caught_up:
+            wait_for_log(log_path, "monthly reports of", process)
+        else:
+            time.sleep(2)  # the time a catch-up takes when it is due (above)
+    finally:
+        if process.poll() is None:
+            terminate(process, log_path)
+    with Session(engine) as session:
+        reports = session.scalars(
+            select(OutboxMail.recipient).where(OutboxMail.kind == "merchant.monthly_report")
+        ).all()
+        [ran_at] = session.scalars(select(ScheduledRun.ran_at)).all()
+    engine.dispose()
+    log = log_path.read_text()
+    if caught_up:
+        assert reports == ["service@moebel-fuchs.test"], log
+        assert "was missed: running it now" in log and ran_at >= now, log
+    else:
+        assert reports == [], log
+        assert "missed" not in log and ran_at < now, log
+
+
+def test_the_nightly_run_is_due_at_its_time_today_or_else_yesterday(tmp_path: Path) -> None:
+    config = make_config(tmp_path, scoring={"recompute_at": "03:30"})
+    berlin = ZoneInfo(config.siegel.timezone)
+    assert nightly.last_due(config, datetime(2026, 12, 8, 3, 30, tzinfo=berlin)) == datetime(
+        2026, 12, 8, 3, 30, tzinfo=berlin
+    )
+    assert nightly.last_due(config, datetime(2026, 12, 8, 3, 29, tzinfo=berlin)) == datetime(
+        2026, 12, 7, 3, 30, tzinfo=berlin
+    )

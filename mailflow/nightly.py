@@ -1,0 +1,82 @@
+"""The nightly run: the seal recompute with its lifecycle mails, then last month's
+reports, at `[scoring] recompute_at` in the operator's time zone.
+
+Each part is sent once however often it runs (the tiers mail only changes, lifecycle
+mails and reports are recorded as sent), so a run that the service missed, stopped or
+crashed across that minute, is caught up when it starts again (`missed`), rather than
+a day later. The run's end is recorded in `scheduled_run`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from mailflow import monthly_reports, sealwork
+from mailflow.config import Config
+from mailflow.db import read_scope, session_scope
+from mailflow.models import ScheduledRun
+
+log = logging.getLogger("mailflow.nightly")
+
+JOB = "nightly"
+
+
+@dataclass(frozen=True)
+class NightlyRun:
+    skipped: bool  # another process runs it (PostgreSQL)
+    mails: int
+
+
+def run(engine: Engine, config: Config, now: datetime) -> NightlyRun:
+    """Recompute the seal and send what is due; record the run unless another process
+    held the recompute (it records its own)."""
+    done = sealwork.recompute(engine, config, now, wait=False)
+    if done.skipped:
+        log.debug("seal recompute skipped: another process is running it")
+        return NightlyRun(skipped=True, mails=0)
+    reports = monthly_reports.send(engine, config, now)
+    _record(engine, now)
+    return NightlyRun(skipped=False, mails=done.mails + done.lifecycle_mails + reports)
+
+
+def last_due(config: Config, now: datetime) -> datetime:
+    """The latest moment at or before `now` at which the nightly run was due."""
+    zone = ZoneInfo(config.siegel.timezone)
+    today = now.astimezone(zone).date()
+    for day in (today, today - timedelta(days=1)):
+        due = datetime.combine(day, config.scoring.recompute_time, zone)
+        if due <= now:
+            return due
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def missed(engine: Engine, config: Config, now: datetime) -> bool:
+    """Whether the nightly run was due since it last ran. A database that never recorded
+    one (a new installation) has missed nothing: its first start is recorded instead."""
+    with read_scope(engine) as session:
+        last = session.get(ScheduledRun, JOB)
+        ran_at = last.ran_at if last is not None else None
+    if ran_at is None:
+        _record(engine, now)
+        return False
+    return ran_at < last_due(config, now)
+
+
+def _record(engine: Engine, at: datetime) -> None:
+    """Record a run at `at`; of two processes recording the first run at once, the
+    second's insert is refused and the first's stands."""
+    try:
+        with session_scope(engine) as session:
+            last = session.get(ScheduledRun, JOB)
+            if last is None:
+                session.add(ScheduledRun(job=JOB, ran_at=at))
+            elif last.ran_at < at:
+                last.ran_at = at
+    except IntegrityError:
+        log.debug("nightly run recorded by another process")
