@@ -69,6 +69,7 @@ class MaildirDelivery:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             mailbox.Maildir(path, factory=None, create=True)  # tmp/, new/, cur/
             if _delivered(path, name):
+                _forget_leftovers(path, name)
                 return Answer(250, f"already in maildir {path} as {name}")
             _write(path, name, message)
         except (OSError, mailbox.Error) as error:
@@ -97,6 +98,14 @@ def _delivered(path: Path, name: str) -> bool:
     and a host name after '.'; another host's relay may have written it)."""
     pattern = glob.escape(name) + "*"
     return any(next(path.joinpath(folder).glob(pattern), None) for folder in ("new", "cur"))
+
+
+def _forget_leftovers(path: Path, name: str) -> None:
+    """Remove the copies of `name` left in `tmp/` by a relay that stopped between the
+    link into `new/` and the unlink (killed): the mail was delivered, the copy is litter."""
+    for leftover in path.joinpath("tmp").glob(glob.escape(name) + ".*"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def _write(path: Path, name: str, message: bytes) -> None:

@@ -98,9 +98,17 @@ def test_a_row_sent_again_after_a_crash_is_in_the_maildir_once(
     assert Relay(sqlite_engine, config).run_once() == 2
     folder = tmp_path / "var" / "mail" / "erika@example.org"
     assert len(list((folder / "new").iterdir())) == 2
+    # Killed between the link into new/ and the unlink, it left its copy in tmp/: the
+    # delivery that finds the mail there removes it, and only it.
+    for file in (folder / "new").iterdir():
+        leftover = folder / "tmp" / f"{file.name.rsplit('.', 1)[0]}.4242.99"
+        leftover.write_bytes(file.read_bytes())
     _send_again(sqlite_engine, row_id)
     assert Relay(sqlite_engine, config).run_once() == 1
     assert len(list((folder / "new").iterdir())) == 2
+    [kept] = (folder / "tmp").iterdir()
+    assert "Noch eine" in kept.read_text()
+    kept.unlink()
     for file in (folder / "new").iterdir():  # read, on a host of another name
         file.rename(folder / "cur" / f"{file.name.rsplit('.', 1)[0]}.otherhost:2,S")
     _send_again(sqlite_engine, row_id)
