@@ -156,10 +156,25 @@ def verdict_answer(hits: list[VerdictHit]) -> str | None:
     if any(hit.strength == RESERVED for hit in hits):
         return OTHER
     stated = {hit.answer for hit in hits if hit.strength == STATED}
+    if stated == {POSITIVE, NEGATIVE} and _bare_yes_beside_worded_no(hits):
+        stated = {NEGATIVE}
     denied = {hit.answer for hit in hits if hit.strength == DENIED}
     if len(stated) == 1 and not stated & denied:
         return next(iter(stated))
     return OTHER if stated or denied else None
+
+
+def _bare_yes_beside_worded_no(hits: list[VerdictHit]) -> bool:
+    """Whether every "yes" stated is a bare one and the question's own word is denied
+    ("nicht gelöst", "nothing is solved"): in "Ja, der Händler hat sich gemeldet. Gelöst
+    ist aber nichts" the "yes" answers another question. Never the other way round:
+    beside a worded "yes", a bare "no" leaves the answer open, as closing a case wrongly
+    costs more than mediating it; and "Yes, but the invoice is still wrong" is a yes in
+    part, no answer."""
+    stated = [hit for hit in hits if hit.strength == STATED]
+    return all(hit.rule.endswith("-answer") for hit in stated if hit.answer == POSITIVE) and any(
+        hit.rule.endswith("-negated") for hit in stated if hit.answer == NEGATIVE
+    )
 
 
 def _sentences(text: str) -> list[tuple[list[str], bool]]:
@@ -183,17 +198,42 @@ def _sentences(text: str) -> list[tuple[list[str], bool]]:
 
 def _clauses(words: list[str]) -> tuple[list[int], list[int]]:
     """Per word, where its clause starts and where it ends (exclusive), in one pass each."""
+    closing = [
+        word in _CLAUSE_ENDS and not _particle_aber(words, index)
+        for index, word in enumerate(words)
+    ]
     starts, start = [], 0
-    for index, word in enumerate(words):
+    for index in range(len(words)):
         starts.append(start)
-        if word in _CLAUSE_ENDS:
+        if closing[index]:
             start = index + 1
     ends, end = [0] * len(words), len(words)
     for index in range(len(words) - 1, -1, -1):
         ends[index] = end
-        if words[index] in _CLAUSE_ENDS:
+        if closing[index]:
             end = index
     return starts, ends
+
+
+# Between "aber" and the negator it stresses: "gelöst ist aber gar nichts".
+_STRESS = frozenset({"gar", "überhaupt", "ueberhaupt", "noch", "leider", "immer"})
+
+
+def _particle_aber(words: list[str], index: int) -> bool:
+    """Whether "aber" at `index` stresses a negation in its clause ("gelöst ist aber
+    (gar) nichts") rather than opening a clause of its own: a verb before it, and a
+    negator right after it or after a stressing word."""
+    if words[index] != "aber" or not index or not words[index - 1].isalpha():
+        return False
+    following = words[index + 1 : index + 3]
+    while following and following[0] in _STRESS:
+        following.pop(0)
+    return bool(following) and following[0] in NEGATORS and words[index - 1] in _LINKING_VERBS
+
+
+_LINKING_VERBS = frozenset(
+    {"ist", "sind", "war", "waren", "wurde", "wurden", "hat", "haben", "hatte", "hatten"}
+)
 
 
 def _verdicts(words: list[str], lexicon: Lexicon) -> tuple[list[VerdictHit], list[str]]:

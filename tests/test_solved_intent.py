@@ -101,6 +101,13 @@ def test_clear_answers_are_stated(text: str, intent: str) -> None:
         ("Von wegen gelöst.", NOT_RESOLVED),
         ("Nicht wirklich gelöst, nur verschoben.", NOT_RESOLVED),
         ("Das ist keine Lösung.", NOT_RESOLVED),
+        # "aber" that stresses the negation opens no clause of its own.
+        ("Erledigt ist aber noch nichts.", NOT_RESOLVED),
+        # A bare "yes" to another question beside the question's own word denied (a
+        # black-box run); a bare "no" beside a worded "yes" stays open.
+        ("Ja, der Shop hat sich gemeldet. Gelöst ist aber gar nichts.", NOT_RESOLVED),
+        ("Yes, they replied. But nothing is solved, just a voucher offered.", NOT_RESOLVED),
+        ("Nein, alles gelöst, danke.", OTHER),
         # "I'd love to say yes" says no; a "yes" in irony is none.
         ("Ich würde gerne ja sagen, aber der Händler antwortet nicht mehr.", NOT_RESOLVED),
         ("I'd love to say yes, but they still haven't collected it.", NOT_RESOLVED),
