@@ -72,15 +72,20 @@ def test_jsonl_gives_one_line_per_input_in_order(config_path: Path, tmp_path: Pa
     assert [o.get("id") for o in out] == ["a", 7, None, "c"]
     assert "error" in out[2]
     for result in (out[0], out[1], out[3]):
-        assert set(result) == {"id", "category", "confidence", "language", "auto_reply", "intent"}
+        assert set(result) == {
+            "id", "category", "confidence", "needs_triage", "language", "auto_reply",
+            "auto_reply_kind", "intent",
+        }  # fmt: skip
         assert 0 <= result["confidence"] <= 1
+        assert result["needs_triage"] == (result["confidence"] < 0.6)
     assert (out[0]["category"], out[0]["language"], out[0]["auto_reply"]) == (
         "delivery",
         "de",
         False,
     )
     assert (out[1]["category"], out[1]["language"]) == ("return_refund", "en")
-    assert out[3]["auto_reply"] is True
+    assert (out[3]["auto_reply"], out[3]["auto_reply_kind"]) == (True, "out_of_office")
+    assert out[0]["auto_reply_kind"] == "human"
 
 
 def test_classify_a_mail_file_explains_itself(config_path: Path, tmp_path: Path) -> None:
