@@ -118,7 +118,7 @@ def verdict_hits(text: str, context: str) -> list[VerdictHit]:
             VerdictHit(f"{lexicon.name}-acknowledgement", RESERVED, OTHER, " ".join(said_words))
         ]
     hits: list[VerdictHit] = []
-    verdicts: list[VerdictHit] = []
+    said_verdicts: list[tuple[list[str], list[VerdictHit]]] = []
     request, yes = None, False
     for words, question in sentences:
         said = " ".join(words)
@@ -131,13 +131,14 @@ def verdict_hits(text: str, context: str) -> list[VerdictHit]:
         if question:
             continue  # "Was passiert, wenn ich ablehne?" states nothing
         stated, rest = _verdicts(words, lexicon)
-        verdicts.extend(stated)
+        said_verdicts.append((words, stated))
         if not stated:
             continue
         if weak := _weak_condition(rest, lexicon.weak_condition):
             hits.append(VerdictHit(f"{lexicon.name}-conditional", RESERVED, OTHER, weak))
         if lexicon.partial and (partial := lexicon.partial.search(said)):
             hits.append(VerdictHit(f"{lexicon.name}-partial", RESERVED, OTHER, partial.group(0)))
+    verdicts = _yes_to_another_question(said_verdicts, lexicon.name)
     answer = f"{lexicon.name}-answer"
     # A "yes" said in so many words ("Ja, gelöst, bitte senden Sie mir keine Mails mehr")
     # answers our question whatever else the reply asks for.
@@ -149,6 +150,40 @@ def verdict_hits(text: str, context: str) -> list[VerdictHit]:
     return hits + verdicts
 
 
+def _yes_to_another_question(
+    said: list[tuple[list[str], list[VerdictHit]]], name: str
+) -> list[VerdictHit]:
+    """The verdicts of the sentences `said`, in order; a bare "yes" in a sentence that
+    says something of its own ("Ja, der Händler hat sich gemeldet.") is no answer when a
+    later sentence denies the question's own word in so many words ("Gelöst ist aber
+    gar nichts", "But nothing is solved"): that "yes" answers another question. A "yes"
+    alone ("Yes. Can't believe it got solved so fast.") stays one, and a bare "no" is
+    never turned (closing a case wrongly costs more than mediating it)."""
+    verdicts = [hit for _, stated in said for hit in stated]
+    for place, (words, stated) in enumerate(said):
+        if len(stated) != 1 or stated[0].rule != f"{name}-answer":
+            continue
+        [bare] = stated
+        own = [w for w in words if w[0].isalnum() and w not in _AFTER_ANSWER | _GREETINGS]
+        if bare.answer != POSITIVE or len(own) < 3:
+            continue
+        later = [hit for _, hits in said[place + 1 :] for hit in hits]
+        if any(_denies_outright(hit, name) for hit in later):
+            verdicts[verdicts.index(bare)] = VerdictHit(
+                f"{name}-answer-elsewhere", DENIED, POSITIVE, bare.words
+            )
+    return verdicts
+
+
+def _denies_outright(hit: VerdictHit, name: str) -> bool:
+    """A "yes" word negated at close range: "nicht gelöst", "nothing is solved",
+    "gelöst ist aber gar nichts" (not "can't believe it got solved")."""
+    if hit.strength != STATED or hit.answer != NEGATIVE or not hit.rule.endswith("-negated"):
+        return False
+    words = hit.words.split()
+    return (words[0] in _NEGATES and len(words) <= 3) or (words[-1] in _NEGATES and len(words) <= 5)
+
+
 def verdict_answer(hits: list[VerdictHit]) -> str | None:
     """What the hits settle: POSITIVE or NEGATIVE when the reply states one and only that,
     OTHER when it reserves its answer, denies one without stating the other, or says
@@ -156,25 +191,10 @@ def verdict_answer(hits: list[VerdictHit]) -> str | None:
     if any(hit.strength == RESERVED for hit in hits):
         return OTHER
     stated = {hit.answer for hit in hits if hit.strength == STATED}
-    if stated == {POSITIVE, NEGATIVE} and _bare_yes_beside_worded_no(hits):
-        stated = {NEGATIVE}
     denied = {hit.answer for hit in hits if hit.strength == DENIED}
     if len(stated) == 1 and not stated & denied:
         return next(iter(stated))
     return OTHER if stated or denied else None
-
-
-def _bare_yes_beside_worded_no(hits: list[VerdictHit]) -> bool:
-    """Whether every "yes" stated is a bare one and the question's own word is denied
-    ("nicht gelöst", "nothing is solved"): in "Ja, der Händler hat sich gemeldet. Gelöst
-    ist aber nichts" the "yes" answers another question. Never the other way round:
-    beside a worded "yes", a bare "no" leaves the answer open, as closing a case wrongly
-    costs more than mediating it; and "Yes, but the invoice is still wrong" is a yes in
-    part, no answer."""
-    stated = [hit for hit in hits if hit.strength == STATED]
-    return all(hit.rule.endswith("-answer") for hit in stated if hit.answer == POSITIVE) and any(
-        hit.rule.endswith("-negated") for hit in stated if hit.answer == NEGATIVE
-    )
 
 
 def _sentences(text: str) -> list[tuple[list[str], bool]]:
@@ -221,14 +241,16 @@ _STRESS = frozenset({"gar", "überhaupt", "ueberhaupt", "noch", "leider", "immer
 
 def _particle_aber(words: list[str], index: int) -> bool:
     """Whether "aber" at `index` stresses a negation in its clause ("gelöst ist aber
-    (gar) nichts") rather than opening a clause of its own: a verb before it, and a
-    negator right after it or after a stressing word."""
-    if words[index] != "aber" or not index or not words[index - 1].isalpha():
+    (gar) nichts") rather than opening a clause of its own ("gelöst war aber nicht
+    einfach"): a linking verb before it, and after it (and a stressing word) a negator
+    that ends the clause."""
+    if words[index] != "aber" or not index or words[index - 1] not in _LINKING_VERBS:
         return False
-    following = words[index + 1 : index + 3]
-    while following and following[0] in _STRESS:
-        following.pop(0)
-    return bool(following) and following[0] in NEGATORS and words[index - 1] in _LINKING_VERBS
+    after = index + 1
+    while after < len(words) and words[after] in _STRESS:
+        after += 1
+    ends = after + 1 == len(words) or (after + 1 < len(words) and not words[after + 1][0].isalnum())
+    return after < len(words) and words[after] in _NEGATES and ends
 
 
 _LINKING_VERBS = frozenset(

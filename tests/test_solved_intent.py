@@ -141,6 +141,26 @@ def test_the_rules_read_what_is_said(text: str, expected: str | None) -> None:
     assert settled(text, SOLVED) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A "yes" alone beside a negation that is no denial (a review of the rule above).
+        "Yes. Can't believe it got solved so fast.",
+        "Yes thanks. Never had an issue fixed this fast.",
+        "Yes. It's not just solved, they also sent a voucher.",
+        "Ja. Nicht bloß gelöst, sondern auch ein Gutschein dazu.",
+        "Ja. Das hat sich nicht von allein erledigt, Ihre Nachricht hat geholfen.",
+        # A "yes" with words of its own, and a negator far from the verdict word.
+        "Yes, they replied. I can't believe it got solved so fast.",
+        # "aber" before a negator that does not end the clause: a clause of its own.
+        "Ja alles geklärt war aber nicht einfach",
+        "Das Problem ist gelöst war aber nicht einfach.",
+    ],
+)
+def test_a_satisfied_customer_is_not_read_as_not_solved(text: str) -> None:
+    assert settled(text, SOLVED) != NOT_RESOLVED
+
+
 # ------------------------------------------------------------------ with the model
 
 
