@@ -395,6 +395,8 @@ def insert_case(session: Session, case: Case) -> Case:
     session.add(case)
     cache.new_case_events[case.id] = []
     cache.caseless_customers.discard(case.customer_id)
+    if case.customer_id in cache.open_cases:
+        cache.open_cases[case.customer_id].append(case)
     cache.opened.add(case.ref)
     return case
 
@@ -527,10 +529,15 @@ def open_cases_per_mediator(session: Session, mediators: Sequence[str]) -> dict[
 
 
 def open_cases_of(session: Session, customer_id: int, merchant_id: int) -> list[Case]:
-    """The customer's open cases about the merchant, newest first (none, without a
-    query, for a customer this unit of work created and opened no case for)."""
-    if customer_id in _transaction_cache(session).caseless_customers:
+    """The customer's open cases about the merchant, newest first: without a query for
+    a customer this unit of work created and opened no case for, or whose open cases
+    `preload_customers` read (the cases as they are now, those opened since included)."""
+    cache = _transaction_cache(session)
+    if customer_id in cache.caseless_customers:
         return []
+    if (known := cache.open_cases.get(customer_id)) is not None:
+        cases = [c for c in known if c.merchant_id == merchant_id and c.state not in CLOSED]
+        return sorted(cases, key=lambda case: case.id or 0, reverse=True)
     query = (
         select(Case)
         .where(
@@ -627,15 +634,27 @@ def _known_without_reading(session: Session, customer: Customer) -> None:
 
 
 def preload_customers(session: Session, addresses: Iterable[str]) -> None:
-    """Read the customers of many mails at once (a batch), so that `ensure_customer`
-    finds the known ones without a query each."""
+    """Read the customers of many mails at once (a batch), and their open cases, so that
+    `ensure_customer` and `open_cases_of` find them without a query each."""
     cache = _transaction_cache(session)
     wanted = {address.lower() for address in addresses} - cache.customers_read
-    if wanted:
-        query = select(Customer).where(Customer.address.in_(wanted))  # type: ignore[attr-defined]
-        with session.no_autoflush:  # customers are written by Core only
-            cache.customers.update({row.address: row for row in session.scalars(query)})
-        cache.customers_read |= wanted
+    if not wanted:
+        return
+    query = select(Customer).where(Customer.address.in_(wanted))  # type: ignore[attr-defined]
+    with session.no_autoflush:  # customers are written by Core only
+        found = list(session.scalars(query))
+    cache.customers.update({row.address: row for row in found})
+    cache.customers_read |= wanted
+    ids = [row.id for row in found]
+    if ids:
+        cases = select(Case).where(
+            Case.customer_id.in_(ids),  # type: ignore[attr-defined]
+            Case.state.not_in(list(CLOSED)),  # type: ignore[attr-defined]
+        )
+        for customer_id in ids:
+            cache.open_cases.setdefault(customer_id, [])  # type: ignore[arg-type]
+        for case in session.scalars(cases):
+            cache.open_cases[case.customer_id].append(case)
 
 
 def _next_case_id(session: Session) -> int:
@@ -739,6 +758,9 @@ class _TransactionCache:
         """SQLite: the last id given to a new row, per table (`_new_id`)."""
         self.caseless_customers: set[int] = set()
         """Customers created in this unit of work that have no case yet."""
+        self.open_cases: dict[int, list[Case]] = {}
+        """The cases, open when read, of the customers `preload_customers` found, by
+        customer id; the cases opened for them since added (`insert_case`)."""
         self.opened: set[str] = set()
         """The references of the cases opened in this unit of work."""
         self.case_numbers: dict[int, int] = {}

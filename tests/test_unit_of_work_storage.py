@@ -189,6 +189,57 @@ def test_a_new_customer_has_no_open_case_to_look_up(engine: Engine) -> None:
         assert [c.ref for c in storage.open_cases_of(session, new.id, fuchs.id)] == [case.ref]  # type: ignore[arg-type]
 
 
+def test_a_batchs_known_customers_have_their_open_cases_read_once(engine: Engine) -> None:
+    """`preload_customers` reads the open cases of the customers it finds in the same
+    breath: the repeat-complaint check of each mail asks no more, and still sees the
+    cases as they are now (opened or closed in this unit of work)."""
+    with session_scope(engine) as session:
+        fuchs = Merchant(slug="fuchs", name="Fuchs", support_addresses=[], created_at=NOW)
+        dachs = Merchant(slug="dachs", name="Dachs", support_addresses=[], created_at=NOW)
+        session.add_all([fuchs, dachs])
+        session.flush()
+        known = storage.ensure_customer(session, "known@example.org", "K", "de", NOW)
+        other = storage.ensure_customer(session, "other@example.org", "O", "de", NOW)
+        for ref, state, merchant in [
+            ("SSG-2026-900301", "awaiting_merchant", fuchs),
+            ("SSG-2026-900302", "closed_resolved", fuchs),
+            ("SSG-2026-900303", "in_mediation", dachs),
+        ]:
+            storage.insert_case(
+                session,
+                Case(
+                    ref=ref, state=state, customer_id=known.id, merchant_id=merchant.id,
+                    opened_at=NOW, updated_at=NOW,
+                ),
+            )  # fmt: skip
+    selects: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: selects.append(a[2]) if "FROM cases" in a[2] else None,
+    )
+    with session_scope(engine) as session:
+        storage.preload_customers(session, ["Known@Example.org"])
+        assert len(selects) == 1
+
+        def open_refs(merchant: Merchant) -> list[str]:
+            return [c.ref for c in storage.open_cases_of(session, known.id, merchant.id)]  # type: ignore[arg-type]
+
+        assert open_refs(fuchs) == ["SSG-2026-900301"]
+        assert open_refs(dachs) == ["SSG-2026-900303"]
+        added = Case(
+            ref="SSG-2026-900304", state="awaiting_merchant", customer_id=known.id,
+            merchant_id=fuchs.id, opened_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+        storage.insert_case(session, added)
+        assert open_refs(fuchs) == ["SSG-2026-900304", "SSG-2026-900301"]
+        storage.load_case(session, "SSG-2026-900301").state = "closed_resolved"  # type: ignore[union-attr]
+        assert open_refs(fuchs) == ["SSG-2026-900304"]
+        selects_so_far = len(selects)
+        assert storage.open_cases_of(session, other.id, fuchs.id) == []  # type: ignore[arg-type]
+        assert len(selects) == selects_so_far + 1  # not preloaded: looked up
+
+
 def test_merchants_and_customers_are_read_once_and_stay_current(engine: Engine) -> None:
     """The merchant list is read once per unit of work, yet includes one added in it; a
     customer is the same record each time it is asked for."""
