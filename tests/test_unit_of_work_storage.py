@@ -34,6 +34,17 @@ def event_row(case: Case, kind: str) -> CaseEvent:
     return CaseEvent(case_id=case.id, at=NOW, kind=kind, actor="system", state_after="x")  # type: ignore[arg-type]
 
 
+def case_selects(engine: Engine) -> list[str]:
+    """The statements that read the cases table from now on, as they are run."""
+    selects: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: selects.append(a[2]) if "FROM cases" in a[2] else None,
+    )
+    return selects
+
+
 def test_case_numbers_count_on_in_memory_and_are_written_at_commit(engine: Engine) -> None:
     """Openings in one unit of work get consecutive numbers; the next unit of work goes
     on after them; a rolled-back one leaves the counter where it was (SQLite) or a gap
@@ -166,12 +177,7 @@ def test_a_new_customer_has_no_open_case_to_look_up(engine: Engine) -> None:
         session.add(fuchs)
         session.flush()
         known = storage.ensure_customer(session, "known@example.org", "K", "de", NOW)
-    selects: list[str] = []
-    event.listen(
-        engine,
-        "before_cursor_execute",
-        lambda *a: selects.append(a[2]) if "FROM cases" in a[2] else None,
-    )
+    selects = case_selects(engine)
     with session_scope(engine) as session:
         storage.preload_customers(session, ["known@example.org"])
         again = storage.ensure_customer(session, "known@example.org", "K", "de", NOW)
@@ -212,12 +218,7 @@ def test_a_batchs_known_customers_have_their_open_cases_read_once(engine: Engine
                     opened_at=NOW, updated_at=NOW,
                 ),
             )  # fmt: skip
-    selects: list[str] = []
-    event.listen(
-        engine,
-        "before_cursor_execute",
-        lambda *a: selects.append(a[2]) if "FROM cases" in a[2] else None,
-    )
+    selects = case_selects(engine)
     with session_scope(engine) as session:
         storage.preload_customers(session, ["Known@Example.org"])
         assert len(selects) == 1
