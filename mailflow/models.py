@@ -139,8 +139,8 @@ class ImapCheckpoint(SQLModel, table=True):
 
 
 class ScheduledRun(SQLModel, table=True):
-    """When a daily job last ran to its end: a start after a missed run catches it up
-    (`mailflow.nightly`)."""
+    """When a daily job last ran to its end (or, before its first run, when the service
+    first started with it): a start after a missed run catches it up (`mailflow.nightly`)."""
 
     __tablename__ = "scheduled_run"
 

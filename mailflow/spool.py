@@ -202,16 +202,24 @@ def _run(
     connection: Connection, kind: str, values: dict[str, Any], count: int
 ) -> list[tuple[Any, ...]]:
     """The rows of the statement, run on the driver's own cursor: SQLAlchemy's result
-    objects cost more than the statement. Errors come as SQLAlchemy's (`IntegrityError`)."""
-    sql, order = _statement(connection.dialect, kind, count)
+    objects cost more than the statement. Errors come as SQLAlchemy's (`IntegrityError`),
+    and a connection the error shows lost is invalidated, as SQLAlchemy's own execution
+    does (`connection_invalidated`: `Spool` tries the batch again on a new one)."""
+    dialect = connection.dialect
+    sql, order = _statement(dialect, kind, count)
     parameters = tuple(values[name] for name in order) if order is not None else values
-    driver_error = connection.dialect.loaded_dbapi.Error
+    driver_error = dialect.loaded_dbapi.Error
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, parameters)
         return cursor.fetchall()
     except driver_error as error:
-        raise DBAPIError.instance(sql, parameters, error, driver_error) from error
+        lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, parameters, error, driver_error, dialect=dialect, connection_invalidated=lost
+        ) from error
     finally:
         cursor.close()
 
@@ -322,6 +330,7 @@ def _store_once(
 
 @contextlib.contextmanager
 def _transaction(database: Engine | Connection) -> Iterator[Connection]:
+    """A transaction on the held connection, or on one the engine lends for it."""
     if isinstance(database, Connection):
         with database.begin():
             yield database
@@ -406,22 +415,26 @@ class Spool:
         return [(waiter, result) for (_, waiter), result in zip(batch, results, strict=True)]
 
     def _store(self, arrivals: list[Arrival]) -> list[Stored]:
-        """`store()` on the connection this thread holds. A held connection that fails is
+        """`store()` on the connection this thread holds. A held connection found lost is
         let go and the batch tried once more on a new one: the pool checks a connection
-        only when it hands it out, and the database may have restarted since."""
+        only when it hands it out, and the database may have restarted since. Any other
+        failure (a lock held past the timeout, a bad mail) is the batch's, at once."""
         for _ in range(2):
             new = self._connection is None
             if self._connection is None:
                 self._connection = self.engine.connect()
             try:
                 return store(self._connection, arrivals)
-            except Exception:
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
                 self._let_go()
                 if new:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _let_go(self) -> None:
+        """Give the held connection back (a lost one is discarded by the pool)."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
             with contextlib.suppress(Exception):  # a broken one is discarded by the pool
