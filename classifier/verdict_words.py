@@ -172,6 +172,12 @@ PROPOSAL_WORDS = Lexicon(
             ACCEPT,
         ),
         (
+            # The strongest yes, for all its negator.
+            "proposal-agree-more",
+            re.compile(r"\b(?:couldn'?t|could not|can'?t|cannot) agree more\b"),
+            ACCEPT,
+        ),
+        (
             "proposal-refusal",
             re.compile(
                 r"\bkommt (?:fuer (?:mich|uns) )?(?:nicht|keinesfalls|ueberhaupt nicht) in "

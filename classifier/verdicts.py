@@ -48,7 +48,7 @@ _ABBREVIATIONS = frozenset(
     {"dr", "nr", "ca", "bzw", "inkl", "evtl", "ggf", "z", "b", "u", "a", "mr", "mrs", "ms", "st"}
 )
 # Negators of a verdict: `NEGATORS` and the words that refuse in so many words.
-_NEGATES = (NEGATORS | {"unable", "unwilling", "refuse", "refuses"}) - {"nor"}
+_NEGATES = (NEGATORS | {"unable", "unwilling", "refuse", "refuses", "niemand"}) - {"nor"}
 # How far the rules look from a verdict word, within its clause.
 _REACH = 12
 # An embedded question asks, it states nothing: "ob das gelöst ist", "whether I accept".

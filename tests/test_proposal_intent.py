@@ -99,6 +99,11 @@ def test_explicit_verdicts_are_stated(text: str, intent: str) -> None:
         ("I accept, even if it is less than I wanted.", ACCEPT),
         ("Wir nehmen den Vorschlag an. Falls Sie Fragen haben, melden Sie sich.", ACCEPT),
         ("Keine Einwände.", ACCEPT),
+        # An idiom's negator says yes; "niemand" says no (a review found both read the
+        # other way round: a rejection, and an acceptance nobody gave).
+        ("Yes. I couldn't agree more.", ACCEPT),
+        ("Niemand hier ist einverstanden.", REJECT),
+        ("Einverstanden ist aber noch niemand.", OTHER),
         ("Kommt für uns nicht in Frage.", REJECT),
         # A verdict in a question, reported of another party or about a fact is none.
         ("Was passiert, wenn ich ablehne?", None),
