@@ -5,6 +5,7 @@ nothing about a person on a public page."""
 
 from __future__ import annotations
 
+import http.client
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -16,11 +17,13 @@ from starlette.testclient import TestClient
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.web.app import create_app
+from mailflow.web.server import WebServer
 from mediation import badges, feedback_store, seal, storage
 from mediation.rating_store import GivenRating
 from mediation.rating_store import save as save_rating
 from mediation.storage import Case, Customer, Merchant
 from mediation.workflow import State
+from tests.net import free_port
 
 NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 CUSTOMER = "erika.kundin@example.org"
@@ -173,6 +176,33 @@ def test_unknown_and_withdrawn_merchants_get_a_clear_404(client: TestClient) -> 
         assert "Kein Siegel unter dieser Adresse" in response.text
     english = client.get("/siegel/entzogen", headers={"Accept-Language": "en"})
     assert "No seal at this address" in english.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["//evil.example/login", "/%2F%2Fevil.example", "/%5Cevil.example", "///evil.example/x"],
+)
+def test_the_language_switch_stays_on_this_site_whatever_the_path(
+    sqlite_engine: Engine, config: Config, path: str
+) -> None:
+    """The switch links to the requested path in the other language; a path that starts
+    with two slashes (or a backslash, which browsers read as one) must not make it a
+    link to another host (a black-box run: "//evil.example/login" on our 404 page).
+    Sent as raw request lines through the real server, as a browser would."""
+    port = free_port()
+    server = WebServer(config, engine=sqlite_engine, port=port).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        page = response.read().decode()
+        connection.close()
+    finally:
+        server.stop()
+    assert response.status == 404
+    [href] = re.findall(r'href="([^"]*)"[^>]*id="language-switch"', page)
+    assert href.startswith("/") and not href.startswith(("//", "/\\"))
+    assert "evil.example" in href  # the same page, named in our own site's path
 
 
 def test_a_method_a_page_does_not_take_is_405_with_allow_not_a_missing_seal(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import Engine
@@ -71,9 +71,12 @@ def mailed_in(request: Request, language: str) -> None:
 
 
 def switch_url(request: Request, target: str) -> str:
-    """This page in language `target`, keeping its other query parameters."""
+    """This page in language `target`, keeping its other query parameters. The path is
+    the request's, quoted and with one leading slash: "//evil.example/x" (or "/\\evil...",
+    which browsers read alike) must not become a link to another site."""
     query = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
-    return f"{request.url.path}?{urlencode([*query, ('lang', target)])}"
+    path = "/" + quote(request.url.path).lstrip("/")
+    return f"{path}?{urlencode([*query, ('lang', target)])}"
 
 
 def render(
