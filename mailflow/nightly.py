@@ -2,9 +2,10 @@
 reports, at `[scoring] recompute_at` in the operator's time zone.
 
 Each part is sent once however often it runs (the tiers mail only changes, lifecycle
-mails and reports are recorded as sent), so a run that the service missed, stopped or
-crashed across that minute, is caught up when it starts again (`missed`), rather than
-a day later. The run's end is recorded in `scheduled_run`.
+mails and reports are recorded as sent), so a run that the service missed (stopped or
+crashed across that minute) or that failed is caught up (`missed`: at a worker's start
+and by the maintenance every minute) rather than a day later. The run's end is recorded
+in `scheduled_run`.
 """
 
 from __future__ import annotations

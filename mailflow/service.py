@@ -100,6 +100,7 @@ class Service:
             raise ValueError("a service runs at least one part")
         self.engine = engine or open_database(config.database_url)
         self.stop_event = threading.Event()
+        self._nightly_running = threading.Lock()
         self.worker_threads = worker_threads
         self.worker = Worker(self.engine, config) if Part.WORKER in self.parts else None
         self.relay = Relay(self.engine, config) if Part.RELAY in self.parts else None
@@ -128,6 +129,8 @@ class Service:
             )
         if self.relay:
             self.relay.recover(utcnow())
+        if self.worker and nightly.missed(self.engine, self.config, utcnow()):
+            self._nightly()  # one that failed, or was missed while no worker ran
 
     def _wake_relay(self) -> None:
         # A relay in another process finds the new rows at its next poll.
@@ -143,9 +146,15 @@ class Service:
         """The seal recompute, lifecycle mails and monthly reports (`mailflow.nightly`).
 
         With several worker processes each one's scheduler fires; on PostgreSQL the
-        first takes an advisory lock and the others skip (`sealwork.recompute`)."""
-        if nightly.run(self.engine, self.config, utcnow()).mails:
-            self._wake_relay()
+        first takes an advisory lock and the others skip (`sealwork.recompute`). In one
+        process the scheduled run and a catch-up never overlap: the later one skips."""
+        if not self._nightly_running.acquire(blocking=False):
+            return
+        try:
+            if nightly.run(self.engine, self.config, utcnow()).mails:
+                self._wake_relay()
+        finally:
+            self._nightly_running.release()
 
     def _thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
-from mailflow import casework, db, nightly, outbox, spool
+from mailflow import casework, db, nightly, outbox, service, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import MailStatus, OutboxMail, OutboxStatus, ScheduledRun, StoredMail
@@ -455,10 +455,8 @@ def test_a_worker_started_after_a_missed_nightly_run_catches_it_up(
     finally:
         if process.poll() is None:
             terminate(process, log_path)
+    reports = reports_to(engine)
     with Session(engine) as session:
-        reports = session.scalars(
-            select(OutboxMail.recipient).where(OutboxMail.kind == "merchant.monthly_report")
-        ).all()
         [ran_at] = session.scalars(select(ScheduledRun.ran_at)).all()
     engine.dispose()
     log = log_path.read_text()
@@ -479,3 +477,42 @@ def test_the_nightly_run_is_due_at_its_time_today_or_else_yesterday(tmp_path: Pa
     assert nightly.last_due(config, datetime(2026, 12, 8, 3, 29, tzinfo=berlin)) == datetime(
         2026, 12, 7, 3, 30, tzinfo=berlin
     )
+
+
+def test_a_nightly_run_that_failed_is_run_again_by_the_minutes_maintenance(
+    tmp_path: Path, trained_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly run failed (its end was not recorded) while the worker kept running:
+    the maintenance that runs every minute catches it up, without a restart."""
+    url = f"sqlite:///{tmp_path}/nightly.db"
+    engine = db.open_database(url)
+    add_merchant(engine)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        session.add(ScheduledRun(job="nightly", ran_at=now))
+    zone = ZoneInfo(make_config(tmp_path).siegel.timezone)
+    due = (now - timedelta(hours=2)).astimezone(zone)
+    config = make_config(tmp_path, database={"url": url}, scoring={"recompute_at": f"{due:%H:%M}"})
+    install_model(trained_model, tmp_path / "data")
+    monkeypatch.setattr(service, "MAINTENANCE_SECONDS", 0.2)
+    running = service.Service(config, engine, parts={service.Part.WORKER})
+    running.start()
+    try:
+        time.sleep(0.5)
+        assert reports_to(engine) == []  # ran since it was due: nothing to catch up
+        with session_scope(engine) as session:  # as if the run at `due` had failed
+            session.get(ScheduledRun, "nightly").ran_at = now - timedelta(hours=50)  # type: ignore[union-attr]
+        deadline = time.monotonic() + 20
+        while not reports_to(engine):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        running.stop()
+    assert reports_to(engine) == ["service@moebel-fuchs.test"]
+    engine.dispose()
+
+
+def reports_to(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        query = select(OutboxMail.recipient).where(OutboxMail.kind == "merchant.monthly_report")
+        return list(session.scalars(query))
