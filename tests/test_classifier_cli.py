@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from classifier import DEFAULT_TRIAGE_THRESHOLD
 from mailflow import casework
 from mailflow.config import load
 from tests.conftest import TEST_DOMAIN, TEST_SECRET
@@ -77,7 +78,7 @@ def test_jsonl_gives_one_line_per_input_in_order(config_path: Path, tmp_path: Pa
             "auto_reply_kind", "intent",
         }  # fmt: skip
         assert 0 <= result["confidence"] <= 1
-        assert result["needs_triage"] == (result["confidence"] < 0.6)
+        assert result["needs_triage"] == (result["confidence"] < DEFAULT_TRIAGE_THRESHOLD)
     assert (out[0]["category"], out[0]["language"], out[0]["auto_reply"]) == (
         "delivery",
         "de",
