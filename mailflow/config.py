@@ -288,6 +288,9 @@ class WebSection:
     X-Forwarded-Proto name the client: the per-client limits count the real client, not
     the proxy. Any other peer is the client itself."""
     operator_login_window_minutes: int = 15
+    request_head_seconds: float = 10.0
+    """How long a connection may take to send a request's line and header, after it
+    opened or after the previous answer (`mailflow.web.head_timeout`)."""
     trial_notice_days: int = 14
     """Lifecycle mails: the trial's end, this many days before."""
     expiry_notice_days: int = 30
@@ -502,7 +505,7 @@ def _check_web(web: WebSection) -> None:
         "rating_link_days", "form_minutes", "feedback_confirm_hours",
         "feedback_per_address_per_day", "feedback_per_ip_per_hour",
         "trial_notice_days", "expiry_notice_days",
-        "operator_login_failures", "operator_login_window_minutes",
+        "operator_login_failures", "operator_login_window_minutes", "request_head_seconds",
     ):  # fmt: skip
         if getattr(web, key) <= 0:
             raise ConfigError(f"[web] {key}", f"must be greater than 0, got {getattr(web, key)}")

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -23,6 +26,7 @@ from mediation.rating_store import GivenRating
 from mediation.rating_store import save as save_rating
 from mediation.storage import Case, Customer, Merchant
 from mediation.workflow import State
+from tests.conftest import make_config
 from tests.net import free_port
 
 NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
@@ -203,6 +207,31 @@ def test_the_language_switch_stays_on_this_site_whatever_the_path(
     [href] = re.findall(r'href="([^"]*)"[^>]*id="language-switch"', page)
     assert href.startswith("/") and not href.startswith(("//", "/\\"))
     assert "evil.example" in href  # the same page, named in our own site's path
+
+
+def test_a_connection_that_sends_its_request_head_too_slowly_is_closed(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """`[web] request_head_seconds`: a client that opened a connection and dribbles its
+    header (slowloris) or sends nothing is closed after that long, also after a first
+    answer on a kept-alive connection; a request sent in time is answered."""
+    config = make_config(tmp_path, web={"request_head_seconds": 0.5})
+    port = free_port()
+    server = WebServer(config, engine=sqlite_engine, port=port).start()
+    try:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+        dribbling = socket.create_connection(("127.0.0.1", port), timeout=5)
+        dribbling.sendall(b"GET /siegel/x HTTP/1.1\r\nHost: a\r\n")
+        kept = socket.create_connection(("127.0.0.1", port), timeout=5)
+        kept.sendall(b"GET /siegel/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert kept.recv(12) == b"HTTP/1.1 404"
+        started = time.monotonic()
+        for connection in (silent, dribbling, kept):
+            while connection.recv(65536):  # the rest of an answer, then the close
+                pass
+        assert time.monotonic() - started < 4
+    finally:
+        server.stop()
 
 
 def test_a_method_a_page_does_not_take_is_405_with_allow_not_a_missing_seal(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from mailflow.config import Config
 from mailflow.db import DEFAULT_BUSY_TIMEOUT_SECONDS, make_engine, open_database, utcnow
+from mailflow.web import head_timeout
 from mailflow.web.app import create_app
 
 log = logging.getLogger("mailflow.web")
@@ -53,6 +54,7 @@ def _uvicorn_config(app: object, config: Config, port: int | None) -> uvicorn.Co
         access_log=False,
         lifespan="off",
         server_header=False,
+        http=head_timeout.protocol(config.web.request_head_seconds),
         # Behind a trusted proxy, the client's address and scheme are its X-Forwarded-*.
         proxy_headers=True,
         forwarded_allow_ips=list(config.web.trusted_proxies),
