@@ -129,8 +129,19 @@ class Service:
             )
         if self.relay:
             self.relay.recover(utcnow())
-        if self.worker and nightly.missed(self.engine, self.config, utcnow()):
-            self._nightly()  # one that failed, or was missed while no worker ran
+        if self.worker:
+            self._catch_up_nightly()
+
+    def _catch_up_nightly(self) -> None:
+        """Run the nightly run now if it was due since it last ran to its end: missed
+        while no worker ran, or failed (at start and with the maintenance every minute)."""
+        now = utcnow()
+        if nightly.missed(self.engine, self.config, now):
+            due = nightly.last_due(self.config, now)
+            log.info("the nightly run due at %s was missed: running it now", due.isoformat())
+            self.scheduler.add_job(
+                self._nightly, next_run_time=now, id="nightly-missed", replace_existing=True
+            )
 
     def _wake_relay(self) -> None:
         # A relay in another process finds the new rows at its next poll.
@@ -263,11 +274,6 @@ class Service:
             coalesce=True,
             misfire_grace_time=3600,
         )
-        now = utcnow()
-        if nightly.missed(self.engine, self.config, now):
-            due = nightly.last_due(self.config, now)
-            log.info("the nightly run due at %s was missed: running it now", due.isoformat())
-            self.scheduler.add_job(self._nightly, next_run_time=now, id="nightly-missed")
 
     def _log_started(self) -> None:
         database = self.engine.url.render_as_string(hide_password=True)
