@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from classifier import autoreply
 from classifier.autoreply import (
     AUTO_REPLY_KINDS,
     AUTO_REPLY_RULES,
@@ -549,3 +550,8 @@ def test_matching_hostile_text_stays_fast(text):
     """Texts built to make the rules backtrack are read in well under 50 ms (the body is
     cut at a bound and no pattern nests repetition)."""
     assert cpu_seconds(lambda: match_auto_reply("Re: x " * 200, text)) < 0.05
+
+
+def test_the_evidence_that_may_not_tip_the_model_names_existing_rules():
+    """`_SENDER_MARKS` names rules by id: a renamed rule would silently tip again."""
+    assert autoreply._SENDER_MARKS.issubset(rule.id for rule in AUTO_REPLY_RULES)
