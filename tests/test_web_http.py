@@ -173,13 +173,22 @@ def test_only_consented_and_released_praise_is_shown_and_nothing_about_a_person(
 def test_unknown_and_withdrawn_merchants_get_a_clear_404(client: TestClient) -> None:
     """Unknown slugs, withdrawn seals and unknown paths: the not-found page, 404, with
     the security headers, in the request's language."""
-    for path in ("/siegel/gibt-es-nicht", "/siegel/entzogen", "/irgendwo"):
+    for path in ("/siegel/gibt-es-nicht", "/siegel/entzogen"):
         response = client.get(path)
         assert response.status_code == 404, path
         assert_secure(response)
         assert "Kein Siegel unter dieser Adresse" in response.text
     english = client.get("/siegel/entzogen", headers={"Accept-Language": "en"})
     assert "No seal at this address" in english.text
+    # Elsewhere only a page is missing, not a seal (a black-box run found "/" and
+    # "/robots.txt" telling visitors that a seal shown there is not genuine).
+    for path in ("/", "/irgendwo", "/robots.txt"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert_secure(response)
+        assert "Seite nicht gefunden" in response.text and "Kein Siegel" not in response.text
+    english = client.get("/", headers={"Accept-Language": "en"})
+    assert "Page not found" in english.text and "No seal" not in english.text
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,10 @@ def not_found(request: Request, exc: Exception) -> Response:
         if allowed:
             response.headers["Allow"] = allowed
         return response
-    return pages.render(request, "not_found.html", {}, status_code=404)
+    # Under /siegel/ a page that is not there is a seal that is not (a copied badge's
+    # link); elsewhere (/, a mistyped link) it is only a page that is not there.
+    seal = request.url.path.startswith("/siegel/")
+    return pages.render(request, "not_found.html", {"seal": seal}, status_code=404)
 
 
 def server_error(request: Request, exc: Exception) -> Response:
