@@ -394,7 +394,6 @@ def insert_case(session: Session, case: Case) -> Case:
     make_transient_to_detached(case)
     session.add(case)
     cache.new_case_events[case.id] = []
-    cache.caseless_customers.discard(case.customer_id)
     if case.customer_id in cache.open_cases:
         cache.open_cases[case.customer_id].append(case)
     cache.opened.add(case.ref)
@@ -530,11 +529,9 @@ def open_cases_per_mediator(session: Session, mediators: Sequence[str]) -> dict[
 
 def open_cases_of(session: Session, customer_id: int, merchant_id: int) -> list[Case]:
     """The customer's open cases about the merchant, newest first: without a query for
-    a customer this unit of work created and opened no case for, or whose open cases
-    `preload_customers` read (the cases as they are now, those opened since included)."""
+    a customer this unit of work created, or whose open cases `preload_customers` read
+    (the cases as they are now, those opened since included)."""
     cache = _transaction_cache(session)
-    if customer_id in cache.caseless_customers:
-        return []
     if (known := cache.open_cases.get(customer_id)) is not None:
         cases = [c for c in known if c.merchant_id == merchant_id and c.state not in CLOSED]
         return sorted(cases, key=lambda case: case.id or 0, reverse=True)
@@ -629,7 +626,7 @@ def _known_without_reading(session: Session, customer: Customer) -> None:
     make_transient_to_detached(customer)
     session.add(customer)
     cache = _transaction_cache(session)
-    cache.caseless_customers.add(customer.id)  # type: ignore[arg-type]
+    cache.open_cases[customer.id] = []  # type: ignore[index]
     cache.customers[customer.address] = customer
 
 
@@ -756,11 +753,10 @@ class _TransactionCache:
         """The addresses looked up in this unit of work, found or not."""
         self.last_ids: dict[str, int] = {}
         """SQLite: the last id given to a new row, per table (`_new_id`)."""
-        self.caseless_customers: set[int] = set()
-        """Customers created in this unit of work that have no case yet."""
         self.open_cases: dict[int, list[Case]] = {}
-        """The cases, open when read, of the customers `preload_customers` found, by
-        customer id; the cases opened for them since added (`insert_case`)."""
+        """By customer id, the cases open when read of the customers `preload_customers`
+        found, and none of those created in this unit of work; the cases opened for
+        them since added (`insert_case`)."""
         self.opened: set[str] = set()
         """The references of the cases opened in this unit of work."""
         self.case_numbers: dict[int, int] = {}
