@@ -11,7 +11,6 @@ in `scheduled_run`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,22 +27,16 @@ log = logging.getLogger("mailflow.nightly")
 JOB = "nightly"
 
 
-@dataclass(frozen=True)
-class NightlyRun:
-    skipped: bool  # another process runs it (PostgreSQL)
-    mails: int
-
-
-def run(engine: Engine, config: Config, now: datetime) -> NightlyRun:
-    """Recompute the seal and send what is due; record the run unless another process
-    held the recompute (it records its own)."""
+def run(engine: Engine, config: Config, now: datetime) -> int:
+    """Recompute the seal and send what is due; how many mails were queued. The run is
+    recorded unless another process held the recompute (it records its own)."""
     done = sealwork.recompute(engine, config, now, wait=False)
     if done.skipped:
         log.debug("seal recompute skipped: another process is running it")
-        return NightlyRun(skipped=True, mails=0)
+        return 0
     reports = monthly_reports.send(engine, config, now)
     _record(engine, now)
-    return NightlyRun(skipped=False, mails=done.mails + done.lifecycle_mails + reports)
+    return done.mails + done.lifecycle_mails + reports
 
 
 def last_due(config: Config, now: datetime) -> datetime:
@@ -57,16 +50,18 @@ def last_due(config: Config, now: datetime) -> datetime:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def missed(engine: Engine, config: Config, now: datetime) -> bool:
-    """Whether the nightly run was due since it last ran. A database that never recorded
-    one (a new installation) has missed nothing: its first start is recorded instead."""
+def missed(engine: Engine, config: Config, now: datetime) -> datetime | None:
+    """When the nightly run was due and has not run since, or None. A database that
+    never recorded one (a new installation) has missed nothing: its first start is
+    recorded instead."""
     with read_scope(engine) as session:
         last = session.get(ScheduledRun, JOB)
         ran_at = last.ran_at if last is not None else None
     if ran_at is None:
         _record(engine, now)
-        return False
-    return ran_at < last_due(config, now)
+        return None
+    due = last_due(config, now)
+    return due if ran_at < due else None
 
 
 def _record(engine: Engine, at: datetime) -> None:

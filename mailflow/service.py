@@ -136,8 +136,7 @@ class Service:
         """Run the nightly run now if it was due since it last ran to its end: missed
         while no worker ran, or failed (at start and with the maintenance every minute)."""
         now = utcnow()
-        if nightly.missed(self.engine, self.config, now):
-            due = nightly.last_due(self.config, now)
+        if due := nightly.missed(self.engine, self.config, now):
             log.info("the nightly run due at %s was missed: running it now", due.isoformat())
             self.scheduler.add_job(
                 self._nightly, next_run_time=now, id="nightly-missed", replace_existing=True
@@ -162,7 +161,7 @@ class Service:
         if not self._nightly_running.acquire(blocking=False):
             return
         try:
-            if nightly.run(self.engine, self.config, utcnow()).mails:
+            if nightly.run(self.engine, self.config, utcnow()):
                 self._wake_relay()
         finally:
             self._nightly_running.release()
