@@ -278,9 +278,9 @@ class _Spoken(SMTP):
         await super().push(status)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        """aiosmtpd's reading of the address in MAIL FROM and RCPT TO, the same
-        (`tests/test_smtp_addresses.py` holds it to aiosmtpd's), without the class that
-        aiosmtpd 1.4 defines for a type hint at every call: a fifth of a session's CPU."""
+        """aiosmtpd's reading of the address in MAIL FROM and RCPT TO, the same (a test
+        in `tests/test_smtp_intake.py` holds it to aiosmtpd's), without the class that
+        aiosmtpd 1.4 defines for a type hint at every call (~7 % of the intake's CPU)."""
         if not arg:
             return "", ""
         try:
