@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mailflow import casework
 from mailflow.config import Config, parse
-from mailflow.db import open_database
 from mailflow.models import StoredMail
+from mailflow.schema import open_database
 from mailflow.smtp import make_controller
 from mailflow.spool import Spool
 from mailflow.worker import Worker

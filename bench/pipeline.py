@@ -78,8 +78,8 @@ from sqlmodel import Session
 
 from mailflow import casework
 from mailflow import config as config_module
-from mailflow.db import open_database
 from mailflow.models import MailStatus, OutboxMail, StoredMail
+from mailflow.schema import open_database
 from mediation.storage import Case, HeldMail, Merchant
 
 DOMAIN = "siegel-bench.test"

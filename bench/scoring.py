@@ -39,10 +39,12 @@ from memory import peak_rss_mb  # bench/memory.py, beside this script
 from sqlalchemy import JSON, Date, Engine, column, event, func, insert, select, table
 from sqlmodel import Session
 
-from mailflow.db import make_engine, open_database
+from mailflow.db import make_engine
+from mailflow.schema import open_database
 from mediation import figure_store, seal
+from mediation.columns import UTCDateTime
 from mediation.rating_store import Rating
-from mediation.storage import Case, CaseDeadline, Customer, Merchant, UTCDateTime
+from mediation.storage import Case, CaseDeadline, Customer, Merchant
 from mediation.workflow import Deadline, State
 from scoring import ScoringPolicy, Tier, score_all
 

@@ -35,7 +35,8 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from mailflow.config import Config, parse
-from mailflow.db import open_database, session_scope
+from mailflow.db import session_scope
+from mailflow.schema import open_database
 from mediation import feedback_store, seal
 from mediation.rating_store import Rating
 from mediation.storage import Case, Customer, Merchant

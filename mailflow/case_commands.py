@@ -31,9 +31,10 @@ from mailflow.command_support import (
     print_json,
 )
 from mailflow.config import Config
-from mailflow.db import open_database, read_scope, session_scope, utcnow
+from mailflow.db import read_scope, session_scope, utcnow
 from mailflow.merchant_values import clashes, merchant_values
 from mailflow.models import OutboxMail, StoredMail
+from mailflow.schema import open_database
 from mediation import addresses, case_service, storage
 from mediation.outgoing import LANGUAGES
 from mediation.storage import Case, CaseDeadline, Customer, HeldMail, Merchant

@@ -25,7 +25,8 @@ from sqlmodel import Session
 from mailflow import casework, parsing
 from mailflow.command_support import EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE
 from mailflow.config import Config
-from mailflow.db import open_database, utcnow
+from mailflow.db import utcnow
+from mailflow.schema import open_database
 
 INTENT_CONTEXT = "solved_question"
 """`--jsonl` reads each text as a customer's answer to "is your problem solved?"."""

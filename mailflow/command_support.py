@@ -1,4 +1,5 @@
-"""What every `siegel` subcommand shares: exit codes, JSON output, paging, argument errors.
+"""What every `siegel` subcommand shares: exit codes, JSON output, paging, argument errors,
+the parser's plumbing.
 
 The exit codes of every command are the constants below, and only these (README,
 "Exit codes", lists them with their meaning). They follow sysexits(3) where a caller
@@ -19,9 +20,11 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from mailflow.config import Config
@@ -343,3 +346,62 @@ def write_raw(data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8", "replace"))
     else:
         sys.stdout.buffer.write(data)
+
+
+# ------------------------------------------------------------------ parsing the command line
+
+
+def options_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `--config` and `-v` stand after the command too (`siegel mails --config X`):
+    every sub-command takes them, and a value given there wins."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in dict.fromkeys(action.choices.values()):
+            known = sub._option_string_actions
+            if "--config" not in known:
+                sub.add_argument(
+                    "--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+                )
+            if "-v" not in known and "--verbose" not in known:
+                sub.add_argument(
+                    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS,
+                )  # fmt: skip
+            options_anywhere(sub)
+
+
+class ArgumentsRefused(Exception):
+    """The arguments as typed cannot be parsed (`Parser.error`)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+class Parser(argparse.ArgumentParser):
+    """A parser (and, by argparse's default, its subparsers) whose errors the caller reports."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentsRefused(self, message)
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (after the global options), found without argparse."""
+    tokens = iter(argv)
+    for token in tokens:
+        if len(token) > 2 and "--config".startswith(token):
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def one_line(error: BaseException) -> str:
+    """The error's kind and message on one line, for an MTA's log and bounce text."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    kind = type(cause).__name__
+    if type(cause).__module__ not in ("builtins", __name__):
+        kind = f"{type(cause).__module__.partition('.')[0]}.{kind}"
+    message = " ".join(str(cause).split())[:400]
+    return f"{message} ({kind})" if message else kind

@@ -1,16 +1,8 @@
-"""The `siegel` command line: the operator's whole interface besides mail.
+"""Every command's parser, and the commands of the mail path: serve and its parts, the
+stored mails, the outbox, the status, requeue and the schema upgrade.
 
-Every exit code is a constant of `mailflow.command_support` and listed in the README
-("Exit codes"). `siegel ingest` speaks to an MTA: 0 stored (committed), 65 bad data
-(empty, or larger than `[smtp] max_message_bytes`, which SMTP refuses with 552 too),
-66 no input file, 67 unknown recipient; everything else that may pass is 75, the
-MTA's "try again": a busy, locked, corrupt, missing or unreachable database, an
-unknown database driver, an unexpected error, and for `ingest` also a bad
-configuration or bad arguments, so that the MTA keeps the mail while the operator
-fixes it. Other commands exit 2 for a bad configuration or bad arguments (an unknown
-filter value included), 69 when `serve` or `intake` cannot bind its port, 141 when
-the reader of their output went away. Each failure is one line on stderr; `-v` logs
-the traceback. `--config` and `-v` may stand before or after the command.
+`mailflow.cli` is the entry; `siegel ingest` is parsed and run by `mailflow.ingest`
+alone, without loading this module.
 """
 
 from __future__ import annotations
@@ -24,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
@@ -34,39 +26,39 @@ from mailflow import (
     case_commands,
     classifier_commands,
     desk_commands,
+    ingest,
     logs,
     outbox,
     queue,
     readable,
     report_commands,
     seal_commands,
-    spool,
 )
 from mailflow import config as config_module
 from mailflow.command_support import (
-    EX_DATAERR,
     EX_FAILED,
-    EX_NOINPUT,
-    EX_NOUSER,
     EX_OK,
     EX_PIPE,
     EX_TEMPFAIL,
     EX_UNAVAILABLE,
     EX_USAGE,
     LISTEN_ERRORS,
+    ArgumentsRefused,
     Handler,
     Page,
+    Parser,
     add_command,
     add_paging,
     cannot_listen,
     local_time,
+    one_line,
+    options_anywhere,
     print_json,
-    printable_output,
     whole_number,
     write_raw,
 )
 from mailflow.config import Config, ConfigError
-from mailflow.db import DatabaseUrlError, open_database, read_scope, utcnow
+from mailflow.db import DatabaseUrlError, read_scope, utcnow
 from mailflow.models import (
     MailStatus,
     OutboxAttempt,
@@ -74,6 +66,7 @@ from mailflow.models import (
     OutboxStatus,
     StoredMail,
 )
+from mailflow.schema import SCHEMA_VERSION, open_database
 from mediation import addresses
 from mediation.storage import Case, CaseDeadline, HeldMail
 
@@ -115,118 +108,6 @@ def cmd_web(args: argparse.Namespace, config: Config) -> int:
     except PortUnavailable as refused:
         return cannot_listen(args.command, refused.what, refused.address, refused.key, refused)
     return server.run(config)
-
-
-# ------------------------------------------------------------------ ingest
-
-
-def _recipients_from_headers(raw: bytes, config: Config) -> list[str]:
-    """Our valid addresses among Delivered-To, X-Original-To, To and Cc (a pipe without -r)."""
-    from email.parser import BytesHeaderParser
-    from email.utils import getaddresses
-
-    headers = BytesHeaderParser().parsebytes(raw)
-    found = []
-    for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
-        for _, address in getaddresses([str(v) for v in headers.get_all(name, [])]):
-            try:
-                addresses.parse_recipient(config.secret_bytes, config.siegel.domain, address)
-            except addresses.AddressError:
-                continue
-            found.append(address)
-    return list(dict.fromkeys(found))
-
-
-def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
-    """Store each input; the exit status is the worst outcome (75 at once, see `main`)."""
-    sources = args.files or ["-"]
-    engine = None
-    status = EX_OK
-    batch: list[tuple[str, spool.Arrival]] = []
-    for name in sources:
-        if name == "-":
-            # A failing pipe from the MTA is not bad data: OSError is left to `main` (75).
-            raw = sys.stdin.buffer.read()
-        else:
-            try:
-                raw = Path(name).read_bytes()
-            except OSError as error:
-                print(f"siegel ingest: {name}: cannot read: {error.strerror}", file=sys.stderr)
-                status = max(status, EX_NOINPUT)
-                continue
-        if not raw.strip():
-            print(f"siegel ingest: {name}: empty input, not a mail", file=sys.stderr)
-            status = max(status, EX_DATAERR)
-            continue
-        if len(raw) > config.smtp.max_message_bytes:
-            # Permanent, as SMTP's 552 for the same mail: a retry would be refused again.
-            print(
-                f"siegel ingest: {name}: {len(raw)} bytes exceeds max_message_bytes "
-                f"{config.smtp.max_message_bytes}",
-                file=sys.stderr,
-            )
-            status = max(status, EX_DATAERR)
-            continue
-        recipients = args.recipient or _recipients_from_headers(raw, config)
-        refused = []
-        for address in recipients:
-            try:
-                addresses.parse_recipient(config.secret_bytes, config.siegel.domain, address)
-            except addresses.AddressError as error:
-                refused.append(f"{addresses.redact(address)} ({error})")
-        if refused or not recipients:
-            reason = ", ".join(refused) or f"no recipient at {config.siegel.domain}"
-            print(f"siegel ingest: {name}: unknown recipient: {reason}", file=sys.stderr)
-            status = max(status, EX_NOUSER)
-            continue
-        arrival = spool.Arrival(
-            raw=raw,
-            envelope_from=args.sender,
-            envelope_to=tuple(recipients),
-            source="file stdin" if name == "-" else f"file {Path(name).name}",
-        )
-        batch.append((name, arrival))
-        if (
-            len(batch) >= INGEST_BATCH_FILES
-            or sum(len(a.raw) for _, a in batch) > INGEST_BATCH_BYTES
-        ):
-            engine = _store_batch(engine or _engine(config), batch)
-    if batch:
-        _store_batch(engine or _engine(config), batch)
-    return status
-
-
-INGEST_BATCH_FILES = 200
-INGEST_BATCH_BYTES = 20_000_000
-"""Files that `siegel ingest` stores in one transaction: each is reported stored only
-after that commit, and a failure leaves the whole batch to be tried again."""
-
-
-def _store_batch(engine: Engine, batch: list[tuple[str, spool.Arrival]]) -> Engine:
-    stored = spool.store(engine, [arrival for _, arrival in batch])
-    for (name, _), result in zip(batch, stored, strict=True):
-        word = "already stored" if result.duplicate else "stored"
-        print(f"{name}: {word} as mail {result.mail_id}")
-    batch.clear()
-    return engine
-
-
-def _one_line(error: BaseException) -> str:
-    """The error's kind and message on one line, for an MTA's log and bounce text."""
-    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-    kind = type(cause).__name__
-    if type(cause).__module__ not in ("builtins", __name__):
-        kind = f"{type(cause).__module__.partition('.')[0]}.{kind}"
-    message = " ".join(str(cause).split())[:400]
-    return f"{message} ({kind})" if message else kind
-
-
-def _ingest_failed(problem: str, error: BaseException | None = None) -> int:
-    """One line, no traceback (it is logged at debug level, `siegel -v`), exit 75."""
-    if error is not None:
-        log.debug("ingest failed", exc_info=error)
-    print(f"siegel ingest: {problem}; temporary failure, the MTA will retry", file=sys.stderr)
-    return EX_TEMPFAIL
 
 
 # ------------------------------------------------------------------ mails
@@ -568,9 +449,7 @@ def _age(seconds: int) -> str:
 
 def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
     engine = _engine(config)
-    from mailflow.db import MIGRATIONS
-
-    print(f"schema at version {len(MIGRATIONS)} ({engine.url.render_as_string(True)})")
+    print(f"schema at version {SCHEMA_VERSION} ({engine.url.render_as_string(True)})")
     return EX_OK
 
 
@@ -578,7 +457,7 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="siegel", description=__doc__.splitlines()[0])
+    parser = Parser(prog="siegel", description="The operator's whole interface besides mail.")
     parser.add_argument(
         "--config", type=Path, help="configuration file (default: $SIEGEL_CONFIG or ./config.toml)"
     )
@@ -600,12 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("relay", cmd_serve, "run only the relay that sends the outbox")
     command("web", cmd_web, "run only the web side: certificate pages and badges")
 
-    ingest = command("ingest", cmd_ingest, "store mail files (or stdin) as received mail")
-    ingest.add_argument("files", nargs="*", metavar="FILE", help="mail files; - or none: stdin")
-    ingest.add_argument("-f", "--sender", help="envelope sender (as an MTA passes it)")
-    ingest.add_argument(
-        "-r", "--recipient", action="append", help="envelope recipient (repeatable)"
-    )
+    ingest.register(commands)
 
     for name, handler, help_text, statuses in [
         ("mails", cmd_mails, "list stored mails, newest first", MailStatus),
@@ -642,78 +516,19 @@ def build_parser() -> argparse.ArgumentParser:
     seal_commands.register(commands, merchant_verbs)
     desk_commands.register(commands, merchant_verbs)
     report_commands.register(commands)
-    _options_anywhere(parser)
+    options_anywhere(parser)
     return parser
 
 
-def _options_anywhere(parser: argparse.ArgumentParser) -> None:
-    """Let `--config` and `-v` stand after the command too (`siegel mails --config X`):
-    every sub-command takes them, and a value given there wins."""
-    for action in parser._actions:
-        if not isinstance(action, argparse._SubParsersAction):
-            continue
-        for sub in dict.fromkeys(action.choices.values()):
-            known = sub._option_string_actions
-            if "--config" not in known:
-                sub.add_argument(
-                    "--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS
-                )
-            if "-v" not in known and "--verbose" not in known:
-                sub.add_argument(
-                    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                    help=argparse.SUPPRESS,
-                )  # fmt: skip
-            _options_anywhere(sub)
-
-
-class _ArgumentsRefused(Exception):
-    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
-        super().__init__(message)
-        self.parser, self.message = parser, message
-
-
-class _Parser(argparse.ArgumentParser):
-    """A parser (and, by argparse's default, its subparsers) whose errors `main` reports."""
-
-    def error(self, message: str) -> NoReturn:
-        raise _ArgumentsRefused(self, message)
-
-
-def _command_in(argv: Sequence[str]) -> str | None:
-    """The subcommand named in `argv` (after the global options), found without argparse."""
-    tokens = iter(argv)
-    for token in tokens:
-        if len(token) > 2 and "--config".startswith(token):
-            next(tokens, None)
-        elif not token.startswith("-"):
-            return token
-    return None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`siegel ARGV`; its exit status. What it writes as text (stdout, stderr, its log)
-    shows control characters as ``\\xNN`` (`printable_output`): a
-    subject, a name or a form's text cannot drive the operator's terminal."""
-    with printable_output():
-        return _main(argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    ingest = _command_in(arguments) == "ingest"
+def main(arguments: Sequence[str]) -> int:
+    """`siegel ARGUMENTS` for every command but `ingest` (`mailflow.cli` decides)."""
     try:
-        args = parser.parse_args(arguments)
-    except _ArgumentsRefused as refused:
-        if ingest:
-            # A wrong pipe command in the MTA's configuration: keep the mail queued.
-            return _ingest_failed(f"bad arguments: {refused.message}")
+        args = build_parser().parse_args(arguments)
+    except ArgumentsRefused as refused:
         prog = refused.parser.prog
         print(f"{prog}: {refused.message} (see `{prog} --help`)", file=sys.stderr)
         return EX_USAGE
     logs.configure(args.verbose)  # stderr, rate-limited, address tokens redacted
-    if ingest:
-        return _main_ingest(args)
     try:
         config = config_module.ensure_secret(config_module.load(args.config))
     except ConfigError as error:
@@ -733,7 +548,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except (DBAPIError, sqlite3.Error) as error:  # sqlite3's own: from our BEGIN IMMEDIATE
         # Unreachable, locked past its timeout, not a database: one line (-v: the trace).
         log.debug("database error", exc_info=True)
-        print(f"siegel: database error: {_one_line(error)}", file=sys.stderr)
+        print(f"siegel: database error: {one_line(error)}", file=sys.stderr)
         return EX_TEMPFAIL
     return status
 
@@ -745,25 +560,3 @@ def _pipe_closed() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return EX_PIPE
-
-
-def _main_ingest(args: argparse.Namespace) -> int:
-    """`siegel ingest` behind an MTA: whatever may pass later is 75, never a bounce."""
-    try:
-        config = config_module.ensure_secret(config_module.load(args.config))
-    except ConfigError as error:
-        return _ingest_failed(f"configuration error: {error}", error)
-    except OSError as error:
-        return _ingest_failed(f"cannot prepare data directory: {_one_line(error)}", error)
-    except Exception as error:
-        return _ingest_failed(f"cannot start: {_one_line(error)}", error)
-    try:
-        return args.handler(args, config)
-    except Exception as error:
-        # Busy, locked, corrupt, missing or unreachable database, unknown driver, a bug:
-        # nothing here proves that the mail can never be stored.
-        return _ingest_failed(f"not stored: {_one_line(error)}", error)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

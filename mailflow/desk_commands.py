@@ -40,8 +40,9 @@ from mailflow.command_support import (
     person_address,
 )
 from mailflow.config import Config
-from mailflow.db import open_database, read_scope, session_scope, utcnow
+from mailflow.db import read_scope, session_scope, utcnow
 from mailflow.merchant_values import clashes, merchant_values
+from mailflow.schema import open_database
 from mediation import case_service, mediator_store, merchant_changes, storage
 from mediation.mediator_store import MediatorRecord
 from mediation.outcomes import Outcome

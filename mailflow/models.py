@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from mediation.storage import UTCDateTime
+from mediation.columns import UTCDateTime
 
 
 def utc_column(**kwargs: Any) -> Column:
@@ -25,6 +25,11 @@ class MailStatus(enum.StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     QUARANTINED = "quarantined"
+
+
+MAX_MESSAGE_ID_CHARS = 900
+"""Where a Message-ID is cut, alike by the spool (`spool.identify`) and the parser, so
+that both name a mail alike."""
 
 
 class StoredMail(SQLModel, table=True):

@@ -33,6 +33,7 @@ import mailparser
 import nh3
 
 from classifier.html_text import bounded_html, readable_text
+from mailflow.models import MAX_MESSAGE_ID_CHARS
 from mediation.outgoing import header_text
 
 log = logging.getLogger("mailflow.parsing")
@@ -42,7 +43,6 @@ MAX_TEXT_CHARS = 1024 * 1024
 MAX_HTML_CHARS = 512 * 1024  # html5ever reads about a megabyte a second
 MAX_HEADER_CHARS = 8 * 1024
 MAX_SUBJECT_CHARS = 998  # RFC 5322 2.1.1: the longest line a header may have
-MAX_MESSAGE_ID_CHARS = 900  # as spool.identify() cuts it, so both name a mail alike
 MAX_HEADER_FIELDS = 500
 MAX_ADDRESSES = 200
 MAX_REFERENCES = 100

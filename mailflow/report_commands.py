@@ -17,7 +17,8 @@ from mailflow import monthly_reports
 from mailflow.case_commands import check_merchant
 from mailflow.command_support import EX_OK, UsageError, add_command, print_json
 from mailflow.config import Config
-from mailflow.db import open_database, utcnow
+from mailflow.db import utcnow
+from mailflow.schema import open_database
 
 
 def cmd_report(args: argparse.Namespace, config: Config) -> int:

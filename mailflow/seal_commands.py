@@ -32,7 +32,8 @@ from mailflow.command_support import (
     print_json,
 )
 from mailflow.config import Config
-from mailflow.db import open_database, read_scope, session_scope, utcnow
+from mailflow.db import read_scope, session_scope, utcnow
+from mailflow.schema import open_database
 from mediation import feedback_store as feedback
 from mediation import rating_store as ratings
 from mediation import seal, storage

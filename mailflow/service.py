@@ -36,9 +36,10 @@ from sqlalchemy import Engine
 
 from mailflow import casework, nightly, queue
 from mailflow.config import Config
-from mailflow.db import open_database, utcnow
+from mailflow.db import utcnow
 from mailflow.imap import ImapPoller
 from mailflow.relay import Relay
+from mailflow.schema import open_database
 from mailflow.smtp import make_controller
 from mailflow.spool import Spool
 from mailflow.web.server import WebServer

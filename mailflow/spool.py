@@ -33,8 +33,7 @@ from sqlalchemy import Connection, Dialect, Engine, bindparam, insert, select, u
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mailflow.db import utcnow
-from mailflow.models import MailStatus, StoredMail
-from mailflow.parsing import MAX_MESSAGE_ID_CHARS
+from mailflow.models import MAX_MESSAGE_ID_CHARS, MailStatus, StoredMail
 from mediation import addresses
 
 log = logging.getLogger("mailflow.spool")

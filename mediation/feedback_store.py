@@ -19,7 +19,7 @@ from sqlalchemy import Column, Text, func, select
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import publication
-from mediation.storage import UTCDateTime
+from mediation.columns import UTCDateTime
 
 TABLES = ("feedback",)
 """The tables of this module, in creation order."""

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import Column, Text, func, select
 from sqlmodel import Field, Session, SQLModel
 
-from mediation.storage import Case, UTCDateTime
+from mediation.columns import UTCDateTime
+from mediation.storage import Case
 
 TABLES = ("rating_link_use", "feedback_request")
 """The tables of this module, in creation order."""

@@ -20,8 +20,9 @@ from sqlalchemy import Column, UniqueConstraint, select
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import form_mails, templates
+from mediation.columns import UTCDateTime
 from mediation.outgoing import OutgoingMail
-from mediation.storage import Merchant, UTCDateTime
+from mediation.storage import Merchant
 from scoring import SealPhase, SealStatus
 
 TABLES = ("lifecycle_notice",)

@@ -1,6 +1,6 @@
 """Mediators as records: who they are, whether they take new cases, and their load.
 
-The table `mediator` (created by a step in `mailflow.db.MIGRATIONS`) and its queries;
+The table `mediator` (created by a step in `mailflow.migrations.MIGRATIONS`) and its queries;
 `mediators.roster` merges it with the configured seed. Pausing a mediator stops new
 assignments only: the cases it holds stay with it, and it keeps acting on them.
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import mediators, storage
-from mediation.storage import UTCDateTime
+from mediation.columns import UTCDateTime
 
 TABLES = ("mediator",)
 

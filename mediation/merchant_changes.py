@@ -2,7 +2,7 @@
 
 ``siegel merchant set SLUG --FIELD VALUE`` writes through `change`; every field that
 really changes gets one row in `merchant_change` (created by a step in
-`mailflow.db.MIGRATIONS`), which ``siegel merchant show`` lists. A slug is never
+`mailflow.migrations.MIGRATIONS`), which ``siegel merchant show`` lists. A slug is never
 changed: it is in every complaint address printed next to the seal.
 """
 
@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, select
 from sqlmodel import Field, Session, SQLModel
 
-from mediation.storage import Merchant, UTCDateTime
+from mediation.columns import UTCDateTime
+from mediation.storage import Merchant
 
 TABLES = ("merchant_change",)
 FIELDS = (

@@ -28,7 +28,8 @@ from sqlalchemy import Column, Index, Text, or_, select
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import publication
-from mediation.storage import Case, UTCDateTime
+from mediation.columns import UTCDateTime
+from mediation.storage import Case
 
 TABLES = ("rating", "rating_history")
 """The tables of this module, in creation order."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint, select
 from sqlmodel import Field, Session, SQLModel
 
-from mediation.storage import UTCDateTime
+from mediation.columns import UTCDateTime
 
 TABLES = ("monthly_report",)
 OPERATOR = "*operator*"

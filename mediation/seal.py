@@ -27,8 +27,9 @@ from sqlalchemy import JSON, Column, Text, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import templates
+from mediation.columns import UTCDateTime
 from mediation.outgoing import OutgoingMail
-from mediation.storage import Merchant, UTCDateTime
+from mediation.storage import Merchant
 from scoring import TIER_NAMES, Assessment, SealRecord, Tier
 
 TABLES = ("seal", "seal_history")

@@ -4,7 +4,7 @@ SQLModel tables of the case domain and every query the case service runs on them
 rooms of the service (`complaints`, `party_replies`, `case_ratings`, `feedback`, `deadlines`,
 `corrections`) and their helpers write no SQL of their own. Ratings and Lob & Tadel
 keep their tables and queries in `rating_store` and `feedback_store`. The
-schema is created by a step in `mailflow.db.MIGRATIONS`. Mails are named by the id of
+schema is created by a step in `mailflow.migrations.MIGRATIONS`. Mails are named by the id of
 their row in the shell's `mail` table (no foreign key: the domain does not depend on
 the shell's schema). Every datetime is aware UTC.
 
@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Engine,
     Index,
     Text,
@@ -42,10 +41,10 @@ from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_t
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.util import find_tables
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
 from mediation import routing
+from mediation.columns import UTCDateTime
 from mediation.workflow import CLOSED, Deadline, State
 from scoring import reply_hours_bucket_sql
 
@@ -62,25 +61,6 @@ TABLES = (
     "category_correction",
 )
 """The tables of this module, in creation order."""
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in and out, on SQLite and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: use aware UTC datetimes")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _utc(nullable: bool = False, index: bool = False) -> Any:
@@ -323,7 +303,7 @@ def _dialect(session: Session) -> str:
 
 
 CASE_NUMBER_SEQUENCE = "case_number_seq"
-"""PostgreSQL's sequence of case numbers (created by a step in `mailflow.db.MIGRATIONS`)."""
+"""PostgreSQL's sequence of case numbers (created by a step in `mailflow.migrations.MIGRATIONS`)."""
 
 
 def next_ref(session: Session, year: int) -> str:

@@ -18,7 +18,7 @@ from typing import NoReturn
 import pytest
 from sqlalchemy import Engine
 
-from mailflow import db
+from mailflow import schema
 from mailflow.config import Config, parse
 from tests import servers
 from tests.servers import DovecotServer, PostgresServer, ServerUnavailable
@@ -57,7 +57,7 @@ def _server_unavailable(reason: str) -> NoReturn:
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = db.open_database(f"sqlite:///{tmp_path / 'siegel.db'}")
+    engine = schema.open_database(f"sqlite:///{tmp_path / 'siegel.db'}")
     yield engine
     engine.dispose()
 
@@ -82,7 +82,7 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = db.open_database(postgres_url)
+    engine = schema.open_database(postgres_url)
     yield engine
     engine.dispose()
 

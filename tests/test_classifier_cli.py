@@ -114,7 +114,8 @@ def test_classify_a_mail_file_explains_itself(config_path: Path, tmp_path: Path)
 
 def test_train_uses_operator_corrections(config_path: Path) -> None:
     """`siegel classifier train` counts the stored corrections and replaces the model."""
-    from mailflow.db import open_database, session_scope, utcnow
+    from mailflow.db import session_scope, utcnow
+    from mailflow.schema import open_database
     from mediation.storage import Case, CategoryCorrection, Customer
 
     config = load(config_path)

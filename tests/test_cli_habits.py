@@ -23,8 +23,9 @@ from sqlmodel import Session
 
 from mailflow import cli, command_support, outbox
 from mailflow.config import ConfigError, load
-from mailflow.db import open_database, session_scope, utcnow
+from mailflow.db import session_scope, utcnow
 from mailflow.models import OutboxMail
+from mailflow.schema import open_database
 from mailflow.worker import Worker
 from tests.conftest import TEST_DOMAIN, TEST_SECRET, make_config
 from tests.net import free_port

@@ -176,7 +176,7 @@ def test_quarantine_and_requeue(
     """A quarantined mail is listed with its reason; `siegel requeue` makes it new again."""
     from mailflow import queue
     from mailflow.config import load
-    from mailflow.db import open_database
+    from mailflow.schema import open_database
 
     def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
         return siegel_here(config_path, *args, stdin=stdin, capfd=capfdbinary)
@@ -201,7 +201,7 @@ def test_requeue_takes_several_mails_or_all_quarantined(
     them back at once; each gets its line, a refused one a line on stderr and exit 1."""
     from mailflow import queue
     from mailflow.config import load
-    from mailflow.db import open_database
+    from mailflow.schema import open_database
 
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
         return siegel_here(config_path, *args, capfd=capfdbinary)

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from mailflow.db import open_database
 from mailflow.models import StoredMail
+from mailflow.schema import open_database
 from mailflow.spool import Arrival, store
 from mailflow.worker import Worker
 from tests.conftest import CORPORA, TEST_DOMAIN, make_config

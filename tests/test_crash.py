@@ -25,9 +25,10 @@ from sqlmodel import Session
 
 from mailflow import casework
 from mailflow.config import load
-from mailflow.db import open_database, session_scope, utcnow
+from mailflow.db import session_scope, utcnow
 from mailflow.models import OutboxMail, StoredMail
 from mailflow.outbox import enqueue
+from mailflow.schema import open_database
 from mediation.outgoing import OutgoingMail
 from tests.conftest import TEST_DOMAIN, TEST_SECRET
 from tests.net import free_port, wait_for_port

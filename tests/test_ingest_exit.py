@@ -10,6 +10,7 @@ pipe does: a new process, its own configuration, the mail on stdin.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -114,6 +115,45 @@ def test_exit_0_only_with_the_mail_committed(
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"-: stored as mail 1\n"
     assert message_ids(url) == ["<pipe-1@example.org>"]
+
+
+LOADED_BY_INGEST = """
+import json, sys
+from mailflow import cli
+status = cli.main(sys.argv[1:])
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+NOT_FOR_STORING = (
+    "mailflow.commands",  # every other command and its parser
+    "mailflow.migrations",  # every table's module
+    "mediation.storage",
+    "mailflow.parsing",
+    "mailparser",
+    "jinja2",
+    "numpy",
+)
+
+
+def test_ingest_loads_only_what_storing_needs_once_the_schema_is_current(
+    tmp_path: Path,
+) -> None:
+    """An MTA's pipe starts one `siegel ingest` per mail: it must not pay for the other
+    commands, the tables' history or the worker's parser. A fresh database is upgraded
+    first, which loads the migrations; the next mail's process loads none of them."""
+    config = write_config(tmp_path)
+    first = ingest(config, "-f", "kundin@example.org")
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_INGEST, "--config", str(config), "ingest", "-"],
+        input=COMPLAINT.replace(b"pipe-1@", b"pipe-2@"),
+        capture_output=True,
+        cwd=config.parent,
+        timeout=120,
+    )
+    stored, report = second.stdout.decode().splitlines()
+    loaded = json.loads(report)
+    assert (stored, loaded["status"]) == ("-: stored as mail 2", 0), second.stderr
+    assert [name for name in NOT_FOR_STORING if name in loaded["modules"]] == []
 
 
 # ------------------------------------------------------------ 65, 66, 67: bounce

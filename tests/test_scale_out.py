@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
-from mailflow import casework, db, nightly, outbox, service, spool
+from mailflow import casework, migrations, nightly, outbox, schema, service, spool
 from mailflow.config import Config
 from mailflow.db import session_scope
 from mailflow.models import MailStatus, OutboxMail, OutboxStatus, ScheduledRun, StoredMail
@@ -197,7 +197,7 @@ def test_intake_stores_and_a_separate_worker_processes(tmp_path: Path, trained_m
         ).encode()
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
             smtp.sendmail("kunde@example.org", [f"beschwerde@{TEST_DOMAIN}"], message)
-        engine = db.open_database(f"sqlite:///{tmp_path / 'data' / 'siegel.db'}")
+        engine = schema.open_database(f"sqlite:///{tmp_path / 'data' / 'siegel.db'}")
         deadline = time.monotonic() + 60
         while True:
             with Session(engine) as session:
@@ -334,7 +334,7 @@ SWEEPER = textwrap.dedent(
     from pathlib import Path
     from mailflow import casework
     from mailflow.config import load
-    from mailflow.db import open_database
+    from mailflow.schema import open_database
     config_path, url, at, go = sys.argv[1:5]
     config = load(Path(config_path))
     engine = open_database(url)
@@ -401,7 +401,7 @@ def test_case_numbers_come_from_a_sequence_after_the_highest_used(pg_engine: Eng
     with session_scope(pg_engine) as session:
         session.add(CaseSequence(year=2025, last_number=41))
     with pg_engine.begin() as connection:
-        db._case_number_sequence(connection)  # as the upgrade of an older database does
+        migrations._case_number_sequence(connection)  # as the upgrade of an older database does
     with session_scope(pg_engine) as session:
         first = storage.next_ref(session, 2025)
         second = storage.next_ref(session, 2026)
@@ -435,7 +435,7 @@ def test_a_worker_started_after_a_missed_nightly_run_catches_it_up(
     a worker starting now runs it at once when it last ran before that (the service was
     down, or crashed across the minute), and not when it ran since."""
     url = f"sqlite:///{tmp_path}/nightly.db"
-    engine = db.open_database(url)
+    engine = schema.open_database(url)
     add_merchant(engine)
     now = datetime.now(UTC)
     with session_scope(engine) as session:
@@ -485,7 +485,7 @@ def test_a_nightly_run_that_failed_is_run_again_by_the_minutes_maintenance(
     """The nightly run failed (its end was not recorded) while the worker kept running:
     the maintenance that runs every minute catches it up, without a restart."""
     url = f"sqlite:///{tmp_path}/nightly.db"
-    engine = db.open_database(url)
+    engine = schema.open_database(url)
     add_merchant(engine)
     now = datetime.now(UTC)
     with session_scope(engine) as session:

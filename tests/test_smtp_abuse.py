@@ -33,8 +33,8 @@ from sqlmodel import Session
 
 from mailflow import casework, logs, smtp
 from mailflow.config import SmtpSection, load
-from mailflow.db import open_database
 from mailflow.models import MailStatus, StoredMail
+from mailflow.schema import open_database
 from mediation import addresses
 from tests.conftest import TEST_DOMAIN, TEST_SECRET
 from tests.net import free_port, wait_for_port

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, event, func, inspect, select, text
 
-from mailflow import db, spool
+from mailflow import db, migrations, schema, spool
 from mailflow.models import OutboxMail, StoredMail
 from mailflow.spool import Arrival, Spool
 from mediation import loading, mediator_store, notices, storage
@@ -404,7 +404,7 @@ def test_spool_answers_each_coroutine_and_isolates_a_mail_it_cannot_store(engine
 @pytest.mark.postgres
 def test_postgres_unique_race_between_two_engines_ends_with_one_row(postgres_url: str) -> None:
     """Two processes inserting one mail at once on PostgreSQL end with one row, counted twice."""
-    first, second = db.open_database(postgres_url), db.make_engine(postgres_url)
+    first, second = schema.open_database(postgres_url), db.make_engine(postgres_url)
     raw = mail("race@example.org")
     observer = db.make_engine(postgres_url)
     second_waited_on_lock = threading.Event()
@@ -461,13 +461,19 @@ def _schema_rows(url: str) -> list[int]:
         reader.dispose()
 
 
+def test_the_version_a_current_database_is_opened_at_counts_every_migration() -> None:
+    """`open_database` leaves a database at `SCHEMA_VERSION` alone: a step added without
+    raising it would never run on an existing database."""
+    assert len(migrations.MIGRATIONS) == schema.SCHEMA_VERSION
+
+
 @pytest.fixture
 def version_one_database(blank_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A database created by schema version 1 only, holding one stored mail."""
     with monkeypatch.context() as at_version_one:
-        at_version_one.setattr(db, "MIGRATIONS", db.MIGRATIONS[:1])
+        at_version_one.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
         engine = db.make_engine(blank_database_url)
-        assert db.upgrade(engine) == 1
+        assert migrations.upgrade(engine) == 1
         spool.store(
             engine, [arrival(mail("old@example.org"))], now=datetime(2026, 1, 5, tzinfo=UTC)
         )
@@ -480,11 +486,11 @@ def test_upgrade_is_idempotent_and_keeps_data(version_one_database: str) -> None
     before = read_all(version_one_database)
     engine = db.make_engine(version_one_database)
 
-    reached = db.upgrade(engine)
-    again = db.upgrade(engine)
+    reached = migrations.upgrade(engine)
+    again = migrations.upgrade(engine)
     engine.dispose()
 
-    assert reached == again == len(db.MIGRATIONS)
+    assert reached == again == len(migrations.MIGRATIONS)
     assert _schema_rows(version_one_database) == list(range(1, reached + 1))
     after = read_all(version_one_database)
     assert [(m.id, m.raw, m.received_at) for m in after] == [
@@ -496,12 +502,15 @@ def test_a_new_upgrade_step_runs_once_and_keeps_data(
     version_one_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A future step that adds a column runs once, moves the version and keeps the data."""
-    future = [*db.MIGRATIONS, ("test: a note on every mail", db.add_column("mail", "note", "TEXT"))]
-    monkeypatch.setattr(db, "MIGRATIONS", future)
+    future = [
+        *migrations.MIGRATIONS,
+        ("test: a note on every mail", migrations.add_column("mail", "note", "TEXT")),
+    ]
+    monkeypatch.setattr(migrations, "MIGRATIONS", future)
     engine = db.make_engine(version_one_database)
 
-    reached = db.upgrade(engine)
-    assert db.upgrade(engine) == reached == len(future)
+    reached = migrations.upgrade(engine)
+    assert migrations.upgrade(engine) == reached == len(future)
 
     with engine.connect() as connection:
         columns = {column["name"] for column in inspect(connection).get_columns("mail")}
@@ -514,11 +523,13 @@ def test_a_new_upgrade_step_runs_once_and_keeps_data(
 
 def _upgraded_to_before(url: str, about: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     """An engine on `url` upgraded to the version before the step described by `about`."""
-    step = next(n for n, (described, _) in enumerate(db.MIGRATIONS, 1) if about in described)
+    step = next(
+        n for n, (described, _) in enumerate(migrations.MIGRATIONS, 1) if about in described
+    )
     engine = db.make_engine(url)
     with monkeypatch.context() as older:
-        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[: step - 1])
-        assert db.upgrade(engine) == step - 1
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: step - 1])
+        assert migrations.upgrade(engine) == step - 1
     return engine
 
 
@@ -537,7 +548,7 @@ def test_merchants_registered_before_name_aliases_get_an_empty_list(
             )
         )  # fmt: skip
 
-    assert db.upgrade(engine) == db.upgrade(engine) == len(db.MIGRATIONS)
+    assert migrations.upgrade(engine) == migrations.upgrade(engine) == len(migrations.MIGRATIONS)
     with db.session_scope(engine) as session:
         merchant = storage.merchant_by_slug(session, "gruene-tasse")
         assert merchant is not None and merchant.name_aliases == []
@@ -546,7 +557,7 @@ def test_merchants_registered_before_name_aliases_get_an_empty_list(
         found = loading.find_merchant(session, "Tee", "bei Grüne Tasse bestellt")
         assert found.merchant is not None and found.merchant.name_aliases == ["Grüne Tasse"]
     engine.dispose()
-    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+    assert _schema_rows(blank_database_url) == list(range(1, len(migrations.MIGRATIONS) + 1))
 
 
 def test_outbox_rows_from_before_claim_holders_keep_their_claim_without_a_holder(
@@ -566,12 +577,12 @@ def test_outbox_rows_from_before_claim_holders_keep_their_claim_without_a_holder
             )
         )  # fmt: skip
 
-    assert db.upgrade(engine) == db.upgrade(engine) == len(db.MIGRATIONS)
+    assert migrations.upgrade(engine) == migrations.upgrade(engine) == len(migrations.MIGRATIONS)
     with db.session_scope(engine) as session:
         [row] = session.scalars(select(OutboxMail)).all()
         assert (row.status, row.claimed_at, row.claimed_by) == ("sending", claimed_at, None)
     engine.dispose()
-    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+    assert _schema_rows(blank_database_url) == list(range(1, len(migrations.MIGRATIONS) + 1))
 
 
 def test_mediators_registered_before_their_language_read_the_operators_default(
@@ -579,11 +590,13 @@ def test_mediators_registered_before_their_language_read_the_operators_default(
 ) -> None:
     """The step that adds `mediator.language` leaves existing records without one (the
     operator's default applies), and a language can be set afterwards."""
-    step = next(n for n, (about, _) in enumerate(db.MIGRATIONS, 1) if "language of their" in about)
+    step = next(
+        n for n, (about, _) in enumerate(migrations.MIGRATIONS, 1) if "language of their" in about
+    )
     engine = db.make_engine(blank_database_url)
     with monkeypatch.context() as older:
-        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[: step - 1])
-        assert db.upgrade(engine) == step - 1
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: step - 1])
+        assert migrations.upgrade(engine) == step - 1
     with engine.begin() as connection:  # the mediator table as the older versions made it
         connection.execute(text('ALTER TABLE mediator DROP COLUMN "language"'))
         connection.execute(
@@ -594,7 +607,7 @@ def test_mediators_registered_before_their_language_read_the_operators_default(
             )
         )  # fmt: skip
 
-    assert db.upgrade(engine) == db.upgrade(engine) == len(db.MIGRATIONS)
+    assert migrations.upgrade(engine) == migrations.upgrade(engine) == len(migrations.MIGRATIONS)
     english = Settings(domain="siegel.test", secret=b"x", default_language="en")
     with db.session_scope(engine) as session:
         assert mediator_store.language(session, "Alt@Example.org") is None
@@ -605,7 +618,7 @@ def test_mediators_registered_before_their_language_read_the_operators_default(
     with db.session_scope(engine) as session:
         assert notices.mediator_language(session, "alt@example.org", english) == "de"
     engine.dispose()
-    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+    assert _schema_rows(blank_database_url) == list(range(1, len(migrations.MIGRATIONS) + 1))
 
 
 def test_concurrent_upgrades_of_a_blank_database(blank_database_url: str) -> None:
@@ -618,7 +631,7 @@ def test_concurrent_upgrades_of_a_blank_database(blank_database_url: str) -> Non
     def upgrade(engine: Engine) -> None:
         try:
             start.wait()
-            reached.append(db.upgrade(engine))
+            reached.append(migrations.upgrade(engine))
         except BaseException as error:
             errors.append(error)
 
@@ -631,8 +644,8 @@ def test_concurrent_upgrades_of_a_blank_database(blank_database_url: str) -> Non
         engine.dispose()
 
     assert errors == []
-    assert reached == [len(db.MIGRATIONS)] * 2
-    assert _schema_rows(blank_database_url) == list(range(1, len(db.MIGRATIONS) + 1))
+    assert reached == [len(migrations.MIGRATIONS)] * 2
+    assert _schema_rows(blank_database_url) == list(range(1, len(migrations.MIGRATIONS) + 1))
     engine = db.make_engine(blank_database_url)
     with db.session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(StoredMail)) == 0

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from mailflow.db import open_database, session_scope, writer_wanted
+from mailflow.db import session_scope, writer_wanted
 from mailflow.models import StoredMail
+from mailflow.schema import open_database
 from mailflow.spool import Arrival, store
 from mailflow.writer_queue import (
     LOCK_FILE_SUFFIX,
@@ -98,7 +99,8 @@ HOLD_A_WRITE = textwrap.dedent(
     """
     import sys, time
     from sqlalchemy import text
-    from mailflow.db import open_database, session_scope, writer_wanted
+    from mailflow.db import session_scope, writer_wanted
+    from mailflow.schema import open_database
     engine = open_database(sys.argv[1])
     with session_scope(engine) as session:
         session.execute(text("SELECT 1"))
@@ -273,7 +275,7 @@ STORE_ONE = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from mailflow.db import open_database
+    from mailflow.schema import open_database
     from mailflow.spool import Arrival, store
     engine = open_database(sys.argv[1])  # its schema check already waits for the turn
     raw = b"Message-ID: <other@turns>\\r\\n\\r\\nbody\\r\\n"

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from mailflow.config import Config
-from mailflow.db import DEFAULT_BUSY_TIMEOUT_SECONDS, make_engine, open_database, utcnow
+from mailflow.db import DEFAULT_BUSY_TIMEOUT_SECONDS, make_engine, utcnow
+from mailflow.schema import open_database
 from mailflow.web import head_timeout
 from mailflow.web.app import create_app
 
