@@ -27,6 +27,22 @@ MAX_NAME_CHARS = 200
 """As the merchant's `name` column holds."""
 MIN_ALIAS_CHARS = 3
 """Letters or digits an alias needs: a shorter one would name a shop in any mail."""
+SHARED_DOMAINS = frozenset({
+    # Mail providers: their customers, the shop's included, write from these.
+    "gmail.com", "googlemail.com", "outlook.com", "outlook.de", "hotmail.com", "hotmail.de",
+    "live.com", "live.de", "msn.com", "yahoo.com", "yahoo.de", "ymail.com", "icloud.com",
+    "me.com", "mac.com", "aol.com", "aol.de", "gmx.de", "gmx.net", "gmx.at", "gmx.ch",
+    "gmx.com", "web.de", "t-online.de", "freenet.de", "posteo.de", "mailbox.org",
+    "protonmail.com", "proton.me", "arcor.de", "online.de", "email.de", "vodafone.de",
+    "kabelmail.de", "mail.de", "yandex.com", "yandex.ru", "mail.ru", "zoho.com",
+    "bluewin.ch", "gmx.li", "a1.net", "aon.at", "chello.at",
+    # Marketplaces and shop platforms: one domain for every seller on them.
+    "amazon.de", "amazon.com", "marketplace.amazon.de", "ebay.de", "ebay.com", "etsy.com",
+    "myshopify.com", "otto.de", "kaufland.de", "zalando.de", "jimdo.com", "wixsite.com",
+})  # fmt: skip
+"""Domains that many unrelated senders share. As a shop's `--domain` every customer of
+the provider, or every seller of the platform, would act as that shop and every
+complaint from them would count as the shop's complaint about itself."""
 _UNSHOWABLE = re.compile(
     f"[\n\t{CONTROLS_BUT_LINE_BREAK}{''.join(sorted(BIDI_CONTROLS))}\u200b-\u200d\u2060\ufeff]"
 )
@@ -71,6 +87,11 @@ def merchant_values(args: argparse.Namespace, our_domain: str) -> dict[str, Any]
         if domain == our_domain or domain.endswith("." + our_domain):
             # Every address of ours would be the shop's: its mail would act as the shop.
             raise UsageError(f"--domain {domain}: the service's own domain, not a shop's")
+        if routing.at_domain(f"x@{domain}", SHARED_DOMAINS):
+            raise UsageError(
+                f"--domain {domain}: a mail provider's or platform's domain, shared by many "
+                "senders; register the shop's support addresses with --email instead"
+            )
     aliases = _name_aliases(args.name_alias or [])
     if args.order_pattern:
         try:

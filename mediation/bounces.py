@@ -13,7 +13,9 @@ answer a complaint it never got, so it must not miss a deadline for it. The even
 `ForwardBounced`, through the workflow:
 
 - while the merchant's clock runs (``awaiting_merchant``), the clock stops: no reminder,
-  no deadline to miss, the case waits for the operator;
+  no deadline to miss, the case waits for the operator; should the merchant answer at
+  its case address all the same, the answer is measured against the deadline the
+  forward set (`workflow._measure_first_reply`): a forged report buys no time;
 - after the deadline has passed, the miss stands: an MTA gives up only after days of
   retrying, but a report then is also what a shop that ignored the complaint would
   forge. The operator is told and takes the miss back where the shop really did not get

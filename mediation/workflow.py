@@ -594,7 +594,7 @@ def decide(case: CaseSnapshot, event: Event, policy: Policy, now: datetime) -> D
         raise ValueError("now must be an aware datetime")
     rule = rule_for(case, event)
     _check_due(case, event, now)
-    updated, derived = _apply(case, event, now)
+    updated, derived = _apply(case, event, policy, now)
     updated = dataclasses.replace(
         updated, state=rule.target, deadlines=_deadlines(case, event, rule, policy, now)
     )
@@ -668,7 +668,7 @@ def _check_due(case: CaseSnapshot, event: Event, now: datetime) -> None:
 
 
 def _apply(
-    case: CaseSnapshot, event: Event, now: datetime
+    case: CaseSnapshot, event: Event, policy: Policy, now: datetime
 ) -> tuple[CaseSnapshot, tuple[FirstReplyMeasured, ...]]:
     """The case facts an event changes, whatever the transition."""
     replace = dataclasses.replace
@@ -678,7 +678,7 @@ def _apply(
         case MerchantReplied(substantive=True) if (
             case.first_reply_at is None and case.merchant_given_at is not None
         ):
-            return replace(case, first_reply_at=now), (_measure_first_reply(case, now),)
+            return replace(case, first_reply_at=now), (_measure_first_reply(case, policy, now),)
         case MerchantDeadlinePassed():
             return replace(case, merchant_missed_deadline=True), ()
         case ForwardBounced() if case.first_reply_at is None:
@@ -696,14 +696,20 @@ def _apply(
     return case, ()
 
 
-def _measure_first_reply(case: CaseSnapshot, now: datetime) -> FirstReplyMeasured:
+def _measure_first_reply(case: CaseSnapshot, policy: Policy, now: datetime) -> FirstReplyMeasured:
+    """The merchant's first reply against the deadline it was given. Where a report that
+    the forward bounced stopped that clock, the reply shows the forward arrived after
+    all (only the forward gave the shop its case address), and a report is anybody's to
+    forge: the reply is measured against the deadline the forward set."""
     given_at = case.merchant_given_at
     assert given_at is not None
-    deadline = case.deadlines.get(Deadline.MERCHANT_REPLY)
+    deadline = case.deadlines.get(Deadline.MERCHANT_REPLY) or _deadline(
+        Deadline.MERCHANT_REPLY, policy, case.calendar, given_at
+    )
     return FirstReplyMeasured(
         seconds=(now - given_at).total_seconds(),
         business_hours=case.calendar.business_hours_between(given_at, now),
-        within_deadline=not case.merchant_missed_deadline and (deadline is None or now <= deadline),
+        within_deadline=not case.merchant_missed_deadline and now <= deadline,
     )
 
 

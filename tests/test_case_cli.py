@@ -123,6 +123,19 @@ def test_a_support_address_or_domain_of_another_shop_is_refused(harness: Harness
     assert slugs == ["dachs", "fuchs"]
 
 
+def test_a_mail_providers_or_platforms_domain_is_refused(harness: Harness) -> None:
+    """As a shop's domain, gmx.de would make every gmx.de customer the shop (a black-box
+    run's `merchant set --domain example.org` emptied the shop's figures and held new
+    complaints as the shop's own); the support address there is fine."""
+    harness.add_merchant("fuchs", "Möbel Fuchs", "moebel.fuchs@gmx.de")
+    for domain in ("gmx.de", "Mail.GMX.de", "myshopify.com"):
+        status, _, errors = harness.siegel("merchant", "set", "fuchs", "--domain", domain)
+        assert status == 2, errors
+        assert f"--domain {domain.lower()}: a mail provider's or platform's domain" in errors
+    assert json.loads(harness.siegel("merchant", "list", "--json")[1])[0]["domains"] == []
+    assert harness.siegel("merchant", "set", "fuchs", "--domain", "moebel-fuchs.test")[0] == 0
+
+
 def test_name_aliases_are_added_set_cleared_and_shown(harness: Harness) -> None:
     """`--name-alias` is repeatable on `add` and `set` (replacing them, `-` clears), kept
     once whatever its case, shown by `show` and `list`, and each change recorded."""

@@ -72,10 +72,28 @@ def test_records_win_over_the_configured_seed() -> None:
         ("I do not withdraw my complaint.", False),
         ("Die Ware ging zurück, das Geld fehlt.", False),
         ("Das Problem ist gelöst.", False),
+        ("I would like to withdraw my complaint.", True),
+        ("Ich ziehe meine Beschwerde zurück, auch wenn ich enttäuscht bin.", True),
+        # A black-box run's merchant pressed its customers; none of these withdraws.
+        (
+            "Der Händler hat mich angerufen und gebeten, die Beschwerde zurückzuziehen. "
+            "Das werde ich nicht tun, der Schrank ist immer noch kaputt.",
+            False,
+        ),
+        ("Ich würde die Beschwerde zurückziehen, wenn der Händler mir den Preis erstattet.", False),
+        (
+            "The shop called and asked me to withdraw my complaint in exchange for a 10 euro "
+            "voucher. I refuse, the wardrobe is still broken.",
+            False,
+        ),
+        ("Der Händler meint, ich soll die Beschwerde zurückziehen.", False),
+        ("Vielleicht ziehe ich die Beschwerde zurück.", False),
+        ("The merchant wants me to withdraw the complaint.", False),
     ],
 )
 def test_a_withdrawal_is_read_from_the_customers_own_words(text: str, expected: bool) -> None:
-    """Withdrawing needs the words; a negation or a question withdraws nothing."""
+    """Withdrawing needs the words; a negation, a question, a condition, a hesitation,
+    someone else's wish or a refusal elsewhere in the text withdraws nothing."""
     assert withdraws(text) is expected
 
 

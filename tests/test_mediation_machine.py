@@ -25,6 +25,7 @@ from mediation.events import (
     CustomerWrote,
     DeadlineExtended,
     Event,
+    ForwardBounced,
     MediationClosed,
     MediatorAssigned,
     MediatorMessaged,
@@ -267,6 +268,24 @@ def test_events_refuse_impossible_values() -> None:
 
 
 # --- the workflows of PRODUCT.md ------------------------------------------------------
+
+
+def test_a_reply_after_a_bounce_report_is_measured_against_the_forwards_deadline() -> None:
+    """A report that the forward bounced stops the merchant's clock; a reply to its case
+    address shows the forward arrived all the same (a black-box run's merchant forged
+    the report, then answered days later and counted as in time)."""
+    opened = decide(new_case(), ComplaintReceived("shop-a"), POLICY, berlin(2026, 11, 19, 10))
+    assert opened.deadlines[Deadline.MERCHANT_REPLY] == berlin(2026, 11, 23, 10)
+    stopped = decide(
+        opened.case, ForwardBounced("s@shop-a.test", "5.1.1"), POLICY, berlin(2026, 11, 19, 11)
+    )
+    assert Deadline.MERCHANT_REPLY not in stopped.deadlines
+    late = decide(stopped.case, MerchantReplied(text="Wir prüfen."), POLICY, berlin(2026, 12, 1, 9))
+    assert late.first_reply is not None and not late.first_reply.within_deadline
+    early = decide(
+        stopped.case, MerchantReplied(text="Wir prüfen."), POLICY, berlin(2026, 11, 23, 9)
+    )
+    assert early.first_reply is not None and early.first_reply.within_deadline
 
 
 def test_complaint_reply_solved_and_rated() -> None:
