@@ -104,13 +104,14 @@ _ABSENT_DE = (
     r"|im betriebsurlaub|in den betriebsferien|in betriebsferien|nicht erreichbar"
     r"|in elternzeit|im mutterschutz|krank\b|krankgeschrieben|erkrankt"
     r"|auf (?:dienst|geschäfts)?reisen?\b|auf (?:einer|der) (?:fach)?messe|auf messen\b"
-    r"|nicht am arbeitsplatz|unterwegs"
+    r"|nicht am arbeitsplatz|nicht am (?:schreibtisch|platz)|in der mittagspause|unterwegs"
     r"|verreist|im ausland)"
 )
 _ABSENT_EN = (
     r"(?:out of (?:the )?office|on (?:annual |parental |maternity |paternity |sick |medical )?"
     r"(?:leave|vacation|holidays?)|away from (?:the |my )?(?:office|desk)|out of town|out sick"
-    r"|off sick|off work|travell?ing|on a business trip|on the road"
+    r"|off sick|off work|travell?ing|on a business trip|on the road|(?:out |away )?(?:at|on)"
+    r" (?:a |my |our )?lunch(?: break)?"
     r"|at (?:a|the) (?:trade )?(?:fair|show|conference)|abroad)"
 )
 # Words that may stand between the elided subject and the absence of a terse note:
@@ -118,8 +119,8 @@ _ABSENT_EN = (
 # "ab morgen"), each a word or two, never a clause of its own ("Der Shop ist seit Wochen
 # nicht erreichbar" names no absence of the writer).
 _DE_ADVERB = (
-    r"(?:(?:derzeit|momentan|aktuell|gerade|zurzeit|noch|leider|heute|ab sofort|urlaubsbedingt"
-    r"|krankheitsbedingt|die nächsten tage|diese woche|bis auf weiteres)\s+)?"
+    r"(?:(?:derzeit|momentan|aktuell|gerade|grad|grade|zurzeit|noch|leider|heute|ab sofort"
+    r"|urlaubsbedingt|krankheitsbedingt|die nächsten tage|diese woche|bis auf weiteres)\s+)?"
 )
 _DE_SPAN = (
     r"(?:(?:ab|bis|vom|von|am|zum)\s+(?:einschließlich\s+|einschl\.\s+|inkl\.\s+|dem\s+|den\s+"
@@ -387,6 +388,10 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
             "limited access",
             "driving",
             "meeting",
+            "schreibtisch",
+            "am platz",
+            "mittagspause",
+            "lunch",
         ),
     ),
     _rule(
@@ -417,6 +422,9 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
             "unterwegs",
             "verreist",
             "im ausland",
+            "schreibtisch",
+            "am platz",
+            "mittagspause",
         ),
         OUT_OF_OFFICE,
         "body",
@@ -454,6 +462,7 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
             "at the show",
             "at the conference",
             "abroad",
+            "lunch",
             "ooo",
             "out until",
             "out till",
@@ -522,9 +531,12 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         r"|\bwe are closed\b"
         # Reached outside the hours: "Sie haben uns außerhalb unserer Servicezeiten erreicht",
         # "your message reached us outside our business hours" (not a quoted recording).
-        r"|\b(?:uns|us|nachricht|e-mail|anfrage|message|e-?mail|request)\b[^.!?\n]{0,40}?"
-        r"\b(?:außerhalb (?:unserer|der) (?:service|geschäfts|öffnungs|büro|support|arbeits)zeiten"
-        r"|outside (?:of )?(?:our )?(?:business|office|opening|support|working) hours)",
+        r"|\b(?:uns|us|nachrichten|nachricht|e-mails?|anfragen?|messages?|e-?mails?|requests?)\b"
+        r"[^.!?\n]{0,40}?"
+        r"\b(?:außerhalb (?:unserer|der|dieser) (?:(?:service|geschäfts|öffnungs|büro|support"
+        r"|arbeits)zeiten|zeiten)"
+        r"|outside (?:of )?(?:our |these |the |normal |regular )?(?:(?:business|office|opening"
+        r"|support|working|service) )?hours)",
     ),
     _rule(
         "ooo-no-mail-access",
@@ -772,7 +784,11 @@ AUTO_REPLY_RULES: tuple[AutoReplyRule | RuleCombination, ...] = (
         r"|shortly|within)|\b(?:answers?|responds?|replies|reply|respond|answer)\b[^.!?\n]{0,40}?"
         r"\b(?:within (?:\d{1,2}|one|two|three) (?:hours|business days?|working days?)"
         r"|as soon as (?:possible|we can|i can)|shortly|next (?:business|working) day)"
-        r"|\bpersonal response|\bin the order (?:they were |it was )?received",
+        r"|\bpersonal response|\bin the order (?:they were |it was )?received"
+        r"|\b(?:are|is|will be|get|gets) (?:handled|answered|processed|dealt with|reviewed)\b"
+        r"[^.!?\n]{0,40}?\b(?:next|following) (?:business|working) day"
+        r"|\bam (?:nächsten|folgenden) (?:werk|arbeits|geschäfts)tag\b[^.!?\n]{0,40}?\b"
+        r"(?:bearbeitet|beantwortet|bearbeiten|beantworten)",
     ),
     _rule(
         "answer-later-terse",

@@ -38,8 +38,10 @@ CASE_ADDRESS = "case-address"
 
 AUTHENTICATED_ROLES = (Role.MERCHANT, Role.MEDIATOR)
 """Roles whose mail must pass the MTA's sender authentication where it is configured.
-A customer writes from any mailbox provider, authenticated or not; its case address is
-secret to it and its acts concern only its own case."""
+A customer writes from any mailbox provider, authenticated or not; only a From that its
+domain's DMARC check refutes does not act (`SenderCheck.refuted`): its case address may
+have reached the shop (a Cc, a forward), and a forged "gelöst" or rating from the shop
+would count as the customer's."""
 
 MAX_RESULTS_HEADERS = 20
 """Authentication-Results headers read per mail; more is not what an MTA writes."""
@@ -76,6 +78,8 @@ class SenderCheck:
 
     authenticated: bool
     detail: str
+    refuted: bool = False
+    """DMARC failed for the From domain: that domain's owner says the mail is not its."""
 
 
 def judge(
@@ -109,7 +113,11 @@ def judge(
         )
     if automatic:
         return Authority(Standing.AUTOMATIC, address_role, f"automatic mail ({automatic})")
-    if address_role in AUTHENTICATED_ROLES and sender_check and not sender_check.authenticated:
+    if (
+        sender_check
+        and not sender_check.authenticated
+        and (address_role in AUTHENTICATED_ROLES or sender_check.refuted)
+    ):
         return Authority(
             Standing.UNAUTHENTICATED,
             address_role,
@@ -142,7 +150,7 @@ def check_sender(header_values: Sequence[str], authserv_id: str, from_address: s
             ours.append(header)
     if not ours:
         return SenderCheck(False, f"no Authentication-Results from {authserv_id}")
-    seen = []
+    seen, refuted = [], False
     for header in ours:
         for result in header.results:
             method, outcome = str(result.method).lower(), str(result.result).lower()
@@ -150,8 +158,9 @@ def check_sender(header_values: Sequence[str], authserv_id: str, from_address: s
             seen.append(f"{method}={outcome}" + (f" ({domain})" if domain else ""))
             if outcome == "pass" and domain and aligned(domain, from_domain):
                 return SenderCheck(True, f"{method}=pass for {domain}")
+            refuted |= method == "dmarc" and outcome == "fail" and domain == from_domain
     summary = ", ".join(seen) if seen else "no results"
-    return SenderCheck(False, f"nothing passed aligned with {from_domain}: {summary}")
+    return SenderCheck(False, f"nothing passed aligned with {from_domain}: {summary}", refuted)
 
 
 def _checked_domain(

@@ -136,6 +136,18 @@ _SIGN_OFF = re.compile(
     r"|danke(?: schön| sehr)?|vielen dank)\W*)$",
     re.IGNORECASE,
 )
+# A line of a company's footer: contact details, the register entry, the managing
+# director, or three or more items set apart by "|", "·" or "•" ("Thomas Fuchs | Möbel
+# Fuchs GmbH | Amtsgericht Hannover HRB 12345"). Words there answer nothing.
+_FOOTER_LINE = re.compile(
+    r"(?:[^|·•\n]+[|·•]){2,}[^|·•\n]*$"
+    r"|\b(?:amtsgericht|registergericht|handelsregister|hrb|hra|ust-?id(?:nr)?|ust-?idnr"
+    r"|steuer-?nr|steuernummer|geschäftsführer(?:in)?|geschäftsführung|sitz der gesellschaft"
+    r"|vat(?: id| no\.?| number)?|registered office|company (?:number|registration)"
+    r"|managing director|registered in)\b"
+    r"|^\W*(?:tel|telefon|phone|fon|fax|mobil|mobile|e-?mail|web|www|internet)\b\.?\s*[:.]",
+    re.IGNORECASE,
+)
 # A line that only addresses the reader: "Hallo Frau Muster,", "Dear Mr Smith,", "Hi,".
 _SALUTATION = re.compile(
     r"^\W*(?:hallo|hi|hello|hey|dear|guten tag|guten morgen|sehr geehrte[rs]?|liebe[rs]?"
@@ -157,7 +169,8 @@ def words(text: str) -> list[str]:
 def substantive(text: str, min_words: int) -> bool:
     """Whether a merchant's own `text` answers the complaint: at least `min_words` words
     besides thanks and greetings (`COURTESY_WORDS`), between its salutation and its
-    sign-off (the signature after that says nothing), and more than a promise to answer
+    sign-off (the signature after that says nothing), outside a company footer's lines
+    (`_FOOTER_LINE`), and more than a promise to answer
     (`classifier.autoreply.only_a_promise`). "Danke", "ok", "Vielen Dank!", "asdfgh",
     "Wir kümmern uns darum." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
     Meier" do not; "Wir erstatten den Kaufpreis." does."""
@@ -165,7 +178,7 @@ def substantive(text: str, min_words: int) -> bool:
     for line in text.splitlines():
         if _SIGN_OFF.match(line.strip()):
             break
-        if not _SALUTATION.match(line.strip()):
+        if not _SALUTATION.match(line.strip()) and not _FOOTER_LINE.search(line):
             said.append(line)
     own = "\n".join(said)
     if sum(1 for word in words(own) if word not in COURTESY_WORDS) < min_words:

@@ -380,6 +380,34 @@ def test_a_merchant_reply_acts_only_when_its_domain_is_authenticated(
 
 
 @pytest.mark.parametrize(
+    "headers, acts",
+    [
+        ({}, True),  # a customer's mail need not be authenticated
+        (_results(f"{AUTHSERV_ID}; dmarc=none header.from=example.org"), True),
+        (_results(f"{AUTHSERV_ID}; dkim=fail; dmarc=fail header.from=example.org"), False),
+    ],
+    ids=["none", "dmarc-none", "dmarc-fail"],
+)
+def test_a_customer_act_whose_from_dmarc_refutes_is_held(
+    authenticating: Harness, headers: dict[str, str], acts: bool
+) -> None:
+    """A shop that saw the customer's case address (a Cc, a forward) and writes "gelöst"
+    there under the customer's From (a black-box run did): the customer's domain fails
+    DMARC, and the mail is held instead of closing the case."""
+    harness = authenticating
+    ref, sent = complain(harness)
+    [ack] = addressed_to(sent, CUSTOMER)
+    harness.send(harness.reply(ack, CUSTOMER, "Ja, das Problem ist gelöst.", headers=headers))
+    harness.process()
+    case = harness.case(ref)
+    if acts:
+        assert case["state"] == "closed_resolved"
+    else:
+        assert case["state"] == "awaiting_merchant"
+        assert [h["reason"] for h in case["held_mails"]] == ["unauthenticated"]
+
+
+@pytest.mark.parametrize(
     "sender",
     [
         "service@siegel.test",

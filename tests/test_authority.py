@@ -156,6 +156,24 @@ def test_the_sender_check_trusts_only_aligned_passes_under_our_authserv_id(
     assert found.detail
 
 
+def test_only_a_dmarc_fail_of_the_from_domain_refutes_a_sender() -> None:
+    """A customer need not be authenticated; DMARC failing for its From domain says the
+    mail is not from there (then even a customer's mail does not act)."""
+    header = "mx.siegel.example; dkim=none; spf=none; dmarc={} header.from={}"
+    for outcome, domain, refuted in [
+        ("fail", "example.org", True),
+        ("none", "example.org", False),
+        ("fail", "other.example", False),
+    ]:
+        found = check_sender([header.format(outcome, domain)], "mx.siegel.example", CUSTOMER)
+        assert (found.authenticated, found.refuted) == (False, refuted), found.detail
+    verdict = judge(
+        via=CASE_ADDRESS, address_role=Role.CUSTOMER, sender=CUSTOMER, parties=PARTIES,
+        automatic=None, sender_check=SenderCheck(False, "dmarc=fail", refuted=True),
+    )  # fmt: skip
+    assert verdict.standing is Standing.UNAUTHENTICATED
+
+
 @pytest.mark.parametrize(
     "domain, from_domain, expected",
     [

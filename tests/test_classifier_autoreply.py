@@ -263,6 +263,44 @@ def fired(subject: str, body: str) -> dict[str, str]:
             None,
         ),
         ("Beschwerde", "Meine Mails landen im Spamfilter.", "challenge-spam", "evidence", None),
+        # Away notes a black-box merchant sent without any automatic header.
+        (
+            "Re: Ihre Beschwerde",
+            "Hi! Wir sind gerade nicht am Schreibtisch. Wir melden uns so bald wie möglich "
+            "zurück – versprochen!",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "Re: case",
+            "Our support hours are Mon-Fri 9am-5pm CET. Messages received outside these hours "
+            "are handled on the next business day.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "Re: Fall",
+            "Hallo! Wir sind gerade in der Mittagspause und ab 14 Uhr wieder da.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "AW: Fall",
+            "Bin grad unterwegs, melde mich später!",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
+        (
+            "Re: case",
+            "We're out at lunch, we'll get back to you at 2 pm.",
+            "ooo-stated",
+            "decisive",
+            "out_of_office",
+        ),
     ],
 )
 def test_rules_name_automatic_replies(subject, body, rule, strength, kind):

@@ -111,6 +111,14 @@ def test_a_reply_is_substantive_with_enough_words_besides_thanks(text: str, coun
         ("Wir kümmern uns darum und schicken heute Ersatz.", True),
         ("Wir prüfen das und melden uns bis Freitag mit einem Termin.", True),
         ("We'll look into it: the parcel was returned to us on Monday.", True),
+        # A company footer answers nothing (a black-box merchant's "Ok." stopped its clock).
+        (
+            "Ok.\n\nThomas Fuchs | Möbel Fuchs GmbH | Geschäftsführer Thomas Fuchs | "
+            "Amtsgericht Hannover HRB 12345",
+            False,
+        ),
+        ("Danke.\nMöbel Fuchs GmbH · Hauptstr. 1 · 30159 Hannover\nTel.: 0511 123456", False),
+        ("Wir erstatten den Kaufpreis bis Freitag.\nMöbel Fuchs GmbH | Hannover | HRB 1", True),
     ],
 )
 def test_a_promise_to_answer_alone_is_no_answer(text: str, answers: bool) -> None:
