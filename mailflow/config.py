@@ -123,7 +123,7 @@ class QueueSection:
     max_attempts: int = 3
     lease_seconds: float = 300.0
     poll_seconds: float = 1.0
-    batch_size: int = 32
+    batch_size: int = 64
     batch_transaction_ms: float = 250.0
 
 
