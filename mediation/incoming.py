@@ -148,6 +148,14 @@ _FOOTER_LINE = re.compile(
     r"|^\W*(?:tel|telefon|phone|fon|fax|mobil|mobile|e-?mail|web|www|internet)\b\.?\s*[:.]",
     re.IGNORECASE,
 )
+# A line that only names who wrote, closing the text: "Gartenwelt Schneider", "Maple &
+# Finch Customer Care", "Ihr Team von Möbel Fuchs" (each word capitalised but the few
+# that join names), no sentence.
+_NAME_LINE = re.compile(
+    r"^\W*[A-ZÄÖÜ0-9][\w.'’-]*(?:\s+(?:[&+–-]|und|and|von|vom|der|die|das|the|of|at|bei|im"
+    r"|[A-ZÄÖÜ0-9][\w.'’-]*)){0,6}\W*$"
+)
+MAX_NAME_LINES = 2
 # A line that only addresses the reader: "Hallo Frau Muster,", "Dear Mr Smith,", "Hi,".
 _SALUTATION = re.compile(
     r"^\W*(?:hallo|hi|hello|hey|dear|guten tag|guten morgen|sehr geehrte[rs]?|liebe[rs]?"
@@ -170,7 +178,8 @@ def substantive(text: str, min_words: int) -> bool:
     """Whether a merchant's own `text` answers the complaint: at least `min_words` words
     besides thanks and greetings (`COURTESY_WORDS`), between its salutation and its
     sign-off (the signature after that says nothing), outside a company footer's lines
-    (`_FOOTER_LINE`), and more than a promise to answer
+    (`_FOOTER_LINE`) and the names that close it (`_NAME_LINE`), and more than a promise
+    to answer
     (`classifier.autoreply.only_a_promise`). "Danke", "ok", "Vielen Dank!", "asdfgh",
     "Wir kümmern uns darum." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
     Meier" do not; "Wir erstatten den Kaufpreis." does."""
@@ -180,6 +189,13 @@ def substantive(text: str, min_words: int) -> bool:
             break
         if not _SALUTATION.match(line.strip()) and not _FOOTER_LINE.search(line):
             said.append(line)
+    while said and not said[-1].strip():
+        said.pop()
+    for _ in range(MAX_NAME_LINES):  # the writer's or the shop's name under the text
+        if len(said) > 1 and _NAME_LINE.match(said[-1].strip()):
+            said.pop()
+            while said and not said[-1].strip():
+                said.pop()
     own = "\n".join(said)
     if sum(1 for word in words(own) if word not in COURTESY_WORDS) < min_words:
         return False

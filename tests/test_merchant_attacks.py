@@ -119,6 +119,11 @@ def test_a_reply_is_substantive_with_enough_words_besides_thanks(text: str, coun
         ),
         ("Danke.\nMöbel Fuchs GmbH · Hauptstr. 1 · 30159 Hannover\nTel.: 0511 123456", False),
         ("Wir erstatten den Kaufpreis bis Freitag.\nMöbel Fuchs GmbH | Hannover | HRB 1", True),
+        # Nor is the shop's name under a promise (a black-box run's clocks stopped so).
+        ("Danke, wir prüfen.\n\nGartenwelt Schneider", False),
+        ("Thanks, we're looking into it.\n\nMaple & Finch Customer Care", False),
+        ("Danke, wir prüfen.\n\nIhr Team von Möbel Fuchs\nThomas Meier", False),
+        ("Wir erstatten den Kaufpreis.\n\nGartenwelt Schneider", True),
     ],
 )
 def test_a_promise_to_answer_alone_is_no_answer(text: str, answers: bool) -> None:
