@@ -304,7 +304,12 @@ def _decide(
             {"rule": "low-confidence", "detail": f"{confidence:.2f} < {triage_threshold:.2f}"}
         )
     intent_label = None
-    if context is not None:
+    if context is not None and scores["other"] > max(scores["de"], scores["en"]):
+        # Neither the verdict rules nor the model read other languages: "Sí, está
+        # resuelto" came out as "not solved". The mail is passed on, no answer taken.
+        rules.append({"rule": "language-unread", "detail": f"no intent read ({context})"})
+        intent_label = rec.OTHER
+    elif context is not None:
         sure = thresholds.sure.get(context, 0.0)
         intent_label = _intent(context, reply.own_text, intent, sure, rules)
     return Classification(

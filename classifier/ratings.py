@@ -550,16 +550,39 @@ _HELP = {
         "5 (sehr gut), zum Beispiel:\n\n"
         "Service: 4\nErreichbarkeit: 5\nReaktionszeit: 3\n"
         "Lob: was Ihnen gefallen hat\nTadel: was besser werden sollte\n\n"
-        "Kurz geht es auch: drei Zahlen in dieser Reihenfolge, zum Beispiel 4 5 3."
+        "Kurz geht es auch: drei Zahlen in dieser Reihenfolge, zum Beispiel 4 5 3.\n\n"
+        "Bitte schreiben Sie in Ihren eigenen Text, nicht in die zitierten Zeilen unserer "
+        "Mail (mit „>“ davor): Diese lesen wir nicht."
     ),
     "en": (
         "Please reply to this mail with three ratings from 1 (poor) to 5 (excellent), "
         "for example:\n\n"
         "Service: 4\nReachability: 5\nReaction time: 3\n"
         "Praise: what you liked\nCriticism: what should improve\n\n"
-        "A short form works too: three numbers in this order, for example 4 5 3."
+        "A short form works too: three numbers in this order, for example 4 5 3.\n\n"
+        "Please write in your own text, not into the quoted lines of our mail (those "
+        "starting with “>”): we do not read those."
     ),
 }
+
+
+_FILLED_FIELD = re.compile(
+    r"(?:" + "|".join(_LABELS.values()) + r")[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[:=][ \t]*"
+    r"(?:[1-6]\b|[★⭐*]{1,5})",
+    re.IGNORECASE,
+)
+
+
+def filled_in_quote(text: str) -> bool:
+    """Whether a quoted line of `text` is a field of our rating request with a score
+    typed after its label ("> Service (1-5): 2"). Quoted lines never act, so that is not
+    read as a rating, but it is the customer's try at one: it is answered with the format
+    (`format_help`), not taken as other words."""
+    return any(
+        _FILLED_FIELD.match(_QUOTED.sub("", line).strip())
+        for line in text.split("\n")
+        if _QUOTED.match(line)
+    )
 
 
 def format_help(language: str) -> str:

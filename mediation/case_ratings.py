@@ -89,7 +89,7 @@ def rating_mail(
     other words too (`settlement_reply`), so an answer to it that does not try a
     rating is none.
     """
-    from classifier.ratings import parse_rating  # loaded only when needed
+    from classifier.ratings import filled_in_quote, parse_rating  # loaded only when needed
 
     reading = classify(None)
     if reading.auto_reply:
@@ -97,6 +97,9 @@ def rating_mail(
     answer = parse_rating(reading.own_text, signed_by=mail.sender_name or "")
     if not answer.readable:
         answers_request = bool(set(mail.answered_kinds) & set(RATING_MAILS))
+        if answers_request and filled_in_quote(mail.text):
+            # The scores typed into our quoted form: a try at a rating, whatever else.
+            answer = dataclasses.replace(answer, tried=True)
         if not answer.tried and (settled or not answers_request):
             return None
         if not answer.tried and classify("solved_question").intent == "not_resolved":

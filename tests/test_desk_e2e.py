@@ -514,6 +514,25 @@ def settle(harness: Harness) -> tuple[str, Received]:
     return ref, settled
 
 
+def test_a_rating_typed_into_the_quoted_form_after_a_settlement_gets_the_format(
+    harness: Harness,
+) -> None:
+    """Scores typed into our quoted rating form are not read (quotes never act), but
+    they are a try at a rating: the customer gets the format, the operator and the
+    mediator no alarm about the settlement (a black-box run's "Here you go, filled in
+    below." raised one)."""
+    ref, settled = settle(harness)
+    body = (
+        "Bitte sehr, unten ausgefüllt.\n\n"
+        "> Service (1-5): 2\n> Erreichbarkeit (1-5): 1\n> Reaktionszeit (1-5): 2\n"
+    )
+    harness.send(harness.reply(settled, CUSTOMER, body, quote=False))
+    sent = harness.process()
+    assert harness.sent(sent) == [(CUSTOMER, "customer.rating_help")]
+    assert "nicht in die zitierten Zeilen" in plain(sent[0])
+    assert harness.case(ref)["state"] == "closed_settled"
+
+
 def test_a_customers_word_after_a_settlement_reaches_operator_and_mediator(
     harness: Harness,
 ) -> None:

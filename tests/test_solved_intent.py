@@ -231,3 +231,20 @@ def test_thanks_and_waiting_are_no_solved(model: classifier.Model, text: str) ->
 )
 def test_a_thanks_that_says_it_worked_is_still_solved(model: classifier.Model, text: str) -> None:
     assert read(model, SOLVED, text).intent == "resolved"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no entiendo bien el alemán, pero he recibido el café nuevo. Sí, está resuelto. Gracias.",
+        "Je ne comprends pas l'allemand. Non, ce n'est pas résolu.",
+    ],
+)
+def test_an_answer_in_a_language_we_do_not_read_is_no_answer(
+    model: classifier.Model, text: str
+) -> None:
+    """Neither the rules nor the model read Spanish or French: a black-box run's "Sí,
+    está resuelto" went to mediation as "not solved". It is passed on, unclear."""
+    reading = read(model, SOLVED, text)
+    assert reading.intent == "other"
+    assert "language-unread" in [rule["rule"] for rule in reading.rules]
