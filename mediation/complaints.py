@@ -61,7 +61,7 @@ def open_case(
         )  # fmt: skip
     ref = storage.next_ref(session, mail.received_at.year)
     snapshot = CaseSnapshot(ref=ref, calendar=loading.calendar_of(merchant, settings))
-    event = ComplaintReceived(merchant=match.slug if match else None)
+    event = ComplaintReceived(merchant=match.slug if match else None, also_named=found.also_named)
     how = f"merchant by {match.rule}: {match.detail}" if match else "merchant not found"
     reason = f"complaint mail {mail.id}; {how}; {reading_summary(reading)}"
     acts = [transitions.Act(event, "customer", reason)]

@@ -18,9 +18,12 @@ from mediation.addresses import Role
 
 @dataclass(frozen=True)
 class ComplaintReceived:
-    """A customer's complaint arrived; `merchant` is the slug when routing found it."""
+    """A customer's complaint arrived; `merchant` is the slug when routing found it,
+    `also_named` the names of other registered shops the complaint names too (the case
+    is about `merchant` alone; the acknowledgement says so)."""
 
     merchant: str | None = None
+    also_named: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class FoundMerchant:
 
     match: routing.MerchantMatch | None
     merchant: Merchant | None
+    also_named: tuple[str, ...] = ()
+    """The names of the other registered merchants the mail names too."""
 
 
 def find_merchant(
@@ -84,7 +86,8 @@ def find_merchant(
     all_merchants = storage.merchants(session)
     match = routing.find_merchant(subject, text, [_profile(m) for m in all_merchants], named_slug)
     merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
-    return FoundMerchant(match, merchant)
+    also = set(match.also) if match else set()
+    return FoundMerchant(match, merchant, tuple(m.name for m in all_merchants if m.slug in also))
 
 
 def own_shop(session: Session, slug: str, address: str | None) -> Merchant | None:

@@ -406,6 +406,12 @@ class CaseView:
             "about_case": templates.about_case(case.ref, language),
             "held_reason": "",
             "stated_reason": templates.stated_reason(params.get("reason"), language),
+            "also_named": templates.also_named(
+                tuple(params.get("also_named") or ()),  # type: ignore[arg-type]
+                merchant_name,
+                f"beschwerde@{self.settings.domain}",
+                language,
+            ),
             "bounced_recipient": "",
             "bounced_mail": "",
             "bounce_reason": "",

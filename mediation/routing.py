@@ -9,7 +9,9 @@ order-number pattern, one of its domains, its registered name or one of the othe
 names the operator registered for it (its aliases), then a variant of the name made
 here (`name_variants`: without the legal form, without trailing digits, the domain's
 first label). Each rule narrows the candidates; a rule that finds exactly one merchant
-decides, and a mail that stays ambiguous names none (the customer is asked). Names
+decides, and a mail that stays ambiguous names none (the customer is asked). Another
+shop that any rule finds besides the one decided is named too (`MerchantMatch.also`):
+one case is about one shop, and the customer is asked to write apart about it. Names
 match folded (case, umlauts) as whole words, never as the start of a longer name.
 
 A reply belongs to a case by the case address it was sent to; when a client dropped
@@ -59,6 +61,9 @@ class MerchantMatch:
     slug: str
     rule: str  # "complaint-address", "order-number", "domain", "name" or "name-variant"
     detail: str
+    also: tuple[str, ...] = ()
+    """The other registered merchants the complaint names too (any rule finds them): the
+    case is about `slug` alone, and the customer is told to complain about them apart."""
 
 
 @dataclass(frozen=True)
@@ -92,25 +97,41 @@ def find_merchant(
     named_slug: str | None = None,
 ) -> MerchantMatch | None:
     """The merchant a complaint is about, or None when none or several fit."""
+    scanned = _Scanned(f"{subject}\n{text}"[:MAX_SCAN_CHARS])
     if named_slug is not None:
         for merchant in merchants:
             if merchant.slug == named_slug.lower():
-                return MerchantMatch(merchant.slug, "complaint-address", f"beschwerde+{named_slug}")
-    scanned = _Scanned(f"{subject}\n{text}"[:MAX_SCAN_CHARS])
+                also = _also_named(merchant.slug, merchants, scanned)
+                detail = f"beschwerde+{named_slug}"
+                return MerchantMatch(merchant.slug, "complaint-address", detail, also)
     candidates = list(merchants)
-    for rule, test in (
-        ("order-number", _order_number),
-        ("domain", _domain),
-        ("name", _name),
-        ("name-variant", _name_variant),
-    ):
+    for rule, test in _RULES:
         hits = [(m, found) for m in candidates if (found := test(m, scanned)) is not None]
         if len(hits) == 1:
             merchant, found = hits[0]
-            return MerchantMatch(merchant.slug, rule, found)
+            return MerchantMatch(
+                merchant.slug, rule, found, _also_named(merchant.slug, merchants, scanned)
+            )
         if hits:
             candidates = [merchant for merchant, _ in hits]
     return None  # none fits, or several fit every rule that fired
+
+
+def _also_named(
+    chosen: str, merchants: Sequence[MerchantProfile], scanned: _Scanned
+) -> tuple[str, ...]:
+    """The merchants besides `chosen` that any rule finds in the complaint ("bei
+    Gartenwelt ... und bei Bohnenglück ..."): an earlier rule decides on one, and a later
+    one would have found the other. What a rule finds for `chosen` too (an order number
+    both shops' patterns fit) names no other shop."""
+    found = {merchant.slug: _found_by_rules(merchant, scanned) for merchant in merchants}
+    return tuple(
+        slug for slug, words in found.items() if slug != chosen and words - found.get(chosen, set())
+    )
+
+
+def _found_by_rules(merchant: MerchantProfile, scanned: _Scanned) -> set[str]:
+    return {found for _, test in _RULES if (found := test(merchant, scanned)) is not None}
 
 
 class _Scanned:
@@ -156,6 +177,15 @@ def _name(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
 def _name_variant(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
     variants = _variants_pattern(merchant.name, merchant.name_aliases, merchant.domains)
     return variants.find(scanned)
+
+
+_RULES = (
+    ("order-number", _order_number),
+    ("domain", _domain),
+    ("name", _name),
+    ("name-variant", _name_variant),
+)
+"""The rules that find a complaint's merchant, in the order they decide."""
 
 
 # Compiled once per merchant value (the process's merchants, edits included, fit).

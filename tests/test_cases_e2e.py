@@ -247,6 +247,34 @@ def test_the_shop_named_as_customers_write_it_is_found_in_complaint_and_answer(
     assert harness.case(ref)["merchant"] == "gruene-tasse"
 
 
+def test_a_complaint_about_two_shops_opens_one_case_and_says_so(harness: Harness) -> None:
+    """The customer complains about two shops in one mail; the first rule's shop gets the
+    case, and the acknowledgement tells the customer to write apart about the other (a
+    black-box run's second shop never heard of it, and nobody said so)."""
+    harness.add_merchant("bohnenglueck", "Kaffeerösterei Bohnenglück GmbH", "abo@bohnenglueck.test")
+    text = (
+        "Bei Möbel Fuchs wurde mir das Sofa MF-204518 beschädigt geliefert, und bei der "
+        "Kaffeerösterei Bohnenglück ist mein Abo trotz Kündigung nicht beendet."
+    )
+    harness.send(compose(CUSTOMER, "beschwerde@siegel.test", "Zwei Probleme", text))
+    sent = harness.process()
+    assert sorted(harness.sent(sent)) == [
+        (CUSTOMER, "customer.complaint_acknowledged"),
+        (MERCHANT, "merchant.complaint_forwarded"),
+    ]
+    [ack] = addressed_to(sent, CUSTOMER)
+    assert (
+        "Ihre Nachricht nennt auch Kaffeerösterei Bohnenglück GmbH. Dieser Fall gilt nur "
+        "Möbel Fuchs" in plain(ack)
+    )
+    other = "otto@example.org"
+    harness.send(compose(other, "beschwerde@siegel.test", "Sofa", "Möbel Fuchs: Sofa kaputt."))
+    sent = harness.process()
+    assert (other, "customer.complaint_acknowledged") in harness.sent(sent)
+    [ack] = addressed_to(sent, other)
+    assert "nennt auch" not in plain(ack) and "Möbel Fuchs" in plain(ack)
+
+
 # ------------------------------------------------------------------ merchant reply
 
 

@@ -102,6 +102,19 @@ def test_a_mail_naming_two_merchants_names_none() -> None:
     assert find_merchant("", text, MERCHANTS) is None
 
 
+def test_a_complaint_naming_a_second_shop_by_a_later_rule_says_so() -> None:
+    """One shop by its domain, a second by its name only (a black-box run's complaint
+    about two shops lost the second): the domain decides, the other is named too; an
+    order number that both shops' patterns fit names no second shop."""
+    text = "Bei Möbel Fuchs kam das Sofa kaputt an, und shop.example bucht doppelt ab."
+    match = find_merchant("", text, MERCHANTS)
+    assert match is not None and (match.slug, match.also) == ("shop", ("moebel-fuchs",))
+    assert find_merchant("", "Möbel Fuchs hat mein Sofa beschädigt.", MERCHANTS).also == ()
+    other = MerchantProfile("other", "Other", (), ("other.example",), r"\bMF-\d{6}\b")
+    shared = find_merchant("", "Bestellung MF-204518 bei moebel-fuchs.de", [FUCHS, other])
+    assert shared is not None and shared.also == ()
+
+
 def test_a_broken_order_pattern_is_ignored() -> None:
     """An operator's invalid regular expression does not break routing."""
     broken = MerchantProfile("broken", "Broken", (), (), r"(unclosed")

@@ -71,6 +71,7 @@ PARAMETERS = (
     "about_case",
     "held_reason",
     "stated_reason",
+    "also_named",
     "case_refs",
     "bounced_recipient",
     "bounced_mail",
@@ -777,6 +778,32 @@ def about_case(ref: str | None, language: str) -> str:
     """ "Fall SSG-2026-000123" / "case SSG-2026-000123"; "kein Fall" / "no case" without one."""
     named, none = _ABOUT_CASE[language]
     return string.Template(named).substitute(ref=ref) if ref else none
+
+
+_ALSO_NAMED = {
+    "de": "Ihre Nachricht nennt auch {names}. Dieser Fall gilt nur {merchant}: Möchten Sie "
+    "sich auch über {other} beschweren, schreiben Sie uns dazu bitte eine eigene E-Mail an "
+    "{address}.",
+    "en": "Your message also names {names}. This case is about {merchant} only: if you also "
+    "want to complain about {other}, please send us a separate email to {address}.",
+}
+_AND = {"de": "und", "en": "and"}
+_THAT_SHOP = {"de": ("diesen Shop", "diese Shops"), "en": ("that shop", "those shops")}
+
+
+def also_named(names: Sequence[str], merchant: str, address: str, language: str) -> str:
+    """The paragraph that tells a customer whose complaint names other registered shops
+    besides `merchant` that its case is about `merchant` alone; empty when it names none."""
+    if not names:
+        return ""
+    listed = list(names)
+    joined = (
+        listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} {_AND[language]} {listed[-1]}"
+    )
+    other = _THAT_SHOP[language][len(listed) > 1]
+    return _ALSO_NAMED[language].format(
+        names=joined, merchant=merchant, other=other, address=address
+    )
 
 
 _STATED_REASON = {"de": "Der Grund:", "en": "The reason:"}

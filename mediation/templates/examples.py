@@ -110,6 +110,9 @@ def _in_language(language: str, reader: str) -> dict[str, str]:
             },
         ),
         "stated_reason": templates.stated_reason(_WITHDRAWN[language], language),
+        "also_named": templates.also_named(
+            ["Gartenwelt Schneider"], "Möbel Fuchs", "beschwerde@siegel.example", language
+        ),
         "deadline": templates.format_moment(_DEADLINE, language, _ZONE),
         # A message while a proposal awaits the reader's answer, written as one.
         "what_now": templates.what_now(
