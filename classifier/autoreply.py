@@ -104,14 +104,14 @@ _ABSENT_DE = (
     r"|im betriebsurlaub|in den betriebsferien|in betriebsferien|nicht erreichbar"
     r"|in elternzeit|im mutterschutz|krank\b|krankgeschrieben|erkrankt"
     r"|auf (?:dienst|geschäfts)?reisen?\b|auf (?:einer|der) (?:fach)?messe|auf messen\b"
-    r"|nicht am arbeitsplatz|nicht am (?:schreibtisch|platz)|in der mittagspause|unterwegs"
+    r"|nicht am arbeitsplatz|nicht am (?:schreibtisch|platz)|(?:in der )?mittagspause|unterwegs"
     r"|verreist|im ausland)"
 )
 _ABSENT_EN = (
     r"(?:out of (?:the )?office|on (?:annual |parental |maternity |paternity |sick |medical )?"
     r"(?:leave|vacation|holidays?)|away from (?:the |my )?(?:office|desk)|out of town|out sick"
-    r"|off sick|off work|travell?ing|on a business trip|on the road|(?:out |away )?(?:at|on)"
-    r" (?:a |my |our )?lunch(?: break)?"
+    r"|off sick|off work|travell?ing|on a business trip|on the road|out to lunch"
+    r"|(?:out |away )?(?:at|on) (?:a |my |our )?lunch(?: break)?"
     r"|at (?:a|the) (?:trade )?(?:fair|show|conference)|abroad)"
 )
 # Words that may stand between the elided subject and the absence of a terse note:

@@ -36,7 +36,7 @@ from classifier import records as rec
 from classifier.features import count_ngrams
 from classifier.inference import LinearHead, row_sums
 from classifier.intent_cues import intent_inputs
-from classifier.language import decide_language, language_scores_many
+from classifier.language import decide_language, language_scores, language_scores_many
 from classifier.model import Model, train
 from classifier.records import OTHER, PROPOSAL, SOLVED_QUESTION
 from classifier.replies import Reply, extract_reply
@@ -304,7 +304,7 @@ def _decide(
             {"rule": "low-confidence", "detail": f"{confidence:.2f} < {triage_threshold:.2f}"}
         )
     intent_label = None
-    if context is not None and scores["other"] > max(scores["de"], scores["en"]):
+    if context is not None and _in_another_language(reply.own_text):
         # Neither the verdict rules nor the model read other languages: "Sí, está
         # resuelto" came out as "not solved". The mail is passed on, no answer taken.
         rules.append({"rule": "language-unread", "detail": f"no intent read ({context})"})
@@ -324,6 +324,13 @@ def _decide(
         new_text=reply.new_text,
         own_text=reply.own_text,
     )
+
+
+def _in_another_language(own_text: str) -> bool:
+    """Whether the writer's own words (not our subject, which a reply repeats) have more
+    evidence of another language than of German or English."""
+    scores = language_scores(own_text)
+    return scores["other"] > max(scores["de"], scores["en"])
 
 
 # fmt: off

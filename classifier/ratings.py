@@ -567,10 +567,11 @@ _HELP = {
 
 
 _FILLED_FIELD = re.compile(
-    r"(?:" + "|".join(_LABELS.values()) + r")[ \t]*(?:\([^()\n]{0,40}\))?[ \t]*[:=][ \t]*"
-    r"(?:[1-6]\b|[★⭐*]{1,5})",
+    r"(?:" + "|".join(_LABELS.values()) + r")[ \t]*\(1-5\)[ \t]*[:=][ \t]*(?:[1-6]\b|[★⭐*]{1,5})",
     re.IGNORECASE,
 )
+"""A field of the request's form, "Service (1-5):", with a score after it; the examples of
+`format_help` ("Service: 4") have no scale, so quoting them is no try at a rating."""
 
 
 def filled_in_quote(text: str) -> bool:

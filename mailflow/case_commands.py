@@ -2,7 +2,7 @@
 
 ``siegel merchant add|list|show``, ``siegel cases``, ``siegel case REF`` (with
 ``--category`` and ``--merchant`` corrections), ``siegel held`` and ``siegel sweep``.
-Registered on the main parser by `mailflow.cli`; each handler takes the parsed
+Registered on the main parser by `mailflow.commands`; each handler takes the parsed
 arguments and the configuration and returns the exit status.
 """
 

@@ -4,7 +4,7 @@
 SLUG``, ``siegel ratings SLUG``, and the merchant's seal records: ``siegel merchant
 precheck SLUG --passed|--failed``, ``siegel merchant trial SLUG --start DAY``,
 ``siegel merchant certify SLUG`` and ``siegel merchant seal SLUG``. Registered on the
-main parser by `mailflow.cli`; each handler takes the parsed arguments and the
+main parser by `mailflow.commands`; each handler takes the parsed arguments and the
 configuration and returns the exit status.
 """
 

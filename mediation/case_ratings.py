@@ -97,10 +97,9 @@ def rating_mail(
     answer = parse_rating(reading.own_text, signed_by=mail.sender_name or "")
     if not answer.readable:
         answers_request = bool(set(mail.answered_kinds) & set(RATING_MAILS))
-        if answers_request and filled_in_quote(mail.text):
-            # The scores typed into our quoted form: a try at a rating, whatever else.
-            answer = dataclasses.replace(answer, tried=True)
-        if not answer.tried and (settled or not answers_request):
+        # Scores typed into our quoted form are not read, but they are a try at a rating.
+        tried = answer.tried or (answers_request and filled_in_quote(mail.text))
+        if not tried and (settled or not answers_request):
             return None
         if not answer.tried and classify("solved_question").intent == "not_resolved":
             return None  # "not solved after all!": a late word on the case, not a rating

@@ -371,9 +371,12 @@ def _apply(
                 tell=classify, ref=case.ref, case=case, role=verdict.role,
             )  # fmt: skip
         case Standing.UNAUTHENTICATED:
+            # A customer's mail is held so only when its From domain refutes it: the
+            # From is forged, and a notice would go to the customer, who did not write.
+            told = None if verdict.role is Role.CUSTOMER else classify
             return holds.hold(
                 session, mail, HeldReason.UNAUTHENTICATED, detail, settings,
-                tell=classify, ref=case.ref, case=case,
+                tell=told, ref=case.ref, case=case,
             )  # fmt: skip
     # Not the party of the address it wrote to; maybe another party of the case (the
     # shop answering at the customer's address): it is told its own case address.

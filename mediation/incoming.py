@@ -136,26 +136,41 @@ _SIGN_OFF = re.compile(
     r"|danke(?: schön| sehr)?|vielen dank)\W*)$",
     re.IGNORECASE,
 )
-# A line of a company's footer: contact details, the register entry, the managing
-# director, or three or more items set apart by "|", "·" or "•" ("Thomas Fuchs | Möbel
-# Fuchs GmbH | Amtsgericht Hannover HRB 12345"). Words there answer nothing.
-_FOOTER_LINE = re.compile(
-    r"(?:[^|·•\n]+[|·•]){2,}[^|·•\n]*$"
-    r"|\b(?:amtsgericht|registergericht|handelsregister|hrb|hra|ust-?id(?:nr)?|ust-?idnr"
-    r"|steuer-?nr|steuernummer|geschäftsführer(?:in)?|geschäftsführung|sitz der gesellschaft"
-    r"|vat(?: id| no\.?| number)?|registered office|company (?:number|registration)"
-    r"|managing director|registered in)\b"
-    r"|^\W*(?:tel|telefon|phone|fon|fax|mobil|mobile|e-?mail|web|www|internet)\b\.?\s*[:.]",
+# A line of a company's footer: three or more items set apart by "|", "·" or "•"
+# ("Thomas Fuchs | Möbel Fuchs GmbH | Amtsgericht Hannover HRB 12345"), a contact line
+# ("Tel.: 0511 ...", "www.shop.example"), or a line naming the register entry or the
+# managing director that is no sentence (a sentence ends in ".", "!" or "?": "We refund
+# the price including VAT." answers).
+_FOOTER_SEPARATORS = "|·•"
+_CONTACT_LINE = re.compile(
+    r"^\W*(?:tel|telefon|phone|fon|fax|mobil|mobile|e-?mail|web|www|internet)\b\.?\s*[:.]",
     re.IGNORECASE,
 )
+_REGISTER_WORDS = re.compile(
+    r"\b(?:amtsgericht|registergericht|handelsregister|hrb|hra|ust-?id(?:nr)?|ust-?idnr"
+    r"|steuer-?nr|steuernummer|geschäftsführer(?:in)?|sitz der gesellschaft|vat (?:id|no|number)"
+    r"|registered office|company (?:number|registration)|managing director)\b",
+    re.IGNORECASE,
+)
+
+
+def _footer_line(line: str) -> bool:
+    stripped = line.strip()
+    if sum(stripped.count(mark) for mark in _FOOTER_SEPARATORS) >= 2:
+        return True
+    if _CONTACT_LINE.match(stripped):
+        return True
+    return not stripped.endswith((".", "!", "?")) and _REGISTER_WORDS.search(stripped) is not None
+
+
 # A line that only names who wrote, closing the text: "Gartenwelt Schneider", "Maple &
-# Finch Customer Care", "Ihr Team von Möbel Fuchs" (each word capitalised but the few
-# that join names), no sentence.
+# Finch Customer Care", "Ihr Team von Möbel Fuchs", "Hauptstraße 5", "12345 Berlin" (each
+# word capitalised or a number, but the few that join names), no sentence.
 _NAME_LINE = re.compile(
     r"^\W*[A-ZÄÖÜ0-9][\w.'’-]*(?:\s+(?:[&+–-]|und|and|von|vom|der|die|das|the|of|at|bei|im"
     r"|[A-ZÄÖÜ0-9][\w.'’-]*)){0,6}\W*$"
 )
-MAX_NAME_LINES = 2
+MAX_NAME_LINES = 4
 # A line that only addresses the reader: "Hallo Frau Muster,", "Dear Mr Smith,", "Hi,".
 _SALUTATION = re.compile(
     r"^\W*(?:hallo|hi|hello|hey|dear|guten tag|guten morgen|sehr geehrte[rs]?|liebe[rs]?"
@@ -178,7 +193,7 @@ def substantive(text: str, min_words: int) -> bool:
     """Whether a merchant's own `text` answers the complaint: at least `min_words` words
     besides thanks and greetings (`COURTESY_WORDS`), between its salutation and its
     sign-off (the signature after that says nothing), outside a company footer's lines
-    (`_FOOTER_LINE`) and the names that close it (`_NAME_LINE`), and more than a promise
+    (`_footer_line`) and the names that close it (`_NAME_LINE`), and more than a promise
     to answer
     (`classifier.autoreply.only_a_promise`). "Danke", "ok", "Vielen Dank!", "asdfgh",
     "Wir kümmern uns darum." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
@@ -187,7 +202,7 @@ def substantive(text: str, min_words: int) -> bool:
     for line in text.splitlines():
         if _SIGN_OFF.match(line.strip()):
             break
-        if not _SALUTATION.match(line.strip()) and not _FOOTER_LINE.search(line):
+        if not _SALUTATION.match(line.strip()) and not _footer_line(line):
             said.append(line)
     while said and not said[-1].strip():
         said.pop()

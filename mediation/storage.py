@@ -237,7 +237,8 @@ class HeldReason(enum.StrEnum):
     OWN_ADDRESS = "own-address"
     """From one of our own addresses (complaint, case, bounce, operator): never a party."""
     UNAUTHENTICATED = "unauthenticated"
-    """A merchant's or mediator's mail whose From domain the MTA did not authenticate."""
+    """A merchant's or mediator's mail whose From domain the MTA did not authenticate, or
+    a customer's whose From domain failed DMARC."""
     OPEN_CASE = "open-case"
     """A new complaint from the customer of an open case about the same shop and order:
     attached to that case as evidence, no second case opened."""

@@ -43,7 +43,8 @@ _NOT_AN_ACT = re.compile(
     r"sollen|angeboten|anbietet|bietet|gegenzug|"
     r"(?<!even )if|unless|once|provided|maybe|perhaps|might|could|considering|"
     r"thinking|asked|asks|urged|urges|pressured|pressuring|requested|requests|suggested|"
-    r"suggests|offered|offers|exchange|should|wants)\b"
+    r"suggests|offered|offers|exchange|in return|should|wants|want me|wanted me|told|tells|"
+    r"when|after|as soon as)\b"
 )
 # A refusal anywhere in the text: the withdrawal it refers to is someone else's wish.
 _REFUSAL = re.compile(

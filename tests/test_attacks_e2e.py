@@ -398,13 +398,14 @@ def test_a_customer_act_whose_from_dmarc_refutes_is_held(
     ref, sent = complain(harness)
     [ack] = addressed_to(sent, CUSTOMER)
     harness.send(harness.reply(ack, CUSTOMER, "Ja, das Problem ist gelöst.", headers=headers))
-    harness.process()
+    told = harness.process()
     case = harness.case(ref)
     if acts:
         assert case["state"] == "closed_resolved"
     else:
         assert case["state"] == "awaiting_merchant"
         assert [h["reason"] for h in case["held_mails"]] == ["unauthenticated"]
+        assert harness.sent(told) == []  # the From is forged: the customer did not write
 
 
 @pytest.mark.parametrize(

@@ -264,7 +264,7 @@ def test_a_complaint_about_two_shops_opens_one_case_and_says_so(harness: Harness
     ]
     [ack] = addressed_to(sent, CUSTOMER)
     assert (
-        "Ihre Nachricht nennt auch Kaffeerösterei Bohnenglück GmbH. Dieser Fall gilt nur "
+        "Ihre Nachricht nennt auch Kaffeerösterei Bohnenglück GmbH. Dieser Fall betrifft nur "
         "Möbel Fuchs" in plain(ack)
     )
     other = "otto@example.org"

@@ -533,6 +533,21 @@ def test_a_rating_typed_into_the_quoted_form_after_a_settlement_gets_the_format(
     assert harness.case(ref)["state"] == "closed_settled"
 
 
+def test_a_settlement_complaint_quoting_the_rating_help_still_reaches_the_operator(
+    harness: Harness,
+) -> None:
+    """The help's examples ("Service: 4"), quoted under the customer's report that the
+    settlement is not carried out, are no try at a rating (a review's case)."""
+    _, settled = settle(harness)
+    harness.send(harness.reply(settled, CUSTOMER, "Service: weiß nicht recht"))
+    [help_mail] = addressed_to(harness.process(), CUSTOMER)
+    assert harness.sent([help_mail]) == [(CUSTOMER, "customer.rating_help")]
+    words = "Möbel Fuchs hat das Geld bis heute nicht erstattet."
+    harness.send(harness.reply(help_mail, CUSTOMER, words))
+    kinds = [kind for _, kind in harness.sent(harness.process())]
+    assert "operator.settlement_reply" in kinds and "customer.rating_help" not in kinds
+
+
 def test_a_customers_word_after_a_settlement_reaches_operator_and_mediator(
     harness: Harness,
 ) -> None:

@@ -89,6 +89,10 @@ def test_records_win_over_the_configured_seed() -> None:
         ("Der Händler meint, ich soll die Beschwerde zurückziehen.", False),
         ("Vielleicht ziehe ich die Beschwerde zurück.", False),
         ("The merchant wants me to withdraw the complaint.", False),
+        ("They want me to withdraw my complaint.", False),
+        ("The shop told me to withdraw my complaint.", False),
+        ("I will withdraw the complaint when the money arrives.", False),
+        ("I withdraw my complaint in return for a voucher.", False),
     ],
 )
 def test_a_withdrawal_is_read_from_the_customers_own_words(text: str, expected: bool) -> None:

@@ -498,6 +498,17 @@ def test_upgrade_is_idempotent_and_keeps_data(version_one_database: str) -> None
     ]
 
 
+def test_opening_a_database_behind_the_schema_upgrades_it(version_one_database: str) -> None:
+    """`open_database` skips the migrations only for a current database: one at version 1
+    is brought to `SCHEMA_VERSION` with its mail kept."""
+    engine = schema.open_database(version_one_database)
+    with engine.connect() as connection:
+        assert db.schema_version(connection) == schema.SCHEMA_VERSION
+    with db.read_scope(engine) as session:
+        assert len(session.exec(select(StoredMail)).all()) == 1
+    engine.dispose()
+
+
 def test_a_new_upgrade_step_runs_once_and_keeps_data(
     version_one_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

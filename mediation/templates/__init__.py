@@ -781,7 +781,7 @@ def about_case(ref: str | None, language: str) -> str:
 
 
 _ALSO_NAMED = {
-    "de": "Ihre Nachricht nennt auch {names}. Dieser Fall gilt nur {merchant}: Möchten Sie "
+    "de": "Ihre Nachricht nennt auch {names}. Dieser Fall betrifft nur {merchant}: Möchten Sie "
     "sich auch über {other} beschweren, schreiben Sie uns dazu bitte eine eigene E-Mail an "
     "{address}.",
     "en": "Your message also names {names}. This case is about {merchant} only: if you also "
