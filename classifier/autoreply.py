@@ -1325,6 +1325,31 @@ _ONLY_A_PROMISE = re.compile(
 )
 
 
+# An absence and, at most, when it ends, then only a sign-off, to the end of the text:
+# "In der Mittagspause.", "Bin gerade nicht am Schreibtisch.", "At lunch, back soon."
+_ONLY_AN_ABSENCE = re.compile(
+    r"\A\W*(?:(?:(?:ich|wir)\s+)?(?:(?:bin|sind)\s+)?"
+    + _DE_ADVERB
+    + _DE_SPAN
+    + _DE_ADVERB
+    + _ABSENT_DE
+    + r"|(?:(?:i am|i'm|we are|we're)\s+)?(?:(?:currently|now|still)\s+)?"
+    + _ABSENT_EN
+    + r")(?:\s+(?:bis|ab|until|till|through)\b(?:[^.!?\n]|(?<=\d)\.){0,30})?"
+    r"(?:\s*[.!,;:–-]\s*(?:(?:ab|bis|zurück|wieder|back|until|till|returning)\b"
+    r"(?:[^.!?\n]|(?<=\d)\.){0,40}))?"
+    r"[.!]?\s*" + _SIGN_OFF + r"\Z",
+    re.IGNORECASE,
+)
+
+
+def only_an_absence(text: str) -> bool:
+    """Whether `text` (what a person wrote, without salutation and signature) only says
+    that the writer is away, perhaps until when: a note without the automatic headers,
+    which answers no complaint."""
+    return len(text) <= 200 and _ONLY_AN_ABSENCE.match(text.strip()) is not None
+
+
 def only_a_promise(text: str) -> bool:
     """Whether `text` (what a person wrote, without salutation and signature) only
     promises an answer that names nothing: "Wir kümmern uns darum.", "Ok, wir melden uns

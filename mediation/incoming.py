@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from classifier.autoreply import only_a_promise
+from classifier.autoreply import only_a_promise, only_an_absence
 
 if TYPE_CHECKING:
     from classifier import Classification
@@ -194,9 +194,9 @@ def substantive(text: str, min_words: int) -> bool:
     besides thanks and greetings (`COURTESY_WORDS`), between its salutation and its
     sign-off (the signature after that says nothing), outside a company footer's lines
     (`_footer_line`) and the names that close it (`_NAME_LINE`), and more than a promise
-    to answer
-    (`classifier.autoreply.only_a_promise`). "Danke", "ok", "Vielen Dank!", "asdfgh",
-    "Wir kümmern uns darum." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
+    to answer or a note of absence (`classifier.autoreply.only_a_promise`,
+    `only_an_absence`). "Danke", "ok", "Vielen Dank!", "asdfgh", "Wir kümmern uns darum.",
+    "In der Mittagspause." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
     Meier" do not; "Wir erstatten den Kaufpreis." does."""
     said = []
     for line in text.splitlines():
@@ -214,7 +214,7 @@ def substantive(text: str, min_words: int) -> bool:
     own = "\n".join(said)
     if sum(1 for word in words(own) if word not in COURTESY_WORDS) < min_words:
         return False
-    return not only_a_promise(own)
+    return not (only_a_promise(own) or only_an_absence(own))
 
 
 def reading_summary(reading: Classification) -> str:

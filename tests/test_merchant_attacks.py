@@ -129,6 +129,13 @@ def test_a_reply_is_substantive_with_enough_words_besides_thanks(text: str, coun
         ("Thanks, we're looking into it.\n\nMaple & Finch Customer Care", False),
         ("Danke, wir prüfen.\n\nIhr Team von Möbel Fuchs\nThomas Meier", False),
         ("Wir erstatten den Kaufpreis.\n\nGartenwelt Schneider", True),
+        # A terse note of absence without automatic headers (a review's examples).
+        ("In der Mittagspause.", False),
+        ("Bin gerade nicht am Schreibtisch.", False),
+        ("Out to lunch, back at 2pm.", False),
+        ("Im Urlaub bis 14.12.", False),
+        ("Im Urlaub bis 14.12. Die Erstattung ist aber raus.", True),
+        ("I was on vacation, your refund was sent today.", True),
     ],
 )
 def test_a_promise_to_answer_alone_is_no_answer(text: str, answers: bool) -> None:
