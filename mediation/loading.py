@@ -76,7 +76,8 @@ class FoundMerchant:
     match: routing.MerchantMatch | None
     merchant: Merchant | None
     also_named: tuple[str, ...] = ()
-    """The names of the other registered merchants the mail names too."""
+    """The names of the other registered merchants the mail names too; without a match,
+    of all the registered merchants it names when they are several."""
 
 
 def find_merchant(
@@ -84,9 +85,14 @@ def find_merchant(
 ) -> FoundMerchant:
     """The registered merchant a mail is about (`routing.find_merchant`), with its row."""
     all_merchants = storage.merchants(session)
-    match = routing.find_merchant(subject, text, [_profile(m) for m in all_merchants], named_slug)
+    profiles = [_profile(m) for m in all_merchants]
+    match = routing.find_merchant(subject, text, profiles, named_slug)
     merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
-    also = set(match.also) if match else set()
+    if match is not None:
+        also = set(match.also)
+    else:  # several shops, none decided: the customer is asked, and told why
+        named = routing.merchants_named(subject, text, profiles)
+        also = set(named) if len(named) > 1 else set()
     return FoundMerchant(match, merchant, tuple(m.name for m in all_merchants if m.slug in also))
 
 

@@ -408,7 +408,7 @@ class CaseView:
             "stated_reason": templates.stated_reason(params.get("reason"), language),
             "also_named": templates.also_named(
                 tuple(params.get("also_named") or ()),  # type: ignore[arg-type]
-                merchant_name,
+                self.merchant.name if self.merchant else None,
                 f"beschwerde@{self.settings.domain}",
                 language,
             ),

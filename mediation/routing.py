@@ -130,6 +130,16 @@ def _also_named(
     )
 
 
+def merchants_named(
+    subject: str, text: str, merchants: Sequence[MerchantProfile]
+) -> tuple[str, ...]:
+    """Every merchant some rule finds in a complaint, in the order of `merchants`: where
+    several are and none decides (`find_merchant` is None), the customer asked which one
+    is also told that one case is about one shop."""
+    scanned = _Scanned(f"{subject}\n{text}"[:MAX_SCAN_CHARS])
+    return tuple(merchant.slug for merchant in merchants if _found_by_rules(merchant, scanned))
+
+
 def _found_by_rules(merchant: MerchantProfile, scanned: _Scanned) -> set[str]:
     return {found for _, test in _RULES if (found := test(merchant, scanned)) is not None}
 

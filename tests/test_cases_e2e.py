@@ -275,6 +275,21 @@ def test_a_complaint_about_two_shops_opens_one_case_and_says_so(harness: Harness
     assert "nennt auch" not in plain(ack) and "Möbel Fuchs" in plain(ack)
 
 
+def test_a_complaint_naming_two_shops_alike_asks_which_and_says_why(harness: Harness) -> None:
+    """Two shops by their full names, neither decided: the customer is asked which shop,
+    and told that a case is about one and the other needs a mail of its own (the README
+    walk's complaint about two shops asked without saying so)."""
+    harness.add_merchant("gartenwelt", "Gartenwelt Schneider", "hilfe@gartenwelt.test")
+    text = "Möbel Fuchs lieferte ein kaputtes Sofa, Gartenwelt Schneider buchte doppelt ab."
+    harness.send(compose(CUSTOMER, "beschwerde@siegel.test", "Zwei Shops", text))
+    [question] = harness.process()
+    assert harness.sent([question]) == [(CUSTOMER, "customer.merchant_requested")]
+    assert (
+        "Ihre Nachricht nennt mehrere Shops: Gartenwelt Schneider und Möbel Fuchs. Ein Fall "
+        "betrifft immer einen Shop" in plain(question)
+    )
+
+
 # ------------------------------------------------------------------ merchant reply
 
 

@@ -787,19 +787,31 @@ _ALSO_NAMED = {
     "en": "Your message also names {names}. This case is about {merchant} only: if you also "
     "want to complain about {other}, please send us a separate email to {address}.",
 }
+_SEVERAL_NAMED = {
+    "de": "Ihre Nachricht nennt mehrere Shops: {names}. Ein Fall betrifft immer einen Shop: "
+    "Nennen Sie uns bitte den, um den es hier geht, und schreiben Sie uns zu jedem anderen "
+    "bitte eine eigene E-Mail an {address}.",
+    "en": "Your message names several shops: {names}. A case is about one shop: please tell "
+    "us which one this case is about, and send us a separate email about any other to "
+    "{address}.",
+}
 _AND = {"de": "und", "en": "and"}
 _THAT_SHOP = {"de": ("diesen Shop", "diese Shops"), "en": ("that shop", "those shops")}
 
 
-def also_named(names: Sequence[str], merchant: str, address: str, language: str) -> str:
+def also_named(names: Sequence[str], merchant: str | None, address: str, language: str) -> str:
     """The paragraph that tells a customer whose complaint names other registered shops
-    besides `merchant` that its case is about `merchant` alone; empty when it names none."""
+    besides `merchant` that its case is about `merchant` alone, or, with no `merchant`
+    (several named, none decided), that a case is about one shop; empty when there are
+    none."""
     if not names:
         return ""
     listed = list(names)
     joined = (
         listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} {_AND[language]} {listed[-1]}"
     )
+    if merchant is None:
+        return _SEVERAL_NAMED[language].format(names=joined, address=address)
     other = _THAT_SHOP[language][len(listed) > 1]
     return _ALSO_NAMED[language].format(
         names=joined, merchant=merchant, other=other, address=address

@@ -161,6 +161,11 @@ def document() -> str:
                 rendered = templates.render_report(key, language, values)
             else:
                 values = _example(language, key.partition(".")[0])
+                if key == "customer.merchant_requested":  # several shops named, none decided
+                    values["also_named"] = templates.also_named(
+                        ["Möbel Fuchs", "Gartenwelt Schneider"], None,
+                        "beschwerde@siegel.example", language,
+                    )  # fmt: skip
                 rendered = templates.render(key, language, values)
             lines += [f"**{language}**: {rendered.subject}", "", "```text", rendered.text.rstrip()]
             lines += ["```", ""]
