@@ -97,37 +97,23 @@ def find_merchant(
     named_slug: str | None = None,
 ) -> MerchantMatch | None:
     """The merchant a complaint is about, or None when none or several fit."""
-    scanned = _Scanned(f"{subject}\n{text}"[:MAX_SCAN_CHARS])
+    findings = _findings(f"{subject}\n{text}", merchants)
     if named_slug is not None:
         for merchant in merchants:
             if merchant.slug == named_slug.lower():
-                also = _also_named(merchant.slug, merchants, scanned)
+                also = _also_named(merchant.slug, findings)
                 detail = f"beschwerde+{named_slug}"
                 return MerchantMatch(merchant.slug, "complaint-address", detail, also)
     candidates = list(merchants)
-    for rule, test in _RULES:
-        hits = [(m, found) for m in candidates if (found := test(m, scanned)) is not None]
+    for rule, _ in _RULES:
+        hits = [m for m in candidates if rule in findings[m.slug]]
         if len(hits) == 1:
-            merchant, found = hits[0]
-            return MerchantMatch(
-                merchant.slug, rule, found, _also_named(merchant.slug, merchants, scanned)
-            )
+            [merchant] = hits
+            found = findings[merchant.slug][rule]
+            return MerchantMatch(merchant.slug, rule, found, _also_named(merchant.slug, findings))
         if hits:
-            candidates = [merchant for merchant, _ in hits]
+            candidates = hits
     return None  # none fits, or several fit every rule that fired
-
-
-def _also_named(
-    chosen: str, merchants: Sequence[MerchantProfile], scanned: _Scanned
-) -> tuple[str, ...]:
-    """The merchants besides `chosen` that any rule finds in the complaint ("bei
-    Gartenwelt ... und bei Bohnenglück ..."): an earlier rule decides on one, and a later
-    one would have found the other. What a rule finds for `chosen` too (an order number
-    both shops' patterns fit) names no other shop."""
-    found = {merchant.slug: _found_by_rules(merchant, scanned) for merchant in merchants}
-    return tuple(
-        slug for slug, words in found.items() if slug != chosen and words - found.get(chosen, set())
-    )
 
 
 def merchants_named(
@@ -136,12 +122,34 @@ def merchants_named(
     """Every merchant some rule finds in a complaint, in the order of `merchants`: where
     several are and none decides (`find_merchant` is None), the customer asked which one
     is also told that one case is about one shop."""
-    scanned = _Scanned(f"{subject}\n{text}"[:MAX_SCAN_CHARS])
-    return tuple(merchant.slug for merchant in merchants if _found_by_rules(merchant, scanned))
+    return tuple(
+        slug for slug, found in _findings(f"{subject}\n{text}", merchants).items() if found
+    )
 
 
-def _found_by_rules(merchant: MerchantProfile, scanned: _Scanned) -> set[str]:
-    return {found for _, test in _RULES if (found := test(merchant, scanned)) is not None}
+def _findings(text: str, merchants: Sequence[MerchantProfile]) -> dict[str, dict[str, str]]:
+    """What each rule finds for each merchant in `text`: slug -> rule -> the words found.
+    Every rule is tried on every merchant once: the one decided and the others named."""
+    scanned = _Scanned(text[:MAX_SCAN_CHARS])
+    return {
+        merchant.slug: {
+            rule: found for rule, test in _RULES if (found := test(merchant, scanned)) is not None
+        }
+        for merchant in merchants
+    }
+
+
+def _also_named(chosen: str, findings: dict[str, dict[str, str]]) -> tuple[str, ...]:
+    """The merchants besides `chosen` that any rule finds in the complaint ("bei
+    Gartenwelt ... und bei Bohnenglück ..."): an earlier rule decides on one, and a later
+    one would have found the other. What a rule finds for `chosen` too (an order number
+    both shops' patterns fit) names no other shop."""
+    chosen_words = set(findings.get(chosen, {}).values())
+    return tuple(
+        slug
+        for slug, found in findings.items()
+        if slug != chosen and set(found.values()) - chosen_words
+    )
 
 
 class _Scanned:
