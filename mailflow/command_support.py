@@ -386,6 +386,17 @@ class Parser(argparse.ArgumentParser):
         raise ArgumentsRefused(self, message)
 
 
+def siegel_parser(description: str = "") -> tuple[Parser, argparse._SubParsersAction]:
+    """The `siegel` parser with its global options, and the sub-parsers action that each
+    command adds itself to (`add_command`); `options_anywhere` once they all have."""
+    parser = Parser(prog="siegel", description=description or None)
+    parser.add_argument(
+        "--config", type=Path, help="configuration file (default: $SIEGEL_CONFIG or ./config.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
 def command_in(argv: Sequence[str]) -> str | None:
     """The subcommand named in `argv` (after the global options), found without argparse."""
     tokens = iter(argv)

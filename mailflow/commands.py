@@ -15,7 +15,6 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -46,7 +45,6 @@ from mailflow.command_support import (
     ArgumentsRefused,
     Handler,
     Page,
-    Parser,
     add_command,
     add_paging,
     cannot_listen,
@@ -54,6 +52,7 @@ from mailflow.command_support import (
     one_line,
     options_anywhere,
     print_json,
+    siegel_parser,
     whole_number,
     write_raw,
 )
@@ -457,12 +456,7 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="siegel", description="The operator's whole interface besides mail.")
-    parser.add_argument(
-        "--config", type=Path, help="configuration file (default: $SIEGEL_CONFIG or ./config.toml)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser, commands = siegel_parser("The operator's whole interface besides mail.")
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         return add_command(commands, name, handler, help_text, guard=False)

@@ -194,9 +194,14 @@ def read_scope(engine: Engine) -> Iterator[Session]:
     snapshot while the intake and the worker go on writing, and a read inside another
     unit of work does not wait for that one to finish. Writing in it is an error. What
     it loaded stays readable after it ends (closed, not expired)."""
-    options = {READ_ONLY: True, "postgresql_readonly": True}
-    with Session(engine.execution_options(**options), expire_on_commit=False) as session:
+    with Session(reading(engine), expire_on_commit=False) as session:
         yield session
+
+
+def reading(engine: Engine) -> Engine:
+    """`engine` for transactions that only read: a snapshot on SQLite, without the
+    writer lock; a read-only transaction on PostgreSQL."""
+    return engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True})
 
 
 @contextmanager

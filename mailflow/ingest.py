@@ -28,10 +28,10 @@ from mailflow.command_support import (
     EX_OK,
     EX_TEMPFAIL,
     ArgumentsRefused,
-    Parser,
     add_command,
     one_line,
     options_anywhere,
+    siegel_parser,
 )
 from mailflow.config import Config, ConfigError
 from mailflow.schema import open_database
@@ -54,10 +54,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def main(arguments: Sequence[str]) -> int:
     """`siegel ARGUMENTS` naming `ingest`: whatever may pass later is 75, never a bounce."""
-    parser = Parser(prog="siegel")
-    parser.add_argument("--config", type=Path)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    parser, commands = siegel_parser()
+    register(commands)
     options_anywhere(parser)
     try:
         args = parser.parse_args(arguments)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from mailflow.db import READ_ONLY, make_engine, schema_version
+from mailflow.db import make_engine, reading, schema_version
 
 SCHEMA_VERSION = 19
 """How many steps `mailflow.migrations.MIGRATIONS` has (a test holds the two equal)."""
@@ -18,8 +18,7 @@ SCHEMA_VERSION = 19
 def open_database(url: str) -> Engine:
     """Engine for `url` with the schema upgraded: what every command starts with."""
     engine = make_engine(url)
-    read_only = engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True})
-    with read_only.begin() as connection:
+    with reading(engine).begin() as connection:
         current = schema_version(connection)
     if current < SCHEMA_VERSION:
         from mailflow import migrations

@@ -22,7 +22,7 @@ from functools import cached_property
 from sqlmodel import Session
 
 from mediation import mediator_store, rating_links, rating_store, storage, templates
-from mediation.addresses import Role, case_address, mask_case_addresses
+from mediation.addresses import Role, case_address, complaint_address, mask_case_addresses
 from mediation.incoming import Attachment, IncomingMail
 from mediation.outgoing import BouncedMail, Enclosure, OutgoingMail, enclose
 from mediation.settings import Settings
@@ -368,6 +368,7 @@ class CaseView:
             str(to) not in case.proposal_accepted_by
         )
         answer_due = params.get(Deadline.PROPOSAL_ANSWER)
+        complaints = complaint_address(self.settings.domain)
         return {
             "ref": case.ref,
             "merchant_name": merchant_name,
@@ -399,7 +400,7 @@ class CaseView:
             "days": str(params.get("days", "")),
             "deadline": templates.format_moment(None, language, zone),
             "case_file": _history(events, language, zone),
-            "complaint_address": f"beschwerde@{self.settings.domain}",
+            "complaint_address": complaints,
             "problems": "",
             "rating_summary": rating_store.summary(params, language),
             "rating_help": "",
@@ -409,7 +410,7 @@ class CaseView:
             "also_named": templates.also_named(
                 tuple(params.get("also_named") or ()),  # type: ignore[arg-type]
                 self.merchant.name if self.merchant else None,
-                f"beschwerde@{self.settings.domain}",
+                complaints,
                 language,
             ),
             "bounced_recipient": "",
@@ -483,7 +484,7 @@ def to_sender(
     values = dict.fromkeys(templates.PARAMETERS, "") | {
         "ref": ref or "",
         "sender_address": mail.sender,
-        "complaint_address": f"beschwerde@{settings.domain}",
+        "complaint_address": complaint_address(settings.domain),
     }
     values |= dict(extra or {})
     rendered = templates.render(key, language, values)
@@ -523,7 +524,7 @@ def to_operator(
         "mail_subject": mail.subject or _NO_SUBJECT[language],
         "mail_text": _quoted(mail.text, language) or "> " + _NO_SUBJECT[language],
         "held_reason": templates.held_text(reason, language),
-        "complaint_address": f"beschwerde@{settings.domain}",
+        "complaint_address": complaint_address(settings.domain),
     }
     rendered = templates.render("operator.forwarded_mail", language, values)
     return OutgoingMail(
