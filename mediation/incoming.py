@@ -155,12 +155,12 @@ _REGISTER_WORDS = re.compile(
 
 
 def _footer_line(line: str) -> bool:
-    stripped = line.strip()
-    if sum(stripped.count(mark) for mark in _FOOTER_SEPARATORS) >= 2:
+    """Whether `line` (stripped) is a line of a company's footer."""
+    if sum(line.count(mark) for mark in _FOOTER_SEPARATORS) >= 2:
         return True
-    if _CONTACT_LINE.match(stripped):
+    if _CONTACT_LINE.match(line):
         return True
-    return not stripped.endswith((".", "!", "?")) and _REGISTER_WORDS.search(stripped) is not None
+    return not line.endswith((".", "!", "?")) and _REGISTER_WORDS.search(line) is not None
 
 
 # A line that only names who wrote, closing the text: "Gartenwelt Schneider", "Maple &
@@ -199,18 +199,18 @@ def substantive(text: str, min_words: int) -> bool:
     "In der Mittagspause." and "Hallo Frau Muster, / Mit freundlichen Grüßen / Thomas
     Meier" do not; "Wir erstatten den Kaufpreis." does."""
     said = []
-    for line in text.splitlines():
-        if _SIGN_OFF.match(line.strip()):
+    for line in (line.strip() for line in text.splitlines()):
+        if _SIGN_OFF.match(line):
             break
-        if not _SALUTATION.match(line.strip()) and not _footer_line(line):
+        if not _SALUTATION.match(line) and not _footer_line(line):
             said.append(line)
-    while said and not said[-1].strip():
-        said.pop()
-    for _ in range(MAX_NAME_LINES):  # the writer's or the shop's name under the text
-        if len(said) > 1 and _NAME_LINE.match(said[-1].strip()):
-            said.pop()
-            while said and not said[-1].strip():
-                said.pop()
+    # Blank lines at the end, and up to MAX_NAME_LINES lines of the writer's or the
+    # shop's name under the text (never the only line left).
+    names = 0
+    while said and (
+        not said[-1] or (names < MAX_NAME_LINES and len(said) > 1 and _NAME_LINE.match(said[-1]))
+    ):
+        names += bool(said.pop())
     own = "\n".join(said)
     if sum(1 for word in words(own) if word not in COURTESY_WORDS) < min_words:
         return False
