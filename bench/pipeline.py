@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import json
 import logging
 import os
@@ -80,6 +81,7 @@ from mailflow import casework
 from mailflow import config as config_module
 from mailflow.models import MailStatus, OutboxMail, StoredMail
 from mailflow.schema import open_database
+from mailflow.worker import Worker
 from mediation.storage import Case, HeldMail, Merchant
 
 DOMAIN = "siegel-bench.test"
@@ -512,7 +514,7 @@ def generate(count: int, seed: int) -> list[Complaint]:
 # ------------------------------------------------------------------ the service, by its CLI
 
 
-def write_config(folder: Path, url: str, data_dir: Path) -> Path:
+def write_config(folder: Path, url: str, data_dir: Path, analysis_process: bool = True) -> Path:
     path = folder / "config.toml"
     path.write_text(
         "[siegel]\n"
@@ -520,7 +522,9 @@ def write_config(folder: Path, url: str, data_dir: Path) -> Path:
         f"secret = {json.dumps(SECRET)}\n"
         f"data_dir = {json.dumps(str(data_dir))}\n"
         "[database]\n"
-        f"url = {json.dumps(url)}\n",
+        f"url = {json.dumps(url)}\n"
+        "[queue]\n"
+        f"analysis_process = {json.dumps(analysis_process)}\n",
         encoding="utf-8",
     )
     return path
@@ -665,13 +669,26 @@ def prepare_worker(config_path: Path) -> tuple[Any, Engine]:
     return config, engine
 
 
-def drain_here(config_path: Path, log_file: Path) -> Drained:
-    """One worker in this process, as `siegel serve` runs it."""
-    from mailflow.worker import Worker
-
-    problems = quiet_logging(log_file)
+def started_worker(config_path: Path) -> tuple[Worker, Engine]:
+    """A worker as `siegel serve` runs one, once a backlog has started its analysis
+    process: that process is started before timing, as the model is loaded."""
     config, engine = prepare_worker(config_path)
     worker = Worker(engine, config)
+    if worker.analyst:
+        worker.analyst.start()
+    gc.freeze()  # as `Service.start` does
+    return worker, engine
+
+
+def worker_rss_mb(worker: Worker) -> float:
+    """The worker's peak RSS and its analysis process's: both are resident at once."""
+    return _rss_mb() + (worker.analyst.peak_rss_mb() if worker.analyst else 0.0)
+
+
+def drain_here(config_path: Path, log_file: Path) -> Drained:
+    """One worker in this process, as `siegel serve` runs it."""
+    problems = quiet_logging(log_file)
+    worker, engine = started_worker(config_path)
     profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
     with Meter(engine) as meter:
         started = time.perf_counter()
@@ -682,20 +699,19 @@ def drain_here(config_path: Path, log_file: Path) -> Drained:
             profiler.disable()
             profiler.dump_stats(os.environ["BENCH_PROFILE"])
         seconds = time.perf_counter() - started
+    rss_mb = worker_rss_mb(worker)
+    worker.close()
     engine.dispose()
     return Drained(
-        1, seconds, taken, meter.statements, meter.commits, meter.flushes, _rss_mb(),
+        1, seconds, taken, meter.statements, meter.commits, meter.flushes, rss_mb,
         problems.count, problems.first,
     )  # fmt: skip
 
 
 def worker_process(config_path: Path, log_file: Path) -> int:
     """`--drain-worker`: load, say `ready`, wait for `go`, drain, print one JSON line."""
-    from mailflow.worker import Worker
-
     problems = quiet_logging(log_file)
-    config, engine = prepare_worker(config_path)
-    worker = Worker(engine, config)
+    worker, engine = started_worker(config_path)
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
@@ -703,12 +719,14 @@ def worker_process(config_path: Path, log_file: Path) -> int:
         started = time.perf_counter()
         taken = worker.drain()
         seconds = time.perf_counter() - started
+    rss_mb = worker_rss_mb(worker)
+    worker.close()
     engine.dispose()
     print(
         json.dumps(
             {
                 "taken": taken, "seconds": seconds, "statements": meter.statements,
-                "commits": meter.commits, "flushes": meter.flushes, "rss_mb": _rss_mb(),
+                "commits": meter.commits, "flushes": meter.flushes, "rss_mb": rss_mb,
                 "problems": problems.count, "first_problems": problems.first,
             }
         ),
@@ -883,9 +901,10 @@ def run_once(
     folder: Path,
     data_dir: Path,
     in_process: bool,
+    analysis_process: bool,
 ) -> Run:
     folder.mkdir()
-    config_path = write_config(folder, url, data_dir)
+    config_path = write_config(folder, url, data_dir, analysis_process)
     register_merchants(config_path)
     engine = open_database(url)
     with engine.connect() as connection:
@@ -958,6 +977,12 @@ def main() -> int:
         type=int,
         help="worker processes of the second run (PostgreSQL: 2; SQLite: none unless given)",
     )
+    parser.add_argument(
+        "--no-analysis-process",
+        dest="analysis_process",
+        action="store_false",
+        help="each worker analyses its batches itself ([queue] analysis_process = false)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--drain-worker", type=Path, help=argparse.SUPPRESS)
@@ -1007,13 +1032,17 @@ def measure(args: argparse.Namespace, folder: Path, url: str | None, postgres: b
     runs: list[Run] = []
     if not postgres:
         target = url or f"sqlite:///{folder}/run/siegel.db"
-        runs.append(run_once(target, 1, complaints, files, folder / "run", data_dir, True))
+        runs.append(
+            run_once(
+                target, 1, complaints, files, folder / "run", data_dir, True, args.analysis_process
+            )
+        )
         describe(runs[0], "sqlite")
         if args.workers not in (None, 1) and url is None:
             target = f"sqlite:///{folder}/run{args.workers}/siegel.db"
             run = run_once(
                 target, args.workers, complaints, files, folder / f"run{args.workers}", data_dir,
-                False,
+                False, args.analysis_process,
             )  # fmt: skip
             runs.append(run)
             describe(run, f"sqlite, {args.workers} worker processes")
@@ -1024,7 +1053,7 @@ def measure(args: argparse.Namespace, folder: Path, url: str | None, postgres: b
             with fresh_schema(url, name) as schema_url:
                 run = run_once(
                     schema_url, workers, complaints, files, folder / f"w{workers}", data_dir,
-                    False,
+                    False, args.analysis_process,
                 )  # fmt: skip
             runs.append(run)
             describe(run, f"postgresql, {workers} worker(s)")

@@ -150,10 +150,15 @@ class Reader:
     """The classifier for one mail, in whichever reply context the case asks for; each
     context is classified once and kept in `readings`."""
 
-    def __init__(self, parsed: ParsedMail, config: Config) -> None:
+    def __init__(
+        self,
+        parsed: ParsedMail,
+        config: Config,
+        readings: dict[str | None, Classification] | None = None,
+    ) -> None:
         self.parsed = parsed
         self.config = config
-        self.readings: dict[str | None, Classification] = {}
+        self.readings: dict[str | None, Classification] = readings or {}
 
     def __call__(self, context: str | None) -> Classification:
         import classifier

@@ -125,6 +125,7 @@ class QueueSection:
     poll_seconds: float = 1.0
     batch_size: int = 64
     batch_transaction_ms: float = 250.0
+    analysis_process: bool = True
 
 
 @dataclass(frozen=True)

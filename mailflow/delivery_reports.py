@@ -51,11 +51,14 @@ _REASON_CHARS = 300
 
 
 def rows_named(
-    mail: StoredMail, parsed: ParsedMail, verdict: MachineVerdict | None, config: Config
+    envelope_to: Sequence[str],
+    parsed: ParsedMail,
+    verdict: MachineVerdict | None,
+    config: Config,
 ) -> list[int]:
-    """The outbox rows whose VERP address this mail was delivered to, or else, for a
-    report, whose VERP address (with a valid token) its To or Cc header names."""
-    rows = _bounce_rows(mail.envelope_to, config)
+    """The outbox rows whose VERP address a mail was delivered to (`envelope_to`), or
+    else, for a report, whose VERP address (with a valid token) its To or Cc header names."""
+    rows = _bounce_rows(envelope_to, config)
     if rows or verdict is None or verdict.kind not in REPORT_KINDS:
         return rows
     written = parsed.message.get_all("To", []) + parsed.message.get_all("Cc", [])

@@ -46,14 +46,31 @@ class Context:
     analysis: Analysis | None = None
 
 
-def analyse(mail: StoredMail, config: Config) -> Analysis:
+@dataclass(frozen=True)
+class RawMail:
+    """What analysis reads of a stored mail: its bytes and envelope (and all that is sent
+    to the analysis process)."""
+
+    raw: bytes
+    envelope_from: str | None
+    envelope_to: Sequence[str]
+    source: str
+
+    @classmethod
+    def of(cls, mail: StoredMail) -> RawMail:
+        return cls(mail.raw, mail.envelope_from, tuple(mail.envelope_to), mail.source)
+
+
+def analyse(mail: StoredMail | RawMail, config: Config) -> Analysis:
     [analysis] = analyse_batch([mail], config)
     if isinstance(analysis, Exception):
         raise analysis
     return analysis
 
 
-def analyse_batch(mails: Sequence[StoredMail], config: Config) -> list[Analysis | Exception]:
+def analyse_batch(
+    mails: Sequence[StoredMail | RawMail], config: Config
+) -> list[Analysis | Exception]:
     """Each mail's analysis, or the exception that stopped it (that mail fails alone).
     The classifier reads the batch's mails together, in one pass."""
     analyses: list[Analysis | Exception] = []
@@ -77,10 +94,10 @@ def analyse_batch(mails: Sequence[StoredMail], config: Config) -> list[Analysis 
     return analyses
 
 
-def _analyse_alone(mail: StoredMail, config: Config) -> Analysis:
+def _analyse_alone(mail: StoredMail | RawMail, config: Config) -> Analysis:
     parsed = parsing.parse(mail.raw)
     verdict = machine.detect(parsed.message, mail.envelope_from, config.siegel.domain)
-    bounced = tuple(delivery_reports.rows_named(mail, parsed, verdict, config))
+    bounced = tuple(delivery_reports.rows_named(mail.envelope_to, parsed, verdict, config))
     reader, results = None, ()
     if not bounced:
         reader = casework.Reader(parsed, config)

@@ -24,6 +24,7 @@ acknowledged that is not committed and no thread is cut off in a transaction.
 from __future__ import annotations
 
 import enum
+import gc
 import logging
 import signal
 import socket
@@ -238,6 +239,9 @@ class Service:
         self._start_web()
         self._schedule()
         self.scheduler.start()
+        # What start loaded (modules, the model, the templates) lives as long as the
+        # process: kept out of every later collection, whose full passes would scan it.
+        gc.freeze()
         self._log_started()
 
     def _schedule(self) -> None:
@@ -308,6 +312,9 @@ class Service:
         # The spool outlives the threads: an IMAP poller may still be storing a mail.
         for thread in self.threads:
             thread.join(timeout=30)
+        if self.worker:
+            self.worker.close()
+        gc.unfreeze()
         if self.spool:
             self.spool.stop()
         self.engine.dispose()

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from mailflow import queue
+from mailflow.analysis_process import AnalysisProcess
 from mailflow.config import Config
 from mailflow.db import is_postgres, session_scope, utcnow, writer_wanted
 from mailflow.models import StoredMail
@@ -49,6 +50,7 @@ class Worker:
         self.process = process
         self.clock = clock
         self.wake = threading.Event()
+        self.analyst = AnalysisProcess(config) if config.queue.analysis_process else None
 
     def run_once(self) -> bool:
         """Process the next batch of new mails, if any; True when one was taken."""
@@ -56,12 +58,62 @@ class Worker:
 
     def run_batch(self) -> int:
         """Process the next batch of new mails; returns how many mails it took."""
+        return self._run_batches(go_on=lambda: False)
+
+    def drain(self) -> int:
+        """Process until the queue holds no new mail; returns how many mails were taken."""
+        taken = 0
+        while batch := self._run_batches(go_on=lambda: True):
+            taken += batch
+        return taken
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if self._run_batches(go_on=lambda: not stop.is_set()):
+                    continue
+            except Exception:
+                log.exception("worker loop error; retrying")
+                stop.wait(self.config.queue.poll_seconds)
+            self.wake.wait(self.config.queue.poll_seconds)
+            self.wake.clear()
+
+    def close(self) -> None:
+        """Stop the analysis process, if one was started."""
+        if self.analyst:
+            self.analyst.close()
+
+    def _run_batches(self, go_on: Callable[[], bool]) -> int:
+        """Process a batch, and while it was a full one (a backlog) and `go_on()`, the
+        next; returns how many mails were taken. With the analysis process, each next
+        batch is claimed and handed to it before this one is written: the two overlap."""
         holder = queue.worker_id()
         batch = queue.claim_batch(self.engine, self.clock(), self.config.queue.batch_size, holder)
-        if not batch:
-            return 0
+        analyses = analyse_batch(batch, self.config) if batch else []
+        taken = 0
+        while batch:
+            following: list[StoredMail] = []
+            handed = None
+            if len(batch) == self.config.queue.batch_size and go_on():
+                following = queue.claim_batch(
+                    self.engine, self.clock(), self.config.queue.batch_size, holder
+                )
+                if following and self.analyst and self.analyst.available:
+                    handed = self.analyst.submit(following)
+            self._write(batch, analyses, holder)
+            taken += len(batch)
+            batch = following
+            if handed is not None and self.analyst:
+                analyses = self.analyst.results(handed, following)
+            else:
+                analyses = analyse_batch(following, self.config) if following else []
+        return taken
+
+    def _write(
+        self, batch: Sequence[StoredMail], analyses: Sequence[Analysis | Exception], holder: str
+    ) -> None:
         analysed: list[tuple[int, StoredMail, Analysis]] = []
-        for mail, analysis in zip(batch, analyse_batch(batch, self.config), strict=True):
+        for mail, analysis in zip(batch, analyses, strict=True):
             assert mail.id is not None
             if isinstance(analysis, Exception):
                 self._failed(mail.id, analysis, holder)
@@ -70,25 +122,6 @@ class Worker:
         alone = self._process_together(analysed, holder) if len(analysed) > 1 else analysed
         for mail_id, _, analysis in alone:
             self._process_alone(mail_id, analysis, holder)
-        return len(batch)
-
-    def drain(self) -> int:
-        """Process until the queue holds no new mail; returns how many mails were taken."""
-        taken = 0
-        while batch := self.run_batch():
-            taken += batch
-        return taken
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                if self.run_once():
-                    continue
-            except Exception:
-                log.exception("worker loop error; retrying")
-                stop.wait(self.config.queue.poll_seconds)
-            self.wake.wait(self.config.queue.poll_seconds)
-            self.wake.clear()
 
     def _process_together(
         self, analysed: Sequence[tuple[int, StoredMail, Analysis]], holder: str

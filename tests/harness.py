@@ -88,6 +88,7 @@ class Harness:
     def stop(self) -> None:
         self.controller.stop()
         self.spool.stop()
+        self.worker.close()
 
     # ------------------------------------------------------------ mail in
 
