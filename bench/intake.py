@@ -253,6 +253,8 @@ def run_intake(
     engine = open_database(url)
     done_before = count_done(engine)
     worker = Worker(engine, config)
+    if worker.analyst and worker_mode == ALONG:
+        worker.analyst.start()  # as in a `siegel serve` that has had a backlog before
     spool = Spool(engine, on_stored=worker.wake.set).start()
     port = free_port()
     controller = make_controller(spool, config, port=port)
@@ -277,6 +279,7 @@ def run_intake(
     worker.wake.set()
     if worker_thread.is_alive():
         worker_thread.join()
+    worker.close()
     if apart is not None:
         stop_apart.set()
         apart.join(60)
@@ -290,6 +293,8 @@ def worker_apart(config: Config, url: str, ready: Any, stop: Any) -> None:
     engine = open_database(url)
     casework.model(config)
     worker = Worker(engine, replace(config, queue=replace(config.queue, poll_seconds=0.05)))
+    if worker.analyst:
+        worker.analyst.start()
     stopping = threading.Event()
     ready.set()
     thread = threading.Thread(target=worker.run, args=(stopping,))
@@ -298,6 +303,7 @@ def worker_apart(config: Config, url: str, ready: Any, stop: Any) -> None:
     stopping.set()
     worker.wake.set()
     thread.join()
+    worker.close()
     engine.dispose()
 
 
