@@ -15,7 +15,9 @@ sender unknown as from a pipe without -f) and processing (the worker's `drain()`
 the queue is empty, its INFO log written to a file as under `siegel serve`). End to end
 is N over the sum of both. During processing an SQLAlchemy `before_cursor_execute`
 listener counts SQL statements (an executemany is one), `commit` and `after_flush`
-listeners count commits and flushes. Peak RSS is the worker's (`getrusage`). Checked
+listeners count commits and flushes. Peak RSS is the worker's (`getrusage`) plus that
+of its analysis process (`[queue] analysis_process`, started before timing, as it runs
+in a service that has had a backlog; `--no-analysis-process` turns it off). Checked
 afterwards: every mail stored once and `done` after one attempt, exactly one case per
 mail with the merchant the mail named, exactly one acknowledgement and one forward in
 the outbox per case, nothing held, quarantined or logged as a warning or error.
@@ -38,7 +40,11 @@ two); 0 duplicates, 0 lost, 0 errors. The last line printed is one JSON object w
 figures, the targets and `targets_met`; the exit status is 1 when a target is missed.
 
     .venv/bin/python bench/pipeline.py [--mails 2000] [--database-url URL] [--workers 2]
-        [--seed 11] [--keep]
+        [--merchants 6] [--no-analysis-process] [--seed 11] [--keep]
+
+`--merchants N` registers N - 6 more merchants that no complaint is about (names,
+domains and order patterns of their own), as a seal has thousands: routing must still
+find the six without trying every rule on every merchant.
 
 With BENCH_PROFILE=FILE set, the SQLite drain runs under cProfile and its statistics are
 written to FILE (`python -m pstats FILE`); the figures are then the profiler's, not ours.
@@ -556,6 +562,30 @@ def checked(completed: subprocess.CompletedProcess[str], what: str) -> str:
     return completed.stdout
 
 
+def register_other_merchants(url: str, count: int) -> None:
+    """`count` more registered merchants that no complaint is about, as a seal has
+    thousands: each with a name, a domain and an order-number pattern of its own, which
+    routing must tell from the six. Inserted directly: `siegel merchant add` each would
+    take minutes."""
+    engine = open_database(url)
+    with Session(engine) as session:
+        for number in range(count):
+            code = "".join("QRSTUVWXYZ"[int(digit)] for digit in f"{number:05d}")
+            session.add(
+                Merchant(
+                    slug=f"shop-{code.lower()}",
+                    name=f"Kontor {code.title()}",
+                    support_addresses=[f"service@{code.lower()}-handel.example"],
+                    domains=[f"{code.lower()}-handel.example"],
+                    order_pattern=rf"\b{code}-\d{{6}}\b",
+                    language="de",
+                    created_at=datetime.now(UTC),
+                )
+            )
+        session.commit()
+    engine.dispose()
+
+
 def register_merchants(config_path: Path) -> None:
     for shop in SHOPS:
         checked(
@@ -902,10 +932,13 @@ def run_once(
     data_dir: Path,
     in_process: bool,
     analysis_process: bool,
+    other_merchants: int = 0,
 ) -> Run:
     folder.mkdir()
     config_path = write_config(folder, url, data_dir, analysis_process)
     register_merchants(config_path)
+    if other_merchants:
+        register_other_merchants(url, other_merchants)
     engine = open_database(url)
     with engine.connect() as connection:
         if connection.execute(select(func.count()).select_from(StoredMail)).scalar_one():
@@ -983,6 +1016,13 @@ def main() -> int:
         action="store_false",
         help="each worker analyses its batches itself ([queue] analysis_process = false)",
     )
+    parser.add_argument(
+        "--merchants",
+        type=int,
+        default=len(SHOPS),
+        help=f"registered merchants (default {len(SHOPS)}, the ones complained about; "
+        "more are registered that no complaint is about)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--drain-worker", type=Path, help=argparse.SUPPRESS)
@@ -992,6 +1032,8 @@ def main() -> int:
         return worker_process(args.drain_worker, args.log_file)
     if args.mails < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--mails and --workers must be at least 1")
+    if args.merchants < len(SHOPS):
+        parser.error(f"--merchants: at least {len(SHOPS)}")
     url = args.database_url
     postgres = url is not None and make_url(url).get_backend_name() == "postgresql"
     if url and not postgres and make_url(url).get_backend_name() != "sqlite":
@@ -1032,17 +1074,17 @@ def measure(args: argparse.Namespace, folder: Path, url: str | None, postgres: b
     runs: list[Run] = []
     if not postgres:
         target = url or f"sqlite:///{folder}/run/siegel.db"
-        runs.append(
-            run_once(
-                target, 1, complaints, files, folder / "run", data_dir, True, args.analysis_process
-            )
-        )
+        first = run_once(
+            target, 1, complaints, files, folder / "run", data_dir, True,
+            args.analysis_process, args.merchants - len(SHOPS),
+        )  # fmt: skip
+        runs.append(first)
         describe(runs[0], "sqlite")
         if args.workers not in (None, 1) and url is None:
             target = f"sqlite:///{folder}/run{args.workers}/siegel.db"
             run = run_once(
                 target, args.workers, complaints, files, folder / f"run{args.workers}", data_dir,
-                False, args.analysis_process,
+                False, args.analysis_process, args.merchants - len(SHOPS),
             )  # fmt: skip
             runs.append(run)
             describe(run, f"sqlite, {args.workers} worker processes")
@@ -1053,7 +1095,7 @@ def measure(args: argparse.Namespace, folder: Path, url: str | None, postgres: b
             with fresh_schema(url, name) as schema_url:
                 run = run_once(
                     schema_url, workers, complaints, files, folder / f"w{workers}", data_dir,
-                    False, args.analysis_process,
+                    False, args.analysis_process, args.merchants - len(SHOPS),
                 )  # fmt: skip
             runs.append(run)
             describe(run, f"postgresql, {workers} worker(s)")

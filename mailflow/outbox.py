@@ -672,12 +672,7 @@ def _is_own_service_address(address: str, config: Config) -> bool:
 
 def _is_support_address(session: Session, address: str) -> bool:
     """Whether `address` is a registered shop's support address (in any letter case)."""
-    wanted = address.lower()
-    return any(
-        wanted == known.lower()
-        for merchant in storage.merchants(session)
-        for known in merchant.support_addresses
-    )
+    return storage.merchant_index(session).is_support_address(address)
 
 
 def _is_at_own_domain(address: str, config: Config, session: Session | None = None) -> bool:

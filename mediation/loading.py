@@ -84,16 +84,15 @@ def find_merchant(
     session: Session, subject: str, text: str, named_slug: str | None = None
 ) -> FoundMerchant:
     """The registered merchant a mail is about (`routing.find_merchant`), with its row."""
-    all_merchants = storage.merchants(session)
-    profiles = [_profile(m) for m in all_merchants]
-    match = routing.find_merchant(subject, text, profiles, named_slug)
-    merchant = next((m for m in all_merchants if match and m.slug == match.slug), None)
+    index = storage.merchant_index(session)
+    match = index.find(subject, text, named_slug)
+    merchant = storage.merchant_by_slug(session, match.slug) if match else None
     if match is not None:
-        also = set(match.also)
+        also = match.also
     else:  # several shops, none decided: the customer is asked, and told why
-        named = routing.merchants_named(subject, text, profiles)
-        also = set(named) if len(named) > 1 else set()
-    return FoundMerchant(match, merchant, tuple(m.name for m in all_merchants if m.slug in also))
+        named = index.named(subject, text)
+        also = named if len(named) > 1 else ()
+    return FoundMerchant(match, merchant, index.names_of(also))
 
 
 def own_shop(session: Session, slug: str, address: str | None) -> Merchant | None:
@@ -102,17 +101,6 @@ def own_shop(session: Session, slug: str, address: str | None) -> Merchant | Non
     it from there is the shop's about itself."""
     merchant = storage.merchant_by_slug(session, slug)
     return merchant if merchant is not None and storage.is_own(merchant, address) else None
-
-
-def _profile(merchant: Merchant) -> routing.MerchantProfile:
-    return routing.MerchantProfile(
-        slug=merchant.slug,
-        name=merchant.name,
-        support_addresses=tuple(merchant.support_addresses),
-        domains=tuple(merchant.domains),
-        order_pattern=merchant.order_pattern,
-        name_aliases=tuple(merchant.name_aliases),
-    )
 
 
 def calendar_of(merchant: Merchant | None, settings: Settings) -> BusinessCalendar:

@@ -97,23 +97,7 @@ def find_merchant(
     named_slug: str | None = None,
 ) -> MerchantMatch | None:
     """The merchant a complaint is about, or None when none or several fit."""
-    findings = _findings(f"{subject}\n{text}", merchants)
-    if named_slug is not None:
-        for merchant in merchants:
-            if merchant.slug == named_slug.lower():
-                also = _also_named(merchant.slug, findings)
-                detail = f"beschwerde+{named_slug}"
-                return MerchantMatch(merchant.slug, "complaint-address", detail, also)
-    candidates = list(merchants)
-    for rule, _ in _RULES:
-        hits = [m for m in candidates if rule in findings[m.slug]]
-        if len(hits) == 1:
-            [merchant] = hits
-            found = findings[merchant.slug][rule]
-            return MerchantMatch(merchant.slug, rule, found, _also_named(merchant.slug, findings))
-        if hits:
-            candidates = hits
-    return None  # none fits, or several fit every rule that fired
+    return MerchantIndex(merchants).find(subject, text, named_slug)
 
 
 def merchants_named(
@@ -122,21 +106,145 @@ def merchants_named(
     """Every merchant some rule finds in a complaint, in the order of `merchants`: where
     several are and none decides (`find_merchant` is None), the customer asked which one
     is also told that one case is about one shop."""
-    return tuple(
-        slug for slug, found in _findings(f"{subject}\n{text}", merchants).items() if found
-    )
+    return MerchantIndex(merchants).named(subject, text)
 
 
-def _findings(text: str, merchants: Sequence[MerchantProfile]) -> dict[str, dict[str, str]]:
-    """What each rule finds for each merchant in `text`: slug -> rule -> the words found.
-    Every rule is tried on every merchant once: the one decided and the others named."""
-    scanned = _Scanned(text[:MAX_SCAN_CHARS])
-    return {
-        merchant.slug: {
-            rule: found for rule, test in _RULES if (found := test(merchant, scanned)) is not None
+class MerchantIndex:
+    """The registered merchants made ready for routing once (patterns compiled, names and
+    domains indexed), so that a complaint costs the rules of the merchants it may name,
+    not of every registered one: a seal has thousands.
+
+    Only the order-number patterns (the operator's regular expressions) are tried on
+    every complaint. A name is searched only where the text has its longest word (a
+    match needs every word), a domain only where the text has it as a run of labels
+    (``shop.example`` in ``www.shop.example/x``); what those lookups pass is then
+    tested by the same rules as ever, so the index decides nothing itself.
+    """
+
+    def __init__(self, merchants: Sequence[MerchantProfile]) -> None:
+        self.merchants = tuple(_prepared(merchant) for merchant in merchants)
+        self._position = {prepared.profile.slug: i for i, prepared in enumerate(self.merchants)}
+        self._support_addresses = {
+            address.lower() for merchant in merchants for address in merchant.support_addresses
         }
-        for merchant in merchants
-    }
+        self._by_literal: dict[str, list[int]] = {}  # order patterns by their first words
+        self._by_word: dict[str, list[int]] = {}
+        self._by_domain: dict[str, list[int]] = {}
+        self._always: list[int] = []  # domains the label lookup cannot vouch for
+        self._max_labels = 1
+        for position, prepared in enumerate(self.merchants):
+            if prepared.order is not None:
+                literal = _literal_start(prepared.order.pattern)
+                if literal:
+                    self._by_literal.setdefault(literal, []).append(position)
+                else:
+                    self._always.append(position)
+            for words in (*prepared.names.words, *prepared.variants.words):
+                if words:
+                    self._by_word.setdefault(max(sorted(words), key=len), []).append(position)
+            for domain in prepared.domains:
+                labels = domain.split(".")
+                if "." in domain and all(_LABEL.fullmatch(label) for label in labels):
+                    self._by_domain.setdefault(domain, []).append(position)
+                    self._max_labels = max(self._max_labels, len(labels))
+                else:
+                    self._always.append(position)
+
+    def find(self, subject: str, text: str, named_slug: str | None = None) -> MerchantMatch | None:
+        """The merchant a complaint is about, or None when none or several fit."""
+        findings = self._findings(f"{subject}\n{text}")
+        if named_slug is not None and named_slug.lower() in self._position:
+            slug = named_slug.lower()
+            detail = f"beschwerde+{named_slug}"
+            return MerchantMatch(slug, "complaint-address", detail, _also_named(slug, findings))
+        candidates: set[str] | None = None  # every merchant
+        for rule in RULE_NAMES:
+            hits = [
+                slug
+                for slug, found in findings.items()
+                if rule in found and (candidates is None or slug in candidates)
+            ]
+            if len(hits) == 1:
+                [slug] = hits
+                found = findings[slug][rule]
+                return MerchantMatch(slug, rule, found, _also_named(slug, findings))
+            if hits:
+                candidates = set(hits)
+        return None  # none fits, or several fit every rule that fired
+
+    def is_support_address(self, address: str) -> bool:
+        """Whether `address` is a registered shop's support address (any letter case)."""
+        return address.lower() in self._support_addresses
+
+    def names_of(self, slugs: Iterable[str]) -> tuple[str, ...]:
+        """The registered names of the merchants `slugs`, in the merchants' order."""
+        positions = sorted(self._position[slug] for slug in set(slugs) if slug in self._position)
+        return tuple(self.merchants[position].profile.name for position in positions)
+
+    def named(self, subject: str, text: str) -> tuple[str, ...]:
+        """Every merchant some rule finds in a complaint, in the merchants' order."""
+        return tuple(self._findings(f"{subject}\n{text}"))
+
+    def _findings(self, text: str) -> dict[str, dict[str, str]]:
+        """What the rules find in `text`, for the merchants they find anything for, in
+        the merchants' order: slug -> rule -> the words found."""
+        scanned = _Scanned(text[:MAX_SCAN_CHARS])
+        positions = set(self._always)
+        for literal, holders in self._by_literal.items():
+            if literal in scanned.text:
+                positions.update(holders)
+        for word in scanned.words:
+            positions.update(self._by_word.get(word, ()))
+        if self._by_domain:
+            for host in _HOST.findall(scanned.lowered):
+                labels = host.split(".")
+                for first in range(len(labels) - 1):
+                    for last in range(first + 2, min(len(labels), first + self._max_labels) + 1):
+                        positions.update(self._by_domain.get(".".join(labels[first:last]), ()))
+        findings = {}
+        for position in sorted(positions):
+            prepared = self.merchants[position]
+            if found := prepared.findings(scanned):
+                findings[prepared.profile.slug] = found
+        return findings
+
+
+class _Prepared:
+    """One merchant's rules, compiled."""
+
+    def __init__(self, profile: MerchantProfile) -> None:
+        self.profile = profile
+        self.order = _order_pattern(profile.order_pattern) if profile.order_pattern else None
+        self.domains = tuple(dict.fromkeys(domain.lower() for domain in profile.domains))
+        self._domain_patterns = [_domain_pattern(domain) for domain in self.domains]
+        self.names = _Names((profile.name, *profile.name_aliases))
+        self.variants = _Names(name_variants(profile.name, profile.name_aliases, profile.domains))
+
+    def findings(self, scanned: _Scanned) -> dict[str, str]:
+        """Rule -> the words it found, for every rule that finds this merchant."""
+        found = {}
+        if self.order is not None and (match := self.order.search(scanned.text)):
+            found["order-number"] = match.group(0)
+        for domain, pattern in zip(self.domains, self._domain_patterns, strict=True):
+            # Searched only where it is written at all: most merchants' domains are not.
+            if domain in scanned.lowered and pattern.search(scanned.lowered):
+                found["domain"] = self._as_registered(domain)
+                break
+        if name := self.names.find(scanned):
+            found["name"] = name
+        if variant := self.variants.find(scanned):
+            found["name-variant"] = variant
+        return found
+
+    def _as_registered(self, domain: str) -> str:
+        return next(d for d in self.profile.domains if d.lower() == domain)
+
+
+@lru_cache(maxsize=65536)
+def _prepared(merchant: MerchantProfile) -> _Prepared:
+    """A merchant's rules compiled once while its profile stays the same (an edit makes a
+    new profile; the old one's entry ages out)."""
+    return _Prepared(merchant)
 
 
 def _also_named(chosen: str, findings: dict[str, dict[str, str]]) -> tuple[str, ...]:
@@ -173,37 +281,61 @@ class _Scanned:
         return frozenset(_WORD.findall(self.folded))
 
 
-def _order_number(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
-    pattern = _order_pattern(merchant.order_pattern) if merchant.order_pattern else None
-    match = pattern.search(scanned.text) if pattern else None
-    return match.group(0) if match else None
+def _literal_start(pattern: str) -> str:
+    """Text that every match of `pattern` starts with ("MF-" of ``\\bMF-\\d{6}\\b``), or ""
+    where that is not certain: a group, a class, a flag or an alternative at its start,
+    or an alternative anywhere outside a class or group."""
+    if _has_top_level_alternative(pattern):
+        return ""
+    position = _ANCHORS.match(pattern).end()  # type: ignore[union-attr]
+    literal = []
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\" and position + 1 < len(pattern) and not pattern[position + 1].isalnum():
+            literal.append(pattern[position + 1])
+            position += 2
+        elif char.isalnum() or char in _PLAIN:
+            literal.append(char)
+            position += 1
+        else:
+            break
+    if literal and pattern[position : position + 1] in ("?", "*", "{"):
+        literal.pop()  # the last one may be absent
+    return "".join(literal)
 
 
-def _domain(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
-    for domain in merchant.domains:
-        lowered = domain.lower()
-        # Searched only where it is written at all: most merchants' domains are not.
-        if lowered in scanned.lowered and _domain_pattern(lowered).search(scanned.lowered):
-            return domain
-    return None
+def _has_top_level_alternative(pattern: str) -> bool:
+    depth, in_class, escaped = 0, False, False
+    for position, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            # "]" first in a class ("[]a]", "[^]a]") is one of its characters.
+            opened = pattern[position - 1] == "[" or pattern[position - 2 : position] == "[^"
+            in_class = char != "]" or opened
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
 
 
-def _name(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
-    return _names_pattern((merchant.name, *merchant.name_aliases)).find(scanned)
+_ANCHORS = re.compile(r"(?:\^|\\b|\\A)*")
+_PLAIN = frozenset(" -_/#:;,@!%&='\"<>~`")
+"""Characters that stand for themselves in a pattern (besides letters and digits)."""
 
-
-def _name_variant(merchant: MerchantProfile, scanned: _Scanned) -> str | None:
-    variants = _variants_pattern(merchant.name, merchant.name_aliases, merchant.domains)
-    return variants.find(scanned)
-
-
-_RULES = (
-    ("order-number", _order_number),
-    ("domain", _domain),
-    ("name", _name),
-    ("name-variant", _name_variant),
-)
+RULE_NAMES = ("order-number", "domain", "name", "name-variant")
 """The rules that find a complaint's merchant, in the order they decide."""
+_LABEL = re.compile(r"[\w-]+")
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+"""Runs of labels in lowered text: every registered domain a domain rule can find in it
+is a run of labels of one of them."""
 
 
 # Compiled once per merchant value (the process's merchants, edits included, fit).

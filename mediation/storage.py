@@ -17,6 +17,7 @@ time, so that the sweep finds due ones without reading cases.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,7 +38,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    SessionTransaction,
+    make_transient_to_detached,
+    object_session,
+)
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.util import find_tables
@@ -552,11 +558,54 @@ def merchants(session: Session) -> list[Merchant]:
     return cache.merchants
 
 
+def merchant_index(session: Session) -> routing.MerchantIndex:
+    """Every registered merchant made ready for routing (`routing.MerchantIndex`): read
+    once per unit of work, only what routing reads (with thousands of merchants, whole
+    rows would cost more than the mails), and for the same values as before the index
+    made before; a merchant added or changed in this unit of work is seen."""
+    cache = _transaction_cache(session)
+    if cache.merchant_index is None:
+        rows = session.execute(
+            select(
+                Merchant.slug, Merchant.name, Merchant.support_addresses, Merchant.domains,
+                Merchant.order_pattern, Merchant.name_aliases,
+            ).order_by(Merchant.slug)  # type: ignore[arg-type]
+        )  # fmt: skip
+        cache.merchant_index = _index_of(
+            tuple(
+                (slug, name, tuple(addresses), tuple(domains), pattern, tuple(aliases))
+                for slug, name, addresses, domains, pattern, aliases in rows
+            )
+        )
+    return cache.merchant_index
+
+
+@functools.lru_cache(maxsize=2)
+def _index_of(rows: tuple[tuple[Any, ...], ...]) -> routing.MerchantIndex:
+    return routing.MerchantIndex([routing.MerchantProfile(*row) for row in rows])
+
+
 @event.listens_for(OrmSession, "transient_to_pending")
 def _merchant_added(session: Session, instance: object) -> None:
+    if isinstance(instance, Merchant):
+        _forget_merchants(session)  # read again, with the new one
+
+
+def _forget_merchants(session: Session) -> None:
     cache = session.info.get(_TransactionCache)
-    if cache is not None and isinstance(instance, Merchant):
-        cache.merchants = None  # read again, with the new one
+    if cache is not None:
+        cache.merchants = cache.merchant_index = None
+        cache.merchants_by_slug.clear()
+
+
+def _merchant_changed(target: Merchant, *_: object) -> None:
+    session = object_session(target)
+    if session is not None:
+        _forget_merchants(session)  # type: ignore[arg-type]
+
+
+for _routed in ("slug", "name", "name_aliases", "support_addresses", "domains", "order_pattern"):
+    event.listen(getattr(Merchant, _routed), "set", _merchant_changed)
 
 
 def is_own(merchant: Merchant, address: str | None) -> bool:
@@ -566,7 +615,18 @@ def is_own(merchant: Merchant, address: str | None) -> bool:
 
 
 def merchant_by_slug(session: Session, slug: str) -> Merchant | None:
-    return session.scalars(select(Merchant).where(Merchant.slug == slug.lower())).first()
+    """The merchant `slug`, read once per unit of work (a batch's complaints about one
+    shop read it once)."""
+    cache = _transaction_cache(session)
+    key = slug.lower()
+    if key not in cache.merchants_by_slug:
+        query = select(Merchant).where(Merchant.slug == key)
+        if any(isinstance(row, Merchant) for row in (*session.new, *session.dirty)):
+            cache.merchants_by_slug[key] = session.scalars(query).first()
+        else:  # no merchant of this unit of work to write first: the other rows wait
+            with session.no_autoflush:
+                cache.merchants_by_slug[key] = session.scalars(query).first()
+    return cache.merchants_by_slug[key]
 
 
 def ensure_customer(
@@ -729,6 +789,8 @@ class _TransactionCache:
 
     def __init__(self) -> None:
         self.merchants: list[Merchant] | None = None
+        self.merchant_index: routing.MerchantIndex | None = None
+        self.merchants_by_slug: dict[str, Merchant | None] = {}
         self.customers: dict[str, Customer] = {}
         self.customers_read: set[str] = set()
         """The addresses looked up in this unit of work, found or not."""
