@@ -696,6 +696,7 @@ def prepare_worker(config_path: Path) -> tuple[Any, Engine]:
     engine = open_database(config.database_url)
     if not casework.preload(config):
         raise SystemExit("the classifier model is missing from the data directory")
+    casework.preload_merchants(engine)  # as `siegel serve` does at start
     return config, engine
 
 

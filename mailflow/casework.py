@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from mailflow import authentication, outbox
 from mailflow.config import Config
-from mailflow.db import PRIVATE_DIRECTORY_MODE, session_scope
+from mailflow.db import PRIVATE_DIRECTORY_MODE, reading, session_scope
 from mailflow.models import OutboxMail, StoredMail
 from mediation import case_service, routing, storage
 from mediation.incoming import Attachment, RepliedTo
@@ -100,6 +100,14 @@ def preload(config: Config) -> bool:
         log.exception("classifier model not preloaded; the worker will retry")
         return False
     return True
+
+
+def preload_merchants(engine: Engine) -> None:
+    """Make the routing index of the registered merchants (`storage.merchant_index`)
+    before the first complaint, outside any transaction: for thousands of merchants it
+    takes a second or more, for which the first unit of work would hold the writer."""
+    with Session(reading(engine)) as session:
+        storage.merchant_index(session)
 
 
 @cache
@@ -191,8 +199,8 @@ class Reader:
             subject = routing.sender_subject(reader.parsed.subject)
             mails.append({"subject": subject, "body": text, "html": html})
         readings = classifier.classify_many(mails, model=model(unread[0].config))
-        for reader, reading in zip(unread, readings, strict=True):
-            reader.readings[None] = reading
+        for reader, first in zip(unread, readings, strict=True):
+            reader.readings[None] = first
 
     def record(self) -> dict[str, Any] | None:
         """The last reading as JSON (for `mail.classification`), or None if none was made."""

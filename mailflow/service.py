@@ -223,6 +223,7 @@ class Service:
         self._recover()
         if self.worker:
             casework.preload(self.config)
+            casework.preload_merchants(self.engine)
             for number in range(self.worker_threads):
                 self._thread("worker" if number == 0 else f"worker-{number + 1}", self._work)
         if self.relay:
