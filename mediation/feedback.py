@@ -19,6 +19,7 @@ from mediation import feedback_store, holds, loading, notices, storage
 from mediation.addresses import feedback_address
 from mediation.feedback_store import Feedback, Source
 from mediation.incoming import Classify, IncomingMail, automatic
+from mediation.open_problem import open_problem
 from mediation.outcomes import Outcome
 from mediation.outgoing import OutgoingMail
 from mediation.settings import Settings
@@ -35,9 +36,15 @@ complaint taken for praise would get no case at all, so praise mixed with a prob
 ("great service, but my parcel is still missing") stays a complaint."""
 
 
-def is_praise(reading: Classification) -> bool:
-    """Whether a mail to the complaint address is Lob rather than a complaint."""
-    return reading.category == "praise" and reading.confidence >= PRAISE_MIN_CONFIDENCE
+def is_praise(reading: Classification, subject: str) -> bool:
+    """Whether a mail to the complaint address is Lob rather than a complaint: read as
+    praise, and telling of no problem still open (`open_problem`: "aber die Lieferung
+    ist seit zwei Wochen überfällig", "Danke für nichts")."""
+    return (
+        reading.category == "praise"
+        and reading.confidence >= PRAISE_MIN_CONFIDENCE
+        and open_problem(f"{subject}\n{reading.own_text}") is None
+    )
 
 
 def take(

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from mediation import feedback_store as feedback
+from mediation.open_problem import open_problem
 from tests.harness import Harness, addressed_to, compose, plain
 from tests.sink import Sink
 from tests.test_cases_e2e import CUSTOMER, MERCHANT
@@ -81,6 +82,49 @@ def test_praise_mixed_with_a_problem_stays_a_complaint(harness: Harness) -> None
     assert addressed_to(sent, MERCHANT) != []
     assert len(cases(harness)) == 1
     assert entries(harness) == []
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        (
+            "Lob",
+            "Ich war immer zufrieden mit Möbel Fuchs, aber diesmal ist die Lieferung seit "
+            "2 Wochen überfällig. Bitte helfen Sie.",
+        ),
+        (
+            "Danke für nichts",
+            "Vielen Dank, Möbel Fuchs, dass Sie meine Bestellung einfach storniert haben, "
+            "ohne mich zu fragen. Super gemacht.",
+        ),
+        (
+            "Great shop, usually",
+            "Möbel Fuchs has always been great, but my sofa still hasn't arrived and "
+            "nobody answers my emails.",
+        ),
+    ],
+)
+def test_praise_with_a_problem_still_open_stays_a_complaint(
+    harness: Harness, subject: str, text: str
+) -> None:
+    """Mails the model reads as praise, but that tell of a problem still open (overdue,
+    nobody answers, bitter thanks): a complaint taken for praise would get no case."""
+    harness.send(compose(f"Erika <{CUSTOMER}>", "beschwerde@siegel.test", subject, text))
+    sent = harness.process()
+    assert addressed_to(sent, MERCHANT) != []
+    assert len(cases(harness)) == 1
+    assert entries(harness) == []
+
+
+def test_praise_of_a_problem_solved_is_lob() -> None:
+    """Praise often tells of a problem the shop solved: that is no open problem."""
+    for text in (
+        "Nach einer Reklamation wegen eines kaputten Toasters kam sofort ein neuer. Danke!",
+        "They sent the wrong colour, then the right ones express. A long overdue thank you!",
+        "Bisher keine Probleme, alles super. Still no complaints after five years.",
+        "Returned a watch Tuesday, refund landed Wednesday. Fastest ever.",
+    ):
+        assert open_problem(text) is None, text
 
 
 def test_lob_und_tadel_fields_are_stored_apart(harness: Harness) -> None:
