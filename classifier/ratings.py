@@ -141,7 +141,10 @@ _RATING_WORDS = re.compile(
 )
 _SLASHED = re.compile(r"(\d)[ \t]*/[ \t]*(\d)[ \t]*/[ \t]*(\d)(?![ \t]*/|\d)")
 _SCORE_SEPARATOR = re.compile(r"[ \t]*[,;/|–-]?[ \t]*")
-_LINE_TAIL = re.compile(r"[ \t]*(?:[.!,;–-](?:[ \t].*)?)?")
+_LINE_TAIL = re.compile(r"[ \t]*(?:[.!,;–-](?:[ \t].*)?|(?<=[ \t])[^\W\d_].*)?")
+"""What may follow three scores on their line: nothing, a mark and text ("4 5 3 - danke!"),
+or words ("5 5 4 alles gut"), never a digit ("4 5 3 4")."""
+_TAIL_MARK = re.compile(r"[ \t]*[.!,;–-]?[ \t]*")
 
 _MARKER_WORDS = (
     r"lob\s*(?:&|und|and)\s*tadel|praise\s*(?:&|and)\s*criticism"
@@ -349,7 +352,8 @@ def _read_score_lines(
                 if len(tokens) == 3:
                     _assign(found, problems, tokens)
                     # Text after the scores ("4 5 3 - danke!") stays for the comment.
-                    consumed.append((start, start + tokens[-1].end))
+                    mark = _TAIL_MARK.match(line, tokens[-1].end)
+                    consumed.append((start, start + (mark.end() if mark else tokens[-1].end)))
                 elif tokens and not tail:
                     _report_unlabelled(problems, tokens)
                     consumed.append((start, end))

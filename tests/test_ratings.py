@@ -295,6 +295,26 @@ def test_real_style_letters(text: str, expected: tuple[int, int, int], comment: 
     assert result.comment == comment
 
 
+@pytest.mark.parametrize(
+    ("text", "expected", "comment"),
+    [
+        ("5 5 4 alles gut", (5, 5, 4), "alles gut"),
+        ("3 4 2 weil der Versand lange dauerte", (3, 4, 2), "weil der Versand lange dauerte"),
+        ("4 5 3. Danke!", (4, 5, 3), "Danke!"),
+        ("2 1 2 – the shop took ages", (2, 1, 2), "the shop took ages"),
+    ],
+)
+def test_the_short_form_with_words_after_it(
+    text: str, expected: tuple[int, int, int], comment: str
+) -> None:
+    """Three numbers and then the comment on the same line, with a mark between or
+    without: the scores, and the words as the comment (without the mark)."""
+    result = parse_rating(text)
+    assert isinstance(result, RatingReply)
+    assert (result.comment, result.problems) == (comment, ())
+    assert scores(result) == expected
+
+
 def test_the_writers_name_under_the_comment_signs_it() -> None:
     """A name alone on the last line (no closing formula before it) is the writer's
     signature when it is the sender's name or part of it, not part of the comment (a
