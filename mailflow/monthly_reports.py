@@ -34,6 +34,7 @@ from mailflow.config import Config
 from mailflow.db import session_scope
 from mediation import figure_store, report_store, seal, storage, templates
 from mediation.outgoing import OutgoingMail
+from mediation.storage import Merchant
 from scoring import (
     TIER_NAMES,
     MerchantAggregate,
@@ -104,6 +105,8 @@ def reports(
     merchants = []
     for aggregate in aggregates:
         merchant = by_slug[aggregate.merchant]
+        if not _registered_before(merchant, end):
+            continue  # a month before it held the seal: nothing to report to it or about it
         measured = measure(aggregate, policy)
         moves = [
             {"at": h.at.isoformat(), "before": h.tier_before, "after": h.tier_after}
@@ -114,7 +117,8 @@ def reports(
             {"merchant": merchant.slug, "name": merchant.name,
              "figures": {k: measured.get(k) for k in SHOWN}, "tier_changes": moves}
         )  # fmt: skip
-    total = measure(_sum(aggregates), policy)
+    reported = {entry["merchant"] for entry in merchants}
+    total = measure(_sum([a for a in aggregates if a.merchant in reported]), policy)
     return {
         "month": f"{month:%Y-%m}",
         "from": start.isoformat(),
@@ -286,7 +290,8 @@ def send_due(session: Session, config: Config, now: datetime) -> int:
     month = last_month(config, now)
     key = f"{month:%Y-%m}"
     done = report_store.sent(session, key)
-    merchants = {m.slug: m for m in storage.merchants(session)}
+    _, end = bounds(month, config.siegel.timezone)
+    merchants = {m.slug: m for m in storage.merchants(session) if _registered_before(m, end)}
     if set(merchants) | {report_store.OPERATOR} <= done:
         return 0
     report = reports(session, config, month, now=now)
@@ -306,6 +311,10 @@ def send_due(session: Session, config: Config, now: datetime) -> int:
         report_store.mark_sent(session, key, report_store.OPERATOR, now)
         count += 1
     return count
+
+
+def _registered_before(merchant: Merchant, end: datetime) -> bool:
+    return merchant.created_at < end
 
 
 def send(engine: Engine, config: Config, now: datetime) -> int:

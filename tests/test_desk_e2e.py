@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -681,3 +681,18 @@ def test_last_months_reports_are_mailed_once(harness: Harness) -> None:
     ]
     [to_merchant] = addressed_to(sent, MERCHANT)
     assert "Neue Fälle:" in plain(to_merchant) and f"{opened:%Y-%m}" in plain(to_merchant)
+
+
+def test_a_shop_registered_after_the_month_gets_no_report_of_it(harness: Harness) -> None:
+    """Shops registered today have no last month with the seal: no empty report goes to
+    them (a new seal with thousands of shops would mail each one), and the operator's
+    counts only the shops that held the seal then."""
+    from mailflow import monthly_reports
+
+    now = datetime.now(UTC)
+    last_month = now.replace(day=1) - timedelta(days=1)
+    assert monthly_reports.send(harness.engine, harness.config, now) == 1  # the operator's
+    sent = harness.process()
+    assert harness.sent(sent) == [(OPERATOR, "operator.monthly_report")]
+    report = json.loads(harness.cli("report", "--month", f"{last_month:%Y-%m}", "--json").stdout)
+    assert (report["merchants"], report["operator"]["merchants"]) == ([], 0)
