@@ -5,7 +5,9 @@ about 40 % of a mail's processing; the rest (routing, the case, its outgoing mai
 commit) needs the database. With a backlog the worker claims the following batch before
 it writes the current one and hands it here, so that the two run on two cores
 (`[queue] analysis_process`). One long-lived child, started at the first backlog (a
-service that never has one never starts it); it loads the saved model once.
+service that never has one never starts it), reading with the worker's own model (not
+the file, which `siegel classifier train` may have replaced meanwhile) and logging
+through the service's log.
 
 Nothing is lost with it: the claimed mails stay in the database, unprocessed, until the
 worker commits them, as with analysis in the worker. If the child cannot answer (it
@@ -21,20 +23,27 @@ import multiprocessing
 import os
 import pickle
 import resource
+import signal
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
-from mailflow import casework
+from mailflow import casework, logs
 from mailflow.config import Config
 from mailflow.models import StoredMail
 from mailflow.processing import Analysis, RawMail, analyse_batch
+
+if TYPE_CHECKING:
+    from classifier import Model
 
 log = logging.getLogger("mailflow.analysis_process")
 
 RETRY_SECONDS = 60.0
 """After the child failed, the worker analyses alone this long before it starts another."""
+CLOSE_SECONDS = 10.0
+"""How long the child has to stop when the worker closes it (a batch takes well under)."""
 
 Packed = tuple[Analysis, dict | None] | Exception
 """An analysis as it crosses back: without its reader (which holds the configuration),
@@ -51,6 +60,7 @@ class AnalysisProcess:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._retry_at = 0.0
+        self._closed = False
 
     @property
     def available(self) -> bool:
@@ -89,12 +99,16 @@ class AnalysisProcess:
                 RETRY_SECONDS,
             )
             self._retry_at = time.monotonic() + RETRY_SECONDS
-            self._discard(broken=True)
+            self._discard()
             return analyse_batch(mails, self.config)
         return [self._unpacked(item) for item in packed]
 
     def close(self) -> None:
-        self._discard(broken=False)
+        """Stop the child (within CLOSE_SECONDS, else it is killed); later batches are
+        analysed by the worker itself."""
+        with self._lock:
+            self._closed = True
+        self._discard()
 
     def _unpacked(self, item: Packed) -> Analysis | Exception:
         if isinstance(item, Exception):
@@ -107,22 +121,38 @@ class AnalysisProcess:
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the analysis process is closed")
             if self._executor is None:
+                verbose = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
                 self._executor = ProcessPoolExecutor(
                     max_workers=1,
                     # Not forked: the worker runs beside threads (intake, relay, web)
                     # whose locks a fork would copy held.
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_child,
-                    initargs=(self.config, os.getpid()),
+                    # The worker's own model, not the file, which may have been retrained.
+                    initargs=(self.config, casework.model(self.config), os.getpid(), verbose),
                 )
             return self._executor
 
-    def _discard(self, *, broken: bool) -> None:
+    def _discard(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=not broken, cancel_futures=True)
+        if executor is None:
+            return
+        # The pool's own list: a child that hangs must not hold up the service's stop.
+        children = list(getattr(executor, "_processes", {}).values())
+        stopping = threading.Thread(
+            target=executor.shutdown, kwargs={"cancel_futures": True}, daemon=True
+        )
+        stopping.start()
+        stopping.join(CLOSE_SECONDS)
+        if stopping.is_alive():
+            log.warning("the analysis process did not stop; killed")
+            for child in children:
+                child.kill()  # the pool's own thread reaps it and ends
+            stopping.join(CLOSE_SECONDS)
 
 
 # ------------------------------------------------------------------ in the child
@@ -131,13 +161,16 @@ _child_config: Config | None = None
 PARENT_CHECK_SECONDS = 1.0
 
 
-def _start_child(config: Config, worker_pid: int) -> None:
+def _start_child(config: Config, model: Model, worker_pid: int, verbose: bool) -> None:
     global _child_config
+    # The worker stops it (`close`); a Ctrl-C or a SIGTERM to the whole process group
+    # would end it in the middle of a batch, for the worker to redo.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.configure(verbose)  # the service's log: the same redaction of address tokens
     _child_config = config
+    casework.adopt_model(config, model)
     threading.Thread(target=_exit_with, args=(worker_pid,), daemon=True).start()
-    # The worker starts it only once the model is saved: loaded here, never trained.
-    if not casework.preload(config):
-        raise RuntimeError("the classifier model is not saved in the data directory")
     gc.freeze()  # the model and modules: never garbage, never scanned again
 
 

@@ -82,7 +82,19 @@ def settings(config: Config) -> case_service.Settings:
 def model(config: Config) -> Model:
     """The classifier model the cases use: ``<data_dir>/classifier.skops``, trained on the
     shipped data and saved there when missing or unusable (once per process)."""
-    return _load_or_train(config.data_dir / MODEL_FILE)
+    path = config.data_dir / MODEL_FILE
+    if path not in _models:
+        _models[path] = _load_or_train(path)
+    return _models[path]
+
+
+def adopt_model(config: Config, loaded: Model) -> None:
+    """Use `loaded` as `model(config)` in this process: the worker's analysis process
+    reads with the worker's model, not with a file retrained since."""
+    _models[config.data_dir / MODEL_FILE] = loaded
+
+
+_models: dict[Path, Model] = {}
 
 
 def preload(config: Config) -> bool:
@@ -110,7 +122,6 @@ def preload_merchants(engine: Engine) -> None:
         storage.merchant_index(session)
 
 
-@cache
 def _load_or_train(path: Path) -> Model:
     import classifier  # scikit-learn loads only when a mail is first read
 

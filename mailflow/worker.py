@@ -95,9 +95,7 @@ class Worker:
             following: list[StoredMail] = []
             handed = None
             if len(batch) == self.config.queue.batch_size and go_on():
-                following = queue.claim_batch(
-                    self.engine, self.clock(), self.config.queue.batch_size, holder
-                )
+                following = self._claim_ahead(holder)
                 if following and self.analyst and self.analyst.available:
                     handed = self.analyst.submit(following)
             self._write(batch, analyses, holder)
@@ -108,6 +106,18 @@ class Worker:
             else:
                 analyses = analyse_batch(following, self.config) if following else []
         return taken
+
+    def _claim_ahead(self, holder: str) -> list[StoredMail]:
+        """The next batch, claimed before this one is written; none when the claim fails
+        (a busy or lost database): this batch is written all the same, and the next
+        claim tries again."""
+        try:
+            return queue.claim_batch(
+                self.engine, self.clock(), self.config.queue.batch_size, holder
+            )
+        except Exception as error:
+            log.warning("claiming the next batch failed (%s: %s)", type(error).__name__, error)
+            return []
 
     def _write(
         self, batch: Sequence[StoredMail], analyses: Sequence[Analysis | Exception], holder: str

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from mailflow import casework
+from mailflow import casework, queue
 from mailflow.analysis_process import AnalysisProcess
 from mailflow.config import Config
 from mailflow.models import StoredMail
@@ -115,6 +116,41 @@ def test_a_child_that_died_costs_a_warning_not_a_mail(
     assert not analyst.available  # the worker analyses alone for a while
 
 
+def test_the_child_reads_with_the_workers_model_not_the_file(
+    analyst: AnalysisProcess, config: Config
+) -> None:
+    """`siegel classifier train` may replace the file while the service runs on the model
+    it loaded: the child reads with the worker's model even when the file is gone."""
+    (config.data_dir / casework.MODEL_FILE).unlink()
+    batch = [stored(complaint(n).as_bytes()) for n in range(3)]
+    handed = analyst.results(analyst.submit(batch), batch)
+    assert [found(a) for a in handed] == [found(a) for a in analyse_batch(batch, config)]
+    assert analyst.available
+
+
+def test_a_ctrl_c_to_the_process_group_leaves_the_child_working(
+    analyst: AnalysisProcess, config: Config
+) -> None:
+    analyst.start()
+    [child] = multiprocessing.active_children()
+    os.kill(child.pid, signal.SIGINT)
+    os.kill(child.pid, signal.SIGTERM)
+    batch = [stored(complaint(1).as_bytes())]
+    handed = analyst.results(analyst.submit(batch), batch)
+    assert analyst.available and child.is_alive()
+    assert [found(a) for a in handed] == [found(a) for a in analyse_batch(batch, config)]
+
+
+def test_after_close_the_worker_analyses_alone(analyst: AnalysisProcess, config: Config):
+    analyst.start()
+    analyst.close()
+    assert multiprocessing.active_children() == []
+    batch = [stored(complaint(1).as_bytes())]
+    handed = analyst.results(analyst.submit(batch), batch)
+    assert [found(a) for a in handed] == [found(a) for a in analyse_batch(batch, config)]
+    assert multiprocessing.active_children() == []  # no child started again
+
+
 def test_a_mail_that_fails_in_the_child_fails_alone(
     analyst: AnalysisProcess, config: Config
 ) -> None:
@@ -154,6 +190,30 @@ def test_a_backlog_is_analysed_in_the_child_and_each_mail_done_once(harness: Har
     assert len(cases) == len(set(cases)) == 12
     harness.worker.close()
     assert multiprocessing.active_children() == []
+
+
+def test_a_failed_claim_of_the_next_batch_leaves_this_one_written(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is claimed before this one is written; when that claim fails (a
+    busy or lost database), this batch is written all the same, and the rest later."""
+    for number in range(BATCH + 2):
+        harness.send(complaint(number))
+    claims = []
+    real_claim = queue.claim_batch
+
+    def claim_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        claims.append(args)
+        if len(claims) == 2:
+            raise OperationalError("UPDATE mail", {}, Exception("database is locked"))
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "claim_batch", claim_batch)
+    assert harness.worker.drain() == BATCH + 2
+    with Session(harness.engine) as session:
+        mails = list(session.scalars(select(StoredMail)))
+    assert {(m.status, m.attempts) for m in mails} == {("done", 1)}
+    assert len(claims) == 4  # this batch, the failed one ahead, the rest, the empty one
 
 
 def test_the_child_ends_when_its_worker_is_killed(config: Config, tmp_path: Path) -> None:
