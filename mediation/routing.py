@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -142,6 +143,8 @@ class MerchantIndex:
             for words in (*prepared.names.words, *prepared.variants.words):
                 if words:
                     self._by_word.setdefault(max(sorted(words), key=len), []).append(position)
+                else:  # a name of no word ("★★★"): its pattern alone can tell
+                    self._always.append(position)
             for domain in prepared.domains:
                 labels = domain.split(".")
                 if "." in domain and all(_LABEL.fullmatch(label) for label in labels):
@@ -162,7 +165,7 @@ class MerchantIndex:
             hits = [
                 slug
                 for slug, found in findings.items()
-                if rule in found and (candidates is None or slug in candidates)
+                if _new_evidence(found, rule) and (candidates is None or slug in candidates)
             ]
             if len(hits) == 1:
                 [slug] = hits
@@ -247,6 +250,17 @@ def _prepared(merchant: MerchantProfile) -> _Prepared:
     return _Prepared(merchant)
 
 
+def _new_evidence(found: dict[str, str], rule: str) -> bool:
+    """Whether `rule` found words for a merchant that no earlier rule found: a name's
+    variant inside the name ("Kaffeerösterei Bohnenglück" of "... Bohnenglück GmbH") says
+    nothing new, and must not choose between two shops both named in full."""
+    if rule not in found:
+        return False
+    words = found[rule].casefold()
+    earlier = RULE_NAMES[: RULE_NAMES.index(rule)]
+    return not any(words in found[e].casefold() for e in earlier if e in found)
+
+
 def _also_named(chosen: str, findings: dict[str, dict[str, str]]) -> tuple[str, ...]:
     """The merchants besides `chosen` that any rule finds in the complaint ("bei
     Gartenwelt ... und bei Bohnenglück ..."): an earlier rule decides on one, and a later
@@ -284,8 +298,8 @@ class _Scanned:
 def _literal_start(pattern: str) -> str:
     """Text that every match of `pattern` starts with ("MF-" of ``\\bMF-\\d{6}\\b``), or ""
     where that is not certain: a group, a class, a flag or an alternative at its start,
-    or an alternative anywhere outside a class or group."""
-    if _has_top_level_alternative(pattern):
+    an alternative anywhere outside a class or group, or a comment anywhere."""
+    if "(?#" in pattern or _has_top_level_alternative(pattern):
         return ""
     position = _ANCHORS.match(pattern).end()  # type: ignore[union-attr]
     literal = []
@@ -305,25 +319,43 @@ def _literal_start(pattern: str) -> str:
 
 
 def _has_top_level_alternative(pattern: str) -> bool:
-    depth, in_class, escaped = 0, False, False
-    for position, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            # "]" first in a class ("[]a]", "[^]a]") is one of its characters.
-            opened = pattern[position - 1] == "[" or pattern[position - 2 : position] == "[^"
-            in_class = char != "]" or opened
-        elif char == "[":
-            in_class = True
-        elif char == "(":
+    """Whether `pattern` has a "|" outside every group and class (escapes, and classes
+    with "]" or "[" among their members, read as `re` reads them)."""
+    depth, position = 0, 0
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "[":
+            position = _class_end(pattern, position)
+            continue
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
         elif char == "|" and depth == 0:
             return True
+        position += 1
     return False
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The position after the class that opens at `start` ("]" right after "[" or "[^"
+    is a member; escapes are skipped)."""
+    position = start + 1
+    if pattern[position : position + 1] == "^":
+        position += 1
+    if pattern[position : position + 1] == "]":
+        position += 1
+    while position < len(pattern):
+        if pattern[position] == "\\":
+            position += 2
+        elif pattern[position] == "]":
+            return position + 1
+        else:
+            position += 1
+    return position
 
 
 _ANCHORS = re.compile(r"(?:\^|\\b|\\A)*")
@@ -342,7 +374,9 @@ is a run of labels of one of them."""
 @lru_cache(maxsize=4096)
 def _order_pattern(pattern: str) -> re.Pattern[str] | None:
     try:
-        return re.compile(pattern)
+        with warnings.catch_warnings():  # the operator's pattern: "possible nested set"
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(pattern)
     except re.error:
         return None
 
@@ -383,16 +417,6 @@ class _Names:
             return None
         match = self.pattern.search(scanned.folded)
         return self.names[match.lastindex - 1] if match and match.lastindex else None
-
-
-@lru_cache(maxsize=4096)
-def _names_pattern(names: tuple[str, ...]) -> _Names:
-    return _Names(names)
-
-
-@lru_cache(maxsize=4096)
-def _variants_pattern(name: str, aliases: tuple[str, ...], domains: tuple[str, ...]) -> _Names:
-    return _Names(name_variants(name, aliases, domains))
 
 
 # ------------------------------------------------------------------ name variants

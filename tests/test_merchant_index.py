@@ -28,7 +28,13 @@ PATTERNS = (
     r"\bGK\d{7}\b",
     r"X\.Y-\d+",  # an escaped dot
     r"([",  # broken: never finds anything
+    r"MF(?#a comment)?\d{3}",  # a comment, and a quantifier after it for the "F"
+    r"AB[[]|ZZ\d{3}",  # "[" a class's member: the "|" after it is an alternative
+    r"AB[^[]|ZZ\d{3}",
+    r"AB[\[]|ZZ\d{3}",
 )
+SYMBOLS = ("★★★", "🛒", "#####", "-+-")
+"""Names of no word: routing finds them by their pattern alone."""
 
 
 def random_merchants(rng: random.Random, count: int) -> list[MerchantProfile]:
@@ -36,7 +42,7 @@ def random_merchants(rng: random.Random, count: int) -> list[MerchantProfile]:
     for number in range(count):
         # Mostly a word of its own (which alone makes it a candidate), some only shared ones.
         own = f"Handelshaus{number}" if rng.random() < 0.8 else rng.choice(WORDS)
-        name = f"{rng.choice(WORDS)} {own}"
+        name = f"{rng.choice(WORDS)} {own}" if rng.random() < 0.95 else rng.choice(SYMBOLS)
         slug = f"shop-{number}"
         # Labels of four letters: no name variant comes of them, only the domain rule reads them.
         code = "".join("bcdfghjklm"[int(digit)] for digit in f"{number:04d}")
@@ -78,6 +84,7 @@ def random_text(rng: random.Random, merchants: list[MerchantProfile]) -> str:
                     rng.choice(["]123", "AB-123", "abc-123", "ABC-123"]),
                     f"mf-{rng.randrange(10**6):06d} X.Y-12 GK{rng.randrange(10**7):07d}",
                     rng.choice(WORDS),
+                    f"M{rng.randrange(999)} ZZ{rng.randrange(999)} {rng.choice(SYMBOLS)}",
                 ]
             )
         )

@@ -12,6 +12,7 @@ from mediation.routing import (
     belongs,
     case_candidates,
     find_merchant,
+    merchants_named,
     name_variants,
     role_of,
     subject_refs,
@@ -100,6 +101,18 @@ def test_a_mail_naming_two_merchants_names_none() -> None:
     """Ambiguous at every rule: the customer is asked instead of guessing."""
     text = "Erst bei Möbel Fuchs, dann bei Gartenwelt Kröger bestellt."
     assert find_merchant("", text, MERCHANTS) is None
+
+
+def test_two_shops_named_in_full_are_not_told_apart_by_a_variant_of_one() -> None:
+    """Both registered names written out: the variant of one ("... Bohnenglück" without
+    its "GmbH") is part of its name, no more evidence, and must not choose (a black-box
+    run's mail went to the shop with the legal form, the other was lost)."""
+    coffee = MerchantProfile("bohnenglueck", "Kaffeerösterei Bohnenglück GmbH")
+    text = "Bestellt bei Kaffeerösterei Bohnenglück GmbH und bei Gartenwelt Kröger, beides weg."
+    assert find_merchant("", text, [coffee, GARTEN]) is None
+    assert merchants_named("", text, [coffee, GARTEN]) == ("bohnenglueck", "gartenwelt")
+    alone = find_merchant("", "Bestellt bei Kaffeerösterei Bohnenglück.", [coffee, GARTEN])
+    assert alone is not None and alone.slug == "bohnenglueck"
 
 
 def test_a_complaint_naming_a_second_shop_by_a_later_rule_says_so() -> None:
