@@ -16,38 +16,56 @@ from __future__ import annotations
 import re
 
 _ARRIVED_DE = (
-    r"(?:angekommen|eingetroffen|erhalten|bekommen|geliefert|erstattet|gutgeschrieben|"
-    r"zurücküberwiesen|gemeldet|reagiert|geantwortet|beantwortet)"
+    r"(?:da|hier|angekommen|eingetroffen|erhalten|bekommen|geliefert|erfolgt|erstattet|"
+    r"gutgeschrieben|zurücküberwiesen|gemeldet|reagiert|geantwortet|beantwortet)"
 )
 _ARRIVED_EN = (
     r"(?:arrived|received|got|gotten|delivered|refunded|heard back|answered|replied|"
-    r"responded|here)"
+    r"responded|here|come|come through|shown up|turned up)"
+)
+_OWED_DE = r"(?:antwort|reaktion|rückmeldung|lieferung|erstattung|rückzahlung|gutschrift|ware)"
+_SPAN_DE = (
+    r"(?:\d+|einer|einem|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|"
+    r"mehreren|vielen) (?:tag|woche|monat)\w*"
 )
 _STILL_OPEN = re.compile(
     r"\b(?:"
-    # German: still nothing, waiting, overdue, nobody answers, asking for help or money.
-    # Not "bisher keine Probleme" (praise): what has not happened must be named.
-    r"(?:immer noch|noch immer)\b[^.!?\n]{0,40}\b(?:nicht|kein|keine|keinen|nichts)\b"
-    r"|(?:bis heute|bisher|bislang|noch) (?:nicht|keine?n?|nichts)\b"
-    rf"[^.!?\n]{{0,30}}\b{_ARRIVED_DE}"
-    r"|(?:ich )?warte(?:n)? (?:seit|immer noch|noch immer|bis heute|vergeblich)"
-    r"|überfällig(?! (?:lob|dank))"  # not an overdue thanks
-    r"|(?:antwortet|reagiert|meldet sich|kümmert sich) (?:niemand|keiner|nicht|nie)"
-    r"|bitte helfen|helfen sie mir|bitte um (?:hilfe|erstattung|rückerstattung|ersatz|umtausch)"
+    # German. What has not happened is named ("immer noch nicht angekommen", "seit zehn
+    # Tagen keine Antwort"); "immer noch begeistert, nichts zu meckern" and "bisher
+    # keine Probleme" are praise, "ich warte seit Jahren auf so einen Service" too.
+    rf"(?:immer noch|noch immer|bis heute|bisher|bislang|noch) (?:nicht|nichts|kein\w*)"
+    rf"(?: (?:\w+ ){{0,3}}?)?(?:{_ARRIVED_DE}|{_OWED_DE})"
+    rf"|seit {_SPAN_DE} (?:nicht|nichts|kein\w*)(?: \w+){{0,3}}? (?:{_ARRIVED_DE}|{_OWED_DE})"
+    rf"|(?:kommt|kam|gibt es|erhalte|bekomme|habe)(?: seit {_SPAN_DE})? (?:immer noch |noch )?"
+    rf"keine {_OWED_DE}"
+    rf"|warte\w* (?:seit {_SPAN_DE}|immer noch|noch immer|bis heute|vergeblich)"
+    r"|(?:ist|sind) (?:jetzt |schon |seit \w+ \w+ )?überfällig"
+    r"|(?:niemand|keiner) (?:antwortet|reagiert|meldet sich|kümmert sich)"
+    r"|(?:antwortet|reagiert|meldet sich|kümmert sich) (?:einfach |überhaupt |gar )?"
+    r"(?:niemand|keiner|nicht)(?! (?:zu|so) )"
+    r"|(?:fehlt|fehlen) (?:immer noch|noch immer|bis heute|noch)"
+    r"|wo bleibt"
+    r"|helfen sie mir(?: bitte)?(?=\s*[.!]|\s*$)|(?:können|könnten) sie mir (?:bitte )?helfen"
+    r"|bitte helfen sie|bitte um (?:hilfe|erstattung|"
+    r"rückerstattung|ersatz|umtausch)"
     r"|(?:ich )?(?:will|möchte|verlange|fordere) (?:mein geld|eine (?:erstattung|"
     r"rückerstattung|gutschrift)|(?:einen )?ersatz|den kaufpreis)"
-    r"|danke? für nichts"
-    # English: the same, and not "still no complaints" (praise).
+    r"|danke? (?:schön )?für (?:gar )?(?:nichts|nix)"
+    # English, in the same way: not "still no complaints", "nobody answers as fast".
     r"|still (?:no (?:reply|response|answer|refund|delivery|parcel|package|sign|word|update)"
-    rf"|(?:not|haven't|hasn't|have not|has not|never) (?:been )?{_ARRIVED_EN}|waiting)"
-    rf"|(?:haven't|have not|hasn't|has not|never) (?:yet )?(?:been )?{_ARRIVED_EN}"
-    r"|(?:i've|i have|we've|we have) been waiting"
-    r"|waiting (?:for|since) (?:weeks|days|months|over|more than|\d+)"
-    r"|overdue(?! (?:thank|praise|compliment))"  # not "a long overdue thank you"
-    r"|(?:no one|nobody|no-one) (?:answers|replies|responds|gets back|has answered|has replied)"
-    r"|please (?:help|refund|sort (?:it|this) out|look into|respond|reply)"
+    rf"|nothing|(?:not|haven't|hasn't|have not|has not|never) (?:been |yet )?{_ARRIVED_EN}"
+    r"|waiting (?:for|on) (?:my|our|the|a|an|any) (?:refund|reply|response|answer|parcel|"
+    r"package|order|delivery|replacement|money|call|item))"
+    rf"|(?:haven't|have not|hasn't|has not|i've not|i have not) (?:yet )?(?:been )?{_ARRIVED_EN}"
+    r"|(?:i've|i have|we've|we have) been waiting (?:for|since|over|more than)"
+    r"|waiting (?:for|since) (?:weeks|days|months|over a|more than a|\d+ (?:days|weeks|months))"
+    r"|(?:is|are) (?:now |still |already )?overdue(?! (?:thank|praise|compliment))"
+    r"|(?:no one|nobody|no-one) (?:answers|replies|responds|gets back|has answered|"
+    r"has replied|has responded)(?! (?:as|so|faster|quicker|like))"
+    r"|please help(?: me| us)?(?=\s*[.!]|\s*$)"
+    r"|please (?:refund|sort (?:it|this) out|look into|respond|reply)"
     r"|i (?:want|demand|expect|need) (?:a refund|my money|a replacement|an answer)"
-    r"|thanks for nothing"
+    r"|thanks? (?:a lot |so much |very much )?for nothing"
     r")\b"
 )
 

@@ -16,7 +16,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from mediation import feedback_store as feedback
-from mediation.open_problem import open_problem
 from tests.harness import Harness, addressed_to, compose, plain
 from tests.sink import Sink
 from tests.test_cases_e2e import CUSTOMER, MERCHANT
@@ -98,6 +97,11 @@ def test_praise_mixed_with_a_problem_stays_a_complaint(harness: Harness) -> None
             "ohne mich zu fragen. Super gemacht.",
         ),
         (
+            "Eigentlich zufrieden",
+            "Eigentlich bin ich mit Möbel Fuchs sehr zufrieden. Aber auf meine Reklamation "
+            "wegen des Kratzers kommt seit zehn Tagen keine Antwort.",
+        ),
+        (
             "Great shop, usually",
             "Möbel Fuchs has always been great, but my sofa still hasn't arrived and "
             "nobody answers my emails.",
@@ -114,17 +118,6 @@ def test_praise_with_a_problem_still_open_stays_a_complaint(
     assert addressed_to(sent, MERCHANT) != []
     assert len(cases(harness)) == 1
     assert entries(harness) == []
-
-
-def test_praise_of_a_problem_solved_is_lob() -> None:
-    """Praise often tells of a problem the shop solved: that is no open problem."""
-    for text in (
-        "Nach einer Reklamation wegen eines kaputten Toasters kam sofort ein neuer. Danke!",
-        "They sent the wrong colour, then the right ones express. A long overdue thank you!",
-        "Bisher keine Probleme, alles super. Still no complaints after five years.",
-        "Returned a watch Tuesday, refund landed Wednesday. Fastest ever.",
-    ):
-        assert open_problem(text) is None, text
 
 
 def test_lob_und_tadel_fields_are_stored_apart(harness: Harness) -> None:
