@@ -132,7 +132,12 @@ class AnalysisProcess:
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_child,
                     # The worker's own model, not the file, which may have been retrained.
-                    initargs=(self.config, casework.model(self.config), os.getpid(), verbose),
+                    initargs=(
+                        for_analysis(self.config),
+                        casework.model(self.config),
+                        os.getpid(),
+                        verbose,
+                    ),
                 )
             return self._executor
 
@@ -153,6 +158,18 @@ class AnalysisProcess:
             for child in children:
                 child.kill()  # the pool's own thread reaps it and ends
             stopping.join(CLOSE_SECONDS)
+
+
+def for_analysis(config: Config) -> Config:
+    """`config` as the child gets it: without the credentials analysis has no use for
+    (the database's, the relay's, the mailboxes', the web side's)."""
+    return dataclasses.replace(
+        config,
+        database=dataclasses.replace(config.database, url=""),
+        relay=dataclasses.replace(config.relay, password=""),
+        imap=(),
+        web=dataclasses.replace(config.web, badge_secret="", operator_password_hash=""),
+    )
 
 
 # ------------------------------------------------------------------ in the child

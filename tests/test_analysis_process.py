@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,10 +22,11 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from mailflow import casework, queue
-from mailflow.analysis_process import AnalysisProcess
+from mailflow.analysis_process import AnalysisProcess, for_analysis
 from mailflow.config import Config
 from mailflow.models import StoredMail
 from mailflow.processing import Analysis, analyse_batch
+from mailflow.web.operator_auth import hash_password
 from mediation.storage import Case
 from tests.conftest import CORPORA, make_config
 from tests.corpora import corpus_files
@@ -32,6 +34,7 @@ from tests.harness import Harness, compose
 from tests.sink import Sink
 
 ROOT = Path(__file__).resolve().parents[1]
+HASH = hash_password("operator-pass", iterations=1000)
 BATCH = 4
 
 
@@ -151,6 +154,23 @@ def test_after_close_the_worker_analyses_alone(analyst: AnalysisProcess, config:
     assert multiprocessing.active_children() == []  # no child started again
 
 
+def test_the_child_gets_no_credentials_it_has_no_use_for(tmp_path: Path) -> None:
+    full = make_config(
+        tmp_path,
+        database={"url": "postgresql+psycopg://siegel:hunter2@db.example/siegel"},
+        relay={"password": "relay-pass"},
+        imap=[
+            {"host": "imap.example", "username": "beschwerde@siegel.test", "password": "imap-pass"}
+        ],
+        web={"badge_secret": "b" * 32, "operator_password_hash": HASH},
+    )
+    handed = for_analysis(full)
+    assert not {"hunter2", "relay-pass", "imap-pass"} & set(re.findall(r"[\w-]+", repr(handed)))
+    assert HASH not in repr(handed) and "b" * 32 not in repr(handed)
+    assert (handed.secret_bytes, handed.siegel.domain) == (full.secret_bytes, full.siegel.domain)
+    assert handed.authentication == full.authentication and handed.data_dir == full.data_dir
+
+
 def test_a_mail_that_fails_in_the_child_fails_alone(
     analyst: AnalysisProcess, config: Config
 ) -> None:
@@ -224,7 +244,7 @@ def test_the_child_ends_when_its_worker_is_killed(config: Config, tmp_path: Path
         sys.path.insert(0, {str(ROOT)!r})
         from tests.conftest import make_config
         from pathlib import Path
-        from mailflow.analysis_process import AnalysisProcess
+        from mailflow.analysis_process import AnalysisProcess, for_analysis
         import multiprocessing
         analyst = AnalysisProcess(make_config(Path({str(tmp_path)!r})))
         analyst.start()
