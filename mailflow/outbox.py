@@ -82,7 +82,7 @@ from classifier.machine import LOOP_HEADER
 from mailflow import parsing
 from mailflow.config import Config
 from mailflow.models import OutboxAttempt, OutboxMail, OutboxStatus, StoredMail
-from mediation import addresses, mediator_store, storage
+from mediation import addresses, lifecycle_notices, mediator_store, storage
 from mediation.incoming import Attachment
 from mediation.outgoing import OutgoingMail, ascii_domain, header_text, in_thread, wire_address
 
@@ -431,6 +431,16 @@ def _mailbox(name: str, address: str, international: bool) -> str:
     local, _, domain = address.rpartition("@")
     return str(Address(display_name=name, username=local, domain=domain))
 
+
+BULK_KINDS = frozenset(
+    {
+        "merchant.monthly_report",
+        "operator.monthly_report",
+        *(f"merchant.{kind}" for kind in lifecycle_notices.Kind),
+    }
+)
+"""Mails the nightly run writes to every shop at once: the relay sends them after every
+other due mail, so that a customer's acknowledgement does not wait behind thousands."""
 
 STAFF_KINDS = ("mediator", "operator", "merchant")
 """Templates (`kind` prefixes) of mails to our own staff and to a registered shop's

@@ -58,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, case, or_, select, update
 
 from mailflow import delivery_reports, outbox, queue
 from mailflow.config import Config, ConfigError, RelaySection
@@ -372,7 +372,11 @@ class Relay:
                 query = (
                     select(table.c.id)
                     .where(table.c.status == OutboxStatus.QUEUED, table.c.next_attempt_at <= now)
-                    .order_by(table.c.next_attempt_at, table.c.id)
+                    .order_by(
+                        case((table.c.kind.in_(outbox.BULK_KINDS), 1), else_=0),
+                        table.c.next_attempt_at,
+                        table.c.id,
+                    )
                     .limit(limit)
                 )
                 if is_postgres(self.engine):

@@ -104,6 +104,25 @@ def test_a_row_is_delivered_once_with_its_headers_and_verp_sender(
     assert "queued as SINK1" in attempt.response
 
 
+def test_an_acknowledgement_goes_before_the_nightly_bulk_queued_earlier(
+    engine: Engine, sink: Sink, tmp_path: Path
+) -> None:
+    """Monthly reports to every shop are queued at night, all at once; a complaint's
+    acknowledgement queued after them is sent first, not after thousands."""
+    config = relay_config(tmp_path, sink)
+    for number in range(3):
+        report = mail(to=f"shop{number}@shop.example", kind="merchant.monthly_report")
+        enqueue(engine, config, replace(report, case_ref=None))
+    enqueue(engine, config, mail(to="kundin@example.org", kind="customer.complaint_acknowledged"),
+            START + timedelta(minutes=1))  # fmt: skip
+    clock = Clock(START + timedelta(minutes=2))
+    assert Relay(engine, config, clock=clock).run_once() == 4
+    assert [received.rcpt_tos for received in sink.received] == [
+        ("kundin@example.org",),
+        *((f"shop{number}@shop.example",) for number in range(3)),
+    ]
+
+
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_umlauts_survive_the_trip_through_the_relay(
     engine: Engine, sink: Sink, tmp_path: Path, language: str
