@@ -1,6 +1,6 @@
 """The operator's case commands: merchants, cases, held mails and the deadline sweep.
 
-``siegel merchant add|list|show``, ``siegel cases``, ``siegel case REF`` (with
+``siegel merchant add|import|list|show``, ``siegel cases``, ``siegel case REF`` (with
 ``--category`` and ``--merchant`` corrections), ``siegel held`` and ``siegel sweep``.
 Registered on the main parser by `mailflow.commands`; each handler takes the parsed
 arguments and the configuration and returns the exit status.
@@ -9,8 +9,10 @@ arguments and the configuration and returns the exit status.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -19,7 +21,9 @@ from sqlmodel import Session
 from classifier.records import CATEGORIES
 from mailflow import casework, desk_commands, outbox
 from mailflow.command_support import (
+    EX_DATAERR,
     EX_FAILED,
+    EX_NOINPUT,
     EX_OK,
     Page,
     UsageError,
@@ -32,7 +36,7 @@ from mailflow.command_support import (
 )
 from mailflow.config import Config
 from mailflow.db import read_scope, session_scope, utcnow
-from mailflow.merchant_values import clashes, merchant_values
+from mailflow.merchant_values import Registered, clashes, merchant_values
 from mailflow.models import OutboxMail, StoredMail
 from mailflow.schema import open_database
 from mediation import addresses, case_service, storage
@@ -76,6 +80,91 @@ def cmd_merchant_add(args: argparse.Namespace, config: Config) -> int:
     address = addresses.complaint_address(config.siegel.domain, values["slug"])
     print(f"merchant {values['slug']} added; its complaint address: {address}")
     return EX_OK
+
+
+IMPORT_FIELDS = {
+    "slug": None, "name": None, "name_alias": [], "email": [], "domain": [],
+    "order_pattern": None, "language": None, "calendar": None, "timezone": None, "hours": None,
+}  # fmt: skip
+"""The keys of a line of `siegel merchant import`: the options of `merchant add` (the
+repeatable ones a string or a list of strings), with their defaults."""
+MAX_IMPORT_PROBLEMS = 20
+
+
+def cmd_merchant_import(args: argparse.Namespace, config: Config) -> int:
+    """Register many merchants at once from JSON Lines, checked as `merchant add` checks
+    each; all or none: a file with a bad line registers nothing and names every such line."""
+    name = "siegel merchant import"
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except OSError as error:
+        print(f"{name}: {args.file}: cannot read: {error.strerror}", file=sys.stderr)
+        return EX_NOINPUT
+    except UnicodeDecodeError as error:
+        print(f"{name}: {args.file}: not UTF-8 text: {error.reason}", file=sys.stderr)
+        return EX_DATAERR
+    problems: list[str] = []
+    with session_scope(open_database(config.database_url)) as session:
+        known = storage.merchants(session)
+        registered, slugs = Registered(known), {merchant.slug for merchant in known}
+        imported = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                values = _import_values(line, config)
+                if values["slug"] in slugs:
+                    raise UsageError(f"slug {values['slug']}: exists already")
+                registered.check(values)
+            except UsageError as problem:
+                problems.append(f"line {number}: {problem}")
+                continue
+            slugs.add(values["slug"])
+            registered.add(values["slug"], values["support_addresses"], values["domains"])
+            imported.append(values)
+        if problems:
+            for problem in problems[:MAX_IMPORT_PROBLEMS]:
+                print(f"{name}: {problem}", file=sys.stderr)
+            more = len(problems) - MAX_IMPORT_PROBLEMS
+            tail = f" ({more} more not shown)" if more > 0 else ""
+            print(f"{name}: nothing imported{tail}", file=sys.stderr)
+            return EX_DATAERR
+        now = utcnow()
+        session.add_all(Merchant(**values, created_at=now) for values in imported)
+    print(f"{len(imported)} merchants imported")
+    return EX_OK
+
+
+def _import_values(line: str, config: Config) -> dict[str, Any]:
+    """One line's merchant, checked (a UsageError saying what is wrong)."""
+    try:
+        given = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"not JSON: {error.msg}") from None
+    if not isinstance(given, dict):
+        raise UsageError("not a JSON object")
+    unknown = sorted(set(given) - set(IMPORT_FIELDS))
+    if unknown:
+        raise UsageError(f"unknown key {unknown[0]!r} (keys: {', '.join(IMPORT_FIELDS)})")
+    fields = {**IMPORT_FIELDS, **given}
+    for key, default in IMPORT_FIELDS.items():
+        value = fields[key]
+        if isinstance(default, list):
+            fields[key] = [value] if isinstance(value, str) else value
+            value = fields[key]
+        if isinstance(default, list) and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            raise UsageError(f"{key}: a string or a list of strings")
+        if not isinstance(default, list) and value is not None and not isinstance(value, str):
+            raise UsageError(f"{key}: a string")
+    if not fields["slug"]:
+        raise UsageError("slug: a shop needs one")
+    if fields["language"] not in (None, *LANGUAGES):
+        raise UsageError(f"language {fields['language']!r}: one of {', '.join(LANGUAGES)}")
+    values = merchant_values(argparse.Namespace(**fields), config.siegel.domain)
+    values["language"] = values["language"] or config.siegel.default_language
+    return values
 
 
 def cmd_merchant_list(args: argparse.Namespace, config: Config) -> int:
@@ -430,6 +519,15 @@ def register(commands: Any) -> Any:
     add.add_argument("--calendar", help="its own holiday region, e.g. DE-BY")
     add.add_argument("--timezone", help="its own time zone, e.g. Europe/Vienna")
     add.add_argument("--hours", help="its own business hours, HH:MM-HH:MM")
+    imports = command(
+        "import", cmd_merchant_import, "register many merchants from JSON Lines", verbs
+    )
+    imports.add_argument(
+        "file",
+        help="one JSON object a line, keys as the options of `merchant add` (slug, name, "
+        "name_alias, email, domain, order_pattern, language, calendar, timezone, hours); "
+        "- reads standard input. All or none: a bad line registers nothing",
+    )
     listing = command("list", cmd_merchant_list, "list merchants", verbs)
     add_paging(listing)
     show = command("show", cmd_merchant_show, "show one merchant", verbs)

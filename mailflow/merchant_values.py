@@ -143,17 +143,39 @@ def _showable(option: str, text: str) -> None:
         )
 
 
+class Registered:
+    """The support addresses and domains the registered shops hold: another shop may not
+    have one too, for mail from it, or naming it, would act for or be routed to either
+    shop. Made once, then each new shop is checked and added (an import of thousands)."""
+
+    def __init__(self, merchants: Iterable[Merchant]) -> None:
+        self.addresses: dict[str, str] = {}
+        self.domains: dict[str, str] = {}
+        for merchant in merchants:
+            self.add(merchant.slug, merchant.support_addresses, merchant.domains)
+
+    def add(self, slug: str, addresses: Iterable[str], domains: Iterable[str]) -> None:
+        self.addresses.update((address.lower(), slug) for address in addresses)
+        self.domains.update((domain, slug) for domain in domains)
+
+    def check(self, values: dict[str, Any]) -> None:
+        """Refuse `values` (a UsageError) where another shop holds one of its support
+        addresses or domains."""
+        slug = values["slug"]
+        addresses = values["support_addresses"]
+        taken = sorted(a for a in addresses if self.addresses.get(a, slug) != slug)
+        if taken:
+            other = self.addresses[taken[0]]
+            raise UsageError(f"--email {taken[0]}: registered for the shop {other} already")
+        shared = sorted(d for d in values["domains"] if self.domains.get(d, slug) != slug)
+        if shared:
+            other = self.domains[shared[0]]
+            raise UsageError(f"--domain {shared[0]}: registered for the shop {other} already")
+
+
 def clashes(values: dict[str, Any], merchants: Iterable[Merchant]) -> None:
-    """Refuse a support address or domain that another registered shop has: mail from
-    it, or naming it, would act for or be routed to either shop (UsageError)."""
-    for other in merchants:
-        if other.slug == values["slug"]:
-            continue
-        taken = {a.lower() for a in other.support_addresses} & set(values["support_addresses"])
-        shared = set(other.domains) & set(values["domains"])
-        if taken or shared:
-            what = f"--email {min(taken)}" if taken else f"--domain {min(shared)}"
-            raise UsageError(f"{what}: registered for the shop {other.slug} already")
+    """`Registered.check` against `merchants` (a UsageError)."""
+    Registered(merchants).check(values)
 
 
 def _name_aliases(given: list[str]) -> list[str]:

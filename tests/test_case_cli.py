@@ -123,6 +123,45 @@ def test_a_support_address_or_domain_of_another_shop_is_refused(harness: Harness
     assert slugs == ["dachs", "fuchs"]
 
 
+def test_merchants_are_imported_all_or_none(harness: Harness, tmp_path: Path) -> None:
+    """A seal with thousands of shops registers them from JSON Lines, each checked as
+    `merchant add` checks it; one bad line registers nothing and every bad line is
+    named; the imported shops route complaints like added ones."""
+    harness.add_merchant("fuchs", "Möbel Fuchs", "support@fuchs.test", "--domain", "fuchs.test")
+    good = [
+        {"slug": "dachs", "name": "Dachs", "email": "info@dachs.test", "domain": "dachs.test"},
+        {"slug": "tee", "name": "Teekontor", "email": ["a@tee.test", "b@tee.test"],
+         "order_pattern": r"\bTK-\d{5}\b", "language": "en", "name_alias": "Tee Kontor"},
+    ]  # fmt: skip
+    bad = [
+        *good,
+        {"slug": "kopie", "name": "Kopie", "email": "x@kopie.test", "domain": "fuchs.test"},
+        {"slug": "fuchs", "name": "Fuchs again", "email": "y@fuchs2.test"},
+        {"slug": "typo", "name": "Typo", "emial": "z@typo.test"},
+        {"slug": "twice", "name": "Twice", "email": "info@dachs.test"},
+    ]
+    file = tmp_path / "shops.jsonl"
+    file.write_text("\n".join([*map(json.dumps, bad), "{not json"]) + "\n", encoding="utf-8")
+    status, _, errors = harness.siegel("merchant", "import", str(file))
+    assert status == 65
+    assert [line.split(":")[1].strip() for line in errors.splitlines()[:-1]] == [
+        "line 3", "line 4", "line 5", "line 6", "line 7",
+    ]  # fmt: skip
+    assert "registered for the shop fuchs" in errors and "nothing imported" in errors
+    listed = [m["slug"] for m in json.loads(harness.siegel("merchant", "list", "--json")[1])]
+    assert listed == ["fuchs"]
+    file.write_text("\n".join(map(json.dumps, good)) + "\n\n", encoding="utf-8")
+    assert harness.cli("merchant", "import", str(file)).stdout == "2 merchants imported\n"
+    shown = json.loads(harness.siegel("merchant", "show", "tee", "--json")[1])
+    assert (shown["emails"], shown["language"], shown["name_aliases"]) == (
+        ["a@tee.test", "b@tee.test"], "en", ["Tee Kontor"],
+    )  # fmt: skip
+    harness.send(compose("Kundin <k@example.org>", "beschwerde@siegel.test", "TK-12345", "Weg."))
+    harness.process()
+    [case] = json.loads(harness.siegel("cases", "--json")[1])
+    assert case["merchant"] == "tee"
+
+
 def test_a_mail_providers_or_platforms_domain_is_refused(harness: Harness) -> None:
     """As a shop's domain, gmx.de would make every gmx.de customer the shop (a black-box
     run's `merchant set --domain example.org` emptied the shop's figures and held new
