@@ -144,6 +144,13 @@ _SCORE_SEPARATOR = re.compile(r"[ \t]*[,;/|–-]?[ \t]*")
 _LINE_TAIL = re.compile(r"[ \t]*(?:[.!,;–-](?:[ \t].*)?|(?<=[ \t])[^\W\d_].*)?")
 """What may follow three scores on their line: nothing, a mark and text ("4 5 3 - danke!"),
 or words ("5 5 4 alles gut"), never a digit ("4 5 3 4")."""
+_INLINE_SCORES = re.compile(
+    r"\b(?:my\s+ratings?|ratings?|scores?|meine\s+bewertung(?:en)?|bewertung(?:en)?|"
+    r"punkte|sterne|stars)\b[^:\n]{0,30}:[ \t]*",
+    re.IGNORECASE,
+)
+"""A rating word and a colon in a sentence, with the scores after it (not "Noten": school
+grades count the other way, and are read only as a line's label)."""
 _TAIL_MARK = re.compile(r"[ \t]*[.!,;–-]?[ \t]*")
 
 _MARKER_WORDS = (
@@ -345,6 +352,17 @@ def _read_score_lines(
             settle_lone_lines()
         else:
             tokens, tail = _score_line(line)
+            if not tokens and (inline := _INLINE_SCORES.search(line)):
+                # "Sorry, my rating got lost: 2 1 2. They ignored me": three scores after
+                # a rating word and a colon inside a sentence; fewer or more are no rating.
+                after, _ = _score_line(line[inline.end() :])
+                if len(after) == 3:
+                    settle_lone_lines()
+                    _assign(found, problems, after)
+                    mark = _TAIL_MARK.match(line, inline.end() + after[-1].end)
+                    consumed.append((start + inline.start(), start + mark.end()))  # type: ignore[union-attr]
+                    start = end + 1
+                    continue
             if len(tokens) == 1 and not tail:
                 lone.append((start, tokens[0]))
             else:

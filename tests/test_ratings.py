@@ -315,6 +315,33 @@ def test_the_short_form_with_words_after_it(
     assert scores(result) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sorry, my rating got lost: 2 1 2. They ignored me for weeks.", (2, 1, 2)),
+        ("Hier kommt meine Bewertung nachträglich: 4 5 3, danke!", (4, 5, 3)),
+    ],
+)
+def test_three_scores_after_a_rating_word_inside_a_sentence(
+    text: str, expected: tuple[int, int, int]
+) -> None:
+    result = parse_rating(text)
+    assert isinstance(result, RatingReply) and scores(result) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Meine Bewertung: 5 Sterne, mehr sage ich nicht.",
+        "Zur Bewertung: 1 2 3 4 Pakete kamen an.",
+        "Meine Noten für den Shop: 2 1 2",  # school grades: only as a line's label
+        "Bestellung: 1 2 3",
+    ],
+)
+def test_other_numbers_after_a_colon_in_a_sentence_are_no_rating(text: str) -> None:
+    assert isinstance(parse_rating(text), UnreadableRating)
+
+
 def test_the_writers_name_under_the_comment_signs_it() -> None:
     """A name alone on the last line (no closing formula before it) is the writer's
     signature when it is the sender's name or part of it, not part of the comment (a
