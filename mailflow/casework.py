@@ -66,6 +66,7 @@ def settings(config: Config) -> case_service.Settings:
         web_url=config.web.public_url,
         rating_link_days=config.web.rating_link_days,
         settlement_reply_days=config.mediation.settlement_reply_days,
+        praise_threshold=config.classifier.praise_threshold,
         max_cases_per_mail=config.mediation.max_cases_per_mail,
         max_messages_per_day=config.mediation.max_messages_per_day,
         attachments=AttachmentPolicy(

@@ -164,6 +164,10 @@ class ClassifierSection:
     "solved" (the case closes) only at this probability or above; below it (and where the
     verdict rules find the answer undecided, conditional, partial or hedged) the answer
     is a message to the merchant, and the customer is asked again."""
+    praise_threshold: float = 0.5
+    """A mail to the complaint address is taken as praise (Lob & Tadel, no case) only when
+    the category model reads praise at this probability or above, and the mail tells of
+    no problem still open."""
 
 
 @dataclass(frozen=True)
@@ -484,7 +488,7 @@ def _check(config: Config) -> None:
                 f"{account.mailbox_address!r} is no address of ours at {domain}: set "
                 f'address = "beschwerde@{domain}" (or whichever this mailbox receives)',
             )
-    for key in ("proposal_threshold", "solved_threshold"):
+    for key in ("proposal_threshold", "solved_threshold", "praise_threshold"):
         threshold = getattr(config.classifier, key)
         if not 0.5 <= threshold <= 1:
             raise ConfigError(

@@ -169,7 +169,7 @@ def _handle(
         return feedback.take(
             session, mail, at_praise.merchant_slug, Source.PRAISE_ADDRESS, classify, settings
         )
-    if feedback.is_praise(classify(None), mail.subject):
+    if feedback.is_praise(classify(None), mail.subject, settings):
         return feedback.take(
             session, mail, opening.merchant_slug, Source.COMPLAINT_ADDRESS, classify, settings
         )

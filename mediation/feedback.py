@@ -30,19 +30,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediation.case_service")
 
-PRAISE_MIN_CONFIDENCE = 0.5
-"""How sure the classifier must be that a mail to the complaint address is praise: a
-complaint taken for praise would get no case at all, so praise mixed with a problem
-("great service, but my parcel is still missing") stays a complaint."""
 
-
-def is_praise(reading: Classification, subject: str) -> bool:
+def is_praise(reading: Classification, subject: str, settings: Settings) -> bool:
     """Whether a mail to the complaint address is Lob rather than a complaint: read as
-    praise, and telling of no problem still open (`open_problem`: "aber die Lieferung
-    ist seit zwei Wochen überfällig", "Danke für nichts")."""
+    praise at `[classifier] praise_threshold` or above, and telling of no problem still
+    open (`open_problem`: "aber die Lieferung ist seit zwei Wochen überfällig", "Danke
+    für nichts"). A complaint taken for praise would get no case at all."""
     return (
         reading.category == "praise"
-        and reading.confidence >= PRAISE_MIN_CONFIDENCE
+        and reading.confidence >= settings.praise_threshold
         and open_problem(f"{subject}\n{reading.own_text}") is None
     )
 

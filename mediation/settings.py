@@ -39,6 +39,9 @@ class Settings:
     settlement_reply_days: int = 30
     """How long after a settlement the customer's words to its case go to the operator
     and the mediator (`case_ratings.settlement_reply`); 0: never, they are held."""
+    praise_threshold: float = 0.5
+    """How sure the category model must be that a mail to the complaint address is praise
+    (`feedback.is_praise`): a complaint taken for praise gets no case at all."""
     max_cases_per_mail: int = 10
     """In how many cases one mail delivered to several case addresses acts at most; at
     the addresses of further cases it is held (`holds.too_many_cases`)."""

@@ -120,6 +120,23 @@ def test_praise_with_a_problem_still_open_stays_a_complaint(
     assert entries(harness) == []
 
 
+def test_a_stricter_praise_threshold_makes_unsure_praise_a_complaint(
+    engine: Engine, tmp_path: Path, sink: Sink
+) -> None:
+    """`[classifier] praise_threshold`: the operator who would rather open a case than
+    miss a complaint sets it higher; praise the model is less sure of then opens a case."""
+    strict = Harness(engine, tmp_path, sink, classifier={"praise_threshold": 1.0})
+    strict.add_merchant("moebel-fuchs", "Möbel Fuchs", MERCHANT, "--domain", MERCHANT_DOMAIN)
+    try:
+        text = "Großes Lob an den Shop Möbel Fuchs, alles super!"
+        strict.send(compose(f"Erika <{CUSTOMER}>", "beschwerde@siegel.test", "Lob", text))
+        sent = strict.process()
+        assert addressed_to(sent, MERCHANT) != [] and len(cases(strict)) == 1
+        assert entries(strict) == []
+    finally:
+        strict.stop()
+
+
 def test_lob_und_tadel_fields_are_stored_apart(harness: Harness) -> None:
     """A mail to lob+SLUG@ with "Lob:" and "Tadel:" fields stores each in its place."""
     text = "Lob: schnelle Lieferung, nette Fahrer\nTadel: die Verpackung war übertrieben"

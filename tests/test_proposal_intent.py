@@ -193,7 +193,7 @@ def test_the_shipped_config_states_the_default_threshold(key: str, default: str)
     assert getattr(parse({}, REPO, {}).classifier, key) == getattr(config.classifier, key)
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", [*KEYS, "praise_threshold"])
 @pytest.mark.parametrize("value", [0.3, 1.5, "hoch"])
 def test_a_wrong_threshold_names_its_key(key: str, value: object, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
