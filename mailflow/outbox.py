@@ -477,7 +477,9 @@ def _suppression(session: Session, mail: OutgoingMail, config: Config, now: date
             )
     if mail.auto_reply:
         cap = config.outbox.max_autoreplies_per_day
-        if mail.kind.partition(".")[0] in STAFF_KINDS or _is_support_address(session, mail.to):
+        if mail.kind.partition(".")[0] in STAFF_KINDS or storage.is_support_address(
+            session, mail.to
+        ):
             cap = config.outbox.max_staff_mails_per_day
         counts = _cache(session, _AutoReplyCounts, now)
         recent = counts.sent_to(mail.to)
@@ -678,11 +680,6 @@ def _is_own_service_address(address: str, config: Config) -> bool:
     except addresses.AddressError:
         return False
     return recipient.kind is not addresses.Kind.OPERATOR
-
-
-def _is_support_address(session: Session, address: str) -> bool:
-    """Whether `address` is a registered shop's support address (in any letter case)."""
-    return storage.merchant_index(session).is_support_address(address)
 
 
 def _is_at_own_domain(address: str, config: Config, session: Session | None = None) -> bool:

@@ -125,9 +125,6 @@ class MerchantIndex:
     def __init__(self, merchants: Sequence[MerchantProfile]) -> None:
         self.merchants = tuple(_prepared(merchant) for merchant in merchants)
         self._position = {prepared.profile.slug: i for i, prepared in enumerate(self.merchants)}
-        self._support_addresses = {
-            address.lower() for merchant in merchants for address in merchant.support_addresses
-        }
         self._by_literal: dict[str, list[int]] = {}  # order patterns by their first words
         self._by_word: dict[str, list[int]] = {}
         self._by_domain: dict[str, list[int]] = {}
@@ -174,10 +171,6 @@ class MerchantIndex:
             if hits:
                 candidates = set(hits)
         return None  # none fits, or several fit every rule that fired
-
-    def is_support_address(self, address: str) -> bool:
-        """Whether `address` is a registered shop's support address (any letter case)."""
-        return address.lower() in self._support_addresses
 
     def names_of(self, slugs: Iterable[str]) -> tuple[str, ...]:
         """The registered names of the merchants `slugs`, in the merchants' order."""

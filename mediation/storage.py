@@ -559,25 +559,41 @@ def merchants(session: Session) -> list[Merchant]:
 
 
 def merchant_index(session: Session) -> routing.MerchantIndex:
-    """Every registered merchant made ready for routing (`routing.MerchantIndex`): read
-    once per unit of work, only what routing reads (with thousands of merchants, whole
-    rows would cost more than the mails), and for the same values as before the index
-    made before; a merchant added or changed in this unit of work is seen."""
+    """Every registered merchant made ready for routing (`routing.MerchantIndex`): once
+    per unit of work, and for the same values as before the index made before; a
+    merchant added or changed in this unit of work is seen."""
     cache = _transaction_cache(session)
     if cache.merchant_index is None:
+        cache.merchant_index = _index_of(_routing_rows(session))
+    return cache.merchant_index
+
+
+def is_support_address(session: Session, address: str) -> bool:
+    """Whether `address` is a registered shop's support address (in any letter case)."""
+    cache = _transaction_cache(session)
+    if cache.support_addresses is None:
+        rows = _routing_rows(session)
+        cache.support_addresses = frozenset(a.lower() for row in rows for a in row[2])
+    return address.lower() in cache.support_addresses
+
+
+def _routing_rows(session: Session) -> tuple[tuple[Any, ...], ...]:
+    """What routing reads of every merchant, as `routing.MerchantProfile`'s fields: read
+    once per unit of work, and only that (with thousands of merchants, whole rows would
+    cost more than the mails)."""
+    cache = _transaction_cache(session)
+    if cache.merchant_rows is None:
         rows = session.execute(
             select(
                 Merchant.slug, Merchant.name, Merchant.support_addresses, Merchant.domains,
                 Merchant.order_pattern, Merchant.name_aliases,
             ).order_by(Merchant.slug)  # type: ignore[arg-type]
         )  # fmt: skip
-        cache.merchant_index = _index_of(
-            tuple(
-                (slug, name, tuple(addresses), tuple(domains), pattern, tuple(aliases))
-                for slug, name, addresses, domains, pattern, aliases in rows
-            )
+        cache.merchant_rows = tuple(
+            (slug, name, tuple(addresses), tuple(domains), pattern, tuple(aliases))
+            for slug, name, addresses, domains, pattern, aliases in rows
         )
-    return cache.merchant_index
+    return cache.merchant_rows
 
 
 @functools.lru_cache(maxsize=2)
@@ -594,7 +610,8 @@ def _merchant_added(session: Session, instance: object) -> None:
 def _forget_merchants(session: Session) -> None:
     cache = session.info.get(_TransactionCache)
     if cache is not None:
-        cache.merchants = cache.merchant_index = None
+        cache.merchants = cache.merchant_rows = cache.merchant_index = None
+        cache.support_addresses = None
         cache.merchants_by_slug.clear()
 
 
@@ -789,7 +806,9 @@ class _TransactionCache:
 
     def __init__(self) -> None:
         self.merchants: list[Merchant] | None = None
+        self.merchant_rows: tuple[tuple[Any, ...], ...] | None = None
         self.merchant_index: routing.MerchantIndex | None = None
+        self.support_addresses: frozenset[str] | None = None
         self.merchants_by_slug: dict[str, Merchant | None] = {}
         self.customers: dict[str, Customer] = {}
         self.customers_read: set[str] = set()
