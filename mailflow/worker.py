@@ -88,7 +88,7 @@ class Worker:
         next; returns how many mails were taken. With the analysis process, each next
         batch is claimed and handed to it before this one is written: the two overlap."""
         holder = queue.worker_id()
-        batch = queue.claim_batch(self.engine, self.clock(), self.config.queue.batch_size, holder)
+        batch = self._claim(holder)
         analyses = analyse_batch(batch, self.config) if batch else []
         taken = 0
         while batch:
@@ -107,14 +107,15 @@ class Worker:
                 analyses = analyse_batch(following, self.config) if following else []
         return taken
 
+    def _claim(self, holder: str) -> list[StoredMail]:
+        return queue.claim_batch(self.engine, self.clock(), self.config.queue.batch_size, holder)
+
     def _claim_ahead(self, holder: str) -> list[StoredMail]:
         """The next batch, claimed before this one is written; none when the claim fails
         (a busy or lost database): this batch is written all the same, and the next
         claim tries again."""
         try:
-            return queue.claim_batch(
-                self.engine, self.clock(), self.config.queue.batch_size, holder
-            )
+            return self._claim(holder)
         except Exception as error:
             log.warning("claiming the next batch failed (%s: %s)", type(error).__name__, error)
             return []
