@@ -352,26 +352,25 @@ def _read_score_lines(
             settle_lone_lines()
         else:
             tokens, tail = _score_line(line)
+            scores_from, offset = 0, 0  # where the consumed span starts; the tokens' base
             if not tokens and (inline := _INLINE_SCORES.search(line)):
                 # "Sorry, my rating got lost: 2 1 2. They ignored me": three scores after
                 # a rating word and a colon inside a sentence; fewer or more are no rating.
                 after, _ = _score_line(line[inline.end() :])
                 if len(after) == 3:
-                    settle_lone_lines()
-                    _assign(found, problems, after)
-                    mark = _TAIL_MARK.match(line, inline.end() + after[-1].end)
-                    consumed.append((start + inline.start(), start + mark.end()))  # type: ignore[union-attr]
-                    start = end + 1
-                    continue
+                    tokens, tail = after, True
+                    scores_from, offset = inline.start(), inline.end()
             if len(tokens) == 1 and not tail:
                 lone.append((start, tokens[0]))
             else:
                 settle_lone_lines()
                 if len(tokens) == 3:
                     _assign(found, problems, tokens)
-                    # Text after the scores ("4 5 3 - danke!") stays for the comment.
-                    mark = _TAIL_MARK.match(line, tokens[-1].end)
-                    consumed.append((start, start + (mark.end() if mark else tokens[-1].end)))
+                    # Text after the scores ("4 5 3 - danke!") stays for the comment,
+                    # without the mark between.
+                    mark = _TAIL_MARK.match(line, offset + tokens[-1].end)
+                    assert mark is not None  # every part of it is optional
+                    consumed.append((start + scores_from, start + mark.end()))
                 elif tokens and not tail:
                     _report_unlabelled(problems, tokens)
                     consumed.append((start, end))
