@@ -2,7 +2,7 @@
 
 The workflow's `CaseSnapshot` of a stored case, who may act in it (`CaseParties`, for
 `authority`), the business calendar of its merchant, the registered merchant a mail
-names (`routing.find_merchant` over every merchant's profile), and whether an address
+names (`routing.MerchantIndex`, from `storage.merchant_index`), and whether an address
 is a shop's own (`own_shop`). The rows come from `storage`; nothing here writes.
 """
 
@@ -83,7 +83,8 @@ class FoundMerchant:
 def find_merchant(
     session: Session, subject: str, text: str, named_slug: str | None = None
 ) -> FoundMerchant:
-    """The registered merchant a mail is about (`routing.find_merchant`), with its row."""
+    """The registered merchant a mail is about (`routing.MerchantIndex.find`), with its
+    row and the names of the other shops it names."""
     index = storage.merchant_index(session)
     match = index.find(subject, text, named_slug)
     merchant = storage.merchant_by_slug(session, match.slug) if match else None

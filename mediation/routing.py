@@ -363,7 +363,8 @@ _HOST = re.compile(r"[\w-]+(?:\.[\w-]+)+")
 is a run of labels of one of them."""
 
 
-# Compiled once per merchant value (the process's merchants, edits included, fit).
+# Each merchant's patterns are kept compiled by `_prepared`; this cache serves
+# `order_numbers`, which compares a shop's order numbers outside the index.
 @lru_cache(maxsize=4096)
 def _order_pattern(pattern: str) -> re.Pattern[str] | None:
     try:
@@ -374,7 +375,6 @@ def _order_pattern(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-@lru_cache(maxsize=4096)
 def _domain_pattern(domain: str) -> re.Pattern[str]:
     # The domain as a whole name: "shop.example" in "www.shop.example/x" or
     # "info@shop.example", not in "myshop.example" or "shop.example.org".
