@@ -150,13 +150,10 @@ def _import_values(line: str, config: Config) -> dict[str, Any]:
     for key, default in IMPORT_FIELDS.items():
         value = fields[key]
         if isinstance(default, list):
-            fields[key] = [value] if isinstance(value, str) else value
-            value = fields[key]
-        if isinstance(default, list) and not (
-            isinstance(value, list) and all(isinstance(item, str) for item in value)
-        ):
-            raise UsageError(f"{key}: a string or a list of strings")
-        if not isinstance(default, list) and value is not None and not isinstance(value, str):
+            value = fields[key] = [value] if isinstance(value, str) else value
+            if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+                raise UsageError(f"{key}: a string or a list of strings")
+        elif value is not None and not isinstance(value, str):
             raise UsageError(f"{key}: a string")
     if not fields["slug"]:
         raise UsageError("slug: a shop needs one")
